@@ -1,0 +1,2 @@
+//! dom0 sndif backend (placeholder).
+fn main() {}

@@ -1,0 +1,1 @@
+//! abi (placeholder: filled in by its issue).

@@ -1,0 +1,1 @@
+//! x86_64 hardware and hypervisor access (placeholder).

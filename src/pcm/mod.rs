@@ -1,0 +1,1 @@
+//! pcm (placeholder: filled in by its issue).

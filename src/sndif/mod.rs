@@ -1,0 +1,1 @@
+//! sndif (placeholder: filled in by its issue).
