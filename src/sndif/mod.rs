@@ -4,6 +4,7 @@
 
 pub mod buffer;
 pub mod channel;
+pub mod stream;
 
 use crate::ring::RingError;
 use crate::xen::XenError;
