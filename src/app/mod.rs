@@ -2,4 +2,5 @@
 //! duplex loopback, written against the PCM traits only.
 #![forbid(unsafe_code)]
 
+pub mod chime;
 pub mod signal;
