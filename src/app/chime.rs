@@ -71,7 +71,7 @@ mod tests {
             assert_eq!(sample(48_000, 2 * n) as i32, a);
             assert_eq!(
                 sample(48_000, 2 * n + 1) as i32,
-                a + ((b - a) * 0x8000 >> 16)
+                a + (((b - a) * 0x8000) >> 16)
             );
         }
     }
