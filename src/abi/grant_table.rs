@@ -9,6 +9,8 @@
 
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
+use super::xen::GuestHandle;
+
 /// `struct grant_entry_v1`: one entry of a version-1 grant table.
 ///
 /// To grant: write `domid` and `frame`, a write barrier, then `flags`.
@@ -108,7 +110,7 @@ pub struct GnttabSetupTable {
     /// Padding before `frame_list`.
     pub pad1: [u8; 6],
     /// `frame_list`: guest address of an array of frame numbers (a guest handle).
-    pub frame_list: u64,
+    pub frame_list: GuestHandle,
 }
 const _: () = assert!(core::mem::size_of::<GnttabSetupTable>() == 24);
 

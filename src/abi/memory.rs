@@ -8,6 +8,8 @@
 
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
+use super::xen::GuestHandle;
+
 /// `XENMEM_increase_reservation`: add extents to a domain.
 pub const XENMEM_increase_reservation: u32 = 0;
 /// `XENMEM_decrease_reservation`: give extents back to Xen.
@@ -104,7 +106,7 @@ pub struct XenMemoryMap {
     /// Padding before `buffer`.
     pub pad: u32,
     /// `buffer`: guest address of an array of E820 entries (a guest handle).
-    pub buffer: u64,
+    pub buffer: GuestHandle,
 }
 const _: () = assert!(core::mem::size_of::<XenMemoryMap>() == 16);
 
@@ -116,7 +118,7 @@ const _: () = assert!(core::mem::size_of::<XenMemoryMap>() == 16);
 )]
 pub struct XenMemoryReservation {
     /// `extent_start`: guest address of an array of frame numbers (a guest handle).
-    pub extent_start: u64,
+    pub extent_start: GuestHandle,
     /// `nr_extents`: entries in that array.
     pub nr_extents: u64,
     /// `extent_order`: log2 of pages per extent.

@@ -7,6 +7,8 @@
 
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
+use super::xen::GuestHandle;
+
 /// `SCHEDOP_yield`: give up the CPU, stay runnable.
 pub const SCHEDOP_yield: u32 = 0;
 /// `SCHEDOP_block`: sleep until an event is pending (enables event delivery).
@@ -59,7 +61,7 @@ const _: () = assert!(core::mem::size_of::<SchedShutdown>() == 4);
 )]
 pub struct SchedPoll {
     /// `ports`: guest address of an array of `u32` ports (a guest handle).
-    pub ports: u64,
+    pub ports: GuestHandle,
     /// `nr_ports`: entries in that array.
     pub nr_ports: u32,
     /// Padding before `timeout`.

@@ -185,6 +185,16 @@ pub const XEN_PAGE_SIZE: usize = 1 << XEN_PAGE_SHIFT;
 /// port appear in `xl dmesg` when the guest log level allows it.
 pub const XEN_HVM_DEBUGCONS_IOPORT: u16 = 0xe9;
 
+/// `XEN_GUEST_HANDLE(type)` on x86_64: the guest address of a buffer that a
+/// hypercall reads or writes (in C a struct holding one pointer).
+#[doc(alias = "XEN_GUEST_HANDLE")]
+#[repr(transparent)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
+pub struct GuestHandle(pub u64);
+const _: () = assert!(core::mem::size_of::<GuestHandle>() == 8);
+
 /// `XENVER_version`: `xen_version` command returning `major << 16 | minor`.
 pub const XENVER_version: u32 = 0;
 /// `XENVER_extraversion`: `xen_version` command filling a `xen_extraversion_t`.
@@ -234,8 +244,6 @@ pub const XENFEAT_hvm_safe_pvclock: u32 = 9;
 pub const XENFEAT_hvm_pirqs: u32 = 10;
 /// `XENFEAT_dom0`: feature bit 11.
 pub const XENFEAT_dom0: u32 = 11;
-/// `XENFEAT_grant_map_identity`: feature bit 12.
-pub const XENFEAT_grant_map_identity: u32 = 12;
 /// `XENFEAT_memory_op_vnode_supported`: feature bit 13.
 pub const XENFEAT_memory_op_vnode_supported: u32 = 13;
 /// `XENFEAT_ARM_SMCCC_supported`: feature bit 14.
