@@ -216,10 +216,31 @@ fn sndif_items(o: &mut Oracle) {
 
     // The (code, string) table against XENSND_PCM_FORMAT_<NAME>{,_STR}, by index.
     const FORMAT_NAMES: [&str; 25] = [
-        "S8", "U8", "S16_LE", "S16_BE", "U16_LE", "U16_BE", "S24_LE", "S24_BE", "U24_LE",
-        "U24_BE", "S32_LE", "S32_BE", "U32_LE", "U32_BE", "F32_LE", "F32_BE", "F64_LE",
-        "F64_BE", "IEC958_SUBFRAME_LE", "IEC958_SUBFRAME_BE", "MU_LAW", "A_LAW", "IMA_ADPCM",
-        "MPEG", "GSM",
+        "S8",
+        "U8",
+        "S16_LE",
+        "S16_BE",
+        "U16_LE",
+        "U16_BE",
+        "S24_LE",
+        "S24_BE",
+        "U24_LE",
+        "U24_BE",
+        "S32_LE",
+        "S32_BE",
+        "U32_LE",
+        "U32_BE",
+        "F32_LE",
+        "F32_BE",
+        "F64_LE",
+        "F64_BE",
+        "IEC958_SUBFRAME_LE",
+        "IEC958_SUBFRAME_BE",
+        "MU_LAW",
+        "A_LAW",
+        "IMA_ADPCM",
+        "MPEG",
+        "GSM",
     ];
     assert_eq!(XENSND_PCM_FORMATS.len(), FORMAT_NAMES.len());
     for (index, ((code, text), name)) in XENSND_PCM_FORMATS.iter().zip(FORMAT_NAMES).enumerate() {
@@ -847,13 +868,20 @@ fn abi_matches_xen_headers() {
     let items = all_items();
     let mut keys = BTreeSet::new();
     for item in &items {
-        assert!(keys.insert(item.key.as_str()), "item listed twice: {}", item.key);
+        assert!(
+            keys.insert(item.key.as_str()),
+            "item listed twice: {}",
+            item.key
+        );
     }
 
-    let compiler = find_on_path("cc")
-        .unwrap_or_else(|| panic!("no `cc` on PATH; {DEPS_HINT}"));
+    let compiler = find_on_path("cc").unwrap_or_else(|| panic!("no `cc` on PATH; {DEPS_HINT}"));
     let headers = Path::new("/usr/include/xen/io/sndif.h");
-    assert!(headers.is_file(), "{} is missing; {DEPS_HINT}", headers.display());
+    assert!(
+        headers.is_file(),
+        "{} is missing; {DEPS_HINT}",
+        headers.display()
+    );
 
     let directory = Path::new(env!("CARGO_TARGET_TMPDIR")).join("abi_oracle");
     std::fs::create_dir_all(&directory).unwrap();
@@ -893,7 +921,9 @@ fn abi_matches_xen_headers() {
         );
     }
 
-    let run = Command::new(&binary).output().expect("run the oracle program");
+    let run = Command::new(&binary)
+        .output()
+        .expect("run the oracle program");
     assert!(run.status.success(), "the oracle program failed: {run:?}");
     let stdout = String::from_utf8(run.stdout).expect("oracle output is UTF-8");
     // The program prints the errno.h list, then one line per item, in order.
@@ -932,10 +962,9 @@ fn abi_matches_xen_headers() {
         let key = format!("const {name}");
         match items.iter().find(|item| item.key == key) {
             None => mismatches.push(format!("{key}: in xen/errno.h but not in abi::errno")),
-            Some(item) if item.rust != *value => mismatches.push(format!(
-                "{key}: Rust {} but errno.h {value}",
-                item.rust
-            )),
+            Some(item) if item.rust != *value => {
+                mismatches.push(format!("{key}: Rust {} but errno.h {value}", item.rust))
+            }
             Some(_) => {}
         }
     }
