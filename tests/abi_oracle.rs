@@ -153,11 +153,18 @@ impl Oracle {
     }
 }
 
-/// `structure!(oracle, "c_name", RustType { "c_field" => rust_field, ... })`:
-/// the struct's size and every listed field; `@ "prefix", base` checks the
+/// `structure!(oracle, "c_name", RustType { "c_field" => rust_field, ... }
+/// padding: [rust_only_padding, ...])`: the struct's size and every field
+/// (the list must name them all); `@ "prefix", base` checks the
 /// fields inside another struct at byte `base` (a union member).
 macro_rules! structure {
-    ($o:ident, $c:literal, $t:ty { $($cf:literal => $rf:ident),* $(,)? }) => {{
+    ($o:ident, $c:literal, $t:ident { $($cf:literal => $rf:ident),* $(,)? }
+        $(padding: [$($pad:ident),*])?) => {{
+        // Exhaustive: every Rust field is checked against C or is declared
+        // Rust-only padding (a new field that is neither fails to compile).
+        let _exhaustive = |value: &$t| {
+            let $t { $($rf: _,)* $($($pad: _,)*)? } = value;
+        };
         $o.size($c, concat!("struct ", $c), size_of::<$t>());
         structure!(@fields $o, $c, concat!("struct ", $c), "", 0usize, $t { $($cf => $rf),* });
     }};
@@ -490,14 +497,14 @@ fn memory_items(o: &mut Oracle) {
     });
     structure!(o, "xen_remove_from_physmap", XenRemoveFromPhysmap {
         "domid" => domid, "gpfn" => gpfn,
-    });
+    } padding: [pad]);
     structure!(o, "xen_memory_map", XenMemoryMap {
         "nr_entries" => nr_entries, "buffer" => buffer,
-    });
+    } padding: [pad]);
     structure!(o, "xen_memory_reservation", XenMemoryReservation {
         "extent_start" => extent_start, "nr_extents" => nr_extents,
         "extent_order" => extent_order, "mem_flags" => mem_flags, "domid" => domid,
-    });
+    } padding: [pad]);
 }
 
 fn event_channel_items(o: &mut Oracle) {
@@ -515,7 +522,7 @@ fn event_channel_items(o: &mut Oracle) {
     });
     structure!(o, "evtchn_bind_interdomain", EvtchnBindInterdomain {
         "remote_dom" => remote_dom, "remote_port" => remote_port, "local_port" => local_port,
-    });
+    } padding: [pad]);
     structure!(o, "evtchn_bind_virq", EvtchnBindVirq {
         "virq" => virq, "vcpu" => vcpu, "port" => port,
     });
@@ -525,7 +532,7 @@ fn event_channel_items(o: &mut Oracle) {
     structure!(o, "evtchn_bind_vcpu", EvtchnBindVcpu { "port" => port, "vcpu" => vcpu });
     structure!(o, "evtchn_status", EvtchnStatus {
         "dom" => dom, "port" => port, "status" => status, "vcpu" => vcpu, "u" => u,
-    });
+    } padding: [pad]);
     structure!(o, "evtchn_status" @ "u.interdomain.", offset_of!(EvtchnStatus, u),
         EvtchnStatusInterdomain { "dom" => dom, "port" => port });
     o.size(
@@ -558,11 +565,11 @@ fn grant_table_items(o: &mut Oracle) {
     });
     structure!(o, "gnttab_setup_table", GnttabSetupTable {
         "dom" => dom, "nr_frames" => nr_frames, "status" => status, "frame_list" => frame_list,
-    });
+    } padding: [pad0, pad1]);
     structure!(o, "gnttab_query_size", GnttabQuerySize {
         "dom" => dom, "nr_frames" => nr_frames, "max_nr_frames" => max_nr_frames,
         "status" => status,
-    });
+    } padding: [pad0, pad1]);
     structure!(o, "gnttab_map_grant_ref", GnttabMapGrantRef {
         "host_addr" => host_addr, "flags" => flags, "ref" => reference, "dom" => dom,
         "status" => status, "handle" => handle, "dev_bus_addr" => dev_bus_addr,
@@ -570,7 +577,7 @@ fn grant_table_items(o: &mut Oracle) {
     structure!(o, "gnttab_unmap_grant_ref", GnttabUnmapGrantRef {
         "host_addr" => host_addr, "dev_bus_addr" => dev_bus_addr, "handle" => handle,
         "status" => status,
-    });
+    } padding: [pad]);
     structure!(o, "gnttab_set_version", GnttabSetVersion { "version" => version });
     structure!(o, "gnttab_get_version", GnttabGetVersion {
         "dom" => dom, "pad" => pad, "version" => version,
@@ -590,10 +597,10 @@ fn sched_vcpu_hvm_items(o: &mut Oracle) {
     structure!(o, "sched_shutdown", SchedShutdown { "reason" => reason });
     structure!(o, "sched_poll", SchedPoll {
         "ports" => ports, "nr_ports" => nr_ports, "timeout" => timeout,
-    });
+    } padding: [pad]);
     structure!(o, "sched_remote_shutdown", SchedRemoteShutdown {
         "domain_id" => domain_id, "reason" => reason,
-    });
+    } padding: [pad]);
 
     constants!(o, vcpu: [
         VCPUOP_initialise, VCPUOP_up, VCPUOP_down, VCPUOP_is_up, VCPUOP_get_runstate_info,
@@ -605,7 +612,7 @@ fn sched_vcpu_hvm_items(o: &mut Oracle) {
     ]);
     structure!(o, "vcpu_set_singleshot_timer", VcpuSetSingleshotTimer {
         "timeout_abs_ns" => timeout_abs_ns, "flags" => flags,
-    });
+    } padding: [pad]);
     structure!(o, "vcpu_set_periodic_timer", VcpuSetPeriodicTimer {
         "period_ns" => period_ns,
     });
@@ -614,7 +621,7 @@ fn sched_vcpu_hvm_items(o: &mut Oracle) {
     });
     structure!(o, "vcpu_runstate_info", VcpuRunstateInfo {
         "state" => state, "state_entry_time" => state_entry_time, "time" => time,
-    });
+    } padding: [pad]);
 
     constants!(o, hvm: [
         HVMOP_set_param, HVMOP_get_param,
@@ -686,7 +693,7 @@ fn shared_info_items(o: &mut Oracle) {
         "evtchn_upcall_pending" => evtchn_upcall_pending,
         "evtchn_upcall_mask" => evtchn_upcall_mask,
         "evtchn_pending_sel" => evtchn_pending_sel, "arch" => arch, "time" => time,
-    });
+    } padding: [pad0]);
     let time = offset_of!(VcpuInfo, time);
     structure!(o, "vcpu_info" @ "time.", time, VcpuTimeInfo {
         "version" => version, "tsc_timestamp" => tsc_timestamp, "system_time" => system_time,
