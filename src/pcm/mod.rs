@@ -217,17 +217,18 @@ pub enum StreamOperation {
 /// stream running state to start, stop, pause or resume". The states below
 /// are the ones those operations imply (as in ALSA and virtio-sound):
 ///
-/// ```text
-///            prepare         start          pause
-///   Open ─────────────▶ Prepared ─────▶ Running ◀────────▶ Paused
-///                        ▲   │            │  │    resume     │
-///              prepare   │   │ stop       │  │ drain         │ stop
-///   Stopped/Drained ─────┘   ▼            │  ▼               ▼
-///                         Stopped ◀───────┘ Drained       Stopped
-///   any state but Closed ── close ──▶ Closed
-/// ```
+/// | operation | allowed from                  | to         | sndif request          |
+/// |-----------|-------------------------------|------------|------------------------|
+/// | prepare   | Open, Prepared, Stopped, Drained | Prepared | `XENSND_OP_OPEN`       |
+/// | start     | Prepared                      | Running    | `TRIGGER` `START`      |
+/// | pause     | Running                       | Paused     | `TRIGGER` `PAUSE`      |
+/// | resume    | Paused                        | Running    | `TRIGGER` `RESUME`     |
+/// | stop      | Prepared, Running, Paused     | Stopped    | `TRIGGER` `STOP`       |
+/// | drain     | Running                       | Drained    | wait, `TRIGGER` `STOP` |
+/// | close     | every state but Closed        | Closed     | `XENSND_OP_CLOSE`      |
 ///
-/// `prepare` is also allowed in `Prepared` (it starts over).
+/// Everything else is an [`InvalidTransition`]. Queued data survives
+/// `pause`; `stop` drops it; `prepare` starts over at position 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum StreamState {
     /// Configured but not set up with the backend.
