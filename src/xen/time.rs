@@ -1,8 +1,8 @@
 //! Time: PV clock arithmetic and a one-shot timer queue.
 //!
-//! Implements the `vcpu_time_info` protocol of `xen.h` ("Current system time
-//! = system_time + ((tsc - tsc_timestamp) << tsc_shift) * tsc_to_system_mul
-//! >> 32", read under the odd/even `version` protocol) and the deadline
+//! Implements the `vcpu_time_info` protocol of `xen.h` (system time is
+//! `system_time + (((tsc - tsc_timestamp) << tsc_shift) * tsc_to_system_mul
+//! >> 32)`, read under the odd/even `version` protocol) and the deadline
 //! bookkeeping for `VCPUOP_set_singleshot_timer` (`vcpu.h`). The hypercall
 //! and the `rdtsc` live in `arch`; the math and ordering live here.
 #![forbid(unsafe_code)]
