@@ -530,6 +530,13 @@ impl SimCore {
         self.store_links.get(&domid).copied()
     }
 
+    /// Stop or resume serving `domid`'s store ring.
+    pub fn set_store_paused(&mut self, domid: DomId, paused: bool) {
+        if let Some(link) = self.store_link(domid) {
+            self.store.set_paused(link.conn, paused);
+        }
+    }
+
     /// Run the xenstored ring server once for every guest; notifies guests
     /// it answered. Returns whether it did anything.
     fn step_xenstored(&mut self) -> bool {
@@ -704,10 +711,7 @@ impl SimXen {
 
     /// Stop or resume serving `domid`'s store ring.
     pub fn set_store_paused(&self, domid: DomId, paused: bool) {
-        let mut world = self.world.borrow_mut();
-        if let Some(link) = world.core.store_link(domid) {
-            world.core.store.set_paused(link.conn, paused);
-        }
+        self.world.borrow_mut().core.set_store_paused(domid, paused);
     }
 
     /// Whether xenstored gave up on `domid`'s ring (protocol violation).

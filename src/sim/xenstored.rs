@@ -81,8 +81,9 @@ fn tree_create_parents(tree: &mut Tree, path: &str, change: &mut Change) {
             change.touched.push(grandparent.to_string());
         }
         tree.insert(parent.clone(), Vec::new());
-        change.touched.push(parent.clone());
-        change.fire.push((parent, false));
+        // Like C xenstored, implicitly created parents do not fire watches
+        // of their own (the watch on the written node covers them).
+        change.touched.push(parent);
     }
 }
 
