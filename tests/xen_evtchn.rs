@@ -68,7 +68,10 @@ fn scan_fires_pending_unmasked_ports_in_order_and_clears_them() {
     assert_eq!(bitmaps.selector.get(), 0);
     // The masked port stays pending; the others are cleared.
     assert_eq!(bitmaps.pending.borrow()[700 / 64], 1 << (700 % 64));
-    assert_eq!(bitmaps.pending.borrow().iter().filter(|w| **w != 0).count(), 1);
+    assert_eq!(
+        bitmaps.pending.borrow().iter().filter(|w| **w != 0).count(),
+        1
+    );
     // A second scan with nothing new fires nothing.
     assert_eq!(scan(&bitmaps, |_| panic!("nothing pending")), 0);
 }
@@ -93,7 +96,10 @@ fn dispatcher_records_ports_and_calls_handlers() {
     let bitmaps = Bitmaps::default();
     let mut dispatcher = EventDispatcher::new();
     dispatcher.register(77, count_handler).unwrap();
-    assert_eq!(dispatcher.register(MAX_PORTS, count_handler), Err(XenError::Invalid));
+    assert_eq!(
+        dispatcher.register(MAX_PORTS, count_handler),
+        Err(XenError::Invalid)
+    );
     bitmaps.raise(77);
     bitmaps.raise(3);
     assert_eq!(dispatcher.upcall(&bitmaps), 2);
@@ -111,24 +117,37 @@ fn simulated_channel_between_guest_and_backend() {
     let sim = SimXen::new();
     let mut guest = sim.add_guest(2);
     let port = guest.alloc_unbound(0).unwrap();
-    assert_eq!(sim.with_core(|core| core.evtchn_state(2, port)), Some(PortState::Unbound { remote: 0 }));
-    let backend_port = sim.with_core(|core| core.evtchn_bind_interdomain(0, 2, port)).unwrap();
+    assert_eq!(
+        sim.with_core(|core| core.evtchn_state(2, port)),
+        Some(PortState::Unbound { remote: 0 })
+    );
+    let backend_port = sim
+        .with_core(|core| core.evtchn_bind_interdomain(0, 2, port))
+        .unwrap();
     // A second bind to the same port fails.
-    assert!(sim.with_core(|core| core.evtchn_bind_interdomain(0, 2, port)).is_err());
+    assert!(sim
+        .with_core(|core| core.evtchn_bind_interdomain(0, 2, port))
+        .is_err());
 
     guest.notify(port);
     assert!(sim.with_core(|core| core.evtchn_take_pending(0, backend_port)));
     assert!(!sim.with_core(|core| core.evtchn_take_pending(0, backend_port)));
 
     assert!(!guest.take_pending(port));
-    sim.with_core(|core| core.evtchn_send(0, backend_port)).unwrap();
-    sim.with_core(|core| core.evtchn_send(0, backend_port)).unwrap();
+    sim.with_core(|core| core.evtchn_send(0, backend_port))
+        .unwrap();
+    sim.with_core(|core| core.evtchn_send(0, backend_port))
+        .unwrap();
     assert!(guest.take_pending(port));
-    assert!(!guest.take_pending(port), "two sends before a scan coalesce");
+    assert!(
+        !guest.take_pending(port),
+        "two sends before a scan coalesce"
+    );
 
     // Masked: the event waits in the pending bitmap until unmask.
     guest.mask(port);
-    sim.with_core(|core| core.evtchn_send(0, backend_port)).unwrap();
+    sim.with_core(|core| core.evtchn_send(0, backend_port))
+        .unwrap();
     assert!(!guest.take_pending(port));
     guest.unmask(port);
     assert!(guest.take_pending(port));
@@ -139,7 +158,8 @@ fn simulated_channel_between_guest_and_backend() {
         sim.with_core(|core| core.evtchn_state(0, backend_port)),
         Some(PortState::Unbound { remote: 2 })
     );
-    sim.with_core(|core| core.evtchn_send(0, backend_port)).unwrap();
+    sim.with_core(|core| core.evtchn_send(0, backend_port))
+        .unwrap();
     assert!(!guest.take_pending(port));
     assert!(sim.with_core(|core| core.evtchn_send(2, port)).is_err());
 }

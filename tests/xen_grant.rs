@@ -2,7 +2,8 @@
 
 use xensnd::sim::SimXen;
 use xensnd::xen::grant::{
-    GrantEntries, GrantManager, FIRST_FREE_REF, GTF_PERMIT_ACCESS, GTF_READING, GTF_READONLY, GTF_WRITING,
+    GrantEntries, GrantManager, FIRST_FREE_REF, GTF_PERMIT_ACCESS, GTF_READING, GTF_READONLY,
+    GTF_WRITING,
 };
 use xensnd::xen::{GrantTable, PageAllocator, SharedPage, XenError};
 
@@ -18,7 +19,9 @@ fn refs_start_at_8_and_are_reused_after_revoke() {
     assert_eq!(first, FIRST_FREE_REF);
     assert_eq!(second, FIRST_FREE_REF + 1);
     assert_eq!(sim.granted_refs(GUEST), [8, 9]);
-    let entry = sim.with_core(|core| core.grant_entry(GUEST, second)).unwrap();
+    let entry = sim
+        .with_core(|core| core.grant_entry(GUEST, second))
+        .unwrap();
     assert_eq!(entry.flags, GTF_PERMIT_ACCESS | GTF_READONLY);
     assert_eq!((entry.domid, entry.frame), (BACKEND, 0x2001));
 
@@ -46,8 +49,14 @@ fn revoke_while_mapped_fails_and_the_page_stays_owned() {
     let mut seen = [0u8; 13];
     mapping.page.read(0, &mut seen);
     assert_eq!(&seen, b"hello backend");
-    let flags = sim.with_core(|core| core.grant_entry(GUEST, gref)).unwrap().flags;
-    assert_eq!(flags & (GTF_READING | GTF_WRITING), GTF_READING | GTF_WRITING);
+    let flags = sim
+        .with_core(|core| core.grant_entry(GUEST, gref))
+        .unwrap()
+        .flags;
+    assert_eq!(
+        flags & (GTF_READING | GTF_WRITING),
+        GTF_READING | GTF_WRITING
+    );
 
     // XSA-396: revoking now must fail and keep the grant.
     let granted = match guest.revoke_page(granted) {
@@ -119,14 +128,19 @@ fn exhaustion_is_reported_and_frames_above_32_bits_rejected() {
         },
     );
     assert_eq!(guest.grants().free_count(), 512 - 8);
-    let refs: Vec<u32> = (0..504).map(|i| guest.grant(BACKEND, 0x3000 + i, false).unwrap()).collect();
+    let refs: Vec<u32> = (0..504)
+        .map(|i| guest.grant(BACKEND, 0x3000 + i, false).unwrap())
+        .collect();
     assert_eq!(refs.first(), Some(&8));
     assert_eq!(refs.last(), Some(&511));
     assert_eq!(guest.grant(BACKEND, 1, false), Err(XenError::Exhausted));
     guest.revoke(300).unwrap();
     assert_eq!(guest.grant(BACKEND, 1, false), Ok(300));
     let page = xensnd::sim::SimPage::new(0x10);
-    assert!(matches!(guest.grant_page(page, BACKEND, false), Err((_, XenError::Exhausted))));
+    assert!(matches!(
+        guest.grant_page(page, BACKEND, false),
+        Err((_, XenError::Exhausted))
+    ));
     guest.revoke(300).unwrap();
     let page = xensnd::sim::SimPage::new(1 << 40);
     let (page, error) = guest.grant_page(page, BACKEND, false).unwrap_err();
