@@ -29,7 +29,10 @@ mod guest {
 
     /// Called by `boot/entry.S` in long mode on the boot stack with the
     /// physical address of `hvm_start_info`.
-    #[allow(unsafe_code, reason = "the entry symbol boot/entry.S calls must not be mangled")]
+    #[allow(
+        unsafe_code,
+        reason = "the entry symbol boot/entry.S calls must not be mangled"
+    )]
     #[no_mangle]
     extern "C" fn kernel_main(start_info_paddr: u64) -> ! {
         let boot = xensnd::arch::init(start_info_paddr);
@@ -73,7 +76,11 @@ mod guest {
             start_info.version,
             start_info.module_count,
             command_line.as_str(),
-            if start_info.command_line_truncated { " (truncated)" } else { "" },
+            if start_info.command_line_truncated {
+                " (truncated)"
+            } else {
+                ""
+            },
         );
         for (key, value) in command_line.options() {
             debug!("option {key}={value}");
@@ -83,7 +90,11 @@ mod guest {
             "memory map: {} entries, {} KiB RAM{}",
             map.len(),
             memmap::total_ram(map) / 1024,
-            if start_info.memory_map_truncated { " (truncated)" } else { "" },
+            if start_info.memory_map_truncated {
+                " (truncated)"
+            } else {
+                ""
+            },
         );
         for region in map {
             info!(
@@ -115,7 +126,10 @@ mod guest {
         let in_use = heap::statistics().used;
         drop(numbers);
         assert_eq!(sum, 499_500, "heap check: vector contents corrupted");
-        debug!("heap check: allocated {in_use} bytes, sum {sum}, now {} in use", heap::statistics().used);
+        debug!(
+            "heap check: allocated {in_use} bytes, sum {sum}, now {} in use",
+            heap::statistics().used
+        );
     }
 
     fn run_self_test(command_line: &CommandLine<'_>) {
@@ -123,7 +137,10 @@ mod guest {
             None => {}
             Some("panic") => panic!("test=panic requested on the command line"),
             Some("pagefault") => {
-                info!("self-test: reading unmapped address {:#x}", fault_injection::UNMAPPED_ADDRESS);
+                info!(
+                    "self-test: reading unmapped address {:#x}",
+                    fault_injection::UNMAPPED_ADDRESS
+                );
                 fault_injection::page_fault()
             }
             Some("doublefault") => {
@@ -136,7 +153,8 @@ mod guest {
 
     #[panic_handler]
     fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
-        static PANICKING: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+        static PANICKING: core::sync::atomic::AtomicBool =
+            core::sync::atomic::AtomicBool::new(false);
         if PANICKING.swap(true, core::sync::atomic::Ordering::AcqRel) {
             xensnd::arch::debugcon::write_bytes(b"PANIC while panicking\n");
             power::crash()

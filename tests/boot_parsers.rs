@@ -3,11 +3,17 @@
 //! for the guest target) and are included here directly; both are
 //! `#![forbid(unsafe_code)]` and depend on `core` alone.
 
-#[allow(dead_code, reason = "the guest uses more of the module than these tests")]
+#[allow(
+    dead_code,
+    reason = "the guest uses more of the module than these tests"
+)]
 #[path = "../src/arch/x86_64/cmdline.rs"]
 mod cmdline;
 
-#[allow(dead_code, reason = "the guest uses more of the module than these tests")]
+#[allow(
+    dead_code,
+    reason = "the guest uses more of the module than these tests"
+)]
 #[path = "../src/arch/x86_64/memmap.rs"]
 mod memmap;
 
@@ -46,7 +52,10 @@ fn command_line_quoted_values() {
 
 #[test]
 fn command_line_values_may_contain_equals_and_empty_values() {
-    assert_eq!(options("a=b=c d= e"), vec![("a", "b=c"), ("d", ""), ("e", "")]);
+    assert_eq!(
+        options("a=b=c d= e"),
+        vec![("a", "b=c"), ("d", ""), ("e", "")]
+    );
 }
 
 #[test]
@@ -81,6 +90,11 @@ fn reserved(start: u64, size: u64) -> MemoryRegion {
     }
 }
 
+/// A one-range reserved list.
+fn only(range: std::ops::Range<u64>) -> [std::ops::Range<u64>; 1] {
+    [range]
+}
+
 const MIB: u64 = 1 << 20;
 const GIB: u64 = 1 << 30;
 
@@ -100,7 +114,13 @@ fn qemu_map() -> Vec<MemoryRegion> {
 #[test]
 fn heap_is_the_ram_above_the_image() {
     let image_end = 0x13_9000;
-    let heap = select_heap(&qemu_map(), &[0x10_0000..image_end, 0x21e0..0x2218], image_end, 4 * GIB, 256 * MIB);
+    let heap = select_heap(
+        &qemu_map(),
+        &[0x10_0000..image_end, 0x21e0..0x2218],
+        image_end,
+        4 * GIB,
+        256 * MIB,
+    );
     assert_eq!(heap, Some(image_end..0x3fe_0000));
     assert_eq!(total_ram(&qemu_map()), 0x9fc00 + 0x3fe_0000 - 0x10_0000);
 }
@@ -118,7 +138,7 @@ fn heap_avoids_reserved_ranges_and_takes_the_largest_gap() {
 #[test]
 fn heap_rounds_inwards_to_pages() {
     let map = [ram(MIB + 1, 4 * MIB)];
-    let boot_data = [2 * MIB + 10..2 * MIB + 20];
+    let boot_data = only(2 * MIB + 10..2 * MIB + 20);
     let heap = select_heap(&map, &boot_data, 0, 4 * GIB, 256 * MIB).unwrap();
     assert_eq!(heap.start % PAGE_SIZE, 0);
     assert_eq!(heap.end % PAGE_SIZE, 0);
@@ -138,7 +158,10 @@ fn heap_is_capped_and_stays_below_the_ceiling() {
 
 #[test]
 fn heap_ignores_non_ram_and_reports_nothing_without_ram() {
-    assert_eq!(select_heap(&[reserved(MIB, 64 * MIB)], &[], 0, 4 * GIB, GIB), None);
+    assert_eq!(
+        select_heap(&[reserved(MIB, 64 * MIB)], &[], 0, 4 * GIB, GIB),
+        None
+    );
     assert_eq!(select_heap(&[], &[], 0, 4 * GIB, GIB), None);
     // Less than a page of RAM is no heap either.
     assert_eq!(select_heap(&[ram(MIB, 100)], &[], 0, 4 * GIB, GIB), None);
@@ -148,8 +171,11 @@ fn heap_ignores_non_ram_and_reports_nothing_without_ram() {
 fn heap_survives_hostile_entries() {
     // Overflowing sizes, reserved ranges covering everything, empty ranges.
     let map = [ram(u64::MAX - 10, 100), ram(MIB, 2 * MIB)];
-    assert_eq!(select_heap(&map, &[0..u64::MAX], 0, u64::MAX, GIB), None);
-    let heap = select_heap(&map, &[5 * MIB..5 * MIB], 0, 4 * GIB, GIB);
+    assert_eq!(
+        select_heap(&map, &only(0..u64::MAX), 0, u64::MAX, GIB),
+        None
+    );
+    let heap = select_heap(&map, &only(5 * MIB..5 * MIB), 0, 4 * GIB, GIB);
     assert_eq!(heap, Some(MIB..3 * MIB));
 }
 

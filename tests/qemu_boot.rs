@@ -27,10 +27,17 @@ const BOOT_TIMEOUT: Duration = Duration::from_secs(60);
 const SIZE_LIMIT: u64 = 256 * 1024;
 
 fn guest_elf() -> PathBuf {
-    let path = std::env::var_os("XENSND_GUEST_ELF").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/x86_64-unknown-none/release/xensnd")
-    });
-    assert!(path.is_file(), "guest ELF {} missing: run `make guest` first", path.display());
+    let path = std::env::var_os("XENSND_GUEST_ELF")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("target/x86_64-unknown-none/release/xensnd")
+        });
+    assert!(
+        path.is_file(),
+        "guest ELF {} missing: run `make guest` first",
+        path.display()
+    );
     path
 }
 
@@ -124,22 +131,34 @@ fn range_after(run: &Run, prefix: &str) -> (u64, u64) {
         .find_map(|line| line.split_once(prefix).map(|(_, rest)| rest))
         .unwrap_or_else(|| panic!("no line with {prefix:?}:\n{}", run.output));
     let range = line.split_whitespace().next().unwrap_or("");
-    let (start, end) = range.split_once('-').unwrap_or_else(|| panic!("no range in {line:?}"));
+    let (start, end) = range
+        .split_once('-')
+        .unwrap_or_else(|| panic!("no range in {line:?}"));
     (hex(start), hex(end))
 }
 
 fn hex(text: &str) -> u64 {
-    u64::from_str_radix(text.trim_start_matches("0x"), 16).unwrap_or_else(|_| panic!("not hex: {text:?}"))
+    u64::from_str_radix(text.trim_start_matches("0x"), 16)
+        .unwrap_or_else(|_| panic!("not hex: {text:?}"))
 }
 
 #[test]
 #[ignore = "needs the release guest ELF and QEMU: run by `make test-boot`"]
 fn boots_prints_memory_and_heap_and_powers_off() {
     let run = boot("log=debug answer=42 greeting=\"hello world\"");
-    assert_eq!(run.status, QEMU_STATUS_SUCCESS, "guest did not power off cleanly");
+    assert_eq!(
+        run.status, QEMU_STATUS_SUCCESS,
+        "guest did not power off cleanly"
+    );
     let version = env!("CARGO_PKG_VERSION");
-    assert_contains(&run, &format!("[INFO ] xensnd {version} booting (PVH, Xen detected: no)"));
-    assert_contains(&run, "command line: \"log=debug answer=42 greeting=\"hello world\"\"");
+    assert_contains(
+        &run,
+        &format!("[INFO ] xensnd {version} booting (PVH, Xen detected: no)"),
+    );
+    assert_contains(
+        &run,
+        "command line: \"log=debug answer=42 greeting=\"hello world\"\"",
+    );
     assert_contains(&run, "[DEBUG] option answer=42");
     assert_contains(&run, "[DEBUG] option greeting=hello world");
     // QEMU's -m 64 map: low RAM, then RAM from 1 MiB to just under 64 MiB.
@@ -153,7 +172,10 @@ fn boots_prints_memory_and_heap_and_powers_off() {
     let heap_kib = (heap_end - heap_start) / 1024;
     assert_contains(&run, &format!("({heap_kib} KiB)"));
     assert!(heap_kib > 60 * 1024, "heap of {heap_kib} KiB is too small");
-    assert_contains(&run, "heap check: allocated 8000 bytes, sum 499500, now 0 in use");
+    assert_contains(
+        &run,
+        "heap check: allocated 8000 bytes, sum 499500, now 0 in use",
+    );
     assert_contains(&run, "boot complete, powering off");
     assert!(!run.output.contains("PANIC") && !run.output.contains("EXCEPTION"));
 }
@@ -165,7 +187,11 @@ fn default_log_level_hides_debug() {
     assert_eq!(run.status, QEMU_STATUS_SUCCESS);
     assert_contains(&run, "Xen detected: no");
     assert_contains(&run, "command line: \"\"");
-    assert!(!run.output.contains("[DEBUG]"), "debug lines at the default level:\n{}", run.output);
+    assert!(
+        !run.output.contains("[DEBUG]"),
+        "debug lines at the default level:\n{}",
+        run.output
+    );
 }
 
 #[test]
@@ -188,7 +214,10 @@ fn page_fault_reports_vector_error_rip_and_cr2_and_fails() {
     let anchor = "EXCEPTION: page fault";
     assert_eq!(field(&run, anchor, "cr2"), "0xdeadbee000");
     let rip = hex(field(&run, anchor, "rip"));
-    assert!((0x10_0000..0x20_0000).contains(&rip), "rip {rip:#x} outside the image");
+    assert!(
+        (0x10_0000..0x20_0000).contains(&rip),
+        "rip {rip:#x} outside the image"
+    );
     assert!(!run.output.contains("boot complete"));
 }
 
@@ -203,8 +232,14 @@ fn stack_overflow_double_faults_on_the_ist_stack_and_fails() {
     let anchor = "EXCEPTION: double fault";
     let cr2 = hex(field(&run, anchor, "cr2"));
     let rsp = hex(field(&run, "  rsp=", "rsp"));
-    assert!((0x10_0000..0x20_0000).contains(&cr2), "cr2 {cr2:#x} not in the image's guard page");
-    assert!(rsp.abs_diff(cr2) < 4096, "interrupted rsp {rsp:#x} is not at the fault {cr2:#x}");
+    assert!(
+        (0x10_0000..0x20_0000).contains(&cr2),
+        "cr2 {cr2:#x} not in the image's guard page"
+    );
+    assert!(
+        rsp.abs_diff(cr2) < 4096,
+        "interrupted rsp {rsp:#x} is not at the fault {cr2:#x}"
+    );
     assert!(!run.output.contains("page fault (vector 14)"));
 }
 
@@ -230,7 +265,9 @@ fn release_image_is_small() {
         .status()
         .expect("running strip (binutils)");
     assert!(status.success(), "strip failed");
-    let stripped = std::fs::metadata(&stripped_path).expect("stripped ELF").len();
+    let stripped = std::fs::metadata(&stripped_path)
+        .expect("stripped ELF")
+        .len();
     let _ = std::fs::remove_dir_all(&directory);
     println!(
         "guest ELF size: {built} bytes as built ({} KiB), {stripped} bytes stripped ({} KiB); limit {} KiB",

@@ -199,13 +199,11 @@ pub fn enter_crash_mode() {
 }
 
 fn with_console(action: impl FnOnce(&mut Console)) {
-    if CRASHING.load(Ordering::Acquire) {
-        if CONSOLE.is_locked() {
-            // SAFETY: crash mode: the holder was interrupted by the fault or
-            // panic we are reporting and never resumes (one vCPU, the crash
-            // path ends in shutdown), so nobody else uses the console now.
-            unsafe { CONSOLE.force_unlock() };
-        }
+    if CRASHING.load(Ordering::Acquire) && CONSOLE.is_locked() {
+        // SAFETY: crash mode: the holder was interrupted by the fault or
+        // panic we are reporting and never resumes (one vCPU, the crash path
+        // ends in shutdown), so nobody else uses the console now.
+        unsafe { CONSOLE.force_unlock() };
     }
     action(&mut CONSOLE.lock());
 }

@@ -55,7 +55,9 @@ pub unsafe fn read_msr(msr: u32) -> u64 {
     let low: u32;
     let high: u32;
     // SAFETY: the caller guarantees the MSR exists; RDMSR has no memory effects.
-    unsafe { asm!("rdmsr", in("ecx") msr, out("eax") low, out("edx") high, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        asm!("rdmsr", in("ecx") msr, out("eax") low, out("edx") high, options(nomem, nostack, preserves_flags))
+    };
     (u64::from(high) << 32) | u64::from(low)
 }
 
@@ -95,7 +97,9 @@ pub fn read_tsc() -> u64 {
     let low: u32;
     let high: u32;
     // SAFETY: RDTSC only reads the counter (CR4.TSD is clear in ring 0 anyway).
-    unsafe { asm!("rdtsc", out("eax") low, out("edx") high, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        asm!("rdtsc", out("eax") low, out("edx") high, options(nomem, nostack, preserves_flags))
+    };
     (u64::from(high) << 32) | u64::from(low)
 }
 

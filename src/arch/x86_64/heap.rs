@@ -60,7 +60,12 @@ pub(crate) unsafe fn init(region: Range<u64>) {
     if heap.size() == 0 && region.end > region.start {
         // SAFETY: the caller guarantees the region is ours alone; the heap
         // is still empty, so this is its only initialisation.
-        unsafe { heap.init(region.start as *mut u8, (region.end - region.start) as usize) };
+        unsafe {
+            heap.init(
+                region.start as *mut u8,
+                (region.end - region.start) as usize,
+            )
+        };
     }
 }
 

@@ -192,7 +192,9 @@ pub unsafe fn hypercall0(op: usize) -> i64 {
     // SAFETY: the caller guarantees the page is installed; the stub at the
     // entry is Xen's `mov $op, %eax; vmcall/vmmcall; ret`. Every
     // caller-saved register is declared clobbered.
-    unsafe { asm!("call {entry}", entry = in(reg) entry(op), lateout("rax") result, clobber_abi("C")) };
+    unsafe {
+        asm!("call {entry}", entry = in(reg) entry(op), lateout("rax") result, clobber_abi("C"))
+    };
     result
 }
 
@@ -326,10 +328,18 @@ pub fn sched_shutdown(reason: ShutdownReason) -> XenError {
     if let Err(error) = require_xen() {
         return error;
     }
-    let argument = SchedShutdown { reason: reason as u32 };
+    let argument = SchedShutdown {
+        reason: reason as u32,
+    };
     // SAFETY: the page is installed; Xen reads the 4-byte struct, which lives
     // on our stack for the duration of the call.
-    let result = unsafe { hypercall2(number::SCHED_OP, SCHEDOP_SHUTDOWN, (&raw const argument) as u64) };
+    let result = unsafe {
+        hypercall2(
+            number::SCHED_OP,
+            SCHEDOP_SHUTDOWN,
+            (&raw const argument) as u64,
+        )
+    };
     match check(result) {
         Err(error) => error,
         Ok(_) => XenError::Invalid,
@@ -357,7 +367,14 @@ pub fn event_channel_send(port: Port) -> Result<(), XenError> {
     let argument = EventChannelSend { port };
     // SAFETY: the page is installed; Xen reads the 4-byte struct, which lives
     // on our stack for the duration of the call.
-    check(unsafe { hypercall2(number::EVENT_CHANNEL_OP, EVTCHNOP_SEND, (&raw const argument) as u64) }).map(drop)
+    check(unsafe {
+        hypercall2(
+            number::EVENT_CHANNEL_OP,
+            EVTCHNOP_SEND,
+            (&raw const argument) as u64,
+        )
+    })
+    .map(drop)
 }
 
 /// `CONSOLEIO_write`: write to Xen's own console. From a domU this only

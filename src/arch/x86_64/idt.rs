@@ -181,7 +181,11 @@ pub fn init() {
     // nothing else accesses the IDT while we fill it.
     let idt = unsafe { &mut *IDT.0.get() };
     for (vector, &stub) in stubs.iter().take(EXCEPTION_COUNT).enumerate() {
-        let ist = if vector == 8 { gdt::DOUBLE_FAULT_IST } else { 0 };
+        let ist = if vector == 8 {
+            gdt::DOUBLE_FAULT_IST
+        } else {
+            0
+        };
         idt[vector] = Gate::interrupt(stub, ist);
     }
     idt[usize::from(EVENT_CALLBACK_VECTOR)] = Gate::interrupt(stubs[EXCEPTION_COUNT], 0);
@@ -191,7 +195,9 @@ pub fn init() {
     };
     // SAFETY: the IDT lives in a static and every present gate points at a
     // stub in vectors.S; the pointer is read by LIDT only.
-    unsafe { asm!("lidt [{}]", in(reg) &raw const pointer, options(readonly, nostack, preserves_flags)) };
+    unsafe {
+        asm!("lidt [{}]", in(reg) &raw const pointer, options(readonly, nostack, preserves_flags))
+    };
 }
 
 /// Register the handler of [`EVENT_CALLBACK_VECTOR`] (the Xen event-channel
@@ -220,7 +226,10 @@ extern "C" fn xensnd_interrupt_dispatch(frame: &InterruptFrame) {
         Some(name) => report_exception(name, frame),
         None => {
             // Only vectors with a gate reach here; nothing else is routed.
-            console::write_fmt(format_args!("unexpected interrupt vector {}\n", frame.vector));
+            console::write_fmt(format_args!(
+                "unexpected interrupt vector {}\n",
+                frame.vector
+            ));
         }
     }
 }

@@ -71,7 +71,9 @@ pub fn total_ram(regions: &[MemoryRegion]) -> u64 {
 }
 
 fn align_up(value: u64, alignment: u64) -> Option<u64> {
-    value.checked_add(alignment - 1).map(|value| value & !(alignment - 1))
+    value
+        .checked_add(alignment - 1)
+        .map(|value| value & !(alignment - 1))
 }
 
 fn align_down(value: u64, alignment: u64) -> u64 {
@@ -109,12 +111,17 @@ pub fn select_heap(
                 .filter(|&start| start > low && start < high),
         );
         for start in starts {
-            if reserved.iter().any(|range| range.start <= start && start < range.end) {
+            if reserved
+                .iter()
+                .any(|range| range.start <= start && start < range.end)
+            {
                 continue;
             }
             let end = reserved
                 .iter()
-                .filter(|range| range.end > range.start && range.start >= start && range.start < high)
+                .filter(|range| {
+                    range.end > range.start && range.start >= start && range.start < high
+                })
                 .map(|range| align_down(range.start, PAGE_SIZE))
                 .fold(high, u64::min);
             if end <= start {

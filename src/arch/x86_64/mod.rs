@@ -67,7 +67,10 @@ static BOOTED: AtomicBool = AtomicBool::new(false);
 /// PVH entry received. Panics (which reports and stops the guest) if the
 /// start info is unusable or there is no RAM for a heap.
 pub fn init(start_info_paddr: u64) -> Boot {
-    assert!(!BOOTED.swap(true, Ordering::AcqRel), "arch::init called twice");
+    assert!(
+        !BOOTED.swap(true, Ordering::AcqRel),
+        "arch::init called twice"
+    );
     gdt::init();
     idt::init();
     let xen = hypercall::init();
@@ -79,22 +82,34 @@ pub fn init(start_info_paddr: u64) -> Boot {
     paging::unmap_null_page();
     let image = image_range();
 
-    let mut reserved: heapless::Vec<Range<u64>, { start_info::RESERVED_CAPACITY + 4 }> = heapless::Vec::new();
+    let mut reserved: heapless::Vec<Range<u64>, { start_info::RESERVED_CAPACITY + 4 }> =
+        heapless::Vec::new();
     // Cannot fail: the capacity leaves room for the image and the special
     // pages after the start-info ranges.
     let _ = reserved.extend_from_slice(&start_info.reserved);
     let _ = reserved.push(image.clone());
     if xen.is_some() {
-        for param in [hypercall::hvm_param::CONSOLE_PFN, hypercall::hvm_param::STORE_PFN] {
+        for param in [
+            hypercall::hvm_param::CONSOLE_PFN,
+            hypercall::hvm_param::STORE_PFN,
+        ] {
             if let Ok(pfn) = hypercall::hvm_get_param(param) {
                 let start = pfn.saturating_mul(4096);
                 let _ = reserved.push(start..start.saturating_add(4096));
             }
         }
     }
-    let Some(heap) = memmap::select_heap(&start_info.memory_map, &reserved, image.end, IDENTITY_MAP_LIMIT, MAX_HEAP_SIZE)
-    else {
-        panic!("no free RAM for the heap in the memory map ({} entries)", start_info.memory_map.len());
+    let Some(heap) = memmap::select_heap(
+        &start_info.memory_map,
+        &reserved,
+        image.end,
+        IDENTITY_MAP_LIMIT,
+        MAX_HEAP_SIZE,
+    ) else {
+        panic!(
+            "no free RAM for the heap in the memory map ({} entries)",
+            start_info.memory_map.len()
+        );
     };
     // SAFETY: `select_heap` returns RAM (per the memory map) inside the
     // identity map, above the image, and clear of the boot data, the console

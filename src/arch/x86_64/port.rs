@@ -12,7 +12,9 @@ use core::arch::asm;
 pub unsafe fn write_u8(port: u16, value: u8) {
     // SAFETY: the caller vouches for the effect of the write (see above);
     // `out` touches no memory and no stack.
-    unsafe { asm!("out dx, al", in("dx") port, in("al") value, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        asm!("out dx, al", in("dx") port, in("al") value, options(nomem, nostack, preserves_flags))
+    };
 }
 
 /// Write a 32-bit value to an I/O port.
@@ -23,7 +25,9 @@ pub unsafe fn write_u8(port: u16, value: u8) {
 pub unsafe fn write_u32(port: u16, value: u32) {
     // SAFETY: the caller vouches for the effect of the write (see above);
     // `out` touches no memory and no stack.
-    unsafe { asm!("out dx, eax", in("dx") port, in("eax") value, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        asm!("out dx, eax", in("dx") port, in("eax") value, options(nomem, nostack, preserves_flags))
+    };
 }
 
 /// Read one byte from an I/O port.
@@ -36,6 +40,8 @@ pub unsafe fn read_u8(port: u16) -> u8 {
     let value: u8;
     // SAFETY: the caller vouches for the effect of the read (see above);
     // `in` touches no memory and no stack.
-    unsafe { asm!("in al, dx", in("dx") port, out("al") value, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        asm!("in al, dx", in("dx") port, out("al") value, options(nomem, nostack, preserves_flags))
+    };
     value
 }

@@ -22,7 +22,9 @@ fn stop(reason: ShutdownReason, exit_value: u32) -> ! {
     cpu::disable_interrupts();
     if hypercall::is_available() {
         let error = hypercall::sched_shutdown(reason);
-        console::write_fmt(format_args!("SCHEDOP_shutdown({reason:?}) failed: {error:?}\n"));
+        console::write_fmt(format_args!(
+            "SCHEDOP_shutdown({reason:?}) failed: {error:?}\n"
+        ));
     } else {
         debug_exit::exit(exit_value);
     }

@@ -76,8 +76,12 @@ pub enum StartInfoError {
 impl fmt::Display for StartInfoError {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            StartInfoError::BadAddress(address) => write!(formatter, "address {address:#x} outside the identity map"),
-            StartInfoError::BadMagic(magic) => write!(formatter, "bad magic {magic:#x} (want {MAGIC:#x})"),
+            StartInfoError::BadAddress(address) => {
+                write!(formatter, "address {address:#x} outside the identity map")
+            }
+            StartInfoError::BadMagic(magic) => {
+                write!(formatter, "bad magic {magic:#x} (want {MAGIC:#x})")
+            }
         }
     }
 }
@@ -115,7 +119,9 @@ impl StartInfo {
 }
 
 fn check_range(address: u64, length: u64) -> Result<(), StartInfoError> {
-    let end = address.checked_add(length).ok_or(StartInfoError::BadAddress(address))?;
+    let end = address
+        .checked_add(length)
+        .ok_or(StartInfoError::BadAddress(address))?;
     if address == 0 || end > super::IDENTITY_MAP_LIMIT {
         return Err(StartInfoError::BadAddress(address));
     }
@@ -173,7 +179,8 @@ pub fn read(paddr: u64) -> Result<StartInfo, StartInfoError> {
         push_reserved(&mut info, raw.memmap_paddr, length);
         for index in 0..u64::from(raw.memmap_entries) {
             // SAFETY: the whole table was range-checked; plain integers.
-            let entry: HvmMemmapTableEntry = unsafe { read_physical(raw.memmap_paddr + index * entry_size) };
+            let entry: HvmMemmapTableEntry =
+                unsafe { read_physical(raw.memmap_paddr + index * entry_size) };
             let region = MemoryRegion {
                 start: entry.addr,
                 size: entry.size,
@@ -193,7 +200,8 @@ pub fn read(paddr: u64) -> Result<StartInfo, StartInfoError> {
         push_reserved(&mut info, raw.modlist_paddr, length);
         for index in 0..u64::from(raw.nr_modules) {
             // SAFETY: the whole list was range-checked; plain integers.
-            let module: HvmModlistEntry = unsafe { read_physical(raw.modlist_paddr + index * entry_size) };
+            let module: HvmModlistEntry =
+                unsafe { read_physical(raw.modlist_paddr + index * entry_size) };
             push_reserved(&mut info, module.paddr, module.size);
             push_reserved(&mut info, module.cmdline_paddr, 1);
         }
