@@ -12,11 +12,14 @@
 //! until the consumer catches up, so a dead consoled never hangs the guest.
 
 use core::fmt::{self, Write};
+use core::mem::offset_of;
 use core::ptr;
 use core::sync::atomic::{AtomicBool, Ordering};
 
-use super::hypercall::{self, hvm_param};
+use super::hypercall;
 use super::{cpu, debugcon};
+use crate::abi::console::{XenconsInterface, XENCONS_OUT_RING_SIZE};
+use crate::abi::hvm::{HVM_PARAM_CONSOLE_EVTCHN, HVM_PARAM_CONSOLE_PFN};
 use crate::xen::barrier;
 
 /// How long a write waits for room in a full PV console ring before the
@@ -24,13 +27,13 @@ use crate::xen::barrier;
 pub const RING_FULL_TIMEOUT_MS: u64 = 2000;
 
 /// Size of `out[]` in `struct xencons_interface`.
-const OUT_SIZE: u32 = 2048;
+const OUT_SIZE: u32 = XENCONS_OUT_RING_SIZE as u32;
 /// Offset of `out[]`.
-const OUT_OFFSET: usize = 1024;
+const OUT_OFFSET: usize = offset_of!(XenconsInterface, output);
 /// Offset of `out_cons`.
-const OUT_CONS_OFFSET: usize = 3080;
+const OUT_CONS_OFFSET: usize = offset_of!(XenconsInterface, out_cons);
 /// Offset of `out_prod`.
-const OUT_PROD_OFFSET: usize = 3084;
+const OUT_PROD_OFFSET: usize = offset_of!(XenconsInterface, out_prod);
 /// TSC rate assumed when Xen does not report one (only bounds the wait).
 const FALLBACK_TSC_KHZ: u64 = 1_000_000;
 
@@ -171,8 +174,8 @@ pub fn init() -> Option<PvConsoleInfo> {
     if !hypercall::is_available() {
         return None;
     }
-    let pfn = hypercall::hvm_get_param(hvm_param::CONSOLE_PFN).ok()?;
-    let port = hypercall::hvm_get_param(hvm_param::CONSOLE_EVTCHN).ok()?;
+    let pfn = hypercall::hvm_get_param(HVM_PARAM_CONSOLE_PFN).ok()?;
+    let port = hypercall::hvm_get_param(HVM_PARAM_CONSOLE_EVTCHN).ok()?;
     // The page must be inside the identity map (boot/entry.S: low 4 GiB) and
     // not page 0; Xen puts it among the special pages below 4 GiB.
     if pfn == 0 || pfn >= super::IDENTITY_MAP_LIMIT / 4096 {

@@ -12,93 +12,34 @@ use core::arch::asm;
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use super::cpu;
-use crate::xen::{Port, XenError, DOMID_SELF};
-
-/// Hypercall numbers (`__HYPERVISOR_*` in `xen.h`).
-pub mod number {
-    /// `__HYPERVISOR_memory_op`.
-    pub const MEMORY_OP: usize = 12;
-    /// `__HYPERVISOR_xen_version`.
-    pub const XEN_VERSION: usize = 17;
-    /// `__HYPERVISOR_console_io`.
-    pub const CONSOLE_IO: usize = 18;
-    /// `__HYPERVISOR_grant_table_op`.
-    pub const GRANT_TABLE_OP: usize = 20;
-    /// `__HYPERVISOR_vcpu_op`.
-    pub const VCPU_OP: usize = 24;
-    /// `__HYPERVISOR_sched_op`.
-    pub const SCHED_OP: usize = 29;
-    /// `__HYPERVISOR_event_channel_op`.
-    pub const EVENT_CHANNEL_OP: usize = 32;
-    /// `__HYPERVISOR_hvm_op`.
-    pub const HVM_OP: usize = 34;
-}
-
-/// `SCHEDOP_yield` (`sched.h`).
-const SCHEDOP_YIELD: u64 = 0;
-/// `SCHEDOP_shutdown` (`sched.h`).
-const SCHEDOP_SHUTDOWN: u64 = 2;
-/// `HVMOP_get_param` (`hvm/hvm_op.h`).
-const HVMOP_GET_PARAM: u64 = 1;
-/// `EVTCHNOP_send` (`event_channel.h`).
-const EVTCHNOP_SEND: u64 = 4;
-/// `CONSOLEIO_write` (`xen.h`).
-const CONSOLEIO_WRITE: u64 = 0;
-/// `ENOSYS`: returned by the wrappers when there is no hypervisor.
-const ENOSYS: i32 = 38;
-
-/// HVM parameter indices (`hvm/params.h`) used at boot.
-pub mod hvm_param {
-    /// `HVM_PARAM_CALLBACK_IRQ`.
-    pub const CALLBACK_IRQ: u32 = 0;
-    /// `HVM_PARAM_STORE_PFN`.
-    pub const STORE_PFN: u32 = 1;
-    /// `HVM_PARAM_STORE_EVTCHN`.
-    pub const STORE_EVTCHN: u32 = 2;
-    /// `HVM_PARAM_CONSOLE_PFN`.
-    pub const CONSOLE_PFN: u32 = 17;
-    /// `HVM_PARAM_CONSOLE_EVTCHN`.
-    pub const CONSOLE_EVTCHN: u32 = 18;
-}
+use crate::abi::errno::XEN_ENOSYS;
+use crate::abi::event_channel::{
+    EVTCHNOP_alloc_unbound, EVTCHNOP_close, EVTCHNOP_send, EVTCHNOP_unmask, EvtchnAllocUnbound,
+    EvtchnClose, EvtchnSend, EvtchnUnmask,
+};
+use crate::abi::hvm::{HVMOP_get_param, HVMOP_set_param, XenHvmParam};
+use crate::abi::memory::{XENMEM_add_to_physmap, XenAddToPhysmap};
+use crate::abi::sched::{
+    SCHEDOP_shutdown, SCHEDOP_yield, SHUTDOWN_crash, SHUTDOWN_poweroff, SHUTDOWN_reboot,
+    SchedShutdown,
+};
+use crate::abi::xen::{
+    __HYPERVISOR_console_io, __HYPERVISOR_event_channel_op, __HYPERVISOR_hvm_op,
+    __HYPERVISOR_memory_op, __HYPERVISOR_sched_op, CONSOLEIO_write,
+};
+use crate::xen::{DomId, Gfn, Port, XenError, DOMID_SELF};
 
 /// Shutdown reasons (`SHUTDOWN_*` in `sched.h`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u32)]
 pub enum ShutdownReason {
     /// `SHUTDOWN_poweroff`: exited normally.
-    PowerOff = 0,
+    PowerOff = SHUTDOWN_poweroff,
     /// `SHUTDOWN_reboot`.
-    Reboot = 1,
+    Reboot = SHUTDOWN_reboot,
     /// `SHUTDOWN_crash`: tell the toolstack we crashed.
-    Crash = 3,
+    Crash = SHUTDOWN_crash,
 }
-
-/// `struct sched_shutdown`.
-#[doc(alias = "sched_shutdown")]
-#[repr(C)]
-struct SchedShutdown {
-    reason: u32,
-}
-const _: () = assert!(size_of::<SchedShutdown>() == 4);
-
-/// `struct xen_hvm_param`.
-#[doc(alias = "xen_hvm_param")]
-#[repr(C)]
-struct HvmParam {
-    domid: u16,
-    pad: u16,
-    index: u32,
-    value: u64,
-}
-const _: () = assert!(size_of::<HvmParam>() == 16);
-
-/// `struct evtchn_send`.
-#[doc(alias = "evtchn_send")]
-#[repr(C)]
-struct EventChannelSend {
-    port: u32,
-}
-const _: () = assert!(size_of::<EventChannelSend>() == 4);
 
 /// What CPUID tells us about the Xen we run on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,8 +118,11 @@ pub fn tsc_khz() -> u32 {
     TSC_KHZ.load(Ordering::Relaxed)
 }
 
-fn entry(op: usize) -> usize {
-    (&raw const xensnd_hypercall_page) as usize + 32 * op
+fn entry(op: u32) -> usize {
+    // The page holds 128 stubs of 32 bytes; a larger number would call
+    // whatever follows the page.
+    assert!(op < 128, "hypercall number {op} outside the hypercall page");
+    (&raw const xensnd_hypercall_page) as usize + 32 * op as usize
 }
 
 /// Raw hypercall with no argument.
@@ -187,7 +131,7 @@ fn entry(op: usize) -> usize {
 /// The hypercall page must be installed ([`is_available`]), `op` must be a
 /// hypercall number, and the call must be valid for Xen (see the typed
 /// wrappers for what each operation reads and writes).
-pub unsafe fn hypercall0(op: usize) -> i64 {
+pub unsafe fn hypercall0(op: u32) -> i64 {
     let result: i64;
     // SAFETY: the caller guarantees the page is installed; the stub at the
     // entry is Xen's `mov $op, %eax; vmcall/vmmcall; ret`. Every
@@ -203,7 +147,7 @@ pub unsafe fn hypercall0(op: usize) -> i64 {
 /// # Safety
 /// As for [`hypercall0`]; pointer arguments must point to memory that is
 /// valid for what Xen reads or writes for this operation.
-pub unsafe fn hypercall1(op: usize, a1: u64) -> i64 {
+pub unsafe fn hypercall1(op: u32, a1: u64) -> i64 {
     let result: i64;
     // SAFETY: see `hypercall0`; the caller vouches for the argument.
     unsafe {
@@ -216,7 +160,7 @@ pub unsafe fn hypercall1(op: usize, a1: u64) -> i64 {
 ///
 /// # Safety
 /// As for [`hypercall1`].
-pub unsafe fn hypercall2(op: usize, a1: u64, a2: u64) -> i64 {
+pub unsafe fn hypercall2(op: u32, a1: u64, a2: u64) -> i64 {
     let result: i64;
     // SAFETY: see `hypercall0`; the caller vouches for the arguments.
     unsafe {
@@ -236,7 +180,7 @@ pub unsafe fn hypercall2(op: usize, a1: u64, a2: u64) -> i64 {
 ///
 /// # Safety
 /// As for [`hypercall1`].
-pub unsafe fn hypercall3(op: usize, a1: u64, a2: u64, a3: u64) -> i64 {
+pub unsafe fn hypercall3(op: u32, a1: u64, a2: u64, a3: u64) -> i64 {
     let result: i64;
     // SAFETY: see `hypercall0`; the caller vouches for the arguments.
     unsafe {
@@ -257,7 +201,7 @@ pub unsafe fn hypercall3(op: usize, a1: u64, a2: u64, a3: u64) -> i64 {
 ///
 /// # Safety
 /// As for [`hypercall1`].
-pub unsafe fn hypercall4(op: usize, a1: u64, a2: u64, a3: u64, a4: u64) -> i64 {
+pub unsafe fn hypercall4(op: u32, a1: u64, a2: u64, a3: u64, a4: u64) -> i64 {
     let result: i64;
     // SAFETY: see `hypercall0`; the caller vouches for the arguments.
     unsafe {
@@ -279,7 +223,7 @@ pub unsafe fn hypercall4(op: usize, a1: u64, a2: u64, a3: u64, a4: u64) -> i64 {
 ///
 /// # Safety
 /// As for [`hypercall1`].
-pub unsafe fn hypercall5(op: usize, a1: u64, a2: u64, a3: u64, a4: u64, a5: u64) -> i64 {
+pub unsafe fn hypercall5(op: u32, a1: u64, a2: u64, a3: u64, a4: u64, a5: u64) -> i64 {
     let result: i64;
     // SAFETY: see `hypercall0`; the caller vouches for the arguments.
     unsafe {
@@ -311,83 +255,158 @@ fn require_xen() -> Result<(), XenError> {
     if is_available() {
         Ok(())
     } else {
-        Err(XenError::Hypercall(-ENOSYS))
+        Err(XenError::Hypercall(-XEN_ENOSYS))
     }
+}
+
+/// Call `op(command, &mut argument)` for an argument struct without guest
+/// handles (so Xen reads and writes only the struct itself).
+///
+/// # Safety
+/// The page must be installed, and `command` must be an operation of `op`
+/// whose argument is a `T` that Xen only reads/writes in place (no guest
+/// handles or addresses inside it that Xen would follow).
+unsafe fn call_with<T>(op: u32, command: u32, argument: &mut T) -> Result<u64, XenError> {
+    // SAFETY: the caller guarantees op/command/T match and the page exists;
+    // the struct is borrowed mutably for the whole call.
+    check(unsafe { hypercall2(op, u64::from(command), (argument as *mut T) as u64) })
 }
 
 /// `SCHEDOP_yield`: let other vCPUs (dom0's consoled, a backend) run.
 pub fn sched_yield() -> Result<(), XenError> {
     require_xen()?;
-    // SAFETY: the page is installed; SCHEDOP_yield takes no argument memory.
-    check(unsafe { hypercall2(number::SCHED_OP, SCHEDOP_YIELD, 0) }).map(drop)
+    // SAFETY: the page is installed; SCHEDOP_yield ignores its argument.
+    check(unsafe { hypercall2(__HYPERVISOR_sched_op, u64::from(SCHEDOP_yield), 0) }).map(drop)
 }
 
 /// `SCHEDOP_shutdown`: stop this domain with `reason`. Returns only if Xen
-/// refused (or is absent).
+/// refused (or is absent), with the error.
 pub fn sched_shutdown(reason: ShutdownReason) -> XenError {
     if let Err(error) = require_xen() {
         return error;
     }
-    let argument = SchedShutdown {
+    let mut argument = SchedShutdown {
         reason: reason as u32,
     };
-    // SAFETY: the page is installed; Xen reads the 4-byte struct, which lives
-    // on our stack for the duration of the call.
-    let result = unsafe {
-        hypercall2(
-            number::SCHED_OP,
-            SCHEDOP_SHUTDOWN,
-            (&raw const argument) as u64,
-        )
-    };
-    match check(result) {
+    // SAFETY: the page is installed; SCHEDOP_shutdown takes a sched_shutdown.
+    match unsafe { call_with(__HYPERVISOR_sched_op, SCHEDOP_shutdown, &mut argument) } {
         Err(error) => error,
         Ok(_) => XenError::Invalid,
     }
 }
 
-/// `HVMOP_get_param` for this domain.
+/// `HVMOP_get_param` for this domain (`HVM_PARAM_*` in `crate::abi::hvm`).
 pub fn hvm_get_param(index: u32) -> Result<u64, XenError> {
     require_xen()?;
-    let mut argument = HvmParam {
+    let mut argument = XenHvmParam {
         domid: DOMID_SELF,
         pad: 0,
         index,
         value: 0,
     };
-    // SAFETY: the page is installed; Xen reads and writes the 16-byte struct,
-    // which lives on our stack for the duration of the call.
-    check(unsafe { hypercall2(number::HVM_OP, HVMOP_GET_PARAM, (&raw mut argument) as u64) })?;
+    // SAFETY: the page is installed; HVMOP_get_param takes a xen_hvm_param.
+    unsafe { call_with(__HYPERVISOR_hvm_op, HVMOP_get_param, &mut argument) }?;
     Ok(argument.value)
+}
+
+/// `HVMOP_set_param` for this domain, e.g. `HVM_PARAM_CALLBACK_IRQ` with
+/// `(HVM_PARAM_CALLBACK_TYPE_VECTOR << 56) | EVENT_CALLBACK_VECTOR`.
+pub fn hvm_set_param(index: u32, value: u64) -> Result<(), XenError> {
+    require_xen()?;
+    let mut argument = XenHvmParam {
+        domid: DOMID_SELF,
+        pad: 0,
+        index,
+        value,
+    };
+    // SAFETY: the page is installed; HVMOP_set_param takes a xen_hvm_param.
+    unsafe { call_with(__HYPERVISOR_hvm_op, HVMOP_set_param, &mut argument) }.map(drop)
 }
 
 /// `EVTCHNOP_send`: signal the remote end of `port`.
 pub fn event_channel_send(port: Port) -> Result<(), XenError> {
     require_xen()?;
-    let argument = EventChannelSend { port };
-    // SAFETY: the page is installed; Xen reads the 4-byte struct, which lives
-    // on our stack for the duration of the call.
-    check(unsafe {
-        hypercall2(
-            number::EVENT_CHANNEL_OP,
-            EVTCHNOP_SEND,
-            (&raw const argument) as u64,
+    let mut argument = EvtchnSend { port };
+    // SAFETY: the page is installed; EVTCHNOP_send takes an evtchn_send.
+    unsafe { call_with(__HYPERVISOR_event_channel_op, EVTCHNOP_send, &mut argument) }.map(drop)
+}
+
+/// `EVTCHNOP_alloc_unbound`: a new local port that `remote` may bind to.
+pub fn event_channel_alloc_unbound(remote: DomId) -> Result<Port, XenError> {
+    require_xen()?;
+    let mut argument = EvtchnAllocUnbound {
+        dom: DOMID_SELF,
+        remote_dom: remote,
+        port: 0,
+    };
+    // SAFETY: the page is installed; EVTCHNOP_alloc_unbound takes an
+    // evtchn_alloc_unbound.
+    unsafe {
+        call_with(
+            __HYPERVISOR_event_channel_op,
+            EVTCHNOP_alloc_unbound,
+            &mut argument,
         )
-    })
+    }?;
+    Ok(argument.port)
+}
+
+/// `EVTCHNOP_close`.
+pub fn event_channel_close(port: Port) -> Result<(), XenError> {
+    require_xen()?;
+    let mut argument = EvtchnClose { port };
+    // SAFETY: the page is installed; EVTCHNOP_close takes an evtchn_close.
+    unsafe { call_with(__HYPERVISOR_event_channel_op, EVTCHNOP_close, &mut argument) }.map(drop)
+}
+
+/// `EVTCHNOP_unmask`.
+pub fn event_channel_unmask(port: Port) -> Result<(), XenError> {
+    require_xen()?;
+    let mut argument = EvtchnUnmask { port };
+    // SAFETY: the page is installed; EVTCHNOP_unmask takes an evtchn_unmask.
+    unsafe {
+        call_with(
+            __HYPERVISOR_event_channel_op,
+            EVTCHNOP_unmask,
+            &mut argument,
+        )
+    }
     .map(drop)
 }
 
+/// `XENMEM_add_to_physmap` for this domain: make frame `index` of `space`
+/// (`XENMAPSPACE_shared_info` 0 / `XENMAPSPACE_grant_table` 1) appear at
+/// guest frame `gfn`.
+///
+/// # Safety
+/// Whatever was at `gfn` is replaced: `gfn` must back no Rust data (pick a
+/// free frame outside RAM or one taken out of the allocator for good), and
+/// it must lie in the identity map to be accessed afterwards.
+pub unsafe fn add_to_physmap(space: u32, index: u64, gfn: Gfn) -> Result<(), XenError> {
+    require_xen()?;
+    let mut argument = XenAddToPhysmap {
+        domid: DOMID_SELF,
+        size: 0,
+        space,
+        idx: index,
+        gpfn: gfn,
+    };
+    // SAFETY: the page is installed; XENMEM_add_to_physmap takes a
+    // xen_add_to_physmap; the caller vouches for the target frame.
+    unsafe { call_with(__HYPERVISOR_memory_op, XENMEM_add_to_physmap, &mut argument) }.map(drop)
+}
+
 /// `CONSOLEIO_write`: write to Xen's own console. From a domU this only
-/// reaches the log on debug builds of Xen (or with `guest_loglvl=all` on
-/// some versions); the PV console ring ([`super::console`]) is the real one.
+/// reaches the log on debug builds of Xen; the PV console ring
+/// ([`super::console`]) is the real one.
 pub fn console_io_write(bytes: &[u8]) -> Result<(), XenError> {
     require_xen()?;
     // SAFETY: the page is installed; Xen reads `bytes.len()` bytes from the
     // slice, which outlives the call.
     check(unsafe {
         hypercall3(
-            number::CONSOLE_IO,
-            CONSOLEIO_WRITE,
+            __HYPERVISOR_console_io,
+            u64::from(CONSOLEIO_write),
             bytes.len() as u64,
             bytes.as_ptr() as u64,
         )

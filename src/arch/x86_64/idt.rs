@@ -2,7 +2,7 @@
 //! vol. 3, 6.10-6.15).
 //!
 //! Every exception (vectors 0-31) goes through a stub in `vectors.S` to
-//! [`xensnd_interrupt_dispatch`], which prints
+//! `xensnd_interrupt_dispatch`, which prints
 //! `EXCEPTION: <name> (vector N) error=0x.. rip=0x.. cr2=0x..` and stops the
 //! guest with a crash status. The double fault runs on its own IST stack
 //! (see [`super::gdt`]), so even a stack overflow is reported.

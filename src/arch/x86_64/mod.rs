@@ -9,6 +9,8 @@
 use core::ops::Range;
 use core::sync::atomic::{AtomicBool, Ordering};
 
+use crate::abi::hvm::{HVM_PARAM_CONSOLE_PFN, HVM_PARAM_STORE_PFN};
+
 core::arch::global_asm!(include_str!("../../../boot/entry.S"), options(att_syntax));
 core::arch::global_asm!(include_str!("vectors.S"), options(att_syntax));
 
@@ -89,10 +91,7 @@ pub fn init(start_info_paddr: u64) -> Boot {
     let _ = reserved.extend_from_slice(&start_info.reserved);
     let _ = reserved.push(image.clone());
     if xen.is_some() {
-        for param in [
-            hypercall::hvm_param::CONSOLE_PFN,
-            hypercall::hvm_param::STORE_PFN,
-        ] {
+        for param in [HVM_PARAM_CONSOLE_PFN, HVM_PARAM_STORE_PFN] {
             if let Ok(pfn) = hypercall::hvm_get_param(param) {
                 let start = pfn.saturating_mul(4096);
                 let _ = reserved.push(start..start.saturating_add(4096));

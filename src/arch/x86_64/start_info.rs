@@ -10,10 +10,18 @@ use core::fmt;
 use core::ops::Range;
 use core::ptr;
 
-use super::memmap::MemoryRegion;
+use zerocopy::FromBytes;
+
+use super::memmap::{self, MemoryRegion};
+use crate::abi::start_info::{
+    HvmMemmapTableEntry, HvmModlistEntry, HvmStartInfo, XEN_HVM_MEMMAP_TYPE_ACPI,
+    XEN_HVM_MEMMAP_TYPE_DISABLED, XEN_HVM_MEMMAP_TYPE_NVS, XEN_HVM_MEMMAP_TYPE_PMEM,
+    XEN_HVM_MEMMAP_TYPE_RAM, XEN_HVM_MEMMAP_TYPE_RESERVED, XEN_HVM_MEMMAP_TYPE_UNUSABLE,
+    XEN_HVM_START_MAGIC_VALUE,
+};
 
 /// `XEN_HVM_START_MAGIC_VALUE`.
-pub const MAGIC: u32 = 0x336e_c578;
+pub const MAGIC: u32 = XEN_HVM_START_MAGIC_VALUE;
 /// Longest command line kept (Xen's limit for a guest command line is 1024
 /// bytes including the terminating NUL).
 pub const COMMAND_LINE_CAPACITY: usize = 1024;
@@ -22,47 +30,15 @@ pub const MEMORY_MAP_CAPACITY: usize = 64;
 /// Most reserved ranges recorded (start info, map, command line, modules).
 pub const RESERVED_CAPACITY: usize = 16;
 
-/// `struct hvm_start_info`.
-#[doc(alias = "hvm_start_info")]
-#[derive(Clone, Copy)]
-#[repr(C)]
-struct HvmStartInfo {
-    magic: u32,
-    version: u32,
-    flags: u32,
-    nr_modules: u32,
-    modlist_paddr: u64,
-    cmdline_paddr: u64,
-    rsdp_paddr: u64,
-    memmap_paddr: u64,
-    memmap_entries: u32,
-    reserved: u32,
-}
-const _: () = assert!(size_of::<HvmStartInfo>() == 56);
-
-/// `struct hvm_memmap_table_entry`.
-#[doc(alias = "hvm_memmap_table_entry")]
-#[derive(Clone, Copy)]
-#[repr(C)]
-struct HvmMemmapTableEntry {
-    addr: u64,
-    size: u64,
-    kind: u32,
-    reserved: u32,
-}
-const _: () = assert!(size_of::<HvmMemmapTableEntry>() == 24);
-
-/// `struct hvm_modlist_entry`.
-#[doc(alias = "hvm_modlist_entry")]
-#[derive(Clone, Copy)]
-#[repr(C)]
-struct HvmModlistEntry {
-    paddr: u64,
-    size: u64,
-    cmdline_paddr: u64,
-    reserved: u64,
-}
-const _: () = assert!(size_of::<HvmModlistEntry>() == 32);
+// `memmap` keeps its own copy of the type numbers (it is also built by the
+// host tests on its own); they must agree with the ABI.
+const _: () = assert!(memmap::TYPE_RAM == XEN_HVM_MEMMAP_TYPE_RAM);
+const _: () = assert!(memmap::TYPE_RESERVED == XEN_HVM_MEMMAP_TYPE_RESERVED);
+const _: () = assert!(memmap::TYPE_ACPI == XEN_HVM_MEMMAP_TYPE_ACPI);
+const _: () = assert!(memmap::TYPE_NVS == XEN_HVM_MEMMAP_TYPE_NVS);
+const _: () = assert!(memmap::TYPE_UNUSABLE == XEN_HVM_MEMMAP_TYPE_UNUSABLE);
+const _: () = assert!(memmap::TYPE_DISABLED == XEN_HVM_MEMMAP_TYPE_DISABLED);
+const _: () = assert!(memmap::TYPE_PMEM == XEN_HVM_MEMMAP_TYPE_PMEM);
 
 /// Why the start info could not be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,14 +105,12 @@ fn check_range(address: u64, length: u64) -> Result<(), StartInfoError> {
 }
 
 /// Copy a `T` out of guest-physical memory.
-///
-/// # Safety
-/// `[address, address + size_of::<T>())` must be checked with
-/// [`check_range`] and `T` must be valid for any bit pattern.
-unsafe fn read_physical<T: Copy>(address: u64) -> T {
-    // SAFETY: the caller checked the range lies in the identity map (so it
-    // is mapped and readable) and that any bytes form a valid `T`.
-    unsafe { ptr::read_unaligned(address as *const T) }
+fn read_physical<T: FromBytes>(address: u64) -> Result<T, StartInfoError> {
+    check_range(address, size_of::<T>() as u64)?;
+    // SAFETY: the range lies in the identity map (checked above: mapped and
+    // readable RAM or firmware data, nothing Rust owns mutably), and
+    // `T: FromBytes` is valid for any bytes; the read is unaligned-safe.
+    Ok(unsafe { ptr::read_unaligned(address as *const T) })
 }
 
 fn push_reserved(info: &mut StartInfo, start: u64, length: u64) {
@@ -148,9 +122,7 @@ fn push_reserved(info: &mut StartInfo, start: u64, length: u64) {
 
 /// Read and validate the start info at `paddr`.
 pub fn read(paddr: u64) -> Result<StartInfo, StartInfoError> {
-    check_range(paddr, size_of::<HvmStartInfo>() as u64)?;
-    // SAFETY: range checked; the struct is plain integers.
-    let raw: HvmStartInfo = unsafe { read_physical(paddr) };
+    let raw: HvmStartInfo = read_physical(paddr)?;
     if raw.magic != MAGIC {
         return Err(StartInfoError::BadMagic(raw.magic));
     }
@@ -178,13 +150,11 @@ pub fn read(paddr: u64) -> Result<StartInfo, StartInfoError> {
         check_range(raw.memmap_paddr, length)?;
         push_reserved(&mut info, raw.memmap_paddr, length);
         for index in 0..u64::from(raw.memmap_entries) {
-            // SAFETY: the whole table was range-checked; plain integers.
-            let entry: HvmMemmapTableEntry =
-                unsafe { read_physical(raw.memmap_paddr + index * entry_size) };
+            let entry: HvmMemmapTableEntry = read_physical(raw.memmap_paddr + index * entry_size)?;
             let region = MemoryRegion {
                 start: entry.addr,
                 size: entry.size,
-                kind: entry.kind,
+                kind: entry.memory_type,
             };
             if info.memory_map.push(region).is_err() {
                 info.memory_map_truncated = true;
@@ -199,9 +169,7 @@ pub fn read(paddr: u64) -> Result<StartInfo, StartInfoError> {
         check_range(raw.modlist_paddr, length)?;
         push_reserved(&mut info, raw.modlist_paddr, length);
         for index in 0..u64::from(raw.nr_modules) {
-            // SAFETY: the whole list was range-checked; plain integers.
-            let module: HvmModlistEntry =
-                unsafe { read_physical(raw.modlist_paddr + index * entry_size) };
+            let module: HvmModlistEntry = read_physical(raw.modlist_paddr + index * entry_size)?;
             push_reserved(&mut info, module.paddr, module.size);
             push_reserved(&mut info, module.cmdline_paddr, 1);
         }
@@ -214,10 +182,7 @@ fn read_command_line(info: &mut StartInfo, address: u64) -> Result<(), StartInfo
     let mut length = 0;
     let mut terminated = false;
     while length < COMMAND_LINE_CAPACITY {
-        let byte_address = address + length as u64;
-        check_range(byte_address, 1)?;
-        // SAFETY: range checked; any byte is a valid u8.
-        let byte: u8 = unsafe { read_physical(byte_address) };
+        let byte: u8 = read_physical(address + length as u64)?;
         if byte == 0 {
             terminated = true;
             break;
