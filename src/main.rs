@@ -3,7 +3,7 @@
 //!
 //! Boot: bring up the platform (`arch::init`), route `log` to the console,
 //! print the banner, memory map and heap, run a fault self-test if the
-//! command line asks for one (`test=panic|pagefault|doublefault`), then
+//! command line asks for one (`test=panic|pagefault|doublefault|interrupt`), then
 //! power off. Options: `log=off|error|warn|info|debug|trace`.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 #![deny(unsafe_code)]
@@ -19,10 +19,11 @@ extern crate alloc;
 #[cfg(target_os = "none")]
 mod guest {
     use alloc::vec::Vec;
+    use core::sync::atomic::{AtomicU32, Ordering};
 
     use log::{debug, info, warn, LevelFilter};
     use xensnd::arch::cmdline::CommandLine;
-    use xensnd::arch::{console, fault_injection, heap, memmap, power, Boot};
+    use xensnd::arch::{console, fault_injection, heap, idt, memmap, power, Boot};
 
     /// The version in the banner.
     const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -147,8 +148,41 @@ mod guest {
                 info!("self-test: overflowing the stack into its guard page");
                 fault_injection::stack_overflow()
             }
+            Some("interrupt") => interrupt_self_test(),
             Some(other) => warn!("unknown self-test \"{other}\" ignored"),
         }
+    }
+
+    static UPCALLS: AtomicU32 = AtomicU32::new(0);
+
+    fn count_upcall() {
+        UPCALLS.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Run the event-callback vector's entry and return path three times.
+    fn interrupt_self_test() {
+        assert!(
+            idt::register_event_handler(count_upcall),
+            "event handler already registered"
+        );
+        let sentinel = core::hint::black_box(0x5eed_u64);
+        for _ in 0..3 {
+            idt::raise_event_callback();
+        }
+        let upcalls = UPCALLS.load(Ordering::Relaxed);
+        assert_eq!(
+            upcalls, 3,
+            "event callback ran {upcalls} times for 3 interrupts"
+        );
+        assert_eq!(
+            core::hint::black_box(sentinel),
+            0x5eed,
+            "registers corrupted by the interrupt path"
+        );
+        info!(
+            "self-test: {upcalls} upcalls on vector {} handled and returned",
+            idt::EVENT_CALLBACK_VECTOR
+        );
     }
 
     #[panic_handler]

@@ -245,6 +245,18 @@ fn stack_overflow_double_faults_on_the_ist_stack_and_fails() {
 
 #[test]
 #[ignore = "needs the release guest ELF and QEMU: run by `make test-boot`"]
+fn event_callback_vector_returns_to_the_interrupted_code() {
+    let run = boot("test=interrupt");
+    assert_eq!(run.status, QEMU_STATUS_SUCCESS);
+    assert_contains(
+        &run,
+        "self-test: 3 upcalls on vector 243 handled and returned",
+    );
+    assert_contains(&run, "boot complete, powering off");
+}
+
+#[test]
+#[ignore = "needs the release guest ELF and QEMU: run by `make test-boot`"]
 fn unknown_self_test_is_ignored_with_a_warning() {
     let run = boot("test=nonsense");
     assert_eq!(run.status, QEMU_STATUS_SUCCESS);

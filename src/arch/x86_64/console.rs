@@ -10,6 +10,8 @@
 //! for [`RING_FULL_TIMEOUT_MS`] the console is marked stalled: later output
 //! that does not fit is dropped from the ring (port 0xe9 still gets it)
 //! until the consumer catches up, so a dead consoled never hangs the guest.
+//! Output from an interrupt handler that interrupted a console writer goes
+//! to port 0xe9 only (one vCPU: waiting for the lock would deadlock).
 
 use core::fmt::{self, Write};
 use core::mem::offset_of;
@@ -201,19 +203,35 @@ pub fn enter_crash_mode() {
     CRASHING.store(true, Ordering::Release);
 }
 
-fn with_console(action: impl FnOnce(&mut Console)) {
+/// In crash mode, take the console from whoever holds it.
+fn unlock_if_crashing() {
     if CRASHING.load(Ordering::Acquire) && CONSOLE.is_locked() {
         // SAFETY: crash mode: the holder was interrupted by the fault or
         // panic we are reporting and never resumes (one vCPU, the crash path
         // ends in shutdown), so nobody else uses the console now.
         unsafe { CONSOLE.force_unlock() };
     }
-    action(&mut CONSOLE.lock());
+}
+
+/// Port 0xe9 alone: used when the console is busy. With one vCPU a busy
+/// console means an interrupt handler interrupted a writer, and spinning on
+/// the lock would never end.
+struct DebugconWriter;
+
+impl Write for DebugconWriter {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        debugcon::write_bytes(text.as_bytes());
+        Ok(())
+    }
 }
 
 /// Write raw bytes to the console(s).
 pub fn write_bytes(bytes: &[u8]) {
-    with_console(|console| console.write_bytes(bytes));
+    unlock_if_crashing();
+    match CONSOLE.try_lock() {
+        Some(mut console) => console.write_bytes(bytes),
+        None => debugcon::write_bytes(bytes),
+    }
 }
 
 /// Write a string to the console(s).
@@ -223,9 +241,12 @@ pub fn write_str(text: &str) {
 
 /// Write formatted text to the console(s) (one lock for the whole text).
 pub fn write_fmt(arguments: fmt::Arguments<'_>) {
-    with_console(|console| {
-        let _ = console.write_fmt(arguments);
-    });
+    unlock_if_crashing();
+    // Formatting errors only come from our writers, which never fail.
+    let _ = match CONSOLE.try_lock() {
+        Some(mut console) => console.write_fmt(arguments),
+        None => DebugconWriter.write_fmt(arguments),
+    };
 }
 
 /// The `log` backend: one line per record, `[LEVEL] message`.

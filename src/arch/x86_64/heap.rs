@@ -1,8 +1,11 @@
 //! The global allocator: `linked_list_allocator::Heap` over the RAM region
 //! chosen at boot from the start-info memory map (see [`super::memmap`]).
 //!
-//! The heap is behind a spin lock: do not allocate from an interrupt handler
-//! (the interrupted code may hold the lock).
+//! The heap is behind a lock that is never waited for: with one vCPU a taken
+//! lock means an interrupt handler interrupted the allocator, and waiting
+//! would deadlock. Such a nested allocation fails (null, i.e. an allocation
+//! error) and a nested free leaks its block: do not allocate or free memory
+//! in interrupt handlers.
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::ops::Range;
@@ -19,17 +22,19 @@ struct GuestAllocator {
 // serialised by the lock.
 unsafe impl GlobalAlloc for GuestAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        self.heap
-            .lock()
-            .allocate_first_fit(layout)
-            .map_or(ptr::null_mut(), NonNull::as_ptr)
+        match self.heap.try_lock() {
+            Some(mut heap) => heap
+                .allocate_first_fit(layout)
+                .map_or(ptr::null_mut(), NonNull::as_ptr),
+            None => ptr::null_mut(),
+        }
     }
 
     unsafe fn dealloc(&self, pointer: *mut u8, layout: Layout) {
-        if let Some(pointer) = NonNull::new(pointer) {
+        if let (Some(pointer), Some(mut heap)) = (NonNull::new(pointer), self.heap.try_lock()) {
             // SAFETY: GlobalAlloc's contract: `pointer` came from `alloc` on
             // this allocator with this `layout`.
-            unsafe { self.heap.lock().deallocate(pointer, layout) };
+            unsafe { heap.deallocate(pointer, layout) };
         }
     }
 }

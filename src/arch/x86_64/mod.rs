@@ -3,8 +3,9 @@
 //!
 //! `boot/entry.S` enters long mode and calls `kernel_main` (src/main.rs),
 //! which calls [`init`] first. [`init`] installs the GDT/TSS and IDT,
-//! detects Xen and installs the hypercall page, attaches the PV console,
-//! reads the start info and sets up the heap.
+//! detects Xen and installs the hypercall page (without Xen: masks the
+//! legacy PICs), attaches the PV console, reads the start info, unmaps
+//! page 0 and sets up the heap.
 
 use core::ops::Range;
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -26,6 +27,7 @@ pub mod hypercall;
 pub mod idt;
 pub mod memmap;
 pub mod paging;
+pub mod pic;
 pub mod port;
 pub mod power;
 pub mod start_info;
@@ -76,6 +78,9 @@ pub fn init(start_info_paddr: u64) -> Boot {
     gdt::init();
     idt::init();
     let xen = hypercall::init();
+    if xen.is_none() {
+        pic::disable();
+    }
     let pv_console = console::init();
     let start_info = match start_info::read(start_info_paddr) {
         Ok(info) => info,
