@@ -4,6 +4,9 @@
 
 pub mod buffer;
 pub mod channel;
+pub mod config;
+pub mod format;
+pub mod negotiate;
 pub mod stream;
 
 use crate::ring::RingError;

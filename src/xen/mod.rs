@@ -6,6 +6,13 @@
 //! ([`crate::sim`]). Nothing here touches hardware.
 #![forbid(unsafe_code)]
 
+pub mod evtchn;
+pub mod grant;
+pub mod shutdown;
+pub mod time;
+pub mod xenbus;
+pub mod xenstore;
+
 /// A Xen domain id (`domid_t`).
 pub type DomId = u16;
 /// An event-channel port (`evtchn_port_t`).
