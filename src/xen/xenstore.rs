@@ -735,7 +735,7 @@ impl<P: SharedPage> XenStore<P> {
         self.rm_in(env, TxId::NONE, path)
     }
 
-    /// `XS_GET_DOMAIN_PATH`: "/local/domain/<domid>".
+    /// `XS_GET_DOMAIN_PATH`: `/local/domain/<domid>`.
     pub fn get_domain_path<E: XsEnv + ?Sized>(
         &mut self,
         env: &mut E,
