@@ -21,6 +21,18 @@ pub const WORDS: usize = 64;
 /// Number of ports the two-level ABI can address (`EVTCHN_2L_NR_CHANNELS`).
 pub const MAX_PORTS: u32 = BITS_PER_WORD * WORDS as u32;
 
+/// `HVM_PARAM_CALLBACK_IRQ` (`hvm/params.h`).
+pub const HVM_PARAM_CALLBACK_IRQ: u32 = 0;
+/// `HVM_PARAM_CALLBACK_TYPE_VECTOR`: deliver the upcall as an IDT vector.
+pub const HVM_PARAM_CALLBACK_TYPE_VECTOR: u64 = 2;
+
+/// The value to set `HVM_PARAM_CALLBACK_IRQ` to so Xen raises the event
+/// upcall on IDT `vector` (type in bits 63:56, vector in bits 7:0; no LAPIC
+/// EOI is needed in this mode).
+pub const fn callback_via_vector(vector: u8) -> u64 {
+    (HVM_PARAM_CALLBACK_TYPE_VECTOR << 56) | vector as u64
+}
+
 /// How many times one upcall re-reads the selector before returning, so a
 /// flood of events cannot keep the CPU in the handler forever; anything left
 /// keeps `evtchn_upcall_pending` set and raises the upcall again.

@@ -45,6 +45,17 @@ impl ShutdownRequest {
         }))
     }
 
+    /// The `SCHEDOP_shutdown` reason that carries the request out
+    /// (`sched.h`: `SHUTDOWN_poweroff` 0, `SHUTDOWN_reboot` 1,
+    /// `SHUTDOWN_suspend` 2); halt powers off.
+    pub fn sched_shutdown_reason(self) -> u32 {
+        match self {
+            Self::Poweroff | Self::Halt => 0,
+            Self::Reboot => 1,
+            Self::Suspend => 2,
+        }
+    }
+
     /// The word the toolstack writes.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -50,6 +50,8 @@ pub const MAX_TRANSACTION_ATTEMPTS: u32 = 16;
 /// Watch events kept before the oldest are dropped (a misbehaving store can
 /// flood us).
 pub const MAX_QUEUED_WATCH_EVENTS: usize = 1024;
+/// Ring-fulls one [`XenStore::poll`] reads at most.
+const MAX_POLL_ROUNDS: u32 = 64;
 /// Default timeout of one request, in nanoseconds.
 pub const DEFAULT_TIMEOUT_NS: u64 = 5_000_000_000;
 
@@ -785,8 +787,13 @@ impl<P: SharedPage> XenStore<P> {
     }
 
     /// Read the ring without blocking (queues watch events and replies).
+    /// Bounded, so a store that never stops writing cannot hold us here.
     pub fn poll<E: XsEnv + ?Sized>(&mut self, env: &mut E) -> Result<(), XsError> {
-        while self.pump(env)? {}
+        for _ in 0..MAX_POLL_ROUNDS {
+            if !self.pump(env)? {
+                break;
+            }
+        }
         Ok(())
     }
 
