@@ -615,3 +615,12 @@ fn garbage_in_the_response_ring_never_panics() {
         let _ = store.poll(&mut guest);
     }
 }
+
+#[test]
+fn every_xsd_error_string_has_a_typed_errno() {
+    for (_, text) in xensnd::abi::xs_wire::XSD_ERRORS {
+        let errno = Errno::parse(text.as_bytes());
+        assert_ne!(errno, Errno::Unknown, "{text}");
+        assert_eq!(errno.as_str(), text);
+    }
+}

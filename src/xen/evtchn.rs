@@ -13,6 +13,7 @@
 use alloc::collections::BTreeMap;
 
 use super::{Port, XenError};
+use crate::abi::hvm;
 
 /// Bits per bitmap word (`xen_ulong_t` on x86_64).
 pub const BITS_PER_WORD: u32 = 64;
@@ -21,16 +22,11 @@ pub const WORDS: usize = 64;
 /// Number of ports the two-level ABI can address (`EVTCHN_2L_NR_CHANNELS`).
 pub const MAX_PORTS: u32 = BITS_PER_WORD * WORDS as u32;
 
-/// `HVM_PARAM_CALLBACK_IRQ` (`hvm/params.h`).
-pub const HVM_PARAM_CALLBACK_IRQ: u32 = 0;
-/// `HVM_PARAM_CALLBACK_TYPE_VECTOR`: deliver the upcall as an IDT vector.
-pub const HVM_PARAM_CALLBACK_TYPE_VECTOR: u64 = 2;
-
-/// The value to set `HVM_PARAM_CALLBACK_IRQ` to so Xen raises the event
+/// The value to set `HVM_PARAM_CALLBACK_IRQ` ([`hvm::HVM_PARAM_CALLBACK_IRQ`]) to so Xen raises the event
 /// upcall on IDT `vector` (type in bits 63:56, vector in bits 7:0; no LAPIC
 /// EOI is needed in this mode).
 pub const fn callback_via_vector(vector: u8) -> u64 {
-    (HVM_PARAM_CALLBACK_TYPE_VECTOR << 56) | vector as u64
+    (hvm::HVM_PARAM_CALLBACK_TYPE_VECTOR << hvm::HVM_PARAM_CALLBACK_IRQ_TYPE_SHIFT) | vector as u64
 }
 
 /// How many times one upcall re-reads the selector before returning, so a

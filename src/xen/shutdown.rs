@@ -9,6 +9,7 @@
 
 use super::xenstore::{XenStore, XsEnv, XsError};
 use super::SharedPage;
+use crate::abi::sched;
 
 /// The node the toolstack writes (relative to the domain's home).
 pub const SHUTDOWN_PATH: &str = "control/shutdown";
@@ -50,9 +51,9 @@ impl ShutdownRequest {
     /// `SHUTDOWN_suspend` 2); halt powers off.
     pub fn sched_shutdown_reason(self) -> u32 {
         match self {
-            Self::Poweroff | Self::Halt => 0,
-            Self::Reboot => 1,
-            Self::Suspend => 2,
+            Self::Poweroff | Self::Halt => sched::SHUTDOWN_poweroff,
+            Self::Reboot => sched::SHUTDOWN_reboot,
+            Self::Suspend => sched::SHUTDOWN_suspend,
         }
     }
 
