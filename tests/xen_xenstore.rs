@@ -624,3 +624,30 @@ fn every_xsd_error_string_has_a_typed_errno() {
         assert_eq!(errno.as_str(), text);
     }
 }
+
+#[test]
+fn a_session_pairs_the_client_with_the_platform() {
+    let (sim, mut guest, mut store) = setup();
+    let mut session = store.session(&mut guest);
+    assert_eq!(session.read_optional("device/vsnd/0/backend-id"), Ok(None));
+    session.write("device/vsnd/0/backend-id", b"0").unwrap();
+    assert_eq!(
+        session.read_optional("device/vsnd/0/backend-id"),
+        Ok(Some("0".to_string()))
+    );
+    session
+        .transaction(|tx| {
+            tx.write("device/vsnd/0/0/0/ring-ref", b"8")?;
+            tx.write("device/vsnd/0/0/0/event-channel", b"5")
+        })
+        .unwrap();
+    assert_eq!(
+        session.directory("device/vsnd/0/0/0").unwrap(),
+        ["event-channel", "ring-ref"]
+    );
+    session.rm("device").unwrap();
+    assert_eq!(
+        sim.store_read("/local/domain/5/device"),
+        Err(Errno::NotFound)
+    );
+}

@@ -710,6 +710,25 @@ impl<P: SharedPage> XenStore<P> {
         bytes_to_string(self.read(env, path)?)
     }
 
+    /// `XS_READ` of a UTF-8 value; `Ok(None)` when the node does not exist.
+    pub fn read_optional<E: XsEnv + ?Sized>(
+        &mut self,
+        env: &mut E,
+        path: &str,
+    ) -> Result<Option<String>, XsError> {
+        match self.read_string(env, path) {
+            Ok(value) => Ok(Some(value)),
+            Err(error) if error.is_not_found() => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Pair the client with the platform for a run of calls without passing
+    /// `env` each time.
+    pub fn session<'s, E: XsEnv + ?Sized>(&'s mut self, env: &'s mut E) -> Session<'s, P, E> {
+        Session { store: self, env }
+    }
+
     /// `XS_WRITE`: set `path` to `value`, creating it (and its parents).
     pub fn write<E: XsEnv + ?Sized>(
         &mut self,
@@ -903,6 +922,77 @@ impl<P: SharedPage> XenStore<P> {
             }
         }
         Err(AGAIN)
+    }
+}
+
+/// A client borrowed together with its platform ([`XenStore::session`]).
+pub struct Session<'s, P: SharedPage, E: ?Sized> {
+    store: &'s mut XenStore<P>,
+    env: &'s mut E,
+}
+
+impl<P: SharedPage, E: XsEnv + ?Sized> Session<'_, P, E> {
+    /// The client.
+    pub fn store(&mut self) -> &mut XenStore<P> {
+        self.store
+    }
+
+    /// The platform.
+    pub fn env(&mut self) -> &mut E {
+        self.env
+    }
+
+    /// [`XenStore::read`].
+    pub fn read(&mut self, path: &str) -> Result<Vec<u8>, XsError> {
+        self.store.read(self.env, path)
+    }
+
+    /// [`XenStore::read_string`].
+    pub fn read_string(&mut self, path: &str) -> Result<String, XsError> {
+        self.store.read_string(self.env, path)
+    }
+
+    /// [`XenStore::read_optional`].
+    pub fn read_optional(&mut self, path: &str) -> Result<Option<String>, XsError> {
+        self.store.read_optional(self.env, path)
+    }
+
+    /// [`XenStore::write`].
+    pub fn write(&mut self, path: &str, value: &[u8]) -> Result<(), XsError> {
+        self.store.write(self.env, path, value)
+    }
+
+    /// [`XenStore::directory`].
+    pub fn directory(&mut self, path: &str) -> Result<Vec<String>, XsError> {
+        self.store.directory(self.env, path)
+    }
+
+    /// [`XenStore::mkdir`].
+    pub fn mkdir(&mut self, path: &str) -> Result<(), XsError> {
+        self.store.mkdir(self.env, path)
+    }
+
+    /// [`XenStore::rm`].
+    pub fn rm(&mut self, path: &str) -> Result<(), XsError> {
+        self.store.rm(self.env, path)
+    }
+
+    /// [`XenStore::watch`].
+    pub fn watch(&mut self, path: &str, token: &str) -> Result<(), XsError> {
+        self.store.watch(self.env, path, token)
+    }
+
+    /// [`XenStore::unwatch`].
+    pub fn unwatch(&mut self, path: &str, token: &str) -> Result<(), XsError> {
+        self.store.unwatch(self.env, path, token)
+    }
+
+    /// [`XenStore::transaction`].
+    pub fn transaction<T, F>(&mut self, body: F) -> Result<T, XsError>
+    where
+        F: for<'t> FnMut(&mut Transaction<'t, P, E>) -> Result<T, XsError>,
+    {
+        self.store.transaction(self.env, body)
     }
 }
 
