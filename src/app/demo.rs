@@ -118,7 +118,10 @@ pub fn play<P: Playback>(
 }
 
 /// Record `frames` frames from a prepared capture stream and measure them.
-pub fn record<C: Capture>(stream: &mut C, frames: u64) -> Result<(RecordReport, Vec<u8>), ErrorKind> {
+pub fn record<C: Capture>(
+    stream: &mut C,
+    frames: u64,
+) -> Result<(RecordReport, Vec<u8>), ErrorKind> {
     let frame_bytes = require_s16(stream)?;
     let period = stream.config().period_frames.max(1) as u64;
     let mut captured = Vec::with_capacity(frames as usize * frame_bytes);
