@@ -1,0 +1,1 @@
+//! Unit tests of the backend engine's pure parts.
