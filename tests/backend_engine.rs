@@ -128,7 +128,12 @@ impl FrontBuffer {
         for (index, page) in directory_pages.iter().enumerate() {
             let next = directory_grefs.get(index + 1).copied().unwrap_or(0);
             page.store_u32(0, next);
-            for (slot, gref) in grefs.iter().skip(index * per_directory).take(per_directory).enumerate() {
+            for (slot, gref) in grefs
+                .iter()
+                .skip(index * per_directory)
+                .take(per_directory)
+                .enumerate()
+            {
                 page.store_u32(4 + slot * 4, *gref);
             }
         }
@@ -162,7 +167,15 @@ fn request(id: u16, operation: u8, payload: &[u8]) -> [u8; 64] {
     entry
 }
 
-fn open_request(id: u16, format: u8, channels: u8, rate: u32, buffer: u32, directory: u32, period: u32) -> [u8; 64] {
+fn open_request(
+    id: u16,
+    format: u8,
+    channels: u8,
+    rate: u32,
+    buffer: u32,
+    directory: u32,
+    period: u32,
+) -> [u8; 64] {
     let open = OpenRequest {
         pcm_rate: rate,
         pcm_format: format,
@@ -205,14 +218,25 @@ fn playback(limits: Limits) -> (Stream<TestPage>, MemorySink) {
     let sink = MemorySink::new();
     let mut config = StreamConfig::new(Direction::Playback);
     config.limits = limits;
-    let stream = Stream::new(config, Box::new(sink.clone()), Box::new(SilenceSource::default()), "test/p");
+    let stream = Stream::new(
+        config,
+        Box::new(sink.clone()),
+        Box::new(SilenceSource::default()),
+        "test/p",
+    );
     (stream, sink)
 }
 
 fn wide_limits() -> Limits {
     Limits {
-        buffer_frames: Interval { min: 1, max: 1 << 24 },
-        period_frames: Interval { min: 1, max: 1 << 24 },
+        buffer_frames: Interval {
+            min: 1,
+            max: 1 << 24,
+        },
+        period_frames: Interval {
+            min: 1,
+            max: 1 << 24,
+        },
         ..Limits::default()
     }
 }
@@ -226,23 +250,46 @@ fn open_with_two_directory_pages_then_write_arrives_exactly() {
     assert_eq!(buffer.directory_pages.len(), 2);
     let (mut stream, sink) = playback(wide_limits());
     let response = reply(stream.handle(
-        &open_request(7, XENSND_PCM_FORMAT_S16_LE, 2, 48_000, size as u32, buffer.directory, 0),
+        &open_request(
+            7,
+            XENSND_PCM_FORMAT_S16_LE,
+            2,
+            48_000,
+            size as u32,
+            buffer.directory,
+            0,
+        ),
         &mut mapper,
         0,
     ));
-    assert_eq!((response.id, response.operation, response.status), (7, XENSND_OP_OPEN, 0));
+    assert_eq!(
+        (response.id, response.operation, response.status),
+        (7, XENSND_OP_OPEN, 0)
+    );
     assert_eq!(stream.state(), StreamState::Open);
-    assert_eq!(mapper.live.get(), 1030, "directory pages unmapped, buffer pages mapped");
+    assert_eq!(
+        mapper.live.get(),
+        1030,
+        "directory pages unmapped, buffer pages mapped"
+    );
 
     // Bytes crossing the first directory's last page into the second's.
     let offset = 1022 * PAGE_SIZE + 4000;
     let data: Vec<u8> = (0..9000u32).map(|i| (i * 7 + 3) as u8).collect();
     buffer.write(offset, &data);
-    let response = reply(stream.handle(&rw_request(8, XENSND_OP_WRITE, offset as u32, data.len() as u32), &mut mapper, 5));
+    let response = reply(stream.handle(
+        &rw_request(8, XENSND_OP_WRITE, offset as u32, data.len() as u32),
+        &mut mapper,
+        5,
+    ));
     assert_eq!(response.status, 0);
     // The very last byte of the buffer too.
     buffer.write(size - 3, &[1, 2, 3]);
-    let response = reply(stream.handle(&rw_request(9, XENSND_OP_WRITE, (size - 3) as u32, 3), &mut mapper, 6));
+    let response = reply(stream.handle(
+        &rw_request(9, XENSND_OP_WRITE, (size - 3) as u32, 3),
+        &mut mapper,
+        6,
+    ));
     assert_eq!(response.status, 0);
     let mut expected = data.clone();
     expected.extend_from_slice(&[1, 2, 3]);
@@ -278,7 +325,19 @@ fn read_fills_the_buffer_from_the_source() {
         Box::new(CountingSource(5)),
         "test/c",
     );
-    let response = reply(stream.handle(&open_request(1, XENSND_PCM_FORMAT_S16_LE, 2, 44_100, 16384, buffer.directory, 4096), &mut mapper, 0));
+    let response = reply(stream.handle(
+        &open_request(
+            1,
+            XENSND_PCM_FORMAT_S16_LE,
+            2,
+            44_100,
+            16384,
+            buffer.directory,
+            4096,
+        ),
+        &mut mapper,
+        0,
+    ));
     assert_eq!(response.status, 0);
     let response = reply(stream.handle(&rw_request(2, XENSND_OP_READ, 4000, 300), &mut mapper, 1));
     assert_eq!(response.status, 0);
@@ -302,10 +361,32 @@ fn tone_source_produces_a_sine_in_the_stream_format() {
         Box::new(ToneSource::new(1000.0, 0.5)),
         "test/tone",
     );
-    assert_eq!(reply(stream.handle(&open_request(1, XENSND_PCM_FORMAT_S16_LE, 2, 48_000, 4 * 480, buffer.directory, 0), &mut mapper, 0)).status, 0);
-    assert_eq!(reply(stream.handle(&rw_request(2, XENSND_OP_READ, 0, 4 * 480), &mut mapper, 0)).status, 0);
+    assert_eq!(
+        reply(stream.handle(
+            &open_request(
+                1,
+                XENSND_PCM_FORMAT_S16_LE,
+                2,
+                48_000,
+                4 * 480,
+                buffer.directory,
+                0
+            ),
+            &mut mapper,
+            0
+        ))
+        .status,
+        0
+    );
+    assert_eq!(
+        reply(stream.handle(&rw_request(2, XENSND_OP_READ, 0, 4 * 480), &mut mapper, 0)).status,
+        0
+    );
     let bytes = buffer.read(0, 4 * 480);
-    let samples: Vec<i16> = bytes.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect();
+    let samples: Vec<i16> = bytes
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+        .collect();
     // Both channels equal; 1 kHz at 48 kHz: frame 12 is the peak (quarter period).
     for frame in samples.chunks_exact(2) {
         assert_eq!(frame[0], frame[1]);
@@ -321,15 +402,42 @@ fn trigger_state_machine() {
     let buffer = FrontBuffer::new(&mut mapper, 8192);
     let (mut stream, _sink) = playback(Limits::default());
     // Trigger before OPEN.
-    assert_eq!(reply(stream.handle(&trigger_request(1, XENSND_OP_TRIGGER_START), &mut mapper, 0)).status, status::EINVAL);
-    assert_eq!(reply(stream.handle(&open_request(2, XENSND_PCM_FORMAT_S16_LE, 2, 48_000, 8192, buffer.directory, 1024), &mut mapper, 0)).status, 0);
+    assert_eq!(
+        reply(stream.handle(&trigger_request(1, XENSND_OP_TRIGGER_START), &mut mapper, 0)).status,
+        status::EINVAL
+    );
+    assert_eq!(
+        reply(stream.handle(
+            &open_request(
+                2,
+                XENSND_PCM_FORMAT_S16_LE,
+                2,
+                48_000,
+                8192,
+                buffer.directory,
+                1024
+            ),
+            &mut mapper,
+            0
+        ))
+        .status,
+        0
+    );
     let steps = [
         (XENSND_OP_TRIGGER_PAUSE, status::EINVAL, StreamState::Open),
         (XENSND_OP_TRIGGER_RESUME, status::EINVAL, StreamState::Open),
         (XENSND_OP_TRIGGER_STOP, status::EINVAL, StreamState::Open),
         (XENSND_OP_TRIGGER_START, 0, StreamState::Running),
-        (XENSND_OP_TRIGGER_START, status::EINVAL, StreamState::Running),
-        (XENSND_OP_TRIGGER_RESUME, status::EINVAL, StreamState::Running),
+        (
+            XENSND_OP_TRIGGER_START,
+            status::EINVAL,
+            StreamState::Running,
+        ),
+        (
+            XENSND_OP_TRIGGER_RESUME,
+            status::EINVAL,
+            StreamState::Running,
+        ),
         (XENSND_OP_TRIGGER_PAUSE, 0, StreamState::Paused),
         (XENSND_OP_TRIGGER_PAUSE, status::EINVAL, StreamState::Paused),
         (XENSND_OP_TRIGGER_RESUME, 0, StreamState::Running),
@@ -341,14 +449,28 @@ fn trigger_state_machine() {
         (9, status::EINVAL, StreamState::Stopped),
     ];
     for (index, (trigger, expected, state)) in steps.into_iter().enumerate() {
-        let response = reply(stream.handle(&trigger_request(100 + index as u16, trigger), &mut mapper, index as u64));
-        assert_eq!((response.status, stream.state()), (expected, state), "step {index}");
+        let response = reply(stream.handle(
+            &trigger_request(100 + index as u16, trigger),
+            &mut mapper,
+            index as u64,
+        ));
+        assert_eq!(
+            (response.status, stream.state()),
+            (expected, state),
+            "step {index}"
+        );
         assert_eq!(response.id, 100 + index as u16);
         assert_eq!(response.operation, XENSND_OP_TRIGGER);
     }
     // CLOSE from anywhere; twice is harmless.
-    assert_eq!(reply(stream.handle(&request(50, XENSND_OP_CLOSE, &[]), &mut mapper, 0)).status, 0);
-    assert_eq!(reply(stream.handle(&request(51, XENSND_OP_CLOSE, &[]), &mut mapper, 0)).status, 0);
+    assert_eq!(
+        reply(stream.handle(&request(50, XENSND_OP_CLOSE, &[]), &mut mapper, 0)).status,
+        0
+    );
+    assert_eq!(
+        reply(stream.handle(&request(51, XENSND_OP_CLOSE, &[]), &mut mapper, 0)).status,
+        0
+    );
     assert_eq!(stream.state(), StreamState::Closed);
 }
 
@@ -357,41 +479,287 @@ fn bad_requests_get_error_statuses() {
     let mut mapper = TestMapper::new();
     let buffer = FrontBuffer::new(&mut mapper, 8192);
     let (mut stream, sink) = playback(Limits::default());
-    let check = |stream: &mut Stream<TestPage>, mapper: &mut TestMapper, entry: [u8; 64], expected: i32, what: &str| {
+    let check = |stream: &mut Stream<TestPage>,
+                 mapper: &mut TestMapper,
+                 entry: [u8; 64],
+                 expected: i32,
+                 what: &str| {
         let response = reply(stream.handle(&entry, mapper, 0));
         assert_eq!(response.status, expected, "{what}");
-        assert_eq!(response.id, u16::from_le_bytes([entry[0], entry[1]]), "{what}: id echoed");
+        assert_eq!(
+            response.id,
+            u16::from_le_bytes([entry[0], entry[1]]),
+            "{what}: id echoed"
+        );
         assert_eq!(response.operation, entry[2], "{what}: operation echoed");
     };
-    check(&mut stream, &mut mapper, rw_request(1, XENSND_OP_WRITE, 0, 4), status::EINVAL, "WRITE before OPEN");
-    check(&mut stream, &mut mapper, rw_request(1, XENSND_OP_SET_VOLUME, 0, 8), status::EINVAL, "SET_VOLUME before OPEN");
-    check(&mut stream, &mut mapper, request(2, 200, &[]), status::EOPNOTSUPP, "unknown operation");
-    check(&mut stream, &mut mapper, open_request(3, XENSND_PCM_FORMAT_S16_LE, 2, 48_000, 8192, 9999, 0), status::EFAULT, "directory gref not granted");
-    check(&mut stream, &mut mapper, open_request(3, XENSND_PCM_FORMAT_S16_LE, 2, 48_000, 8192, 0, 0), status::EINVAL, "directory gref 0");
-    check(&mut stream, &mut mapper, open_request(4, XENSND_PCM_FORMAT_MPEG, 2, 48_000, 8192, buffer.directory, 0), status::EINVAL, "format without sample size");
-    check(&mut stream, &mut mapper, open_request(4, XENSND_PCM_FORMAT_U8, 2, 48_000, 8192, buffer.directory, 0), status::EINVAL, "format outside limits");
-    check(&mut stream, &mut mapper, open_request(4, 77, 2, 48_000, 8192, buffer.directory, 0), status::EINVAL, "format code beyond 63");
-    check(&mut stream, &mut mapper, open_request(5, XENSND_PCM_FORMAT_S16_LE, 0, 48_000, 8192, buffer.directory, 0), status::EINVAL, "zero channels");
-    check(&mut stream, &mut mapper, open_request(5, XENSND_PCM_FORMAT_S16_LE, 9, 48_000, 8192, buffer.directory, 0), status::EINVAL, "too many channels");
-    check(&mut stream, &mut mapper, open_request(6, XENSND_PCM_FORMAT_S16_LE, 2, 1, 8192, buffer.directory, 0), status::EINVAL, "rate too low");
-    check(&mut stream, &mut mapper, open_request(7, XENSND_PCM_FORMAT_S16_LE, 2, 48_000, 0, buffer.directory, 0), status::EINVAL, "empty buffer");
-    check(&mut stream, &mut mapper, open_request(7, XENSND_PCM_FORMAT_S16_LE, 2, 48_000, u32::MAX, buffer.directory, 0), status::EINVAL, "buffer above the cap");
-    check(&mut stream, &mut mapper, open_request(7, XENSND_PCM_FORMAT_S16_LE, 2, 48_000, 8190, buffer.directory, 0), status::EINVAL, "buffer not whole frames");
-    check(&mut stream, &mut mapper, open_request(7, XENSND_PCM_FORMAT_S16_LE, 2, 48_000, 8192, buffer.directory, 8196), status::EINVAL, "period above buffer");
-    check(&mut stream, &mut mapper, open_request(7, XENSND_PCM_FORMAT_S16_LE, 2, 48_000, 8192, buffer.directory, 6), status::EINVAL, "period not whole frames");
+    check(
+        &mut stream,
+        &mut mapper,
+        rw_request(1, XENSND_OP_WRITE, 0, 4),
+        status::EINVAL,
+        "WRITE before OPEN",
+    );
+    check(
+        &mut stream,
+        &mut mapper,
+        rw_request(1, XENSND_OP_SET_VOLUME, 0, 8),
+        status::EINVAL,
+        "SET_VOLUME before OPEN",
+    );
+    check(
+        &mut stream,
+        &mut mapper,
+        request(2, 200, &[]),
+        status::EOPNOTSUPP,
+        "unknown operation",
+    );
+    check(
+        &mut stream,
+        &mut mapper,
+        open_request(3, XENSND_PCM_FORMAT_S16_LE, 2, 48_000, 8192, 9999, 0),
+        status::EFAULT,
+        "directory gref not granted",
+    );
+    check(
+        &mut stream,
+        &mut mapper,
+        open_request(3, XENSND_PCM_FORMAT_S16_LE, 2, 48_000, 8192, 0, 0),
+        status::EINVAL,
+        "directory gref 0",
+    );
+    check(
+        &mut stream,
+        &mut mapper,
+        open_request(
+            4,
+            XENSND_PCM_FORMAT_MPEG,
+            2,
+            48_000,
+            8192,
+            buffer.directory,
+            0,
+        ),
+        status::EINVAL,
+        "format without sample size",
+    );
+    check(
+        &mut stream,
+        &mut mapper,
+        open_request(
+            4,
+            XENSND_PCM_FORMAT_U8,
+            2,
+            48_000,
+            8192,
+            buffer.directory,
+            0,
+        ),
+        status::EINVAL,
+        "format outside limits",
+    );
+    check(
+        &mut stream,
+        &mut mapper,
+        open_request(4, 77, 2, 48_000, 8192, buffer.directory, 0),
+        status::EINVAL,
+        "format code beyond 63",
+    );
+    check(
+        &mut stream,
+        &mut mapper,
+        open_request(
+            5,
+            XENSND_PCM_FORMAT_S16_LE,
+            0,
+            48_000,
+            8192,
+            buffer.directory,
+            0,
+        ),
+        status::EINVAL,
+        "zero channels",
+    );
+    check(
+        &mut stream,
+        &mut mapper,
+        open_request(
+            5,
+            XENSND_PCM_FORMAT_S16_LE,
+            9,
+            48_000,
+            8192,
+            buffer.directory,
+            0,
+        ),
+        status::EINVAL,
+        "too many channels",
+    );
+    check(
+        &mut stream,
+        &mut mapper,
+        open_request(6, XENSND_PCM_FORMAT_S16_LE, 2, 1, 8192, buffer.directory, 0),
+        status::EINVAL,
+        "rate too low",
+    );
+    check(
+        &mut stream,
+        &mut mapper,
+        open_request(
+            7,
+            XENSND_PCM_FORMAT_S16_LE,
+            2,
+            48_000,
+            0,
+            buffer.directory,
+            0,
+        ),
+        status::EINVAL,
+        "empty buffer",
+    );
+    check(
+        &mut stream,
+        &mut mapper,
+        open_request(
+            7,
+            XENSND_PCM_FORMAT_S16_LE,
+            2,
+            48_000,
+            u32::MAX,
+            buffer.directory,
+            0,
+        ),
+        status::EINVAL,
+        "buffer above the cap",
+    );
+    check(
+        &mut stream,
+        &mut mapper,
+        open_request(
+            7,
+            XENSND_PCM_FORMAT_S16_LE,
+            2,
+            48_000,
+            8190,
+            buffer.directory,
+            0,
+        ),
+        status::EINVAL,
+        "buffer not whole frames",
+    );
+    check(
+        &mut stream,
+        &mut mapper,
+        open_request(
+            7,
+            XENSND_PCM_FORMAT_S16_LE,
+            2,
+            48_000,
+            8192,
+            buffer.directory,
+            8196,
+        ),
+        status::EINVAL,
+        "period above buffer",
+    );
+    check(
+        &mut stream,
+        &mut mapper,
+        open_request(
+            7,
+            XENSND_PCM_FORMAT_S16_LE,
+            2,
+            48_000,
+            8192,
+            buffer.directory,
+            6,
+        ),
+        status::EINVAL,
+        "period not whole frames",
+    );
     // The directory promises fewer pages than buffer_sz needs: the chain ends early.
-    check(&mut stream, &mut mapper, open_request(8, XENSND_PCM_FORMAT_S16_LE, 2, 48_000, 4 << 20, buffer.directory, 0), status::EFAULT, "directory lists grefs that were never granted");
+    check(
+        &mut stream,
+        &mut mapper,
+        open_request(
+            8,
+            XENSND_PCM_FORMAT_S16_LE,
+            2,
+            48_000,
+            4 << 20,
+            buffer.directory,
+            0,
+        ),
+        status::EFAULT,
+        "directory lists grefs that were never granted",
+    );
     assert_eq!(stream.state(), StreamState::Closed);
     assert_eq!(mapper.live.get(), 0, "failed OPENs leave nothing mapped");
 
-    check(&mut stream, &mut mapper, open_request(9, XENSND_PCM_FORMAT_S16_LE, 2, 48_000, 8192, buffer.directory, 1024), 0, "good OPEN");
-    check(&mut stream, &mut mapper, rw_request(10, XENSND_OP_WRITE, u32::MAX - 1, 4), status::EINVAL, "offset + length overflows");
-    check(&mut stream, &mut mapper, rw_request(10, XENSND_OP_WRITE, 8190, 4), status::EINVAL, "past the end");
-    check(&mut stream, &mut mapper, rw_request(10, XENSND_OP_WRITE, 0, u32::MAX), status::EINVAL, "huge length");
-    check(&mut stream, &mut mapper, rw_request(11, XENSND_OP_READ, 0, 4), status::EINVAL, "READ on playback");
-    check(&mut stream, &mut mapper, rw_request(12, XENSND_OP_SET_VOLUME, 0, 4), status::EINVAL, "volume table of the wrong length");
-    check(&mut stream, &mut mapper, rw_request(12, XENSND_OP_MUTE, 8188, 8), status::EINVAL, "mute table past the end");
-    check(&mut stream, &mut mapper, rw_request(13, XENSND_OP_WRITE, 8188, 4), 0, "last frame");
+    check(
+        &mut stream,
+        &mut mapper,
+        open_request(
+            9,
+            XENSND_PCM_FORMAT_S16_LE,
+            2,
+            48_000,
+            8192,
+            buffer.directory,
+            1024,
+        ),
+        0,
+        "good OPEN",
+    );
+    check(
+        &mut stream,
+        &mut mapper,
+        rw_request(10, XENSND_OP_WRITE, u32::MAX - 1, 4),
+        status::EINVAL,
+        "offset + length overflows",
+    );
+    check(
+        &mut stream,
+        &mut mapper,
+        rw_request(10, XENSND_OP_WRITE, 8190, 4),
+        status::EINVAL,
+        "past the end",
+    );
+    check(
+        &mut stream,
+        &mut mapper,
+        rw_request(10, XENSND_OP_WRITE, 0, u32::MAX),
+        status::EINVAL,
+        "huge length",
+    );
+    check(
+        &mut stream,
+        &mut mapper,
+        rw_request(11, XENSND_OP_READ, 0, 4),
+        status::EINVAL,
+        "READ on playback",
+    );
+    check(
+        &mut stream,
+        &mut mapper,
+        rw_request(12, XENSND_OP_SET_VOLUME, 0, 4),
+        status::EINVAL,
+        "volume table of the wrong length",
+    );
+    check(
+        &mut stream,
+        &mut mapper,
+        rw_request(12, XENSND_OP_MUTE, 8188, 8),
+        status::EINVAL,
+        "mute table past the end",
+    );
+    check(
+        &mut stream,
+        &mut mapper,
+        rw_request(13, XENSND_OP_WRITE, 8188, 4),
+        0,
+        "last frame",
+    );
     assert_eq!(sink.bytes().len(), 4);
     assert_eq!(stream.counters().errors, 23);
 }
@@ -407,15 +775,29 @@ fn directory_loop_and_short_chain_are_refused() {
     let second = &buffer.directory_pages[1];
     second.store_u32(0, first);
     // Only two directory pages are needed, so a loop at the end is ignored...
-    let open = open_request(1, XENSND_PCM_FORMAT_S16_LE, 2, 48_000, size as u32, buffer.directory, 0);
+    let open = open_request(
+        1,
+        XENSND_PCM_FORMAT_S16_LE,
+        2,
+        48_000,
+        size as u32,
+        buffer.directory,
+        0,
+    );
     assert_eq!(reply(stream.handle(&open, &mut mapper, 0)).status, 0);
     stream.close().unwrap();
     // ...but a first page that points at itself loops before the end.
     buffer.directory_pages[0].store_u32(0, first);
-    assert_eq!(reply(stream.handle(&open, &mut mapper, 0)).status, status::EINVAL);
+    assert_eq!(
+        reply(stream.handle(&open, &mut mapper, 0)).status,
+        status::EINVAL
+    );
     // A chain that ends early.
     buffer.directory_pages[0].store_u32(0, 0);
-    assert_eq!(reply(stream.handle(&open, &mut mapper, 0)).status, status::EINVAL);
+    assert_eq!(
+        reply(stream.handle(&open, &mut mapper, 0)).status,
+        status::EINVAL
+    );
     assert_eq!(mapper.live.get(), 0);
     assert_eq!(stream.state(), StreamState::Closed);
 }
@@ -426,28 +808,56 @@ fn hw_param_query_answers_the_intersection() {
     let (mut stream, _sink) = playback(Limits::default());
     let query = HwParam {
         formats: (1 << XENSND_PCM_FORMAT_S16_LE) | (1 << XENSND_PCM_FORMAT_U8),
-        rates: Interval { min: 44_100, max: 384_000 },
+        rates: Interval {
+            min: 44_100,
+            max: 384_000,
+        },
         channels: Interval { min: 2, max: 16 },
         buffer: Interval { min: 1, max: 4096 },
-        period: Interval { min: 1, max: 1 << 30 },
+        period: Interval {
+            min: 1,
+            max: 1 << 30,
+        },
     };
-    let response = reply(stream.handle(&request(3, XENSND_OP_HW_PARAM_QUERY, query.as_bytes()), &mut mapper, 0));
+    let response = reply(stream.handle(
+        &request(3, XENSND_OP_HW_PARAM_QUERY, query.as_bytes()),
+        &mut mapper,
+        0,
+    ));
     assert_eq!(response.status, 0);
-    let answer: HwParam = zerocopy::FromBytes::read_from_prefix(&response.payload[..]).unwrap().0;
+    let answer: HwParam = zerocopy::FromBytes::read_from_prefix(&response.payload[..])
+        .unwrap()
+        .0;
     assert_eq!(answer.formats, 1 << XENSND_PCM_FORMAT_S16_LE);
-    assert_eq!(answer.rates, Interval { min: 44_100, max: 192_000 });
+    assert_eq!(
+        answer.rates,
+        Interval {
+            min: 44_100,
+            max: 192_000
+        }
+    );
     assert_eq!(answer.channels, Interval { min: 2, max: 8 });
     assert_eq!(answer.buffer, Interval { min: 64, max: 4096 });
     assert_eq!(answer.period, Interval { min: 16, max: 4096 });
     // No common format.
-    let none = HwParam { formats: 1 << XENSND_PCM_FORMAT_U8, ..query };
-    let response = reply(stream.handle(&request(4, XENSND_OP_HW_PARAM_QUERY, none.as_bytes()), &mut mapper, 0));
+    let none = HwParam {
+        formats: 1 << XENSND_PCM_FORMAT_U8,
+        ..query
+    };
+    let response = reply(stream.handle(
+        &request(4, XENSND_OP_HW_PARAM_QUERY, none.as_bytes()),
+        &mut mapper,
+        0,
+    ));
     assert_eq!(response.status, status::EINVAL);
     assert_eq!(response.payload, [0; 56]);
 }
 
 fn samples_s16(bytes: &[u8]) -> Vec<i16> {
-    bytes.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect()
+    bytes
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+        .collect()
 }
 
 #[test]
@@ -455,38 +865,114 @@ fn volume_and_mute_are_applied_and_recorded() {
     let mut mapper = TestMapper::new();
     let buffer = FrontBuffer::new(&mut mapper, 8192);
     let (mut stream, sink) = playback(Limits::default());
-    assert_eq!(reply(stream.handle(&open_request(1, XENSND_PCM_FORMAT_S16_LE, 2, 48_000, 8192, buffer.directory, 0), &mut mapper, 0)).status, 0);
+    assert_eq!(
+        reply(stream.handle(
+            &open_request(
+                1,
+                XENSND_PCM_FORMAT_S16_LE,
+                2,
+                48_000,
+                8192,
+                buffer.directory,
+                0
+            ),
+            &mut mapper,
+            0
+        ))
+        .status,
+        0
+    );
     // Left -6.0206 dB (x0.5), right +6.0206 dB (x2, saturating).
     let mut table = Vec::new();
     table.extend_from_slice(&(-6021i32).to_le_bytes());
     table.extend_from_slice(&6021i32.to_le_bytes());
     buffer.write(4096, &table);
-    assert_eq!(reply(stream.handle(&rw_request(2, XENSND_OP_SET_VOLUME, 4096, 8), &mut mapper, 0)).status, 0);
+    assert_eq!(
+        reply(stream.handle(
+            &rw_request(2, XENSND_OP_SET_VOLUME, 4096, 8),
+            &mut mapper,
+            0
+        ))
+        .status,
+        0
+    );
     assert_eq!(stream.mixer().volumes, vec![-6021, 6021]);
     let frames: Vec<i16> = vec![1000, 1000, -2000, 20000, 32767, -32768];
     let bytes: Vec<u8> = frames.iter().flat_map(|s| s.to_le_bytes()).collect();
     buffer.write(0, &bytes);
-    assert_eq!(reply(stream.handle(&rw_request(3, XENSND_OP_WRITE, 0, bytes.len() as u32), &mut mapper, 0)).status, 0);
-    assert_eq!(samples_s16(&sink.bytes()), vec![500, 2000, -1000, 32767, 16383, -32768]);
+    assert_eq!(
+        reply(stream.handle(
+            &rw_request(3, XENSND_OP_WRITE, 0, bytes.len() as u32),
+            &mut mapper,
+            0
+        ))
+        .status,
+        0
+    );
+    assert_eq!(
+        samples_s16(&sink.bytes()),
+        vec![500, 2000, -1000, 32767, 16383, -32768]
+    );
     // GET_VOLUME writes the table back into the buffer.
     buffer.write(4096, &[0xee; 8]);
-    assert_eq!(reply(stream.handle(&rw_request(4, XENSND_OP_GET_VOLUME, 4096, 8), &mut mapper, 0)).status, 0);
+    assert_eq!(
+        reply(stream.handle(
+            &rw_request(4, XENSND_OP_GET_VOLUME, 4096, 8),
+            &mut mapper,
+            0
+        ))
+        .status,
+        0
+    );
     assert_eq!(buffer.read(4096, 8), table);
     // Mute the right channel only.
     let mut flags = Vec::new();
     flags.extend_from_slice(&0u32.to_le_bytes());
     flags.extend_from_slice(&1u32.to_le_bytes());
     buffer.write(4096, &flags);
-    assert_eq!(reply(stream.handle(&rw_request(5, XENSND_OP_MUTE, 4096, 8), &mut mapper, 0)).status, 0);
+    assert_eq!(
+        reply(stream.handle(&rw_request(5, XENSND_OP_MUTE, 4096, 8), &mut mapper, 0)).status,
+        0
+    );
     assert_eq!(stream.mixer().muted, vec![false, true]);
-    assert_eq!(reply(stream.handle(&rw_request(6, XENSND_OP_WRITE, 0, bytes.len() as u32), &mut mapper, 0)).status, 0);
-    assert_eq!(samples_s16(&sink.bytes()[12..]), vec![500, 0, -1000, 0, 16383, 0]);
-    assert_eq!(reply(stream.handle(&rw_request(7, XENSND_OP_UNMUTE, 4096, 8), &mut mapper, 0)).status, 0);
+    assert_eq!(
+        reply(stream.handle(
+            &rw_request(6, XENSND_OP_WRITE, 0, bytes.len() as u32),
+            &mut mapper,
+            0
+        ))
+        .status,
+        0
+    );
+    assert_eq!(
+        samples_s16(&sink.bytes()[12..]),
+        vec![500, 0, -1000, 0, 16383, 0]
+    );
+    assert_eq!(
+        reply(stream.handle(&rw_request(7, XENSND_OP_UNMUTE, 4096, 8), &mut mapper, 0)).status,
+        0
+    );
     assert_eq!(stream.mixer().muted, vec![false, false]);
     // Back to 0 dB: bytes pass through unchanged.
     buffer.write(4096, &[0; 8]);
-    assert_eq!(reply(stream.handle(&rw_request(8, XENSND_OP_SET_VOLUME, 4096, 8), &mut mapper, 0)).status, 0);
-    assert_eq!(reply(stream.handle(&rw_request(9, XENSND_OP_WRITE, 0, bytes.len() as u32), &mut mapper, 0)).status, 0);
+    assert_eq!(
+        reply(stream.handle(
+            &rw_request(8, XENSND_OP_SET_VOLUME, 4096, 8),
+            &mut mapper,
+            0
+        ))
+        .status,
+        0
+    );
+    assert_eq!(
+        reply(stream.handle(
+            &rw_request(9, XENSND_OP_WRITE, 0, bytes.len() as u32),
+            &mut mapper,
+            0
+        ))
+        .status,
+        0
+    );
     assert_eq!(&sink.bytes()[24..], &bytes[..]);
 }
 
@@ -496,7 +982,10 @@ struct Front {
     events: EventConsumer<TestPage>,
 }
 
-fn connected_channel(mapper: &mut TestMapper, stream: Stream<TestPage>) -> (Front, StreamChannel<TestPage>) {
+fn connected_channel(
+    mapper: &mut TestMapper,
+    stream: Stream<TestPage>,
+) -> (Front, StreamChannel<TestPage>) {
     let ring_page = TestPage::new();
     let event_page = TestPage::new();
     let front = Front {
@@ -505,17 +994,30 @@ fn connected_channel(mapper: &mut TestMapper, stream: Stream<TestPage>) -> (Fron
     };
     let ring_gref = mapper.grant(&ring_page);
     let event_gref = mapper.grant(&event_page);
-    let channel = StreamChannel::new(mapper.map(ring_gref, true).unwrap(), mapper.map(event_gref, true).unwrap(), stream);
+    let channel = StreamChannel::new(
+        mapper.map(ring_gref, true).unwrap(),
+        mapper.map(event_gref, true).unwrap(),
+        stream,
+    );
     (front, channel)
 }
 
-fn call(front: &mut Front, channel: &mut StreamChannel<TestPage>, mapper: &mut TestMapper, entry: [u8; 64], now: u64) -> Reply {
+fn call(
+    front: &mut Front,
+    channel: &mut StreamChannel<TestPage>,
+    mapper: &mut TestMapper,
+    entry: [u8; 64],
+    now: u64,
+) -> Reply {
     front.ring.push_request(&entry).unwrap();
     let notify = front.ring.push_requests_and_check_notify();
     assert!(notify, "the backend always waits for the next request");
     channel.note_notification();
     let result = channel.service(mapper, now);
-    assert!(result.notify_ring, "the frontend asked for a response notification");
+    assert!(
+        result.notify_ring,
+        "the frontend asked for a response notification"
+    );
     let response = front.ring.take_response().unwrap().unwrap();
     assert!(front.ring.take_response().unwrap().is_none());
     front.ring.final_check_for_responses().unwrap();
@@ -526,7 +1028,10 @@ fn events(front: &mut Front) -> Vec<(u16, u64)> {
     let mut seen = Vec::new();
     while let Some(event) = front.events.take_event().unwrap() {
         assert_eq!(event[2], XENSND_EVT_CUR_POS);
-        seen.push((u16::from_le_bytes([event[0], event[1]]), u64::from_le_bytes(event[8..16].try_into().unwrap())));
+        seen.push((
+            u16::from_le_bytes([event[0], event[1]]),
+            u64::from_le_bytes(event[8..16].try_into().unwrap()),
+        ));
     }
     seen
 }
@@ -540,11 +1045,48 @@ fn cur_pos_events_are_paced_in_real_time_and_stop_while_paused() {
     let (stream, _sink) = playback(Limits::default());
     let (mut front, mut channel) = connected_channel(&mut mapper, stream);
     // 48 kHz s16 stereo: 192 bytes per ms; period 4800 bytes = 25 ms.
-    let response = call(&mut front, &mut channel, &mut mapper, open_request(1, XENSND_PCM_FORMAT_S16_LE, 2, 48_000, 19_200, buffer.directory, 4800), 0);
+    let response = call(
+        &mut front,
+        &mut channel,
+        &mut mapper,
+        open_request(
+            1,
+            XENSND_PCM_FORMAT_S16_LE,
+            2,
+            48_000,
+            19_200,
+            buffer.directory,
+            4800,
+        ),
+        0,
+    );
     assert_eq!(response.status, 0);
-    assert_eq!(call(&mut front, &mut channel, &mut mapper, rw_request(2, XENSND_OP_WRITE, 0, 19_200), 0).status, 0);
-    assert_eq!(call(&mut front, &mut channel, &mut mapper, trigger_request(3, XENSND_OP_TRIGGER_START), 10 * MS).status, 0);
-    assert_eq!(channel.service(&mut mapper, 10 * MS).next_deadline_ns, Some(35 * MS));
+    assert_eq!(
+        call(
+            &mut front,
+            &mut channel,
+            &mut mapper,
+            rw_request(2, XENSND_OP_WRITE, 0, 19_200),
+            0
+        )
+        .status,
+        0
+    );
+    assert_eq!(
+        call(
+            &mut front,
+            &mut channel,
+            &mut mapper,
+            trigger_request(3, XENSND_OP_TRIGGER_START),
+            10 * MS
+        )
+        .status,
+        0
+    );
+    assert_eq!(
+        channel.service(&mut mapper, 10 * MS).next_deadline_ns,
+        Some(35 * MS)
+    );
     let early = channel.service(&mut mapper, 35 * MS - 1);
     assert!(!early.notify_events);
     assert!(events(&mut front).is_empty());
@@ -553,15 +1095,38 @@ fn cur_pos_events_are_paced_in_real_time_and_stop_while_paused() {
     assert_eq!(events(&mut front), vec![(0, 4800)]);
     assert_eq!(due.next_deadline_ns, Some(60 * MS));
     // Pause at 40 ms (position 5760), nothing while paused.
-    assert_eq!(call(&mut front, &mut channel, &mut mapper, trigger_request(4, XENSND_OP_TRIGGER_PAUSE), 40 * MS).status, 0);
+    assert_eq!(
+        call(
+            &mut front,
+            &mut channel,
+            &mut mapper,
+            trigger_request(4, XENSND_OP_TRIGGER_PAUSE),
+            40 * MS
+        )
+        .status,
+        0
+    );
     let paused = channel.service(&mut mapper, 500 * MS);
     assert_eq!(paused.next_deadline_ns, None);
     assert!(!paused.notify_events);
     assert!(events(&mut front).is_empty());
     assert_eq!(channel.stream().position(), Some(5760));
     // Resume at 1000 ms: the next boundary (9600) is 20 ms away.
-    assert_eq!(call(&mut front, &mut channel, &mut mapper, trigger_request(5, XENSND_OP_TRIGGER_RESUME), 1000 * MS).status, 0);
-    assert_eq!(channel.service(&mut mapper, 1000 * MS).next_deadline_ns, Some(1020 * MS));
+    assert_eq!(
+        call(
+            &mut front,
+            &mut channel,
+            &mut mapper,
+            trigger_request(5, XENSND_OP_TRIGGER_RESUME),
+            1000 * MS
+        )
+        .status,
+        0
+    );
+    assert_eq!(
+        channel.service(&mut mapper, 1000 * MS).next_deadline_ns,
+        Some(1020 * MS)
+    );
     // A late wake-up covering two periods gives one event with the current position.
     assert!(channel.service(&mut mapper, 1050 * MS).notify_events);
     assert_eq!(events(&mut front), vec![(1, 15_360)]);
@@ -571,8 +1136,21 @@ fn cur_pos_events_are_paced_in_real_time_and_stop_while_paused() {
     assert_eq!(starved.next_deadline_ns, None);
     assert_eq!(channel.stream().position(), Some(19_200));
     // New data restarts the device from when it arrived.
-    assert_eq!(call(&mut front, &mut channel, &mut mapper, rw_request(6, XENSND_OP_WRITE, 0, 9600), 3000 * MS).status, 0);
-    assert_eq!(channel.service(&mut mapper, 3000 * MS).next_deadline_ns, Some(3025 * MS));
+    assert_eq!(
+        call(
+            &mut front,
+            &mut channel,
+            &mut mapper,
+            rw_request(6, XENSND_OP_WRITE, 0, 9600),
+            3000 * MS
+        )
+        .status,
+        0
+    );
+    assert_eq!(
+        channel.service(&mut mapper, 3000 * MS).next_deadline_ns,
+        Some(3025 * MS)
+    );
     channel.service(&mut mapper, 3025 * MS);
     assert_eq!(events(&mut front), vec![(3, 24_000)]);
     let counters = channel.stream().counters();
@@ -582,11 +1160,69 @@ fn cur_pos_events_are_paced_in_real_time_and_stop_while_paused() {
     assert!(counters.notifications_out >= 6);
     assert_eq!(counters.event_notifications_out, 4);
     // STOP then CLOSE then OPEN again: event ids and position restart at 0.
-    assert_eq!(call(&mut front, &mut channel, &mut mapper, trigger_request(7, XENSND_OP_TRIGGER_STOP), 3030 * MS).status, 0);
-    assert_eq!(call(&mut front, &mut channel, &mut mapper, request(8, XENSND_OP_CLOSE, &[]), 3031 * MS).status, 0);
-    assert_eq!(call(&mut front, &mut channel, &mut mapper, open_request(9, XENSND_PCM_FORMAT_S16_LE, 2, 48_000, 19_200, buffer.directory, 4800), 4000 * MS).status, 0);
-    assert_eq!(call(&mut front, &mut channel, &mut mapper, rw_request(10, XENSND_OP_WRITE, 0, 4800), 4000 * MS).status, 0);
-    assert_eq!(call(&mut front, &mut channel, &mut mapper, trigger_request(11, XENSND_OP_TRIGGER_START), 4000 * MS).status, 0);
+    assert_eq!(
+        call(
+            &mut front,
+            &mut channel,
+            &mut mapper,
+            trigger_request(7, XENSND_OP_TRIGGER_STOP),
+            3030 * MS
+        )
+        .status,
+        0
+    );
+    assert_eq!(
+        call(
+            &mut front,
+            &mut channel,
+            &mut mapper,
+            request(8, XENSND_OP_CLOSE, &[]),
+            3031 * MS
+        )
+        .status,
+        0
+    );
+    assert_eq!(
+        call(
+            &mut front,
+            &mut channel,
+            &mut mapper,
+            open_request(
+                9,
+                XENSND_PCM_FORMAT_S16_LE,
+                2,
+                48_000,
+                19_200,
+                buffer.directory,
+                4800
+            ),
+            4000 * MS
+        )
+        .status,
+        0
+    );
+    assert_eq!(
+        call(
+            &mut front,
+            &mut channel,
+            &mut mapper,
+            rw_request(10, XENSND_OP_WRITE, 0, 4800),
+            4000 * MS
+        )
+        .status,
+        0
+    );
+    assert_eq!(
+        call(
+            &mut front,
+            &mut channel,
+            &mut mapper,
+            trigger_request(11, XENSND_OP_TRIGGER_START),
+            4000 * MS
+        )
+        .status,
+        0
+    );
     channel.service(&mut mapper, 4100 * MS);
     assert_eq!(events(&mut front), vec![(0, 4800)]);
 }
@@ -595,11 +1231,44 @@ fn cur_pos_events_are_paced_in_real_time_and_stop_while_paused() {
 fn capture_position_runs_freely_and_full_event_page_keeps_ids_in_step() {
     let mut mapper = TestMapper::new();
     let buffer = FrontBuffer::new(&mut mapper, 8000);
-    let stream: Stream<TestPage> = Stream::new(StreamConfig::new(Direction::Capture), Box::new(NullSink), Box::new(SilenceSource::default()), "test/c");
+    let stream: Stream<TestPage> = Stream::new(
+        StreamConfig::new(Direction::Capture),
+        Box::new(NullSink),
+        Box::new(SilenceSource::default()),
+        "test/c",
+    );
     let (mut front, mut channel) = connected_channel(&mut mapper, stream);
     // 8 kHz mono s16: 16 bytes per ms; period 160 bytes = 10 ms.
-    assert_eq!(call(&mut front, &mut channel, &mut mapper, open_request(1, XENSND_PCM_FORMAT_S16_LE, 1, 8000, 8000, buffer.directory, 160), 0).status, 0);
-    assert_eq!(call(&mut front, &mut channel, &mut mapper, trigger_request(2, XENSND_OP_TRIGGER_START), 0).status, 0);
+    assert_eq!(
+        call(
+            &mut front,
+            &mut channel,
+            &mut mapper,
+            open_request(
+                1,
+                XENSND_PCM_FORMAT_S16_LE,
+                1,
+                8000,
+                8000,
+                buffer.directory,
+                160
+            ),
+            0
+        )
+        .status,
+        0
+    );
+    assert_eq!(
+        call(
+            &mut front,
+            &mut channel,
+            &mut mapper,
+            trigger_request(2, XENSND_OP_TRIGGER_START),
+            0
+        )
+        .status,
+        0
+    );
     // The frontend does not consume: after 63 events the page is full.
     for period in 1..=70u64 {
         channel.service(&mut mapper, period * 10 * MS);
@@ -614,7 +1283,11 @@ fn capture_position_runs_freely_and_full_event_page_keeps_ids_in_step() {
         assert_eq!(*position, 160 * (index as u64 + 1));
     }
     channel.service(&mut mapper, 710 * MS);
-    assert_eq!(events(&mut front), vec![(63, 160 * 71)], "next id follows the last published one");
+    assert_eq!(
+        events(&mut front),
+        vec![(63, 160 * 71)],
+        "next id follows the last published one"
+    );
 }
 
 #[test]
@@ -657,10 +1330,24 @@ fn random_requests_never_panic_and_always_answer() {
         entry[2] %= 12;
         match garbage.next() % 4 {
             0 => {
-                let open = open_request(round as u16, (garbage.next() % 26) as u8, (garbage.next() % 4) as u8, 48_000, (garbage.next() % 20_000) as u32 & !3, buffer.directory, (garbage.next() % 5000) as u32);
+                let open = open_request(
+                    round as u16,
+                    (garbage.next() % 26) as u8,
+                    (garbage.next() % 4) as u8,
+                    48_000,
+                    (garbage.next() % 20_000) as u32 & !3,
+                    buffer.directory,
+                    (garbage.next() % 5000) as u32,
+                );
                 entry = open;
             }
-            1 => entry[8..16].copy_from_slice(RwRequest { offset: (garbage.next() % 13_000) as u32, length: (garbage.next() % 5000) as u32 }.as_bytes()),
+            1 => entry[8..16].copy_from_slice(
+                RwRequest {
+                    offset: (garbage.next() % 13_000) as u32,
+                    length: (garbage.next() % 5000) as u32,
+                }
+                .as_bytes(),
+            ),
             2 => entry[8] %= 5,
             _ => {}
         }
@@ -687,9 +1374,33 @@ impl Sink for FailingSink {
 fn sink_failure_is_eio() {
     let mut mapper = TestMapper::new();
     let buffer = FrontBuffer::new(&mut mapper, 4096);
-    let mut stream: Stream<TestPage> = Stream::new(StreamConfig::new(Direction::Playback), Box::new(FailingSink), Box::new(NullSource), "test/fail");
-    assert_eq!(reply(stream.handle(&open_request(1, XENSND_PCM_FORMAT_S16_LE, 2, 48_000, 4096, buffer.directory, 0), &mut mapper, 0)).status, 0);
-    assert_eq!(reply(stream.handle(&rw_request(2, XENSND_OP_WRITE, 0, 64), &mut mapper, 0)).status, status::EIO);
+    let mut stream: Stream<TestPage> = Stream::new(
+        StreamConfig::new(Direction::Playback),
+        Box::new(FailingSink),
+        Box::new(NullSource),
+        "test/fail",
+    );
+    assert_eq!(
+        reply(stream.handle(
+            &open_request(
+                1,
+                XENSND_PCM_FORMAT_S16_LE,
+                2,
+                48_000,
+                4096,
+                buffer.directory,
+                0
+            ),
+            &mut mapper,
+            0
+        ))
+        .status,
+        0
+    );
+    assert_eq!(
+        reply(stream.handle(&rw_request(2, XENSND_OP_WRITE, 0, 64), &mut mapper, 0)).status,
+        status::EIO
+    );
 }
 
 struct NullSource;

@@ -86,7 +86,10 @@ impl<P: SharedPage> SharedBuffer<P> {
             let in_this_page = remaining.min(XENSND_PAGE_DIRECTORY_GREFS_PER_PAGE);
             // Copy the grefs out of the shared page once, then use the copy.
             let mut grefs = [0u8; PAGE_SIZE - XENSND_PAGE_DIRECTORY_GREF_OFFSET];
-            directory_page.read(XENSND_PAGE_DIRECTORY_GREF_OFFSET, &mut grefs[..in_this_page * 4]);
+            directory_page.read(
+                XENSND_PAGE_DIRECTORY_GREF_OFFSET,
+                &mut grefs[..in_this_page * 4],
+            );
             let chained = directory_page.load_u32(0);
             drop(directory_page);
             for raw in grefs[..in_this_page * 4].chunks_exact(4) {

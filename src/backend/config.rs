@@ -95,7 +95,7 @@ pub fn narrow_with(limits: &Limits, level: &LevelConfig<'_>) -> Result<Limits, C
         let smallest_frame = narrowed.channels.min.max(1);
         narrowed.buffer_frames.max = bytes / smallest_frame;
     }
-    limits
-        .narrow(&narrowed)
-        .ok_or(ConfigError("configuration leaves nothing the backend supports"))
+    limits.narrow(&narrowed).ok_or(ConfigError(
+        "configuration leaves nothing the backend supports",
+    ))
 }

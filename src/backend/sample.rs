@@ -61,11 +61,23 @@ pub fn encode(format: u8, value: f32, out: &mut [u8]) {
         0 => out[0] = scaled(8) as i8 as u8,
         1 => out[0] = (scaled(8) + 128) as u8,
         2 | 3 => put(out, &(scaled(16) as i16).to_le_bytes(), big_endian),
-        4 | 5 => put(out, &((scaled(16) + 32768) as u16).to_le_bytes(), big_endian),
+        4 | 5 => put(
+            out,
+            &((scaled(16) + 32768) as u16).to_le_bytes(),
+            big_endian,
+        ),
         6 | 7 => put(out, &(scaled(24) as i32).to_le_bytes(), big_endian),
-        8 | 9 => put(out, &((scaled(24) + (1 << 23)) as u32).to_le_bytes(), big_endian),
+        8 | 9 => put(
+            out,
+            &((scaled(24) + (1 << 23)) as u32).to_le_bytes(),
+            big_endian,
+        ),
         10 | 11 => put(out, &(scaled(32) as i32).to_le_bytes(), big_endian),
-        12 | 13 => put(out, &((scaled(32) + (1 << 31)) as u32).to_le_bytes(), big_endian),
+        12 | 13 => put(
+            out,
+            &((scaled(32) + (1 << 31)) as u32).to_le_bytes(),
+            big_endian,
+        ),
         14 | 15 => put(out, &(value as f32).to_le_bytes(), big_endian),
         16 | 17 => put(out, &value.to_le_bytes(), big_endian),
         _ => {
@@ -114,10 +126,7 @@ impl Mixer {
         let first_sample = (offset as usize).div_ceil(size);
         let silent = silence(params.format);
         let start = skip.min(bytes.len());
-        for (index, sample) in bytes[start..]
-            .chunks_exact_mut(size)
-            .enumerate()
-        {
+        for (index, sample) in bytes[start..].chunks_exact_mut(size).enumerate() {
             let channel = (first_sample + index) % channels;
             if self.muted.get(channel).copied().unwrap_or(false) {
                 sample.copy_from_slice(&silent[..size]);

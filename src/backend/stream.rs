@@ -266,14 +266,18 @@ impl<P: SharedPage> Stream<P> {
             return Err(RequestError::Invalid("buffer size zero or above the cap"));
         }
         if open.buffer_sz % frame != 0 || !limits.allows_buffer_frames(open.buffer_sz / frame) {
-            return Err(RequestError::Invalid("buffer size not whole frames within limits"));
+            return Err(RequestError::Invalid(
+                "buffer size not whole frames within limits",
+            ));
         }
         if open.period_sz != 0
             && (open.period_sz % frame != 0
                 || open.period_sz > open.buffer_sz
                 || !limits.allows_period_frames(open.period_sz / frame))
         {
-            return Err(RequestError::Invalid("period size not whole frames within limits"));
+            return Err(RequestError::Invalid(
+                "period size not whole frames within limits",
+            ));
         }
         Ok(params)
     }

@@ -23,11 +23,24 @@ fn query() -> HwParam {
 
 #[test]
 fn intersect_interval_cases() {
-    assert_eq!(intersect_interval(interval(1, 5), interval(3, 9)), Some(interval(3, 5)));
-    assert_eq!(intersect_interval(interval(3, 9), interval(1, 5)), Some(interval(3, 5)));
-    assert_eq!(intersect_interval(interval(1, 2), interval(2, 9)), Some(interval(2, 2)));
+    assert_eq!(
+        intersect_interval(interval(1, 5), interval(3, 9)),
+        Some(interval(3, 5))
+    );
+    assert_eq!(
+        intersect_interval(interval(3, 9), interval(1, 5)),
+        Some(interval(3, 5))
+    );
+    assert_eq!(
+        intersect_interval(interval(1, 2), interval(2, 9)),
+        Some(interval(2, 2))
+    );
     assert_eq!(intersect_interval(interval(1, 2), interval(3, 9)), None);
-    assert_eq!(intersect_interval(interval(5, 1), interval(0, 9)), None, "inverted request");
+    assert_eq!(
+        intersect_interval(interval(5, 1), interval(0, 9)),
+        None,
+        "inverted request"
+    );
 }
 
 #[test]
@@ -45,11 +58,41 @@ fn wide_open_query_gets_the_limits() {
 fn empty_intersections_are_errors() {
     let limits = Limits::default();
     let cases = [
-        (HwParam { formats: 1 << 1, ..query() }, QueryError::Formats),
-        (HwParam { rates: interval(1, 7999), ..query() }, QueryError::Rates),
-        (HwParam { channels: interval(9, 20), ..query() }, QueryError::Channels),
-        (HwParam { buffer: interval(1, 63), ..query() }, QueryError::Buffer),
-        (HwParam { period: interval(1, 15), ..query() }, QueryError::Period),
+        (
+            HwParam {
+                formats: 1 << 1,
+                ..query()
+            },
+            QueryError::Formats,
+        ),
+        (
+            HwParam {
+                rates: interval(1, 7999),
+                ..query()
+            },
+            QueryError::Rates,
+        ),
+        (
+            HwParam {
+                channels: interval(9, 20),
+                ..query()
+            },
+            QueryError::Channels,
+        ),
+        (
+            HwParam {
+                buffer: interval(1, 63),
+                ..query()
+            },
+            QueryError::Buffer,
+        ),
+        (
+            HwParam {
+                period: interval(1, 15),
+                ..query()
+            },
+            QueryError::Period,
+        ),
         // Periods longer than any buffer.
         (
             HwParam {
@@ -113,7 +156,11 @@ fn levels_only_narrow() {
     };
     let narrowed = narrow_with(&limits, &card).unwrap();
     assert_eq!(narrowed.rates, interval(44_100, 48_000));
-    assert_eq!(narrowed.formats, 1 << 2, "u8 is not in the backend's limits");
+    assert_eq!(
+        narrowed.formats,
+        1 << 2,
+        "u8 is not in the backend's limits"
+    );
     assert_eq!(narrowed.buffer_frames.max, 65536);
     let stream = LevelConfig {
         channels_min: Some("2"),
@@ -169,7 +216,11 @@ fn clock_advances_in_whole_frames_with_carry() {
     for step in 1..=1000 {
         clock.advance(step * MS);
     }
-    assert_eq!(clock.position(), 44_100 * 2, "no drift after 1000 small steps");
+    assert_eq!(
+        clock.position(),
+        44_100 * 2,
+        "no drift after 1000 small steps"
+    );
     clock.pause(2000 * MS);
     let paused = clock.position();
     clock.advance(5000 * MS);
@@ -188,7 +239,11 @@ fn clock_deadlines_and_events() {
     assert_eq!(clock.take_due(10 * MS), Some(10));
     assert_eq!(clock.take_due(10 * MS), None, "one event per period");
     assert_eq!(clock.next_due_ns(), Some(20 * MS));
-    assert_eq!(clock.take_due(45 * MS), Some(45), "late: one event, current position");
+    assert_eq!(
+        clock.take_due(45 * MS),
+        Some(45),
+        "late: one event, current position"
+    );
     assert_eq!(clock.next_due_ns(), Some(50 * MS));
 }
 
@@ -201,7 +256,11 @@ fn playback_clock_stops_at_written_bytes_and_stop_drops_the_rest() {
     assert_eq!(clock.position(), 100, "whole frames of what was written");
     assert_eq!(clock.next_due_ns(), Some(1000 * MS), "an event is due now");
     assert_eq!(clock.take_due(1000 * MS), Some(100));
-    assert_eq!(clock.next_due_ns(), None, "starved before the next boundary");
+    assert_eq!(
+        clock.next_due_ns(),
+        None,
+        "starved before the next boundary"
+    );
     clock.supply(2000 * MS, 41);
     assert_eq!(clock.next_due_ns(), Some(2010 * MS));
     clock.advance(2005 * MS);
