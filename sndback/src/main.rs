@@ -159,6 +159,7 @@ fn settings_from(cli: &Cli) -> Result<Settings, String> {
         limits,
         max_buffer_bytes: cli.max_buffer_bytes,
         whole_frames: cli.whole_frames,
+        files: media::FileRegistry::default(),
     })
 }
 

@@ -53,8 +53,13 @@ fn spec_for(params: &PcmParams) -> Option<WavSpec> {
     })
 }
 
+/// How many files each sink path has started in this process, so a
+/// frontend that reconnects continues with `-2.wav` instead of overwriting.
+pub type FileRegistry = std::rc::Rc<std::cell::RefCell<std::collections::HashMap<PathBuf, u32>>>;
+
 /// Writes playback audio to WAV files.
 pub struct WavSink {
+    registry: FileRegistry,
     base: PathBuf,
     writer: Option<WavWriter<BufWriter<File>>>,
     spec: Option<WavSpec>,
@@ -66,8 +71,9 @@ pub struct WavSink {
 
 impl WavSink {
     /// A sink writing `<directory>/<stem>.wav` (created at the first OPEN).
-    pub fn new(directory: &Path, stem: &str) -> Self {
+    pub fn new(registry: &FileRegistry, directory: &Path, stem: &str) -> Self {
         Self {
+            registry: std::rc::Rc::clone(registry),
             base: directory.join(stem),
             writer: None,
             spec: None,
@@ -132,7 +138,12 @@ impl Sink for WavSink {
             return Ok(());
         }
         self.finalize();
-        self.files += 1;
+        self.files = {
+            let mut registry = self.registry.borrow_mut();
+            let used = registry.entry(self.base.clone()).or_insert(0);
+            *used += 1;
+            *used
+        };
         let path = self.path();
         let writer = WavWriter::create(&path, spec).map_err(|error| {
             log::error!("{}: {error}", path.display());
@@ -302,7 +313,8 @@ mod tests {
     fn wav_sink_round_trip_with_split_samples_and_reopen() {
         let directory = std::env::temp_dir().join(format!("sndback-test-{}", std::process::id()));
         std::fs::create_dir_all(&directory).unwrap();
-        let mut sink = WavSink::new(&directory, "dom1-spk");
+        let registry = FileRegistry::default();
+        let mut sink = WavSink::new(&registry, &directory, "dom1-spk");
         sink.start(&params(2, 2)).unwrap();
         let samples: Vec<i16> = (0..100).map(|i| i * 300 - 15000).collect();
         let bytes: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
@@ -339,7 +351,7 @@ mod tests {
 
     #[test]
     fn wav_sink_refuses_formats_it_cannot_store() {
-        let mut sink = WavSink::new(&std::env::temp_dir(), "never");
+        let mut sink = WavSink::new(&FileRegistry::default(), &std::env::temp_dir(), "never");
         assert!(sink.start(&params(3, 2)).is_err());
     }
 

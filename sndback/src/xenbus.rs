@@ -63,6 +63,8 @@ pub struct Settings {
     pub max_buffer_bytes: u32,
     /// Require whole frames in READ/WRITE.
     pub whole_frames: bool,
+    /// WAV files started so far (shared by every sink).
+    pub files: crate::media::FileRegistry,
 }
 
 /// A stream's configuration as read from XenStore.
@@ -437,6 +439,7 @@ impl Device {
             Direction::Playback => {
                 let sink: Box<dyn Sink> = match &settings.out_dir {
                     Some(directory) => Box::new(WavSink::new(
+                        &settings.files,
                         directory,
                         &format!("dom{}-{}", self.domid, sanitize(&info.unique_id)),
                     )),
