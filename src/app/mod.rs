@@ -1,1 +1,6 @@
-//! app (placeholder: filled in by its issue).
+//! The demo application: tone and chime playback, capture metering and a
+//! duplex loopback, written against the PCM traits only.
+#![forbid(unsafe_code)]
+
+pub mod chime;
+pub mod signal;
