@@ -30,7 +30,7 @@ use xensnd::backend::config::{parse_formats, parse_rates, parse_u32};
 use xensnd::backend::Limits;
 
 use crate::stats::StreamRecord;
-use crate::sys::{EventChannels, GrantTable, XenStore};
+use crate::sys::{DomainMapper, EventChannels, GrantTable, XenStore};
 use crate::xenbus::{list_devices, parse_frontend_token, Device, Devices, Settings, SourceKind};
 
 /// Where playback audio goes.
@@ -232,7 +232,7 @@ struct Backend {
     events: EventChannels,
     table: Rc<GrantTable>,
     settings: Settings,
-    devices: Devices,
+    devices: Devices<DomainMapper>,
     failed: BTreeMap<(u32, u32), String>,
     ports: HashMap<u32, PortTarget>,
     history: Vec<StreamRecord>,
@@ -312,7 +312,13 @@ impl Backend {
             if self.devices.contains_key(&key) {
                 continue;
             }
-            match Device::create(&self.store, &self.table, &self.settings, key.0, key.1) {
+            match Device::create(
+                &self.store,
+                DomainMapper::new(&self.table, key.0),
+                &self.settings,
+                key.0,
+                key.1,
+            ) {
                 Ok(device) => {
                     self.failed.remove(&key);
                     self.devices.insert(key, device);

@@ -450,11 +450,6 @@ impl DomainMapper {
             domid,
         }
     }
-
-    /// The grant-table handle.
-    pub fn table(&self) -> &Rc<GrantTable> {
-        &self.table
-    }
 }
 
 impl GrantMapper for DomainMapper {

@@ -10,16 +10,69 @@
 #![forbid(unsafe_code)]
 
 use std::collections::BTreeMap;
+use std::io;
 use std::path::PathBuf;
 use std::rc::Rc;
 
 use xensnd::backend::config::{narrow_with, parse_u32, LevelConfig};
 use xensnd::backend::io::{NullSink, SilenceSource, ToneSource};
-use xensnd::backend::{Direction, Limits, Sink, Source, Stream, StreamChannel, StreamConfig};
+use xensnd::backend::{
+    Direction, GrantMapper, Limits, Sink, Source, Stream, StreamChannel, StreamConfig,
+};
 
 use crate::media::{sanitize, WavSink, WavSource};
 use crate::stats::StreamRecord;
-use crate::sys::{DomainMapper, EventChannels, GrantTable, MappedPage, XenStore};
+use crate::sys::{EventChannels, XenStore};
+
+/// The XenStore operations the XenBus dance needs (libxenstore in dom0, a
+/// map in tests).
+pub trait Store {
+    /// The value at `path`, `None` if absent.
+    fn read(&self, path: &str) -> Option<String>;
+    /// Write `value` at `path`.
+    fn write(&self, path: &str, value: &str) -> io::Result<()>;
+    /// The children of `path`.
+    fn directory(&self, path: &str) -> Vec<String>;
+    /// Watch `path` with `token`.
+    fn watch(&self, path: &str, token: &str) -> io::Result<()>;
+    /// Remove a watch.
+    fn unwatch(&self, path: &str, token: &str);
+}
+
+/// The event-channel operations the XenBus dance needs.
+pub trait Ports {
+    /// Bind to `remote_port` of `domid`; returns the local port.
+    fn bind_interdomain(&self, domid: u32, remote_port: u32) -> io::Result<u32>;
+    /// Unbind a local port.
+    fn unbind(&self, port: u32);
+}
+
+impl Store for XenStore {
+    fn read(&self, path: &str) -> Option<String> {
+        XenStore::read(self, path)
+    }
+    fn write(&self, path: &str, value: &str) -> io::Result<()> {
+        XenStore::write(self, path, value)
+    }
+    fn directory(&self, path: &str) -> Vec<String> {
+        XenStore::directory(self, path)
+    }
+    fn watch(&self, path: &str, token: &str) -> io::Result<()> {
+        XenStore::watch(self, path, token)
+    }
+    fn unwatch(&self, path: &str, token: &str) {
+        XenStore::unwatch(self, path, token);
+    }
+}
+
+impl Ports for EventChannels {
+    fn bind_interdomain(&self, domid: u32, remote_port: u32) -> io::Result<u32> {
+        EventChannels::bind_interdomain(self, domid, remote_port)
+    }
+    fn unbind(&self, port: u32) {
+        EventChannels::unbind(self, port);
+    }
+}
 
 /// `XenbusStateInitialising`.
 pub const STATE_INITIALISING: u32 = 1;
@@ -79,20 +132,20 @@ struct StreamInfo {
 }
 
 /// A connected stream.
-pub struct LiveStream {
+pub struct LiveStream<P: xensnd::xen::SharedPage> {
     info: StreamInfo,
     /// Local port of the request ring's channel.
     pub ring_port: u32,
     /// Local port of the event page's channel.
     pub event_port: u32,
     /// The engine over its pages.
-    pub channel: StreamChannel<MappedPage>,
+    pub channel: StreamChannel<P>,
     /// When to service it next.
     pub deadline_ns: Option<u64>,
 }
 
-/// One vsnd device of one frontend.
-pub struct Device {
+/// One vsnd device of one frontend, mapping its grants with `M`.
+pub struct Device<M: GrantMapper> {
     /// Frontend domain.
     pub domid: u32,
     /// Device index.
@@ -102,9 +155,9 @@ pub struct Device {
     state: u32,
     watching: bool,
     /// Grant mapper for this domain.
-    pub mapper: DomainMapper,
+    pub mapper: M,
     /// Connected streams.
-    pub streams: Vec<LiveStream>,
+    pub streams: Vec<LiveStream<M::Page>>,
 }
 
 fn frontend_token(domid: u32, device: u32) -> String {
@@ -129,7 +182,7 @@ fn read_level<'a>(values: &'a [Option<String>; 5]) -> LevelConfig<'a> {
     }
 }
 
-fn level_values(store: &XenStore, path: &str) -> [Option<String>; 5] {
+fn level_values(store: &impl Store, path: &str) -> [Option<String>; 5] {
     [
         "sample-rates",
         "sample-formats",
@@ -140,14 +193,14 @@ fn level_values(store: &XenStore, path: &str) -> [Option<String>; 5] {
     .map(|name| store.read(&format!("{path}/{name}")))
 }
 
-fn narrow(limits: &Limits, store: &XenStore, path: &str) -> Result<Limits, String> {
+fn narrow(limits: &Limits, store: &impl Store, path: &str) -> Result<Limits, String> {
     let values = level_values(store, path);
     narrow_with(limits, &read_level(&values)).map_err(|error| format!("{path}: {}", error.0))
 }
 
 /// Read the card, PCM and stream configuration under the frontend path.
 fn read_config(
-    store: &XenStore,
+    store: &impl Store,
     frontend: &str,
     limits: &Limits,
 ) -> Result<Vec<StreamInfo>, String> {
@@ -189,16 +242,16 @@ fn read_config(
     Ok(streams)
 }
 
-fn read_number(store: &XenStore, path: &str) -> Result<u32, String> {
+fn read_number(store: &impl Store, path: &str) -> Result<u32, String> {
     let text = store.read(path).ok_or_else(|| format!("{path}: missing"))?;
     parse_u32(&text).map_err(|error| format!("{path}: {:?}: {}", text, error.0))
 }
 
-impl Device {
+impl<M: GrantMapper> Device<M> {
     /// Set up a newly seen device: read its nodes, go InitWait, watch the frontend.
     pub fn create(
-        store: &XenStore,
-        table: &Rc<GrantTable>,
+        store: &impl Store,
+        mapper: M,
         settings: &Settings,
         domid: u32,
         device: u32,
@@ -228,7 +281,7 @@ impl Device {
             frontend_path,
             state: 0,
             watching: false,
-            mapper: DomainMapper::new(table, domid),
+            mapper,
             streams: Vec::new(),
         };
         created.set_state(store, STATE_INIT_WAIT);
@@ -243,7 +296,7 @@ impl Device {
         Ok(created)
     }
 
-    fn set_state(&mut self, store: &XenStore, state: u32) {
+    fn set_state(&mut self, store: &impl Store, state: u32) {
         if self.state == state {
             return;
         }
@@ -293,8 +346,8 @@ impl Device {
     /// streams torn down.
     pub fn on_frontend_change(
         &mut self,
-        store: &XenStore,
-        events: &EventChannels,
+        store: &impl Store,
+        events: &impl Ports,
         settings: &Settings,
     ) -> Vec<StreamRecord> {
         let frontend_state = store
@@ -359,8 +412,8 @@ impl Device {
     /// Our own state node changed: libxl writes Closing (5) to ask us to close.
     pub fn on_backend_change(
         &mut self,
-        store: &XenStore,
-        events: &EventChannels,
+        store: &impl Store,
+        events: &impl Ports,
     ) -> Vec<StreamRecord> {
         let ours = store
             .read(&format!("{}/state", self.backend_path))
@@ -378,8 +431,8 @@ impl Device {
 
     fn connect(
         &mut self,
-        store: &XenStore,
-        events: &EventChannels,
+        store: &impl Store,
+        events: &impl Ports,
         settings: &Settings,
     ) -> Result<(), String> {
         let infos = read_config(store, &self.frontend_path, &settings.limits)?;
@@ -388,10 +441,13 @@ impl Device {
             let ring_channel = read_number(store, &format!("{}/event-channel", info.path))?;
             let event_ref = read_number(store, &format!("{}/evt-ring-ref", info.path))?;
             let event_channel = read_number(store, &format!("{}/evt-event-channel", info.path))?;
-            let ring_page = MappedPage::map(self.mapper_table(), self.domid, ring_ref, true)
-                .map_err(|error| format!("{}: map ring-ref {ring_ref}: {error}", info.path))?;
-            let event_page = MappedPage::map(self.mapper_table(), self.domid, event_ref, true)
-                .map_err(|error| format!("{}: map evt-ring-ref {event_ref}: {error}", info.path))?;
+            let ring_page = self
+                .mapper
+                .map(ring_ref, true)
+                .map_err(|error| format!("{}: map ring-ref {ring_ref}: {error:?}", info.path))?;
+            let event_page = self.mapper.map(event_ref, true).map_err(|error| {
+                format!("{}: map evt-ring-ref {event_ref}: {error:?}", info.path)
+            })?;
             let ring_port = events
                 .bind_interdomain(self.domid, ring_channel)
                 .map_err(|error| {
@@ -430,10 +486,6 @@ impl Device {
         Ok(())
     }
 
-    fn mapper_table(&self) -> &Rc<GrantTable> {
-        self.mapper.table()
-    }
-
     fn media(&self, settings: &Settings, info: &StreamInfo) -> (Box<dyn Sink>, Box<dyn Source>) {
         match info.direction {
             Direction::Playback => {
@@ -461,7 +513,7 @@ impl Device {
     }
 
     /// Unbind, unmap and close every stream. Returns their final records.
-    pub fn teardown(&mut self, events: &EventChannels) -> Vec<StreamRecord> {
+    pub fn teardown(&mut self, events: &impl Ports) -> Vec<StreamRecord> {
         let records = self.records(false);
         for live in self.streams.drain(..) {
             events.unbind(live.ring_port);
@@ -474,7 +526,7 @@ impl Device {
     }
 
     /// The device is gone from XenStore (or we exit): tear down and unwatch.
-    pub fn remove(mut self, store: &XenStore, events: &EventChannels) -> Vec<StreamRecord> {
+    pub fn remove(mut self, store: &impl Store, events: &impl Ports) -> Vec<StreamRecord> {
         let records = self.teardown(events);
         if self.watching {
             store.unwatch(
@@ -488,7 +540,7 @@ impl Device {
 }
 
 /// The devices listed under the backend root now: `(domid, device)`.
-pub fn list_devices(store: &XenStore, root: &str) -> Vec<(u32, u32)> {
+pub fn list_devices(store: &impl Store, root: &str) -> Vec<(u32, u32)> {
     let mut found = Vec::new();
     for domain in store.directory(root) {
         let Ok(domid) = parse_u32(&domain) else {
@@ -504,4 +556,8 @@ pub fn list_devices(store: &XenStore, root: &str) -> Vec<(u32, u32)> {
 }
 
 /// Devices by `(domid, device)`.
-pub type Devices = BTreeMap<(u32, u32), Device>;
+pub type Devices<M> = BTreeMap<(u32, u32), Device<M>>;
+
+#[cfg(test)]
+#[path = "xenbus_tests.rs"]
+mod tests;
