@@ -6,7 +6,9 @@ pub mod buffer;
 pub mod channel;
 pub mod config;
 pub mod format;
+pub mod frontend;
 pub mod negotiate;
+pub mod pcm;
 pub mod stream;
 
 use crate::ring::RingError;
