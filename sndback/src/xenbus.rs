@@ -14,6 +14,7 @@ use std::io;
 use std::path::PathBuf;
 use std::rc::Rc;
 
+use xensnd::abi::xenbus::XenbusState;
 use xensnd::backend::config::{narrow_with, parse_u32, LevelConfig};
 use xensnd::backend::io::{NullSink, SilenceSource, ToneSource};
 use xensnd::backend::{
@@ -75,17 +76,17 @@ impl Ports for EventChannels {
 }
 
 /// `XenbusStateInitialising`.
-pub const STATE_INITIALISING: u32 = 1;
+pub const STATE_INITIALISING: u32 = XenbusState::Initialising as u32;
 /// `XenbusStateInitWait`.
-pub const STATE_INIT_WAIT: u32 = 2;
+pub const STATE_INIT_WAIT: u32 = XenbusState::InitWait as u32;
 /// `XenbusStateInitialised`.
-pub const STATE_INITIALISED: u32 = 3;
+pub const STATE_INITIALISED: u32 = XenbusState::Initialised as u32;
 /// `XenbusStateConnected`.
-pub const STATE_CONNECTED: u32 = 4;
+pub const STATE_CONNECTED: u32 = XenbusState::Connected as u32;
 /// `XenbusStateClosing`.
-pub const STATE_CLOSING: u32 = 5;
+pub const STATE_CLOSING: u32 = XenbusState::Closing as u32;
 /// `XenbusStateClosed`.
-pub const STATE_CLOSED: u32 = 6;
+pub const STATE_CLOSED: u32 = XenbusState::Closed as u32;
 
 /// Streams per device at most (pcm × stream enumeration bound).
 const MAX_INDEX: u32 = 64;

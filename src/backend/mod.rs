@@ -44,20 +44,22 @@ pub use io::{Sink, Source};
 pub use stream::{Direction, Stream, StreamConfig, StreamState};
 
 /// Negative Xen errno values the backend puts in `xensnd_resp.status`
-/// (`xen/errno.h`).
+/// (`xen/errno.h`, mirrored in [`crate::abi::errno`]).
 pub mod status {
+    use crate::abi::errno::{XEN_EFAULT, XEN_EINVAL, XEN_EIO, XEN_ENOMEM, XEN_EOPNOTSUPP};
+
     /// Success.
     pub const OK: i32 = 0;
     /// `-XEN_EIO`: the sink or source failed.
-    pub const EIO: i32 = -5;
+    pub const EIO: i32 = -XEN_EIO;
     /// `-XEN_ENOMEM`: no memory for the request.
-    pub const ENOMEM: i32 = -12;
+    pub const ENOMEM: i32 = -XEN_ENOMEM;
     /// `-XEN_EFAULT`: a grant reference could not be mapped.
-    pub const EFAULT: i32 = -14;
+    pub const EFAULT: i32 = -XEN_EFAULT;
     /// `-XEN_EINVAL`: a bad argument or a request invalid in the stream's state.
-    pub const EINVAL: i32 = -22;
+    pub const EINVAL: i32 = -XEN_EINVAL;
     /// `-XEN_EOPNOTSUPP`: an unknown operation.
-    pub const EOPNOTSUPP: i32 = -95;
+    pub const EOPNOTSUPP: i32 = -XEN_EOPNOTSUPP;
 }
 
 /// Why a request failed; each maps to one status in [`status`].
