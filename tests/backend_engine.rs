@@ -1083,17 +1083,25 @@ fn cur_pos_events_are_paced_in_real_time_and_stop_while_paused() {
         .status,
         0
     );
+    // Due once the position is one frame (4 bytes) past the boundary:
+    // 1201 frames after START, rounded up to the nanosecond.
+    let first = 10 * MS + 25_020_834;
     assert_eq!(
         channel.service(&mut mapper, 10 * MS).next_deadline_ns,
-        Some(35 * MS)
+        Some(first)
     );
-    let early = channel.service(&mut mapper, 35 * MS - 1);
+    let on_boundary = channel.service(&mut mapper, 35 * MS);
+    assert!(
+        !on_boundary.notify_events,
+        "exactly on the boundary is not past it"
+    );
+    let early = channel.service(&mut mapper, first - 1);
     assert!(!early.notify_events);
     assert!(events(&mut front).is_empty());
-    let due = channel.service(&mut mapper, 35 * MS);
+    let due = channel.service(&mut mapper, first);
     assert!(due.notify_events);
-    assert_eq!(events(&mut front), vec![(0, 4800)]);
-    assert_eq!(due.next_deadline_ns, Some(60 * MS));
+    assert_eq!(events(&mut front), vec![(0, 4804)]);
+    assert_eq!(due.next_deadline_ns, Some(first + 25 * MS));
     // Pause at 40 ms (position 5760), nothing while paused.
     assert_eq!(
         call(
@@ -1111,7 +1119,7 @@ fn cur_pos_events_are_paced_in_real_time_and_stop_while_paused() {
     assert!(!paused.notify_events);
     assert!(events(&mut front).is_empty());
     assert_eq!(channel.stream().position(), Some(5760));
-    // Resume at 1000 ms: the next boundary (9600) is 20 ms away.
+    // Resume at 1000 ms: the next boundary (9600) + 1 frame is 961 frames away.
     assert_eq!(
         call(
             &mut front,
@@ -1125,7 +1133,7 @@ fn cur_pos_events_are_paced_in_real_time_and_stop_while_paused() {
     );
     assert_eq!(
         channel.service(&mut mapper, 1000 * MS).next_deadline_ns,
-        Some(1020 * MS)
+        Some(1000 * MS + 20_020_834)
     );
     // A late wake-up covering two periods gives one event with the current position.
     assert!(channel.service(&mut mapper, 1050 * MS).notify_events);
@@ -1149,10 +1157,10 @@ fn cur_pos_events_are_paced_in_real_time_and_stop_while_paused() {
     );
     assert_eq!(
         channel.service(&mut mapper, 3000 * MS).next_deadline_ns,
-        Some(3025 * MS)
+        Some(3000 * MS + 25_020_834)
     );
-    channel.service(&mut mapper, 3025 * MS);
-    assert_eq!(events(&mut front), vec![(3, 24_000)]);
+    channel.service(&mut mapper, 3000 * MS + 25_020_834);
+    assert_eq!(events(&mut front), vec![(3, 24_004)]);
     let counters = channel.stream().counters();
     assert_eq!(counters.events_sent, 4);
     assert_eq!(counters.requests[XENSND_OP_TRIGGER as usize], 3);
@@ -1271,7 +1279,7 @@ fn capture_position_runs_freely_and_full_event_page_keeps_ids_in_step() {
     );
     // The frontend does not consume: after 63 events the page is full.
     for period in 1..=70u64 {
-        channel.service(&mut mapper, period * 10 * MS);
+        channel.service(&mut mapper, period * 10 * MS + MS);
     }
     let counters = channel.stream().counters();
     assert_eq!(counters.events_sent, 63);
@@ -1280,12 +1288,12 @@ fn capture_position_runs_freely_and_full_event_page_keeps_ids_in_step() {
     assert_eq!(seen.len(), 63);
     for (index, (id, position)) in seen.iter().enumerate() {
         assert_eq!(*id as usize, index);
-        assert_eq!(*position, 160 * (index as u64 + 1));
+        assert_eq!(*position, 160 * (index as u64 + 1) + 16);
     }
-    channel.service(&mut mapper, 710 * MS);
+    channel.service(&mut mapper, 711 * MS);
     assert_eq!(
         events(&mut front),
-        vec![(63, 160 * 71)],
+        vec![(63, 160 * 71 + 16)],
         "next id follows the last published one"
     );
 }

@@ -7,8 +7,9 @@
 //! ahead of the bytes the frontend has written (an underrun idles the
 //! device and the idle time is lost); capture is not limited. Paused or
 //! stopped, it does not move. One event is due each time the position
-//! crosses a multiple of the period; a late caller gets one event for
-//! several periods, carrying the current position.
+//! passes a multiple of the period (by one frame, see
+//! [`PositionClock::take_due`]); a late caller gets one event for several
+//! periods, carrying the current position.
 //!
 //! The position counts from OPEN, like the frontend's `be_cur_frame`
 //! (Linux `sound/xen`), which also resets at OPEN.
@@ -128,14 +129,35 @@ impl PositionClock {
         }
     }
 
-    /// If a period boundary was crossed since the last event, the position
-    /// to report now (marking those periods reported).
+    /// Whether the device sits at the end of what was written (playback).
+    fn starved(&self) -> bool {
+        self.limit_frames_bytes()
+            .is_some_and(|limit| self.position >= limit)
+    }
+
+    /// Periods completed for reporting. A period counts once the position
+    /// is strictly past its end (one frame beyond): the Linux frontend
+    /// signals a period only when more than a period's frames arrived
+    /// (`out_frames > period_size`), so an event exactly on the boundary
+    /// would delay its period by one. A starved playback stream counts the
+    /// boundary it stopped on, so the last period is always reported.
+    fn completed_periods(&self) -> u64 {
+        let effective = if self.starved() {
+            self.position
+        } else {
+            self.position.saturating_sub(u64::from(self.frame_bytes))
+        };
+        effective / u64::from(self.period_bytes)
+    }
+
+    /// If a period was completed since the last event, the position to
+    /// report now (marking those periods reported).
     pub fn take_due(&mut self, now_ns: u64) -> Option<u64> {
         self.advance(now_ns);
         if self.period_bytes == 0 {
             return None;
         }
-        let periods = self.position / u64::from(self.period_bytes);
+        let periods = self.completed_periods();
         if periods > self.reported_periods {
             self.reported_periods = periods;
             Some(self.position)
@@ -145,22 +167,27 @@ impl PositionClock {
     }
 
     /// When the next event falls due if nothing changes: the time the
-    /// position reaches the next period boundary. `None` when paused,
-    /// stopped, without periods, or starved before the boundary.
+    /// position passes the next period boundary by one frame (or reaches
+    /// it, if the written data ends there). `None` when paused, stopped,
+    /// without periods, or starved before the boundary.
     pub fn next_due_ns(&self) -> Option<u64> {
         if !self.running || self.period_bytes == 0 {
             return None;
         }
+        if self.completed_periods() > self.reported_periods {
+            return Some(self.last_ns);
+        }
         let boundary = (self.reported_periods + 1).checked_mul(u64::from(self.period_bytes))?;
+        let mut target = boundary.checked_add(u64::from(self.frame_bytes))?;
         if let Some(limit) = self.limit_frames_bytes() {
             if limit < boundary {
                 return None;
             }
+            target = target.min(limit);
         }
-        if boundary <= self.position {
-            return Some(self.last_ns);
-        }
-        let frames = (boundary - self.position).div_ceil(u64::from(self.frame_bytes));
+        let frames = target
+            .saturating_sub(self.position)
+            .div_ceil(u64::from(self.frame_bytes));
         let needed = u128::from(frames) * NANOS_PER_SECOND;
         let remaining = needed.saturating_sub(self.carry);
         let nanos = remaining.div_ceil(u128::from(self.rate));

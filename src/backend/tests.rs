@@ -230,45 +230,70 @@ fn clock_advances_in_whole_frames_with_carry() {
 
 #[test]
 fn clock_deadlines_and_events() {
-    // 1000 Hz, 1-byte frames, period 10 bytes: an event every 10 ms.
+    // 1000 Hz, 1-byte frames (1 ms each), period 10 bytes: an event every
+    // 10 ms, once the position is one frame past the boundary.
     let mut clock = PositionClock::new(1000, 1, 10, false);
     assert_eq!(clock.take_due(0), None);
     clock.run(0);
-    assert_eq!(clock.next_due_ns(), Some(10 * MS));
-    assert_eq!(clock.take_due(9 * MS), None);
-    assert_eq!(clock.take_due(10 * MS), Some(10));
-    assert_eq!(clock.take_due(10 * MS), None, "one event per period");
-    assert_eq!(clock.next_due_ns(), Some(20 * MS));
+    assert_eq!(clock.next_due_ns(), Some(11 * MS));
+    assert_eq!(
+        clock.take_due(10 * MS),
+        None,
+        "exactly on the boundary is not past it"
+    );
+    assert_eq!(clock.take_due(11 * MS), Some(11));
+    assert_eq!(clock.take_due(11 * MS), None, "one event per period");
+    assert_eq!(clock.next_due_ns(), Some(21 * MS));
     assert_eq!(
         clock.take_due(45 * MS),
         Some(45),
         "late: one event, current position"
     );
-    assert_eq!(clock.next_due_ns(), Some(50 * MS));
+    assert_eq!(clock.next_due_ns(), Some(51 * MS));
 }
 
 #[test]
 fn playback_clock_stops_at_written_bytes_and_stop_drops_the_rest() {
+    // 1000 Hz, 2-byte frames, period 20 bytes (10 ms).
     let mut clock = PositionClock::new(1000, 2, 20, true);
     clock.supply(0, 101);
     clock.run(0);
     clock.advance(1000 * MS);
     assert_eq!(clock.position(), 100, "whole frames of what was written");
     assert_eq!(clock.next_due_ns(), Some(1000 * MS), "an event is due now");
-    assert_eq!(clock.take_due(1000 * MS), Some(100));
+    assert_eq!(
+        clock.take_due(1000 * MS),
+        Some(100),
+        "starved on a boundary: that period is reported"
+    );
     assert_eq!(
         clock.next_due_ns(),
         None,
         "starved before the next boundary"
     );
     clock.supply(2000 * MS, 41);
-    assert_eq!(clock.next_due_ns(), Some(2010 * MS));
+    // Boundary 120 plus one frame: 11 frames from 100.
+    assert_eq!(clock.next_due_ns(), Some(2011 * MS));
     clock.advance(2005 * MS);
     assert_eq!(clock.position(), 110);
     clock.stop(2005 * MS);
     clock.run(3000 * MS);
     clock.advance(4000 * MS);
     assert_eq!(clock.position(), 110, "STOP dropped what was not played");
+}
+
+#[test]
+fn written_data_ending_on_a_boundary_is_reported_on_time() {
+    // 1000 Hz, 1-byte frames, period 10: 20 bytes written.
+    let mut clock = PositionClock::new(1000, 1, 10, true);
+    clock.supply(0, 20);
+    clock.run(0);
+    assert_eq!(clock.next_due_ns(), Some(11 * MS));
+    assert_eq!(clock.take_due(11 * MS), Some(11));
+    // The next boundary is where the data ends: due when it is reached.
+    assert_eq!(clock.next_due_ns(), Some(20 * MS));
+    assert_eq!(clock.take_due(20 * MS), Some(20));
+    assert_eq!(clock.next_due_ns(), None);
 }
 
 #[test]
