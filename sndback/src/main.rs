@@ -441,22 +441,21 @@ impl Backend {
         }
     }
 
-    fn on_event_channel(&mut self) {
-        let port = match self.events.pending() {
-            Ok(port) => port,
-            Err(error) => {
-                log::error!("xenevtchn_pending: {error}");
-                return;
-            }
-        };
+    fn on_event_channel(&mut self) -> Result<(), String> {
+        // A failing event-channel device would make poll() return at once
+        // forever: give up instead of spinning.
+        let port = self
+            .events
+            .pending()
+            .map_err(|error| format!("xenevtchn_pending: {error}"))?;
         self.events.unmask(port);
         let Some(target) = self.ports.get(&port).copied() else {
             log::debug!("notification on unknown port {port}");
-            return;
+            return Ok(());
         };
         if !target.is_ring {
             // The frontend has no reason to signal the event channel.
-            return;
+            return Ok(());
         }
         if let Some(live) = self
             .devices
@@ -469,6 +468,7 @@ impl Backend {
         if !self.service(target.key, target.stream, now) {
             self.close_broken(target.key);
         }
+        Ok(())
     }
 
     fn run(&mut self) -> Result<(), String> {
@@ -488,7 +488,7 @@ impl Backend {
                 }
             }
             if ready[1] {
-                self.on_event_channel();
+                self.on_event_channel()?;
             }
         }
         log::info!("terminating");

@@ -135,6 +135,8 @@ struct StreamInfo {
 /// A connected stream.
 pub struct LiveStream<P: xensnd::xen::SharedPage> {
     info: StreamInfo,
+    /// `ring-ref`, `event-channel`, `evt-ring-ref`, `evt-event-channel` as connected.
+    nodes: [u32; 4],
     /// Local port of the request ring's channel.
     pub ring_port: u32,
     /// Local port of the event page's channel.
@@ -362,6 +364,21 @@ impl<M: GrantMapper> Device<M> {
             self.state
         );
         match frontend_state {
+            Some(STATE_INITIALISED)
+                if self.state == STATE_CONNECTED && self.frontend_nodes_changed(store) =>
+            {
+                // The frontend restarted and set up new rings before we saw
+                // it go back to Initialising.
+                log::info!(
+                    "dom{} vsnd {}: frontend re-initialised with new rings",
+                    self.domid,
+                    self.device
+                );
+                let records = self.teardown(events);
+                self.state = STATE_INIT_WAIT;
+                let more = self.on_frontend_change(store, events, settings);
+                records.into_iter().chain(more).collect()
+            }
             Some(STATE_INITIALISED) if self.state == STATE_INIT_WAIT => {
                 match self.connect(store, events, settings) {
                     Ok(()) => {
@@ -408,6 +425,26 @@ impl<M: GrantMapper> Device<M> {
             }
             _ => Vec::new(),
         }
+    }
+
+    /// Whether any connected stream's four nodes differ from what we used.
+    fn frontend_nodes_changed(&self, store: &impl Store) -> bool {
+        self.streams.iter().any(|live| {
+            let read = |name: &str| {
+                store
+                    .read(&format!("{}/{name}", live.info.path))
+                    .and_then(|text| parse_u32(&text).ok())
+            };
+            let now = [
+                read("ring-ref"),
+                read("event-channel"),
+                read("evt-ring-ref"),
+                read("evt-event-channel"),
+            ];
+            now.iter()
+                .zip(live.nodes.iter())
+                .any(|(now, then)| *now != Some(*then))
+        })
     }
 
     /// Our own state node changed: libxl writes Closing (5) to ask us to close.
@@ -478,6 +515,7 @@ impl<M: GrantMapper> Device<M> {
             );
             self.streams.push(LiveStream {
                 info,
+                nodes: [ring_ref, ring_channel, event_ref, event_channel],
                 ring_port,
                 event_port,
                 channel: StreamChannel::new(ring_page, event_page, stream),

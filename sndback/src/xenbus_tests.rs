@@ -283,6 +283,25 @@ fn full_lifecycle() {
     assert_eq!(backend_state(&store).as_deref(), Some("4"));
     assert_eq!(ports.bound.borrow().len(), 4);
 
+    // Other writes under the frontend while it is still Initialised change nothing.
+    store.set(&format!("{FRONTEND}/0/0/something"), "x");
+    assert!(device
+        .on_frontend_change(&store, &ports, &settings)
+        .is_empty());
+    assert_eq!(device.streams.len(), 2);
+    // A restart we only see as new ring nodes (Initialising was missed).
+    store.set(&format!("{FRONTEND}/0/1/ring-ref"), "50");
+    grants.grant(50);
+    let records = device.on_frontend_change(&store, &ports, &settings);
+    assert_eq!(records.len(), 2, "old streams torn down");
+    assert_eq!(
+        backend_state(&store).as_deref(),
+        Some("4"),
+        "connected again"
+    );
+    assert_eq!(device.streams.len(), 2);
+    assert_eq!(ports.bound.borrow().len(), 4);
+
     // libxl asks us to close (xl destroy / device detach).
     store.set(&format!("{BACKEND}/state"), "5");
     let records = device.on_backend_change(&store, &ports);
