@@ -21,6 +21,8 @@
 //! - [`counters`]: what a benchmark needs to know.
 //! - [`stream`]: the per-stream state machine and request dispatch.
 //! - [`channel`]: one stream's ring + event page + engine, as served by a host.
+//! - `sim_host` (host only): a grant mapper over the simulator's core, so a
+//!   simulated dom0 backend runs this very engine.
 #![forbid(unsafe_code)]
 
 pub mod buffer;
@@ -32,6 +34,9 @@ pub mod io;
 pub mod pacing;
 pub mod sample;
 pub mod stream;
+
+#[cfg(not(target_os = "none"))]
+pub mod sim_host;
 
 #[cfg(test)]
 mod tests;
