@@ -137,6 +137,8 @@ pub struct Stream<X: Platform> {
     depth: usize,
     counters: StreamCounters,
     last_underrun_at: Option<u64>,
+    /// Draining: the backend playing out everything is expected, not an underrun.
+    draining: bool,
     leftovers: Vec<Granted<X::Page>>,
 }
 
@@ -173,6 +175,7 @@ impl<X: Platform> Stream<X> {
             depth: DEFAULT_DEPTH,
             counters: StreamCounters::default(),
             last_underrun_at: None,
+            draining: false,
             leftovers: Vec::new(),
         })
     }
@@ -283,6 +286,7 @@ impl<X: Platform> Stream<X> {
         self.captured.clear();
         self.consumed = 0;
         self.last_underrun_at = None;
+        self.draining = false;
         self.counters.bytes = 0;
         self.channel.reset_position();
         self.channel.set_position_limit(match self.direction {
@@ -438,6 +442,7 @@ impl<X: Platform> Stream<X> {
                 // Everything we gave was played while running: an underrun,
                 // counted once per occurrence.
                 if self.submitted > 0
+                    && !self.draining
                     && position >= self.submitted
                     && self.last_underrun_at != Some(self.submitted)
                 {
@@ -549,14 +554,21 @@ impl<X: Platform> Stream<X> {
             let n = self.try_write(xen, &data[done..])?;
             done += n;
             if done < data.len() && n == 0 {
-                if self.state == State::Prepared && self.transfers.is_empty() {
-                    self.start(xen)?;
-                    continue;
-                }
-                self.wait(xen);
+                self.wait_for_room(xen)?;
             }
         }
         Ok(done)
+    }
+
+    /// Playback found no room: start a prepared stream whose buffer is
+    /// full (nothing in flight that could free room), otherwise block until
+    /// the backend answers or reports progress.
+    pub fn wait_for_room(&mut self, xen: &mut X) -> Result<(), SndError> {
+        if self.state == State::Prepared && self.transfers.is_empty() {
+            return self.start(xen);
+        }
+        self.wait(xen);
+        self.poll(xen)
     }
 
     /// Zero-copy playback: let `fill` write up to `max_bytes` (whole frames)
@@ -597,6 +609,13 @@ impl<X: Platform> Stream<X> {
         if self.state == State::Prepared && self.submitted > 0 {
             self.start(xen)?;
         }
+        self.draining = true;
+        let result = self.drain_running(xen);
+        self.draining = false;
+        result
+    }
+
+    fn drain_running(&mut self, xen: &mut X) -> Result<(), SndError> {
         let mut last_progress = (self.position_bytes(), xen.now_ns());
         while self.state == State::Running && self.position_bytes() < self.submitted {
             self.poll(xen)?;
