@@ -192,3 +192,11 @@ fn ports_are_allocated_per_domain_and_reused_after_close() {
     one.close(a);
     assert_eq!(one.alloc_unbound(0).unwrap(), a);
 }
+
+#[test]
+fn callback_via_vector_encodes_type_2() {
+    assert_eq!(
+        xensnd::xen::evtchn::callback_via_vector(0xf3),
+        0x0200_0000_0000_00f3
+    );
+}

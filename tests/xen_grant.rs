@@ -196,3 +196,20 @@ fn revoke_retries_when_the_flags_change_under_it() {
     manager.revoke(gref).unwrap();
     assert_eq!(manager.entries().flags.get(), 0);
 }
+
+#[test]
+fn dropping_a_granted_page_leaves_the_grant_in_place() {
+    let sim = SimXen::new();
+    let mut guest = sim.add_guest(GUEST);
+    let page = guest.alloc_page().unwrap();
+    let gref = {
+        let granted = guest.grant_page(page, BACKEND, false).unwrap();
+        assert_eq!(granted.domid(), BACKEND);
+        granted.gref()
+        // `granted` goes out of scope here without a revoke.
+    };
+    // The page is leaked on purpose, never revoked behind the backend's back.
+    assert_eq!(sim.granted_refs(GUEST), [gref]);
+    assert!(sim.map_grant(BACKEND, GUEST, gref, true).is_ok());
+    assert_eq!(guest.grants().granted_count(), 1);
+}

@@ -139,3 +139,11 @@ fn unknown_words_are_acknowledged_and_ignored() {
         Some(ShutdownRequest::Halt)
     );
 }
+
+#[test]
+fn sched_shutdown_reasons_match_sched_h() {
+    assert_eq!(ShutdownRequest::Poweroff.sched_shutdown_reason(), 0);
+    assert_eq!(ShutdownRequest::Halt.sched_shutdown_reason(), 0);
+    assert_eq!(ShutdownRequest::Reboot.sched_shutdown_reason(), 1);
+    assert_eq!(ShutdownRequest::Suspend.sched_shutdown_reason(), 2);
+}

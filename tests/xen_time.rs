@@ -235,3 +235,17 @@ fn an_event_wakes_the_waiter_early() {
     assert_eq!(guest.now_ns(), 0);
     assert_eq!(store.wait_reply(&mut guest, id).unwrap(), b"");
 }
+
+#[test]
+fn sleep_waits_out_spurious_wake_ups() {
+    let sim = SimXen::new();
+    let mut guest = sim.add_guest(1);
+    sim.add_peer(Box::new(Alarm {
+        at: 3_000,
+        rang: false,
+    }));
+    xensnd::xen::time::sleep_ns(&mut guest, 10_000);
+    assert_eq!(guest.now_ns(), 10_000);
+    xensnd::xen::time::sleep_until(&mut guest, 5);
+    assert_eq!(guest.now_ns(), 10_000);
+}

@@ -570,3 +570,84 @@ fn many_clients_of_the_toolstack_see_guest_writes() {
     }
     assert_eq!(seen.get(), 1);
 }
+
+#[test]
+fn garbage_in_the_response_ring_never_panics() {
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for round in 0..300 {
+        let (sim, mut guest, mut store) = setup();
+        store.set_timeout_ns(1_000_000);
+        sim.set_store_paused(DOMID, true);
+        let id = store
+            .submit(&mut guest, MessageType::Read, TxId::NONE, b"x\0")
+            .unwrap();
+        let page = guest.store_page();
+        let length = (next() % 1100) as usize;
+        let mut bytes: Vec<u8> = (0..length).map(|_| next() as u8).collect();
+        if round % 3 == 0 && bytes.len() >= 16 {
+            // A plausible header with a random length and our id.
+            bytes[0..4].copy_from_slice(&2u32.to_le_bytes());
+            bytes[4..8].copy_from_slice(&id.0.to_le_bytes());
+            bytes[12..16].copy_from_slice(&((next() % 5000) as u32).to_le_bytes());
+        }
+        let cons = page.load_u32(RSP_CONS);
+        for (index, byte) in bytes.iter().enumerate() {
+            page.write(RSP_OFFSET + ((cons as usize + index) & 1023), &[*byte]);
+        }
+        let prod = if round % 5 == 0 {
+            next() as u32
+        } else {
+            cons.wrapping_add(length as u32)
+        };
+        page.store_u32(RSP_PROD, prod);
+        // Any outcome but a panic is fine; Ok only with a well-formed reply.
+        match store.wait_reply(&mut guest, id) {
+            Ok(payload) => assert!(payload.len() <= 4096),
+            Err(XsError::Malformed(_) | XsError::Timeout | XsError::Store(_)) => {}
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+        let _ = store.poll(&mut guest);
+    }
+}
+
+#[test]
+fn every_xsd_error_string_has_a_typed_errno() {
+    for (_, text) in xensnd::abi::xs_wire::XSD_ERRORS {
+        let errno = Errno::parse(text.as_bytes());
+        assert_ne!(errno, Errno::Unknown, "{text}");
+        assert_eq!(errno.as_str(), text);
+    }
+}
+
+#[test]
+fn a_session_pairs_the_client_with_the_platform() {
+    let (sim, mut guest, mut store) = setup();
+    let mut session = store.session(&mut guest);
+    assert_eq!(session.read_optional("device/vsnd/0/backend-id"), Ok(None));
+    session.write("device/vsnd/0/backend-id", b"0").unwrap();
+    assert_eq!(
+        session.read_optional("device/vsnd/0/backend-id"),
+        Ok(Some("0".to_string()))
+    );
+    session
+        .transaction(|tx| {
+            tx.write("device/vsnd/0/0/0/ring-ref", b"8")?;
+            tx.write("device/vsnd/0/0/0/event-channel", b"5")
+        })
+        .unwrap();
+    assert_eq!(
+        session.directory("device/vsnd/0/0/0").unwrap(),
+        ["event-channel", "ring-ref"]
+    );
+    session.rm("device").unwrap();
+    assert_eq!(
+        sim.store_read("/local/domain/5/device"),
+        Err(Errno::NotFound)
+    );
+}

@@ -104,6 +104,13 @@ impl SimEventBitmaps {
         self.mask[word].set(self.mask[word].get() | bit);
     }
 
+    /// Clear the pending and mask bits of `port` (a closed port).
+    pub fn reset(&self, port: Port) {
+        let (word, bit) = Self::split(port);
+        self.pending[word].set(self.pending[word].get() & !bit);
+        self.mask[word].set(self.mask[word].get() & !bit);
+    }
+
     /// Whether the pending bit of `port` is set.
     pub fn is_pending(&self, port: Port) -> bool {
         let (word, bit) = Self::split(port);
@@ -371,9 +378,7 @@ impl SimCore {
             .remove(&port)
             .ok_or(XenError::Invalid)?;
         let domain = self.domain(domid)?;
-        domain.events.take_pending(port);
-        domain.events.mask(port);
-        domain.events.unmask(port);
+        domain.events.reset(port);
         if let PortState::Interdomain {
             remote,
             remote_port,

@@ -102,7 +102,7 @@ impl core::fmt::Display for FrontendError {
 /// A stream as the application sees it before opening it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamInfo {
-    /// Device index in [`Frontend::devices`].
+    /// Device index (order of discovery; see [`Frontend::streams`]).
     pub device: usize,
     /// Stream index within the device.
     pub stream: usize,

@@ -13,6 +13,7 @@
 use alloc::collections::BTreeMap;
 
 use super::{Port, XenError};
+use crate::abi::hvm;
 
 /// Bits per bitmap word (`xen_ulong_t` on x86_64).
 pub const BITS_PER_WORD: u32 = 64;
@@ -20,6 +21,13 @@ pub const BITS_PER_WORD: u32 = 64;
 pub const WORDS: usize = 64;
 /// Number of ports the two-level ABI can address (`EVTCHN_2L_NR_CHANNELS`).
 pub const MAX_PORTS: u32 = BITS_PER_WORD * WORDS as u32;
+
+/// The value to set `HVM_PARAM_CALLBACK_IRQ` ([`hvm::HVM_PARAM_CALLBACK_IRQ`]) to so Xen raises the event
+/// upcall on IDT `vector` (type in bits 63:56, vector in bits 7:0; no LAPIC
+/// EOI is needed in this mode).
+pub const fn callback_via_vector(vector: u8) -> u64 {
+    (hvm::HVM_PARAM_CALLBACK_TYPE_VECTOR << hvm::HVM_PARAM_CALLBACK_IRQ_TYPE_SHIFT) | vector as u64
+}
 
 /// How many times one upcall re-reads the selector before returning, so a
 /// flood of events cannot keep the CPU in the handler forever; anything left

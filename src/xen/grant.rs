@@ -9,23 +9,25 @@
 #![forbid(unsafe_code)]
 
 use alloc::vec::Vec;
-use core::mem::ManuallyDrop;
+use core::mem::{size_of, ManuallyDrop};
+
+use crate::abi::grant_table;
 
 use super::barrier::wmb;
-use super::{DomId, Gfn, GrantRef, GrantTable, SharedPage, XenError};
+use super::{DomId, Gfn, GrantRef, GrantTable, SharedPage, XenError, PAGE_SIZE};
 
 /// `GTF_permit_access`: the grantee may map or copy the frame.
-pub const GTF_PERMIT_ACCESS: u16 = 1;
+pub const GTF_PERMIT_ACCESS: u16 = grant_table::GTF_permit_access;
 /// `GTF_readonly`: the grantee may only read.
-pub const GTF_READONLY: u16 = 1 << 2;
+pub const GTF_READONLY: u16 = grant_table::GTF_readonly;
 /// `GTF_reading`: set by Xen while the grantee maps/reads the frame.
-pub const GTF_READING: u16 = 1 << 3;
+pub const GTF_READING: u16 = grant_table::GTF_reading;
 /// `GTF_writing`: set by Xen while the grantee maps the frame writable.
-pub const GTF_WRITING: u16 = 1 << 4;
+pub const GTF_WRITING: u16 = grant_table::GTF_writing;
 /// `GNTTAB_NR_RESERVED_ENTRIES`: the first allocatable reference.
-pub const FIRST_FREE_REF: GrantRef = 8;
-/// Entries of 8 bytes in one 4 KiB grant frame (v1).
-pub const ENTRIES_PER_FRAME: u32 = 512;
+pub const FIRST_FREE_REF: GrantRef = grant_table::GNTTAB_NR_RESERVED_ENTRIES;
+/// Entries of `grant_entry_v1` (8 bytes) in one 4 KiB grant frame.
+pub const ENTRIES_PER_FRAME: u32 = (PAGE_SIZE / size_of::<grant_table::GrantEntryV1>()) as u32;
 
 /// How often revoke re-tries the compare-exchange when Xen changes the
 /// flags under it without the page being mapped (it only does so briefly).

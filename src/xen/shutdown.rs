@@ -9,6 +9,7 @@
 
 use super::xenstore::{XenStore, XsEnv, XsError};
 use super::SharedPage;
+use crate::abi::sched;
 
 /// The node the toolstack writes (relative to the domain's home).
 pub const SHUTDOWN_PATH: &str = "control/shutdown";
@@ -43,6 +44,17 @@ impl ShutdownRequest {
             b"suspend" => Self::Suspend,
             _ => return Err(()),
         }))
+    }
+
+    /// The `SCHEDOP_shutdown` reason that carries the request out
+    /// (`sched.h`: `SHUTDOWN_poweroff` 0, `SHUTDOWN_reboot` 1,
+    /// `SHUTDOWN_suspend` 2); halt powers off.
+    pub fn sched_shutdown_reason(self) -> u32 {
+        match self {
+            Self::Poweroff | Self::Halt => sched::SHUTDOWN_poweroff,
+            Self::Reboot => sched::SHUTDOWN_reboot,
+            Self::Suspend => sched::SHUTDOWN_suspend,
+        }
     }
 
     /// The word the toolstack writes.

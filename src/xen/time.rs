@@ -10,6 +10,7 @@
 use alloc::collections::{BTreeMap, BTreeSet};
 
 use super::barrier::rmb;
+use super::Clock;
 
 /// One consistent copy of the fields of `struct vcpu_time_info` that the
 /// clock needs.
@@ -177,4 +178,18 @@ impl TimerQueue {
     pub fn is_empty(&self) -> bool {
         self.deadline_of.is_empty()
     }
+}
+
+/// Sleep until `deadline_ns`: wait (the CPU halts; each event wakes it)
+/// until the clock has passed the deadline.
+pub fn sleep_until<C: Clock + ?Sized>(clock: &mut C, deadline_ns: u64) {
+    while clock.now_ns() < deadline_ns {
+        clock.wait_until(deadline_ns);
+    }
+}
+
+/// Sleep for `duration_ns` from now.
+pub fn sleep_ns<C: Clock + ?Sized>(clock: &mut C, duration_ns: u64) {
+    let deadline = clock.now_ns().saturating_add(duration_ns);
+    sleep_until(clock, deadline);
 }

@@ -10,46 +10,50 @@
 //! `req_id`. Everything read from the page is validated: a bad index or
 //! length is [`XsError::Malformed`], never a panic.
 //!
-//! The offsets and message numbers are local constants; they mirror
-//! `xs_wire.h` and should move to `crate::abi::xs_wire` once that lands.
+//! Offsets, limits and message numbers come from [`crate::abi::xs_wire`].
 #![forbid(unsafe_code)]
 
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
+use core::mem::{offset_of, size_of};
+
+use crate::abi::xs_wire::{self, XenstoreDomainInterface, XsdSockmsg};
 
 use super::barrier::{mb, rmb, wmb};
 use super::{Clock, EventChannels, Port, SharedPage, XenError};
 
-/// `XENSTORE_RING_SIZE`.
-pub const RING_SIZE: u32 = 1024;
+/// `XENSTORE_RING_SIZE` (as the `u32` the indices use).
+pub const RING_SIZE: u32 = xs_wire::XENSTORE_RING_SIZE as u32;
 /// Offset of `req[]` in the page.
-pub const REQ_OFFSET: usize = 0;
+pub const REQ_OFFSET: usize = offset_of!(XenstoreDomainInterface, req);
 /// Offset of `rsp[]` in the page.
-pub const RSP_OFFSET: usize = 1024;
+pub const RSP_OFFSET: usize = offset_of!(XenstoreDomainInterface, rsp);
 /// Offset of `req_cons`.
-pub const REQ_CONS: usize = 2048;
+pub const REQ_CONS: usize = offset_of!(XenstoreDomainInterface, req_cons);
 /// Offset of `req_prod`.
-pub const REQ_PROD: usize = 2052;
+pub const REQ_PROD: usize = offset_of!(XenstoreDomainInterface, req_prod);
 /// Offset of `rsp_cons`.
-pub const RSP_CONS: usize = 2056;
+pub const RSP_CONS: usize = offset_of!(XenstoreDomainInterface, rsp_cons);
 /// Offset of `rsp_prod`.
-pub const RSP_PROD: usize = 2060;
+pub const RSP_PROD: usize = offset_of!(XenstoreDomainInterface, rsp_prod);
 /// Size of `struct xsd_sockmsg`.
-pub const HEADER_SIZE: usize = 16;
+pub const HEADER_SIZE: usize = size_of::<XsdSockmsg>();
 /// `XENSTORE_PAYLOAD_MAX`.
-pub const PAYLOAD_MAX: usize = 4096;
+pub const PAYLOAD_MAX: usize = xs_wire::XENSTORE_PAYLOAD_MAX;
 /// `XENSTORE_ABS_PATH_MAX`.
-pub const ABS_PATH_MAX: usize = 3072;
+pub const ABS_PATH_MAX: usize = xs_wire::XENSTORE_ABS_PATH_MAX;
 /// `XENSTORE_REL_PATH_MAX`.
-pub const REL_PATH_MAX: usize = 2048;
+pub const REL_PATH_MAX: usize = xs_wire::XENSTORE_REL_PATH_MAX;
 /// How many times [`XenStore::transaction`] tries before giving up with
 /// `EAGAIN`.
 pub const MAX_TRANSACTION_ATTEMPTS: u32 = 16;
 /// Watch events kept before the oldest are dropped (a misbehaving store can
 /// flood us).
 pub const MAX_QUEUED_WATCH_EVENTS: usize = 1024;
+/// Ring-fulls one [`XenStore::poll`] reads at most.
+const MAX_POLL_ROUNDS: u32 = 64;
 /// Default timeout of one request, in nanoseconds.
 pub const DEFAULT_TIMEOUT_NS: u64 = 5_000_000_000;
 
@@ -59,47 +63,47 @@ pub const DEFAULT_TIMEOUT_NS: u64 = 5_000_000_000;
 #[repr(u32)]
 pub enum MessageType {
     /// `XS_DIRECTORY`.
-    Directory = 1,
+    Directory = xs_wire::XS_DIRECTORY,
     /// `XS_READ`.
-    Read = 2,
+    Read = xs_wire::XS_READ,
     /// `XS_WATCH`.
-    Watch = 4,
+    Watch = xs_wire::XS_WATCH,
     /// `XS_UNWATCH`.
-    Unwatch = 5,
+    Unwatch = xs_wire::XS_UNWATCH,
     /// `XS_TRANSACTION_START`.
-    TransactionStart = 6,
+    TransactionStart = xs_wire::XS_TRANSACTION_START,
     /// `XS_TRANSACTION_END`.
-    TransactionEnd = 7,
+    TransactionEnd = xs_wire::XS_TRANSACTION_END,
     /// `XS_GET_DOMAIN_PATH`.
-    GetDomainPath = 10,
+    GetDomainPath = xs_wire::XS_GET_DOMAIN_PATH,
     /// `XS_WRITE`.
-    Write = 11,
+    Write = xs_wire::XS_WRITE,
     /// `XS_MKDIR`.
-    Mkdir = 12,
+    Mkdir = xs_wire::XS_MKDIR,
     /// `XS_RM`.
-    Rm = 13,
+    Rm = xs_wire::XS_RM,
     /// `XS_WATCH_EVENT`.
-    WatchEvent = 15,
+    WatchEvent = xs_wire::XS_WATCH_EVENT,
     /// `XS_ERROR`.
-    Error = 16,
+    Error = xs_wire::XS_ERROR,
 }
 
 impl MessageType {
     /// The type with wire number `value`, if this client knows it.
     pub fn from_u32(value: u32) -> Option<Self> {
         Some(match value {
-            1 => Self::Directory,
-            2 => Self::Read,
-            4 => Self::Watch,
-            5 => Self::Unwatch,
-            6 => Self::TransactionStart,
-            7 => Self::TransactionEnd,
-            10 => Self::GetDomainPath,
-            11 => Self::Write,
-            12 => Self::Mkdir,
-            13 => Self::Rm,
-            15 => Self::WatchEvent,
-            16 => Self::Error,
+            xs_wire::XS_DIRECTORY => Self::Directory,
+            xs_wire::XS_READ => Self::Read,
+            xs_wire::XS_WATCH => Self::Watch,
+            xs_wire::XS_UNWATCH => Self::Unwatch,
+            xs_wire::XS_TRANSACTION_START => Self::TransactionStart,
+            xs_wire::XS_TRANSACTION_END => Self::TransactionEnd,
+            xs_wire::XS_GET_DOMAIN_PATH => Self::GetDomainPath,
+            xs_wire::XS_WRITE => Self::Write,
+            xs_wire::XS_MKDIR => Self::Mkdir,
+            xs_wire::XS_RM => Self::Rm,
+            xs_wire::XS_WATCH_EVENT => Self::WatchEvent,
+            xs_wire::XS_ERROR => Self::Error,
             _ => return None,
         })
     }
@@ -706,6 +710,25 @@ impl<P: SharedPage> XenStore<P> {
         bytes_to_string(self.read(env, path)?)
     }
 
+    /// `XS_READ` of a UTF-8 value; `Ok(None)` when the node does not exist.
+    pub fn read_optional<E: XsEnv + ?Sized>(
+        &mut self,
+        env: &mut E,
+        path: &str,
+    ) -> Result<Option<String>, XsError> {
+        match self.read_string(env, path) {
+            Ok(value) => Ok(Some(value)),
+            Err(error) if error.is_not_found() => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Pair the client with the platform for a run of calls without passing
+    /// `env` each time.
+    pub fn session<'s, E: XsEnv + ?Sized>(&'s mut self, env: &'s mut E) -> Session<'s, P, E> {
+        Session { store: self, env }
+    }
+
     /// `XS_WRITE`: set `path` to `value`, creating it (and its parents).
     pub fn write<E: XsEnv + ?Sized>(
         &mut self,
@@ -735,7 +758,7 @@ impl<P: SharedPage> XenStore<P> {
         self.rm_in(env, TxId::NONE, path)
     }
 
-    /// `XS_GET_DOMAIN_PATH`: "/local/domain/<domid>".
+    /// `XS_GET_DOMAIN_PATH`: `/local/domain/<domid>`.
     pub fn get_domain_path<E: XsEnv + ?Sized>(
         &mut self,
         env: &mut E,
@@ -785,8 +808,13 @@ impl<P: SharedPage> XenStore<P> {
     }
 
     /// Read the ring without blocking (queues watch events and replies).
+    /// Bounded, so a store that never stops writing cannot hold us here.
     pub fn poll<E: XsEnv + ?Sized>(&mut self, env: &mut E) -> Result<(), XsError> {
-        while self.pump(env)? {}
+        for _ in 0..MAX_POLL_ROUNDS {
+            if !self.pump(env)? {
+                break;
+            }
+        }
         Ok(())
     }
 
@@ -894,6 +922,77 @@ impl<P: SharedPage> XenStore<P> {
             }
         }
         Err(AGAIN)
+    }
+}
+
+/// A client borrowed together with its platform ([`XenStore::session`]).
+pub struct Session<'s, P: SharedPage, E: ?Sized> {
+    store: &'s mut XenStore<P>,
+    env: &'s mut E,
+}
+
+impl<P: SharedPage, E: XsEnv + ?Sized> Session<'_, P, E> {
+    /// The client.
+    pub fn store(&mut self) -> &mut XenStore<P> {
+        self.store
+    }
+
+    /// The platform.
+    pub fn env(&mut self) -> &mut E {
+        self.env
+    }
+
+    /// [`XenStore::read`].
+    pub fn read(&mut self, path: &str) -> Result<Vec<u8>, XsError> {
+        self.store.read(self.env, path)
+    }
+
+    /// [`XenStore::read_string`].
+    pub fn read_string(&mut self, path: &str) -> Result<String, XsError> {
+        self.store.read_string(self.env, path)
+    }
+
+    /// [`XenStore::read_optional`].
+    pub fn read_optional(&mut self, path: &str) -> Result<Option<String>, XsError> {
+        self.store.read_optional(self.env, path)
+    }
+
+    /// [`XenStore::write`].
+    pub fn write(&mut self, path: &str, value: &[u8]) -> Result<(), XsError> {
+        self.store.write(self.env, path, value)
+    }
+
+    /// [`XenStore::directory`].
+    pub fn directory(&mut self, path: &str) -> Result<Vec<String>, XsError> {
+        self.store.directory(self.env, path)
+    }
+
+    /// [`XenStore::mkdir`].
+    pub fn mkdir(&mut self, path: &str) -> Result<(), XsError> {
+        self.store.mkdir(self.env, path)
+    }
+
+    /// [`XenStore::rm`].
+    pub fn rm(&mut self, path: &str) -> Result<(), XsError> {
+        self.store.rm(self.env, path)
+    }
+
+    /// [`XenStore::watch`].
+    pub fn watch(&mut self, path: &str, token: &str) -> Result<(), XsError> {
+        self.store.watch(self.env, path, token)
+    }
+
+    /// [`XenStore::unwatch`].
+    pub fn unwatch(&mut self, path: &str, token: &str) -> Result<(), XsError> {
+        self.store.unwatch(self.env, path, token)
+    }
+
+    /// [`XenStore::transaction`].
+    pub fn transaction<T, F>(&mut self, body: F) -> Result<T, XsError>
+    where
+        F: for<'t> FnMut(&mut Transaction<'t, P, E>) -> Result<T, XsError>,
+    {
+        self.store.transaction(self.env, body)
     }
 }
 
