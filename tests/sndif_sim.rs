@@ -1,10 +1,18 @@
 //! The sound frontend end to end against the simulator: the real frontend
 //! (XenStore, XenBus handshake, rings, grants, event channels) talking to
-//! the real backend engine hosted as a simulated dom0 process.
+//! the real backend engine and XenBus code (what `sndback` runs) hosted as
+//! a simulated dom0 process.
+
+use std::cell::RefCell;
+use std::rc::Rc;
 
 use xensnd::app::signal::{Crc32, Tone};
+use xensnd::backend::io::{IoError, Source};
+use xensnd::backend::sim_host::{SimBackendView, SimSndBackend};
+use xensnd::backend::xenbus::DeviceSettings;
+use xensnd::backend::Limits;
 use xensnd::pcm::{Capture, ErrorKind, Playback, Stream, StreamState};
-use xensnd::sim::sndback::{add_vsnd_device, SimSndBackend, SimSndHandle, SimVsndSpec};
+use xensnd::sim::vsnd::{add_vsnd_device, SimVsndSpec};
 use xensnd::sim::{SimGuest, SimXen};
 use xensnd::sndif::format::SampleFormat;
 use xensnd::sndif::frontend::{Frontend, FrontendOptions};
@@ -12,16 +20,64 @@ use xensnd::sndif::negotiate::StreamRequest;
 
 const GUEST: u16 = 7;
 
+/// The test's view of the backend, with the played bytes per unique-id.
+#[derive(Clone)]
+struct Handle(Rc<RefCell<SimBackendView>>);
+
+impl Handle {
+    fn played(&self, unique_id: &str) -> Vec<u8> {
+        self.0.borrow().played(GUEST as u32, unique_id)
+    }
+    fn set_silent(&self, silent: bool) {
+        self.0.borrow_mut().silent = silent;
+    }
+    fn restart(&self) {
+        self.0.borrow_mut().restart_requested = true;
+    }
+}
+
+/// Capture source: a byte pattern, repeated.
+struct Pattern {
+    bytes: Vec<u8>,
+    at: usize,
+}
+
+impl Source for Pattern {
+    fn read(&mut self, out: &mut [u8]) -> Result<(), IoError> {
+        for byte in out {
+            *byte = self.bytes[self.at % self.bytes.len()];
+            self.at += 1;
+        }
+        Ok(())
+    }
+}
+
 fn setup_with(
     spec: &SimVsndSpec,
     pattern: Vec<u8>,
     options: FrontendOptions,
-) -> (SimXen, Frontend<SimGuest>, SimSndHandle) {
+) -> (SimXen, Frontend<SimGuest>, Handle) {
     let sim = SimXen::new();
     let guest = sim.add_guest(GUEST);
     sim.with_core(|core| add_vsnd_device(core, GUEST, 0, spec));
-    let (backend, handle) = SimSndBackend::new(GUEST, 0, pattern);
-    sim.add_peer(backend);
+    let settings = DeviceSettings {
+        backend_root: "/local/domain/0/backend/vsnd".into(),
+        limits: Limits::default(),
+        max_buffer_bytes: 1 << 20,
+        whole_frames: true,
+    };
+    let pattern = if pattern.is_empty() { vec![0] } else { pattern };
+    let (backend, view) = SimSndBackend::new(
+        settings,
+        Box::new(move |_, _| {
+            Box::new(Pattern {
+                bytes: pattern.clone(),
+                at: 0,
+            }) as Box<dyn Source>
+        }),
+    );
+    sim.add_peer(Box::new(backend));
+    let handle = Handle(view);
     let store = guest.xenstore().expect("store ring");
     let probe = Frontend::probe(guest, store, options).expect("probe");
     assert!(
@@ -32,7 +88,7 @@ fn setup_with(
     (sim, probe.frontend, handle)
 }
 
-fn setup() -> (SimXen, Frontend<SimGuest>, SimSndHandle) {
+fn setup() -> (SimXen, Frontend<SimGuest>, Handle) {
     setup_with(
         &SimVsndSpec::simple(),
         (0..=255u8).collect(),
@@ -54,7 +110,7 @@ fn request(period: u32, buffer: u32) -> StreamRequest {
 fn handshake_connects_and_lists_streams() {
     let (sim, frontend, handle) = setup();
     assert_eq!(frontend.connected_devices(), 1);
-    assert_eq!(handle.connections(), 1);
+    assert_eq!(handle.0.borrow().active.len(), 2);
     let streams = frontend.streams();
     let ids: Vec<_> = streams
         .iter()
@@ -104,7 +160,7 @@ fn playback_arrives_sample_for_sample() {
     pcm.drain().unwrap();
     assert_eq!(pcm.state(), StreamState::Drained);
     assert_eq!(pcm.position(), 48_000);
-    let got = handle.recorded.bytes("spk");
+    let got = handle.played("spk");
     assert_eq!(got.len(), reference.len());
     assert!(got == reference, "audio differs");
     // Pipelining: more than one WRITE was in flight at some point.
@@ -136,7 +192,7 @@ fn zero_copy_playback_matches_copying_playback() {
         done += n;
     }
     pcm.drain().unwrap();
-    assert!(handle.recorded.bytes("spk") == tone.render_s16le(total as u64));
+    assert!(handle.played("spk") == tone.render_s16le(total as u64));
 }
 
 #[test]
@@ -189,7 +245,7 @@ fn pause_and_resume_keep_the_position_monotonic() {
     pcm.drain().unwrap();
     assert!(pcm.position() >= paused_at);
     assert_eq!(pcm.position(), 9_600);
-    assert!(handle.recorded.bytes("spk") == audio);
+    assert!(handle.played("spk") == audio);
 }
 
 #[test]
@@ -209,10 +265,10 @@ fn volume_and_mute_reach_the_backend() {
 #[test]
 fn two_streams_play_at_once() {
     let mut spec = SimVsndSpec::simple();
-    let second = xensnd::sim::sndback::SimPcmSpec {
+    let second = xensnd::sim::vsnd::SimPcmSpec {
         name: "second".into(),
         nodes: vec![],
-        streams: vec![xensnd::sim::sndback::SimStreamSpec {
+        streams: vec![xensnd::sim::vsnd::SimStreamSpec {
             unique_id: "spk2".into(),
             playback: true,
             nodes: vec![],
@@ -273,8 +329,8 @@ fn two_streams_play_at_once() {
     }
     a.drain().unwrap();
     b.drain().unwrap();
-    assert!(handle.recorded.bytes("spk") == ta);
-    assert!(handle.recorded.bytes("spk2") == tb);
+    assert!(handle.played("spk") == ta);
+    assert!(handle.played("spk2") == tb);
 }
 
 #[test]
@@ -297,12 +353,17 @@ fn backend_restart_disconnects_then_reconnects() {
     let error = pcm.write(&audio).unwrap_err();
     assert_eq!(xensnd::pcm::Error::kind(&error), ErrorKind::Disconnected);
     assert_eq!(pcm.state(), StreamState::Open);
-    assert_eq!(handle.connections(), 2, "the frontend reconnected");
+    assert_eq!(frontend.connected_devices(), 1, "the frontend reconnected");
+    assert_eq!(
+        handle.0.borrow().history.len(),
+        2,
+        "first connection torn down"
+    );
     // Prepare again and play on the new connection.
     pcm.prepare().unwrap();
     pcm.write(&audio).unwrap();
     pcm.drain().unwrap();
-    let recorded = handle.recorded.bytes("spk");
+    let recorded = handle.played("spk");
     assert!(recorded.ends_with(&audio));
     // Nothing of the first connection is still granted except live pages.
     let _ = sim;
@@ -315,14 +376,14 @@ fn a_silent_backend_times_out_with_a_clear_error() {
         ..FrontendOptions::default()
     };
     let (_sim, frontend, handle) = setup_with(&SimVsndSpec::simple(), vec![], options);
-    handle.misbehaviour.borrow_mut().silent = true;
+    handle.set_silent(true);
     // The HW_PARAM_QUERY times out and negotiation falls back to XenStore.
     let mut pcm = frontend.open_unique_id("spk", &request(480, 1920)).unwrap();
     assert!(!pcm.negotiation().backend_answered);
     let error = pcm.prepare().unwrap_err();
     assert_eq!(xensnd::pcm::Error::kind(&error), ErrorKind::Timeout);
     // A late answer must not complete a newer request.
-    handle.misbehaviour.borrow_mut().silent = false;
+    handle.set_silent(false);
     pcm.prepare().unwrap();
     assert_eq!(pcm.state(), StreamState::Prepared);
 }

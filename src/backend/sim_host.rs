@@ -155,6 +155,12 @@ pub struct SimBackendView {
     pub history: Vec<StreamSummary>,
     /// Streams connected now.
     pub active: Vec<StreamSummary>,
+    /// Test knob: leave requests unserved (and notifications pending), as a
+    /// hung backend would.
+    pub silent: bool,
+    /// Test knob: crash and restart at the next step (every device torn
+    /// down, unmapped and unbound, then set up again from InitWait).
+    pub restart_requested: bool,
 }
 
 impl SimBackendView {
@@ -369,6 +375,36 @@ impl SimSndBackend {
         self.view.borrow_mut().history.extend(torn_down);
     }
 
+    /// A crash and restart: every mapping and binding goes away (as when
+    /// the process dies), then each device is created again, which
+    /// publishes InitWait like a freshly started backend.
+    fn restart(&mut self, core: &mut SimCore, conn: ConnId) {
+        let keys: Vec<(u32, u32)> = self.devices.keys().copied().collect();
+        for key in keys {
+            if let Some(device) = self.devices.remove(&key) {
+                let mut host = Self::host(
+                    core,
+                    conn,
+                    key.0,
+                    &self.queue,
+                    &self.view,
+                    &mut self.sources,
+                );
+                let records = device.remove(&mut host);
+                self.view.borrow_mut().history.extend(records);
+                match Device::create(&mut host, &self.settings, key.0, key.1) {
+                    Ok(device) => {
+                        self.devices.insert(key, device);
+                    }
+                    Err(error) => {
+                        log::warn!("sim backend: restart dom{} vsnd {}: {error}", key.0, key.1)
+                    }
+                }
+            }
+        }
+        self.queue.flush(core);
+    }
+
     fn refresh_view(&self) {
         let active: Vec<StreamSummary> = self
             .devices
@@ -397,9 +433,17 @@ impl SimPeer for SimSndBackend {
                 conn
             }
         };
+        if core::mem::take(&mut self.view.borrow_mut().restart_requested) {
+            self.restart(core, conn);
+            progress = true;
+        }
         while let Some(event) = core.store().take_event(conn) {
             self.on_watch(core, conn, &event.path, &event.token);
             progress = true;
+        }
+        if self.view.borrow().silent {
+            self.refresh_view();
+            return progress;
         }
         let now = core.now_ns();
         for (key, device) in self.devices.iter_mut() {

@@ -16,7 +16,7 @@
 #![forbid(unsafe_code)]
 
 pub mod page;
-pub mod sndback;
+pub mod vsnd;
 pub mod xenstored;
 
 use std::boxed::Box;

@@ -774,17 +774,19 @@ impl<X: Platform> Stream<X> {
             .collect())
     }
 
-    /// `XENSND_OP_MUTE` / `XENSND_OP_UNMUTE` for every channel: one `u8`
-    /// per channel, non-zero for "apply to this channel".
+    /// `XENSND_OP_MUTE` / `XENSND_OP_UNMUTE` for every channel. The header
+    /// calls each channel's flag a `uint8_t` but draws it at offset `i * 4`;
+    /// we send a little-endian `1` in a 4-byte slot per channel, which reads
+    /// as non-zero under either interpretation.
     pub fn set_mute(&mut self, xen: &mut X, mute: bool) -> Result<(), SndError> {
         let channels = self.params_or_err()?.channels as usize;
-        let ones = alloc::vec![1u8; channels];
+        let ones: Vec<u8> = (0..channels).flat_map(|_| 1u32.to_le_bytes()).collect();
         let operation = if mute {
             XENSND_OP_MUTE
         } else {
             XENSND_OP_UNMUTE
         };
-        self.control(xen, operation, Some(&ones), channels)
+        self.control(xen, operation, Some(&ones), channels * 4)
             .map(|_| ())
     }
 
