@@ -153,7 +153,11 @@ fn hostile_event_id_gaps_resynchronise_and_keep_tracking_the_position() {
     let stats = pcm.channel_stats();
     assert_eq!(stats.events - before, 5);
     assert_eq!(stats.event_gaps, 2, "{stats:?}");
-    assert_eq!(pcm.position(), 15_360 / 4, "tracking continued after the gaps");
+    assert_eq!(
+        pcm.position(),
+        15_360 / 4,
+        "tracking continued after the gaps"
+    );
     world.hostile.borrow_mut().report_positions = true;
     pcm.drain().unwrap();
     assert_clean_teardown(&world);

@@ -140,7 +140,9 @@ fn hostile_response_for_another_requests_id_does_not_complete_it_twice() {
 fn hostile_response_with_the_wrong_operation_is_a_bad_response() {
     let world = setup();
     let mut pcm = running_speaker(&world);
-    rewrite_first(&world, XENSND_OP_SET_VOLUME, |r| r.operation = XENSND_OP_CLOSE);
+    rewrite_first(&world, XENSND_OP_SET_VOLUME, |r| {
+        r.operation = XENSND_OP_CLOSE
+    });
     let error = pcm.set_volume(&[0, 0]).unwrap_err();
     assert_eq!(kind(&error), ErrorKind::Other, "{error}");
     assert!(error.detail.contains("malformed"), "{error}");

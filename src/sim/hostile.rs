@@ -138,8 +138,10 @@ impl HostileStream {
     /// Overwrite every request slot with `byte`.
     pub fn scribble_requests(&mut self, byte: u8) {
         for slot in 0..RING_SLOTS as usize {
-            self.ring
-                .write(SRING_ENTRIES_OFFSET + slot * ENTRY_SIZE, &[byte; ENTRY_SIZE]);
+            self.ring.write(
+                SRING_ENTRIES_OFFSET + slot * ENTRY_SIZE,
+                &[byte; ENTRY_SIZE],
+            );
         }
     }
 }
@@ -271,7 +273,9 @@ impl HostileBackend {
             for index in Self::numeric_children(core, conn, &format!("{fe}/{pcm}")) {
                 let dir = format!("{fe}/{pcm}/{index}");
                 let number = |core: &mut SimCore, name: &str| -> Option<u32> {
-                    Self::read(core, conn, &format!("{dir}/{name}"))?.parse().ok()
+                    Self::read(core, conn, &format!("{dir}/{name}"))?
+                        .parse()
+                        .ok()
                 };
                 let (Some(ring_ref), Some(ring_chan), Some(evt_ref), Some(evt_chan)) = (
                     number(core, XENSND_FIELD_RING_REF),
@@ -369,9 +373,10 @@ impl HostileBackend {
                     }
                     let mut entry = [0u8; ENTRY_SIZE];
                     let slot = stream.request_consumer & (RING_SLOTS - 1);
-                    stream
-                        .ring
-                        .read(SRING_ENTRIES_OFFSET + slot as usize * ENTRY_SIZE, &mut entry);
+                    stream.ring.read(
+                        SRING_ENTRIES_OFFSET + slot as usize * ENTRY_SIZE,
+                        &mut entry,
+                    );
                     stream.request_consumer = stream.request_consumer.wrapping_add(1);
                     if let Some(byte) = state.scribble {
                         stream.ring.write(
