@@ -50,7 +50,9 @@ fuzz_target!(|data: &[u8]| {
         let _ = error.to_string();
     }
     for stream in config.streams() {
-        assert!(!stream.unique_id.is_empty() || true);
-        let _ = stream.caps.rate_min() <= stream.caps.rate_max();
+        // A stream that came up has a unique-id and sane limits.
+        assert!(!stream.unique_id.is_empty());
+        assert!(stream.caps.rate_min() <= stream.caps.rate_max());
+        assert!(stream.caps.channels_min <= stream.caps.channels_max);
     }
 });
