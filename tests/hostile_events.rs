@@ -190,3 +190,29 @@ fn hostile_million_notifications_and_events_in_a_burst_are_bounded_work() {
     assert!(stats.event_overruns >= 1);
     finish(&world, pcm);
 }
+
+#[test]
+fn hostile_capture_position_far_ahead_counts_an_overrun_and_keeps_reading() {
+    use xensnd::pcm::Capture;
+    let world = setup();
+    let mut mic = world.frontend.open_unique_id("mic", &request()).unwrap();
+    mic.prepare().unwrap();
+    mic.start().unwrap();
+    {
+        let mut state = world.hostile.borrow_mut();
+        state.streams[1].push_position(1 << 50);
+    }
+    let mut frames = vec![0u8; 4 * 960];
+    mic.read(&mut frames).unwrap();
+    assert!(mic.counters().overruns >= 1, "{:?}", mic.counters());
+    // Then the position wraps to nonsense: ignored, reading continues.
+    {
+        let mut state = world.hostile.borrow_mut();
+        state.streams[1].push_position(u64::MAX);
+        state.streams[1].push_position(5);
+    }
+    mic.read(&mut frames).unwrap();
+    assert!(mic.channel_stats().bad_positions >= 1);
+    mic.stop().unwrap();
+    assert_clean_teardown(&world);
+}

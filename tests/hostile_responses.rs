@@ -298,3 +298,35 @@ fn hostile_never_answering_writes_fills_the_ring_then_times_out() {
     assert_eq!(kind(&error), ErrorKind::Timeout, "{error}");
     assert_clean_teardown(&world);
 }
+
+#[test]
+fn hostile_close_answered_with_an_error_still_releases_everything() {
+    let world = setup();
+    let mut pcm = running_speaker(&world);
+    play(&mut pcm, 2400).unwrap();
+    pcm.drain().unwrap();
+    rewrite_first(&world, XENSND_OP_CLOSE, |r| r.status = -XEN_EIO);
+    let error = pcm.close().unwrap_err();
+    assert_eq!(kind(&error), ErrorKind::Backend(-XEN_EIO), "{error}");
+    drop(pcm);
+    // The buffer was released anyway: the stream opens and plays again on
+    // the same connection.
+    let mut pcm = running_speaker(&world);
+    play(&mut pcm, 2400).unwrap();
+    pcm.drain().unwrap();
+    pcm.close().unwrap();
+    assert_clean_teardown(&world);
+}
+
+#[test]
+fn hostile_close_never_answered_times_out_and_teardown_is_still_clean() {
+    let world = setup();
+    let mut pcm = running_speaker(&world);
+    play(&mut pcm, 2400).unwrap();
+    pcm.drain().unwrap();
+    world.hostile.borrow_mut().script = Some(tamper_nth(XENSND_OP_CLOSE, 0, |_, _| vec![]));
+    let error = pcm.close().unwrap_err();
+    assert_eq!(kind(&error), ErrorKind::Timeout, "{error}");
+    drop(pcm);
+    assert_clean_teardown(&world);
+}
