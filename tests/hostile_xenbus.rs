@@ -96,12 +96,16 @@ fn hostile_backend_keeping_pages_mapped_leaves_them_revoked_later_never_reused()
         .borrow()
         .streams
         .iter()
-        .flat_map(|s| s.handles.clone())
+        .flat_map(|s| s.handles.iter().chain(&s.buffer_handles).copied())
         .collect();
     world.frontend.shutdown();
     world.sim.run_until_idle(100);
     let stuck = world.frontend.leftover_grants();
-    assert_eq!(stuck, handles.len(), "ring and event pages of both streams");
+    assert_eq!(
+        stuck,
+        handles.len(),
+        "ring and event pages of both streams, spk's buffer and directory"
+    );
     assert_eq!(world.sim.granted_refs(GUEST).len(), stuck);
     // The backend finally lets go: the next poll revokes them.
     for handle in handles {
@@ -328,5 +332,36 @@ fn hostile_xenstore_missing_stream_type_drops_only_that_stream() {
     let mut pcm = running_speaker(&world);
     play(&mut pcm, 2400).unwrap();
     pcm.drain().unwrap();
+    assert_clean_teardown(&world);
+}
+
+#[test]
+fn hostile_backend_keeping_the_buffer_mapped_after_close_never_gets_it_reused() {
+    let world = setup();
+    let mut pcm = running_speaker(&world);
+    play(&mut pcm, 2400).unwrap();
+    pcm.drain().unwrap();
+    world.hostile.borrow_mut().keep_buffer_mapped = true;
+    let mapped_before = world.sim.with_core(|core| core.mapped_refs(GUEST));
+    pcm.close().unwrap();
+    let kept: Vec<u32> = world.hostile.borrow().streams[0].abandoned_handles.clone();
+    assert!(kept.len() >= 3, "directory and buffer pages mapped");
+    // The backend still maps the old buffer: those grants stay (stuck),
+    // and a new OPEN gets fresh pages.
+    world.hostile.borrow_mut().keep_buffer_mapped = false;
+    let mut pcm = running_speaker(&world);
+    let new_buffer: Vec<u32> = world.hostile.borrow().streams[0].buffer_handles.clone();
+    let mapped_now = world.sim.with_core(|core| core.mapped_refs(GUEST));
+    for gref in &mapped_before {
+        assert!(mapped_now.contains(gref), "old grant {gref} still mapped");
+    }
+    assert_eq!(mapped_now.len(), mapped_before.len() + new_buffer.len());
+    play(&mut pcm, 2400).unwrap();
+    pcm.drain().unwrap();
+    pcm.close().unwrap();
+    // The backend lets go of the old buffer at last; teardown is clean.
+    for handle in kept {
+        world.sim.unmap_grant(handle).unwrap();
+    }
     assert_clean_teardown(&world);
 }

@@ -68,8 +68,16 @@ pub struct HostileStream {
     pub ring_port: Port,
     /// Our end of the event page's event channel.
     pub event_port: Port,
-    /// Grant-map handles.
+    /// Grant-map handles of the ring and event page.
     pub handles: Vec<u32>,
+    /// Grant-map handles of the audio buffer and its page directory
+    /// (mapped at OPEN, unmapped at CLOSE).
+    pub buffer_handles: Vec<u32>,
+    /// The mapped audio buffer pages, in order.
+    pub buffer: Vec<SimPage>,
+    /// Buffer mappings kept after CLOSE (`keep_buffer_mapped`); only the
+    /// test unmaps them.
+    pub abandoned_handles: Vec<u32>,
     /// Private `req_cons`.
     pub request_consumer: u32,
     /// Private `rsp_prod_pvt` (published at once).
@@ -163,6 +171,8 @@ pub struct HostileState {
     /// Keep the pages mapped when the frontend closes (a backend that
     /// never lets go).
     pub keep_mappings: bool,
+    /// Keep the audio buffer mapped at CLOSE (and teardown).
+    pub keep_buffer_mapped: bool,
     /// Go back to InitWait after the frontend closed.
     pub reconnect: bool,
     /// Stop touching XenStore at all (the backend vanished).
@@ -226,6 +236,7 @@ impl HostileBackend {
             silent: false,
             report_positions: true,
             keep_mappings: false,
+            keep_buffer_mapped: false,
             reconnect: false,
             vanished: false,
             scribble: None,
@@ -306,6 +317,9 @@ impl HostileBackend {
                     ring_port,
                     event_port,
                     handles: alloc::vec![ring.handle, events.handle],
+                    buffer_handles: Vec::new(),
+                    buffer: Vec::new(),
+                    abandoned_handles: Vec::new(),
                     request_consumer: 0,
                     response_producer: 0,
                     event_producer: 0,
@@ -335,6 +349,11 @@ impl HostileBackend {
             let _ = core.evtchn_close(0, stream.event_port);
             if !state.keep_mappings {
                 for handle in stream.handles {
+                    let _ = core.unmap_grant(handle);
+                }
+            }
+            if !state.keep_mappings && !state.keep_buffer_mapped {
+                for handle in stream.buffer_handles {
                     let _ = core.unmap_grant(handle);
                 }
             }
@@ -392,7 +411,7 @@ impl HostileBackend {
                     };
                     stream.requests.push(request);
                     progress = true;
-                    let honest_response = Self::honest_effects(state, index, &request);
+                    let honest_response = Self::honest_effects(state, core, index, &request);
                     let replies = match state.script.as_mut() {
                         Some(script) => script(&request, honest_response),
                         None => alloc::vec![Reply::Now(honest_response)],
@@ -426,14 +445,37 @@ impl HostileBackend {
     }
 
     /// What an honest backend would do with `request`; its response.
-    fn honest_effects(state: &mut HostileState, index: usize, request: &Request) -> Response {
+    fn honest_effects(
+        state: &mut HostileState,
+        core: &mut SimCore,
+        index: usize,
+        request: &Request,
+    ) -> Response {
+        let guest = state.guest;
+        let keep_buffer = state.keep_buffer_mapped;
         let stream = &mut state.streams[index];
+        let mut response = honest(request);
         match request.operation {
             XENSND_OP_OPEN => {
                 stream.written = 0;
                 stream.running = false;
+                if let Ok((open, _)) = OpenRequest::read_from_prefix(&request.op) {
+                    if !Self::map_buffer(stream, core, guest, &open) {
+                        response.status = -crate::abi::errno::XEN_EINVAL;
+                    }
+                }
             }
-            XENSND_OP_CLOSE => stream.running = false,
+            XENSND_OP_CLOSE => {
+                stream.running = false;
+                if keep_buffer {
+                    stream.abandoned_handles.append(&mut stream.buffer_handles);
+                } else {
+                    for handle in stream.buffer_handles.drain(..) {
+                        let _ = core.unmap_grant(handle);
+                    }
+                }
+                stream.buffer.clear();
+            }
             XENSND_OP_WRITE => {
                 if let Ok((rw, _)) = RwRequest::read_from_prefix(&request.op) {
                     stream.written += u64::from(rw.length);
@@ -447,7 +489,40 @@ impl HostileBackend {
             }
             _ => {}
         }
-        honest(request)
+        response
+    }
+
+    /// Map the page directory chain and the buffer pages it lists.
+    fn map_buffer(
+        stream: &mut HostileStream,
+        core: &mut SimCore,
+        guest: DomId,
+        open: &OpenRequest,
+    ) -> bool {
+        let mut remaining = (open.buffer_sz as usize).div_ceil(crate::xen::PAGE_SIZE);
+        let mut directory = open.gref_directory;
+        let mut directories = 0;
+        while remaining > 0 && directory != 0 && directories < 8 {
+            directories += 1;
+            let Ok(mapping) = core.map_grant(0, guest, directory, false) else {
+                return false;
+            };
+            stream.buffer_handles.push(mapping.handle);
+            let count = remaining.min(XENSND_PAGE_DIRECTORY_GREFS_PER_PAGE);
+            for i in 0..count {
+                let gref = mapping
+                    .page
+                    .load_u32(XENSND_PAGE_DIRECTORY_GREF_OFFSET + i * 4);
+                let Ok(page) = core.map_grant(0, guest, gref, true) else {
+                    return false;
+                };
+                stream.buffer_handles.push(page.handle);
+                stream.buffer.push(page.page);
+            }
+            remaining -= count;
+            directory = mapping.page.load_u32(0);
+        }
+        remaining == 0
     }
 }
 
