@@ -330,3 +330,49 @@ fn hostile_close_never_answered_times_out_and_teardown_is_still_clean() {
     drop(pcm);
     assert_clean_teardown(&world);
 }
+
+#[test]
+fn hostile_writes_answered_out_of_order_still_complete() {
+    let world = setup();
+    let mut pcm = running_speaker(&world);
+    let start = world.sim.now_ns();
+    let mut writes = 0u64;
+    world.hostile.borrow_mut().script = Some(Box::new(move |request, honest| {
+        if request.operation != XENSND_OP_WRITE {
+            return vec![Reply::Now(honest)];
+        }
+        writes += 1;
+        // Every other WRITE is answered later than the one after it.
+        if writes % 2 == 1 {
+            vec![Reply::At(start + writes * 1_000_000, honest)]
+        } else {
+            vec![Reply::Now(honest)]
+        }
+    }));
+    play(&mut pcm, 9600).unwrap();
+    pcm.drain().unwrap();
+    assert_eq!(pcm.state(), StreamState::Drained);
+    assert_eq!(pcm.position(), 9600);
+    let stats = pcm.channel_stats();
+    assert_eq!(stats.unexpected_responses + stats.timeouts, 0, "{stats:?}");
+    assert_clean_teardown(&world);
+}
+
+#[test]
+fn hostile_write_failing_mid_stream_reaches_the_app_and_the_stream_recovers() {
+    let world = setup();
+    let mut pcm = running_speaker(&world);
+    world.hostile.borrow_mut().script = Some(tamper_nth(XENSND_OP_WRITE, 3, |_, mut r| {
+        r.status = -XEN_EIO;
+        vec![Reply::Now(r)]
+    }));
+    let error = play(&mut pcm, 9600).unwrap_err();
+    assert_eq!(kind(&error), ErrorKind::Backend(-XEN_EIO), "{error}");
+    // The app can start over.
+    pcm.stop().ok();
+    pcm.prepare().unwrap();
+    pcm.start().unwrap();
+    play(&mut pcm, 2400).unwrap();
+    pcm.drain().unwrap();
+    assert_clean_teardown(&world);
+}

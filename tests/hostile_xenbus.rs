@@ -365,3 +365,24 @@ fn hostile_backend_keeping_the_buffer_mapped_after_close_never_gets_it_reused() 
     }
     assert_clean_teardown(&world);
 }
+
+#[test]
+fn hostile_backend_skipping_initwait_times_out_naming_the_node() {
+    use xensnd::sim::vsnd::add_vsnd_device;
+    let sim = xensnd::sim::SimXen::new();
+    let guest = sim.add_guest(GUEST);
+    sim.with_core(|core| add_vsnd_device(core, GUEST, 0, &SimVsndSpec::simple()));
+    // Connected straight away, without InitWait and without mapping anything.
+    sim.store_write(&format!("{}/state", be_path()), b"4")
+        .unwrap();
+    let store = guest.xenstore().unwrap();
+    let probe = xensnd::sndif::frontend::Frontend::probe(guest, store, quick()).unwrap();
+    assert_eq!(probe.failed.len(), 1);
+    let (_, error) = &probe.failed[0];
+    assert!(
+        matches!(error, FrontendError::BackendTimeout { .. }),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains(&be_path()), "{error}");
+    assert_eq!(sim.granted_refs(GUEST), Vec::<u32>::new());
+}
