@@ -15,7 +15,9 @@ use zerocopy::{FromBytes, IntoBytes};
 use super::buffer::Granted;
 use super::SndError;
 use crate::abi::sndif::{CurPosEvent, Event, Request, Response, XENSND_EVT_CUR_POS};
-use crate::ring::{Entry, EventConsumer, FrontRing, RingError, ENTRY_SIZE, RING_SLOTS};
+use crate::ring::{
+    Entry, EventConsumer, FrontRing, RingError, ENTRY_SIZE, EVENT_SLOTS, RING_SLOTS,
+};
 use crate::xen::{DomId, GrantRef, Platform, Port, SharedPage};
 
 /// Default time a request may take before the app sees a timeout
@@ -317,7 +319,9 @@ impl<X: Platform> Channel<X> {
                 Err(e) => return Err(self.fail(e)),
             }
         }
-        loop {
+        // A backend producing as fast as we consume must not hold us here:
+        // at most a ring's worth per poll, the rest waits for the next one.
+        for _ in 0..EVENT_SLOTS {
             match self.events.take_event() {
                 Ok(Some(entry)) => self.handle_event(&entry),
                 Ok(None) => break,
