@@ -386,3 +386,23 @@ fn hostile_backend_skipping_initwait_times_out_naming_the_node() {
     assert!(error.to_string().contains(&be_path()), "{error}");
     assert_eq!(sim.granted_refs(GUEST), Vec::<u32>::new());
 }
+
+#[test]
+fn hostile_backend_flooding_its_state_node_is_bounded_work() {
+    let world = setup();
+    let mut pcm = running_speaker(&world);
+    let node = format!("{}/state", be_path());
+    for _ in 0..20_000 {
+        world.sim.store_write(&node, b"4").unwrap();
+    }
+    world.sim.run_until_idle(1000);
+    for _ in 0..5 {
+        world.frontend.poll();
+        world.sim.run_until_idle(1000);
+    }
+    // Still Connected (the value never changed) and usable.
+    assert_eq!(world.frontend.connected_devices(), 1);
+    play(&mut pcm, 2400).unwrap();
+    pcm.drain().unwrap();
+    assert_clean_teardown(&world);
+}
