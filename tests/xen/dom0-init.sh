@@ -48,9 +48,15 @@ else
 fi
 
 # collect what the host needs to judge and debug the run
-xl list > "$OUT/xl-list.txt" 2>&1
-xl dmesg > "$OUT/xl-dmesg.txt" 2>&1
+# (bounded: xl hangs when xenstored has died)
+timeout 15 xl list > "$OUT/xl-list.txt" 2>&1
+timeout 15 xl dmesg > "$OUT/xl-dmesg.txt" 2>&1
 dmesg > "$OUT/dom0-dmesg.txt" 2>&1
+grep -E 'segfault|general protection|traps:' "$OUT/dom0-dmesg.txt" | head -n 20 > "$OUT/dom0-faults.txt"
+if [ -s "$OUT/dom0-faults.txt" ]; then
+  echo "harness: WARNING: dom0 processes crashed (see dom0-faults.txt):"
+  cat "$OUT/dom0-faults.txt"
+fi
 mkdir -p "$OUT/console"
 cp /var/log/xen/console/* "$OUT/console/" 2>/dev/null
 stage collect

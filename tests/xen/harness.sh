@@ -58,8 +58,8 @@ wait_console() { waitfor "$2" grep -qE "$3" "$(console_log "$1")"; }
 # wait_dmesg SECONDS PATTERN: wait until `xl dmesg` (Xen console, incl. port 0xe9 output) matches.
 wait_dmesg() { waitfor "$1" sh -c "xl dmesg | grep -qE '$2'"; }
 
-# domain_gone NAME: true when no domain called NAME exists.
-domain_gone() { ! xl domid "$1" >/dev/null 2>&1; }
+# domain_gone NAME: true when no domain called NAME exists (and the toolstack answers).
+domain_gone() { ! timeout 10 xl domid "$1" >/dev/null 2>&1 && timeout 10 xl list >/dev/null 2>&1; }
 
 # wait_gone NAME SECONDS: wait until the domain NAME has gone (powered off and destroyed).
 wait_gone() { waitfor "$2" domain_gone "$1"; }
@@ -97,7 +97,8 @@ stop_bg() {
 
 # save_b64 LOGFILE TAG OUTFILE: decode the block a Linux domU printed with
 # `send_file TAG FILE` (between HARNESS-B64-BEGIN TAG and HARNESS-B64-END TAG).
+# Fails when the block is missing, empty or not valid base64.
 save_b64() {
   tr -d '\r' < "$1" | sed -n "/^HARNESS-B64-BEGIN $2\$/,/^HARNESS-B64-END $2\$/p" \
-    | sed '1d;$d' | base64 -d > "$3"
+    | sed '1d;$d' | base64 -d > "$3" && [ -s "$3" ]
 }

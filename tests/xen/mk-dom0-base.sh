@@ -36,4 +36,5 @@ echo 'root:x:0:0:root:/root:/bin/sh' > "$stage/etc/passwd"
 echo 'root:x:0:' > "$stage/etc/group"
 pack_cpio "$stage" | gzip -6 > "$out.tmp"
 mv "$out.tmp" "$out"
+find "$CACHE/build" -maxdepth 1 -name 'dom0-base-*.cpio.gz' ! -path "$out" -delete   # older keys
 echo "$out"

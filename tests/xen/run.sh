@@ -18,7 +18,7 @@
 #                   An existing DIR is emptied only if an earlier run made it.
 #   --timeout S     hard limit for the whole QEMU run (default 300); QEMU is killed then.
 #
-# Environment: XEN_CACHE (package cache, default target/xen-cache), QEMU_MEM (MiB,
+# Environment: XEN_CACHE (package cache, default target/xen-cache), QEMU_CPU (max), QEMU_MEM (MiB,
 # default 2048), DOM0_MEM (default 768M), SMP (2), XEN_CMDLINE_EXTRA, DOM0_CMDLINE_EXTRA,
 # XENSND_ELF (default target/x86_64-unknown-none/release/xensnd),
 # SNDBACK (default target/release/sndback): shipped as /project/... when they exist.
@@ -96,7 +96,7 @@ if [ "$LINUX_DOMU" = 1 ]; then
 fi
 pack_cpio "$ov" > "$stage/overlay.cpio"
 parts+=("$stage/overlay.cpio")
-initrd=$out/.initrd.img
+initrd=$stage/initrd.img
 : > "$initrd"
 for p in "${parts[@]}"; do cat "$p" >> "$initrd"; pad4 "$initrd" >> "$initrd"; done
 t_build1=${EPOCHREALTIME/./}
@@ -112,16 +112,17 @@ truncate -s 1G "$img"
 mem=${QEMU_MEM:-2048}
 dom0_mem=${DOM0_MEM:-768M}
 smp=${SMP:-2}
+cpu=${QEMU_CPU:-max}
 guest_timeout=$(( timeout - 60 ))
 [ $guest_timeout -ge 30 ] || guest_timeout=30
 xen_cmd="console=com1 com1=115200,8n1 dom0_mem=$dom0_mem,max:$dom0_mem dom0_max_vcpus=$smp loglvl=all guest_loglvl=all noreboot console_timestamps=boot smap=0 smep=0 ${XEN_CMDLINE_EXTRA:-}"
 dom0_cmd="console=hvc0 earlyprintk=xen harness.timeout=$guest_timeout ${DOM0_CMDLINE_EXTRA:-}"
-qemu=(qemu-system-x86_64 -machine q35 -accel tcg,thread=multi -cpu max -m "$mem" -smp "$smp"
+qemu=(qemu-system-x86_64 -machine q35 -accel tcg,thread=multi -cpu "$cpu" -m "$mem" -smp "$smp"
       -display none -monitor none -serial stdio -no-reboot
       -device isa-debug-exit,iobase=0xf4,iosize=0x04
-      -drive "file=$img,format=raw,if=virtio,cache=unsafe"
+      -drive "file=${img//,/,,},format=raw,if=virtio,cache=unsafe"
       -kernel "$XEN" -append "$xen_cmd"
-      -initrd "$VMLINUZ ${dom0_cmd//,/,,},$initrd")
+      -initrd "${VMLINUZ//,/,,} ${dom0_cmd//,/,,},${initrd//,/,,}")
 printf '%q ' "${qemu[@]}" > "$out/qemu-cmdline.txt"; echo >> "$out/qemu-cmdline.txt"
 
 serial=$out/serial.log
