@@ -66,10 +66,15 @@ wait_gone() { waitfor "$2" domain_gone "$1"; }
 
 # xl_create CONFIG [KEY=VALUE...]: `xl -v create`, output in $OUT/xl-create-<config>.log
 # (also echoed). Returns xl's exit status. A 120 s cap guards against a stuck toolstack.
+# Unless the config sets cpus=, the guest is pinned to $GUEST_CPUS (the pCPUs dom0
+# does not use, see run.sh): sharing a pCPU with a PVH guest crashes dom0 processes.
 xl_create() {
   _cfg=$1; shift
   _log=$OUT/xl-create-$(basename "$_cfg" .cfg).log
   stage "xl-create-$(basename "$_cfg" .cfg)"
+  if [ -n "${GUEST_CPUS:-}" ] && ! grep -qE '^[[:space:]]*cpus[[:space:]]*=' "$_cfg"; then
+    set -- "cpus=\"$GUEST_CPUS\"" "$@"
+  fi
   timeout 120 xl -v create "$_cfg" "$@" > "$_log" 2>&1
   _rc=$?
   tail -n 15 "$_log"

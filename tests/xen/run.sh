@@ -19,7 +19,7 @@
 #   --timeout S     hard limit for the whole QEMU run (default 300); QEMU is killed then.
 #
 # Environment: XEN_CACHE (package cache, default target/xen-cache), QEMU_CPU (max), QEMU_MEM (MiB,
-# default 2048), DOM0_MEM (default 768M), SMP (2), XEN_CMDLINE_EXTRA, DOM0_CMDLINE_EXTRA,
+# default 2048), DOM0_MEM (default 768M), SMP (QEMU CPUs, 3), DOM0_VCPUS (2), XEN_CMDLINE_EXTRA, DOM0_CMDLINE_EXTRA,
 # XENSND_ELF (default target/x86_64-unknown-none/release/xensnd),
 # SNDBACK (default target/release/sndback): shipped as /project/... when they exist.
 set -euo pipefail
@@ -111,12 +111,19 @@ truncate -s 1G "$img"
 # --- boot
 mem=${QEMU_MEM:-2048}
 dom0_mem=${DOM0_MEM:-768M}
-smp=${SMP:-2}
+# CPU split: dom0's vCPUs are pinned to pCPUs 0..DOM0_VCPUS-1, guests created with
+# xl_create to the remaining pCPUs. Sharing a pCPU between PV dom0 and an HVM/PVH
+# guest (SVM world switches, emulated by TCG) corrupts dom0 user processes' TLS now and then.
+smp=${SMP:-3}
+dom0_vcpus=${DOM0_VCPUS:-2}
+[ "$smp" -gt "$dom0_vcpus" ] || { echo "run.sh: SMP ($smp) must be greater than DOM0_VCPUS ($dom0_vcpus)" >&2; exit 2; }
+guest_cpus=$dom0_vcpus
+[ $(( smp - 1 )) -eq "$dom0_vcpus" ] || guest_cpus=$dom0_vcpus-$(( smp - 1 ))
 cpu=${QEMU_CPU:-max}
 guest_timeout=$(( timeout - 60 ))
 [ $guest_timeout -ge 30 ] || guest_timeout=30
-xen_cmd="console=com1 com1=115200,8n1 dom0_mem=$dom0_mem,max:$dom0_mem dom0_max_vcpus=$smp loglvl=all guest_loglvl=all noreboot console_timestamps=boot smap=0 smep=0 ${XEN_CMDLINE_EXTRA:-}"
-dom0_cmd="console=hvc0 earlyprintk=xen harness.timeout=$guest_timeout ${DOM0_CMDLINE_EXTRA:-}"
+xen_cmd="console=com1 com1=115200,8n1 dom0_mem=$dom0_mem,max:$dom0_mem dom0_max_vcpus=$dom0_vcpus dom0_vcpus_pin loglvl=all guest_loglvl=all noreboot console_timestamps=boot smap=0 smep=0 ${XEN_CMDLINE_EXTRA:-}"
+dom0_cmd="console=hvc0 earlyprintk=xen harness.timeout=$guest_timeout harness.guest_cpus=$guest_cpus ${DOM0_CMDLINE_EXTRA:-}"
 qemu=(qemu-system-x86_64 -machine q35 -accel tcg,thread=multi -cpu "$cpu" -m "$mem" -smp "$smp"
       -display none -monitor none -serial stdio -no-reboot
       -device isa-debug-exit,iobase=0xf4,iosize=0x04
