@@ -19,7 +19,10 @@ stage dom0-init
 
 timeout=240
 for arg in $(cat /proc/cmdline); do
-  case $arg in harness.timeout=*) timeout=${arg#*=} ;; esac
+  case $arg in
+    harness.timeout=*) timeout=${arg#*=} ;;
+    harness.guest_cpus=*) GUEST_CPUS=${arg#*=}; export GUEST_CPUS ;;
+  esac
 done
 
 for m in $(cat /lib/modules/load-order); do

@@ -77,6 +77,7 @@ xl_create() {
   fi
   timeout 120 xl -v create "$_cfg" "$@" > "$_log" 2>&1
   _rc=$?
+  [ $_rc != 0 ] || timeout 10 xl vcpu-list >> "$_log" 2>&1
   tail -n 15 "$_log"
   echo "harness: xl create $_cfg rc=$_rc"
   return $_rc

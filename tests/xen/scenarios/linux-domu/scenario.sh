@@ -7,6 +7,9 @@
 stage backend
 start_bg backend sh /scenario/fakebe.sh
 check "xl create lx.cfg (Linux PVH domU + vsnd)" xl_create /scenario/lx.cfg
+# vcpu-list row: name id vcpu cpu state time affinity(hard) affinity(soft)
+pinned() { xl vcpu-list lx | awk -v want="$GUEST_CPUS" '$1=="lx" && $7==want{ok=1} END{exit !ok}'; }
+check "domU pinned to the guest pCPUs ($GUEST_CPUS)" pinned
 check "domU ran its script" wait_console lx 120 'HARNESS-DOMU-DONE'
 log=$(console_log lx)
 check "snd_xen_front loaded" grep -q '^snd_xen_front' "$log"
