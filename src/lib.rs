@@ -8,6 +8,7 @@
 //! - [`ring`]: the generic Xen shared ring (both halves) and the sndif event page.
 //! - [`sndif`]: the sound frontend (configuration, streams, buffers, negotiation).
 //! - [`pcm`]: the PCM stream API the application uses.
+//! - [`backend`]: the sndif backend engine shared by the dom0 backend and the simulator.
 //! - [`app`]: the demo application.
 //! - `arch` (guest only): the one place with raw hardware and hypervisor access.
 //! - [`sim`] (host only): a simulated Xen and sndif backend for tests.
@@ -20,6 +21,7 @@ extern crate std;
 
 pub mod abi;
 pub mod app;
+pub mod backend;
 pub mod pcm;
 pub mod ring;
 pub mod sndif;

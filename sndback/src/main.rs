@@ -1,2 +1,629 @@
-//! dom0 sndif backend (placeholder).
-fn main() {}
+//! sndback: the dom0 backend for Xen para-virtual sound (`io/sndif.h`).
+//!
+//! Runs the xensnd backend engine ([`xensnd::backend`]) for every vsnd
+//! device under `/local/domain/0/backend/vsnd`, over Xen's own libraries
+//! (libxenstore, libxenevtchn, libxengnttab). One thread: poll() on the
+//! XenStore and event-channel descriptors, with a timeout for the next
+//! position event; never a busy loop. Playback goes to WAV files (or
+//! nowhere); capture comes from a tone, silence or a WAV file.
+#![deny(unsafe_code)]
+
+mod media;
+mod stats;
+#[allow(
+    unsafe_code,
+    reason = "the FFI layer: every block has a SAFETY comment"
+)]
+mod sys;
+mod xenbus;
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::rc::Rc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use clap::{Parser, ValueEnum};
+use xensnd::abi::sndif::Interval;
+use xensnd::backend::config::{parse_formats, parse_rates, parse_u32};
+use xensnd::backend::Limits;
+
+use crate::stats::StreamRecord;
+use crate::sys::{DomainMapper, EventChannels, GrantTable, XenStore};
+use crate::xenbus::{list_devices, parse_frontend_token, Device, Devices, Settings, SourceKind};
+
+/// Where playback audio goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum SinkKind {
+    /// `<out-dir>/dom<domid>-<unique-id>.wav`.
+    Wav,
+    /// Discard.
+    Null,
+}
+
+/// dom0 backend for Xen para-virtual sound (sndif): serves every vsnd
+/// frontend, writes playback to WAV files, feeds capture from a tone,
+/// silence or a WAV file.
+#[derive(Debug, Parser)]
+#[command(name = "sndback", version)]
+struct Cli {
+    /// Directory for WAV sinks (`dom<domid>-<unique-id>.wav`).
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    out_dir: PathBuf,
+    /// Playback sink.
+    #[arg(long, value_enum, default_value_t = SinkKind::Wav)]
+    sink: SinkKind,
+    /// Capture source: `tone:FREQ`, `silence` or `wav:FILE`.
+    #[arg(long, value_name = "SOURCE", default_value = "tone:440")]
+    source: String,
+    /// Sample rates: `MIN-MAX`, one rate, or a comma-separated list.
+    #[arg(long, default_value = "8000-192000")]
+    rates: String,
+    /// Sample formats (XenStore names, comma-separated).
+    #[arg(long, default_value = "s8,u8,s16_le,s24_le,s32_le,float_le")]
+    formats: String,
+    /// Channel counts: `MIN-MAX` or one count.
+    #[arg(long, default_value = "1-8")]
+    channels: String,
+    /// Buffer sizes in frames: `MIN-MAX`.
+    #[arg(long, default_value = "64-1048576")]
+    buffer_frames: String,
+    /// Period sizes in frames: `MIN-MAX`.
+    #[arg(long, default_value = "16-1048576")]
+    period_frames: String,
+    /// Largest shared buffer mapped, bytes.
+    #[arg(long, default_value_t = 16 << 20)]
+    max_buffer_bytes: u32,
+    /// Refuse READ/WRITE offsets and lengths that are not whole frames.
+    #[arg(long)]
+    whole_frames: bool,
+    /// Log level: error, warn, info, debug, trace.
+    #[arg(long, default_value = "info", value_parser = parse_level)]
+    log: log::LevelFilter,
+    /// Write counters as JSON here at every device teardown and at exit.
+    #[arg(long, value_name = "FILE")]
+    stats: Option<PathBuf>,
+    /// XenStore directory of our vsnd backends.
+    #[arg(long, default_value = "/local/domain/0/backend/vsnd")]
+    backend_root: String,
+}
+
+fn parse_level(text: &str) -> Result<log::LevelFilter, String> {
+    text.parse()
+        .map_err(|_| format!("{text:?}: expected off, error, warn, info, debug or trace"))
+}
+
+fn parse_range(text: &str) -> Result<Interval, String> {
+    let (min, max) = match text.split_once('-') {
+        Some((min, max)) => (min, max),
+        None => (text, text),
+    };
+    let min = parse_u32(min).map_err(|error| format!("{text:?}: {}", error.0))?;
+    let max = parse_u32(max).map_err(|error| format!("{text:?}: {}", error.0))?;
+    if min > max {
+        return Err(format!("{text:?}: minimum above maximum"));
+    }
+    Ok(Interval { min, max })
+}
+
+fn parse_rate_option(text: &str) -> Result<Interval, String> {
+    if text.contains(',') {
+        parse_rates(text).map_err(|error| format!("{text:?}: {}", error.0))
+    } else {
+        parse_range(text)
+    }
+}
+
+fn settings_from(cli: &Cli) -> Result<Settings, String> {
+    let limits = Limits {
+        formats: parse_formats(&cli.formats).map_err(|error| format!("--formats: {}", error.0))?,
+        rates: parse_rate_option(&cli.rates).map_err(|error| format!("--rates: {error}"))?,
+        channels: parse_range(&cli.channels).map_err(|error| format!("--channels: {error}"))?,
+        buffer_frames: parse_range(&cli.buffer_frames)
+            .map_err(|error| format!("--buffer-frames: {error}"))?,
+        period_frames: parse_range(&cli.period_frames)
+            .map_err(|error| format!("--period-frames: {error}"))?,
+    };
+    let source = if cli.source == "silence" {
+        SourceKind::Silence
+    } else if let Some(frequency) = cli.source.strip_prefix("tone:") {
+        let frequency: f32 = frequency
+            .parse()
+            .map_err(|_| format!("--source: bad frequency {frequency:?}"))?;
+        if !(frequency.is_finite() && frequency > 0.0) {
+            return Err(format!("--source: bad frequency {frequency}"));
+        }
+        SourceKind::Tone(frequency)
+    } else if let Some(file) = cli.source.strip_prefix("wav:") {
+        let (samples, channels, rate) = media::load_wav(file.as_ref())?;
+        SourceKind::Wav(samples, channels, rate)
+    } else {
+        return Err(format!(
+            "--source: expected tone:FREQ, silence or wav:FILE, got {:?}",
+            cli.source
+        ));
+    };
+    let out_dir = match cli.sink {
+        SinkKind::Wav => {
+            std::fs::create_dir_all(&cli.out_dir)
+                .map_err(|error| format!("--out-dir {}: {error}", cli.out_dir.display()))?;
+            Some(cli.out_dir.clone())
+        }
+        SinkKind::Null => None,
+    };
+    Ok(Settings {
+        backend_root: cli.backend_root.trim_end_matches('/').to_owned(),
+        out_dir,
+        source,
+        limits,
+        max_buffer_bytes: cli.max_buffer_bytes,
+        whole_frames: cli.whole_frames,
+        files: media::FileRegistry::default(),
+    })
+}
+
+/// Log lines to stderr: `2026-01-02T03:04:05.678Z LEVEL message`.
+struct StderrLogger;
+
+fn utc_timestamp() -> String {
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let seconds = since.as_secs();
+    let days = (seconds / 86_400) as i64;
+    let within = seconds % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let shifted = days + 719_468;
+    let era = shifted.div_euclid(146_097);
+    let day_of_era = shifted.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        within / 3600,
+        within / 60 % 60,
+        within % 60,
+        since.subsec_millis()
+    )
+}
+
+impl log::Log for StderrLogger {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        metadata.level() <= log::max_level()
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if self.enabled(record.metadata()) {
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "{} sndback {:5} {}",
+                utc_timestamp(),
+                record.level(),
+                record.args()
+            );
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+static LOGGER: StderrLogger = StderrLogger;
+
+/// Where a local event-channel port leads.
+#[derive(Debug, Clone, Copy)]
+struct PortTarget {
+    key: (u32, u32),
+    stream: usize,
+    is_ring: bool,
+}
+
+struct Backend {
+    store: XenStore,
+    events: EventChannels,
+    table: Rc<GrantTable>,
+    settings: Settings,
+    devices: Devices<DomainMapper>,
+    failed: BTreeMap<(u32, u32), String>,
+    ports: HashMap<u32, PortTarget>,
+    history: Vec<StreamRecord>,
+    start: Instant,
+    start_unix_ns: u64,
+    stats_path: Option<PathBuf>,
+}
+
+const BACKEND_TOKEN: &str = "backend";
+
+impl Backend {
+    fn now_ns(&self) -> u64 {
+        u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    fn rebuild_ports(&mut self) {
+        self.ports.clear();
+        for (key, device) in &self.devices {
+            for (index, live) in device.streams.iter().enumerate() {
+                self.ports.insert(
+                    live.ring_port,
+                    PortTarget {
+                        key: *key,
+                        stream: index,
+                        is_ring: true,
+                    },
+                );
+                self.ports.insert(
+                    live.event_port,
+                    PortTarget {
+                        key: *key,
+                        stream: index,
+                        is_ring: false,
+                    },
+                );
+            }
+        }
+    }
+
+    fn record_teardown(&mut self, records: Vec<StreamRecord>) {
+        if !records.is_empty() {
+            self.history.extend(records);
+            self.write_stats();
+        }
+    }
+
+    fn write_stats(&self) {
+        let Some(path) = &self.stats_path else {
+            return;
+        };
+        let mut records = self.history.clone();
+        for device in self.devices.values() {
+            records.extend(device.records(true));
+        }
+        stats::write(
+            path,
+            &stats::to_json(&records, self.start_unix_ns, self.now_ns()),
+        );
+    }
+
+    fn rescan(&mut self) {
+        let present = list_devices(&self.store, &self.settings.backend_root);
+        let gone: Vec<(u32, u32)> = self
+            .devices
+            .keys()
+            .filter(|key| !present.contains(key))
+            .copied()
+            .collect();
+        for key in gone {
+            if let Some(device) = self.devices.remove(&key) {
+                let records = device.remove(&self.store, &self.events);
+                self.record_teardown(records);
+            }
+        }
+        self.failed.retain(|key, _| present.contains(key));
+        for key in present {
+            if self.devices.contains_key(&key) {
+                continue;
+            }
+            match Device::create(
+                &self.store,
+                DomainMapper::new(&self.table, key.0),
+                &self.settings,
+                key.0,
+                key.1,
+            ) {
+                Ok(device) => {
+                    self.failed.remove(&key);
+                    self.devices.insert(key, device);
+                }
+                Err(error) => {
+                    if self.failed.get(&key) != Some(&error) {
+                        log::warn!("dom{} vsnd {}: not set up: {error}", key.0, key.1);
+                        self.failed.insert(key, error);
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_watch(&mut self, path: &str, token: &str) {
+        log::trace!("watch {token}: {path}");
+        let mut records = Vec::new();
+        if token == BACKEND_TOKEN {
+            self.rescan();
+            let relative = path
+                .strip_prefix(&self.settings.backend_root)
+                .unwrap_or("")
+                .trim_start_matches('/');
+            let parts: Vec<&str> = relative.split('/').collect();
+            if let [domid, device, "state"] = parts.as_slice() {
+                if let (Ok(domid), Ok(device)) = (parse_u32(domid), parse_u32(device)) {
+                    if let Some(found) = self.devices.get_mut(&(domid, device)) {
+                        records = found.on_backend_change(&self.store, &self.events);
+                    }
+                }
+            }
+        } else if let Some(key) = parse_frontend_token(token) {
+            if let Some(device) = self.devices.get_mut(&key) {
+                records = device.on_frontend_change(&self.store, &self.events, &self.settings);
+            }
+        }
+        self.record_teardown(records);
+        self.rebuild_ports();
+    }
+
+    /// Serve one stream now; returns false if its ring is broken.
+    fn service(&mut self, key: (u32, u32), index: usize, now: u64) -> bool {
+        let Some(device) = self.devices.get_mut(&key) else {
+            return true;
+        };
+        let Device {
+            mapper, streams, ..
+        } = device;
+        let Some(live) = streams.get_mut(index) else {
+            return true;
+        };
+        let result = live.channel.service(mapper, now);
+        if result.notify_ring {
+            if let Err(error) = self.events.notify(live.ring_port) {
+                log::error!("notify port {}: {error}", live.ring_port);
+            }
+        }
+        if result.notify_events {
+            if let Err(error) = self.events.notify(live.event_port) {
+                log::error!("notify port {}: {error}", live.event_port);
+            }
+        }
+        live.deadline_ns = result.next_deadline_ns;
+        !live.channel.is_broken()
+    }
+
+    fn close_broken(&mut self, key: (u32, u32)) {
+        if let Some(device) = self.devices.get_mut(&key) {
+            log::error!(
+                "dom{} vsnd {}: a frontend ring is corrupted: closing the device",
+                key.0,
+                key.1
+            );
+            let records = device.teardown(&self.events);
+            self.store
+                .write(
+                    &format!("{}/{}/{}/state", self.settings.backend_root, key.0, key.1),
+                    &xenbus::STATE_CLOSED.to_string(),
+                )
+                .unwrap_or_else(|error| log::error!("writing state: {error}"));
+            self.record_teardown(records);
+            self.rebuild_ports();
+        }
+    }
+
+    fn service_due(&mut self) {
+        let now = self.now_ns();
+        let due: Vec<((u32, u32), usize)> = self
+            .devices
+            .iter()
+            .flat_map(|(key, device)| {
+                device
+                    .streams
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, live)| live.deadline_ns.is_some_and(|deadline| deadline <= now))
+                    .map(|(index, _)| (*key, index))
+            })
+            .collect();
+        for (key, index) in due {
+            if !self.service(key, index, now) {
+                self.close_broken(key);
+            }
+        }
+    }
+
+    fn next_timeout_ms(&self) -> i32 {
+        let now = self.now_ns();
+        let next = self
+            .devices
+            .values()
+            .flat_map(|device| device.streams.iter().filter_map(|live| live.deadline_ns))
+            .min();
+        match next {
+            Some(deadline) => {
+                let wait = deadline.saturating_sub(now).div_ceil(1_000_000);
+                wait.min(1000) as i32
+            }
+            None => 1000,
+        }
+    }
+
+    fn on_event_channel(&mut self) -> Result<(), String> {
+        // A failing event-channel device would make poll() return at once
+        // forever: give up instead of spinning.
+        let port = self
+            .events
+            .pending()
+            .map_err(|error| format!("xenevtchn_pending: {error}"))?;
+        self.events.unmask(port);
+        let Some(target) = self.ports.get(&port).copied() else {
+            log::debug!("notification on unknown port {port}");
+            return Ok(());
+        };
+        if !target.is_ring {
+            // The frontend has no reason to signal the event channel.
+            return Ok(());
+        }
+        if let Some(live) = self
+            .devices
+            .get_mut(&target.key)
+            .and_then(|device| device.streams.get_mut(target.stream))
+        {
+            live.channel.note_notification();
+        }
+        let now = self.now_ns();
+        if !self.service(target.key, target.stream, now) {
+            self.close_broken(target.key);
+        }
+        Ok(())
+    }
+
+    fn run(&mut self) -> Result<(), String> {
+        self.store
+            .watch(&self.settings.backend_root, BACKEND_TOKEN)
+            .map_err(|error| format!("watch {}: {error}", self.settings.backend_root))?;
+        log::info!("watching {}", self.settings.backend_root);
+        let descriptors = [self.store.fileno(), self.events.fd()];
+        while !sys::termination_requested() {
+            self.service_due();
+            let timeout = self.next_timeout_ms();
+            let ready = sys::poll_readable(&descriptors, timeout)
+                .map_err(|error| format!("poll: {error}"))?;
+            if ready[0] {
+                while let Some((path, token)) = self.store.check_watch() {
+                    self.on_watch(&path, &token);
+                }
+            }
+            if ready[1] {
+                self.on_event_channel()?;
+            }
+        }
+        log::info!("terminating");
+        Ok(())
+    }
+
+    fn shutdown(&mut self) {
+        let devices = std::mem::take(&mut self.devices);
+        for (_, device) in devices {
+            let records = device.remove(&self.store, &self.events);
+            self.history.extend(records);
+        }
+        self.ports.clear();
+        self.store
+            .unwatch(&self.settings.backend_root, BACKEND_TOKEN);
+        self.write_stats();
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    log::set_max_level(cli.log);
+    if log::set_logger(&LOGGER).is_err() {
+        eprintln!("sndback: logger already set");
+    }
+    let settings = match settings_from(&cli) {
+        Ok(settings) => settings,
+        Err(error) => {
+            log::error!("{error}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(error) = sys::install_termination_handler() {
+        log::error!("signal handlers: {error}");
+        return ExitCode::FAILURE;
+    }
+    let opened = XenStore::open()
+        .map_err(|error| format!("xs_open: {error}"))
+        .and_then(|store| {
+            let events =
+                EventChannels::open().map_err(|error| format!("xenevtchn_open: {error}"))?;
+            let table = GrantTable::open().map_err(|error| format!("xengnttab_open: {error}"))?;
+            Ok((store, events, table))
+        });
+    let (store, events, table) = match opened {
+        Ok(handles) => handles,
+        Err(error) => {
+            log::error!("{error} (is this dom0 with xenstored running and /dev/xen/* present?)");
+            return ExitCode::FAILURE;
+        }
+    };
+    let start_unix_ns = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|since| u64::try_from(since.as_nanos()).unwrap_or(0))
+        .unwrap_or(0);
+    log::info!(
+        "sndback {} starting: sink {:?} in {}, source {}, formats {}, rates {}, channels {}",
+        env!("CARGO_PKG_VERSION"),
+        cli.sink,
+        cli.out_dir.display(),
+        cli.source,
+        cli.formats,
+        cli.rates,
+        cli.channels
+    );
+    let mut backend = Backend {
+        store,
+        events,
+        table,
+        settings,
+        devices: Devices::new(),
+        failed: BTreeMap::new(),
+        ports: HashMap::new(),
+        history: Vec::new(),
+        start: Instant::now(),
+        start_unix_ns,
+        stats_path: cli.stats.clone(),
+    };
+    let result = backend.run();
+    backend.shutdown();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            log::error!("{error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        assert_eq!(parse_range("1-8"), Ok(Interval { min: 1, max: 8 }));
+        assert_eq!(parse_range("2"), Ok(Interval { min: 2, max: 2 }));
+        assert!(parse_range("8-1").is_err());
+        assert!(parse_range("a-b").is_err());
+        assert_eq!(
+            parse_rate_option("48000,44100"),
+            Ok(Interval {
+                min: 44_100,
+                max: 48_000
+            })
+        );
+    }
+
+    #[test]
+    fn command_line_defaults_and_settings() {
+        let cli = Cli::parse_from(["sndback", "--sink", "null", "--source", "tone:1000"]);
+        let settings = settings_from(&cli).unwrap();
+        assert!(settings.out_dir.is_none());
+        assert!(matches!(settings.source, SourceKind::Tone(frequency) if frequency == 1000.0));
+        assert_eq!(settings.limits.channels, Interval { min: 1, max: 8 });
+        assert_eq!(settings.backend_root, "/local/domain/0/backend/vsnd");
+        let bad = Cli::parse_from(["sndback", "--sink", "null", "--source", "noise"]);
+        assert!(settings_from(&bad).is_err());
+        let bad = Cli::parse_from(["sndback", "--sink", "null", "--formats", "s16_le,nope"]);
+        assert!(settings_from(&bad).is_err());
+    }
+
+    #[test]
+    fn timestamps_look_like_iso_8601() {
+        let stamp = utc_timestamp();
+        assert_eq!(stamp.len(), 24, "{stamp}");
+        assert!(stamp.ends_with('Z'));
+        assert_eq!(&stamp[4..5], "-");
+        assert_eq!(&stamp[10..11], "T");
+    }
+
+    #[test]
+    fn frontend_tokens_round_trip() {
+        assert_eq!(parse_frontend_token("fe/3/1"), Some((3, 1)));
+        assert_eq!(parse_frontend_token("backend"), None);
+        assert_eq!(parse_frontend_token("fe/x/1"), None);
+    }
+}

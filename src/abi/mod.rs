@@ -6,5 +6,18 @@
 //! checks every size, offset and constant here against it.
 #![forbid(unsafe_code)]
 
+pub mod console;
+pub mod errno;
+pub mod event_channel;
+pub mod grant_table;
+pub mod hvm;
+pub mod memory;
 pub mod ring;
+pub mod sched;
+pub mod shared_info;
 pub mod sndif;
+pub mod start_info;
+pub mod vcpu;
+pub mod xen;
+pub mod xenbus;
+pub mod xs_wire;

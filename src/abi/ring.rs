@@ -17,7 +17,7 @@ pub struct SringHeader {
     pub rsp_prod: u32,
     /// `rsp_event`: the frontend wants a notification when `rsp_prod` passes this.
     pub rsp_event: u32,
-    /// `pvt` (8 bytes) and `__pad` (40 bytes).
+    /// `pvt` (a 4-byte union at offset 16) and `__pad[44]` (offset 20).
     pub pad: [u8; 48],
 }
 const _: () = assert!(core::mem::size_of::<SringHeader>() == 64);

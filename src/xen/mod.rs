@@ -6,6 +6,13 @@
 //! ([`crate::sim`]). Nothing here touches hardware.
 #![forbid(unsafe_code)]
 
+pub mod evtchn;
+pub mod grant;
+pub mod shutdown;
+pub mod time;
+pub mod xenbus;
+pub mod xenstore;
+
 /// A Xen domain id (`domid_t`).
 pub type DomId = u16;
 /// An event-channel port (`evtchn_port_t`).
@@ -39,6 +46,20 @@ pub trait SharedPage {
     fn read(&self, offset: usize, out: &mut [u8]);
     /// Copy `data` into the page starting at `offset`.
     fn write(&self, offset: usize, data: &[u8]);
+    /// Let `f` write `len` bytes at `offset` in place (the zero-copy path).
+    /// Only for ranges the other side is not using (e.g. a buffer region
+    /// with no request in flight). The default stages through a copy;
+    /// implementations with direct access override it.
+    fn with_bytes_mut<R>(&self, offset: usize, len: usize, f: impl FnOnce(&mut [u8]) -> R) -> R
+    where
+        Self: Sized,
+    {
+        let mut staging = alloc::vec![0u8; len];
+        self.read(offset, &mut staging);
+        let result = f(&mut staging);
+        self.write(offset, &staging);
+        result
+    }
 }
 
 /// Memory barriers for shared rings, named after `xen_rmb`/`xen_wmb`/`xen_mb`

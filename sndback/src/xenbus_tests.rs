@@ -1,0 +1,362 @@
+//! The XenBus dance against an in-memory XenStore, fake event channels and
+//! plain-memory pages: InitWait, connect on Initialised, serve a request,
+//! frontend restart, libxl's Closing, connect errors, device removal.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::rc::Rc;
+
+use xensnd::abi::sndif::{OpenRequest, XENSND_OP_OPEN, XENSND_PCM_FORMAT_S16_LE};
+use xensnd::ring::FrontRing;
+use xensnd::xen::{SharedPage, XenError, PAGE_SIZE};
+use zerocopy::IntoBytes;
+
+use super::*;
+
+#[derive(Default)]
+struct MemoryStore {
+    nodes: RefCell<BTreeMap<String, String>>,
+    watches: RefCell<BTreeSet<(String, String)>>,
+}
+
+impl MemoryStore {
+    fn set(&self, path: &str, value: &str) {
+        self.nodes.borrow_mut().insert(path.into(), value.into());
+    }
+    fn get(&self, path: &str) -> Option<String> {
+        self.nodes.borrow().get(path).cloned()
+    }
+    fn remove_tree(&self, path: &str) {
+        let prefix = format!("{path}/");
+        self.nodes
+            .borrow_mut()
+            .retain(|key, _| key != path && !key.starts_with(&prefix));
+    }
+}
+
+impl Store for MemoryStore {
+    fn read(&self, path: &str) -> Option<String> {
+        self.get(path)
+    }
+    fn write(&self, path: &str, value: &str) -> io::Result<()> {
+        self.set(path, value);
+        Ok(())
+    }
+    fn directory(&self, path: &str) -> Vec<String> {
+        let prefix = format!("{path}/");
+        let children: BTreeSet<String> = self
+            .nodes
+            .borrow()
+            .keys()
+            .filter_map(|key| key.strip_prefix(&prefix))
+            .filter_map(|rest| rest.split('/').next())
+            .map(str::to_owned)
+            .collect();
+        children.into_iter().collect()
+    }
+    fn watch(&self, path: &str, token: &str) -> io::Result<()> {
+        self.watches
+            .borrow_mut()
+            .insert((path.into(), token.into()));
+        Ok(())
+    }
+    fn unwatch(&self, path: &str, token: &str) {
+        self.watches
+            .borrow_mut()
+            .remove(&(path.into(), token.into()));
+    }
+}
+
+#[derive(Default)]
+struct FakePorts {
+    next: Cell<u32>,
+    bound: RefCell<BTreeSet<u32>>,
+    refuse_remote: Cell<Option<u32>>,
+}
+
+impl Ports for FakePorts {
+    fn bind_interdomain(&self, _domid: u32, remote_port: u32) -> io::Result<u32> {
+        if self.refuse_remote.get() == Some(remote_port) {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        let port = self.next.get() + 100;
+        self.next.set(self.next.get() + 1);
+        self.bound.borrow_mut().insert(port);
+        Ok(port)
+    }
+    fn unbind(&self, port: u32) {
+        assert!(
+            self.bound.borrow_mut().remove(&port),
+            "unbind of an unbound port {port}"
+        );
+    }
+}
+
+#[derive(Clone)]
+struct Page(Rc<RefCell<Vec<u8>>>);
+
+impl SharedPage for Page {
+    fn gfn(&self) -> u64 {
+        0
+    }
+    fn load_u32(&self, offset: usize) -> u32 {
+        u32::from_le_bytes(self.0.borrow()[offset..offset + 4].try_into().unwrap())
+    }
+    fn store_u32(&self, offset: usize, value: u32) {
+        self.0.borrow_mut()[offset..offset + 4].copy_from_slice(&value.to_le_bytes());
+    }
+    fn read(&self, offset: usize, out: &mut [u8]) {
+        out.copy_from_slice(&self.0.borrow()[offset..offset + out.len()]);
+    }
+    fn write(&self, offset: usize, data: &[u8]) {
+        self.0.borrow_mut()[offset..offset + data.len()].copy_from_slice(data);
+    }
+}
+
+#[derive(Clone, Default)]
+struct Grants(Rc<RefCell<HashMap<u32, Page>>>);
+
+impl Grants {
+    fn grant(&self, gref: u32) -> Page {
+        let page = Page(Rc::new(RefCell::new(vec![0; PAGE_SIZE])));
+        self.0.borrow_mut().insert(gref, page.clone());
+        page
+    }
+}
+
+impl GrantMapper for Grants {
+    type Page = Page;
+    fn map(&mut self, gref: u32, _writable: bool) -> Result<Page, XenError> {
+        self.0.borrow().get(&gref).cloned().ok_or(XenError::Invalid)
+    }
+}
+
+const ROOT: &str = "/local/domain/0/backend/vsnd";
+const BACKEND: &str = "/local/domain/0/backend/vsnd/3/0";
+const FRONTEND: &str = "/local/domain/3/device/vsnd/0";
+
+fn settings() -> Settings {
+    Settings {
+        backend_root: ROOT.into(),
+        out_dir: None,
+        source: SourceKind::Silence,
+        limits: Limits::default(),
+        max_buffer_bytes: 1 << 20,
+        whole_frames: false,
+        files: crate::media::FileRegistry::default(),
+    }
+}
+
+/// What libxl writes for `vsnd = [['CARD, sample-rates=44100;48000', 'PCM, name=main',
+/// 'STREAM, unique-id=spk, type=p', 'STREAM, unique-id=mic, type=c']]`.
+fn libxl_layout(store: &MemoryStore) {
+    store.set(&format!("{BACKEND}/frontend"), FRONTEND);
+    store.set(&format!("{BACKEND}/frontend-id"), "3");
+    store.set(&format!("{BACKEND}/state"), "1");
+    store.set(&format!("{FRONTEND}/backend"), BACKEND);
+    store.set(&format!("{FRONTEND}/backend-id"), "0");
+    store.set(&format!("{FRONTEND}/state"), "1");
+    store.set(&format!("{FRONTEND}/sample-rates"), "44100,48000");
+    store.set(&format!("{FRONTEND}/0/name"), "main");
+    store.set(&format!("{FRONTEND}/0/0/type"), "p");
+    store.set(&format!("{FRONTEND}/0/0/unique-id"), "spk");
+    store.set(&format!("{FRONTEND}/0/1/type"), "c");
+    store.set(&format!("{FRONTEND}/0/1/unique-id"), "mic");
+}
+
+/// The frontend sets up its rings and writes the four nodes per stream.
+fn frontend_initialise(store: &MemoryStore, grants: &Grants) -> Vec<FrontRing<Page>> {
+    let mut rings = Vec::new();
+    for stream in 0..2u32 {
+        let ring_ref = 10 + stream * 2;
+        let event_ref = 11 + stream * 2;
+        rings.push(FrontRing::init(grants.grant(ring_ref)));
+        grants.grant(event_ref);
+        let path = format!("{FRONTEND}/0/{stream}");
+        store.set(&format!("{path}/ring-ref"), &ring_ref.to_string());
+        store.set(
+            &format!("{path}/event-channel"),
+            &(20 + stream * 2).to_string(),
+        );
+        store.set(&format!("{path}/evt-ring-ref"), &event_ref.to_string());
+        store.set(
+            &format!("{path}/evt-event-channel"),
+            &(21 + stream * 2).to_string(),
+        );
+    }
+    store.set(&format!("{FRONTEND}/state"), "3");
+    rings
+}
+
+fn backend_state(store: &MemoryStore) -> Option<String> {
+    store.get(&format!("{BACKEND}/state"))
+}
+
+#[test]
+fn full_lifecycle() {
+    let store = MemoryStore::default();
+    let ports = FakePorts::default();
+    let grants = Grants::default();
+    let settings = settings();
+    libxl_layout(&store);
+    assert_eq!(list_devices(&store, ROOT), vec![(3, 0)]);
+
+    let mut device = Device::create(&store, grants.clone(), &settings, 3, 0).unwrap();
+    assert_eq!(
+        backend_state(&store).as_deref(),
+        Some("2"),
+        "InitWait at once"
+    );
+    assert!(store
+        .watches
+        .borrow()
+        .contains(&(FRONTEND.into(), "fe/3/0".into())));
+    // The watch fires with the frontend still Initialising: nothing happens.
+    assert!(device
+        .on_frontend_change(&store, &ports, &settings)
+        .is_empty());
+    assert_eq!(backend_state(&store).as_deref(), Some("2"));
+
+    let mut rings = frontend_initialise(&store, &grants);
+    device.on_frontend_change(&store, &ports, &settings);
+    assert_eq!(backend_state(&store).as_deref(), Some("4"), "Connected");
+    assert_eq!(device.streams.len(), 2);
+    assert_eq!(ports.bound.borrow().len(), 4);
+    // The configuration narrowed the rates to 44.1-48 kHz.
+    assert_eq!(
+        device.streams[0].channel.stream().config().limits.rates,
+        xensnd::abi::sndif::Interval {
+            min: 44_100,
+            max: 48_000
+        }
+    );
+    assert_eq!(
+        device.streams[1].channel.stream().config().direction,
+        Direction::Capture
+    );
+
+    // A request on the playback ring is served through the device's mapper.
+    let buffer = grants.grant(40);
+    let directory = grants.grant(41);
+    directory.store_u32(4, 40);
+    let _ = buffer;
+    let open = OpenRequest {
+        pcm_rate: 48_000,
+        pcm_format: XENSND_PCM_FORMAT_S16_LE,
+        pcm_channels: 2,
+        reserved: 0,
+        buffer_sz: 4096,
+        gref_directory: 41,
+        period_sz: 1024,
+    };
+    let mut entry = [0u8; 64];
+    entry[0] = 9;
+    entry[2] = XENSND_OP_OPEN;
+    entry[8..28].copy_from_slice(open.as_bytes());
+    rings[0].push_request(&entry).unwrap();
+    assert!(rings[0].push_requests_and_check_notify());
+    let Device {
+        mapper, streams, ..
+    } = &mut device;
+    let result = streams[0].channel.service(mapper, 0);
+    assert!(result.notify_ring);
+    let response = rings[0].take_response().unwrap().unwrap();
+    assert_eq!((response[0], response[2]), (9, XENSND_OP_OPEN));
+    assert_eq!(i32::from_le_bytes(response[4..8].try_into().unwrap()), 0);
+
+    // Frontend closes: teardown, Closed, every port unbound.
+    store.set(&format!("{FRONTEND}/state"), "5");
+    let records = device.on_frontend_change(&store, &ports, &settings);
+    assert_eq!(records.len(), 2);
+    assert_eq!(records[0].counters.requests[0], 1);
+    assert_eq!(records[0].direction, "playback");
+    assert_eq!(backend_state(&store).as_deref(), Some("6"));
+    assert!(device.streams.is_empty());
+    assert!(ports.bound.borrow().is_empty());
+
+    // Frontend restarts: InitWait again, then Connected again.
+    store.set(&format!("{FRONTEND}/state"), "1");
+    device.on_frontend_change(&store, &ports, &settings);
+    assert_eq!(backend_state(&store).as_deref(), Some("2"));
+    frontend_initialise(&store, &grants);
+    device.on_frontend_change(&store, &ports, &settings);
+    assert_eq!(backend_state(&store).as_deref(), Some("4"));
+    assert_eq!(ports.bound.borrow().len(), 4);
+
+    // Other writes under the frontend while it is still Initialised change nothing.
+    store.set(&format!("{FRONTEND}/0/0/something"), "x");
+    assert!(device
+        .on_frontend_change(&store, &ports, &settings)
+        .is_empty());
+    assert_eq!(device.streams.len(), 2);
+    // A restart we only see as new ring nodes (Initialising was missed).
+    store.set(&format!("{FRONTEND}/0/1/ring-ref"), "50");
+    grants.grant(50);
+    let records = device.on_frontend_change(&store, &ports, &settings);
+    assert_eq!(records.len(), 2, "old streams torn down");
+    assert_eq!(
+        backend_state(&store).as_deref(),
+        Some("4"),
+        "connected again"
+    );
+    assert_eq!(device.streams.len(), 2);
+    assert_eq!(ports.bound.borrow().len(), 4);
+
+    // libxl asks us to close (xl destroy / device detach).
+    store.set(&format!("{BACKEND}/state"), "5");
+    let records = device.on_backend_change(&store, &ports);
+    assert_eq!(records.len(), 2);
+    assert_eq!(backend_state(&store).as_deref(), Some("6"));
+    assert!(ports.bound.borrow().is_empty());
+
+    // Then removes the device.
+    store.remove_tree(BACKEND);
+    assert!(list_devices(&store, ROOT).is_empty());
+    device.remove(&store, &ports);
+    assert!(store.watches.borrow().is_empty(), "frontend watch removed");
+}
+
+#[test]
+fn connect_errors_close_the_device_and_leak_nothing() {
+    let settings = settings();
+    for broken in [
+        "missing ring-ref",
+        "bad number",
+        "unmapped gref",
+        "bind refused",
+        "bad type",
+    ] {
+        let store = MemoryStore::default();
+        let ports = FakePorts::default();
+        let grants = Grants::default();
+        libxl_layout(&store);
+        let mut device = Device::create(&store, grants.clone(), &settings, 3, 0).unwrap();
+        frontend_initialise(&store, &grants);
+        match broken {
+            "missing ring-ref" => store.remove_tree(&format!("{FRONTEND}/0/1/ring-ref")),
+            "bad number" => store.set(&format!("{FRONTEND}/0/1/evt-ring-ref"), "13x"),
+            "unmapped gref" => store.set(&format!("{FRONTEND}/0/1/evt-ring-ref"), "999"),
+            "bind refused" => ports.refuse_remote.set(Some(23)),
+            _ => store.set(&format!("{FRONTEND}/0/1/type"), "x"),
+        }
+        device.on_frontend_change(&store, &ports, &settings);
+        assert_eq!(backend_state(&store).as_deref(), Some("6"), "{broken}");
+        assert!(device.streams.is_empty(), "{broken}");
+        assert!(ports.bound.borrow().is_empty(), "{broken}: ports leaked");
+    }
+}
+
+#[test]
+fn devices_with_bad_nodes_are_refused() {
+    let settings = settings();
+    let store = MemoryStore::default();
+    libxl_layout(&store);
+    store.set(&format!("{BACKEND}/frontend-id"), "4");
+    assert!(Device::create(&store, Grants::default(), &settings, 3, 0).is_err());
+    store.set(&format!("{BACKEND}/frontend-id"), "3");
+    store.set(&format!("{BACKEND}/frontend"), "/local/domain/0/evil");
+    assert!(Device::create(&store, Grants::default(), &settings, 3, 0).is_err());
+    store.remove_tree(&format!("{BACKEND}/frontend"));
+    assert!(Device::create(&store, Grants::default(), &settings, 3, 0).is_err());
+    assert_eq!(backend_state(&store).as_deref(), Some("1"), "untouched");
+}

@@ -1,0 +1,421 @@
+//! The demo runner: picks what to do from the guest command line (`extra=`
+//! in the xl config), opens sndif streams and runs the demos, printing one
+//! `XENSND-RESULT` line per stream that tests parse.
+//!
+//! Options (key=value, all optional):
+//! - `demo=tone|chime|record|loopback|list|idle` (default `tone`)
+//! - `stream=<unique-id>[,<unique-id>...]`: streams to use (default: the
+//!   first playback, or capture for `record`); several streams play at once
+//! - `freq=<Hz>[,<Hz>...]` (tone, per stream), `ms=<length>`, `level=<0.001 dBFS>`
+//! - `rate=`, `channels=`, `period=` (frames), `buffer=` (frames): requested configuration
+//! - `pause-at=<ms>` and `pause-ms=<ms>`: pause and resume mid-stream
+//! - `volume=<0.001 dB>` and `mute=1`: set on the stream before playing
+//! - `timeout-ms=`: request timeout; `depth=`: requests in flight
+#![forbid(unsafe_code)]
+
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use super::demo::{self, Chime, PlayReport, Signal};
+use super::signal::Tone;
+use crate::pcm::{Error, Stream};
+use crate::sndif::config::StreamKind;
+use crate::sndif::format::SampleFormat;
+use crate::sndif::frontend::Frontend;
+use crate::sndif::negotiate::StreamRequest;
+use crate::sndif::pcm::SndPcm;
+use crate::xen::Platform;
+
+/// Parsed demo options.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    /// Which demo.
+    pub demo: String,
+    /// Streams by unique-id (empty: pick one).
+    pub streams: Vec<String>,
+    /// Tone frequencies, one per stream (the last repeats).
+    pub frequencies: Vec<u32>,
+    /// Length in milliseconds.
+    pub milliseconds: u64,
+    /// Tone level in 0.001 dBFS.
+    pub level_millidb: i32,
+    /// The configuration asked for.
+    pub request: StreamRequest,
+    /// Pause after this many milliseconds of audio, for `pause_ms`.
+    pub pause_at_ms: Option<u64>,
+    /// How long to pause.
+    pub pause_ms: u64,
+    /// Volume to set before playing.
+    pub volume_millidb: Option<i32>,
+    /// Mute before playing.
+    pub mute: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            demo: "tone".to_string(),
+            streams: Vec::new(),
+            frequencies: alloc::vec![440],
+            milliseconds: 1000,
+            level_millidb: -6000,
+            request: StreamRequest {
+                format: Some(SampleFormat::S16Le),
+                ..StreamRequest::default()
+            },
+            pause_at_ms: None,
+            pause_ms: 500,
+            volume_millidb: None,
+            mute: false,
+        }
+    }
+}
+
+fn number<T: core::str::FromStr>(key: &str, value: &str) -> Result<T, String> {
+    value
+        .trim()
+        .parse()
+        .map_err(|_| format!("option {key}={value}: not a number"))
+}
+
+impl Options {
+    /// Parse `key=value` options; unknown keys are ignored (other layers
+    /// use them), bad values are errors naming the option.
+    pub fn parse<'a>(
+        options: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Options, String> {
+        let mut o = Options::default();
+        for (key, value) in options {
+            match key {
+                "demo" => o.demo = value.to_string(),
+                "stream" => {
+                    o.streams = value
+                        .split(',')
+                        .filter(|s| !s.is_empty())
+                        .map(String::from)
+                        .collect()
+                }
+                "freq" => {
+                    o.frequencies = value
+                        .split(',')
+                        .map(|f| number(key, f))
+                        .collect::<Result<Vec<u32>, _>>()?;
+                    if o.frequencies.is_empty() {
+                        return Err("option freq: empty".to_string());
+                    }
+                }
+                "ms" => o.milliseconds = number(key, value)?,
+                "level" => o.level_millidb = number(key, value)?,
+                "rate" => o.request.rate = Some(number(key, value)?),
+                "channels" => o.request.channels = Some(number(key, value)?),
+                "period" => o.request.period_frames = Some(number(key, value)?),
+                "buffer" => o.request.buffer_frames = Some(number(key, value)?),
+                "pause-at" => o.pause_at_ms = Some(number(key, value)?),
+                "pause-ms" => o.pause_ms = number(key, value)?,
+                "volume" => o.volume_millidb = Some(number(key, value)?),
+                "mute" => o.mute = value == "1" || value == "yes" || value == "true",
+                _ => {}
+            }
+        }
+        Ok(o)
+    }
+}
+
+fn open<X: Platform>(
+    frontend: &Frontend<X>,
+    unique_id: Option<&str>,
+    kind: StreamKind,
+    request: &StreamRequest,
+) -> Result<SndPcm<X>, String> {
+    let info = frontend
+        .streams()
+        .into_iter()
+        .find(|s| match unique_id {
+            Some(id) => s.config.unique_id == id,
+            None => s.config.kind == kind,
+        })
+        .ok_or_else(|| match unique_id {
+            Some(id) => format!("no stream with unique-id {id}"),
+            None => format!("no {kind:?} stream"),
+        })?;
+    if info.config.kind != kind {
+        return Err(format!(
+            "stream {} is {:?}, not {kind:?}",
+            info.config.unique_id, info.config.kind
+        ));
+    }
+    let mut pcm = frontend
+        .open(info.device, info.stream, request)
+        .map_err(|e| format!("open {}: {e}", info.config.unique_id))?;
+    pcm.prepare()
+        .map_err(|e| format!("prepare {}: {e}", info.config.unique_id))?;
+    let c = pcm.config();
+    log::info!(
+        "stream {}: {} Hz, {} ch, {}, period {} frames, buffer {} frames (backend answered HW_PARAM_QUERY: {})",
+        info.config.unique_id,
+        c.rate,
+        c.channels,
+        c.format,
+        c.period_frames,
+        c.buffer_frames,
+        pcm.negotiation().backend_answered
+    );
+    Ok(pcm)
+}
+
+fn print_play(unique_id: &str, report: &PlayReport, pcm: &SndPcm<impl Platform>) {
+    let counters = pcm.counters();
+    let stats = pcm.channel_stats();
+    log::info!(
+        "XENSND-RESULT stream={unique_id} frames={} position={} crc32={:08x} underruns={} max_in_flight={} requests={} notifications={}",
+        report.frames,
+        report.position,
+        report.crc32,
+        counters.underruns,
+        counters.max_in_flight,
+        stats.requests,
+        stats.notifications_sent
+    );
+}
+
+/// Run the demo chosen by `options` on `frontend`. Returns `Err` with a
+/// message when it failed.
+pub fn run<X: Platform>(frontend: &Frontend<X>, options: &Options) -> Result<(), String> {
+    for error in frontend.config_errors() {
+        log::error!("{error}");
+    }
+    match options.demo.as_str() {
+        "list" => {
+            for s in frontend.streams() {
+                log::info!(
+                    "card {:?} pcm {:?} stream {} ({:?}): rates {:?} formats {} channels {}..{}",
+                    s.card,
+                    s.pcm_name,
+                    s.config.unique_id,
+                    s.config.kind,
+                    s.config.caps.rates,
+                    s.config.caps.formats,
+                    s.config.caps.channels_min,
+                    s.config.caps.channels_max
+                );
+            }
+            Ok(())
+        }
+        "tone" | "chime" => play_all(frontend, options),
+        "record" => {
+            let mut pcm = open(
+                frontend,
+                options.streams.first().map(String::as_str),
+                StreamKind::Capture,
+                &options.request,
+            )?;
+            let rate = pcm.config().rate as u64;
+            let (report, _) = demo::record(&mut pcm, rate * options.milliseconds / 1000)
+                .map_err(|e| format!("record: {e}"))?;
+            log::info!(
+                "XENSND-RESULT capture frames={} peak={} rms={:.1} crc32={:08x}",
+                report.frames,
+                report.peak,
+                report.rms,
+                report.crc32
+            );
+            pcm.close().map_err(|e| format!("close: {}", e.kind()))
+        }
+        "loopback" => {
+            let capture_id = options.streams.first().map(String::as_str);
+            let playback_id = options.streams.get(1).map(String::as_str);
+            let mut capture = open(frontend, capture_id, StreamKind::Capture, &options.request)?;
+            let mut playback = open(
+                frontend,
+                playback_id,
+                StreamKind::Playback,
+                &options.request,
+            )?;
+            let rate = capture.config().rate as u64;
+            let (record, play) = demo::loopback(
+                &mut capture,
+                &mut playback,
+                rate * options.milliseconds / 1000,
+            )
+            .map_err(|e| format!("loopback: {e}"))?;
+            log::info!(
+                "XENSND-RESULT loopback frames={} crc32={:08x} played={}",
+                record.frames,
+                record.crc32,
+                play.position
+            );
+            Ok(())
+        }
+        "idle" => Ok(()),
+        other => Err(format!("unknown demo {other:?}")),
+    }
+}
+
+fn play_all<X: Platform>(frontend: &Frontend<X>, options: &Options) -> Result<(), String> {
+    let ids: Vec<Option<&str>> = if options.streams.is_empty() {
+        alloc::vec![None]
+    } else {
+        options.streams.iter().map(|s| Some(s.as_str())).collect()
+    };
+    let mut streams = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        let pcm = open(frontend, *id, StreamKind::Playback, &options.request)?;
+        let unique_id = frontend
+            .streams()
+            .into_iter()
+            .find(|s| {
+                id.is_none_or(|id| s.config.unique_id == id)
+                    && s.config.kind == StreamKind::Playback
+            })
+            .map(|s| s.config.unique_id)
+            .unwrap_or_default();
+        let frequency = *options
+            .frequencies
+            .get(i)
+            .or(options.frequencies.last())
+            .unwrap_or(&440);
+        streams.push((unique_id, frequency, pcm));
+    }
+    for (_, _, pcm) in streams.iter_mut() {
+        if let Some(volume) = options.volume_millidb {
+            let values = alloc::vec![volume; pcm.config().channels as usize];
+            pcm.set_volume(&values)
+                .map_err(|e| format!("set volume: {e}"))?;
+        }
+        if options.mute {
+            pcm.set_mute(true).map_err(|e| format!("mute: {e}"))?;
+        }
+    }
+    if streams.len() == 1 {
+        let (unique_id, frequency, pcm) = &mut streams[0];
+        let signal = signal_for(
+            options,
+            *frequency,
+            pcm.config().rate,
+            pcm.config().channels,
+        );
+        let rate = pcm.config().rate as u64;
+        let frames = match options.demo.as_str() {
+            "chime" => super::chime::frames_at(pcm.config().rate),
+            _ => rate * options.milliseconds / 1000,
+        };
+        let pause_at = options.pause_at_ms.map(|ms| rate * ms / 1000);
+        let pause_ns = options.pause_ms * 1_000_000;
+        let frontend = frontend.clone();
+        let mut sleep = move || {
+            frontend.with_platform(|xen| {
+                let until = xen.now_ns() + pause_ns;
+                while xen.now_ns() < until {
+                    xen.wait_until(until);
+                }
+            })
+        };
+        let pause = pause_at.map(|at| (at, &mut sleep as &mut dyn FnMut()));
+        let report = demo::play(pcm, signal.as_ref(), frames, pause)
+            .map_err(|e| format!("play {unique_id}: {e}"))?;
+        print_play(unique_id, &report, pcm);
+        return pcm.close().map_err(|e| format!("close: {}", e.kind()));
+    }
+    play_interleaved(options, &mut streams)
+}
+
+fn signal_for(
+    options: &Options,
+    frequency: u32,
+    rate: u32,
+    channels: u8,
+) -> alloc::boxed::Box<dyn Signal> {
+    match options.demo.as_str() {
+        "chime" => alloc::boxed::Box::new(Chime { rate, channels }),
+        _ => alloc::boxed::Box::new(Tone {
+            frequency_hz: frequency,
+            rate,
+            channels,
+            level_millidb: options.level_millidb,
+        }),
+    }
+}
+
+/// Several playback streams at once: feed each with non-blocking writes in
+/// turn, sleeping only when none could take anything.
+fn play_interleaved<X: Platform>(
+    options: &Options,
+    streams: &mut [(String, u32, SndPcm<X>)],
+) -> Result<(), String> {
+    use crate::pcm::{Playback, StreamState};
+    struct Progress {
+        frames: u64,
+        done: u64,
+        crc: super::signal::Crc32,
+        signal: alloc::boxed::Box<dyn Signal>,
+        chunk: Vec<u8>,
+    }
+    let mut progress: Vec<Progress> = streams
+        .iter()
+        .map(|(_, frequency, pcm)| {
+            let c = pcm.config();
+            let frames = match options.demo.as_str() {
+                "chime" => super::chime::frames_at(c.rate),
+                _ => c.rate as u64 * options.milliseconds / 1000,
+            };
+            Progress {
+                frames,
+                done: 0,
+                crc: super::signal::Crc32::new(),
+                signal: signal_for(options, *frequency, c.rate, c.channels),
+                chunk: alloc::vec![0u8; c.period_frames as usize * c.channels as usize * 2],
+            }
+        })
+        .collect();
+    for (_, _, pcm) in streams.iter_mut() {
+        pcm.start().map_err(|e| format!("start: {e}"))?;
+    }
+    loop {
+        let mut any = false;
+        let mut all_done = true;
+        for ((unique_id, _, pcm), p) in streams.iter_mut().zip(progress.iter_mut()) {
+            if p.done >= p.frames {
+                continue;
+            }
+            all_done = false;
+            let frame_bytes = pcm.config().channels as usize * 2;
+            let n = ((p.chunk.len() / frame_bytes) as u64).min(p.frames - p.done) as usize;
+            let bytes = &mut p.chunk[..n * frame_bytes];
+            p.signal.fill(p.done, bytes);
+            match pcm.try_write(bytes) {
+                Ok(written) => {
+                    p.crc.update(&bytes[..written * frame_bytes]);
+                    p.done += written as u64;
+                    any = true;
+                }
+                Err(e) if e.kind() == crate::pcm::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(format!("play {unique_id}: {e}")),
+            }
+        }
+        if all_done {
+            break;
+        }
+        if !any {
+            let pcm = &streams[0].2;
+            pcm.frontend().with_platform(|xen| {
+                let deadline = xen.now_ns() + 2_000_000;
+                xen.wait_until(deadline);
+            });
+        }
+    }
+    for ((unique_id, _, pcm), p) in streams.iter_mut().zip(progress.iter()) {
+        if pcm.state() == StreamState::Running {
+            pcm.drain().map_err(|e| format!("drain {unique_id}: {e}"))?;
+        }
+        let report = PlayReport {
+            frames: p.done,
+            position: pcm.position(),
+            crc32: p.crc.value(),
+        };
+        print_play(unique_id, &report, pcm);
+        pcm.close()
+            .map_err(|e| format!("close {unique_id}: {}", e.kind()))?;
+    }
+    Ok(())
+}

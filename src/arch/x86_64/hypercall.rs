@@ -1,0 +1,415 @@
+//! Xen detection and hypercalls through the hypercall page.
+//!
+//! Implements `arch-x86/cpuid.h` (leaves 0x40000x00..03: signature, version,
+//! hypercall-page MSR, TSC frequency) and the x86_64 hypercall ABI of
+//! `xen.h`: hypercall `N` is a `call` to `page + 32 * N` with arguments in
+//! rdi, rsi, rdx, r10, r8 and the result in rax (negative = `-XEN_Exxx`).
+//! The typed wrappers cover what boot and the consoles need: `sched_op`
+//! (yield, shutdown), `hvm_op` (get_param), `event_channel_op` (send) and
+//! `console_io` (write). The ABI structs are kept local here for now.
+
+use core::arch::asm;
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+use super::cpu;
+use crate::abi::errno::XEN_ENOSYS;
+use crate::abi::event_channel::{
+    EVTCHNOP_alloc_unbound, EVTCHNOP_close, EVTCHNOP_send, EVTCHNOP_unmask, EvtchnAllocUnbound,
+    EvtchnClose, EvtchnSend, EvtchnUnmask,
+};
+use crate::abi::hvm::{HVMOP_get_param, HVMOP_set_param, XenHvmParam};
+use crate::abi::memory::{XENMEM_add_to_physmap, XenAddToPhysmap};
+use crate::abi::sched::{
+    SCHEDOP_shutdown, SCHEDOP_yield, SHUTDOWN_crash, SHUTDOWN_poweroff, SHUTDOWN_reboot,
+    SchedShutdown,
+};
+use crate::abi::xen::{
+    __HYPERVISOR_console_io, __HYPERVISOR_event_channel_op, __HYPERVISOR_hvm_op,
+    __HYPERVISOR_memory_op, __HYPERVISOR_sched_op, CONSOLEIO_write,
+};
+use crate::xen::{DomId, Gfn, Port, XenError, DOMID_SELF};
+
+/// Shutdown reasons (`SHUTDOWN_*` in `sched.h`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub enum ShutdownReason {
+    /// `SHUTDOWN_poweroff`: exited normally.
+    PowerOff = SHUTDOWN_poweroff,
+    /// `SHUTDOWN_reboot`.
+    Reboot = SHUTDOWN_reboot,
+    /// `SHUTDOWN_crash`: tell the toolstack we crashed.
+    Crash = SHUTDOWN_crash,
+}
+
+/// What CPUID tells us about the Xen we run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct XenInfo {
+    /// The CPUID base of Xen's leaves (0x40000000 + n * 0x100).
+    pub cpuid_base: u32,
+    /// Xen major version.
+    pub major: u16,
+    /// Xen minor version.
+    pub minor: u16,
+    /// Guest TSC frequency in kHz (0 if Xen did not say).
+    pub tsc_khz: u32,
+}
+
+extern "C" {
+    /// The page Xen fills with hypercall stubs (`boot/entry.S`, in .bss).
+    static xensnd_hypercall_page: u8;
+}
+
+static INSTALLED: AtomicBool = AtomicBool::new(false);
+static TSC_KHZ: AtomicU32 = AtomicU32::new(0);
+
+/// Look for Xen's CPUID leaves ("XenVMMXenVMM").
+pub fn detect() -> Option<XenInfo> {
+    (0x4000_0000u32..0x4001_0000)
+        .step_by(0x100)
+        .find(|&base| {
+            let leaf = cpu::cpuid(base, 0);
+            leaf.ebx == 0x566e_6558 // "XenV"
+                && leaf.ecx == 0x6558_4d4d // "MMXe"
+                && leaf.edx == 0x4d4d_566e // "nVMM"
+                && leaf.eax >= base + 2
+        })
+        .map(|base| {
+            let version = cpu::cpuid(base + 1, 0);
+            let max_leaf = cpu::cpuid(base, 0).eax;
+            let tsc_khz = if max_leaf >= base + 3 {
+                cpu::cpuid(base + 3, 0).ecx
+            } else {
+                0
+            };
+            XenInfo {
+                cpuid_base: base,
+                major: (version.eax >> 16) as u16,
+                minor: version.eax as u16,
+                tsc_khz,
+            }
+        })
+}
+
+/// Detect Xen and install the hypercall page (once). Returns `None` without
+/// a hypervisor; the typed wrappers then fail with `-ENOSYS`.
+pub fn init() -> Option<XenInfo> {
+    let info = detect()?;
+    if !INSTALLED.load(Ordering::Acquire) {
+        let msr = cpu::cpuid(info.cpuid_base + 2, 0).ebx;
+        let page = (&raw const xensnd_hypercall_page) as u64;
+        // SAFETY: Xen's CPUID leaf names this MSR as the hypercall-page MSR;
+        // the value is the physical (= virtual, identity-mapped) address of
+        // a page-aligned, otherwise unused .bss page that we hand to Xen to
+        // fill with code. Nothing in Rust reads or writes that page.
+        unsafe { cpu::write_msr(msr, page) };
+        TSC_KHZ.store(info.tsc_khz, Ordering::Relaxed);
+        INSTALLED.store(true, Ordering::Release);
+    }
+    Some(info)
+}
+
+/// Whether the hypercall page is installed (we run on Xen).
+pub fn is_available() -> bool {
+    INSTALLED.load(Ordering::Acquire)
+}
+
+/// The guest TSC frequency in kHz reported by Xen (0 if unknown / no Xen).
+pub fn tsc_khz() -> u32 {
+    TSC_KHZ.load(Ordering::Relaxed)
+}
+
+fn entry(op: u32) -> usize {
+    // The page holds 128 stubs of 32 bytes; a larger number would call
+    // whatever follows the page.
+    assert!(op < 128, "hypercall number {op} outside the hypercall page");
+    (&raw const xensnd_hypercall_page) as usize + 32 * op as usize
+}
+
+/// Raw hypercall with no argument.
+///
+/// # Safety
+/// The hypercall page must be installed ([`is_available`]), `op` must be a
+/// hypercall number, and the call must be valid for Xen (see the typed
+/// wrappers for what each operation reads and writes).
+pub unsafe fn hypercall0(op: u32) -> i64 {
+    let result: i64;
+    // SAFETY: the caller guarantees the page is installed; the stub at the
+    // entry is Xen's `mov $op, %eax; vmcall/vmmcall; ret`. Every
+    // caller-saved register is declared clobbered.
+    unsafe {
+        asm!("call {entry}", entry = in(reg) entry(op), lateout("rax") result, clobber_abi("C"))
+    };
+    result
+}
+
+/// Raw hypercall with one argument (rdi).
+///
+/// # Safety
+/// As for [`hypercall0`]; pointer arguments must point to memory that is
+/// valid for what Xen reads or writes for this operation.
+pub unsafe fn hypercall1(op: u32, a1: u64) -> i64 {
+    let result: i64;
+    // SAFETY: see `hypercall0`; the caller vouches for the argument.
+    unsafe {
+        asm!("call {entry}", entry = in(reg) entry(op), in("rdi") a1, lateout("rax") result, clobber_abi("C"))
+    };
+    result
+}
+
+/// Raw hypercall with two arguments (rdi, rsi).
+///
+/// # Safety
+/// As for [`hypercall1`].
+pub unsafe fn hypercall2(op: u32, a1: u64, a2: u64) -> i64 {
+    let result: i64;
+    // SAFETY: see `hypercall0`; the caller vouches for the arguments.
+    unsafe {
+        asm!(
+            "call {entry}",
+            entry = in(reg) entry(op),
+            in("rdi") a1,
+            in("rsi") a2,
+            lateout("rax") result,
+            clobber_abi("C"),
+        )
+    };
+    result
+}
+
+/// Raw hypercall with three arguments (rdi, rsi, rdx).
+///
+/// # Safety
+/// As for [`hypercall1`].
+pub unsafe fn hypercall3(op: u32, a1: u64, a2: u64, a3: u64) -> i64 {
+    let result: i64;
+    // SAFETY: see `hypercall0`; the caller vouches for the arguments.
+    unsafe {
+        asm!(
+            "call {entry}",
+            entry = in(reg) entry(op),
+            in("rdi") a1,
+            in("rsi") a2,
+            in("rdx") a3,
+            lateout("rax") result,
+            clobber_abi("C"),
+        )
+    };
+    result
+}
+
+/// Raw hypercall with four arguments (rdi, rsi, rdx, r10).
+///
+/// # Safety
+/// As for [`hypercall1`].
+pub unsafe fn hypercall4(op: u32, a1: u64, a2: u64, a3: u64, a4: u64) -> i64 {
+    let result: i64;
+    // SAFETY: see `hypercall0`; the caller vouches for the arguments.
+    unsafe {
+        asm!(
+            "call {entry}",
+            entry = in(reg) entry(op),
+            in("rdi") a1,
+            in("rsi") a2,
+            in("rdx") a3,
+            in("r10") a4,
+            lateout("rax") result,
+            clobber_abi("C"),
+        )
+    };
+    result
+}
+
+/// Raw hypercall with five arguments (rdi, rsi, rdx, r10, r8).
+///
+/// # Safety
+/// As for [`hypercall1`].
+pub unsafe fn hypercall5(op: u32, a1: u64, a2: u64, a3: u64, a4: u64, a5: u64) -> i64 {
+    let result: i64;
+    // SAFETY: see `hypercall0`; the caller vouches for the arguments.
+    unsafe {
+        asm!(
+            "call {entry}",
+            entry = in(reg) entry(op),
+            in("rdi") a1,
+            in("rsi") a2,
+            in("rdx") a3,
+            in("r10") a4,
+            in("r8") a5,
+            lateout("rax") result,
+            clobber_abi("C"),
+        )
+    };
+    result
+}
+
+/// Turn a hypercall result into `Ok(value)` or `Err(Hypercall(-errno))`.
+fn check(result: i64) -> Result<u64, XenError> {
+    if result < 0 {
+        Err(XenError::Hypercall(result as i32))
+    } else {
+        Ok(result as u64)
+    }
+}
+
+fn require_xen() -> Result<(), XenError> {
+    if is_available() {
+        Ok(())
+    } else {
+        Err(XenError::Hypercall(-XEN_ENOSYS))
+    }
+}
+
+/// Call `op(command, &mut argument)` for an argument struct without guest
+/// handles (so Xen reads and writes only the struct itself).
+///
+/// # Safety
+/// The page must be installed, and `command` must be an operation of `op`
+/// whose argument is a `T` that Xen only reads/writes in place (no guest
+/// handles or addresses inside it that Xen would follow).
+unsafe fn call_with<T>(op: u32, command: u32, argument: &mut T) -> Result<u64, XenError> {
+    // SAFETY: the caller guarantees op/command/T match and the page exists;
+    // the struct is borrowed mutably for the whole call.
+    check(unsafe { hypercall2(op, u64::from(command), (argument as *mut T) as u64) })
+}
+
+/// `SCHEDOP_yield`: let other vCPUs (dom0's consoled, a backend) run.
+pub fn sched_yield() -> Result<(), XenError> {
+    require_xen()?;
+    // SAFETY: the page is installed; SCHEDOP_yield ignores its argument.
+    check(unsafe { hypercall2(__HYPERVISOR_sched_op, u64::from(SCHEDOP_yield), 0) }).map(drop)
+}
+
+/// `SCHEDOP_shutdown`: stop this domain with `reason`. Returns only if Xen
+/// refused (or is absent), with the error.
+pub fn sched_shutdown(reason: ShutdownReason) -> XenError {
+    if let Err(error) = require_xen() {
+        return error;
+    }
+    let mut argument = SchedShutdown {
+        reason: reason as u32,
+    };
+    // SAFETY: the page is installed; SCHEDOP_shutdown takes a sched_shutdown.
+    match unsafe { call_with(__HYPERVISOR_sched_op, SCHEDOP_shutdown, &mut argument) } {
+        Err(error) => error,
+        Ok(_) => XenError::Invalid,
+    }
+}
+
+/// `HVMOP_get_param` for this domain (`HVM_PARAM_*` in `crate::abi::hvm`).
+pub fn hvm_get_param(index: u32) -> Result<u64, XenError> {
+    require_xen()?;
+    let mut argument = XenHvmParam {
+        domid: DOMID_SELF,
+        pad: 0,
+        index,
+        value: 0,
+    };
+    // SAFETY: the page is installed; HVMOP_get_param takes a xen_hvm_param.
+    unsafe { call_with(__HYPERVISOR_hvm_op, HVMOP_get_param, &mut argument) }?;
+    Ok(argument.value)
+}
+
+/// `HVMOP_set_param` for this domain, e.g. `HVM_PARAM_CALLBACK_IRQ` with
+/// `(HVM_PARAM_CALLBACK_TYPE_VECTOR << 56) | EVENT_CALLBACK_VECTOR`.
+pub fn hvm_set_param(index: u32, value: u64) -> Result<(), XenError> {
+    require_xen()?;
+    let mut argument = XenHvmParam {
+        domid: DOMID_SELF,
+        pad: 0,
+        index,
+        value,
+    };
+    // SAFETY: the page is installed; HVMOP_set_param takes a xen_hvm_param.
+    unsafe { call_with(__HYPERVISOR_hvm_op, HVMOP_set_param, &mut argument) }.map(drop)
+}
+
+/// `EVTCHNOP_send`: signal the remote end of `port`.
+pub fn event_channel_send(port: Port) -> Result<(), XenError> {
+    require_xen()?;
+    let mut argument = EvtchnSend { port };
+    // SAFETY: the page is installed; EVTCHNOP_send takes an evtchn_send.
+    unsafe { call_with(__HYPERVISOR_event_channel_op, EVTCHNOP_send, &mut argument) }.map(drop)
+}
+
+/// `EVTCHNOP_alloc_unbound`: a new local port that `remote` may bind to.
+pub fn event_channel_alloc_unbound(remote: DomId) -> Result<Port, XenError> {
+    require_xen()?;
+    let mut argument = EvtchnAllocUnbound {
+        dom: DOMID_SELF,
+        remote_dom: remote,
+        port: 0,
+    };
+    // SAFETY: the page is installed; EVTCHNOP_alloc_unbound takes an
+    // evtchn_alloc_unbound.
+    unsafe {
+        call_with(
+            __HYPERVISOR_event_channel_op,
+            EVTCHNOP_alloc_unbound,
+            &mut argument,
+        )
+    }?;
+    Ok(argument.port)
+}
+
+/// `EVTCHNOP_close`.
+pub fn event_channel_close(port: Port) -> Result<(), XenError> {
+    require_xen()?;
+    let mut argument = EvtchnClose { port };
+    // SAFETY: the page is installed; EVTCHNOP_close takes an evtchn_close.
+    unsafe { call_with(__HYPERVISOR_event_channel_op, EVTCHNOP_close, &mut argument) }.map(drop)
+}
+
+/// `EVTCHNOP_unmask`.
+pub fn event_channel_unmask(port: Port) -> Result<(), XenError> {
+    require_xen()?;
+    let mut argument = EvtchnUnmask { port };
+    // SAFETY: the page is installed; EVTCHNOP_unmask takes an evtchn_unmask.
+    unsafe {
+        call_with(
+            __HYPERVISOR_event_channel_op,
+            EVTCHNOP_unmask,
+            &mut argument,
+        )
+    }
+    .map(drop)
+}
+
+/// `XENMEM_add_to_physmap` for this domain: make frame `index` of `space`
+/// (`XENMAPSPACE_shared_info` 0 / `XENMAPSPACE_grant_table` 1) appear at
+/// guest frame `gfn`.
+///
+/// # Safety
+/// Whatever was at `gfn` is replaced: `gfn` must back no Rust data (pick a
+/// free frame outside RAM or one taken out of the allocator for good), and
+/// it must lie in the identity map to be accessed afterwards.
+pub unsafe fn add_to_physmap(space: u32, index: u64, gfn: Gfn) -> Result<(), XenError> {
+    require_xen()?;
+    let mut argument = XenAddToPhysmap {
+        domid: DOMID_SELF,
+        size: 0,
+        space,
+        idx: index,
+        gpfn: gfn,
+    };
+    // SAFETY: the page is installed; XENMEM_add_to_physmap takes a
+    // xen_add_to_physmap; the caller vouches for the target frame.
+    unsafe { call_with(__HYPERVISOR_memory_op, XENMEM_add_to_physmap, &mut argument) }.map(drop)
+}
+
+/// `CONSOLEIO_write`: write to Xen's own console. From a domU this only
+/// reaches the log on debug builds of Xen; the PV console ring
+/// ([`super::console`]) is the real one.
+pub fn console_io_write(bytes: &[u8]) -> Result<(), XenError> {
+    require_xen()?;
+    // SAFETY: the page is installed; Xen reads `bytes.len()` bytes from the
+    // slice, which outlives the call.
+    check(unsafe {
+        hypercall3(
+            __HYPERVISOR_console_io,
+            u64::from(CONSOLEIO_write),
+            bytes.len() as u64,
+            bytes.as_ptr() as u64,
+        )
+    })
+    .map(drop)
+}

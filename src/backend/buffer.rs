@@ -1,0 +1,167 @@
+//! The shared PCM buffer: the page-directory walk at OPEN and bounds-checked access.
+//!
+//! `io/sndif.h`, "Shared page for XENSND_OP_OPEN": the buffer is
+//! `ceil(buffer_sz / 4096)` pages, listed in a chain of directory pages
+//! `{ gref_dir_next_page, gref[1023] }` whose first gref is
+//! `XENSND_OP_OPEN.gref_directory`. The chain is untrusted: we walk at most
+//! as many directory pages as the page count needs (so a loop in the chain
+//! cannot keep us going), copy each gref out before using it, and ignore
+//! anything after the last gref we need.
+#![forbid(unsafe_code)]
+
+use alloc::vec::Vec;
+
+use super::RequestError;
+use crate::abi::sndif::{XENSND_PAGE_DIRECTORY_GREFS_PER_PAGE, XENSND_PAGE_DIRECTORY_GREF_OFFSET};
+use crate::xen::{GrantRef, SharedPage, XenError, PAGE_SIZE};
+
+/// Maps pages a frontend granted to us. The returned page is unmapped when
+/// it is dropped.
+pub trait GrantMapper {
+    /// A mapped page.
+    type Page: SharedPage;
+    /// Map the page behind `gref`; `writable` asks for a read-write mapping.
+    fn map(&mut self, gref: GrantRef, writable: bool) -> Result<Self::Page, XenError>;
+}
+
+impl<M: GrantMapper + ?Sized> GrantMapper for &mut M {
+    type Page = M::Page;
+    fn map(&mut self, gref: GrantRef, writable: bool) -> Result<Self::Page, XenError> {
+        (**self).map(gref, writable)
+    }
+}
+
+/// The largest buffer the backend maps unless configured otherwise (16 MiB).
+pub const DEFAULT_MAX_BUFFER_BYTES: u32 = 16 << 20;
+
+/// A mapped shared buffer of `size` bytes over its pages.
+#[derive(Debug)]
+pub struct SharedBuffer<P: SharedPage> {
+    pages: Vec<P>,
+    size: u32,
+}
+
+/// Pages needed for `size` bytes.
+pub fn pages_for(size: u32) -> usize {
+    (size as usize).div_ceil(PAGE_SIZE)
+}
+
+impl<P: SharedPage> SharedBuffer<P> {
+    /// Walk the page directory starting at `directory` and map every buffer
+    /// page (writable). `size` must already be validated (non-zero, capped).
+    pub fn map<M: GrantMapper<Page = P>>(
+        mapper: &mut M,
+        directory: GrantRef,
+        size: u32,
+    ) -> Result<Self, RequestError> {
+        let page_count = pages_for(size);
+        if page_count == 0 {
+            return Err(RequestError::Invalid("empty buffer"));
+        }
+        let mut pages = Vec::new();
+        pages
+            .try_reserve_exact(page_count)
+            .map_err(|_| RequestError::NoMemory)?;
+        let mut next_directory = directory;
+        // At most this many directory pages can be needed; the loop is
+        // bounded by it whatever the chain says.
+        let directory_pages = page_count.div_ceil(XENSND_PAGE_DIRECTORY_GREFS_PER_PAGE);
+        let mut visited: Vec<GrantRef> = Vec::new();
+        visited
+            .try_reserve_exact(directory_pages)
+            .map_err(|_| RequestError::NoMemory)?;
+        for directory_index in 0..directory_pages {
+            if next_directory == 0 {
+                return Err(RequestError::Invalid("page directory chain ends early"));
+            }
+            if visited.contains(&next_directory) {
+                return Err(RequestError::Invalid("page directory chain loops"));
+            }
+            visited.push(next_directory);
+            let directory_page = mapper.map(next_directory, false).map_err(|error| {
+                log::warn!("directory page gref {next_directory}: map failed: {error:?}");
+                RequestError::Fault
+            })?;
+            let remaining = page_count - pages.len();
+            let in_this_page = remaining.min(XENSND_PAGE_DIRECTORY_GREFS_PER_PAGE);
+            // Copy the grefs out of the shared page once, then use the copy.
+            let mut grefs = [0u8; PAGE_SIZE - XENSND_PAGE_DIRECTORY_GREF_OFFSET];
+            directory_page.read(
+                XENSND_PAGE_DIRECTORY_GREF_OFFSET,
+                &mut grefs[..in_this_page * 4],
+            );
+            let chained = directory_page.load_u32(0);
+            drop(directory_page);
+            for raw in grefs[..in_this_page * 4].chunks_exact(4) {
+                let gref = u32::from_le_bytes([raw[0], raw[1], raw[2], raw[3]]);
+                let page = mapper.map(gref, true).map_err(|error| {
+                    log::warn!(
+                        "buffer page {} (directory page {directory_index}) gref {gref}: map failed: {error:?}",
+                        pages.len()
+                    );
+                    RequestError::Fault
+                })?;
+                pages.push(page);
+            }
+            next_directory = chained;
+        }
+        Ok(Self { pages, size })
+    }
+
+    /// Build a buffer from pages already mapped (tests, the simulator).
+    pub fn from_pages(pages: Vec<P>, size: u32) -> Result<Self, RequestError> {
+        if size == 0 || pages.len() != pages_for(size) {
+            return Err(RequestError::Invalid("page count does not match size"));
+        }
+        Ok(Self { pages, size })
+    }
+
+    /// Size in bytes.
+    pub fn size(&self) -> u32 {
+        self.size
+    }
+
+    /// Number of pages mapped.
+    pub fn page_count(&self) -> usize {
+        self.pages.len()
+    }
+
+    /// Check that `[offset, offset + length)` lies within the buffer
+    /// (overflow-safe) and return it as a `usize` range start.
+    pub fn check_range(&self, offset: u32, length: u32) -> Result<usize, RequestError> {
+        match offset.checked_add(length) {
+            Some(end) if end <= self.size => Ok(offset as usize),
+            _ => Err(RequestError::Invalid("offset + length outside the buffer")),
+        }
+    }
+
+    /// Copy `out.len()` bytes at `offset` out of the buffer.
+    pub fn read(&self, offset: u32, out: &mut [u8]) -> Result<(), RequestError> {
+        let length = u32::try_from(out.len()).map_err(|_| RequestError::Invalid("too long"))?;
+        let mut position = self.check_range(offset, length)?;
+        let mut done = 0;
+        while done < out.len() {
+            let in_page = position % PAGE_SIZE;
+            let chunk = (PAGE_SIZE - in_page).min(out.len() - done);
+            self.pages[position / PAGE_SIZE].read(in_page, &mut out[done..done + chunk]);
+            done += chunk;
+            position += chunk;
+        }
+        Ok(())
+    }
+
+    /// Copy `data` into the buffer at `offset`.
+    pub fn write(&self, offset: u32, data: &[u8]) -> Result<(), RequestError> {
+        let length = u32::try_from(data.len()).map_err(|_| RequestError::Invalid("too long"))?;
+        let mut position = self.check_range(offset, length)?;
+        let mut done = 0;
+        while done < data.len() {
+            let in_page = position % PAGE_SIZE;
+            let chunk = (PAGE_SIZE - in_page).min(data.len() - done);
+            self.pages[position / PAGE_SIZE].write(in_page, &data[done..done + chunk]);
+            done += chunk;
+            position += chunk;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,108 @@
+//! The sndif backend engine: serves a stream's requests and produces its position events.
+//!
+//! Implements the backend side of `io/sndif.h` (protocol version 2): the
+//! request/response ring, the event page, the page-directory buffer, the
+//! operations OPEN, CLOSE, READ, WRITE, SET_VOLUME, GET_VOLUME, MUTE, UNMUTE,
+//! TRIGGER and HW_PARAM_QUERY, and CUR_POS events paced in real time.
+//!
+//! Everything here is safe, `no_std` + `alloc`, and driven by the caller:
+//! the caller supplies the time (`now_ns`), a [`buffer::GrantMapper`] that
+//! maps the frontend's grant references, and the sinks and sources the
+//! audio goes to and comes from. The dom0 program `sndback` hosts it over
+//! Xen's libraries; the simulator hosts it over simulated pages.
+//!
+//! Layout:
+//! - [`hw`]: PCM parameters, configured limits and the HW_PARAM_QUERY intersection.
+//! - [`config`]: parsing the XenStore configuration strings of a vsnd device.
+//! - [`buffer`]: the page-directory walk and bounds-checked buffer access.
+//! - [`sample`]: sample encoding, volume and mute.
+//! - [`io`]: the [`io::Sink`] and [`io::Source`] traits and small implementations.
+//! - [`pacing`]: the real-time position clock that paces CUR_POS events.
+//! - [`counters`]: what a benchmark needs to know.
+//! - [`stream`]: the per-stream state machine and request dispatch.
+//! - [`channel`]: one stream's ring + event page + engine, as served by a host.
+//! - `sim_host` (host only): a grant mapper over the simulator's core, so a
+//!   simulated dom0 backend runs this very engine.
+#![forbid(unsafe_code)]
+
+pub mod buffer;
+pub mod channel;
+pub mod config;
+pub mod counters;
+pub mod hw;
+pub mod io;
+pub mod pacing;
+pub mod sample;
+pub mod stream;
+
+#[cfg(not(target_os = "none"))]
+pub mod sim_host;
+
+#[cfg(test)]
+mod tests;
+
+pub use buffer::{GrantMapper, SharedBuffer};
+pub use channel::{ServiceResult, StreamChannel};
+pub use counters::Counters;
+pub use hw::{Limits, PcmParams};
+pub use io::{Sink, Source};
+pub use stream::{Direction, Stream, StreamConfig, StreamState};
+
+/// Negative Xen errno values the backend puts in `xensnd_resp.status`
+/// (`xen/errno.h`, mirrored in [`crate::abi::errno`]).
+pub mod status {
+    use crate::abi::errno::{XEN_EFAULT, XEN_EINVAL, XEN_EIO, XEN_ENOMEM, XEN_EOPNOTSUPP};
+
+    /// Success.
+    pub const OK: i32 = 0;
+    /// `-XEN_EIO`: the sink or source failed.
+    pub const EIO: i32 = -XEN_EIO;
+    /// `-XEN_ENOMEM`: no memory for the request.
+    pub const ENOMEM: i32 = -XEN_ENOMEM;
+    /// `-XEN_EFAULT`: a grant reference could not be mapped.
+    pub const EFAULT: i32 = -XEN_EFAULT;
+    /// `-XEN_EINVAL`: a bad argument or a request invalid in the stream's state.
+    pub const EINVAL: i32 = -XEN_EINVAL;
+    /// `-XEN_EOPNOTSUPP`: an unknown operation.
+    pub const EOPNOTSUPP: i32 = -XEN_EOPNOTSUPP;
+}
+
+/// Why a request failed; each maps to one status in [`status`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestError {
+    /// A bad argument, or an operation invalid in the stream's state.
+    Invalid(&'static str),
+    /// A grant reference the frontend gave could not be mapped.
+    Fault,
+    /// The sink or source failed.
+    Io,
+    /// Out of memory.
+    NoMemory,
+    /// An operation code this backend does not know.
+    NotSupported,
+}
+
+impl RequestError {
+    /// The `status` value for the response.
+    pub fn status(self) -> i32 {
+        match self {
+            Self::Invalid(_) => status::EINVAL,
+            Self::Fault => status::EFAULT,
+            Self::Io => status::EIO,
+            Self::NoMemory => status::ENOMEM,
+            Self::NotSupported => status::EOPNOTSUPP,
+        }
+    }
+}
+
+impl core::fmt::Display for RequestError {
+    fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Invalid(why) => write!(formatter, "invalid: {why}"),
+            Self::Fault => formatter.write_str("grant reference could not be mapped"),
+            Self::Io => formatter.write_str("sink or source failed"),
+            Self::NoMemory => formatter.write_str("out of memory"),
+            Self::NotSupported => formatter.write_str("unknown operation"),
+        }
+    }
+}

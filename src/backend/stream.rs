@@ -1,0 +1,560 @@
+//! One stream's state machine and request dispatch.
+//!
+//! `io/sndif.h`, "Stream operations": every request gets exactly one
+//! response with the request's id and operation and a status (0 or a
+//! negative Xen errno). The states:
+//!
+//! ```text
+//! Closed --OPEN--> Open --START--> Running --PAUSE--> Paused
+//!                   ^                 |  ^---RESUME----'  |
+//!                   |                 STOP              STOP
+//!                   |                 v                   |
+//!                   '--- (WRITE/READ) Stopped <-----------'
+//! any --CLOSE--> Closed;  OPEN on an open stream closes it first.
+//! ```
+//!
+//! Invalid transitions (WRITE before OPEN, PAUSE when not running, ...) are
+//! answered with `-EINVAL` and logged; nothing a frontend sends panics.
+#![forbid(unsafe_code)]
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+
+use zerocopy::{FromBytes, FromZeros, IntoBytes};
+
+use super::buffer::{GrantMapper, SharedBuffer, DEFAULT_MAX_BUFFER_BYTES};
+use super::counters::Counters;
+use super::hw::{format_name, Limits, PcmParams};
+use super::io::{Sink, Source};
+use super::pacing::PositionClock;
+use super::sample::Mixer;
+use super::RequestError;
+use crate::abi::sndif::{
+    CurPosEvent, Event, HwParam, OpenRequest, Request, Response, RwRequest, TriggerRequest,
+    XENSND_EVT_CUR_POS, XENSND_OP_CLOSE, XENSND_OP_GET_VOLUME, XENSND_OP_HW_PARAM_QUERY,
+    XENSND_OP_MUTE, XENSND_OP_OPEN, XENSND_OP_READ, XENSND_OP_SET_VOLUME, XENSND_OP_TRIGGER,
+    XENSND_OP_TRIGGER_PAUSE, XENSND_OP_TRIGGER_RESUME, XENSND_OP_TRIGGER_START,
+    XENSND_OP_TRIGGER_STOP, XENSND_OP_UNMUTE, XENSND_OP_WRITE,
+};
+use crate::ring::Entry;
+use crate::xen::SharedPage;
+
+/// Playback (`type = p`) or capture (`type = c`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// The frontend WRITEs; audio goes to the sink.
+    Playback,
+    /// The frontend READs; audio comes from the source.
+    Capture,
+}
+
+/// The state of a stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamState {
+    /// No buffer mapped.
+    Closed,
+    /// OPEN succeeded; not started.
+    Open,
+    /// Started: the position advances.
+    Running,
+    /// Paused: the position is frozen.
+    Paused,
+    /// Stopped: the position is frozen; START runs again.
+    Stopped,
+}
+
+/// How a stream is configured by its host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamConfig {
+    /// Playback or capture.
+    pub direction: Direction,
+    /// Formats, rates, channels, buffer and period the stream accepts.
+    pub limits: Limits,
+    /// Largest `buffer_sz` mapped, bytes.
+    pub max_buffer_bytes: u32,
+    /// Require WRITE/READ lengths and offsets to be whole frames.
+    pub require_whole_frames: bool,
+}
+
+impl StreamConfig {
+    /// Default limits and caps for a stream of `direction`.
+    pub fn new(direction: Direction) -> Self {
+        Self {
+            direction,
+            limits: Limits::default(),
+            max_buffer_bytes: DEFAULT_MAX_BUFFER_BYTES,
+            require_whole_frames: false,
+        }
+    }
+}
+
+struct OpenStream<P: SharedPage> {
+    params: PcmParams,
+    buffer: SharedBuffer<P>,
+    clock: PositionClock,
+}
+
+/// One stream: its state, buffer, sink or source, mixer, clock and counters.
+pub struct Stream<P: SharedPage> {
+    config: StreamConfig,
+    state: StreamState,
+    open: Option<OpenStream<P>>,
+    sink: Box<dyn Sink>,
+    source: Box<dyn Source>,
+    mixer: Mixer,
+    next_event_id: u16,
+    counters: Counters,
+    /// A name for log lines (e.g. `dom1/0/0/0`).
+    label: alloc::string::String,
+}
+
+impl<P: SharedPage> core::fmt::Debug for Stream<P> {
+    fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        formatter
+            .debug_struct("Stream")
+            .field("label", &self.label)
+            .field("state", &self.state)
+            .field("params", &self.params())
+            .finish()
+    }
+}
+
+fn ok_response(request: &Request) -> Response {
+    Response {
+        id: request.id,
+        operation: request.operation,
+        reserved: 0,
+        status: 0,
+        resp: [0; 56],
+    }
+}
+
+fn payload<T: FromBytes>(request: &Request) -> T {
+    // Every payload struct is at most 56 bytes, so the prefix always exists.
+    match T::read_from_prefix(&request.op[..]) {
+        Ok((value, _)) => value,
+        Err(_) => T::new_zeroed(),
+    }
+}
+
+impl<P: SharedPage> Stream<P> {
+    /// A closed stream.
+    pub fn new(
+        config: StreamConfig,
+        sink: Box<dyn Sink>,
+        source: Box<dyn Source>,
+        label: &str,
+    ) -> Self {
+        Self {
+            config,
+            state: StreamState::Closed,
+            open: None,
+            sink,
+            source,
+            mixer: Mixer::new(0),
+            next_event_id: 0,
+            counters: Counters::default(),
+            label: label.into(),
+        }
+    }
+
+    /// The current state.
+    pub fn state(&self) -> StreamState {
+        self.state
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &StreamConfig {
+        &self.config
+    }
+
+    /// The parameters of the open stream.
+    pub fn params(&self) -> Option<PcmParams> {
+        self.open.as_ref().map(|open| open.params)
+    }
+
+    /// Bytes played or captured since OPEN, as of the last call that took a time.
+    pub fn position(&self) -> Option<u64> {
+        self.open.as_ref().map(|open| open.clock.position())
+    }
+
+    /// The counters.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// The counters, for the host to count notifications.
+    pub fn counters_mut(&mut self) -> &mut Counters {
+        &mut self.counters
+    }
+
+    /// Volume per channel (0.001 dB) and mute flags, as last set.
+    pub fn mixer(&self) -> &Mixer {
+        &self.mixer
+    }
+
+    /// The log label.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// Serve one request (64 bytes copied out of the ring) and return the
+    /// response to put on the ring.
+    pub fn handle<M: GrantMapper<Page = P>>(
+        &mut self,
+        request: &Entry,
+        mapper: &mut M,
+        now_ns: u64,
+    ) -> Entry {
+        let request = match Request::read_from_bytes(&request[..]) {
+            Ok(request) => request,
+            Err(_) => Request::new_zeroed(),
+        };
+        self.counters.count_request(request.operation);
+        let mut response = ok_response(&request);
+        let result = match request.operation {
+            XENSND_OP_OPEN => self.open(&request, mapper, now_ns),
+            XENSND_OP_CLOSE => self.close(),
+            XENSND_OP_WRITE => self.write(&request, now_ns),
+            XENSND_OP_READ => self.read(&request, now_ns),
+            XENSND_OP_TRIGGER => self.trigger(&request, now_ns),
+            XENSND_OP_HW_PARAM_QUERY => self.query(&request, &mut response),
+            XENSND_OP_SET_VOLUME => self.set_volume(&request),
+            XENSND_OP_GET_VOLUME => self.get_volume(&request),
+            XENSND_OP_MUTE => self.set_mute(&request, true),
+            XENSND_OP_UNMUTE => self.set_mute(&request, false),
+            _ => Err(RequestError::NotSupported),
+        };
+        if let Err(error) = result {
+            response.status = error.status();
+            self.counters.errors += 1;
+            log::warn!(
+                "{}: request id {} op {} in state {:?}: {} (status {})",
+                self.label,
+                request.id,
+                request.operation,
+                self.state,
+                error,
+                response.status
+            );
+        }
+        let mut entry = [0u8; 64];
+        entry.copy_from_slice(response.as_bytes());
+        entry
+    }
+
+    fn validate_open(&self, open: &OpenRequest) -> Result<PcmParams, RequestError> {
+        let limits = &self.config.limits;
+        if !limits.allows_format(open.pcm_format) {
+            return Err(RequestError::Invalid("format not supported"));
+        }
+        if !limits.allows_channels(open.pcm_channels) {
+            return Err(RequestError::Invalid("channel count not supported"));
+        }
+        if !limits.allows_rate(open.pcm_rate) {
+            return Err(RequestError::Invalid("rate not supported"));
+        }
+        let params = PcmParams {
+            format: open.pcm_format,
+            channels: open.pcm_channels,
+            rate: open.pcm_rate,
+            buffer_bytes: open.buffer_sz,
+            period_bytes: open.period_sz,
+        };
+        let frame = params.frame_bytes();
+        if open.buffer_sz == 0 || open.buffer_sz > self.config.max_buffer_bytes {
+            return Err(RequestError::Invalid("buffer size zero or above the cap"));
+        }
+        if open.buffer_sz % frame != 0 || !limits.allows_buffer_frames(open.buffer_sz / frame) {
+            return Err(RequestError::Invalid(
+                "buffer size not whole frames within limits",
+            ));
+        }
+        if open.period_sz != 0
+            && (open.period_sz % frame != 0
+                || open.period_sz > open.buffer_sz
+                || !limits.allows_period_frames(open.period_sz / frame))
+        {
+            return Err(RequestError::Invalid(
+                "period size not whole frames within limits",
+            ));
+        }
+        Ok(params)
+    }
+
+    fn open<M: GrantMapper<Page = P>>(
+        &mut self,
+        request: &Request,
+        mapper: &mut M,
+        now_ns: u64,
+    ) -> Result<(), RequestError> {
+        let open: OpenRequest = payload(request);
+        if self.state != StreamState::Closed {
+            log::info!("{}: OPEN on an open stream: closing it first", self.label);
+            self.close()?;
+        }
+        let params = self.validate_open(&open)?;
+        let buffer = SharedBuffer::map(mapper, open.gref_directory, open.buffer_sz)?;
+        let started = match self.config.direction {
+            Direction::Playback => self.sink.start(&params),
+            Direction::Capture => self.source.start(&params),
+        };
+        started.map_err(|_| RequestError::Io)?;
+        let clock = PositionClock::new(
+            params.rate,
+            params.frame_bytes(),
+            params.period_bytes,
+            self.config.direction == Direction::Playback,
+        );
+        log::info!(
+            "{}: OPEN {} {} ch {} Hz, buffer {} bytes ({} pages), period {} bytes at {} ns",
+            self.label,
+            format_name(params.format).unwrap_or("?"),
+            params.channels,
+            params.rate,
+            params.buffer_bytes,
+            buffer.page_count(),
+            params.period_bytes,
+            now_ns
+        );
+        self.mixer = Mixer::new(usize::from(params.channels));
+        self.next_event_id = 0;
+        self.open = Some(OpenStream {
+            params,
+            buffer,
+            clock,
+        });
+        self.state = StreamState::Open;
+        Ok(())
+    }
+
+    /// CLOSE (also used on teardown): unmap the buffer, finish the sink or
+    /// source. Closing a closed stream succeeds.
+    pub fn close(&mut self) -> Result<(), RequestError> {
+        if self.open.take().is_none() {
+            self.state = StreamState::Closed;
+            return Ok(());
+        }
+        self.state = StreamState::Closed;
+        let finished = match self.config.direction {
+            Direction::Playback => self.sink.finish(),
+            Direction::Capture => self.source.finish(),
+        };
+        log::info!("{}: closed", self.label);
+        finished.map_err(|_| RequestError::Io)
+    }
+
+    fn data_range(&self, request: &Request) -> Result<(PcmParams, RwRequest), RequestError> {
+        let open = self
+            .open
+            .as_ref()
+            .ok_or(RequestError::Invalid("stream not open"))?;
+        let rw: RwRequest = payload(request);
+        open.buffer.check_range(rw.offset, rw.length)?;
+        if self.config.require_whole_frames {
+            let frame = open.params.frame_bytes();
+            if rw.offset % frame != 0 || rw.length % frame != 0 {
+                return Err(RequestError::Invalid("offset or length not whole frames"));
+            }
+        }
+        Ok((open.params, rw))
+    }
+
+    fn copy_in(&self, rw: &RwRequest) -> Result<Vec<u8>, RequestError> {
+        let open = self
+            .open
+            .as_ref()
+            .ok_or(RequestError::Invalid("stream not open"))?;
+        let mut bytes = Vec::new();
+        bytes
+            .try_reserve_exact(rw.length as usize)
+            .map_err(|_| RequestError::NoMemory)?;
+        bytes.resize(rw.length as usize, 0);
+        open.buffer.read(rw.offset, &mut bytes)?;
+        Ok(bytes)
+    }
+
+    fn write(&mut self, request: &Request, now_ns: u64) -> Result<(), RequestError> {
+        if self.config.direction != Direction::Playback {
+            return Err(RequestError::Invalid("WRITE on a capture stream"));
+        }
+        let (params, rw) = self.data_range(request)?;
+        let mut bytes = self.copy_in(&rw)?;
+        self.mixer.apply(&params, rw.offset, &mut bytes);
+        self.sink.write(&bytes).map_err(|_| RequestError::Io)?;
+        if let Some(open) = self.open.as_mut() {
+            open.clock.supply(now_ns, rw.length);
+        }
+        self.counters.bytes_written += u64::from(rw.length);
+        self.counters.first_write_ns.get_or_insert(now_ns);
+        Ok(())
+    }
+
+    fn read(&mut self, request: &Request, now_ns: u64) -> Result<(), RequestError> {
+        if self.config.direction != Direction::Capture {
+            return Err(RequestError::Invalid("READ on a playback stream"));
+        }
+        let (params, rw) = self.data_range(request)?;
+        let mut bytes = Vec::new();
+        bytes
+            .try_reserve_exact(rw.length as usize)
+            .map_err(|_| RequestError::NoMemory)?;
+        bytes.resize(rw.length as usize, 0);
+        self.source.read(&mut bytes).map_err(|_| RequestError::Io)?;
+        self.mixer.apply(&params, rw.offset, &mut bytes);
+        if let Some(open) = self.open.as_ref() {
+            open.buffer.write(rw.offset, &bytes)?;
+        }
+        self.counters.bytes_read += u64::from(rw.length);
+        self.counters.first_read_ns.get_or_insert(now_ns);
+        Ok(())
+    }
+
+    fn trigger(&mut self, request: &Request, now_ns: u64) -> Result<(), RequestError> {
+        let trigger: TriggerRequest = payload(request);
+        let open = self
+            .open
+            .as_mut()
+            .ok_or(RequestError::Invalid("TRIGGER on a closed stream"))?;
+        let next = match (trigger.trigger_type, self.state) {
+            (XENSND_OP_TRIGGER_START, StreamState::Open | StreamState::Stopped) => {
+                open.clock.run(now_ns);
+                self.counters.last_start_ns = Some(now_ns);
+                StreamState::Running
+            }
+            (XENSND_OP_TRIGGER_PAUSE, StreamState::Running) => {
+                open.clock.pause(now_ns);
+                StreamState::Paused
+            }
+            (XENSND_OP_TRIGGER_RESUME, StreamState::Paused) => {
+                open.clock.run(now_ns);
+                StreamState::Running
+            }
+            (XENSND_OP_TRIGGER_STOP, StreamState::Running | StreamState::Paused) => {
+                open.clock.stop(now_ns);
+                StreamState::Stopped
+            }
+            (
+                XENSND_OP_TRIGGER_START
+                | XENSND_OP_TRIGGER_PAUSE
+                | XENSND_OP_TRIGGER_RESUME
+                | XENSND_OP_TRIGGER_STOP,
+                _,
+            ) => return Err(RequestError::Invalid("trigger not valid in this state")),
+            _ => return Err(RequestError::Invalid("unknown trigger type")),
+        };
+        log::debug!(
+            "{}: TRIGGER {} {:?} -> {:?} at {} ns",
+            self.label,
+            trigger.trigger_type,
+            self.state,
+            next,
+            now_ns
+        );
+        self.state = next;
+        Ok(())
+    }
+
+    fn query(&mut self, request: &Request, response: &mut Response) -> Result<(), RequestError> {
+        let query: HwParam = payload(request);
+        let answer = self
+            .config
+            .limits
+            .intersect(&query)
+            .map_err(|_| RequestError::Invalid("no parameters in common"))?;
+        response.resp[..core::mem::size_of::<HwParam>()].copy_from_slice(answer.as_bytes());
+        Ok(())
+    }
+
+    /// The (offset, channel count) of a per-channel table request: the
+    /// length must be exactly 4 bytes per channel.
+    fn channel_table(&self, request: &Request) -> Result<(RwRequest, usize), RequestError> {
+        let (params, rw) = self.data_range(request)?;
+        let channels = usize::from(params.channels);
+        if rw.length as usize != channels * 4 {
+            return Err(RequestError::Invalid("length is not 4 bytes per channel"));
+        }
+        Ok((rw, channels))
+    }
+
+    fn read_table(&self, rw: &RwRequest, channels: usize) -> Result<Vec<i32>, RequestError> {
+        let bytes = self.copy_in(rw)?;
+        let values: Vec<i32> = bytes
+            .chunks_exact(4)
+            .take(channels)
+            .map(|raw| i32::from_le_bytes([raw[0], raw[1], raw[2], raw[3]]))
+            .collect();
+        Ok(values)
+    }
+
+    fn set_volume(&mut self, request: &Request) -> Result<(), RequestError> {
+        let (rw, channels) = self.channel_table(request)?;
+        let volumes = self.read_table(&rw, channels)?;
+        log::info!("{}: SET_VOLUME {:?} (0.001 dB)", self.label, volumes);
+        self.mixer.volumes = volumes;
+        Ok(())
+    }
+
+    fn get_volume(&mut self, request: &Request) -> Result<(), RequestError> {
+        let (rw, _) = self.channel_table(request)?;
+        let mut bytes = Vec::new();
+        for volume in &self.mixer.volumes {
+            bytes.extend_from_slice(&volume.to_le_bytes());
+        }
+        if let Some(open) = self.open.as_ref() {
+            open.buffer.write(rw.offset, &bytes)?;
+        }
+        Ok(())
+    }
+
+    fn set_mute(&mut self, request: &Request, mute: bool) -> Result<(), RequestError> {
+        let (rw, channels) = self.channel_table(request)?;
+        let selected = self.read_table(&rw, channels)?;
+        for (flag, selector) in self.mixer.muted.iter_mut().zip(selected.iter()) {
+            if *selector != 0 {
+                *flag = mute;
+            }
+        }
+        log::info!("{}: mute flags {:?}", self.label, self.mixer.muted);
+        Ok(())
+    }
+
+    /// A CUR_POS event if one is due at `now_ns` (the position crossed a
+    /// period boundary since the last one). The event carries the next
+    /// event id; call [`Stream::event_published`] once it is on the page,
+    /// or [`Stream::event_dropped`] if it could not be.
+    pub fn due_event(&mut self, now_ns: u64) -> Option<Entry> {
+        let open = self.open.as_mut()?;
+        let position = open.clock.take_due(now_ns)?;
+        let mut event = Event {
+            id: self.next_event_id,
+            event_type: XENSND_EVT_CUR_POS,
+            reserved: [0; 5],
+            op: [0; 56],
+        };
+        let cur_pos = CurPosEvent { position };
+        event.op[..8].copy_from_slice(cur_pos.as_bytes());
+        let mut entry = [0u8; 64];
+        entry.copy_from_slice(event.as_bytes());
+        Some(entry)
+    }
+
+    /// The event from [`Stream::due_event`] was published: the next one gets the next id.
+    pub fn event_published(&mut self) {
+        self.next_event_id = self.next_event_id.wrapping_add(1);
+        self.counters.events_sent += 1;
+    }
+
+    /// The event from [`Stream::due_event`] could not be published (the
+    /// frontend is not consuming); its id is reused so the frontend's
+    /// sequence check stays in step.
+    pub fn event_dropped(&mut self) {
+        self.counters.events_dropped += 1;
+    }
+
+    /// When the host should call [`Stream::due_event`] next, if nothing
+    /// else happens before.
+    pub fn next_event_ns(&self) -> Option<u64> {
+        self.open.as_ref().and_then(|open| open.clock.next_due_ns())
+    }
+}

@@ -1,0 +1,83 @@
+//! Simulated guest pages: 4 KiB byte arrays shared by handle.
+#![forbid(unsafe_code)]
+
+use std::boxed::Box;
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::vec::Vec;
+
+use crate::xen::{Gfn, SharedPage, PAGE_SIZE};
+
+/// A simulated page. Clones share the same bytes (like two domains mapping
+/// one frame).
+#[derive(Clone)]
+pub struct SimPage {
+    gfn: Gfn,
+    bytes: Rc<RefCell<Box<[u8; PAGE_SIZE]>>>,
+}
+
+impl core::fmt::Debug for SimPage {
+    fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        formatter
+            .debug_struct("SimPage")
+            .field("gfn", &self.gfn)
+            .finish()
+    }
+}
+
+impl SimPage {
+    /// A zeroed page with frame number `gfn`.
+    pub fn new(gfn: Gfn) -> Self {
+        Self {
+            gfn,
+            bytes: Rc::new(RefCell::new(Box::new([0; PAGE_SIZE]))),
+        }
+    }
+
+    /// A copy of the whole page.
+    pub fn to_vec(&self) -> Vec<u8> {
+        self.bytes.borrow().to_vec()
+    }
+
+    /// Whether two handles share the same bytes.
+    pub fn same_page(&self, other: &SimPage) -> bool {
+        Rc::ptr_eq(&self.bytes, &other.bytes)
+    }
+
+    fn check(offset: usize, length: usize) {
+        assert!(
+            offset
+                .checked_add(length)
+                .is_some_and(|end| end <= PAGE_SIZE),
+            "SimPage access out of range: offset {offset} length {length}"
+        );
+    }
+}
+
+impl SharedPage for SimPage {
+    fn gfn(&self) -> Gfn {
+        self.gfn
+    }
+
+    fn load_u32(&self, offset: usize) -> u32 {
+        assert!(offset % 4 == 0, "misaligned u32 load at {offset}");
+        let mut word = [0u8; 4];
+        self.read(offset, &mut word);
+        u32::from_le_bytes(word)
+    }
+
+    fn store_u32(&self, offset: usize, value: u32) {
+        assert!(offset % 4 == 0, "misaligned u32 store at {offset}");
+        self.write(offset, &value.to_le_bytes());
+    }
+
+    fn read(&self, offset: usize, out: &mut [u8]) {
+        Self::check(offset, out.len());
+        out.copy_from_slice(&self.bytes.borrow()[offset..offset + out.len()]);
+    }
+
+    fn write(&self, offset: usize, data: &[u8]) {
+        Self::check(offset, data.len());
+        self.bytes.borrow_mut()[offset..offset + data.len()].copy_from_slice(data);
+    }
+}

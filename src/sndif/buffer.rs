@@ -1,0 +1,216 @@
+//! The stream's shared PCM buffer and its page directory (`io/sndif.h`,
+//! `struct xensnd_page_directory`).
+//!
+//! The buffer is `ceil(buffer_sz / 4096)` pages, each granted read-write to
+//! the backend. Their grant references are listed in a chain of directory
+//! pages (granted read-only): each holds the next directory page's reference
+//! (0 at the end) and up to 1023 buffer references. The first directory
+//! page's reference goes into `XENSND_OP_OPEN`.
+#![forbid(unsafe_code)]
+
+use alloc::vec::Vec;
+
+use crate::abi::sndif::{XENSND_PAGE_DIRECTORY_GREFS_PER_PAGE, XENSND_PAGE_DIRECTORY_GREF_OFFSET};
+use crate::xen::{DomId, GrantRef, GrantTable, PageAllocator, SharedPage, XenError, PAGE_SIZE};
+
+/// Largest buffer we share: 16 MiB (4096 pages, 5 directory pages).
+pub const MAX_BUFFER_BYTES: usize = 16 << 20;
+
+/// A page we allocated and granted.
+#[derive(Debug)]
+pub struct Granted<Page> {
+    /// The page.
+    pub page: Page,
+    /// Its grant reference.
+    pub gref: GrantRef,
+}
+
+/// A granted page the backend still had mapped when we tried to revoke it.
+/// It must never be reused; [`SharedBuffer::release`] hands these back so
+/// the owner can retry later.
+pub type StuckGrant<Page> = Granted<Page>;
+
+/// A buffer shared with the backend through a page directory.
+#[derive(Debug)]
+pub struct SharedBuffer<Page: SharedPage> {
+    len: usize,
+    pages: Vec<Granted<Page>>,
+    directory: Vec<Granted<Page>>,
+}
+
+/// Why a buffer could not be set up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BufferError {
+    /// Zero bytes, or more than [`MAX_BUFFER_BYTES`].
+    BadSize(usize),
+    /// Page allocation or granting failed.
+    Xen(XenError),
+}
+
+impl From<XenError> for BufferError {
+    fn from(e: XenError) -> Self {
+        BufferError::Xen(e)
+    }
+}
+
+/// Directory pages needed for `data_pages` buffer pages.
+pub fn directory_pages(data_pages: usize) -> usize {
+    data_pages
+        .div_ceil(XENSND_PAGE_DIRECTORY_GREFS_PER_PAGE)
+        .max(1)
+}
+
+impl<Page: SharedPage> SharedBuffer<Page> {
+    /// Allocate `len` bytes of zeroed pages, grant them to `backend`
+    /// (read-write) and build the directory (granted read-only). On failure
+    /// everything granted so far is revoked again.
+    pub fn new<X>(xen: &mut X, backend: DomId, len: usize) -> Result<Self, BufferError>
+    where
+        X: GrantTable + PageAllocator<Page = Page>,
+    {
+        if len == 0 || len > MAX_BUFFER_BYTES {
+            return Err(BufferError::BadSize(len));
+        }
+        let mut buffer = SharedBuffer {
+            len,
+            pages: Vec::new(),
+            directory: Vec::new(),
+        };
+        if let Err(e) = buffer.populate(xen, backend) {
+            // Nothing was handed to the backend yet, so revoking cannot race a
+            // mapping; a stuck page is dropped without reuse.
+            let _ = buffer.release(xen);
+            return Err(e);
+        }
+        Ok(buffer)
+    }
+
+    fn populate<X>(&mut self, xen: &mut X, backend: DomId) -> Result<(), BufferError>
+    where
+        X: GrantTable + PageAllocator<Page = Page>,
+    {
+        let data_pages = self.len.div_ceil(PAGE_SIZE);
+        for _ in 0..data_pages {
+            let page = xen.alloc_page()?;
+            let gref = xen.grant(backend, page.gfn(), false)?;
+            self.pages.push(Granted { page, gref });
+        }
+        // Build the directory back to front, so each page can name the next.
+        let chunks: Vec<&[Granted<Page>]> = self
+            .pages
+            .chunks(XENSND_PAGE_DIRECTORY_GREFS_PER_PAGE)
+            .collect();
+        let mut next: GrantRef = 0;
+        let mut directory = Vec::with_capacity(chunks.len());
+        for chunk in chunks.iter().rev() {
+            let page = xen.alloc_page()?;
+            page.store_u32(0, next);
+            for (i, granted) in chunk.iter().enumerate() {
+                page.store_u32(XENSND_PAGE_DIRECTORY_GREF_OFFSET + 4 * i, granted.gref);
+            }
+            let gref = xen.grant(backend, page.gfn(), true)?;
+            next = gref;
+            directory.push(Granted { page, gref });
+        }
+        directory.reverse();
+        self.directory = directory;
+        Ok(())
+    }
+
+    /// Length in bytes (what `buffer_sz` says in OPEN).
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Always false: a buffer has at least one byte.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The first directory page's grant reference (`gref_directory`).
+    pub fn directory_gref(&self) -> GrantRef {
+        self.directory.first().map_or(0, |d| d.gref)
+    }
+
+    /// Number of data pages.
+    pub fn data_pages(&self) -> usize {
+        self.pages.len()
+    }
+
+    /// Number of directory pages.
+    pub fn directory_page_count(&self) -> usize {
+        self.directory.len()
+    }
+
+    fn check(&self, offset: usize, len: usize) {
+        assert!(
+            offset.checked_add(len).is_some_and(|end| end <= self.len),
+            "buffer access {offset}+{len} outside {} bytes",
+            self.len
+        );
+    }
+
+    /// Copy `data` into the buffer at `offset` (our own offsets: out of range panics).
+    pub fn write(&self, offset: usize, data: &[u8]) {
+        self.check(offset, data.len());
+        let mut done = 0;
+        while done < data.len() {
+            let at = offset + done;
+            let in_page = at % PAGE_SIZE;
+            let n = (PAGE_SIZE - in_page).min(data.len() - done);
+            self.pages[at / PAGE_SIZE]
+                .page
+                .write(in_page, &data[done..done + n]);
+            done += n;
+        }
+    }
+
+    /// Copy bytes out of the buffer at `offset`.
+    pub fn read(&self, offset: usize, out: &mut [u8]) {
+        self.check(offset, out.len());
+        let mut done = 0;
+        while done < out.len() {
+            let at = offset + done;
+            let in_page = at % PAGE_SIZE;
+            let n = (PAGE_SIZE - in_page).min(out.len() - done);
+            self.pages[at / PAGE_SIZE]
+                .page
+                .read(in_page, &mut out[done..done + n]);
+            done += n;
+        }
+    }
+
+    /// The pages covering `offset..offset + len`, each with the byte range
+    /// inside that page: the zero-copy path writes through these directly.
+    pub fn segments(
+        &self,
+        offset: usize,
+        len: usize,
+    ) -> impl Iterator<Item = (&Page, usize, usize)> {
+        self.check(offset, len);
+        let end = offset + len;
+        let mut at = offset;
+        core::iter::from_fn(move || {
+            if at >= end {
+                return None;
+            }
+            let in_page = at % PAGE_SIZE;
+            let n = (PAGE_SIZE - in_page).min(end - at);
+            let page = &self.pages[at / PAGE_SIZE].page;
+            at += n;
+            Some((page, in_page, n))
+        })
+    }
+
+    /// Revoke every grant. Pages the backend still maps are returned (they
+    /// must not be reused); an empty vector means everything was released.
+    pub fn release<X: GrantTable>(self, xen: &mut X) -> Vec<StuckGrant<Page>> {
+        let mut stuck = Vec::new();
+        for granted in self.directory.into_iter().chain(self.pages) {
+            if xen.revoke(granted.gref).is_err() {
+                stuck.push(granted);
+            }
+        }
+        stuck
+    }
+}

@@ -1,0 +1,539 @@
+//! The vsnd frontend: finds every virtual sound card in XenStore, brings up
+//! a channel per stream, performs the XenBus handshake with the backend and
+//! reconnects when the backend restarts (`io/sndif.h`, "Frontend XenBus
+//! node", "Backend XenBus node" and the state diagram; REFERENCE.md
+//! "XenStore layout for vsnd").
+//!
+//! Handshake per device: wait for the backend's InitWait, create every
+//! stream's ring, event page and event channels, write the four nodes of
+//! every stream and our state Initialised in one transaction (retried on
+//! EAGAIN), wait for the backend's Connected, then say Connected ourselves.
+//! A backend that leaves Connected (restart, crash, Closing) makes every
+//! stream of the device fail with `Disconnected` once; when it is back in
+//! InitWait the handshake runs again and streams can be prepared anew.
+#![forbid(unsafe_code)]
+
+use alloc::format;
+use alloc::rc::Rc;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::cell::RefCell;
+
+use super::config::{read_config, ConfigSource, StreamConfig, StreamKind, VsndConfig};
+use super::stream::{Direction, Stream};
+use super::SndError;
+use crate::xen::xenbus::{read_state, write_state, XenbusState};
+use crate::xen::xenstore::{XenStore, XsError};
+use crate::xen::{DomId, Platform};
+
+/// How long to wait for the backend at each handshake step.
+pub const DEFAULT_CONNECT_TIMEOUT_NS: u64 = 10_000_000_000;
+
+/// Options for [`Frontend::probe`].
+#[derive(Debug, Clone, Copy)]
+pub struct FrontendOptions {
+    /// Time the backend gets for each handshake step.
+    pub connect_timeout_ns: u64,
+    /// Time a request may take (see `channel::DEFAULT_TIMEOUT_NS`).
+    pub request_timeout_ns: u64,
+    /// WRITE/READ requests in flight per stream.
+    pub depth: usize,
+}
+
+impl Default for FrontendOptions {
+    fn default() -> Self {
+        Self {
+            connect_timeout_ns: DEFAULT_CONNECT_TIMEOUT_NS,
+            request_timeout_ns: super::channel::DEFAULT_TIMEOUT_NS,
+            depth: super::stream::DEFAULT_DEPTH,
+        }
+    }
+}
+
+/// Why the frontend could not come up or a device failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FrontendError {
+    /// XenStore failed at `path`.
+    Store {
+        /// The node or directory.
+        path: String,
+        /// What went wrong.
+        error: XsError,
+    },
+    /// A required node is missing or unparsable.
+    BadNode {
+        /// The node.
+        path: String,
+        /// Its value (if any).
+        value: String,
+    },
+    /// The backend did not reach `expected` in time.
+    BackendTimeout {
+        /// The backend's state node.
+        path: String,
+        /// The state waited for.
+        expected: XenbusState,
+        /// The state it was in.
+        actual: XenbusState,
+    },
+    /// Setting up a stream failed.
+    Stream(SndError),
+}
+
+impl core::fmt::Display for FrontendError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            FrontendError::Store { path, error } => write!(f, "xenstore {path}: {error:?}"),
+            FrontendError::BadNode { path, value } => write!(f, "bad node {path} = {value:?}"),
+            FrontendError::BackendTimeout {
+                path,
+                expected,
+                actual,
+            } => write!(
+                f,
+                "backend {path} did not reach {expected:?} in time (it is {actual:?}): is the backend running?"
+            ),
+            FrontendError::Stream(e) => write!(f, "stream set-up failed: {e}"),
+        }
+    }
+}
+
+/// A stream as the application sees it before opening it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamInfo {
+    /// Device index (order of discovery; see [`Frontend::streams`]).
+    pub device: usize,
+    /// Stream index within the device.
+    pub stream: usize,
+    /// The card's short name.
+    pub card: String,
+    /// The PCM instance's name.
+    pub pcm_name: String,
+    /// The stream's configuration (kind, unique-id, limits).
+    pub config: StreamConfig,
+}
+
+/// Adapter: read config nodes through the XenStore client.
+struct StoreSource<'a, X: Platform> {
+    store: &'a mut XenStore<X::Page>,
+    xen: &'a mut X,
+}
+
+impl<X: Platform> ConfigSource for StoreSource<'_, X> {
+    type Error = XsError;
+    fn read(&mut self, path: &str) -> Result<Option<String>, XsError> {
+        match self.store.read_string(self.xen, path) {
+            Ok(value) => Ok(Some(value)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+pub(crate) struct Slot<X: Platform> {
+    pub(crate) config: StreamConfig,
+    pub(crate) stream: Option<Stream<X>>,
+}
+
+pub(crate) struct Device<X: Platform> {
+    pub(crate) path: String,
+    backend_path: String,
+    pub(crate) backend_id: DomId,
+    pub(crate) config: VsndConfig,
+    pub(crate) slots: Vec<Slot<X>>,
+    pub(crate) connected: bool,
+    /// Incremented by every successful (re)connection.
+    pub(crate) generation: u32,
+    token: String,
+    backend_state: XenbusState,
+}
+
+/// What the frontend shares with every open PCM stream.
+pub struct Shared<X: Platform> {
+    /// The platform (hypercalls or the simulator).
+    pub xen: X,
+    /// The XenStore client.
+    pub store: XenStore<X::Page>,
+    pub(crate) devices: Vec<Device<X>>,
+    pub(crate) options: FrontendOptions,
+    /// Stuck grants left over from torn-down streams.
+    pub(crate) leftovers: usize,
+}
+
+/// The vsnd frontend (cheap to clone: clones share one state).
+pub struct Frontend<X: Platform> {
+    pub(crate) shared: Rc<RefCell<Shared<X>>>,
+}
+
+impl<X: Platform> Clone for Frontend<X> {
+    fn clone(&self) -> Self {
+        Frontend {
+            shared: Rc::clone(&self.shared),
+        }
+    }
+}
+
+fn store_err(path: &str) -> impl FnOnce(XsError) -> FrontendError + '_ {
+    move |error| FrontendError::Store {
+        path: path.to_string(),
+        error,
+    }
+}
+
+/// Outcome of [`Frontend::probe`]: the frontend plus per-device failures
+/// (a device that fails does not stop the others).
+pub struct Probe<X: Platform> {
+    /// The frontend with every device that came up.
+    pub frontend: Frontend<X>,
+    /// Devices that failed, with why.
+    pub failed: Vec<(String, FrontendError)>,
+}
+
+impl<X: Platform> Frontend<X> {
+    /// Find and connect every vsnd device of this domain.
+    pub fn probe(
+        mut xen: X,
+        mut store: XenStore<X::Page>,
+        options: FrontendOptions,
+    ) -> Result<Probe<X>, FrontendError> {
+        let domid_text = store
+            .read_string(&mut xen, "domid")
+            .map_err(store_err("domid"))?;
+        let domid: u32 = domid_text
+            .trim()
+            .parse()
+            .map_err(|_| FrontendError::BadNode {
+                path: "domid".to_string(),
+                value: domid_text.clone(),
+            })?;
+        let base = format!("/local/domain/{domid}/device/vsnd");
+        let names = match store.directory(&mut xen, &base) {
+            Ok(names) => names,
+            Err(e) if e.is_not_found() => Vec::new(),
+            Err(e) => return Err(store_err(&base)(e)),
+        };
+        let mut shared = Shared {
+            xen,
+            store,
+            devices: Vec::new(),
+            options,
+            leftovers: 0,
+        };
+        let mut failed = Vec::new();
+        let mut indices: Vec<(u32, String)> = names
+            .into_iter()
+            .filter_map(|n| n.parse::<u32>().ok().map(|i| (i, n)))
+            .collect();
+        indices.sort();
+        for (_, name) in indices {
+            let path = format!("{base}/{name}");
+            match shared.add_device(&path) {
+                Ok(()) => {}
+                Err(e) => {
+                    log::error!("vsnd {path}: {e}");
+                    failed.push((path, e));
+                }
+            }
+        }
+        Ok(Probe {
+            frontend: Frontend {
+                shared: Rc::new(RefCell::new(shared)),
+            },
+            failed,
+        })
+    }
+
+    /// Every stream that came up, on every device.
+    pub fn streams(&self) -> Vec<StreamInfo> {
+        let shared = self.shared.borrow();
+        let mut out = Vec::new();
+        for (d, device) in shared.devices.iter().enumerate() {
+            for (s, slot) in device.slots.iter().enumerate() {
+                let pcm_name = device
+                    .config
+                    .pcms
+                    .iter()
+                    .find(|p| p.index == slot.config.pcm_index)
+                    .map(|p| p.name.clone())
+                    .unwrap_or_default();
+                out.push(StreamInfo {
+                    device: d,
+                    stream: s,
+                    card: device.config.short_name.clone(),
+                    pcm_name,
+                    config: slot.config.clone(),
+                });
+            }
+        }
+        out
+    }
+
+    /// Configuration problems found in XenStore, as messages naming the node.
+    pub fn config_errors(&self) -> Vec<String> {
+        let shared = self.shared.borrow();
+        shared
+            .devices
+            .iter()
+            .flat_map(|d| d.config.errors.iter().map(|e| e.to_string()))
+            .collect()
+    }
+
+    /// Number of connected devices.
+    pub fn connected_devices(&self) -> usize {
+        self.shared
+            .borrow()
+            .devices
+            .iter()
+            .filter(|d| d.connected)
+            .count()
+    }
+
+    /// Follow the backends: handle state changes (disconnect, reconnect).
+    /// Call it from the application's idle loop; every PCM operation calls
+    /// it too.
+    pub fn poll(&self) {
+        self.shared.borrow_mut().poll();
+    }
+
+    /// Run `f` with the platform (e.g. to read the clock or sleep).
+    pub fn with_platform<T>(&self, f: impl FnOnce(&mut X) -> T) -> T {
+        f(&mut self.shared.borrow_mut().xen)
+    }
+
+    /// Grants the backends still held when streams were torn down.
+    pub fn leftover_grants(&self) -> usize {
+        self.shared.borrow().leftovers
+    }
+
+    /// Disconnect every device: close streams, revoke grants, and tell the
+    /// backends we are Closed.
+    pub fn shutdown(&self) {
+        let mut shared = self.shared.borrow_mut();
+        let count = shared.devices.len();
+        for d in 0..count {
+            shared.disconnect(d, XenbusState::Closed);
+        }
+    }
+}
+
+impl<X: Platform> Shared<X> {
+    fn add_device(&mut self, path: &str) -> Result<(), FrontendError> {
+        let backend_node = format!("{path}/backend");
+        let backend_path = self
+            .store
+            .read_string(&mut self.xen, &backend_node)
+            .map_err(store_err(&backend_node))?;
+        let id_node = format!("{path}/backend-id");
+        let id_text = self
+            .store
+            .read_string(&mut self.xen, &id_node)
+            .map_err(store_err(&id_node))?;
+        let backend_id: DomId = id_text.trim().parse().map_err(|_| FrontendError::BadNode {
+            path: id_node.clone(),
+            value: id_text.clone(),
+        })?;
+        let config = {
+            let mut source = StoreSource::<X> {
+                store: &mut self.store,
+                xen: &mut self.xen,
+            };
+            read_config(&mut source, path).map_err(store_err(path))?
+        };
+        for error in &config.errors {
+            log::error!("{error}");
+        }
+        let slots = config
+            .streams()
+            .map(|c| Slot {
+                config: c.clone(),
+                stream: None,
+            })
+            .collect();
+        let token = format!("vsnd-backend:{path}");
+        let state_node = format!("{backend_path}/state");
+        self.store
+            .watch(&mut self.xen, &state_node, &token)
+            .map_err(store_err(&state_node))?;
+        self.devices.push(Device {
+            path: path.to_string(),
+            backend_path,
+            backend_id,
+            config,
+            slots,
+            connected: false,
+            generation: 0,
+            token,
+            backend_state: XenbusState::Unknown,
+        });
+        let index = self.devices.len() - 1;
+        self.connect(index)
+    }
+
+    fn wait_backend(&mut self, index: usize, expected: XenbusState) -> Result<(), FrontendError> {
+        let deadline = self
+            .xen
+            .now_ns()
+            .saturating_add(self.options.connect_timeout_ns);
+        let backend_path = self.devices[index].backend_path.clone();
+        let token = self.devices[index].token.clone();
+        loop {
+            let state = read_state(&mut self.store, &mut self.xen, &backend_path)
+                .map_err(store_err(&backend_path))?;
+            self.devices[index].backend_state = state;
+            if state == expected {
+                return Ok(());
+            }
+            if self.xen.now_ns() >= deadline {
+                return Err(FrontendError::BackendTimeout {
+                    path: format!("{backend_path}/state"),
+                    expected,
+                    actual: state,
+                });
+            }
+            match self.store.wait_watch_event(&mut self.xen, &token, deadline) {
+                Ok(_) | Err(XsError::Timeout) => {}
+                Err(e) => return Err(store_err(&backend_path)(e)),
+            }
+            while self.store.take_watch_event(&token).is_some() {}
+        }
+    }
+
+    /// The XenBus handshake for device `index` (streams are created anew).
+    fn connect(&mut self, index: usize) -> Result<(), FrontendError> {
+        let path = self.devices[index].path.clone();
+        write_state(
+            &mut self.store,
+            &mut self.xen,
+            &path,
+            XenbusState::Initialising,
+        )
+        .map_err(store_err(&path))?;
+        self.wait_backend(index, XenbusState::InitWait)?;
+        let backend = self.devices[index].backend_id;
+        let options = self.options;
+        let mut created = Vec::new();
+        for slot in 0..self.devices[index].slots.len() {
+            let direction = match self.devices[index].slots[slot].config.kind {
+                StreamKind::Playback => Direction::Playback,
+                StreamKind::Capture => Direction::Capture,
+            };
+            match Stream::new(&mut self.xen, backend, direction) {
+                Ok(mut stream) => {
+                    stream.set_timeout_ns(options.request_timeout_ns);
+                    stream.set_depth(options.depth);
+                    created.push((slot, stream));
+                }
+                Err(e) => {
+                    for (_, stream) in created {
+                        self.leftovers += stream.teardown(&mut self.xen).len();
+                    }
+                    return Err(FrontendError::Stream(e));
+                }
+            }
+        }
+        // All four nodes of every stream, and our state, in one transaction.
+        let nodes: Vec<(String, String)> = created
+            .iter()
+            .flat_map(|(slot, stream)| {
+                let dir = self.devices[index].slots[*slot].config.path.clone();
+                stream
+                    .xenstore_values()
+                    .into_iter()
+                    .map(move |(name, value)| (format!("{dir}/{name}"), value.to_string()))
+            })
+            .collect();
+        let state_node = format!("{path}/state");
+        let written = self.store.transaction(&mut self.xen, |tx| {
+            for (node, value) in &nodes {
+                tx.write(node, value.as_bytes())?;
+            }
+            tx.write(&state_node, b"3")
+        });
+        if let Err(e) = written {
+            for (_, stream) in created {
+                self.leftovers += stream.teardown(&mut self.xen).len();
+            }
+            return Err(store_err(&path)(e));
+        }
+        for (slot, stream) in created {
+            self.devices[index].slots[slot].stream = Some(stream);
+        }
+        if let Err(e) = self.wait_backend(index, XenbusState::Connected) {
+            self.disconnect(index, XenbusState::Initialising);
+            return Err(e);
+        }
+        write_state(
+            &mut self.store,
+            &mut self.xen,
+            &path,
+            XenbusState::Connected,
+        )
+        .map_err(store_err(&path))?;
+        let device = &mut self.devices[index];
+        device.connected = true;
+        device.generation = device.generation.wrapping_add(1);
+        log::info!(
+            "vsnd {path}: connected to backend {} (domain {}), {} streams",
+            device.backend_path,
+            device.backend_id,
+            device.slots.len()
+        );
+        Ok(())
+    }
+
+    /// Tear down every stream of device `index` and publish `ours`.
+    fn disconnect(&mut self, index: usize, ours: XenbusState) {
+        let streams: Vec<Stream<X>> = self.devices[index]
+            .slots
+            .iter_mut()
+            .filter_map(|s| s.stream.take())
+            .collect();
+        for stream in streams {
+            self.leftovers += stream.teardown(&mut self.xen).len();
+        }
+        self.devices[index].connected = false;
+        let path = self.devices[index].path.clone();
+        if let Err(e) = write_state(&mut self.store, &mut self.xen, &path, ours) {
+            log::warn!("vsnd {path}: could not write state {ours:?}: {e:?}");
+        }
+    }
+
+    /// Handle backend state changes seen through the watches.
+    pub(crate) fn poll(&mut self) {
+        if self.store.poll(&mut self.xen).is_err() {
+            return;
+        }
+        for index in 0..self.devices.len() {
+            let token = self.devices[index].token.clone();
+            let mut changed = false;
+            while self.store.take_watch_event(&token).is_some() {
+                changed = true;
+            }
+            if !changed {
+                continue;
+            }
+            let backend_path = self.devices[index].backend_path.clone();
+            let state = read_state(&mut self.store, &mut self.xen, &backend_path)
+                .unwrap_or(XenbusState::Unknown);
+            let previous = self.devices[index].backend_state;
+            self.devices[index].backend_state = state;
+            let connected = self.devices[index].connected;
+            let path = self.devices[index].path.clone();
+            if connected && state != XenbusState::Connected {
+                log::warn!("vsnd {path}: backend left Connected ({previous:?} -> {state:?}); streams disconnected");
+                let ours = match state {
+                    XenbusState::Closing | XenbusState::Closed => XenbusState::Closed,
+                    _ => XenbusState::Initialising,
+                };
+                self.disconnect(index, ours);
+            }
+            if !self.devices[index].connected && state == XenbusState::InitWait {
+                log::info!("vsnd {path}: backend back in InitWait, reconnecting");
+                if let Err(e) = self.connect(index) {
+                    log::error!("vsnd {path}: reconnect failed: {e}");
+                }
+            }
+        }
+    }
+}

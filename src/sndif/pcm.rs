@@ -1,0 +1,573 @@
+//! The `pcm` traits implemented over a sndif stream: what the application
+//! uses. Opening negotiates a configuration (backend `HW_PARAM_QUERY`
+//! answer if it gives one, XenStore limits otherwise); every operation
+//! follows the backend's connection and reports `Disconnected` once when
+//! the backend went away, after which `prepare` opens the stream again on
+//! the new connection.
+#![forbid(unsafe_code)]
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use super::channel::ChannelStats;
+use super::config::{StreamCaps, StreamKind};
+use super::frontend::{Frontend, Shared};
+use super::negotiate::{build_query, negotiate, AnswerIssue, NegotiationError, StreamRequest};
+use super::stream::{OpenParams, Stream as SndStream, StreamCounters};
+use super::SndError;
+use crate::pcm::{
+    self, Capture, ErrorKind, ErrorType, Playback, StreamConfig, StreamOperation, StreamState,
+};
+use crate::xen::{Platform, SharedPage};
+
+/// An error from a sndif PCM stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PcmError {
+    /// The class of error.
+    pub kind: ErrorKind,
+    /// What happened, for logs.
+    pub detail: String,
+}
+
+impl pcm::Error for PcmError {
+    fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+}
+
+impl core::fmt::Display for PcmError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{}: {}", self.kind, self.detail)
+    }
+}
+
+impl PcmError {
+    fn new(kind: ErrorKind, detail: impl Into<String>) -> Self {
+        PcmError {
+            kind,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// The error kind an application sees for a protocol-level error.
+pub fn kind_of(error: &SndError) -> ErrorKind {
+    match error {
+        SndError::Timeout { .. } => ErrorKind::Timeout,
+        SndError::Disconnected | SndError::Protocol(_) => ErrorKind::Disconnected,
+        SndError::Backend { status, .. } => ErrorKind::Backend(*status),
+        SndError::Busy => ErrorKind::WouldBlock,
+        SndError::InvalidState => ErrorKind::InvalidState,
+        SndError::Unsupported => ErrorKind::Unsupported,
+        SndError::Buffer(_) => ErrorKind::InvalidConfig,
+        _ => ErrorKind::Other,
+    }
+}
+
+impl From<SndError> for PcmError {
+    fn from(e: SndError) -> Self {
+        PcmError::new(kind_of(&e), alloc::format!("{e}"))
+    }
+}
+
+impl From<pcm::InvalidTransition> for PcmError {
+    fn from(e: pcm::InvalidTransition) -> Self {
+        PcmError::new(ErrorKind::InvalidState, alloc::format!("{e}"))
+    }
+}
+
+impl From<NegotiationError> for PcmError {
+    fn from(e: NegotiationError) -> Self {
+        PcmError::new(ErrorKind::Unsupported, alloc::format!("{e}"))
+    }
+}
+
+/// How a stream was negotiated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Negotiation {
+    /// Whether the backend answered `HW_PARAM_QUERY`.
+    pub backend_answered: bool,
+    /// What was wrong with the answer (fields ignored).
+    pub issues: Vec<AnswerIssue>,
+}
+
+/// A PCM stream of the vsnd frontend.
+pub struct SndPcm<X: Platform> {
+    frontend: Frontend<X>,
+    device: usize,
+    slot: usize,
+    kind: StreamKind,
+    /// Device generation the stream was opened on.
+    generation: Option<u32>,
+    config: StreamConfig,
+    params: OpenParams,
+    state: StreamState,
+    negotiation: Negotiation,
+    /// Position etc. cached after every operation (the trait's getters take `&self`).
+    cached: Cached,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Cached {
+    position: u64,
+    delay: usize,
+    available: usize,
+}
+
+impl<X: Platform> core::fmt::Debug for SndPcm<X> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SndPcm")
+            .field("device", &self.device)
+            .field("slot", &self.slot)
+            .field("config", &self.config)
+            .field("state", &self.state)
+            .finish()
+    }
+}
+
+fn to_params(config: &StreamConfig) -> Result<OpenParams, PcmError> {
+    let sample_bytes = config
+        .format
+        .bytes_per_sample()
+        .ok_or_else(|| PcmError::new(ErrorKind::Unsupported, "format has no fixed sample size"))?;
+    Ok(OpenParams {
+        format: config.format.code(),
+        sample_bytes: sample_bytes as u8,
+        rate: config.rate,
+        channels: config.channels,
+        buffer_frames: config.buffer_frames,
+        period_frames: config.period_frames,
+    })
+}
+
+impl<X: Platform> Frontend<X> {
+    /// Open the stream `stream` of device `device` (see [`Frontend::streams`])
+    /// with what `request` asks for. The result is in state `Open`; call
+    /// `prepare` before transferring.
+    pub fn open(
+        &self,
+        device: usize,
+        stream: usize,
+        request: &StreamRequest,
+    ) -> Result<SndPcm<X>, PcmError> {
+        let mut shared = self.shared.borrow_mut();
+        let shared = &mut *shared;
+        shared.poll();
+        let dev = shared
+            .devices
+            .get_mut(device)
+            .ok_or_else(|| PcmError::new(ErrorKind::InvalidInput, "no such device"))?;
+        let slot = dev
+            .slots
+            .get_mut(stream)
+            .ok_or_else(|| PcmError::new(ErrorKind::InvalidInput, "no such stream"))?;
+        let caps: StreamCaps = slot.config.caps.clone();
+        let kind = slot.config.kind;
+        let snd = slot
+            .stream
+            .as_mut()
+            .ok_or_else(|| PcmError::new(ErrorKind::Disconnected, "device not connected"))?;
+        let query = build_query(&caps, request);
+        let answer = match snd.query_hw_params(&mut shared.xen, &query) {
+            Ok(answer) => Some(answer),
+            Err(e) => {
+                log::info!(
+                    "vsnd: backend did not answer HW_PARAM_QUERY ({e}); using XenStore limits"
+                );
+                None
+            }
+        };
+        let negotiated = negotiate(&caps, answer.as_ref(), request)?;
+        for issue in &negotiated.issues {
+            log::warn!("vsnd: ignored part of the backend's HW_PARAM answer: {issue:?}");
+        }
+        let params = to_params(&negotiated.config)?;
+        Ok(SndPcm {
+            frontend: self.clone(),
+            device,
+            slot: stream,
+            kind,
+            generation: None,
+            config: negotiated.config,
+            params,
+            state: StreamState::Open,
+            negotiation: Negotiation {
+                backend_answered: answer.is_some(),
+                issues: negotiated.issues,
+            },
+            cached: Cached::default(),
+        })
+    }
+
+    /// Open the stream whose `unique-id` is `unique_id` (first device that has it).
+    pub fn open_unique_id(
+        &self,
+        unique_id: &str,
+        request: &StreamRequest,
+    ) -> Result<SndPcm<X>, PcmError> {
+        let info = self
+            .streams()
+            .into_iter()
+            .find(|s| s.config.unique_id == unique_id)
+            .ok_or_else(|| {
+                PcmError::new(
+                    ErrorKind::InvalidInput,
+                    alloc::format!("no stream with unique-id {unique_id}"),
+                )
+            })?;
+        self.open(info.device, info.stream, request)
+    }
+}
+
+impl<X: Platform> SndPcm<X> {
+    /// How the configuration was negotiated.
+    pub fn negotiation(&self) -> &Negotiation {
+        &self.negotiation
+    }
+
+    /// Playback or capture.
+    pub fn kind(&self) -> StreamKind {
+        self.kind
+    }
+
+    /// The stream's counters (bytes, xruns, pipelining depth, waits).
+    pub fn counters(&self) -> StreamCounters {
+        self.with_stream(|s, _| Ok(s.counters()))
+            .unwrap_or_default()
+    }
+
+    /// Protocol anomalies seen on the channel.
+    pub fn channel_stats(&self) -> ChannelStats {
+        self.with_stream(|s, _| Ok(s.channel_stats()))
+            .unwrap_or_default()
+    }
+
+    /// The shared frontend.
+    pub fn frontend(&self) -> &Frontend<X> {
+        &self.frontend
+    }
+
+    /// Run `f` on the live stream; `Disconnected` when the device is not
+    /// connected or was reconnected since this stream was prepared (the
+    /// state drops back to `Open`: `prepare` again).
+    fn with_stream<T>(
+        &self,
+        f: impl FnOnce(&mut SndStream<X>, &mut X) -> Result<T, SndError>,
+    ) -> Result<T, PcmError> {
+        let mut shared = self.frontend.shared.borrow_mut();
+        let Shared { xen, devices, .. } = &mut *shared;
+        let device = &mut devices[self.device];
+        let current = device.connected.then_some(device.generation);
+        if self.generation.is_some() && self.generation != current {
+            return Err(PcmError::new(
+                ErrorKind::Disconnected,
+                "backend reconnected: prepare the stream again",
+            ));
+        }
+        let stream = device.slots[self.slot]
+            .stream
+            .as_mut()
+            .ok_or_else(|| PcmError::new(ErrorKind::Disconnected, "backend not connected"))?;
+        Ok(f(stream, xen)?)
+    }
+
+    /// Like `with_stream` for state-changing operations: polls the frontend
+    /// first and turns a disconnection into state `Open`.
+    fn operate<T>(
+        &mut self,
+        f: impl FnOnce(&mut SndStream<X>, &mut X) -> Result<T, SndError>,
+    ) -> Result<T, PcmError> {
+        self.frontend.poll();
+        let result = self.with_stream(f);
+        if let Err(e) = &result {
+            if e.kind == ErrorKind::Disconnected {
+                self.state = StreamState::Open;
+                self.generation = None;
+            }
+        }
+        self.refresh();
+        result
+    }
+
+    fn refresh(&mut self) {
+        let frame = self.params.frame_bytes().max(1);
+        if let Ok((position, delay, available)) = self.with_stream(|s, _| {
+            Ok((
+                s.position_frames(),
+                s.delay_bytes() as usize / frame,
+                s.available_bytes() as usize / frame,
+            ))
+        }) {
+            self.cached = Cached {
+                position,
+                delay,
+                available,
+            };
+        }
+    }
+
+    fn transition(&mut self, operation: StreamOperation) -> Result<StreamState, PcmError> {
+        Ok(self.state.transition(operation)?)
+    }
+
+    fn check_frames(&self, len: usize) -> Result<(), PcmError> {
+        if len % self.params.frame_bytes() != 0 {
+            return Err(PcmError::new(
+                ErrorKind::InvalidInput,
+                "not a whole number of frames",
+            ));
+        }
+        if !self.state.can_transfer() {
+            return Err(PcmError::new(
+                ErrorKind::InvalidState,
+                alloc::format!("cannot transfer in state {:?}", self.state),
+            ));
+        }
+        Ok(())
+    }
+
+    fn sync_running(&mut self) {
+        let running = self
+            .with_stream(|s, _| Ok(s.state() == super::stream::State::Running))
+            .unwrap_or(false);
+        if running && self.state == StreamState::Prepared {
+            self.state = StreamState::Running;
+        }
+    }
+
+    /// Zero-copy playback: `fill` writes up to `max_frames` frames straight
+    /// into the shared buffer. It is called once per contiguous piece with
+    /// the piece and the index (from 0) of its first frame; a piece is a
+    /// whole number of frames. Returns the frames committed (never 0 for
+    /// `max_frames > 0`: it blocks for room like `write`).
+    pub fn write_in_place(
+        &mut self,
+        max_frames: usize,
+        mut fill: impl FnMut(&mut [u8], usize),
+    ) -> Result<usize, PcmError> {
+        if self.kind != StreamKind::Playback {
+            return Err(PcmError::new(
+                ErrorKind::InvalidState,
+                "not a playback stream",
+            ));
+        }
+        self.check_frames(0)?;
+        let frame = self.params.frame_bytes();
+        if crate::xen::PAGE_SIZE % frame != 0 {
+            // Frames would straddle pages: stage them instead.
+            let mut staging = alloc::vec![0u8; max_frames * frame];
+            fill(&mut staging, 0);
+            return Playback::write(self, &staging);
+        }
+        loop {
+            let written = self.operate(|s, xen| {
+                s.write_in_place(xen, max_frames * frame, |page, offset, len, first_byte| {
+                    page.with_bytes_mut(offset, len, |bytes| {
+                        fill(bytes, first_byte / frame);
+                    });
+                })
+            })?;
+            if written > 0 || max_frames == 0 {
+                return Ok(written / frame);
+            }
+            self.wait_for_room()?;
+        }
+    }
+
+    fn wait_for_room(&mut self) -> Result<(), PcmError> {
+        let state = self.state;
+        self.operate(|s, xen| {
+            if s.available_bytes() == 0 && state == StreamState::Prepared {
+                return s.start(xen);
+            }
+            let deadline = xen.now_ns().saturating_add(s.channel().timeout_ns());
+            s.poll(xen)?;
+            if s.available_bytes() == 0 {
+                xen.wait_until(deadline.min(xen.now_ns() + 5_000_000));
+            }
+            Ok(())
+        })?;
+        self.sync_running();
+        Ok(())
+    }
+}
+
+impl<X: Platform> ErrorType for SndPcm<X> {
+    type Error = PcmError;
+}
+
+impl<X: Platform> pcm::Stream for SndPcm<X> {
+    fn config(&self) -> &StreamConfig {
+        &self.config
+    }
+
+    fn state(&self) -> StreamState {
+        self.state
+    }
+
+    fn prepare(&mut self) -> Result<(), PcmError> {
+        let next = self.transition(StreamOperation::Prepare)?;
+        self.frontend.poll();
+        let params = self.params;
+        // Prepare works on whatever connection is current.
+        self.generation = None;
+        self.with_stream(|s, xen| s.open(xen, params))?;
+        let shared = self.frontend.shared.borrow();
+        self.generation = Some(shared.devices[self.device].generation);
+        drop(shared);
+        self.state = next;
+        self.refresh();
+        Ok(())
+    }
+
+    fn start(&mut self) -> Result<(), PcmError> {
+        let next = self.transition(StreamOperation::Start)?;
+        self.operate(|s, xen| s.start(xen))?;
+        self.state = next;
+        Ok(())
+    }
+
+    fn pause(&mut self) -> Result<(), PcmError> {
+        let next = self.transition(StreamOperation::Pause)?;
+        self.operate(|s, xen| s.pause(xen))?;
+        self.state = next;
+        Ok(())
+    }
+
+    fn resume(&mut self) -> Result<(), PcmError> {
+        let next = self.transition(StreamOperation::Resume)?;
+        self.operate(|s, xen| s.resume(xen))?;
+        self.state = next;
+        Ok(())
+    }
+
+    fn stop(&mut self) -> Result<(), PcmError> {
+        let next = self.transition(StreamOperation::Stop)?;
+        self.operate(|s, xen| match s.state() {
+            super::stream::State::Running | super::stream::State::Paused => s.stop(xen),
+            _ => Ok(()),
+        })?;
+        self.state = next;
+        Ok(())
+    }
+
+    fn drain(&mut self) -> Result<(), PcmError> {
+        let next = self.transition(StreamOperation::Drain)?;
+        self.operate(|s, xen| s.drain(xen))?;
+        self.state = next;
+        Ok(())
+    }
+
+    fn close(&mut self) -> Result<(), PcmError> {
+        let next = self.transition(StreamOperation::Close)?;
+        self.state = next;
+        self.operate(|s, xen| s.close(xen))
+    }
+
+    fn position(&self) -> u64 {
+        self.cached.position
+    }
+
+    fn delay(&self) -> usize {
+        self.cached.delay
+    }
+
+    fn available(&self) -> usize {
+        self.cached.available
+    }
+
+    fn set_volume(&mut self, millidb: &[i32]) -> Result<(), PcmError> {
+        if millidb.len() != self.config.channels as usize {
+            return Err(PcmError::new(
+                ErrorKind::InvalidInput,
+                "one value per channel",
+            ));
+        }
+        self.operate(|s, xen| s.set_volume(xen, millidb))
+    }
+
+    fn volume(&mut self, millidb: &mut [i32]) -> Result<usize, PcmError> {
+        let values = self.operate(|s, xen| s.volume(xen))?;
+        let n = values.len().min(millidb.len());
+        millidb[..n].copy_from_slice(&values[..n]);
+        Ok(n)
+    }
+
+    fn set_mute(&mut self, mute: bool) -> Result<(), PcmError> {
+        self.operate(|s, xen| s.set_mute(xen, mute))
+    }
+}
+
+impl<X: Platform> Playback for SndPcm<X> {
+    fn write(&mut self, frames: &[u8]) -> Result<usize, PcmError> {
+        if self.kind != StreamKind::Playback {
+            return Err(PcmError::new(
+                ErrorKind::InvalidState,
+                "not a playback stream",
+            ));
+        }
+        self.check_frames(frames.len())?;
+        let written = self.operate(|s, xen| s.write(xen, frames))?;
+        self.sync_running();
+        Ok(written / self.params.frame_bytes())
+    }
+
+    fn try_write(&mut self, frames: &[u8]) -> Result<usize, PcmError> {
+        if self.kind != StreamKind::Playback {
+            return Err(PcmError::new(
+                ErrorKind::InvalidState,
+                "not a playback stream",
+            ));
+        }
+        self.check_frames(frames.len())?;
+        let written = self.operate(|s, xen| s.try_write(xen, frames))?;
+        if written == 0 && !frames.is_empty() {
+            return Err(PcmError::new(ErrorKind::WouldBlock, "no room"));
+        }
+        Ok(written / self.params.frame_bytes())
+    }
+
+    fn write_ready(&mut self) -> Result<bool, PcmError> {
+        self.operate(|s, xen| {
+            s.poll(xen)?;
+            Ok(s.available_bytes() > 0)
+        })
+    }
+}
+
+impl<X: Platform> Capture for SndPcm<X> {
+    fn read(&mut self, frames: &mut [u8]) -> Result<usize, PcmError> {
+        if self.kind != StreamKind::Capture {
+            return Err(PcmError::new(
+                ErrorKind::InvalidState,
+                "not a capture stream",
+            ));
+        }
+        self.check_frames(frames.len())?;
+        let read = self.operate(|s, xen| s.read(xen, frames))?;
+        self.sync_running();
+        Ok(read / self.params.frame_bytes())
+    }
+
+    fn try_read(&mut self, frames: &mut [u8]) -> Result<usize, PcmError> {
+        if self.kind != StreamKind::Capture {
+            return Err(PcmError::new(
+                ErrorKind::InvalidState,
+                "not a capture stream",
+            ));
+        }
+        self.check_frames(frames.len())?;
+        let read = self.operate(|s, xen| s.try_read(xen, frames))?;
+        if read == 0 && !frames.is_empty() {
+            return Err(PcmError::new(ErrorKind::WouldBlock, "nothing captured yet"));
+        }
+        Ok(read / self.params.frame_bytes())
+    }
+
+    fn read_ready(&mut self) -> Result<bool, PcmError> {
+        self.operate(|s, xen| {
+            s.poll(xen)?;
+            Ok(s.available_bytes() > 0)
+        })
+    }
+}

@@ -1,0 +1,782 @@
+//! One sndif stream: OPEN/CLOSE, pipelined WRITE and READ through the shared
+//! buffer, TRIGGER, HW_PARAM_QUERY, volume and mute (`io/sndif.h`,
+//! "Request open" through "Request stream parameter ranges").
+//!
+//! Playback: the application's frames are copied (or written in place, the
+//! zero-copy path) into the shared buffer, used as a circular buffer, and a
+//! WRITE(offset, length) request is sent per chunk of at most one period.
+//! Several WRITEs may be in flight (Linux allows one). How far ahead the
+//! application may write is limited by the position the backend reports
+//! with `XENSND_EVT_CUR_POS`: never more than one buffer beyond it.
+//!
+//! Capture: once the backend reports that a chunk was captured, a
+//! READ(offset, length) asks it to put the chunk into the shared buffer and
+//! the frames are copied out.
+//!
+//! Volume and mute values travel in a small control area after the audio
+//! part of the shared buffer, so they never overwrite queued audio.
+#![forbid(unsafe_code)]
+
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+use zerocopy::{FromBytes, IntoBytes};
+
+use super::buffer::{Granted, SharedBuffer};
+use super::channel::{Channel, ChannelStats};
+use super::SndError;
+use crate::abi::sndif::*;
+use crate::xen::{DomId, Platform};
+
+/// Bytes reserved after the audio for volume/mute values (64 channels × i32).
+pub const CONTROL_BYTES: usize = 256;
+
+/// Playback or capture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Frames flow from the guest to the backend.
+    Playback,
+    /// Frames flow from the backend to the guest.
+    Capture,
+}
+
+/// The parameters of an opened stream (what OPEN sends).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpenParams {
+    /// `XENSND_PCM_FORMAT_*`.
+    pub format: u8,
+    /// Bytes per sample of `format`.
+    pub sample_bytes: u8,
+    /// Frames per second.
+    pub rate: u32,
+    /// Channels.
+    pub channels: u8,
+    /// Audio buffer, in frames.
+    pub buffer_frames: u32,
+    /// Period (position-event interval and request chunk), in frames.
+    pub period_frames: u32,
+}
+
+impl OpenParams {
+    /// Bytes per frame.
+    pub fn frame_bytes(&self) -> usize {
+        self.sample_bytes as usize * self.channels as usize
+    }
+    /// Audio buffer in bytes.
+    pub fn buffer_bytes(&self) -> usize {
+        self.buffer_frames as usize * self.frame_bytes()
+    }
+    /// Period in bytes.
+    pub fn period_bytes(&self) -> usize {
+        self.period_frames as usize * self.frame_bytes()
+    }
+    fn validate(&self) -> Result<(), SndError> {
+        let ok = self.sample_bytes > 0
+            && self.rate > 0
+            && self.channels > 0
+            && self.period_frames > 0
+            && self.buffer_frames >= self.period_frames
+            && (self.channels as usize) * 4 <= CONTROL_BYTES
+            && self.buffer_bytes() + CONTROL_BYTES <= super::buffer::MAX_BUFFER_BYTES;
+        if ok {
+            Ok(())
+        } else {
+            Err(SndError::Unsupported)
+        }
+    }
+}
+
+/// Where a stream is in its life (`io/sndif.h`: OPEN, TRIGGER START /
+/// PAUSE / RESUME / STOP, CLOSE).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Not opened (or closed).
+    Closed,
+    /// Opened, not started.
+    Prepared,
+    /// Started.
+    Running,
+    /// Paused.
+    Paused,
+    /// Stopped after running; OPEN again (prepare) or START to restart.
+    Stopped,
+}
+
+/// Counters a stream keeps about itself.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StreamCounters {
+    /// Bytes handed to the backend (playback) or received (capture) since OPEN.
+    pub bytes: u64,
+    /// Underruns (the backend played everything it had while running).
+    pub underruns: u64,
+    /// Overruns (the backend captured more than a buffer we had not read).
+    pub overruns: u64,
+    /// Most WRITE/READ requests in flight at once.
+    pub max_in_flight: usize,
+    /// Times a write or read had to block waiting for the backend.
+    pub blocking_waits: u64,
+}
+
+/// One sndif stream over its channel.
+pub struct Stream<X: Platform> {
+    direction: Direction,
+    channel: Channel<X>,
+    buffer: Option<SharedBuffer<X::Page>>,
+    params: Option<OpenParams>,
+    state: State,
+    /// Bytes handed to the backend (WRITE sent) / asked for (READ sent).
+    submitted: u64,
+    /// Bytes whose WRITE/READ completed.
+    completed: u64,
+    /// Requests in flight: (id, offset in stream bytes, length).
+    transfers: VecDeque<(u16, u64, usize)>,
+    /// Capture: READs completed but not yet copied out to the app.
+    captured: VecDeque<(u64, usize)>,
+    /// Capture: bytes copied out to the application.
+    consumed: u64,
+    /// Maximum WRITE/READ requests in flight.
+    depth: usize,
+    counters: StreamCounters,
+    last_underrun_at: Option<u64>,
+    leftovers: Vec<Granted<X::Page>>,
+}
+
+impl<X: Platform> core::fmt::Debug for Stream<X> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Stream")
+            .field("direction", &self.direction)
+            .field("state", &self.state)
+            .field("params", &self.params)
+            .field("counters", &self.counters)
+            .finish()
+    }
+}
+
+/// Default number of WRITE/READ requests a stream keeps in flight.
+pub const DEFAULT_DEPTH: usize = 4;
+
+impl<X: Platform> Stream<X> {
+    /// A new stream talking to `backend`: ring, event page and event
+    /// channels are set up; the caller publishes
+    /// [`Stream::xenstore_values`].
+    pub fn new(xen: &mut X, backend: DomId, direction: Direction) -> Result<Self, SndError> {
+        Ok(Stream {
+            direction,
+            channel: Channel::new(xen, backend)?,
+            buffer: None,
+            params: None,
+            state: State::Closed,
+            submitted: 0,
+            completed: 0,
+            transfers: VecDeque::new(),
+            captured: VecDeque::new(),
+            consumed: 0,
+            depth: DEFAULT_DEPTH,
+            counters: StreamCounters::default(),
+            last_underrun_at: None,
+            leftovers: Vec::new(),
+        })
+    }
+
+    /// The four XenStore values for this stream.
+    pub fn xenstore_values(&self) -> [(&'static str, u32); 4] {
+        self.channel.xenstore_values()
+    }
+
+    /// Playback or capture.
+    pub fn direction(&self) -> Direction {
+        self.direction
+    }
+
+    /// Current state.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// The opened parameters.
+    pub fn params(&self) -> Option<OpenParams> {
+        self.params
+    }
+
+    /// Stream counters.
+    pub fn counters(&self) -> StreamCounters {
+        self.counters
+    }
+
+    /// Channel counters (protocol anomalies, notifications).
+    pub fn channel_stats(&self) -> ChannelStats {
+        self.channel.stats()
+    }
+
+    /// The underlying channel (event ports, timeouts).
+    pub fn channel(&self) -> &Channel<X> {
+        &self.channel
+    }
+
+    /// Set the request timeout.
+    pub fn set_timeout_ns(&mut self, timeout_ns: u64) {
+        self.channel.set_timeout_ns(timeout_ns);
+    }
+
+    /// Set how many WRITE/READ requests may be in flight (at least 1).
+    pub fn set_depth(&mut self, depth: usize) {
+        self.depth = depth.max(1);
+    }
+
+    /// Pages whose grants could not be revoked yet (the backend kept them mapped).
+    pub fn leftover_grants(&self) -> usize {
+        self.leftovers.len()
+    }
+
+    fn params_or_err(&self) -> Result<OpenParams, SndError> {
+        self.params.ok_or(SndError::InvalidState)
+    }
+
+    /// `XENSND_OP_HW_PARAM_QUERY`: ask the backend which configurations it
+    /// supports within `request`. The answer is returned as sent; the
+    /// caller treats it as untrusted (see `negotiate`).
+    pub fn query_hw_params(&mut self, xen: &mut X, request: &HwParam) -> Result<HwParam, SndError> {
+        let payload = self
+            .channel
+            .call(xen, XENSND_OP_HW_PARAM_QUERY, request.as_bytes())?;
+        HwParam::read_from_prefix(&payload)
+            .map(|(p, _)| p)
+            .map_err(|_| SndError::BadResponse)
+    }
+
+    /// `XENSND_OP_OPEN`: share a buffer for `params` and open the stream.
+    /// Reopening an open stream closes it first.
+    pub fn open(&mut self, xen: &mut X, params: OpenParams) -> Result<(), SndError> {
+        params.validate()?;
+        if self.state != State::Closed {
+            self.close(xen)?;
+        }
+        let total = params.buffer_bytes() + CONTROL_BYTES;
+        let buffer = SharedBuffer::new(xen, self.channel.backend(), total)?;
+        let open = OpenRequest {
+            pcm_rate: params.rate,
+            pcm_format: params.format,
+            pcm_channels: params.channels,
+            reserved: 0,
+            buffer_sz: total as u32,
+            gref_directory: buffer.directory_gref(),
+            period_sz: params.period_bytes() as u32,
+        };
+        self.reset_accounting();
+        match self.channel.call(xen, XENSND_OP_OPEN, open.as_bytes()) {
+            Ok(_) => {
+                self.buffer = Some(buffer);
+                self.params = Some(params);
+                self.state = State::Prepared;
+                Ok(())
+            }
+            Err(e) => {
+                self.leftovers.extend(buffer.release(xen));
+                Err(e)
+            }
+        }
+    }
+
+    fn reset_accounting(&mut self) {
+        self.submitted = 0;
+        self.completed = 0;
+        self.transfers.clear();
+        self.captured.clear();
+        self.consumed = 0;
+        self.last_underrun_at = None;
+        self.counters.bytes = 0;
+        self.channel.reset_position();
+        self.channel.set_position_limit(match self.direction {
+            Direction::Playback => Some(0),
+            Direction::Capture => None,
+        });
+    }
+
+    /// `XENSND_OP_CLOSE`, then revoke the buffer. The buffer is released even
+    /// when the backend fails to answer (it is told again at reconnect).
+    pub fn close(&mut self, xen: &mut X) -> Result<(), SndError> {
+        if self.state == State::Closed {
+            return Ok(());
+        }
+        let result = self.channel.call(xen, XENSND_OP_CLOSE, &[]).map(|_| ());
+        self.state = State::Closed;
+        self.params = None;
+        self.transfers.clear();
+        self.captured.clear();
+        if let Some(buffer) = self.buffer.take() {
+            self.leftovers.extend(buffer.release(xen));
+        }
+        self.retry_leftovers(xen);
+        result
+    }
+
+    /// Try again to revoke grants the backend held at an earlier teardown.
+    pub fn retry_leftovers(&mut self, xen: &mut X) {
+        self.leftovers.retain(|g| xen.revoke(g.gref).is_err());
+    }
+
+    fn trigger(&mut self, xen: &mut X, kind: u8) -> Result<(), SndError> {
+        let request = TriggerRequest { trigger_type: kind };
+        self.channel
+            .call(xen, XENSND_OP_TRIGGER, request.as_bytes())
+            .map(|_| ())
+    }
+
+    /// TRIGGER START (from Prepared or Stopped).
+    pub fn start(&mut self, xen: &mut X) -> Result<(), SndError> {
+        match self.state {
+            State::Prepared | State::Stopped => {
+                self.trigger(xen, XENSND_OP_TRIGGER_START)?;
+                self.state = State::Running;
+                Ok(())
+            }
+            _ => Err(SndError::InvalidState),
+        }
+    }
+
+    /// TRIGGER PAUSE (from Running).
+    pub fn pause(&mut self, xen: &mut X) -> Result<(), SndError> {
+        if self.state != State::Running {
+            return Err(SndError::InvalidState);
+        }
+        self.trigger(xen, XENSND_OP_TRIGGER_PAUSE)?;
+        self.state = State::Paused;
+        Ok(())
+    }
+
+    /// TRIGGER RESUME (from Paused).
+    pub fn resume(&mut self, xen: &mut X) -> Result<(), SndError> {
+        if self.state != State::Paused {
+            return Err(SndError::InvalidState);
+        }
+        self.trigger(xen, XENSND_OP_TRIGGER_RESUME)?;
+        self.state = State::Running;
+        Ok(())
+    }
+
+    /// TRIGGER STOP (from Running or Paused).
+    pub fn stop(&mut self, xen: &mut X) -> Result<(), SndError> {
+        match self.state {
+            State::Running | State::Paused => {
+                self.trigger(xen, XENSND_OP_TRIGGER_STOP)?;
+                self.state = State::Stopped;
+                Ok(())
+            }
+            _ => Err(SndError::InvalidState),
+        }
+    }
+
+    /// Bytes the backend reports as played or captured since OPEN.
+    pub fn position_bytes(&self) -> u64 {
+        self.channel.position().bytes
+    }
+
+    /// Frames played or captured since OPEN.
+    pub fn position_frames(&self) -> u64 {
+        let frame = self.params.map_or(1, |p| p.frame_bytes().max(1)) as u64;
+        self.position_bytes() / frame
+    }
+
+    /// Whole periods elapsed since OPEN.
+    pub fn periods_elapsed(&self) -> u64 {
+        let period = self.params.map_or(1, |p| p.period_bytes().max(1)) as u64;
+        self.position_bytes() / period
+    }
+
+    /// Playback: bytes queued for the backend and not yet played (delay).
+    pub fn delay_bytes(&self) -> u64 {
+        match self.direction {
+            Direction::Playback => self.submitted.saturating_sub(self.position_bytes()),
+            Direction::Capture => self.position_bytes().saturating_sub(self.consumed),
+        }
+    }
+
+    /// Playback: bytes that can be written now without blocking.
+    /// Capture: bytes that can be read now without blocking.
+    pub fn available_bytes(&self) -> u64 {
+        let Some(params) = self.params else { return 0 };
+        match self.direction {
+            Direction::Playback => {
+                // Never get more than a buffer ahead of what was played, and
+                // never overwrite a region whose WRITE is still in flight.
+                let played = self.position_bytes().min(self.completed);
+                (params.buffer_bytes() as u64).saturating_sub(self.submitted - played)
+            }
+            Direction::Capture => self.captured.iter().map(|c| c.1 as u64).sum(),
+        }
+    }
+
+    /// Take in responses and events; account completions, underruns and
+    /// overruns. Called by every operation; call it from an idle loop too.
+    pub fn poll(&mut self, xen: &mut X) -> Result<(), SndError> {
+        let polled = self.channel.poll(xen);
+        while let Some(&(id, offset, len)) = self.transfers.front() {
+            let Some(done) = self.channel.take_completion(id) else {
+                break;
+            };
+            self.transfers.pop_front();
+            if let Err(e) = done.result {
+                // Later transfers are out of order now; fail them too.
+                self.transfers.clear();
+                return Err(e);
+            }
+            self.completed = offset + len as u64;
+            if self.direction == Direction::Capture {
+                self.captured.push_back((offset, len));
+            }
+        }
+        self.account_xruns();
+        polled
+    }
+
+    fn account_xruns(&mut self) {
+        if self.state != State::Running {
+            return;
+        }
+        let position = self.position_bytes();
+        match self.direction {
+            Direction::Playback => {
+                // Everything we gave was played while running: an underrun,
+                // counted once per occurrence.
+                if self.submitted > 0
+                    && position >= self.submitted
+                    && self.last_underrun_at != Some(self.submitted)
+                {
+                    self.counters.underruns += 1;
+                    self.last_underrun_at = Some(self.submitted);
+                }
+            }
+            Direction::Capture => {
+                let Some(params) = self.params else { return };
+                if position.saturating_sub(self.consumed) > params.buffer_bytes() as u64
+                    && self.last_underrun_at != Some(position / params.buffer_bytes() as u64)
+                {
+                    self.counters.overruns += 1;
+                    self.last_underrun_at = Some(position / params.buffer_bytes() as u64);
+                }
+            }
+        }
+    }
+
+    fn wait(&mut self, xen: &mut X) {
+        self.counters.blocking_waits += 1;
+        let deadline = self
+            .channel
+            .next_deadline()
+            .unwrap_or_else(|| xen.now_ns().saturating_add(self.channel.timeout_ns()));
+        xen.wait_until(deadline);
+    }
+
+    /// Playback: the next writable region of the shared buffer (offset and
+    /// length in buffer bytes), at most one period and never across the
+    /// buffer's end; `None` when the buffer is full or too many requests are
+    /// in flight.
+    fn next_region(&self, wanted: usize) -> Option<(usize, usize)> {
+        let params = self.params?;
+        if self.transfers.len() >= self.depth || self.channel.free_slots() == 0 {
+            return None;
+        }
+        let frame = params.frame_bytes();
+        let buffer = params.buffer_bytes();
+        let offset = (self.submitted % buffer as u64) as usize;
+        let len = wanted
+            .min(self.available_bytes() as usize)
+            .min(params.period_bytes())
+            .min(buffer - offset);
+        let len = len - len % frame;
+        (len > 0).then_some((offset, len))
+    }
+
+    fn send_transfer(
+        &mut self,
+        xen: &mut X,
+        operation: u8,
+        offset: usize,
+        len: usize,
+    ) -> Result<(), SndError> {
+        let rw = RwRequest {
+            offset: offset as u32,
+            length: len as u32,
+        };
+        let id = self.channel.submit(xen, operation, rw.as_bytes())?;
+        self.transfers.push_back((id, self.submitted, len));
+        self.submitted += len as u64;
+        self.counters.bytes = self.submitted;
+        self.counters.max_in_flight = self.counters.max_in_flight.max(self.transfers.len());
+        if self.direction == Direction::Playback {
+            self.channel.set_position_limit(Some(self.submitted));
+        }
+        Ok(())
+    }
+
+    fn check_playback(&self) -> Result<OpenParams, SndError> {
+        if self.direction != Direction::Playback {
+            return Err(SndError::InvalidState);
+        }
+        match self.state {
+            State::Prepared | State::Running | State::Paused => self.params_or_err(),
+            _ => Err(SndError::InvalidState),
+        }
+    }
+
+    /// Playback without blocking: queue as many whole frames of `data` as fit
+    /// now; returns the number of bytes taken (0 when none fit right now).
+    pub fn try_write(&mut self, xen: &mut X, data: &[u8]) -> Result<usize, SndError> {
+        let params = self.check_playback()?;
+        if data.len() % params.frame_bytes() != 0 {
+            return Err(SndError::Unsupported);
+        }
+        self.poll(xen)?;
+        let mut done = 0;
+        while done < data.len() {
+            let Some((offset, len)) = self.next_region(data.len() - done) else {
+                break;
+            };
+            if let Some(buffer) = &self.buffer {
+                buffer.write(offset, &data[done..done + len]);
+            }
+            self.send_transfer(xen, XENSND_OP_WRITE, offset, len)?;
+            done += len;
+        }
+        Ok(done)
+    }
+
+    /// Playback, blocking: queue all of `data` (whole frames), waiting for
+    /// the backend to make room. A prepared stream starts by itself once its
+    /// buffer is full, like ALSA's default start threshold.
+    pub fn write(&mut self, xen: &mut X, data: &[u8]) -> Result<usize, SndError> {
+        let mut done = 0;
+        while done < data.len() {
+            let n = self.try_write(xen, &data[done..])?;
+            done += n;
+            if done < data.len() && n == 0 {
+                if self.state == State::Prepared && self.transfers.is_empty() {
+                    self.start(xen)?;
+                    continue;
+                }
+                self.wait(xen);
+            }
+        }
+        Ok(done)
+    }
+
+    /// Zero-copy playback: let `fill` write up to `max_bytes` (whole frames)
+    /// directly into the shared buffer pages, then send them. `fill` gets
+    /// (page, offset in page, length, byte offset from the start of this
+    /// write) per page segment and writes through `SharedPage::write`.
+    /// Returns the bytes committed (0 when no room right now).
+    pub fn write_in_place<F>(
+        &mut self,
+        xen: &mut X,
+        max_bytes: usize,
+        mut fill: F,
+    ) -> Result<usize, SndError>
+    where
+        F: FnMut(&X::Page, usize, usize, usize),
+    {
+        let params = self.check_playback()?;
+        self.poll(xen)?;
+        let wanted = max_bytes - max_bytes % params.frame_bytes();
+        let Some((offset, len)) = self.next_region(wanted) else {
+            return Ok(0);
+        };
+        if let Some(buffer) = &self.buffer {
+            let mut written = 0;
+            for (page, in_page, n) in buffer.segments(offset, len) {
+                fill(page, in_page, n, written);
+                written += n;
+            }
+        }
+        self.send_transfer(xen, XENSND_OP_WRITE, offset, len)?;
+        Ok(len)
+    }
+
+    /// Playback: wait until everything queued has been played (or the
+    /// backend stops reporting progress for a request timeout), then stop.
+    pub fn drain(&mut self, xen: &mut X) -> Result<(), SndError> {
+        self.check_playback()?;
+        if self.state == State::Prepared && self.submitted > 0 {
+            self.start(xen)?;
+        }
+        let mut last_progress = (self.position_bytes(), xen.now_ns());
+        while self.state == State::Running && self.position_bytes() < self.submitted {
+            self.poll(xen)?;
+            let now = xen.now_ns();
+            if self.position_bytes() != last_progress.0 {
+                last_progress = (self.position_bytes(), now);
+            } else if now.saturating_sub(last_progress.1) > self.channel.timeout_ns() {
+                return Err(SndError::Timeout {
+                    operation: XENSND_OP_WRITE,
+                });
+            }
+            let deadline = last_progress.1 + self.channel.timeout_ns();
+            xen.wait_until(deadline.min(now + 10_000_000));
+        }
+        // Wait for the last WRITE answers too.
+        while !self.transfers.is_empty() {
+            self.poll(xen)?;
+            if !self.transfers.is_empty() {
+                self.wait(xen);
+            }
+        }
+        if self.state == State::Running || self.state == State::Paused {
+            self.stop(xen)?;
+        }
+        Ok(())
+    }
+
+    fn check_capture(&self) -> Result<OpenParams, SndError> {
+        if self.direction != Direction::Capture {
+            return Err(SndError::InvalidState);
+        }
+        match self.state {
+            State::Prepared | State::Running | State::Paused => self.params_or_err(),
+            _ => Err(SndError::InvalidState),
+        }
+    }
+
+    /// Capture: send READs for chunks the backend says it has captured.
+    fn request_captured(&mut self, xen: &mut X) -> Result<(), SndError> {
+        let params = self.check_capture()?;
+        let buffer = params.buffer_bytes();
+        let chunk = params.period_bytes();
+        loop {
+            if self.transfers.len() >= self.depth || self.channel.free_slots() == 0 {
+                return Ok(());
+            }
+            // Keep a buffer's worth at most between READ and copy-out.
+            let pending: u64 = self.submitted - self.consumed;
+            if pending + chunk as u64 > buffer as u64 {
+                return Ok(());
+            }
+            // With position events, ask only for what was captured; without
+            // them (period_sz 0 or a silent backend) ask anyway.
+            let captured = self.position_bytes();
+            if self.channel.position().updates > 0 && captured < self.submitted + chunk as u64 {
+                return Ok(());
+            }
+            let offset = (self.submitted % buffer as u64) as usize;
+            let len = chunk.min(buffer - offset);
+            self.send_transfer(xen, XENSND_OP_READ, offset, len)?;
+        }
+    }
+
+    /// Capture without blocking: copy out captured whole frames into `out`;
+    /// returns bytes copied (0 when nothing is ready).
+    pub fn try_read(&mut self, xen: &mut X, out: &mut [u8]) -> Result<usize, SndError> {
+        let params = self.check_capture()?;
+        if out.len() % params.frame_bytes() != 0 {
+            return Err(SndError::Unsupported);
+        }
+        self.poll(xen)?;
+        self.request_captured(xen)?;
+        let buffer_len = params.buffer_bytes() as u64;
+        let mut done = 0;
+        while done < out.len() {
+            let Some(&(offset, len)) = self.captured.front() else {
+                break;
+            };
+            let skip = (self.consumed - offset) as usize;
+            let n = (len - skip).min(out.len() - done);
+            let at = ((offset + skip as u64) % buffer_len) as usize;
+            if let Some(buffer) = &self.buffer {
+                buffer.read(at, &mut out[done..done + n]);
+            }
+            done += n;
+            self.consumed += n as u64;
+            if skip + n == len {
+                self.captured.pop_front();
+            }
+        }
+        Ok(done)
+    }
+
+    /// Capture, blocking: fill all of `out`. A prepared stream is started.
+    pub fn read(&mut self, xen: &mut X, out: &mut [u8]) -> Result<usize, SndError> {
+        if self.state == State::Prepared {
+            self.start(xen)?;
+        }
+        let mut done = 0;
+        while done < out.len() {
+            let n = self.try_read(xen, &mut out[done..])?;
+            done += n;
+            if done < out.len() && n == 0 {
+                self.wait(xen);
+            }
+        }
+        Ok(done)
+    }
+
+    /// Exchange per-channel control values through the control area:
+    /// `values` (if any) are written first, the request is sent, and the
+    /// area is read back (what GET_VOLUME returns).
+    fn control(
+        &mut self,
+        xen: &mut X,
+        operation: u8,
+        values: Option<&[u8]>,
+        length: usize,
+    ) -> Result<Vec<u8>, SndError> {
+        let params = self.params_or_err()?;
+        let offset = params.buffer_bytes();
+        let buffer = self.buffer.as_ref().ok_or(SndError::InvalidState)?;
+        if let Some(values) = values {
+            buffer.write(offset, values);
+        }
+        let rw = RwRequest {
+            offset: offset as u32,
+            length: length as u32,
+        };
+        self.channel.call(xen, operation, rw.as_bytes())?;
+        let buffer = self.buffer.as_ref().ok_or(SndError::InvalidState)?;
+        let mut bytes = alloc::vec![0u8; length];
+        buffer.read(offset, &mut bytes);
+        Ok(bytes)
+    }
+
+    /// `XENSND_OP_SET_VOLUME`: one `i32` per channel in 0.001 dB (0 = 0 dB).
+    pub fn set_volume(&mut self, xen: &mut X, millidecibels: &[i32]) -> Result<(), SndError> {
+        let channels = self.params_or_err()?.channels as usize;
+        if millidecibels.len() != channels {
+            return Err(SndError::Unsupported);
+        }
+        let bytes: Vec<u8> = millidecibels.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.control(xen, XENSND_OP_SET_VOLUME, Some(&bytes), channels * 4)
+            .map(|_| ())
+    }
+
+    /// `XENSND_OP_GET_VOLUME`: the backend's per-channel volume in 0.001 dB.
+    pub fn volume(&mut self, xen: &mut X) -> Result<Vec<i32>, SndError> {
+        let channels = self.params_or_err()?.channels as usize;
+        let zeros = alloc::vec![0u8; channels * 4];
+        let bytes = self.control(xen, XENSND_OP_GET_VOLUME, Some(&zeros), channels * 4)?;
+        Ok(bytes
+            .chunks_exact(4)
+            .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect())
+    }
+
+    /// `XENSND_OP_MUTE` / `XENSND_OP_UNMUTE` for every channel: one `u8`
+    /// per channel, non-zero for "apply to this channel".
+    pub fn set_mute(&mut self, xen: &mut X, mute: bool) -> Result<(), SndError> {
+        let channels = self.params_or_err()?.channels as usize;
+        let ones = alloc::vec![1u8; channels];
+        let operation = if mute {
+            XENSND_OP_MUTE
+        } else {
+            XENSND_OP_UNMUTE
+        };
+        self.control(xen, operation, Some(&ones), channels)
+            .map(|_| ())
+    }
+
+    /// Tear the stream down (no CLOSE is sent: the backend is gone or
+    /// going). Returns grants still mapped by the backend.
+    pub fn teardown(mut self, xen: &mut X) -> Vec<Granted<X::Page>> {
+        if let Some(buffer) = self.buffer.take() {
+            self.leftovers.extend(buffer.release(xen));
+        }
+        let mut stuck = self.leftovers;
+        stuck.extend(self.channel.close(xen));
+        stuck
+    }
+}

@@ -1,0 +1,170 @@
+//! XenBus device states and the handshake helpers built on XenStore.
+//!
+//! Implements `io/xenbus.h` (`enum xenbus_state`): each end of a split
+//! device publishes its state in its `state` node and follows the other
+//! end's through a watch. [`XenbusState::transition`] is the lifecycle as a
+//! plain-data state machine that rejects invalid moves.
+#![forbid(unsafe_code)]
+
+use alloc::format;
+use alloc::string::String;
+
+use super::xenstore::{XenStore, XsEnv, XsError};
+use super::SharedPage;
+
+/// `enum xenbus_state`.
+#[doc(alias = "xenbus_state")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(u32)]
+pub enum XenbusState {
+    /// `XenbusStateUnknown` (0).
+    Unknown = 0,
+    /// `XenbusStateInitialising` (1).
+    Initialising = 1,
+    /// `XenbusStateInitWait` (2): the backend waits for the frontend.
+    InitWait = 2,
+    /// `XenbusStateInitialised` (3): the frontend published its rings.
+    Initialised = 3,
+    /// `XenbusStateConnected` (4).
+    Connected = 4,
+    /// `XenbusStateClosing` (5).
+    Closing = 5,
+    /// `XenbusStateClosed` (6).
+    Closed = 6,
+    /// `XenbusStateReconfiguring` (7).
+    Reconfiguring = 7,
+    /// `XenbusStateReconfigured` (8).
+    Reconfigured = 8,
+}
+
+/// A state change the lifecycle does not allow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InvalidTransition {
+    /// The current state.
+    pub from: XenbusState,
+    /// The requested state.
+    pub to: XenbusState,
+}
+
+impl XenbusState {
+    /// The state with wire number `value`.
+    pub fn from_u32(value: u32) -> Option<Self> {
+        Some(match value {
+            0 => Self::Unknown,
+            1 => Self::Initialising,
+            2 => Self::InitWait,
+            3 => Self::Initialised,
+            4 => Self::Connected,
+            5 => Self::Closing,
+            6 => Self::Closed,
+            7 => Self::Reconfiguring,
+            8 => Self::Reconfigured,
+            _ => return None,
+        })
+    }
+
+    /// Parse the decimal contents of a `state` node (surrounding
+    /// whitespace and a trailing NUL tolerated).
+    pub fn parse(text: &[u8]) -> Option<Self> {
+        let text = core::str::from_utf8(text).ok()?;
+        let text = text.trim_matches(|c: char| c == '\0' || c.is_ascii_whitespace());
+        Self::from_u32(text.parse().ok()?)
+    }
+
+    /// The wire number.
+    pub fn as_u32(self) -> u32 {
+        self as u32
+    }
+
+    /// Move to `to` if the lifecycle allows it: forward through
+    /// Initialising → InitWait → Initialised → Connected, Connected ⇄
+    /// Reconfiguring/Reconfigured, any state to Closing/Closed, Closed back
+    /// to Initialising (reconnect) or InitWait (a restarted backend). Staying
+    /// in the same state is allowed.
+    pub fn transition(self, to: XenbusState) -> Result<XenbusState, InvalidTransition> {
+        use XenbusState::*;
+        let allowed = self == to
+            || matches!(
+                (self, to),
+                (Unknown, Initialising)
+                    | (Initialising, InitWait | Initialised | Connected)
+                    | (InitWait, Initialised | Connected)
+                    | (Initialised, Connected)
+                    | (Connected, Reconfiguring)
+                    | (Reconfiguring, Reconfigured)
+                    | (Reconfigured, Connected)
+                    | (Closed, Initialising | InitWait | Unknown)
+            )
+            || (matches!(to, Closing | Closed) && !matches!(self, Unknown | Closed))
+            || (self == Unknown && to == Closed);
+        if allowed {
+            Ok(to)
+        } else {
+            Err(InvalidTransition { from: self, to })
+        }
+    }
+}
+
+/// Read the state in `<device_path>/state`. A missing node reads as
+/// [`XenbusState::Unknown`], like Linux's `xenbus_read_driver_state`; an
+/// unparsable value is [`XsError::Malformed`].
+pub fn read_state<P: SharedPage, E: XsEnv + ?Sized>(
+    store: &mut XenStore<P>,
+    env: &mut E,
+    device_path: &str,
+) -> Result<XenbusState, XsError> {
+    match store.read(env, &state_path(device_path)) {
+        Ok(value) => XenbusState::parse(&value).ok_or(XsError::Malformed("xenbus state")),
+        Err(error) if error.is_not_found() => Ok(XenbusState::Unknown),
+        Err(error) => Err(error),
+    }
+}
+
+/// Write `state` to `<device_path>/state`.
+pub fn write_state<P: SharedPage, E: XsEnv + ?Sized>(
+    store: &mut XenStore<P>,
+    env: &mut E,
+    device_path: &str,
+    state: XenbusState,
+) -> Result<(), XsError> {
+    store.write(
+        env,
+        &state_path(device_path),
+        format!("{}", state.as_u32()).as_bytes(),
+    )
+}
+
+/// The `state` node of a device directory.
+pub fn state_path(device_path: &str) -> String {
+    format!("{device_path}/state")
+}
+
+/// Wait until the state in `<device_path>/state` satisfies `accept`, or
+/// `timeout_ns` passes ([`XsError::Timeout`]); returns that state. Uses a
+/// watch on the node (token `xenbus-wait:<path>`), removed before
+/// returning.
+pub fn wait_for_state<P: SharedPage, E: XsEnv + ?Sized>(
+    store: &mut XenStore<P>,
+    env: &mut E,
+    device_path: &str,
+    mut accept: impl FnMut(XenbusState) -> bool,
+    timeout_ns: u64,
+) -> Result<XenbusState, XsError> {
+    let deadline = env.now_ns().saturating_add(timeout_ns);
+    let path = state_path(device_path);
+    let token = format!("xenbus-wait:{path}");
+    store.watch(env, &path, &token)?;
+    let result: Result<XenbusState, XsError> = (|| loop {
+        let state = read_state(store, env, device_path)?;
+        if accept(state) {
+            return Ok(state);
+        }
+        store.wait_watch_event(env, &token, deadline)?;
+        // Coalesce events already queued: one read covers them all.
+        while store.take_watch_event(&token).is_some() {}
+    })();
+    let unwatched = store.unwatch(env, &path, &token);
+    let state = result?;
+    unwatched?;
+    Ok(state)
+}

@@ -1,0 +1,149 @@
+//! `control/shutdown` handling against the simulated toolstack.
+
+use xensnd::sim::{SimCore, SimPeer, SimXen};
+use xensnd::xen::shutdown::{ShutdownRequest, ShutdownWatch};
+use xensnd::xen::Clock;
+
+#[test]
+fn parse_values() {
+    assert_eq!(
+        ShutdownRequest::parse(b"poweroff"),
+        Ok(Some(ShutdownRequest::Poweroff))
+    );
+    assert_eq!(
+        ShutdownRequest::parse(b"reboot"),
+        Ok(Some(ShutdownRequest::Reboot))
+    );
+    assert_eq!(
+        ShutdownRequest::parse(b"halt"),
+        Ok(Some(ShutdownRequest::Halt))
+    );
+    assert_eq!(
+        ShutdownRequest::parse(b"suspend\0"),
+        Ok(Some(ShutdownRequest::Suspend))
+    );
+    assert_eq!(ShutdownRequest::parse(b""), Ok(None));
+    assert_eq!(ShutdownRequest::parse(b"explode"), Err(()));
+    for request in [
+        ShutdownRequest::Poweroff,
+        ShutdownRequest::Reboot,
+        ShutdownRequest::Halt,
+        ShutdownRequest::Suspend,
+    ] {
+        assert_eq!(
+            ShutdownRequest::parse(request.as_str().as_bytes()),
+            Ok(Some(request))
+        );
+    }
+}
+
+/// The toolstack running `xl shutdown`/`xl reboot` at a given time.
+struct Xl {
+    conn: u32,
+    at: u64,
+    word: &'static str,
+    done: bool,
+}
+
+impl SimPeer for Xl {
+    fn step(&mut self, core: &mut SimCore) -> bool {
+        if self.done || core.now_ns() < self.at {
+            return false;
+        }
+        self.done = true;
+        core.store()
+            .write(
+                self.conn,
+                0,
+                "/local/domain/9/control/shutdown",
+                self.word.as_bytes(),
+            )
+            .unwrap();
+        true
+    }
+    fn next_deadline(&self) -> Option<u64> {
+        (!self.done).then_some(self.at)
+    }
+}
+
+fn run(word: &'static str) -> (ShutdownRequest, u64, SimXen) {
+    let sim = SimXen::new();
+    let mut guest = sim.add_guest(9);
+    let mut store = guest.xenstore().unwrap();
+    let mut watch = ShutdownWatch::register(&mut store, &mut guest).unwrap();
+    let conn = sim.with_core(|core| core.store().connect_local(0));
+    let at = 2_000_000_000;
+    sim.add_peer(Box::new(Xl {
+        conn,
+        at,
+        word,
+        done: false,
+    }));
+    // The guest's main loop: do work, poll, sleep up to 100 ms.
+    let request = loop {
+        if let Some(request) = watch.poll(&mut store, &mut guest).unwrap() {
+            break request;
+        }
+        assert!(guest.now_ns() < at + 10_000_000_000, "no shutdown seen");
+        guest.wait_until(guest.now_ns() + 100_000_000);
+    };
+    let latency = guest.now_ns() - at;
+    watch.unregister(&mut store, &mut guest).unwrap();
+    (request, latency, sim)
+}
+
+#[test]
+fn xl_shutdown_gives_poweroff_within_a_second_and_is_acknowledged() {
+    let (request, latency, sim) = run("poweroff");
+    assert_eq!(request, ShutdownRequest::Poweroff);
+    assert!(latency < 1_000_000_000, "latency {latency} ns");
+    assert_eq!(
+        sim.store_read("/local/domain/9/control/shutdown").unwrap(),
+        b""
+    );
+}
+
+#[test]
+fn xl_reboot_gives_reboot() {
+    let (request, latency, sim) = run("reboot");
+    assert_eq!(request, ShutdownRequest::Reboot);
+    assert!(latency < 1_000_000_000);
+    assert_eq!(
+        sim.store_read("/local/domain/9/control/shutdown").unwrap(),
+        b""
+    );
+}
+
+#[test]
+fn unknown_words_are_acknowledged_and_ignored() {
+    let sim = SimXen::new();
+    let mut guest = sim.add_guest(9);
+    let mut store = guest.xenstore().unwrap();
+    let mut watch = ShutdownWatch::register(&mut store, &mut guest).unwrap();
+    guest.wait_until(1);
+    assert_eq!(watch.poll(&mut store, &mut guest).unwrap(), None);
+    sim.xl_shutdown(9, "dance").unwrap();
+    guest.wait_until(guest.now_ns() + 1);
+    assert_eq!(watch.poll(&mut store, &mut guest).unwrap(), None);
+    assert_eq!(
+        sim.store_read("/local/domain/9/control/shutdown").unwrap(),
+        b""
+    );
+    // Our own acknowledgement fires the watch again but reads "": nothing.
+    guest.wait_until(guest.now_ns() + 1);
+    assert_eq!(watch.poll(&mut store, &mut guest).unwrap(), None);
+    sim.xl_shutdown(9, "halt").unwrap();
+    guest.wait_until(guest.now_ns() + 1);
+    assert_eq!(
+        watch.poll(&mut store, &mut guest).unwrap(),
+        Some(ShutdownRequest::Halt)
+    );
+}
+
+#[test]
+fn sched_shutdown_reasons_match_sched_h() {
+    assert_eq!(ShutdownRequest::Poweroff.sched_shutdown_reason(), 0);
+    assert_eq!(ShutdownRequest::Halt.sched_shutdown_reason(), 0);
+    assert_eq!(ShutdownRequest::Reboot.sched_shutdown_reason(), 1);
+    assert_eq!(ShutdownRequest::Suspend.sched_shutdown_reason(), 2);
+}
