@@ -9,7 +9,7 @@ TEST_STEPS   += test-xen
 
 XEN_TESTS      := $(ROOT)/tests/xen
 # the harness self-test first, then the rest; any new directory under scenarios/ joins the suite
-XEN_FIRST      := selftest vsnd-nobackend linux-domu boot
+XEN_FIRST      := selftest vsnd-nobackend linux-domu linux-sndback boot
 XEN_SCENARIOS  := $(XEN_FIRST) $(filter-out $(XEN_FIRST),$(sort $(notdir $(wildcard $(XEN_TESTS)/scenarios/*))))
 XEN_OUT        ?= $(OUT)/xen
 
