@@ -71,7 +71,7 @@ else
   echo "harness: no /dev/vda: results stay in the serial log only"
 fi
 read -r verdict _ < "$OUT/RESULT"
-stage done
+stage finished
 echo "HARNESS-VERDICT $verdict"
 # isa-debug-exit: QEMU exits with status (value << 1) | 1, i.e. 3 = PASS, 5 = FAIL
 if [ "$verdict" = PASS ]; then printf '\001'; else printf '\002'; fi | dd of=/dev/port bs=1 seek=244 count=1 2>/dev/null

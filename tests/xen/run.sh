@@ -28,7 +28,7 @@ PROJECT=$(cd "$HERE/../.." && pwd)
 . "$HERE/common.sh"
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
-scenario= out= timeout=
+scenario='' out='' timeout=''
 while [ $# -gt 0 ]; do
   case $1 in
     --scenario) scenario=${2:?}; shift 2 ;;
@@ -200,7 +200,7 @@ if ! tar -x -f "$img" -C "$out" 2>"$stage/tar.err"; then
 fi
 rm -f "$img"
 verdict=FAIL
-why=${reason:-no verdict}
+why="no verdict"
 if [ -s "$out/RESULT" ]; then
   read -r verdict why < "$out/RESULT"
 elif grep -q 'HARNESS-VERDICT PASS' "$serial"; then
