@@ -4,7 +4,7 @@
 #   make xen-scenario SCENARIO=dir [OUT=dir]    one scenario of yours (see tests/xen/README.md)
 # XEN_CACHE (default target/xen-cache) holds the packages across runs.
 
-APT_PACKAGES += qemu-system-x86 cpio kmod xz-utils binutils bc file
+APT_PACKAGES += qemu-system-x86 cpio kmod xz-utils binutils bc file python3
 TEST_STEPS   += test-xen
 
 XEN_TESTS      := $(ROOT)/tests/xen
