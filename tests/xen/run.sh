@@ -10,6 +10,7 @@
 #                     LINUX_DOMU=1   also ship a Linux kernel + domU initramfs (/linux)
 #                     TIMEOUT=S      default for --timeout
 #                     FAIL_LOGS="f"  files (relative to --out) to show on failure
+#                     QEMU_MEM=MiB DOM0_MEM=512M   more memory for big guests
 #                   Optional DIR/domu/: copied over the root of the Linux domU initramfs.
 #                   Optional DIR/host-check.sh: run on the host (bash, OUT=--out dir)
 #                   after a PASS; a non-zero exit turns the verdict into FAIL.
@@ -19,7 +20,7 @@
 #   --timeout S     hard limit for the whole QEMU run (default 300); QEMU is killed then.
 #
 # Environment: XEN_CACHE (package cache, default target/xen-cache), QEMU_CPU (max), QEMU_MEM (MiB,
-# default 2048), DOM0_MEM (default 768M), SMP (QEMU CPUs, 3), DOM0_VCPUS (2), XEN_CMDLINE_EXTRA, DOM0_CMDLINE_EXTRA,
+# default 1024), DOM0_MEM (default 512M), SMP (QEMU CPUs, 3), DOM0_VCPUS (2), XEN_CMDLINE_EXTRA, DOM0_CMDLINE_EXTRA,
 # XENSND_ELF (default target/x86_64-unknown-none/release/xensnd),
 # SNDBACK (default target/release/sndback): shipped as /project/... when they exist.
 set -euo pipefail
@@ -109,8 +110,8 @@ rm -f "$img"
 truncate -s 1G "$img"
 
 # --- boot
-mem=${QEMU_MEM:-2048}
-dom0_mem=${DOM0_MEM:-768M}
+mem=${QEMU_MEM:-1024}
+dom0_mem=${DOM0_MEM:-512M}
 # CPU split: dom0's vCPUs are pinned to pCPUs 0..DOM0_VCPUS-1, guests created with
 # xl_create to the remaining pCPUs. Sharing a pCPU between PV dom0 and an HVM/PVH
 # guest (SVM world switches, emulated by TCG) corrupts dom0 user processes' TLS now and then.
