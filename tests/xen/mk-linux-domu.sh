@@ -19,8 +19,8 @@ if [ ! -s "$kit" ]; then
   stage=$(mktemp -d "$CACHE/build/kit.XXXXXX")
   mkdir -p "$stage/linux"
   cp "$VMLINUZ" "$stage/linux/vmlinuz"
-  pack_cpio "$stage" > "$kit.tmp"
-  mv "$kit.tmp" "$kit"
+  pack_cpio "$stage" > "$kit.tmp.$$"
+  mv "$kit.tmp.$$" "$kit"
   rm -rf "$stage"
 fi
 
@@ -41,8 +41,8 @@ if [ ! -s "$base" ]; then
   echo 'root:x:0:0:root:/root:/bin/sh' > "$stage/etc/passwd"
   echo 'root:x:0:' > "$stage/etc/group"
   echo 'audio:x:29:' >> "$stage/etc/group"
-  pack_cpio "$stage" | gzip -6 > "$base.tmp"
-  mv "$base.tmp" "$base"
+  pack_cpio "$stage" | gzip -6 > "$base.tmp.$$"
+  mv "$base.tmp.$$" "$base"
   find "$CACHE/build" -maxdepth 1 -name 'domu-base-*.cpio.gz' ! -path "$base" -delete   # older keys
 fi
 echo "$kit $base"

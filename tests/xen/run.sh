@@ -65,7 +65,14 @@ t_build0=${EPOCHREALTIME/./}
 load_env
 base=$("$HERE/mk-dom0-base.sh")
 stage=$(mktemp -d "$CACHE/build/run.XXXXXX")
-trap 'rm -rf "$stage"' EXIT
+qpid=
+# never leave QEMU behind (background jobs ignore SIGINT, so Ctrl-C alone would not stop it)
+cleanup() {
+  if [ -n "$qpid" ] && kill -0 "$qpid" 2>/dev/null; then kill "$qpid" 2>/dev/null; fi
+  rm -rf "$stage"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 ov=$stage/overlay
 mkdir -p "$ov/lib" "$ov/project" "$ov/scenario"
 cp "$HERE/dom0-init.sh" "$ov/init"
