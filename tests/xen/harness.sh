@@ -55,8 +55,10 @@ console_log() { echo "/var/log/xen/console/guest-$1.log"; }
 # wait_console NAME SECONDS PATTERN: wait until the guest console log matches PATTERN (grep -E).
 wait_console() { waitfor "$2" grep -qE "$3" "$(console_log "$1")"; }
 
-# wait_dmesg SECONDS PATTERN: wait until `xl dmesg` (Xen console, incl. port 0xe9 output) matches.
-wait_dmesg() { waitfor "$1" sh -c "xl dmesg | grep -qE '$2'"; }
+# dmesg_match PATTERN: `xl dmesg` (Xen console, incl. guests' port 0xe9 output) matches (grep -E).
+# wait_dmesg SECONDS PATTERN: wait until it does.
+dmesg_match() { timeout 15 xl dmesg | grep -qE "$1"; }
+wait_dmesg() { waitfor "$1" dmesg_match "$2"; }
 
 # domain_gone NAME: true when no domain called NAME exists (and the toolstack answers).
 domain_gone() { ! timeout 10 xl domid "$1" >/dev/null 2>&1 && timeout 10 xl list >/dev/null 2>&1; }
