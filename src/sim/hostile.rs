@@ -1,7 +1,9 @@
 //! A scriptable hostile sndif backend for the simulator: it performs the
 //! XenBus handshake like a real backend (`io/sndif.h` state diagram), maps
-//! every stream's ring and event page, answers requests honestly by default
-//! and lets a test tamper with everything it writes.
+//! every stream's ring and event page (and, at OPEN, the buffer through its
+//! page directory), answers requests honestly by default (reporting
+//! `CUR_POS` = bytes written while running) and lets a test tamper with
+//! everything it writes.
 //!
 //! The test keeps a [`Hostile`] handle: a script can rewrite, drop, delay or
 //! duplicate each response ([`Reply`]); raw access to the shared pages lets it
