@@ -134,9 +134,68 @@ fn callgrind(out: &FsPath, format_name: &str, path: Path, seconds: f64) -> Resul
         .and_then(|n| n.parse::<u64>().ok())
         .ok_or_else(|| format!("{}: no totals line", file.display()))?;
     value["instructions"] = json!(instructions);
+    value["breakdown"] = breakdown(&file);
     value["callgrind_file"] = json!(file.display().to_string());
     value["function"] = json!(function);
     Ok(value)
+}
+
+/// Exclusive instruction counts of the run by group, from
+/// `callgrind_annotate`: `simulator` (`xensnd::sim::*`: simulated pages,
+/// event channels, upcalls: what a real guest does with plain loads,
+/// stores and hypercalls), `memory` (libc memcpy/memmove/memset: the audio
+/// copy, and the simulator's small copies of ring indices), `allocator`
+/// (malloc/free/calloc and Rust's wrappers), `frontend` (everything else:
+/// the frontend, the ring code, XenStore polling). Null when
+/// `callgrind_annotate` is not available.
+fn breakdown(file: &FsPath) -> Value {
+    let Ok(output) = Command::new("callgrind_annotate")
+        .arg("--threshold=100")
+        .arg(file)
+        .output()
+    else {
+        return Value::Null;
+    };
+    let text = String::from_utf8_lossy(&output.stdout);
+    let mut groups = [0u64; 4];
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        let Some((count, rest)) = trimmed.split_once(' ') else {
+            continue;
+        };
+        let Ok(count) = count.replace(',', "").parse::<u64>() else {
+            continue;
+        };
+        if rest.contains("PROGRAM TOTALS") {
+            continue;
+        }
+        let function = rest.split_once(':').map_or(rest, |(_, f)| f);
+        let group = if function.contains("xensnd::sim::") {
+            0
+        } else if ["memcpy", "memmove", "memset"]
+            .iter()
+            .any(|name| function.contains(name))
+        {
+            1
+        } else if [
+            "malloc",
+            "free",
+            "calloc",
+            "realloc",
+            "__rust_alloc",
+            "__rust_dealloc",
+        ]
+        .iter()
+        .any(|name| function.contains(name))
+        {
+            2
+        } else {
+            3
+        };
+        groups[group] += count;
+    }
+    json!({ "simulator": groups[0], "memory": groups[1], "allocator": groups[2],
+            "frontend": groups[3] })
 }
 
 fn cpu_section(out: &FsPath, format_name: &str, seconds: f64) -> Result<Value, String> {
@@ -371,6 +430,13 @@ fn big(value: &Value) -> String {
     }
 }
 
+fn share(part: &Value, total: &Value) -> String {
+    match (part.as_f64(), total.as_f64()) {
+        (Some(part), Some(total)) if total > 0.0 => format!("{:.0}%", 100.0 * part / total),
+        _ => "n/a".to_string(),
+    }
+}
+
 fn rows(host: &Value, xen: Option<&Value>) -> Vec<Row> {
     let mut rows = Vec::new();
     let xen_value = |pointer: &str| xen.and_then(|x| x.pointer(pointer)).cloned();
@@ -472,9 +538,10 @@ fn rows(host: &Value, xen: Option<&Value>) -> Vec<Row> {
             rows.push(row(
                 &format!("instructions / s of audio, {name}, {label}"),
                 format!(
-                    "{} ({} / period)",
+                    "{} ({} / period; simulator {})",
                     big(&run["instructions_per_audio_second"]),
-                    big(&run["instructions_per_period"])
+                    big(&run["instructions_per_period"]),
+                    share(&run["breakdown"]["simulator"], &run["instructions"])
                 ),
                 format!("copy floor: {}", big(floor)),
                 format!("{}x", number(&run["ratio_to_floor"], 2)),
