@@ -557,9 +557,12 @@ impl<X: Platform> Shared<X> {
             return;
         }
         for index in 0..self.devices.len() {
-            let token = self.devices[index].token.clone();
             let mut changed = false;
-            while self.store.take_watch_event(&token).is_some() {
+            while self
+                .store
+                .take_watch_event(&self.devices[index].token)
+                .is_some()
+            {
                 changed = true;
             }
             if !changed {
