@@ -681,9 +681,9 @@ fn report(args: &[String]) -> Result<(), String> {
         "Notes: per period = over the 10 ms periods of the protocol run (frontend -> sim -> \
          backend engine); waits count the simulator's time jumps too. Instructions: callgrind, \
          only inside the measured frontend function (waiting excluded), simulator = \
-         xensnd::sim code in it (simulated pages/event channels). The simulator's pages have \
-         no direct in-place access, so write_in_place stages each page through a zeroed copy \
-         there (not on Xen). Real-time factor: median of 3, wall clock, release build."
+         xensnd::sim code in it (simulated pages/event channels); write_in_place fills the \
+         shared pages directly (no staging copy). Real-time factor: median of 3, wall clock, \
+         release build."
     );
     let table: Vec<Value> = rows
         .iter()
