@@ -1,0 +1,59 @@
+# The real guest platform under Xen (src/arch/x86_64/platform.rs): xensnd as a
+# PVH domU with a vsnd card, served by the dom0 backend sndback.
+#  - demo=list: events, grants, XenStore and the XenBus handshake work; the
+#    guest lists both streams and powers off;
+#  - demo=tone ms=1000: 1 s of 440 Hz reaches the backend's WAV sink
+#    (host-check.sh compares it sample for sample with wavtool's reference);
+#  - demo=idle + xl shutdown / xl reboot: the guest halts until
+#    control/shutdown changes and acts on it at once.
+mkdir -p "$OUT/wav"
+save_console() { cp "$(console_log "$1")" "$OUT/console-$2.log" 2>/dev/null; }
+done_ok() { wait_console "$1" "$2" 'XENSND-DONE ok'; }
+
+stage backend
+start_bg backend /project/sndback --out-dir "$OUT/wav" --stats "$OUT/sndback-stats.json" --log debug
+
+stage list
+check "xl create vsnd-list.cfg" xl_create /scenario/vsnd-list.cfg
+check "list: platform up" wait_console xs-list 60 'platform: shared info at gfn'
+check "list: XenStore domid read" wait_console xs-list 30 'XenStore: domain [0-9]+'
+check "list: device connected" wait_console xs-list 60 'vsnd .*: connected to backend'
+check "list: playback stream listed" wait_console xs-list 30 'stream spk \(Playback\)'
+check "list: capture stream listed" wait_console xs-list 30 'stream mic \(Capture\)'
+check "list: XENSND-DONE ok" done_ok xs-list 30
+check "list: powered off" wait_gone xs-list 60
+save_console xs-list list
+
+stage tone
+check "xl create vsnd-tone.cfg" xl_create /scenario/vsnd-tone.cfg
+check "tone: XENSND-RESULT" wait_console xs-tone 120 'XENSND-RESULT stream=spk'
+check "tone: XENSND-DONE ok" done_ok xs-tone 60
+check "tone: powered off" wait_gone xs-tone 60
+save_console xs-tone tone
+check "tone: WAV written" waitfor 30 sh -c 'ls "$OUT"/wav/*spk*.wav'
+
+stage idle-shutdown
+check "xl create vsnd-idle.cfg" xl_create /scenario/vsnd-idle.cfg
+check "idle: waiting" wait_console xs-idle 90 'idle: waiting for xl shutdown'
+sleep 3
+t0=$(cut -d' ' -f1 /proc/uptime)
+xl shutdown xs-idle
+check "idle: poweroff request seen" wait_console xs-idle 20 'control/shutdown: poweroff requested'
+check "idle: gone after xl shutdown" wait_gone xs-idle 60
+t1=$(cut -d' ' -f1 /proc/uptime)
+echo "PLATFORM-SHUTDOWN xl_shutdown_to_gone_s=$(awk "BEGIN{print $t1 - $t0}")" | tee "$OUT/shutdown-time.txt"
+save_console xs-idle idle
+
+stage idle-reboot
+check "xl create vsnd-reboot.cfg" xl_create /scenario/vsnd-reboot.cfg
+check "reboot: waiting" wait_console xs-reboot 90 'idle: waiting for xl shutdown'
+xl reboot xs-reboot
+check "reboot: request seen" wait_console xs-reboot 20 'control/shutdown: reboot requested'
+check "reboot: gone (on_reboot=destroy)" wait_gone xs-reboot 60
+save_console xs-reboot reboot
+
+sleep 2
+stop_bg backend
+ls -l "$OUT/wav"
+xl dmesg > "$OUT/xl-dmesg-guests.txt"
+result PASS "xensnd platform under Xen: list, tone, xl shutdown, xl reboot"
