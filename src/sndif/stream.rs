@@ -592,13 +592,24 @@ impl<X: Platform> Stream<X> {
 
     /// Playback: wait until everything queued has been played (or the
     /// backend stops reporting progress for a request timeout), then stop.
+    ///
+    /// Backends report `CUR_POS` per period (Linux's frontend counts
+    /// periods, and `sndback` reports a period once the position passes its
+    /// end): a last partial period is never reported. So the reported
+    /// position is awaited up to the last period boundary of what was
+    /// queued, and the rest is timed at the stream's rate.
     pub fn drain(&mut self, xen: &mut X) -> Result<(), SndError> {
-        self.check_playback()?;
+        let params = self.check_playback()?;
         if self.state == State::Prepared && self.submitted > 0 {
             self.start(xen)?;
         }
+        let period = params.period_bytes() as u64;
+        let reported_end = match period {
+            0 => self.submitted,
+            _ => self.submitted / period * period,
+        };
         let mut last_progress = (self.position_bytes(), xen.now_ns());
-        while self.state == State::Running && self.position_bytes() < self.submitted {
+        while self.state == State::Running && self.position_bytes() < reported_end {
             self.poll(xen)?;
             let now = xen.now_ns();
             if self.position_bytes() != last_progress.0 {
@@ -610,6 +621,20 @@ impl<X: Platform> Stream<X> {
             }
             let deadline = last_progress.1 + self.channel.timeout_ns();
             xen.wait_until(deadline.min(now + 10_000_000));
+        }
+        // The unreported tail: its playing time from the last report on.
+        let tail = self.submitted.saturating_sub(self.position_bytes());
+        let frame_rate_bytes = params.frame_bytes() as u64 * u64::from(params.rate);
+        if self.state == State::Running && tail > 0 && tail < period && frame_rate_bytes > 0 {
+            let tail_ns = tail.saturating_mul(1_000_000_000) / frame_rate_bytes;
+            let until = last_progress.1.saturating_add(tail_ns);
+            while xen.now_ns() < until {
+                self.poll(xen)?;
+                if self.position_bytes() >= self.submitted {
+                    break;
+                }
+                xen.wait_until(until);
+            }
         }
         // Wait for the last WRITE answers too.
         while !self.transfers.is_empty() {
