@@ -199,7 +199,7 @@ impl Drop for XenPage {
         if GrantedFrames::contains(self.gfn()) {
             // Another domain may still map it: never reuse (XSA-396).
             LEAKED.fetch_add(1, Ordering::Relaxed);
-            log::warn!(
+            log::debug!(
                 "page {:#x} dropped while still granted: leaked",
                 self.address()
             );

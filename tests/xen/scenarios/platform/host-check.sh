@@ -4,7 +4,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../../../.." && pwd)
 WAVTOOL=${WAVTOOL:-$ROOT/target/release/wavtool}
-[ -x "$WAVTOOL" ] || { echo "host-check: $WAVTOOL missing (cargo build --release -p wavtool)"; exit 1; }
+[ -x "$WAVTOOL" ] || (cd "$ROOT" && cargo build --release -p wavtool)
 wav=$(ls "$OUT"/wav/*spk*.wav | head -n1)
 "$WAVTOOL" tone --freq 440 --ms 1000 --out "$OUT/ref-440.wav"
 "$WAVTOOL" stats "$wav" || true
