@@ -124,6 +124,12 @@ mod guest {
         let mut watch = ShutdownWatch::register(&mut store, &mut xen)
             .map_err(|error| format!("watch control/shutdown: {error}"))?;
         let platform_us = xen.ns_since_tsc(entry_tsc) / 1000;
+        // Entry on the Unix clock: dom0 tools (sndback's first_write_unix_ns)
+        // subtract it to get entry -> first WRITE.
+        match xen.unix_ns_at_tsc(entry_tsc) {
+            Some(unix_ns) => info!("XENSND-TIMING entry_unix_ns={unix_ns}"),
+            None => info!("XENSND-TIMING entry_unix_ns=unknown (no Xen wall clock)"),
+        }
 
         let probe = Frontend::probe(xen, store, FrontendOptions::default())
             .map_err(|error| format!("vsnd frontend: {error}"))?;

@@ -322,6 +322,16 @@ impl XenPlatform {
         scale_delta(delta, fields.tsc_to_system_mul, fields.tsc_shift)
     }
 
+    /// Unix time in nanoseconds of TSC value `earlier_tsc` (Xen's wall
+    /// clock plus the PV clock), to line guest events up with dom0's clock.
+    /// `None` if Xen has not set the domain's wall clock.
+    pub fn unix_ns_at_tsc(&self, earlier_tsc: u64) -> Option<u64> {
+        let base = self.shared_info.wallclock_base_ns()?;
+        let system_now = read_clock_ns(&self.shared_info);
+        let system_then = system_now.saturating_sub(self.ns_since_tsc(earlier_tsc));
+        Some(base.saturating_add(system_then))
+    }
+
     fn with_dispatcher<T>(&self, f: impl FnOnce(&mut EventDispatcher) -> T) -> T {
         // Interrupts are disabled in normal code, so the handler cannot run
         // while we hold the lock (and nothing else takes it).

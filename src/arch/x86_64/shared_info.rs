@@ -28,6 +28,10 @@ const TIME_MUL: usize = TIME + offset_of!(VcpuTimeInfo, tsc_to_system_mul);
 const TIME_SHIFT: usize = TIME + offset_of!(VcpuTimeInfo, tsc_shift);
 const EVTCHN_PENDING: usize = offset_of!(SharedInfo, evtchn_pending);
 const EVTCHN_MASK: usize = offset_of!(SharedInfo, evtchn_mask);
+const WC_VERSION: usize = offset_of!(SharedInfo, wc_version);
+const WC_SEC: usize = offset_of!(SharedInfo, wc_sec);
+const WC_NSEC: usize = offset_of!(SharedInfo, wc_nsec);
+const WC_SEC_HI: usize = offset_of!(SharedInfo, wc_sec_hi);
 
 /// The mapped shared-info page (vCPU 0's view). Copyable: it is only an
 /// address, and the page stays mapped for the life of the domain.
@@ -79,6 +83,30 @@ impl SharedInfoPage {
     /// `vcpu_info[0].evtchn_upcall_pending`.
     pub fn upcall_pending(&self) -> bool {
         self.u8_at(UPCALL_PENDING).load(Ordering::Acquire) != 0
+    }
+
+    /// The wall clock at Xen system time 0, in nanoseconds since the Unix
+    /// epoch (`wc_sec_hi:wc_sec`, `wc_nsec`, read under `wc_version` like
+    /// the PV clock). `None` while Xen has not set it (all zero).
+    pub fn wallclock_base_ns(&self) -> Option<u64> {
+        loop {
+            let before = self.u32_at(WC_VERSION).load(Ordering::Acquire);
+            let seconds_low = self.u32_at(WC_SEC).load(Ordering::Relaxed);
+            let nanoseconds = self.u32_at(WC_NSEC).load(Ordering::Relaxed);
+            let seconds_high = self.u32_at(WC_SEC_HI).load(Ordering::Relaxed);
+            let after = self.u32_at(WC_VERSION).load(Ordering::Acquire);
+            if before & 1 == 0 && before == after {
+                let seconds = (u64::from(seconds_high) << 32) | u64::from(seconds_low);
+                if seconds == 0 && nanoseconds == 0 {
+                    return None;
+                }
+                return Some(
+                    seconds
+                        .saturating_mul(1_000_000_000)
+                        .saturating_add(u64::from(nanoseconds)),
+                );
+            }
+        }
     }
 
     /// Set the mask bit of `port` (`lock or` on `evtchn_mask`).

@@ -4,6 +4,7 @@
 #    guest lists both streams and powers off;
 #  - demo=tone ms=1000: 1 s of 440 Hz reaches the backend's WAV sink
 #    (host-check.sh compares it sample for sample with wavtool's reference);
+#  - demo=record ms=500: 0.5 s captured from the backend's tone source;
 #  - demo=idle + xl shutdown / xl reboot: the guest halts until
 #    control/shutdown changes and acts on it at once.
 mkdir -p "$OUT/wav"
@@ -31,6 +32,28 @@ check "tone: XENSND-DONE ok" done_ok xs-tone 60
 check "tone: powered off" wait_gone xs-tone 60
 save_console xs-tone tone
 check "tone: WAV written" waitfor 30 sh -c 'ls "$OUT"/wav/*spk*.wav'
+# Entry -> first WRITE: the guest prints its entry time on the Unix clock
+# (Xen wall clock + PV clock), sndback's stats hold the first WRITE's.
+tone_log=$(console_log xs-tone)
+tone_domid=$(tr -d '\r' < "$tone_log" | sed -n 's/.*XenStore: domain \([0-9]*\).*/\1/p' | head -n1)
+entry_ns=$(tr -d '\r' < "$tone_log" | sed -n 's/.*XENSND-TIMING entry_unix_ns=\([0-9]*\).*/\1/p' | head -n1)
+waitfor 20 grep -q "\"domid\": $tone_domid," "$OUT/sndback-stats.json"
+first_write_ns=$(awk -v d="$tone_domid" '
+  /"domid":/ { v = $2; gsub(/[^0-9]/, "", v); current = v }
+  /"unique_id": "spk"/ { spk = (current == d) }
+  spk && /"first_write_unix_ns":/ { v = $2; gsub(/[^0-9]/, "", v); print v; exit }' "$OUT/sndback-stats.json")
+if [ -n "$entry_ns" ] && [ -n "$first_write_ns" ]; then
+  echo "PLATFORM-TIMING entry_to_first_write_us=$(awk "BEGIN { printf \"%d\", ($first_write_ns - $entry_ns) / 1000 }")" | tee "$OUT/first-write.txt"
+else
+  echo "PLATFORM-TIMING entry_to_first_write_us=unknown (entry=$entry_ns first_write=$first_write_ns)" | tee "$OUT/first-write.txt"
+fi
+
+stage record
+check "xl create vsnd-record.cfg" xl_create /scenario/vsnd-record.cfg
+check "record: 24000 frames captured" wait_console xs-record 120 'XENSND-RESULT capture frames=24000 peak=[1-9]'
+check "record: XENSND-DONE ok" done_ok xs-record 60
+check "record: powered off" wait_gone xs-record 60
+save_console xs-record record
 
 stage idle-shutdown
 check "xl create vsnd-idle.cfg" xl_create /scenario/vsnd-idle.cfg
@@ -56,4 +79,4 @@ sleep 2
 stop_bg backend
 ls -l "$OUT/wav"
 xl dmesg > "$OUT/xl-dmesg-guests.txt"
-result PASS "xensnd platform under Xen: list, tone, xl shutdown, xl reboot"
+result PASS "xensnd platform under Xen: list, tone, record, xl shutdown, xl reboot"
