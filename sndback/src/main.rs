@@ -27,11 +27,14 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use clap::{Parser, ValueEnum};
 use xensnd::abi::sndif::Interval;
 use xensnd::backend::config::{parse_formats, parse_rates, parse_u32};
+use xensnd::backend::xenbus::{
+    list_devices, parse_frontend_token, Device, DeviceSettings, Devices, StreamSummary,
+    STATE_CLOSED,
+};
 use xensnd::backend::Limits;
 
-use crate::stats::StreamRecord;
-use crate::sys::{DomainMapper, EventChannels, GrantTable, XenStore};
-use crate::xenbus::{list_devices, parse_frontend_token, Device, Devices, Settings, SourceKind};
+use crate::sys::{DomainMapper, EventChannels, GrantTable, MappedPage, XenStore};
+use crate::xenbus::{DomHost, MediaSettings, Settings, SourceKind};
 
 /// Where playback audio goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -153,13 +156,17 @@ fn settings_from(cli: &Cli) -> Result<Settings, String> {
         SinkKind::Null => None,
     };
     Ok(Settings {
-        backend_root: cli.backend_root.trim_end_matches('/').to_owned(),
-        out_dir,
-        source,
-        limits,
-        max_buffer_bytes: cli.max_buffer_bytes,
-        whole_frames: cli.whole_frames,
-        files: media::FileRegistry::default(),
+        device: DeviceSettings {
+            backend_root: cli.backend_root.trim_end_matches('/').to_owned(),
+            limits,
+            max_buffer_bytes: cli.max_buffer_bytes,
+            whole_frames: cli.whole_frames,
+        },
+        media: MediaSettings {
+            out_dir,
+            source,
+            files: media::FileRegistry::default(),
+        },
     })
 }
 
@@ -232,10 +239,10 @@ struct Backend {
     events: EventChannels,
     table: Rc<GrantTable>,
     settings: Settings,
-    devices: Devices<DomainMapper>,
+    devices: Devices<MappedPage>,
     failed: BTreeMap<(u32, u32), String>,
     ports: HashMap<u32, PortTarget>,
-    history: Vec<StreamRecord>,
+    history: Vec<StreamSummary>,
     start: Instant,
     start_unix_ns: u64,
     stats_path: Option<PathBuf>,
@@ -272,7 +279,7 @@ impl Backend {
         }
     }
 
-    fn record_teardown(&mut self, records: Vec<StreamRecord>) {
+    fn record_teardown(&mut self, records: Vec<StreamSummary>) {
         if !records.is_empty() {
             self.history.extend(records);
             self.write_stats();
@@ -293,8 +300,23 @@ impl Backend {
         );
     }
 
+    /// The host for frontend `domid`, borrowing only the handles (so a
+    /// device in `self.devices` can be borrowed at the same time).
+    fn host<'a>(
+        store: &'a XenStore,
+        events: &'a EventChannels,
+        table: &Rc<GrantTable>,
+        settings: &'a Settings,
+        domid: u32,
+    ) -> DomHost<'a> {
+        DomHost::new(store, events, table, &settings.media, domid)
+    }
+
     fn rescan(&mut self) {
-        let present = list_devices(&self.store, &self.settings.backend_root);
+        let present = {
+            let mut host = Self::host(&self.store, &self.events, &self.table, &self.settings, 0);
+            list_devices(&mut host, &self.settings.device.backend_root)
+        };
         let gone: Vec<(u32, u32)> = self
             .devices
             .keys()
@@ -303,7 +325,14 @@ impl Backend {
             .collect();
         for key in gone {
             if let Some(device) = self.devices.remove(&key) {
-                let records = device.remove(&self.store, &self.events);
+                let mut host = Self::host(
+                    &self.store,
+                    &self.events,
+                    &self.table,
+                    &self.settings,
+                    key.0,
+                );
+                let records = device.remove(&mut host);
                 self.record_teardown(records);
             }
         }
@@ -312,13 +341,14 @@ impl Backend {
             if self.devices.contains_key(&key) {
                 continue;
             }
-            match Device::create(
+            let mut host = Self::host(
                 &self.store,
-                DomainMapper::new(&self.table, key.0),
+                &self.events,
+                &self.table,
                 &self.settings,
                 key.0,
-                key.1,
-            ) {
+            );
+            match Device::create(&mut host, &self.settings.device, key.0, key.1) {
                 Ok(device) => {
                     self.failed.remove(&key);
                     self.devices.insert(key, device);
@@ -339,20 +369,34 @@ impl Backend {
         if token == BACKEND_TOKEN {
             self.rescan();
             let relative = path
-                .strip_prefix(&self.settings.backend_root)
+                .strip_prefix(&self.settings.device.backend_root)
                 .unwrap_or("")
                 .trim_start_matches('/');
             let parts: Vec<&str> = relative.split('/').collect();
             if let [domid, device, "state"] = parts.as_slice() {
                 if let (Ok(domid), Ok(device)) = (parse_u32(domid), parse_u32(device)) {
                     if let Some(found) = self.devices.get_mut(&(domid, device)) {
-                        records = found.on_backend_change(&self.store, &self.events);
+                        let mut host = Self::host(
+                            &self.store,
+                            &self.events,
+                            &self.table,
+                            &self.settings,
+                            domid,
+                        );
+                        records = found.on_backend_change(&mut host);
                     }
                 }
             }
         } else if let Some(key) = parse_frontend_token(token) {
             if let Some(device) = self.devices.get_mut(&key) {
-                records = device.on_frontend_change(&self.store, &self.events, &self.settings);
+                let mut host = Self::host(
+                    &self.store,
+                    &self.events,
+                    &self.table,
+                    &self.settings,
+                    key.0,
+                );
+                records = device.on_frontend_change(&mut host, &self.settings.device);
             }
         }
         self.record_teardown(records);
@@ -364,13 +408,11 @@ impl Backend {
         let Some(device) = self.devices.get_mut(&key) else {
             return true;
         };
-        let Device {
-            mapper, streams, ..
-        } = device;
-        let Some(live) = streams.get_mut(index) else {
+        let Some(live) = device.streams.get_mut(index) else {
             return true;
         };
-        let result = live.channel.service(mapper, now);
+        let mut mapper = DomainMapper::new(&self.table, key.0);
+        let result = live.channel.service(&mut mapper, now);
         if result.notify_ring {
             if let Err(error) = self.events.notify(live.ring_port) {
                 log::error!("notify port {}: {error}", live.ring_port);
@@ -392,11 +434,21 @@ impl Backend {
                 key.0,
                 key.1
             );
-            let records = device.teardown(&self.events);
+            let mut host = Self::host(
+                &self.store,
+                &self.events,
+                &self.table,
+                &self.settings,
+                key.0,
+            );
+            let records = device.teardown(&mut host);
             self.store
                 .write(
-                    &format!("{}/{}/{}/state", self.settings.backend_root, key.0, key.1),
-                    &xenbus::STATE_CLOSED.to_string(),
+                    &format!(
+                        "{}/{}/{}/state",
+                        self.settings.device.backend_root, key.0, key.1
+                    ),
+                    &STATE_CLOSED.to_string(),
                 )
                 .unwrap_or_else(|error| log::error!("writing state: {error}"));
             self.record_teardown(records);
@@ -473,9 +525,9 @@ impl Backend {
 
     fn run(&mut self) -> Result<(), String> {
         self.store
-            .watch(&self.settings.backend_root, BACKEND_TOKEN)
-            .map_err(|error| format!("watch {}: {error}", self.settings.backend_root))?;
-        log::info!("watching {}", self.settings.backend_root);
+            .watch(&self.settings.device.backend_root, BACKEND_TOKEN)
+            .map_err(|error| format!("watch {}: {error}", self.settings.device.backend_root))?;
+        log::info!("watching {}", self.settings.device.backend_root);
         let descriptors = [self.store.fileno(), self.events.fd()];
         while !sys::termination_requested() {
             self.service_due();
@@ -497,13 +549,20 @@ impl Backend {
 
     fn shutdown(&mut self) {
         let devices = std::mem::take(&mut self.devices);
-        for (_, device) in devices {
-            let records = device.remove(&self.store, &self.events);
+        for (key, device) in devices {
+            let mut host = Self::host(
+                &self.store,
+                &self.events,
+                &self.table,
+                &self.settings,
+                key.0,
+            );
+            let records = device.remove(&mut host);
             self.history.extend(records);
         }
         self.ports.clear();
         self.store
-            .unwatch(&self.settings.backend_root, BACKEND_TOKEN);
+            .unwatch(&self.settings.device.backend_root, BACKEND_TOKEN);
         self.write_stats();
     }
 }
@@ -601,10 +660,12 @@ mod tests {
     fn command_line_defaults_and_settings() {
         let cli = Cli::parse_from(["sndback", "--sink", "null", "--source", "tone:1000"]);
         let settings = settings_from(&cli).unwrap();
-        assert!(settings.out_dir.is_none());
-        assert!(matches!(settings.source, SourceKind::Tone(frequency) if frequency == 1000.0));
-        assert_eq!(settings.limits.channels, Interval { min: 1, max: 8 });
-        assert_eq!(settings.backend_root, "/local/domain/0/backend/vsnd");
+        assert!(settings.media.out_dir.is_none());
+        assert!(
+            matches!(settings.media.source, SourceKind::Tone(frequency) if frequency == 1000.0)
+        );
+        assert_eq!(settings.device.limits.channels, Interval { min: 1, max: 8 });
+        assert_eq!(settings.device.backend_root, "/local/domain/0/backend/vsnd");
         let bad = Cli::parse_from(["sndback", "--sink", "null", "--source", "noise"]);
         assert!(settings_from(&bad).is_err());
         let bad = Cli::parse_from(["sndback", "--sink", "null", "--formats", "s16_le,nope"]);

@@ -8,26 +8,17 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use xensnd::backend::counters::{Counters, OPERATION_NAMES};
+use xensnd::backend::xenbus::StreamSummary;
+use xensnd::backend::Direction;
 
 /// One stream's identity and counters.
-#[derive(Debug, Clone)]
-pub struct StreamRecord {
-    /// Frontend domain.
-    pub domid: u32,
-    /// vsnd device index.
-    pub device: u32,
-    /// PCM index.
-    pub pcm: u32,
-    /// Stream index within the PCM.
-    pub stream: u32,
-    /// `unique-id`.
-    pub unique_id: String,
-    /// `playback` or `capture`.
-    pub direction: &'static str,
-    /// Whether the stream is still connected.
-    pub active: bool,
-    /// Counters.
-    pub counters: Counters,
+pub type StreamRecord = StreamSummary;
+
+fn direction_name(direction: Direction) -> &'static str {
+    match direction {
+        Direction::Playback => "playback",
+        Direction::Capture => "capture",
+    }
 }
 
 fn json_string(text: &str) -> String {
@@ -152,7 +143,11 @@ pub fn to_json(records: &[StreamRecord], start_unix_ns: u64, now_ns: u64) -> Str
             "      \"unique_id\": {},",
             json_string(&record.unique_id)
         );
-        let _ = writeln!(out, "      \"direction\": \"{}\",", record.direction);
+        let _ = writeln!(
+            out,
+            "      \"direction\": \"{}\",",
+            direction_name(record.direction)
+        );
         let _ = writeln!(out, "      \"active\": {},", record.active);
         out.push_str(&counters_json(&record.counters, start_unix_ns, "      "));
         out.push_str("\n    }");
@@ -193,7 +188,7 @@ mod tests {
             pcm: 0,
             stream: 1,
             unique_id: "sp\"k".into(),
-            direction: "playback",
+            direction: Direction::Playback,
             active: true,
             counters,
         };

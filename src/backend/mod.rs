@@ -21,6 +21,7 @@
 //! - [`counters`]: what a benchmark needs to know.
 //! - [`stream`]: the per-stream state machine and request dispatch.
 //! - [`channel`]: one stream's ring + event page + engine, as served by a host.
+//! - [`xenbus`]: the XenBus state machine of vsnd devices, over a host trait.
 //! - `sim_host` (host only): a grant mapper over the simulator's core, so a
 //!   simulated dom0 backend runs this very engine.
 #![forbid(unsafe_code)]
@@ -34,6 +35,7 @@ pub mod io;
 pub mod pacing;
 pub mod sample;
 pub mod stream;
+pub mod xenbus;
 
 #[cfg(not(target_os = "none"))]
 pub mod sim_host;

@@ -34,6 +34,8 @@ pub struct PositionClock {
     limit: Option<u64>,
     /// Periods already reported.
     reported_periods: u64,
+    /// The position last reported.
+    reported_position: u64,
 }
 
 impl PositionClock {
@@ -49,6 +51,7 @@ impl PositionClock {
             position: 0,
             limit: limited.then_some(0),
             reported_periods: 0,
+            reported_position: 0,
         }
     }
 
@@ -158,8 +161,13 @@ impl PositionClock {
             return None;
         }
         let periods = self.completed_periods();
-        if periods > self.reported_periods {
-            self.reported_periods = periods;
+        // A device that ran dry mid-period reports where it stopped once,
+        // so a frontend draining a stream that is not a whole number of
+        // periods long sees the end of its data played.
+        let starved_unreported = self.starved() && self.position > self.reported_position;
+        if periods > self.reported_periods || starved_unreported {
+            self.reported_periods = self.reported_periods.max(periods);
+            self.reported_position = self.position;
             Some(self.position)
         } else {
             None
@@ -180,8 +188,9 @@ impl PositionClock {
         let boundary = (self.reported_periods + 1).checked_mul(u64::from(self.period_bytes))?;
         let mut target = boundary.checked_add(u64::from(self.frame_bytes))?;
         if let Some(limit) = self.limit_frames_bytes() {
-            if limit < boundary {
-                return None;
+            if limit <= self.position {
+                // Starved: due now if where it stopped is not reported yet.
+                return (self.position > self.reported_position).then_some(self.last_ns);
             }
             target = target.min(limit);
         }

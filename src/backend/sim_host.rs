@@ -1,4 +1,11 @@
-//! Hosting the backend engine in the simulator: a [`GrantMapper`] over [`SimCore`].
+//! Hosting the backend engine in the simulator: a [`GrantMapper`] over
+//! [`SimCore`] and [`SimSndBackend`], a simulated dom0 vsnd backend.
+//!
+//! [`SimSndBackend`] is a [`SimPeer`] running the same XenBus state machine
+//! ([`super::xenbus`]) and engine ([`super::StreamChannel`]) as the dom0
+//! program, over the simulator's xenstored, event channels and grant table.
+//! Playback goes to [`MemorySink`]s the test can read; capture comes from a
+//! source the test chooses.
 //!
 //! Host-only glue for `crate::sim`: a simulated dom0 backend maps the
 //! frontend's grants with `GNTTABOP_map_grant_ref` semantics
@@ -9,12 +16,22 @@
 //! and [`SimUnmapQueue::flush`] unmaps it at the end of the step.
 #![forbid(unsafe_code)]
 
+use alloc::boxed::Box;
+use alloc::format;
 use alloc::rc::Rc;
+use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::cell::RefCell;
 
 use super::buffer::GrantMapper;
-use crate::sim::{SimCore, SimPage};
+use super::config::parse_u32;
+use super::io::{MemorySink, NullSink, Sink, Source};
+use super::xenbus::{
+    list_devices, parse_frontend_token, Device, DeviceSettings, Devices, StreamInfo, StreamSummary,
+    XenBusHost,
+};
+use super::Direction;
+use crate::sim::{ConnId, SimCore, SimPage, SimPeer};
 use crate::xen::{DomId, Gfn, GrantRef, SharedPage, XenError};
 
 /// Handles of pages the engine dropped, waiting to be unmapped.
@@ -122,6 +139,367 @@ impl GrantMapper for SimCoreMapper<'_> {
             handle: mapping.handle,
             queue: self.queue.clone(),
         })
+    }
+}
+
+/// Makes a capture source for a stream of frontend `domid`.
+pub type SourceFactory = Box<dyn FnMut(u32, &StreamInfo) -> Box<dyn Source>>;
+
+/// What a test can look at while the backend runs inside the simulation.
+#[derive(Debug, Default)]
+pub struct SimBackendView {
+    /// Playback sinks by `(domid, unique-id)`; one per connection (a
+    /// reconnect appends a new one).
+    pub sinks: Vec<((u32, String), MemorySink)>,
+    /// Streams torn down so far.
+    pub history: Vec<StreamSummary>,
+    /// Streams connected now.
+    pub active: Vec<StreamSummary>,
+    /// Test knob: leave requests unserved (and notifications pending), as a
+    /// hung backend would.
+    pub silent: bool,
+    /// Test knob: crash and restart at the next step (every device torn
+    /// down, unmapped and unbound, then set up again from InitWait).
+    pub restart_requested: bool,
+}
+
+impl SimBackendView {
+    /// Every byte played on the stream `unique_id` of `domid`, across connections.
+    pub fn played(&self, domid: u32, unique_id: &str) -> Vec<u8> {
+        self.sinks
+            .iter()
+            .filter(|((sink_domid, id), _)| *sink_domid == domid && id == unique_id)
+            .flat_map(|(_, sink)| sink.bytes())
+            .collect()
+    }
+}
+
+const BACKEND_TOKEN: &str = "sim-vsnd-backend";
+
+/// The host for one frontend domain during one step.
+struct SimHost<'a> {
+    core: &'a mut SimCore,
+    conn: ConnId,
+    frontend: DomId,
+    queue: &'a SimUnmapQueue,
+    view: &'a Rc<RefCell<SimBackendView>>,
+    sources: &'a mut SourceFactory,
+}
+
+impl GrantMapper for SimHost<'_> {
+    type Page = SimMappedPage;
+    fn map(&mut self, gref: GrantRef, writable: bool) -> Result<SimMappedPage, XenError> {
+        SimCoreMapper::new(self.core, 0, self.frontend, self.queue).map(gref, writable)
+    }
+}
+
+impl XenBusHost for SimHost<'_> {
+    fn read(&mut self, path: &str) -> Option<String> {
+        let bytes = self.core.store().read(self.conn, 0, path).ok()?;
+        String::from_utf8(bytes).ok()
+    }
+    fn write(&mut self, path: &str, value: &str) -> Result<(), String> {
+        self.core
+            .store()
+            .write(self.conn, 0, path, value.as_bytes())
+            .map_err(|error| format!("{error:?}"))
+    }
+    fn directory(&mut self, path: &str) -> Vec<String> {
+        self.core
+            .store()
+            .directory(self.conn, 0, path)
+            .unwrap_or_default()
+    }
+    fn watch(&mut self, path: &str, token: &str) -> Result<(), String> {
+        self.core
+            .store()
+            .watch(self.conn, path, token)
+            .map_err(|error| format!("{error:?}"))
+    }
+    fn unwatch(&mut self, path: &str, token: &str) {
+        let _ = self.core.store().unwatch(self.conn, path, token);
+    }
+    fn bind_interdomain(&mut self, domid: u32, remote_port: u32) -> Result<u32, String> {
+        let domid = DomId::try_from(domid).map_err(|_| "domid out of range".to_string())?;
+        self.core
+            .evtchn_bind_interdomain(0, domid, remote_port)
+            .map_err(|error| format!("{error:?}"))
+    }
+    fn unbind(&mut self, port: u32) {
+        let _ = self.core.evtchn_close(0, port);
+    }
+    fn media(&mut self, domid: u32, stream: &StreamInfo) -> (Box<dyn Sink>, Box<dyn Source>) {
+        match stream.direction {
+            Direction::Playback => {
+                let sink = MemorySink::new();
+                self.view
+                    .borrow_mut()
+                    .sinks
+                    .push(((domid, stream.unique_id.clone()), sink.clone()));
+                (
+                    Box::new(sink),
+                    Box::new(super::io::SilenceSource::default()),
+                )
+            }
+            Direction::Capture => (Box::new(NullSink), (self.sources)(domid, stream)),
+        }
+    }
+}
+
+/// A simulated dom0 vsnd backend: add it with `SimXen::add_peer`.
+pub struct SimSndBackend {
+    settings: DeviceSettings,
+    conn: Option<ConnId>,
+    devices: Devices<SimMappedPage>,
+    queue: SimUnmapQueue,
+    view: Rc<RefCell<SimBackendView>>,
+    sources: SourceFactory,
+}
+
+impl SimSndBackend {
+    /// A backend with `settings`, capture sources from `sources`, and a view
+    /// the test keeps.
+    pub fn new(
+        settings: DeviceSettings,
+        sources: SourceFactory,
+    ) -> (Self, Rc<RefCell<SimBackendView>>) {
+        let view = Rc::new(RefCell::new(SimBackendView::default()));
+        (
+            Self {
+                settings,
+                conn: None,
+                devices: Devices::new(),
+                queue: SimUnmapQueue::new(),
+                view: Rc::clone(&view),
+                sources,
+            },
+            view,
+        )
+    }
+
+    fn host<'a>(
+        core: &'a mut SimCore,
+        conn: ConnId,
+        frontend: u32,
+        queue: &'a SimUnmapQueue,
+        view: &'a Rc<RefCell<SimBackendView>>,
+        sources: &'a mut SourceFactory,
+    ) -> SimHost<'a> {
+        SimHost {
+            core,
+            conn,
+            frontend: DomId::try_from(frontend).unwrap_or(DomId::MAX),
+            queue,
+            view,
+            sources,
+        }
+    }
+
+    fn on_watch(&mut self, core: &mut SimCore, conn: ConnId, path: &str, token: &str) {
+        let root = self.settings.backend_root.clone();
+        let mut torn_down = Vec::new();
+        if token == BACKEND_TOKEN {
+            let present = {
+                let mut host =
+                    Self::host(core, conn, 0, &self.queue, &self.view, &mut self.sources);
+                list_devices(&mut host, &root)
+            };
+            let gone: Vec<(u32, u32)> = self
+                .devices
+                .keys()
+                .filter(|key| !present.contains(key))
+                .copied()
+                .collect();
+            for key in gone {
+                if let Some(device) = self.devices.remove(&key) {
+                    let mut host = Self::host(
+                        core,
+                        conn,
+                        key.0,
+                        &self.queue,
+                        &self.view,
+                        &mut self.sources,
+                    );
+                    torn_down.extend(device.remove(&mut host));
+                }
+            }
+            for key in present {
+                if self.devices.contains_key(&key) {
+                    continue;
+                }
+                let mut host = Self::host(
+                    core,
+                    conn,
+                    key.0,
+                    &self.queue,
+                    &self.view,
+                    &mut self.sources,
+                );
+                match Device::create(&mut host, &self.settings, key.0, key.1) {
+                    Ok(device) => {
+                        self.devices.insert(key, device);
+                    }
+                    Err(error) => log::warn!("sim backend: dom{} vsnd {}: {error}", key.0, key.1),
+                }
+            }
+            let relative = path.strip_prefix(root.as_str()).unwrap_or("");
+            let parts: Vec<&str> = relative.trim_start_matches('/').split('/').collect();
+            if let [domid, device, "state"] = parts.as_slice() {
+                if let (Ok(domid), Ok(device)) = (parse_u32(domid), parse_u32(device)) {
+                    if let Some(found) = self.devices.get_mut(&(domid, device)) {
+                        let mut host = Self::host(
+                            core,
+                            conn,
+                            domid,
+                            &self.queue,
+                            &self.view,
+                            &mut self.sources,
+                        );
+                        torn_down.extend(found.on_backend_change(&mut host));
+                    }
+                }
+            }
+        } else if let Some(key) = parse_frontend_token(token) {
+            if let Some(device) = self.devices.get_mut(&key) {
+                let mut host = Self::host(
+                    core,
+                    conn,
+                    key.0,
+                    &self.queue,
+                    &self.view,
+                    &mut self.sources,
+                );
+                torn_down.extend(device.on_frontend_change(&mut host, &self.settings));
+            }
+        }
+        self.view.borrow_mut().history.extend(torn_down);
+    }
+
+    /// A crash and restart: every mapping and binding goes away (as when
+    /// the process dies), then each device is created again, which
+    /// publishes InitWait like a freshly started backend.
+    fn restart(&mut self, core: &mut SimCore, conn: ConnId) {
+        let keys: Vec<(u32, u32)> = self.devices.keys().copied().collect();
+        for key in keys {
+            if let Some(device) = self.devices.remove(&key) {
+                let mut host = Self::host(
+                    core,
+                    conn,
+                    key.0,
+                    &self.queue,
+                    &self.view,
+                    &mut self.sources,
+                );
+                let records = device.remove(&mut host);
+                self.view.borrow_mut().history.extend(records);
+                match Device::create(&mut host, &self.settings, key.0, key.1) {
+                    Ok(device) => {
+                        self.devices.insert(key, device);
+                    }
+                    Err(error) => {
+                        log::warn!("sim backend: restart dom{} vsnd {}: {error}", key.0, key.1)
+                    }
+                }
+            }
+        }
+        self.queue.flush(core);
+    }
+
+    fn refresh_view(&self) {
+        let active: Vec<StreamSummary> = self
+            .devices
+            .values()
+            .flat_map(|device| device.records(true))
+            .collect();
+        self.view.borrow_mut().active = active;
+    }
+}
+
+impl SimPeer for SimSndBackend {
+    fn step(&mut self, core: &mut SimCore) -> bool {
+        let mut progress = false;
+        let conn = match self.conn {
+            Some(conn) => conn,
+            None => {
+                let conn = core.store().connect_local(0);
+                if let Err(error) =
+                    core.store()
+                        .watch(conn, &self.settings.backend_root, BACKEND_TOKEN)
+                {
+                    log::error!("sim backend: watch: {error:?}");
+                }
+                self.conn = Some(conn);
+                progress = true;
+                conn
+            }
+        };
+        if core::mem::take(&mut self.view.borrow_mut().restart_requested) {
+            self.restart(core, conn);
+            progress = true;
+        }
+        while let Some(event) = core.store().take_event(conn) {
+            self.on_watch(core, conn, &event.path, &event.token);
+            progress = true;
+        }
+        if self.view.borrow().silent {
+            self.refresh_view();
+            return progress;
+        }
+        let now = core.now_ns();
+        for (key, device) in self.devices.iter_mut() {
+            let Ok(frontend) = DomId::try_from(key.0) else {
+                continue;
+            };
+            let mut broken = false;
+            for live in device.streams.iter_mut() {
+                let notified = core.evtchn_take_pending(0, live.ring_port);
+                if notified {
+                    live.channel.note_notification();
+                }
+                let due = live.deadline_ns.is_some_and(|deadline| deadline <= now);
+                if !(notified || due) {
+                    continue;
+                }
+                let mut mapper = SimCoreMapper::new(core, 0, frontend, &self.queue);
+                let result = live.channel.service(&mut mapper, now);
+                if result.notify_ring {
+                    let _ = core.evtchn_send(0, live.ring_port);
+                }
+                if result.notify_events {
+                    let _ = core.evtchn_send(0, live.event_port);
+                }
+                progress |= notified || result.notify_ring || result.notify_events;
+                live.deadline_ns = result.next_deadline_ns;
+                broken |= live.channel.is_broken();
+            }
+            if broken {
+                log::error!("sim backend: dom{} vsnd {}: ring corrupted", key.0, key.1);
+                let mut host = Self::host(
+                    core,
+                    conn,
+                    key.0,
+                    &self.queue,
+                    &self.view,
+                    &mut self.sources,
+                );
+                let records = device.teardown(&mut host);
+                let _ = host.write(
+                    &format!("{}/{}/{}/state", self.settings.backend_root, key.0, key.1),
+                    "6",
+                );
+                self.view.borrow_mut().history.extend(records);
+            }
+        }
+        self.queue.flush(core);
+        self.refresh_view();
+        progress
+    }
+
+    fn next_deadline(&self) -> Option<u64> {
+        self.devices
+            .values()
+            .flat_map(|device| device.streams.iter().filter_map(|live| live.deadline_ns))
+            .min()
     }
 }
 

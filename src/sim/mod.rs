@@ -16,6 +16,7 @@
 #![forbid(unsafe_code)]
 
 pub mod page;
+pub mod vsnd;
 pub mod xenstored;
 
 use std::boxed::Box;

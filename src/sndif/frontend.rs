@@ -157,8 +157,9 @@ pub struct Shared<X: Platform> {
     pub store: XenStore<X::Page>,
     pub(crate) devices: Vec<Device<X>>,
     pub(crate) options: FrontendOptions,
-    /// Stuck grants left over from torn-down streams.
-    pub(crate) leftovers: usize,
+    /// Pages whose grants the backend still held at teardown; revoked
+    /// again at every poll, never reused meanwhile.
+    pub(crate) stuck: Vec<super::buffer::Granted<X::Page>>,
 }
 
 /// The vsnd frontend (cheap to clone: clones share one state).
@@ -218,7 +219,7 @@ impl<X: Platform> Frontend<X> {
             store,
             devices: Vec::new(),
             options,
-            leftovers: 0,
+            stuck: Vec::new(),
         };
         let mut failed = Vec::new();
         let mut indices: Vec<(u32, String)> = names
@@ -308,19 +309,21 @@ impl<X: Platform> Frontend<X> {
         f(&mut shared.store, &mut shared.xen)
     }
 
-    /// Grants the backends still held when streams were torn down.
+    /// Grants the backends still held when streams were torn down (they
+    /// are retried at every poll).
     pub fn leftover_grants(&self) -> usize {
-        self.shared.borrow().leftovers
+        self.shared.borrow().stuck.len()
     }
 
-    /// Disconnect every device: close streams, revoke grants, and tell the
-    /// backends we are Closed.
+    /// Disconnect every device the XenBus way: say Closing, give the
+    /// backend time to unmap and say Closed, then revoke every grant and
+    /// say Closed ourselves.
     pub fn shutdown(&self) {
         let mut shared = self.shared.borrow_mut();
-        let count = shared.devices.len();
-        for d in 0..count {
-            shared.disconnect(d, XenbusState::Closed);
+        for d in 0..shared.devices.len() {
+            shared.close_device(d);
         }
+        shared.retry_stuck();
     }
 }
 
@@ -378,6 +381,24 @@ impl<X: Platform> Shared<X> {
     }
 
     fn wait_backend(&mut self, index: usize, expected: XenbusState) -> Result<(), FrontendError> {
+        self.wait_backend_until(index, |s| s == expected)
+            .map_err(|e| match e {
+                FrontendError::BackendTimeout { path, actual, .. } => {
+                    FrontendError::BackendTimeout {
+                        path,
+                        expected,
+                        actual,
+                    }
+                }
+                other => other,
+            })
+    }
+
+    fn wait_backend_until(
+        &mut self,
+        index: usize,
+        accept: impl Fn(XenbusState) -> bool,
+    ) -> Result<(), FrontendError> {
         let deadline = self
             .xen
             .now_ns()
@@ -388,13 +409,13 @@ impl<X: Platform> Shared<X> {
             let state = read_state(&mut self.store, &mut self.xen, &backend_path)
                 .map_err(store_err(&backend_path))?;
             self.devices[index].backend_state = state;
-            if state == expected {
+            if accept(state) {
                 return Ok(());
             }
             if self.xen.now_ns() >= deadline {
                 return Err(FrontendError::BackendTimeout {
                     path: format!("{backend_path}/state"),
-                    expected,
+                    expected: XenbusState::Unknown,
                     actual: state,
                 });
             }
@@ -409,13 +430,6 @@ impl<X: Platform> Shared<X> {
     /// The XenBus handshake for device `index` (streams are created anew).
     fn connect(&mut self, index: usize) -> Result<(), FrontendError> {
         let path = self.devices[index].path.clone();
-        write_state(
-            &mut self.store,
-            &mut self.xen,
-            &path,
-            XenbusState::Initialising,
-        )
-        .map_err(store_err(&path))?;
         self.wait_backend(index, XenbusState::InitWait)?;
         let backend = self.devices[index].backend_id;
         let options = self.options;
@@ -433,7 +447,8 @@ impl<X: Platform> Shared<X> {
                 }
                 Err(e) => {
                     for (_, stream) in created {
-                        self.leftovers += stream.teardown(&mut self.xen).len();
+                        let stuck = stream.teardown(&mut self.xen);
+                        self.stuck.extend(stuck);
                     }
                     return Err(FrontendError::Stream(e));
                 }
@@ -459,7 +474,8 @@ impl<X: Platform> Shared<X> {
         });
         if let Err(e) = written {
             for (_, stream) in created {
-                self.leftovers += stream.teardown(&mut self.xen).len();
+                let stuck = stream.teardown(&mut self.xen);
+                self.stuck.extend(stuck);
             }
             return Err(store_err(&path)(e));
         }
@@ -497,7 +513,8 @@ impl<X: Platform> Shared<X> {
             .filter_map(|s| s.stream.take())
             .collect();
         for stream in streams {
-            self.leftovers += stream.teardown(&mut self.xen).len();
+            let stuck = stream.teardown(&mut self.xen);
+            self.stuck.extend(stuck);
         }
         self.devices[index].connected = false;
         let path = self.devices[index].path.clone();
@@ -506,8 +523,38 @@ impl<X: Platform> Shared<X> {
         }
     }
 
+    /// Revoke grants that were still mapped at an earlier teardown.
+    fn retry_stuck(&mut self) {
+        let xen = &mut self.xen;
+        self.stuck.retain(|g| xen.revoke(g.gref).is_err());
+    }
+
+    /// Closing → wait for the backend → teardown → Closed.
+    fn close_device(&mut self, index: usize) {
+        let path = self.devices[index].path.clone();
+        if self.devices[index].connected {
+            if let Err(e) = write_state(&mut self.store, &mut self.xen, &path, XenbusState::Closing)
+            {
+                log::warn!("vsnd {path}: could not write Closing: {e:?}");
+            }
+            if let Err(e) = self.wait_backend_until(index, |s| {
+                matches!(
+                    s,
+                    XenbusState::Closing
+                        | XenbusState::Closed
+                        | XenbusState::Unknown
+                        | XenbusState::InitWait
+                )
+            }) {
+                log::warn!("vsnd {path}: backend did not close: {e}");
+            }
+        }
+        self.disconnect(index, XenbusState::Closed);
+    }
+
     /// Handle backend state changes seen through the watches.
     pub(crate) fn poll(&mut self) {
+        self.retry_stuck();
         if self.store.poll(&mut self.xen).is_err() {
             return;
         }

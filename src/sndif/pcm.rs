@@ -375,18 +375,7 @@ impl<X: Platform> SndPcm<X> {
     }
 
     fn wait_for_room(&mut self) -> Result<(), PcmError> {
-        let state = self.state;
-        self.operate(|s, xen| {
-            if s.available_bytes() == 0 && state == StreamState::Prepared {
-                return s.start(xen);
-            }
-            let deadline = xen.now_ns().saturating_add(s.channel().timeout_ns());
-            s.poll(xen)?;
-            if s.available_bytes() == 0 {
-                xen.wait_until(deadline.min(xen.now_ns() + 5_000_000));
-            }
-            Ok(())
-        })?;
+        self.operate(|s, xen| s.wait_for_room(xen))?;
         self.sync_running();
         Ok(())
     }

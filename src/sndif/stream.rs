@@ -137,6 +137,8 @@ pub struct Stream<X: Platform> {
     depth: usize,
     counters: StreamCounters,
     last_underrun_at: Option<u64>,
+    /// Draining: the backend playing out everything is expected, not an underrun.
+    draining: bool,
     leftovers: Vec<Granted<X::Page>>,
 }
 
@@ -173,6 +175,7 @@ impl<X: Platform> Stream<X> {
             depth: DEFAULT_DEPTH,
             counters: StreamCounters::default(),
             last_underrun_at: None,
+            draining: false,
             leftovers: Vec::new(),
         })
     }
@@ -283,6 +286,7 @@ impl<X: Platform> Stream<X> {
         self.captured.clear();
         self.consumed = 0;
         self.last_underrun_at = None;
+        self.draining = false;
         self.counters.bytes = 0;
         self.channel.reset_position();
         self.channel.set_position_limit(match self.direction {
@@ -438,6 +442,7 @@ impl<X: Platform> Stream<X> {
                 // Everything we gave was played while running: an underrun,
                 // counted once per occurrence.
                 if self.submitted > 0
+                    && !self.draining
                     && position >= self.submitted
                     && self.last_underrun_at != Some(self.submitted)
                 {
@@ -549,14 +554,21 @@ impl<X: Platform> Stream<X> {
             let n = self.try_write(xen, &data[done..])?;
             done += n;
             if done < data.len() && n == 0 {
-                if self.state == State::Prepared && self.transfers.is_empty() {
-                    self.start(xen)?;
-                    continue;
-                }
-                self.wait(xen);
+                self.wait_for_room(xen)?;
             }
         }
         Ok(done)
+    }
+
+    /// Playback found no room: start a prepared stream whose buffer is
+    /// full (nothing in flight that could free room), otherwise block until
+    /// the backend answers or reports progress.
+    pub fn wait_for_room(&mut self, xen: &mut X) -> Result<(), SndError> {
+        if self.state == State::Prepared && self.transfers.is_empty() {
+            return self.start(xen);
+        }
+        self.wait(xen);
+        self.poll(xen)
     }
 
     /// Zero-copy playback: let `fill` write up to `max_bytes` (whole frames)
@@ -592,24 +604,20 @@ impl<X: Platform> Stream<X> {
 
     /// Playback: wait until everything queued has been played (or the
     /// backend stops reporting progress for a request timeout), then stop.
-    ///
-    /// Backends report `CUR_POS` per period (Linux's frontend counts
-    /// periods, and `sndback` reports a period once the position passes its
-    /// end): a last partial period is never reported. So the reported
-    /// position is awaited up to the last period boundary of what was
-    /// queued, and the rest is timed at the stream's rate.
     pub fn drain(&mut self, xen: &mut X) -> Result<(), SndError> {
-        let params = self.check_playback()?;
+        self.check_playback()?;
         if self.state == State::Prepared && self.submitted > 0 {
             self.start(xen)?;
         }
-        let period = params.period_bytes() as u64;
-        let reported_end = match period {
-            0 => self.submitted,
-            _ => self.submitted / period * period,
-        };
+        self.draining = true;
+        let result = self.drain_running(xen);
+        self.draining = false;
+        result
+    }
+
+    fn drain_running(&mut self, xen: &mut X) -> Result<(), SndError> {
         let mut last_progress = (self.position_bytes(), xen.now_ns());
-        while self.state == State::Running && self.position_bytes() < reported_end {
+        while self.state == State::Running && self.position_bytes() < self.submitted {
             self.poll(xen)?;
             let now = xen.now_ns();
             if self.position_bytes() != last_progress.0 {
@@ -621,20 +629,6 @@ impl<X: Platform> Stream<X> {
             }
             let deadline = last_progress.1 + self.channel.timeout_ns();
             xen.wait_until(deadline.min(now + 10_000_000));
-        }
-        // The unreported tail: its playing time from the last report on.
-        let tail = self.submitted.saturating_sub(self.position_bytes());
-        let frame_rate_bytes = params.frame_bytes() as u64 * u64::from(params.rate);
-        if self.state == State::Running && tail > 0 && tail < period && frame_rate_bytes > 0 {
-            let tail_ns = tail.saturating_mul(1_000_000_000) / frame_rate_bytes;
-            let until = last_progress.1.saturating_add(tail_ns);
-            while xen.now_ns() < until {
-                self.poll(xen)?;
-                if self.position_bytes() >= self.submitted {
-                    break;
-                }
-                xen.wait_until(until);
-            }
         }
         // Wait for the last WRITE answers too.
         while !self.transfers.is_empty() {
@@ -780,17 +774,19 @@ impl<X: Platform> Stream<X> {
             .collect())
     }
 
-    /// `XENSND_OP_MUTE` / `XENSND_OP_UNMUTE` for every channel: one `u8`
-    /// per channel, non-zero for "apply to this channel".
+    /// `XENSND_OP_MUTE` / `XENSND_OP_UNMUTE` for every channel. The header
+    /// calls each channel's flag a `uint8_t` but draws it at offset `i * 4`;
+    /// we send a little-endian `1` in a 4-byte slot per channel, which reads
+    /// as non-zero under either interpretation.
     pub fn set_mute(&mut self, xen: &mut X, mute: bool) -> Result<(), SndError> {
         let channels = self.params_or_err()?.channels as usize;
-        let ones = alloc::vec![1u8; channels];
+        let ones: Vec<u8> = (0..channels).flat_map(|_| 1u32.to_le_bytes()).collect();
         let operation = if mute {
             XENSND_OP_MUTE
         } else {
             XENSND_OP_UNMUTE
         };
-        self.control(xen, operation, Some(&ones), channels)
+        self.control(xen, operation, Some(&ones), channels * 4)
             .map(|_| ())
     }
 

@@ -1,17 +1,20 @@
-//! The XenBus dance against an in-memory XenStore, fake event channels and
-//! plain-memory pages: InitWait, connect on Initialised, serve a request,
-//! frontend restart, libxl's Closing, connect errors, device removal.
+//! The vsnd XenBus state machine against an in-memory XenStore, fake event
+//! channels and plain-memory pages: InitWait, connect on Initialised, serve a
+//! request, frontend restart, the toolstack's Closing, connect errors,
+//! device removal.
+#![allow(clippy::unwrap_used, reason = "tests fail loudly")]
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::rc::Rc;
 
 use xensnd::abi::sndif::{OpenRequest, XENSND_OP_OPEN, XENSND_PCM_FORMAT_S16_LE};
+use xensnd::backend::io::{NullSink, SilenceSource};
+use xensnd::backend::xenbus::{list_devices, Device, DeviceSettings, StreamInfo, XenBusHost};
+use xensnd::backend::{Direction, GrantMapper, Limits, Sink, Source};
 use xensnd::ring::FrontRing;
 use xensnd::xen::{SharedPage, XenError, PAGE_SIZE};
 use zerocopy::IntoBytes;
-
-use super::*;
 
 #[derive(Default)]
 struct MemoryStore {
@@ -34,17 +37,47 @@ impl MemoryStore {
     }
 }
 
-impl Store for MemoryStore {
-    fn read(&self, path: &str) -> Option<String> {
-        self.get(path)
+#[derive(Default)]
+struct FakePorts {
+    next: Cell<u32>,
+    bound: RefCell<BTreeSet<u32>>,
+    refuse_remote: Cell<Option<u32>>,
+}
+
+/// Everything a device needs, over the fakes.
+struct Host<'a> {
+    store: &'a MemoryStore,
+    ports: &'a FakePorts,
+    grants: Grants,
+}
+
+fn host<'a>(store: &'a MemoryStore, ports: &'a FakePorts, grants: &Grants) -> Host<'a> {
+    Host {
+        store,
+        ports,
+        grants: grants.clone(),
     }
-    fn write(&self, path: &str, value: &str) -> io::Result<()> {
-        self.set(path, value);
+}
+
+impl GrantMapper for Host<'_> {
+    type Page = Page;
+    fn map(&mut self, gref: u32, writable: bool) -> Result<Page, XenError> {
+        self.grants.map(gref, writable)
+    }
+}
+
+impl XenBusHost for Host<'_> {
+    fn read(&mut self, path: &str) -> Option<String> {
+        self.store.get(path)
+    }
+    fn write(&mut self, path: &str, value: &str) -> Result<(), String> {
+        self.store.set(path, value);
         Ok(())
     }
-    fn directory(&self, path: &str) -> Vec<String> {
+    fn directory(&mut self, path: &str) -> Vec<String> {
         let prefix = format!("{path}/");
         let children: BTreeSet<String> = self
+            .store
             .nodes
             .borrow()
             .keys()
@@ -54,41 +87,36 @@ impl Store for MemoryStore {
             .collect();
         children.into_iter().collect()
     }
-    fn watch(&self, path: &str, token: &str) -> io::Result<()> {
-        self.watches
+    fn watch(&mut self, path: &str, token: &str) -> Result<(), String> {
+        self.store
+            .watches
             .borrow_mut()
             .insert((path.into(), token.into()));
         Ok(())
     }
-    fn unwatch(&self, path: &str, token: &str) {
-        self.watches
+    fn unwatch(&mut self, path: &str, token: &str) {
+        self.store
+            .watches
             .borrow_mut()
             .remove(&(path.into(), token.into()));
     }
-}
-
-#[derive(Default)]
-struct FakePorts {
-    next: Cell<u32>,
-    bound: RefCell<BTreeSet<u32>>,
-    refuse_remote: Cell<Option<u32>>,
-}
-
-impl Ports for FakePorts {
-    fn bind_interdomain(&self, _domid: u32, remote_port: u32) -> io::Result<u32> {
-        if self.refuse_remote.get() == Some(remote_port) {
-            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    fn bind_interdomain(&mut self, _domid: u32, remote_port: u32) -> Result<u32, String> {
+        if self.ports.refuse_remote.get() == Some(remote_port) {
+            return Err("refused".into());
         }
-        let port = self.next.get() + 100;
-        self.next.set(self.next.get() + 1);
-        self.bound.borrow_mut().insert(port);
+        let port = self.ports.next.get() + 100;
+        self.ports.next.set(self.ports.next.get() + 1);
+        self.ports.bound.borrow_mut().insert(port);
         Ok(port)
     }
-    fn unbind(&self, port: u32) {
+    fn unbind(&mut self, port: u32) {
         assert!(
-            self.bound.borrow_mut().remove(&port),
+            self.ports.bound.borrow_mut().remove(&port),
             "unbind of an unbound port {port}"
         );
+    }
+    fn media(&mut self, _domid: u32, _stream: &StreamInfo) -> (Box<dyn Sink>, Box<dyn Source>) {
+        (Box::new(NullSink), Box::new(SilenceSource::default()))
     }
 }
 
@@ -135,15 +163,12 @@ const ROOT: &str = "/local/domain/0/backend/vsnd";
 const BACKEND: &str = "/local/domain/0/backend/vsnd/3/0";
 const FRONTEND: &str = "/local/domain/3/device/vsnd/0";
 
-fn settings() -> Settings {
-    Settings {
+fn settings() -> DeviceSettings {
+    DeviceSettings {
         backend_root: ROOT.into(),
-        out_dir: None,
-        source: SourceKind::Silence,
         limits: Limits::default(),
         max_buffer_bytes: 1 << 20,
         whole_frames: false,
-        files: crate::media::FileRegistry::default(),
     }
 }
 
@@ -199,9 +224,12 @@ fn full_lifecycle() {
     let grants = Grants::default();
     let settings = settings();
     libxl_layout(&store);
-    assert_eq!(list_devices(&store, ROOT), vec![(3, 0)]);
+    assert_eq!(
+        list_devices(&mut host(&store, &ports, &grants), ROOT),
+        vec![(3, 0)]
+    );
 
-    let mut device = Device::create(&store, grants.clone(), &settings, 3, 0).unwrap();
+    let mut device = Device::create(&mut host(&store, &ports, &grants), &settings, 3, 0).unwrap();
     assert_eq!(
         backend_state(&store).as_deref(),
         Some("2"),
@@ -213,12 +241,12 @@ fn full_lifecycle() {
         .contains(&(FRONTEND.into(), "fe/3/0".into())));
     // The watch fires with the frontend still Initialising: nothing happens.
     assert!(device
-        .on_frontend_change(&store, &ports, &settings)
+        .on_frontend_change(&mut host(&store, &ports, &grants), &settings)
         .is_empty());
     assert_eq!(backend_state(&store).as_deref(), Some("2"));
 
     let mut rings = frontend_initialise(&store, &grants);
-    device.on_frontend_change(&store, &ports, &settings);
+    device.on_frontend_change(&mut host(&store, &ports, &grants), &settings);
     assert_eq!(backend_state(&store).as_deref(), Some("4"), "Connected");
     assert_eq!(device.streams.len(), 2);
     assert_eq!(ports.bound.borrow().len(), 4);
@@ -255,10 +283,8 @@ fn full_lifecycle() {
     entry[8..28].copy_from_slice(open.as_bytes());
     rings[0].push_request(&entry).unwrap();
     assert!(rings[0].push_requests_and_check_notify());
-    let Device {
-        mapper, streams, ..
-    } = &mut device;
-    let result = streams[0].channel.service(mapper, 0);
+    let mut mapper = grants.clone();
+    let result = device.streams[0].channel.service(&mut mapper, 0);
     assert!(result.notify_ring);
     let response = rings[0].take_response().unwrap().unwrap();
     assert_eq!((response[0], response[2]), (9, XENSND_OP_OPEN));
@@ -266,33 +292,33 @@ fn full_lifecycle() {
 
     // Frontend closes: teardown, Closed, every port unbound.
     store.set(&format!("{FRONTEND}/state"), "5");
-    let records = device.on_frontend_change(&store, &ports, &settings);
+    let records = device.on_frontend_change(&mut host(&store, &ports, &grants), &settings);
     assert_eq!(records.len(), 2);
     assert_eq!(records[0].counters.requests[0], 1);
-    assert_eq!(records[0].direction, "playback");
+    assert_eq!(records[0].direction, Direction::Playback);
     assert_eq!(backend_state(&store).as_deref(), Some("6"));
     assert!(device.streams.is_empty());
     assert!(ports.bound.borrow().is_empty());
 
     // Frontend restarts: InitWait again, then Connected again.
     store.set(&format!("{FRONTEND}/state"), "1");
-    device.on_frontend_change(&store, &ports, &settings);
+    device.on_frontend_change(&mut host(&store, &ports, &grants), &settings);
     assert_eq!(backend_state(&store).as_deref(), Some("2"));
     frontend_initialise(&store, &grants);
-    device.on_frontend_change(&store, &ports, &settings);
+    device.on_frontend_change(&mut host(&store, &ports, &grants), &settings);
     assert_eq!(backend_state(&store).as_deref(), Some("4"));
     assert_eq!(ports.bound.borrow().len(), 4);
 
     // Other writes under the frontend while it is still Initialised change nothing.
     store.set(&format!("{FRONTEND}/0/0/something"), "x");
     assert!(device
-        .on_frontend_change(&store, &ports, &settings)
+        .on_frontend_change(&mut host(&store, &ports, &grants), &settings)
         .is_empty());
     assert_eq!(device.streams.len(), 2);
     // A restart we only see as new ring nodes (Initialising was missed).
     store.set(&format!("{FRONTEND}/0/1/ring-ref"), "50");
     grants.grant(50);
-    let records = device.on_frontend_change(&store, &ports, &settings);
+    let records = device.on_frontend_change(&mut host(&store, &ports, &grants), &settings);
     assert_eq!(records.len(), 2, "old streams torn down");
     assert_eq!(
         backend_state(&store).as_deref(),
@@ -304,15 +330,15 @@ fn full_lifecycle() {
 
     // libxl asks us to close (xl destroy / device detach).
     store.set(&format!("{BACKEND}/state"), "5");
-    let records = device.on_backend_change(&store, &ports);
+    let records = device.on_backend_change(&mut host(&store, &ports, &grants));
     assert_eq!(records.len(), 2);
     assert_eq!(backend_state(&store).as_deref(), Some("6"));
     assert!(ports.bound.borrow().is_empty());
 
     // Then removes the device.
     store.remove_tree(BACKEND);
-    assert!(list_devices(&store, ROOT).is_empty());
-    device.remove(&store, &ports);
+    assert!(list_devices(&mut host(&store, &ports, &grants), ROOT).is_empty());
+    device.remove(&mut host(&store, &ports, &grants));
     assert!(store.watches.borrow().is_empty(), "frontend watch removed");
 }
 
@@ -330,7 +356,8 @@ fn connect_errors_close_the_device_and_leak_nothing() {
         let ports = FakePorts::default();
         let grants = Grants::default();
         libxl_layout(&store);
-        let mut device = Device::create(&store, grants.clone(), &settings, 3, 0).unwrap();
+        let mut device =
+            Device::create(&mut host(&store, &ports, &grants), &settings, 3, 0).unwrap();
         frontend_initialise(&store, &grants);
         match broken {
             "missing ring-ref" => store.remove_tree(&format!("{FRONTEND}/0/1/ring-ref")),
@@ -339,7 +366,7 @@ fn connect_errors_close_the_device_and_leak_nothing() {
             "bind refused" => ports.refuse_remote.set(Some(23)),
             _ => store.set(&format!("{FRONTEND}/0/1/type"), "x"),
         }
-        device.on_frontend_change(&store, &ports, &settings);
+        device.on_frontend_change(&mut host(&store, &ports, &grants), &settings);
         assert_eq!(backend_state(&store).as_deref(), Some("6"), "{broken}");
         assert!(device.streams.is_empty(), "{broken}");
         assert!(ports.bound.borrow().is_empty(), "{broken}: ports leaked");
@@ -350,13 +377,32 @@ fn connect_errors_close_the_device_and_leak_nothing() {
 fn devices_with_bad_nodes_are_refused() {
     let settings = settings();
     let store = MemoryStore::default();
+    let ports = FakePorts::default();
     libxl_layout(&store);
     store.set(&format!("{BACKEND}/frontend-id"), "4");
-    assert!(Device::create(&store, Grants::default(), &settings, 3, 0).is_err());
+    assert!(Device::create(
+        &mut host(&store, &ports, &Grants::default()),
+        &settings,
+        3,
+        0
+    )
+    .is_err());
     store.set(&format!("{BACKEND}/frontend-id"), "3");
     store.set(&format!("{BACKEND}/frontend"), "/local/domain/0/evil");
-    assert!(Device::create(&store, Grants::default(), &settings, 3, 0).is_err());
+    assert!(Device::create(
+        &mut host(&store, &ports, &Grants::default()),
+        &settings,
+        3,
+        0
+    )
+    .is_err());
     store.remove_tree(&format!("{BACKEND}/frontend"));
-    assert!(Device::create(&store, Grants::default(), &settings, 3, 0).is_err());
+    assert!(Device::create(
+        &mut host(&store, &ports, &Grants::default()),
+        &settings,
+        3,
+        0
+    )
+    .is_err());
     assert_eq!(backend_state(&store).as_deref(), Some("1"), "untouched");
 }

@@ -1,0 +1,550 @@
+//! The XenBus side of a vsnd backend: devices appear, connect, restart and go away.
+//!
+//! `io/sndif.h` "Backend XenBus nodes" + `io/xenbus.h` states. For each
+//! `/local/domain/0/backend/vsnd/<domid>/<dev>`: read `frontend`, go
+//! InitWait (2), watch the frontend; on Initialised (3) read the
+//! configuration (card, PCM and stream levels, each only narrowing), map
+//! every stream's ring and event page, bind its two event channels and go
+//! Connected (4). Frontend Closing/Closed, or the toolstack writing Closing
+//! to our state, tears down and goes Closed (6); a frontend back at
+//! Initialising (1), or one that shows new ring nodes, is set up again.
+//!
+//! Generic over a [`XenBusHost`] (XenStore, event channels, grant mapping,
+//! sinks and sources), so the dom0 program (`sndback`, over Xen's libraries)
+//! and the simulator run the same state machine.
+#![forbid(unsafe_code)]
+
+use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use super::config::{narrow_with, parse_u32, LevelConfig};
+use super::counters::Counters;
+use super::{Direction, GrantMapper, Limits, Sink, Source, Stream, StreamChannel, StreamConfig};
+use crate::abi::xenbus::XenbusState;
+use crate::xen::SharedPage;
+
+/// What the XenBus state machine needs from its host: XenStore, event
+/// channels and grant mapping for the device's frontend domain, and a sink
+/// or source for each stream. Errors are messages for the log.
+pub trait XenBusHost: GrantMapper {
+    /// The value at `path`, `None` if absent.
+    fn read(&mut self, path: &str) -> Option<String>;
+    /// Write `value` at `path`.
+    fn write(&mut self, path: &str, value: &str) -> Result<(), String>;
+    /// The children of `path` (empty if absent).
+    fn directory(&mut self, path: &str) -> Vec<String>;
+    /// Watch `path` (and below) with `token`.
+    fn watch(&mut self, path: &str, token: &str) -> Result<(), String>;
+    /// Remove a watch.
+    fn unwatch(&mut self, path: &str, token: &str);
+    /// Bind a local port to `remote_port` of `domid`.
+    fn bind_interdomain(&mut self, domid: u32, remote_port: u32) -> Result<u32, String>;
+    /// Unbind a local port.
+    fn unbind(&mut self, port: u32);
+    /// The sink and source of a stream of frontend `domid`.
+    fn media(&mut self, domid: u32, stream: &StreamInfo) -> (Box<dyn Sink>, Box<dyn Source>);
+}
+
+/// What the host decides for every device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceSettings {
+    /// XenStore directory of our vsnd backends (`/local/domain/0/backend/vsnd`).
+    pub backend_root: String,
+    /// The backend's own limits (narrowed by each device's configuration).
+    pub limits: Limits,
+    /// Cap on `buffer_sz`.
+    pub max_buffer_bytes: u32,
+    /// Require whole frames in READ/WRITE.
+    pub whole_frames: bool,
+}
+
+/// A stream's configuration as read from XenStore.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamInfo {
+    /// PCM index.
+    pub pcm: u32,
+    /// Stream index within the PCM.
+    pub index: u32,
+    /// `unique-id` (or `pcm<p>-<s>` when absent).
+    pub unique_id: String,
+    /// `type`.
+    pub direction: Direction,
+    /// Limits after narrowing by card, PCM and stream nodes.
+    pub limits: Limits,
+    /// The stream's frontend directory.
+    pub path: String,
+}
+
+/// A stream's identity and counters (for statistics).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamSummary {
+    /// Frontend domain.
+    pub domid: u32,
+    /// vsnd device index.
+    pub device: u32,
+    /// PCM index.
+    pub pcm: u32,
+    /// Stream index.
+    pub stream: u32,
+    /// `unique-id`.
+    pub unique_id: String,
+    /// Playback or capture.
+    pub direction: Direction,
+    /// Whether the stream is still connected.
+    pub active: bool,
+    /// Counters.
+    pub counters: Counters,
+}
+
+/// `XenbusStateInitialising`.
+pub const STATE_INITIALISING: u32 = XenbusState::Initialising as u32;
+/// `XenbusStateInitWait`.
+pub const STATE_INIT_WAIT: u32 = XenbusState::InitWait as u32;
+/// `XenbusStateInitialised`.
+pub const STATE_INITIALISED: u32 = XenbusState::Initialised as u32;
+/// `XenbusStateConnected`.
+pub const STATE_CONNECTED: u32 = XenbusState::Connected as u32;
+/// `XenbusStateClosing`.
+pub const STATE_CLOSING: u32 = XenbusState::Closing as u32;
+/// `XenbusStateClosed`.
+pub const STATE_CLOSED: u32 = XenbusState::Closed as u32;
+
+/// Streams per device at most (pcm × stream enumeration bound).
+const MAX_INDEX: u32 = 64;
+
+/// A connected stream.
+pub struct LiveStream<P: SharedPage> {
+    info: StreamInfo,
+    /// `ring-ref`, `event-channel`, `evt-ring-ref`, `evt-event-channel` as connected.
+    nodes: [u32; 4],
+    /// Local port of the request ring's channel.
+    pub ring_port: u32,
+    /// Local port of the event page's channel.
+    pub event_port: u32,
+    /// The engine over its pages.
+    pub channel: StreamChannel<P>,
+    /// When to service it next.
+    pub deadline_ns: Option<u64>,
+}
+
+/// One vsnd device of one frontend.
+pub struct Device<P: SharedPage> {
+    /// Frontend domain.
+    pub domid: u32,
+    /// Device index.
+    pub device: u32,
+    backend_path: String,
+    frontend_path: String,
+    state: u32,
+    watching: bool,
+    /// Connected streams.
+    pub streams: Vec<LiveStream<P>>,
+}
+
+/// The watch token of a device's frontend watch (`fe/<domid>/<device>`).
+pub fn frontend_token(domid: u32, device: u32) -> String {
+    format!("fe/{domid}/{device}")
+}
+
+/// Parse a frontend watch token back into its device key.
+pub fn parse_frontend_token(token: &str) -> Option<(u32, u32)> {
+    let mut parts = token.strip_prefix("fe/")?.split('/');
+    let domid = parts.next()?.parse().ok()?;
+    let device = parts.next()?.parse().ok()?;
+    Some((domid, device))
+}
+
+fn read_level<'a>(values: &'a [Option<String>; 5]) -> LevelConfig<'a> {
+    LevelConfig {
+        sample_rates: values[0].as_deref(),
+        sample_formats: values[1].as_deref(),
+        channels_min: values[2].as_deref(),
+        channels_max: values[3].as_deref(),
+        buffer_size: values[4].as_deref(),
+    }
+}
+
+fn level_values(store: &mut impl XenBusHost, path: &str) -> [Option<String>; 5] {
+    [
+        "sample-rates",
+        "sample-formats",
+        "channels-min",
+        "channels-max",
+        "buffer-size",
+    ]
+    .map(|name| store.read(&format!("{path}/{name}")))
+}
+
+fn narrow(limits: &Limits, store: &mut impl XenBusHost, path: &str) -> Result<Limits, String> {
+    let values = level_values(store, path);
+    narrow_with(limits, &read_level(&values)).map_err(|error| format!("{path}: {}", error.0))
+}
+
+/// Read the card, PCM and stream configuration under the frontend path.
+fn read_config(
+    store: &mut impl XenBusHost,
+    frontend: &str,
+    limits: &Limits,
+) -> Result<Vec<StreamInfo>, String> {
+    let card = narrow(limits, store, frontend)?;
+    let mut streams = Vec::new();
+    for pcm in 0..MAX_INDEX {
+        let pcm_path = format!("{frontend}/{pcm}");
+        if store.directory(&pcm_path).is_empty() {
+            break;
+        }
+        let pcm_limits = narrow(&card, store, &pcm_path)?;
+        for index in 0..MAX_INDEX {
+            let path = format!("{pcm_path}/{index}");
+            let Some(kind) = store.read(&format!("{path}/type")) else {
+                break;
+            };
+            let direction = match kind.trim() {
+                "p" => Direction::Playback,
+                "c" => Direction::Capture,
+                other => return Err(format!("{path}/type: unknown stream type {other:?}")),
+            };
+            let unique_id = store
+                .read(&format!("{path}/unique-id"))
+                .unwrap_or_else(|| format!("pcm{pcm}-{index}"));
+            let limits = narrow(&pcm_limits, store, &path)?;
+            streams.push(StreamInfo {
+                pcm,
+                index,
+                unique_id,
+                direction,
+                limits,
+                path,
+            });
+        }
+    }
+    if streams.is_empty() {
+        return Err(format!("{frontend}: no streams configured"));
+    }
+    Ok(streams)
+}
+
+fn read_number(store: &mut impl XenBusHost, path: &str) -> Result<u32, String> {
+    let text = store.read(path).ok_or_else(|| format!("{path}: missing"))?;
+    parse_u32(&text).map_err(|error| format!("{path}: {:?}: {}", text, error.0))
+}
+
+impl<P: SharedPage> Device<P> {
+    /// Set up a newly seen device: read its nodes, go InitWait, watch the frontend.
+    pub fn create<H: XenBusHost<Page = P>>(
+        store: &mut H,
+        settings: &DeviceSettings,
+        domid: u32,
+        device: u32,
+    ) -> Result<Self, String> {
+        let backend_path = format!("{}/{domid}/{device}", settings.backend_root);
+        let frontend_path = store
+            .read(&format!("{backend_path}/frontend"))
+            .ok_or_else(|| format!("{backend_path}/frontend: missing"))?;
+        if let Some(text) = store.read(&format!("{backend_path}/frontend-id")) {
+            let frontend_id =
+                parse_u32(&text).map_err(|_| format!("{backend_path}/frontend-id: {text:?}"))?;
+            if frontend_id != domid {
+                return Err(format!(
+                    "{backend_path}: frontend-id {frontend_id} is not {domid}"
+                ));
+            }
+        }
+        if !frontend_path.starts_with(&format!("/local/domain/{domid}/")) {
+            return Err(format!(
+                "{backend_path}: frontend {frontend_path:?} not in domain {domid}"
+            ));
+        }
+        let mut created = Self {
+            domid,
+            device,
+            backend_path,
+            frontend_path,
+            state: 0,
+            watching: false,
+            streams: Vec::new(),
+        };
+        created.set_state(store, STATE_INIT_WAIT);
+        store
+            .watch(&created.frontend_path, &frontend_token(domid, device))
+            .map_err(|error| format!("watch {}: {error}", created.frontend_path))?;
+        created.watching = true;
+        log::info!(
+            "dom{domid} vsnd {device}: new device, frontend {}, InitWait",
+            created.frontend_path
+        );
+        Ok(created)
+    }
+
+    fn set_state(&mut self, store: &mut impl XenBusHost, state: u32) {
+        if self.state == state {
+            return;
+        }
+        match store.write(&format!("{}/state", self.backend_path), &state.to_string()) {
+            Ok(()) => {
+                log::debug!(
+                    "dom{} vsnd {}: state {} -> {}",
+                    self.domid,
+                    self.device,
+                    self.state,
+                    state
+                );
+                self.state = state;
+            }
+            Err(error) => log::error!("{}/state: {error}", self.backend_path),
+        }
+    }
+
+    fn label(&self, info: &StreamInfo) -> String {
+        format!(
+            "dom{}/vsnd{}/{}/{}({})",
+            self.domid, self.device, info.pcm, info.index, info.unique_id
+        )
+    }
+
+    /// Identity and counters of every connected stream.
+    pub fn records(&self, active: bool) -> Vec<StreamSummary> {
+        self.streams
+            .iter()
+            .map(|live| StreamSummary {
+                domid: self.domid,
+                device: self.device,
+                pcm: live.info.pcm,
+                stream: live.info.index,
+                unique_id: live.info.unique_id.clone(),
+                direction: live.info.direction,
+                active,
+                counters: live.channel.stream().counters().clone(),
+            })
+            .collect()
+    }
+
+    /// Our last written XenBus state.
+    pub fn state(&self) -> u32 {
+        self.state
+    }
+
+    /// The frontend's state changed (or may have). Returns the records of
+    /// streams torn down.
+    pub fn on_frontend_change<H: XenBusHost<Page = P>>(
+        &mut self,
+        store: &mut H,
+        settings: &DeviceSettings,
+    ) -> Vec<StreamSummary> {
+        let frontend_state = store
+            .read(&format!("{}/state", self.frontend_path))
+            .and_then(|text| parse_u32(&text).ok());
+        log::debug!(
+            "dom{} vsnd {}: frontend state {:?}, ours {}",
+            self.domid,
+            self.device,
+            frontend_state,
+            self.state
+        );
+        match frontend_state {
+            Some(STATE_INITIALISED)
+                if self.state == STATE_CONNECTED && self.frontend_nodes_changed(store) =>
+            {
+                // The frontend restarted and set up new rings before we saw
+                // it go back to Initialising.
+                log::info!(
+                    "dom{} vsnd {}: frontend re-initialised with new rings",
+                    self.domid,
+                    self.device
+                );
+                let records = self.teardown(store);
+                self.state = STATE_INIT_WAIT;
+                let more = self.on_frontend_change(store, settings);
+                records.into_iter().chain(more).collect()
+            }
+            Some(STATE_INITIALISED) if self.state == STATE_INIT_WAIT => {
+                match self.connect(store, settings) {
+                    Ok(()) => {
+                        self.set_state(store, STATE_CONNECTED);
+                        log::info!(
+                            "dom{} vsnd {}: Connected ({} streams)",
+                            self.domid,
+                            self.device,
+                            self.streams.len()
+                        );
+                    }
+                    Err(error) => {
+                        log::error!(
+                            "dom{} vsnd {}: connect failed: {error}",
+                            self.domid,
+                            self.device
+                        );
+                        let _ = self.teardown(store);
+                        self.set_state(store, STATE_CLOSED);
+                    }
+                }
+                Vec::new()
+            }
+            Some(STATE_CLOSING | STATE_CLOSED) => {
+                let records = self.teardown(store);
+                self.set_state(store, STATE_CLOSED);
+                records
+            }
+            Some(STATE_INITIALISING) if self.state != STATE_INIT_WAIT => {
+                log::info!("dom{} vsnd {}: frontend restarted", self.domid, self.device);
+                let records = self.teardown(store);
+                self.set_state(store, STATE_INIT_WAIT);
+                records
+            }
+            None if !self.streams.is_empty() => {
+                log::info!(
+                    "dom{} vsnd {}: frontend state gone",
+                    self.domid,
+                    self.device
+                );
+                let records = self.teardown(store);
+                self.set_state(store, STATE_CLOSED);
+                records
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Whether any connected stream's four nodes differ from what we used.
+    fn frontend_nodes_changed(&self, store: &mut impl XenBusHost) -> bool {
+        self.streams.iter().any(|live| {
+            let mut read = |name: &str| {
+                store
+                    .read(&format!("{}/{name}", live.info.path))
+                    .and_then(|text| parse_u32(&text).ok())
+            };
+            let now = [
+                read("ring-ref"),
+                read("event-channel"),
+                read("evt-ring-ref"),
+                read("evt-event-channel"),
+            ];
+            now.iter()
+                .zip(live.nodes.iter())
+                .any(|(now, then)| *now != Some(*then))
+        })
+    }
+
+    /// Our own state node changed: libxl writes Closing (5) to ask us to close.
+    pub fn on_backend_change<H: XenBusHost<Page = P>>(
+        &mut self,
+        store: &mut H,
+    ) -> Vec<StreamSummary> {
+        let ours = store
+            .read(&format!("{}/state", self.backend_path))
+            .and_then(|text| parse_u32(&text).ok());
+        if ours == Some(STATE_CLOSING) {
+            log::info!("dom{} vsnd {}: asked to close", self.domid, self.device);
+            let records = self.teardown(store);
+            self.state = STATE_CLOSING;
+            self.set_state(store, STATE_CLOSED);
+            records
+        } else {
+            Vec::new()
+        }
+    }
+
+    fn connect<H: XenBusHost<Page = P>>(
+        &mut self,
+        store: &mut H,
+        settings: &DeviceSettings,
+    ) -> Result<(), String> {
+        let infos = read_config(store, &self.frontend_path, &settings.limits)?;
+        for info in infos {
+            let ring_ref = read_number(store, &format!("{}/ring-ref", info.path))?;
+            let ring_channel = read_number(store, &format!("{}/event-channel", info.path))?;
+            let event_ref = read_number(store, &format!("{}/evt-ring-ref", info.path))?;
+            let event_channel = read_number(store, &format!("{}/evt-event-channel", info.path))?;
+            let ring_page = store
+                .map(ring_ref, true)
+                .map_err(|error| format!("{}: map ring-ref {ring_ref}: {error:?}", info.path))?;
+            let event_page = store.map(event_ref, true).map_err(|error| {
+                format!("{}: map evt-ring-ref {event_ref}: {error:?}", info.path)
+            })?;
+            let ring_port = store
+                .bind_interdomain(self.domid, ring_channel)
+                .map_err(|error| {
+                    format!("{}: bind event-channel {ring_channel}: {error}", info.path)
+                })?;
+            let event_port = match store.bind_interdomain(self.domid, event_channel) {
+                Ok(port) => port,
+                Err(error) => {
+                    store.unbind(ring_port);
+                    return Err(format!(
+                        "{}: bind evt-event-channel {event_channel}: {error}",
+                        info.path
+                    ));
+                }
+            };
+            let label = self.label(&info);
+            let (sink, source) = store.media(self.domid, &info);
+            let config = StreamConfig {
+                direction: info.direction,
+                limits: info.limits,
+                max_buffer_bytes: settings.max_buffer_bytes,
+                require_whole_frames: settings.whole_frames,
+            };
+            let stream = Stream::new(config, sink, source, &label);
+            log::info!(
+                "{label}: ring-ref {ring_ref} event-channel {ring_channel} (local {ring_port}), evt-ring-ref {event_ref} evt-event-channel {event_channel} (local {event_port})"
+            );
+            self.streams.push(LiveStream {
+                info,
+                nodes: [ring_ref, ring_channel, event_ref, event_channel],
+                ring_port,
+                event_port,
+                channel: StreamChannel::new(ring_page, event_page, stream),
+                deadline_ns: Some(0),
+            });
+        }
+        Ok(())
+    }
+
+    /// Unbind, unmap and close every stream. Returns their final records.
+    pub fn teardown(&mut self, events: &mut impl XenBusHost) -> Vec<StreamSummary> {
+        let records = self.records(false);
+        for live in self.streams.drain(..) {
+            events.unbind(live.ring_port);
+            events.unbind(live.event_port);
+            let label = live.channel.stream().label().to_string();
+            let (_ring, _events, _stream) = live.channel.into_pages();
+            log::info!("{label}: torn down");
+        }
+        records
+    }
+
+    /// The device is gone from XenStore (or we exit): tear down and unwatch.
+    pub fn remove(mut self, store: &mut impl XenBusHost) -> Vec<StreamSummary> {
+        let records = self.teardown(store);
+        if self.watching {
+            store.unwatch(
+                &self.frontend_path,
+                &frontend_token(self.domid, self.device),
+            );
+        }
+        log::info!("dom{} vsnd {}: removed", self.domid, self.device);
+        records
+    }
+}
+
+/// The devices listed under the backend root now: `(domid, device)`.
+pub fn list_devices(store: &mut impl XenBusHost, root: &str) -> Vec<(u32, u32)> {
+    let mut found = Vec::new();
+    for domain in store.directory(root) {
+        let Ok(domid) = parse_u32(&domain) else {
+            continue;
+        };
+        for device in store.directory(&format!("{root}/{domain}")) {
+            if let Ok(device) = parse_u32(&device) {
+                found.push((domid, device));
+            }
+        }
+    }
+    found
+}
+
+/// Devices by `(domid, device)`.
+pub type Devices<P> = BTreeMap<(u32, u32), Device<P>>;

@@ -1,0 +1,169 @@
+//! End to end in the simulator: the project's frontend (`sndif`, `pcm`)
+//! against the backend engine and XenBus state machine running as a
+//! simulated dom0 peer ([`SimSndBackend`]).
+#![allow(clippy::unwrap_used, reason = "tests fail loudly")]
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use xensnd::backend::io::{Source, ToneSource};
+use xensnd::backend::sim_host::{SimBackendView, SimSndBackend};
+use xensnd::backend::xenbus::DeviceSettings;
+use xensnd::backend::{Direction, Limits, PcmParams};
+use xensnd::pcm::{Capture, Playback, SampleFormat, Stream as _};
+use xensnd::sim::{SimGuest, SimXen};
+use xensnd::sndif::frontend::{Frontend, FrontendOptions};
+use xensnd::sndif::negotiate::StreamRequest;
+
+const DOMID: u16 = 1;
+
+/// What `xl create` writes for `vsnd = [['CARD, short-name=Main,
+/// sample-rates=44100;48000, sample-formats=s16_le;s32_le', 'PCM, name=main',
+/// 'STREAM, unique-id=spk, type=p', 'STREAM, unique-id=mic, type=c']]`.
+fn xl_create(sim: &SimXen) {
+    let frontend = format!("/local/domain/{DOMID}/device/vsnd/0");
+    let backend = format!("/local/domain/0/backend/vsnd/{DOMID}/0");
+    let nodes = [
+        (format!("/local/domain/{DOMID}/domid"), DOMID.to_string()),
+        (format!("{frontend}/backend"), backend.clone()),
+        (format!("{frontend}/backend-id"), "0".into()),
+        (format!("{frontend}/state"), "1".into()),
+        (format!("{frontend}/short-name"), "Main".into()),
+        (format!("{frontend}/sample-rates"), "44100,48000".into()),
+        (format!("{frontend}/sample-formats"), "s16_le,s32_le".into()),
+        (format!("{frontend}/0/name"), "main".into()),
+        (format!("{frontend}/0/0/unique-id"), "spk".into()),
+        (format!("{frontend}/0/0/type"), "p".into()),
+        (format!("{frontend}/0/1/unique-id"), "mic".into()),
+        (format!("{frontend}/0/1/type"), "c".into()),
+        (format!("{backend}/frontend"), frontend.clone()),
+        (format!("{backend}/frontend-id"), DOMID.to_string()),
+        (format!("{backend}/online"), "1".into()),
+        (format!("{backend}/state"), "1".into()),
+    ];
+    for (path, value) in nodes {
+        sim.store_write(&path, value.as_bytes()).unwrap();
+    }
+}
+
+fn start() -> (SimXen, SimGuest, Rc<RefCell<SimBackendView>>) {
+    let sim = SimXen::new();
+    let guest = sim.add_guest(DOMID);
+    xl_create(&sim);
+    let settings = DeviceSettings {
+        backend_root: "/local/domain/0/backend/vsnd".into(),
+        limits: Limits::default(),
+        max_buffer_bytes: 1 << 20,
+        whole_frames: true,
+    };
+    let (backend, view) = SimSndBackend::new(
+        settings,
+        Box::new(|_domid, _stream| Box::new(ToneSource::new(1000.0, 0.5))),
+    );
+    sim.add_peer(Box::new(backend));
+    (sim, guest, view)
+}
+
+fn request(period_frames: u32, buffer_frames: u32) -> StreamRequest {
+    StreamRequest {
+        format: Some(SampleFormat::S16Le),
+        rate: Some(48_000),
+        channels: Some(2),
+        period_frames: Some(period_frames),
+        buffer_frames: Some(buffer_frames),
+    }
+}
+
+#[test]
+fn frontend_plays_and_records_through_the_simulated_backend() {
+    let (sim, guest, view) = start();
+    let store = guest.xenstore().unwrap();
+    let probe = Frontend::probe(guest, store, FrontendOptions::default()).unwrap();
+    assert!(probe.failed.is_empty(), "{:?}", probe.failed);
+    let frontend = probe.frontend;
+    assert_eq!(frontend.connected_devices(), 1);
+    assert_eq!(
+        sim.store_read(&format!("/local/domain/0/backend/vsnd/{DOMID}/0/state"))
+            .unwrap(),
+        b"4"
+    );
+    assert_eq!(view.borrow().active.len(), 2);
+
+    // Playback: every byte the application writes reaches the sink, in order.
+    let mut speaker = frontend.open_unique_id("spk", &request(480, 1920)).unwrap();
+    assert!(
+        speaker.negotiation().backend_answered,
+        "HW_PARAM_QUERY answered"
+    );
+    speaker.prepare().unwrap();
+    let frames: Vec<u8> = (0..48_000u32 / 5 * 4)
+        .map(|index| (index.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let mut done = 0;
+    while done < frames.len() {
+        let end = (done + 4 * 700).min(frames.len());
+        done += speaker.write(&frames[done..end]).unwrap() * 4;
+    }
+    speaker.drain().unwrap();
+    let played = view.borrow().played(u32::from(DOMID), "spk");
+    assert_eq!(played.len(), frames.len());
+    assert!(played == frames, "sink bytes differ from what was written");
+    // Draining 200 ms of audio took at least 200 ms of simulated time: the
+    // position events are paced in real time.
+    assert!(
+        sim.now_ns() >= 200_000_000,
+        "simulated time {} ns",
+        sim.now_ns()
+    );
+    speaker.close().unwrap();
+
+    // Capture: what the application reads is the backend's tone.
+    let mut microphone = frontend.open_unique_id("mic", &request(480, 1920)).unwrap();
+    microphone.prepare().unwrap();
+    microphone.start().unwrap();
+    let mut captured = vec![0u8; 4 * 960];
+    let mut got = 0;
+    while got < captured.len() {
+        got += microphone.read(&mut captured[got..]).unwrap() * 4;
+    }
+    microphone.stop().unwrap();
+    microphone.close().unwrap();
+    let mut expected = vec![0u8; captured.len()];
+    let mut tone = ToneSource::new(1000.0, 0.5);
+    tone.start(&PcmParams {
+        format: 2,
+        channels: 2,
+        rate: 48_000,
+        buffer_bytes: 1920 * 4,
+        period_bytes: 480 * 4,
+    })
+    .unwrap();
+    tone.read(&mut expected).unwrap();
+    assert_eq!(captured, expected, "captured audio is the backend's tone");
+
+    // The counters saw it all.
+    let summary = view.borrow().active.clone();
+    let speaker_counters = &summary
+        .iter()
+        .find(|s| s.direction == Direction::Playback)
+        .unwrap()
+        .counters;
+    assert_eq!(speaker_counters.bytes_written, frames.len() as u64);
+    assert!(speaker_counters.events_sent >= 19);
+    assert_eq!(speaker_counters.errors, 0);
+    assert!(speaker_counters.first_write_ns.is_some());
+
+    // The frontend goes away: the backend closes and unmaps everything.
+    frontend.shutdown();
+    for _ in 0..10 {
+        sim.step();
+    }
+    assert_eq!(
+        sim.store_read(&format!("/local/domain/0/backend/vsnd/{DOMID}/0/state"))
+            .unwrap(),
+        b"6"
+    );
+    assert!(view.borrow().active.is_empty());
+    assert_eq!(view.borrow().history.len(), 2);
+    assert!(sim.with_core(|core| core.mapped_refs(DOMID)).is_empty());
+}

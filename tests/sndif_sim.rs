@@ -1,0 +1,402 @@
+//! The sound frontend end to end against the simulator: the real frontend
+//! (XenStore, XenBus handshake, rings, grants, event channels) talking to
+//! the real backend engine and XenBus code (what `sndback` runs) hosted as
+//! a simulated dom0 process.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use xensnd::app::signal::{Crc32, Tone};
+use xensnd::backend::io::{IoError, Source};
+use xensnd::backend::sim_host::{SimBackendView, SimSndBackend};
+use xensnd::backend::xenbus::DeviceSettings;
+use xensnd::backend::Limits;
+use xensnd::pcm::{Capture, ErrorKind, Playback, Stream, StreamState};
+use xensnd::sim::vsnd::{add_vsnd_device, SimVsndSpec};
+use xensnd::sim::{SimGuest, SimXen};
+use xensnd::sndif::format::SampleFormat;
+use xensnd::sndif::frontend::{Frontend, FrontendOptions};
+use xensnd::sndif::negotiate::StreamRequest;
+
+const GUEST: u16 = 7;
+
+/// The test's view of the backend, with the played bytes per unique-id.
+#[derive(Clone)]
+struct Handle(Rc<RefCell<SimBackendView>>);
+
+impl Handle {
+    fn played(&self, unique_id: &str) -> Vec<u8> {
+        self.0.borrow().played(GUEST as u32, unique_id)
+    }
+    fn set_silent(&self, silent: bool) {
+        self.0.borrow_mut().silent = silent;
+    }
+    fn restart(&self) {
+        self.0.borrow_mut().restart_requested = true;
+    }
+}
+
+/// Capture source: a byte pattern, repeated.
+struct Pattern {
+    bytes: Vec<u8>,
+    at: usize,
+}
+
+impl Source for Pattern {
+    fn read(&mut self, out: &mut [u8]) -> Result<(), IoError> {
+        for byte in out {
+            *byte = self.bytes[self.at % self.bytes.len()];
+            self.at += 1;
+        }
+        Ok(())
+    }
+}
+
+fn setup_with(
+    spec: &SimVsndSpec,
+    pattern: Vec<u8>,
+    options: FrontendOptions,
+) -> (SimXen, Frontend<SimGuest>, Handle) {
+    let sim = SimXen::new();
+    let guest = sim.add_guest(GUEST);
+    sim.with_core(|core| add_vsnd_device(core, GUEST, 0, spec));
+    let settings = DeviceSettings {
+        backend_root: "/local/domain/0/backend/vsnd".into(),
+        limits: Limits::default(),
+        max_buffer_bytes: 1 << 20,
+        whole_frames: true,
+    };
+    let pattern = if pattern.is_empty() { vec![0] } else { pattern };
+    let (backend, view) = SimSndBackend::new(
+        settings,
+        Box::new(move |_, _| {
+            Box::new(Pattern {
+                bytes: pattern.clone(),
+                at: 0,
+            }) as Box<dyn Source>
+        }),
+    );
+    sim.add_peer(Box::new(backend));
+    let handle = Handle(view);
+    let store = guest.xenstore().expect("store ring");
+    let probe = Frontend::probe(guest, store, options).expect("probe");
+    assert!(
+        probe.failed.is_empty(),
+        "failed devices: {:?}",
+        probe.failed
+    );
+    (sim, probe.frontend, handle)
+}
+
+fn setup() -> (SimXen, Frontend<SimGuest>, Handle) {
+    setup_with(
+        &SimVsndSpec::simple(),
+        (0..=255u8).collect(),
+        FrontendOptions::default(),
+    )
+}
+
+fn request(period: u32, buffer: u32) -> StreamRequest {
+    StreamRequest {
+        format: Some(SampleFormat::S16Le),
+        rate: Some(48_000),
+        channels: Some(2),
+        period_frames: Some(period),
+        buffer_frames: Some(buffer),
+    }
+}
+
+#[test]
+fn handshake_connects_and_lists_streams() {
+    let (sim, frontend, handle) = setup();
+    assert_eq!(frontend.connected_devices(), 1);
+    assert_eq!(handle.0.borrow().active.len(), 2);
+    let streams = frontend.streams();
+    let ids: Vec<_> = streams
+        .iter()
+        .map(|s| s.config.unique_id.as_str())
+        .collect();
+    assert_eq!(ids, ["spk", "mic"]);
+    // The frontend wrote its four nodes per stream and went Connected.
+    let fe = "/local/domain/7/device/vsnd/0";
+    for node in [
+        "ring-ref",
+        "event-channel",
+        "evt-ring-ref",
+        "evt-event-channel",
+    ] {
+        let value = sim.store_read(&format!("{fe}/0/0/{node}")).expect(node);
+        assert!(std::str::from_utf8(&value).unwrap().parse::<u32>().is_ok());
+    }
+    assert_eq!(sim.store_read(&format!("{fe}/state")).unwrap(), b"4");
+    assert_eq!(
+        sim.store_read("/local/domain/0/backend/vsnd/7/0/state")
+            .unwrap(),
+        b"4"
+    );
+}
+
+#[test]
+fn playback_arrives_sample_for_sample() {
+    let (_sim, frontend, handle) = setup();
+    let mut pcm = frontend.open_unique_id("spk", &request(480, 1920)).unwrap();
+    assert!(pcm.negotiation().backend_answered);
+    pcm.prepare().unwrap();
+    let tone = Tone {
+        frequency_hz: 440,
+        rate: 48_000,
+        channels: 2,
+        level_millidb: -6000,
+    };
+    let reference = tone.render_s16le(48_000);
+    let mut written = 0;
+    while written < reference.len() {
+        let frames = pcm
+            .write(&reference[written..(written + 4 * 1000).min(reference.len())])
+            .unwrap();
+        assert!(frames > 0);
+        written += frames * 4;
+    }
+    pcm.drain().unwrap();
+    assert_eq!(pcm.state(), StreamState::Drained);
+    assert_eq!(pcm.position(), 48_000);
+    let got = handle.played("spk");
+    assert_eq!(got.len(), reference.len());
+    assert!(got == reference, "audio differs");
+    // Pipelining: more than one WRITE was in flight at some point.
+    assert!(pcm.counters().max_in_flight > 1, "{:?}", pcm.counters());
+    assert_eq!(pcm.counters().underruns, 0);
+    pcm.close().unwrap();
+}
+
+#[test]
+fn zero_copy_playback_matches_copying_playback() {
+    let (_sim, frontend, handle) = setup();
+    let mut pcm = frontend.open_unique_id("spk", &request(256, 1024)).unwrap();
+    pcm.prepare().unwrap();
+    let tone = Tone {
+        frequency_hz: 1000,
+        rate: 48_000,
+        channels: 2,
+        level_millidb: 0,
+    };
+    let total = 24_000usize;
+    let mut done = 0usize;
+    while done < total {
+        let n = pcm
+            .write_in_place(total - done, |bytes, first| {
+                tone.fill_s16le((done + first) as u64, bytes)
+            })
+            .unwrap();
+        assert!(n > 0);
+        done += n;
+    }
+    pcm.drain().unwrap();
+    assert!(handle.played("spk") == tone.render_s16le(total as u64));
+}
+
+#[test]
+fn capture_returns_the_backend_source_exactly() {
+    let pattern: Vec<u8> = (0..4000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let (_sim, frontend, _handle) = setup_with(
+        &SimVsndSpec::simple(),
+        pattern.clone(),
+        FrontendOptions::default(),
+    );
+    let mut pcm = frontend.open_unique_id("mic", &request(240, 960)).unwrap();
+    pcm.prepare().unwrap();
+    pcm.start().unwrap();
+    let mut got = vec![0u8; 4 * 12_000];
+    let mut done = 0;
+    while done < got.len() {
+        done += pcm.read(&mut got[done..]).unwrap() * 4;
+    }
+    let expected: Vec<u8> = pattern.iter().cycle().take(got.len()).copied().collect();
+    assert_eq!(Crc32::of(&got), Crc32::of(&expected));
+    assert!(got == expected);
+    pcm.stop().unwrap();
+    pcm.close().unwrap();
+}
+
+#[test]
+fn pause_and_resume_keep_the_position_monotonic() {
+    let (sim, frontend, handle) = setup();
+    let mut pcm = frontend.open_unique_id("spk", &request(480, 1920)).unwrap();
+    pcm.prepare().unwrap();
+    let tone = Tone {
+        frequency_hz: 440,
+        rate: 48_000,
+        channels: 2,
+        level_millidb: -6000,
+    };
+    let audio = tone.render_s16le(9_600);
+    pcm.write(&audio[..4 * 1920]).unwrap();
+    pcm.start().unwrap();
+    pcm.write(&audio[4 * 1920..4 * 4800]).unwrap();
+    pcm.pause().unwrap();
+    let paused_at = pcm.position();
+    // Time passes while paused: the position must not move.
+    sim.advance_to(sim.now_ns() + 200_000_000);
+    frontend.poll();
+    pcm.write_ready().unwrap();
+    assert_eq!(pcm.position(), paused_at);
+    pcm.resume().unwrap();
+    pcm.write(&audio[4 * 4800..]).unwrap();
+    pcm.drain().unwrap();
+    assert!(pcm.position() >= paused_at);
+    assert_eq!(pcm.position(), 9_600);
+    assert!(handle.played("spk") == audio);
+}
+
+#[test]
+fn volume_and_mute_reach_the_backend() {
+    let (_sim, frontend, _handle) = setup();
+    let mut pcm = frontend.open_unique_id("spk", &request(480, 1920)).unwrap();
+    pcm.prepare().unwrap();
+    pcm.set_volume(&[-6000, -12000]).unwrap();
+    let mut values = [0i32; 2];
+    assert_eq!(pcm.volume(&mut values).unwrap(), 2);
+    assert_eq!(values, [-6000, -12000]);
+    pcm.set_mute(true).unwrap();
+    pcm.set_mute(false).unwrap();
+    assert!(pcm.set_volume(&[0]).is_err(), "one value per channel");
+}
+
+#[test]
+fn two_streams_play_at_once() {
+    let mut spec = SimVsndSpec::simple();
+    let second = xensnd::sim::vsnd::SimPcmSpec {
+        name: "second".into(),
+        nodes: vec![],
+        streams: vec![xensnd::sim::vsnd::SimStreamSpec {
+            unique_id: "spk2".into(),
+            playback: true,
+            nodes: vec![],
+        }],
+    };
+    spec.pcms.push(second);
+    let (_sim, frontend, handle) = setup_with(&spec, vec![], FrontendOptions::default());
+    let mut a = frontend.open_unique_id("spk", &request(480, 1920)).unwrap();
+    let mut b = frontend
+        .open_unique_id("spk2", &request(480, 1920))
+        .unwrap();
+    a.prepare().unwrap();
+    b.prepare().unwrap();
+    a.start().unwrap();
+    b.start().unwrap();
+    let ta = Tone {
+        frequency_hz: 440,
+        rate: 48_000,
+        channels: 2,
+        level_millidb: -6000,
+    }
+    .render_s16le(24_000);
+    let tb = Tone {
+        frequency_hz: 880,
+        rate: 48_000,
+        channels: 2,
+        level_millidb: -6000,
+    }
+    .render_s16le(24_000);
+    let (mut da, mut db) = (0, 0);
+    while da < ta.len() || db < tb.len() {
+        let mut progress = false;
+        if da < ta.len() {
+            match a.try_write(&ta[da..(da + 1920).min(ta.len())]) {
+                Ok(n) => {
+                    da += n * 4;
+                    progress = true;
+                }
+                Err(e) => assert_eq!(xensnd::pcm::Error::kind(&e), ErrorKind::WouldBlock),
+            }
+        }
+        if db < tb.len() {
+            match b.try_write(&tb[db..(db + 1920).min(tb.len())]) {
+                Ok(n) => {
+                    db += n * 4;
+                    progress = true;
+                }
+                Err(e) => assert_eq!(xensnd::pcm::Error::kind(&e), ErrorKind::WouldBlock),
+            }
+        }
+        if !progress {
+            frontend.with_platform(|xen| {
+                use xensnd::xen::Clock;
+                let deadline = xen.now_ns() + 1_000_000;
+                xen.wait_until(deadline);
+            });
+        }
+    }
+    a.drain().unwrap();
+    b.drain().unwrap();
+    assert!(handle.played("spk") == ta);
+    assert!(handle.played("spk2") == tb);
+}
+
+#[test]
+fn backend_restart_disconnects_then_reconnects() {
+    let (sim, frontend, handle) = setup();
+    let mut pcm = frontend.open_unique_id("spk", &request(480, 1920)).unwrap();
+    pcm.prepare().unwrap();
+    let audio = Tone {
+        frequency_hz: 440,
+        rate: 48_000,
+        channels: 2,
+        level_millidb: -6000,
+    }
+    .render_s16le(4_800);
+    pcm.write(&audio).unwrap();
+    handle.restart();
+    // Let the backend tear down and come back to InitWait; the frontend
+    // follows through its watch.
+    sim.run_until_idle(100);
+    let error = pcm.write(&audio).unwrap_err();
+    assert_eq!(xensnd::pcm::Error::kind(&error), ErrorKind::Disconnected);
+    assert_eq!(pcm.state(), StreamState::Open);
+    assert_eq!(frontend.connected_devices(), 1, "the frontend reconnected");
+    assert_eq!(
+        handle.0.borrow().history.len(),
+        2,
+        "first connection torn down"
+    );
+    // Prepare again and play on the new connection.
+    pcm.prepare().unwrap();
+    pcm.write(&audio).unwrap();
+    pcm.drain().unwrap();
+    let recorded = handle.played("spk");
+    assert!(recorded.ends_with(&audio));
+    // Nothing of the first connection is still granted except live pages.
+    let _ = sim;
+}
+
+#[test]
+fn a_silent_backend_times_out_with_a_clear_error() {
+    let options = FrontendOptions {
+        request_timeout_ns: 50_000_000,
+        ..FrontendOptions::default()
+    };
+    let (_sim, frontend, handle) = setup_with(&SimVsndSpec::simple(), vec![], options);
+    handle.set_silent(true);
+    // The HW_PARAM_QUERY times out and negotiation falls back to XenStore.
+    let mut pcm = frontend.open_unique_id("spk", &request(480, 1920)).unwrap();
+    assert!(!pcm.negotiation().backend_answered);
+    let error = pcm.prepare().unwrap_err();
+    assert_eq!(xensnd::pcm::Error::kind(&error), ErrorKind::Timeout);
+    // A late answer must not complete a newer request.
+    handle.set_silent(false);
+    pcm.prepare().unwrap();
+    assert_eq!(pcm.state(), StreamState::Prepared);
+}
+
+#[test]
+fn teardown_revokes_every_grant() {
+    let (sim, frontend, _handle) = setup();
+    let mut pcm = frontend.open_unique_id("spk", &request(480, 1920)).unwrap();
+    pcm.prepare().unwrap();
+    pcm.close().unwrap();
+    drop(pcm);
+    frontend.shutdown();
+    sim.run_until_idle(100);
+    assert_eq!(sim.granted_refs(GUEST), Vec::<u32>::new(), "grants leaked");
+    assert_eq!(frontend.leftover_grants(), 0);
+}
