@@ -184,6 +184,9 @@ impl fmt::Debug for XenPlatform {
 /// The vCPU we run on (the guest has one).
 const VCPU: u32 = 0;
 
+/// The furthest ahead a one-shot timer is armed (one hour).
+const MAX_TIMER_NS: u64 = 3_600_000_000_000;
+
 impl XenPlatform {
     /// Bring the Xen services up after [`super::init`]: map shared info and
     /// the grant frames above RAM, route upcalls to the callback vector,
@@ -408,10 +411,16 @@ impl Clock for XenPlatform {
     /// arrived since the caller last looked is already flagged, so the halt
     /// returns at once: `cpu::halt` enables interrupts only inside `hlt`.
     fn wait_until(&mut self, deadline_ns: u64) {
-        if self.now_ns() >= deadline_ns {
+        let now = self.now_ns();
+        if now >= deadline_ns {
             return;
         }
-        match hypercall::vcpu_set_singleshot_timer(VCPU, deadline_ns) {
+        // Xen keeps timer deadlines as signed 64-bit nanoseconds: a far
+        // deadline (u64::MAX from a saturating add) would wrap negative and
+        // fire at once. Waking after an hour instead is a harmless spurious
+        // return.
+        let armed_deadline = deadline_ns.min(now.saturating_add(MAX_TIMER_NS));
+        match hypercall::vcpu_set_singleshot_timer(VCPU, armed_deadline) {
             Ok(hypercall::TimerArmed::Armed) => self.timers_armed += 1,
             Ok(hypercall::TimerArmed::AlreadyPassed) => {
                 self.timers_already_passed += 1;
