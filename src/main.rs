@@ -133,7 +133,8 @@ mod guest {
             None => info!("XENSND-TIMING entry_unix_ns=unknown (no Xen wall clock)"),
         }
 
-        let probe = Frontend::probe(xen, store, FrontendOptions::default())
+        let frontend_options = frontend_options(command_line)?;
+        let probe = Frontend::probe(xen, store, frontend_options)
             .map_err(|error| format!("vsnd frontend: {error}"))?;
         let frontend = probe.frontend;
         let probe_us = frontend.with_platform(|xen| xen.ns_since_tsc(entry_tsc)) / 1000;
@@ -197,6 +198,24 @@ mod guest {
             ));
         }
         Ok(ending)
+    }
+
+    /// `timeout-ms=` (time a request may take) and `depth=` (requests in
+    /// flight per stream), as documented in `app::run`.
+    fn frontend_options(command_line: &CommandLine<'_>) -> Result<FrontendOptions, String> {
+        let mut options = FrontendOptions::default();
+        if let Some(value) = command_line.get("timeout-ms") {
+            let milliseconds: u64 = value
+                .parse()
+                .map_err(|_| format!("option timeout-ms={value}: not a number"))?;
+            options.request_timeout_ns = milliseconds.saturating_mul(1_000_000);
+        }
+        if let Some(value) = command_line.get("depth") {
+            options.depth = value
+                .parse()
+                .map_err(|_| format!("option depth={value}: not a number"))?;
+        }
+        Ok(options)
     }
 
     fn ending_for(request: ShutdownRequest) -> Ending {

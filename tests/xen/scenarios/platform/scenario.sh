@@ -7,6 +7,8 @@
 #  - demo=record ms=500: 0.5 s captured from the backend's tone source;
 #  - demo=idle + xl shutdown / xl reboot: the guest halts until
 #    control/shutdown changes and acts on it at once.
+# The guests run with timeout-ms=10000: on a loaded host dom0 (TCG) has been
+# seen to stall for ~4 s, past the default 3 s request timeout.
 mkdir -p "$OUT/wav"
 save_console() { cp "$(console_log "$1")" "$OUT/console-$2.log" 2>/dev/null; }
 done_ok() { wait_console "$1" "$2" 'XENSND-DONE ok'; }
