@@ -305,6 +305,13 @@ impl<X: Platform> Frontend<X> {
         f(&mut self.shared.borrow_mut().xen)
     }
 
+    /// Run `f` with the XenStore client and the platform (e.g. to follow
+    /// a watch of the application's own, such as `control/shutdown`).
+    pub fn with_store<T>(&self, f: impl FnOnce(&mut XenStore<X::Page>, &mut X) -> T) -> T {
+        let shared = &mut *self.shared.borrow_mut();
+        f(&mut shared.store, &mut shared.xen)
+    }
+
     /// Grants the backends still held when streams were torn down (they
     /// are retried at every poll).
     pub fn leftover_grants(&self) -> usize {
