@@ -198,19 +198,26 @@ fn zero_copy_playback_matches_copying_playback() {
 #[test]
 fn capture_returns_the_backend_source_exactly() {
     let pattern: Vec<u8> = (0..4000u32).map(|i| (i * 7 % 251) as u8).collect();
-    let (_sim, frontend, _handle) = setup_with(
+    let (sim, frontend, _handle) = setup_with(
         &SimVsndSpec::simple(),
         pattern.clone(),
         FrontendOptions::default(),
     );
     let mut pcm = frontend.open_unique_id("mic", &request(240, 960)).unwrap();
     pcm.prepare().unwrap();
+    let started = sim.now_ns();
     pcm.start().unwrap();
     let mut got = vec![0u8; 4 * 12_000];
     let mut done = 0;
     while done < got.len() {
         done += pcm.read(&mut got[done..]).unwrap() * 4;
     }
+    // 12 000 frames at 48 kHz cannot be captured in less than 250 ms.
+    let elapsed = sim.now_ns() - started;
+    assert!(
+        elapsed >= 250_000_000,
+        "captured 250 ms of audio in {elapsed} ns"
+    );
     let expected: Vec<u8> = pattern.iter().cycle().take(got.len()).copied().collect();
     assert_eq!(Crc32::of(&got), Crc32::of(&expected));
     assert!(got == expected);

@@ -139,6 +139,10 @@ pub struct Stream<X: Platform> {
     last_underrun_at: Option<u64>,
     /// Draining: the backend playing out everything is expected, not an underrun.
     draining: bool,
+    /// Time spent running (TRIGGER START/RESUME to PAUSE/STOP), for pacing
+    /// capture when the backend sends no position events: (accumulated ns,
+    /// running since).
+    run_time: (u64, Option<u64>),
     leftovers: Vec<Granted<X::Page>>,
 }
 
@@ -176,6 +180,7 @@ impl<X: Platform> Stream<X> {
             counters: StreamCounters::default(),
             last_underrun_at: None,
             draining: false,
+            run_time: (0, None),
             leftovers: Vec::new(),
         })
     }
@@ -287,6 +292,7 @@ impl<X: Platform> Stream<X> {
         self.consumed = 0;
         self.last_underrun_at = None;
         self.draining = false;
+        self.run_time = (0, None);
         self.counters.bytes = 0;
         self.channel.reset_position();
         self.channel.set_position_limit(match self.direction {
@@ -331,6 +337,7 @@ impl<X: Platform> Stream<X> {
             State::Prepared | State::Stopped => {
                 self.trigger(xen, XENSND_OP_TRIGGER_START)?;
                 self.state = State::Running;
+                self.run_time.1 = Some(xen.now_ns());
                 Ok(())
             }
             _ => Err(SndError::InvalidState),
@@ -344,6 +351,7 @@ impl<X: Platform> Stream<X> {
         }
         self.trigger(xen, XENSND_OP_TRIGGER_PAUSE)?;
         self.state = State::Paused;
+        self.stop_run_time(xen.now_ns());
         Ok(())
     }
 
@@ -354,6 +362,7 @@ impl<X: Platform> Stream<X> {
         }
         self.trigger(xen, XENSND_OP_TRIGGER_RESUME)?;
         self.state = State::Running;
+        self.run_time.1 = Some(xen.now_ns());
         Ok(())
     }
 
@@ -363,6 +372,7 @@ impl<X: Platform> Stream<X> {
             State::Running | State::Paused => {
                 self.trigger(xen, XENSND_OP_TRIGGER_STOP)?;
                 self.state = State::Stopped;
+                self.stop_run_time(xen.now_ns());
                 Ok(())
             }
             _ => Err(SndError::InvalidState),
@@ -682,16 +692,38 @@ impl<X: Platform> Stream<X> {
             if pending + chunk as u64 > buffer as u64 {
                 return Ok(());
             }
-            // With position events, ask only for what was captured; without
-            // them (period_sz 0 or a silent backend) ask anyway.
-            let captured = self.position_bytes();
-            if self.channel.position().updates > 0 && captured < self.submitted + chunk as u64 {
+            // Ask only for what the backend has captured: its position
+            // events say so; until the first one arrives (or with a backend
+            // that sends none), the time the stream has been running does.
+            let captured = if self.channel.position().updates > 0 {
+                self.position_bytes()
+            } else {
+                self.captured_by_time(xen.now_ns(), &params)
+            };
+            if captured < self.submitted + chunk as u64 {
                 return Ok(());
             }
             let offset = (self.submitted % buffer as u64) as usize;
             let len = chunk.min(buffer - offset);
             self.send_transfer(xen, XENSND_OP_READ, offset, len)?;
         }
+    }
+
+    fn stop_run_time(&mut self, now_ns: u64) {
+        if let Some(since) = self.run_time.1.take() {
+            self.run_time.0 += now_ns.saturating_sub(since);
+        }
+    }
+
+    /// Bytes a device running at the stream's rate has produced so far.
+    fn captured_by_time(&self, now_ns: u64, params: &OpenParams) -> u64 {
+        let running = self.run_time.0
+            + self
+                .run_time
+                .1
+                .map_or(0, |since| now_ns.saturating_sub(since));
+        let frames = running as u128 * params.rate as u128 / 1_000_000_000;
+        frames as u64 * params.frame_bytes() as u64
     }
 
     /// Capture without blocking: copy out captured whole frames into `out`;
@@ -729,12 +761,22 @@ impl<X: Platform> Stream<X> {
         if self.state == State::Prepared {
             self.start(xen)?;
         }
+        let period_ns = self.params.map_or(1_000_000, |p| {
+            (p.period_frames as u64 * 1_000_000_000 / p.rate.max(1) as u64).max(1_000_000)
+        });
         let mut done = 0;
         while done < out.len() {
             let n = self.try_read(xen, &mut out[done..])?;
             done += n;
             if done < out.len() && n == 0 {
-                self.wait(xen);
+                // Until the next response, event or period, whichever is first.
+                self.counters.blocking_waits += 1;
+                let next_period = xen.now_ns().saturating_add(period_ns);
+                let deadline = self
+                    .channel
+                    .next_deadline()
+                    .map_or(next_period, |d| d.min(next_period));
+                xen.wait_until(deadline);
             }
         }
         Ok(done)
