@@ -4,9 +4,11 @@
 #     the first 24000 frames of capture-source.wav looped (as sndback's wav:
 #     source plays it); the capture stream's format is the file's;
 #  2. two PCMs at once: dom<d>-spk.wav = 440 Hz and dom<d>-spk2.wav = 880 Hz
-#     references, sample for sample;
+#     references, sample for sample, and sndback's log shows them on PCM 0
+#     and PCM 1, running at once;
 #  3. pause/resume: the WAV still equals the 1 s reference, the positions the
 #     guest printed are monotonic and the final one is the frames played;
+#     sndback saw TRIGGER start, pause, resume, stop, paused >= 0.4 s;
 #  4. volume/mute: sndback counted one SET_VOLUME / MUTE, and its WAV is the
 #     reference x 10^(-6/20) (each sample within 1 LSB, peak ratio within 1 %
 #     of 0.501) / all zero.
@@ -32,6 +34,13 @@ found = [s for s in stats["streams"] if s["domid"] == int(sys.argv[2]) and s["un
 print(found[0]["requests"][sys.argv[4]] if found else "missing")
 PY
 }
+# triggers DOMID UNIQUE_ID: "OP:NS" for each TRIGGER sndback logged on that stream, in order
+triggers() {
+  grep -oE "dom$1/vsnd0/[0-9]+/[0-9]+\($2\): TRIGGER [0-9] .* at [0-9]+ ns" "$OUT/backend.log" \
+    | sed -E 's/.*TRIGGER ([0-9]) .* at ([0-9]+) ns/\1:\2/' | tr '\n' ' ' | sed 's/ $//'
+}
+# trigger_ns "OP:NS ..." OP: the time of the first TRIGGER OP
+trigger_ns() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2:\([0-9]*\)\$/\1/p" | head -n1; }
 refs=$OUT/references
 mkdir -p "$refs"
 
@@ -84,6 +93,18 @@ compare_ref() {
 d=$(domid xf-two)
 compare_ref xf-two "$OUT/wav/dom$d-spk.wav" 440 spk
 compare_ref xf-two "$OUT/wav/dom$d-spk2.wav" 880 spk2
+# at once, on two PCMs: sndback served spk on PCM 0 and spk2 on PCM 1, and
+# each stream was started (TRIGGER 0) before the other one stopped (TRIGGER 2)
+t1=$(triggers "$d" spk) t2=$(triggers "$d" spk2)
+start1=$(trigger_ns "$t1" 0) stop1=$(trigger_ns "$t1" 2)
+start2=$(trigger_ns "$t2" 0) stop2=$(trigger_ns "$t2" 2)
+if grep -q "dom$d/vsnd0/0/0(spk): OPEN" "$OUT/backend.log" && grep -q "dom$d/vsnd0/1/0(spk2): OPEN" "$OUT/backend.log" \
+   && [ -n "$start1" ] && [ -n "$stop1" ] && [ -n "$start2" ] && [ -n "$stop2" ] \
+   && [ "$start1" -lt "$stop2" ] && [ "$start2" -lt "$stop1" ]; then
+  ok "xf-two: sndback played PCM 0 (spk) $start1..$stop1 ns and PCM 1 (spk2) $start2..$stop2 ns: at once"
+else
+  bad "xf-two: not two PCMs playing at once: spk '$t1', spk2 '$t2'"
+fi
 
 # --- 3. pause / resume
 d=$(domid xf-pause)
@@ -102,11 +123,14 @@ if [ -n "$queued" ] && [ -n "$paused" ] && [ -n "$resumed" ] && [ -n "$final" ] 
 else
   bad "pause: positions: '$pause_line' '$resume_line' final=$final frames=$played"
 fi
-triggers=$(stat "$d" spk trigger)
-if [ "$triggers" != missing ] && [ "$triggers" -ge 3 ]; then
-  ok "pause: sndback counted $triggers TRIGGERs on dom$d spk (start, pause, resume, ...)"
+# sndback saw start, pause, resume, stop in that order, paused >= 0.4 s of
+# dom0's time (the guest sleeps 0.5 s of its own clock)
+t=$(triggers "$d" spk)
+paused_ns=$(trigger_ns "$t" 1) resumed_ns=$(trigger_ns "$t" 3)
+if [ "$(echo "$t" | sed -E 's/:[0-9]+//g')" = "0 1 3 2" ] && [ $((resumed_ns - paused_ns)) -ge 400000000 ]; then
+  ok "pause: sndback TRIGGERs start, pause, resume, stop; paused $(( (resumed_ns - paused_ns) / 1000000 )) ms"
 else
-  bad "pause: sndback counted $triggers TRIGGERs on dom$d spk, expected >= 3"
+  bad "pause: sndback TRIGGERs (op:ns) '$t', expected start, pause, resume, stop with >= 400 ms paused"
 fi
 
 # --- 4. volume and mute
