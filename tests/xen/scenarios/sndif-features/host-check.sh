@@ -6,8 +6,9 @@
 #  2. two PCMs at once: dom<d>-spk.wav = 440 Hz and dom<d>-spk2.wav = 880 Hz
 #     references, sample for sample, and sndback's log shows them on PCM 0
 #     and PCM 1, running at once;
-#  3. pause/resume: the WAV still equals the 1 s reference, the positions the
-#     guest printed are monotonic and the final one is the frames played;
+#  3. pause/resume: the WAV still equals the 1 s reference; the positions the
+#     guest printed are monotonic (0 < at pause <= at resume <= queued <=
+#     final, so the pause was mid-stream) and the final one is the frames played;
 #     sndback saw TRIGGER start, pause, resume, stop, paused >= 0.4 s;
 #  4. volume/mute: sndback counted one SET_VOLUME / MUTE, and its WAV is the
 #     reference x 10^(-6/20) (each sample within 1 LSB, peak ratio within 1 %
@@ -117,7 +118,7 @@ resumed=$(echo "$resume_line" | sed -n 's/.*position=\([0-9]*\).*/\1/p')
 final=$(result_field xf-pause "stream=spk " position)
 played=$(result_field xf-pause "stream=spk " frames)
 if [ -n "$queued" ] && [ -n "$paused" ] && [ -n "$resumed" ] && [ -n "$final" ] \
-   && [ "$queued" -ge 14400 ] && [ "$paused" -le "$resumed" ] && [ "$resumed" -le "$queued" ] \
+   && [ "$queued" -ge 28800 ] && [ "$paused" -gt 0 ] && [ "$paused" -le "$resumed" ] && [ "$resumed" -le "$queued" ] \
    && [ "$resumed" -le "$final" ] && [ "$final" = "$played" ] && [ "$played" = 48000 ]; then
   ok "pause: queued=$queued at pause, position $paused (paused) <= $resumed (resumed) <= $final (final) = frames played $played"
 else

@@ -6,7 +6,7 @@
 #    be that of the first 24000 frames of the looped file;
 #  - xf-two: two playback streams on two PCMs at once (spk 440 Hz, spk2
 #    880 Hz): each WAV equals its reference;
-#  - xf-pause: pause 0.5 s after 0.3 s of a 1 s tone, then resume: the WAV
+#  - xf-pause: pause 0.5 s once 0.6 s of a 1 s tone is queued, resume: the WAV
 #    still equals the reference, positions are monotonic, final = frames;
 #  - xf-volume / xf-mute: SET_VOLUME -6000 / MUTE on both channels reach
 #    sndback (log + stats) and its WAV is the reference x 0.501 / silence.
