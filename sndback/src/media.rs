@@ -211,7 +211,9 @@ pub fn load_wav(path: &Path) -> Result<(std::rc::Rc<Vec<f32>>, usize, u32), Stri
     let samples: Result<Vec<f32>, hound::Error> = match spec.sample_format {
         SampleFormat::Float => reader.samples::<f32>().collect(),
         SampleFormat::Int => {
-            let scale = (1u64 << (spec.bits_per_sample - 1)) as f32;
+            // The inverse of `encode` (which scales by 2^(bits-1) - 1), so a
+            // 16-bit file captured as s16 comes out sample for sample.
+            let scale = ((1u64 << (spec.bits_per_sample - 1)) - 1) as f32;
             reader
                 .samples::<i32>()
                 .map(|sample| sample.map(|value| value as f32 / scale))
@@ -347,6 +349,34 @@ mod tests {
             vec![7]
         );
         std::fs::remove_dir_all(&directory).unwrap();
+    }
+
+    #[test]
+    fn wav_source_s16_file_captured_as_s16_is_exact() {
+        let path = std::env::temp_dir().join(format!("sndback-src-{}.wav", std::process::id()));
+        let spec = WavSpec {
+            channels: 1,
+            sample_rate: 8000,
+            bits_per_sample: 16,
+            sample_format: SampleFormat::Int,
+        };
+        let written: Vec<i16> = vec![0, 1, -1, 16384, 16385, 16422, -16422, 32767, -32767, 12345];
+        let mut writer = WavWriter::create(&path, spec).unwrap();
+        for sample in &written {
+            writer.write_sample(*sample).unwrap();
+        }
+        writer.finalize().unwrap();
+        let (samples, channels, rate) = load_wav(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let mut source = WavSource::new(samples, channels, rate);
+        source.start(&params(2, 1)).unwrap();
+        let mut out = vec![0u8; 2 * written.len()];
+        source.read(&mut out).unwrap();
+        let read: Vec<i16> = out
+            .chunks_exact(2)
+            .map(|b| i16::from_le_bytes([b[0], b[1]]))
+            .collect();
+        assert_eq!(read, written);
     }
 
     #[test]

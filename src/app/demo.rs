@@ -100,7 +100,9 @@ pub fn play<P: Playback>(
                     stream.start().map_err(|e| e.kind())?;
                 }
                 stream.pause().map_err(|e| e.kind())?;
+                log::info!("XENSND-PAUSE queued={done} position={}", stream.position());
                 sleep();
+                log::info!("XENSND-RESUME queued={done} position={}", stream.position());
                 stream.resume().map_err(|e| e.kind())?;
                 pause = None;
             }
