@@ -89,6 +89,13 @@ pub fn play<P: Playback>(
         signal.fill(done, bytes);
         let mut queued = 0usize;
         while queued < bytes.len() {
+            // Start once the buffer cannot take the next period (a blocking
+            // write into a full stream that is not running cannot succeed).
+            if stream.state() == crate::pcm::StreamState::Prepared
+                && stream.available() < (bytes.len() - queued) / frame_bytes
+            {
+                stream.start().map_err(|e| e.kind())?;
+            }
             let written = stream.write(&bytes[queued..]).map_err(|e| e.kind())?;
             queued += written * frame_bytes;
         }
