@@ -1,15 +1,19 @@
-# In the Linux domU: play 0.5 s of known bytes with aplay, record 1 s with
-# arecord, send both back over the console (dom0 decodes them into $OUT).
+# In the Linux domU: aplay the test's WAV (/play.wav: 1 s, 48 kHz, stereo, s16_le),
+# arecord 1 s of mono s16_le from sndback's WAV source, send the capture back
+# over the console (dom0 decodes it into $OUT).
 stage domu-script
 waitfor 30 has_card || { echo "DOMU-NO-CARD"; cat /proc/asound/cards; }
-head -c 96000 /dev/urandom > /tmp/played.raw          # 0.5 s, 48 kHz, stereo, s16_le
+set -- $(sha256sum /play.wav)
+echo "DOMU-PLAY-SHA256 $1"
 stage domu-aplay
-aplay -v -D hw:0,0 -t raw -f S16_LE -r 48000 -c 2 /tmp/played.raw 2>&1 | tail -n 5
+aplay -v -D hw:0,0 /play.wav > /tmp/aplay.log 2>&1
 echo "DOMU-APLAY rc=$?"
+sed -n 's/^ *\(period_size\|buffer_size\) *: *\([0-9]*\).*/DOMU-APLAY-\1 \2/p' /tmp/aplay.log
+tail -n 3 /tmp/aplay.log
 stage domu-arecord
-arecord -D hw:0,0 -f S16_LE -r 48000 -c 1 -d 1 /tmp/captured.wav 2>&1 | tail -n 3
+arecord -D hw:0,0 -f S16_LE -r 48000 -c 1 -d 1 /tmp/captured.wav > /tmp/arecord.log 2>&1
 echo "DOMU-ARECORD rc=$? bytes=$(wc -c < /tmp/captured.wav)"
+tail -n 3 /tmp/arecord.log
 stage domu-send
-send_file played /tmp/played.raw
 send_file captured /tmp/captured.wav
 stage domu-sent
