@@ -20,6 +20,7 @@ set -- sndback/dom*-spk*.wav
 "$wavtool" stats "$1"
 echo "playback: reference/play.wav vs $1"
 "$wavtool" compare --trailing-zero-frames-below "$period" reference/play.wav "$1"
+grep -h "DOMU-ARECORD" "$log" || true
 "$wavtool" stats captured.wav
 echo "capture: reference/source.wav vs captured.wav"
 "$wavtool" compare reference/source.wav captured.wav

@@ -11,8 +11,12 @@ echo "DOMU-APLAY rc=$?"
 sed -n 's/^ *\(period_size\|buffer_size\) *: *\([0-9]*\).*/DOMU-APLAY-\1 \2/p' /tmp/aplay.log
 tail -n 3 /tmp/aplay.log
 stage domu-arecord
-arecord -D hw:0,0 -f S16_LE -r 48000 -c 1 -d 1 /tmp/captured.wav > /tmp/arecord.log 2>&1
-echo "DOMU-ARECORD rc=$? bytes=$(wc -c < /tmp/captured.wav)"
+# a big buffer (asks for 2 s; snd-xen-front grants 65536 frames = 1.37 s, more than
+# the 1 s take): under QEMU TCG the domU can stall for
+# hundreds of ms, and an overrun loses captured periods (ALSA semantics)
+arecord -v -D hw:0,0 -f S16_LE -r 48000 -c 1 -d 1 -B 2000000 -F 100000 /tmp/captured.wav > /tmp/arecord.log 2>&1
+echo "DOMU-ARECORD rc=$? bytes=$(wc -c < /tmp/captured.wav) overruns=$(grep -c 'overrun' /tmp/arecord.log)"
+sed -n 's/^ *\(period_size\|buffer_size\) *: *\([0-9]*\).*/DOMU-ARECORD-\1 \2/p' /tmp/arecord.log
 tail -n 3 /tmp/arecord.log
 stage domu-send
 send_file captured /tmp/captured.wav
