@@ -20,13 +20,8 @@ boot-qemu: deps guest
 	status=$$?; echo "== QEMU exit status $$status (33 = success, 35 = guest crash)"; \
 	[ $$status -eq 33 ]
 
-# The same guest under Xen (QEMU TCG + Xen 4.17 + Linux dom0), through the
-# harness's tests/xen/run.sh with the scenario in tests/boot/xen: banner on
-# port 0xe9 and on the PV console, power-off, crash status after faults.
-# Joins `make test` once the harness (tests/xen/run.sh) is in the tree.
+# The same guest under Xen is the scenario tests/xen/scenarios/boot (banner on
+# port 0xe9 and the PV console, extra= options, power-off, crash status after
+# faults), run by `make test-xen`; alone: `make test-boot-xen`.
 .PHONY: test-boot-xen
-test-boot-xen: deps guest
-	tests/xen/run.sh --scenario tests/boot/xen --out $(OUT)/test-boot-xen
-ifneq ($(wildcard tests/xen/run.sh),)
-TEST_STEPS += test-boot-xen
-endif
+test-boot-xen: xen-test-boot

@@ -3,8 +3,15 @@
 //!
 //! Boot: bring up the platform (`arch::init`), route `log` to the console,
 //! print the banner, memory map and heap, run a fault self-test if the
-//! command line asks for one (`test=panic|pagefault|doublefault|interrupt`), then
-//! power off. Options: `log=off|error|warn|info|debug|trace`.
+//! command line asks for one (`test=panic|pagefault|doublefault|interrupt`).
+//! Without Xen (plain QEMU) it then powers off. Under Xen it brings up the
+//! Xen services (`arch::platform::XenPlatform`: events, grants, timer,
+//! XenStore), watches `control/shutdown`, probes the vsnd frontend, runs the
+//! demo chosen by the command line (`app::run`: `demo=tone|chime|record|
+//! loopback|list|idle`, ...), prints `XENSND-DONE ok` or
+//! `XENSND-DONE failed: <why>` and `XENSND-TIMING` figures, and powers off
+//! (crash status on failure; `demo=idle` waits for `xl shutdown` /
+//! `xl reboot`). Options: `log=off|error|warn|info|debug|trace`.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 #![deny(unsafe_code)]
 
@@ -21,9 +28,18 @@ mod guest {
     use alloc::vec::Vec;
     use core::sync::atomic::{AtomicU32, Ordering};
 
-    use log::{debug, info, warn, LevelFilter};
+    use alloc::format;
+    use alloc::string::String;
+    use log::{debug, error, info, warn, LevelFilter};
+    use xensnd::app;
     use xensnd::arch::cmdline::CommandLine;
-    use xensnd::arch::{console, fault_injection, heap, idt, memmap, power, Boot};
+    use xensnd::arch::page::XenPage;
+    use xensnd::arch::platform::XenPlatform;
+    use xensnd::arch::{console, cpu, fault_injection, heap, idt, memmap, power, Boot};
+    use xensnd::sndif::frontend::{Frontend, FrontendOptions};
+    use xensnd::xen::shutdown::{ShutdownRequest, ShutdownWatch};
+    use xensnd::xen::xenstore::XenStore;
+    use xensnd::xen::Clock;
 
     /// The version in the banner.
     const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -36,14 +52,214 @@ mod guest {
     )]
     #[no_mangle]
     extern "C" fn kernel_main(start_info_paddr: u64) -> ! {
+        // The reference point of the XENSND-TIMING figures: a few
+        // microseconds after the PVH entry (entry.S only builds page tables).
+        let entry_tsc = cpu::read_tsc();
         let boot = xensnd::arch::init(start_info_paddr);
         let command_line = CommandLine::new(boot.start_info.command_line());
         console::init_logger(log_level(&command_line));
         report_boot(&boot, &command_line);
         check_heap();
         run_self_test(&command_line);
-        info!("boot complete, powering off");
-        power::poweroff()
+        // Without Xen there is nothing more to do; a `test=` boot self-test
+        // is a run of its own (and `test=interrupt` holds the event vector).
+        if boot.xen.is_none() || command_line.get("test").is_some() {
+            info!("boot complete, powering off");
+            power::poweroff()
+        }
+        match run_under_xen(&boot, &command_line, entry_tsc) {
+            Ok(Ending::PowerOff) => {
+                info!("XENSND-DONE ok");
+                info!("boot complete, powering off");
+                power::poweroff()
+            }
+            Ok(Ending::Reboot) => {
+                info!("XENSND-DONE ok");
+                info!("rebooting");
+                power::reboot()
+            }
+            Err(message) => {
+                error!("XENSND-DONE failed: {message}");
+                power::crash()
+            }
+        }
+    }
+
+    /// How a successful run ends.
+    enum Ending {
+        /// Power off (the demo finished, or `xl shutdown`).
+        PowerOff,
+        /// `xl reboot`.
+        Reboot,
+    }
+
+    /// The guest proper under Xen: platform, XenStore, shutdown watch,
+    /// frontend, demo. `Err` carries the reason for `XENSND-DONE failed`.
+    fn run_under_xen(
+        boot: &Boot,
+        command_line: &CommandLine<'_>,
+        entry_tsc: u64,
+    ) -> Result<Ending, String> {
+        let options = app::run::Options::parse(command_line.options())?;
+        let (mut xen, mut store) =
+            XenPlatform::new(boot).map_err(|error| format!("platform: {error}"))?;
+        let layout = xen.layout();
+        info!(
+            "platform: shared info at gfn {:#x}, {} of {} grant frames at gfn {:#x}, timer port {}, XenStore gfn {:#x} port {}",
+            layout.shared_info_gfn,
+            layout.grant_frames,
+            layout.grant_frames_max,
+            layout.grant_gfn,
+            layout.timer_port,
+            layout.store_gfn,
+            layout.store_port
+        );
+        let domid = xen
+            .read_domid(&mut store)
+            .map_err(|error| format!("XenStore read of domid: {error}"))?;
+        let name = store
+            .read_optional(&mut xen, "name")
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        info!("XenStore: domain {domid} (name {name:?})");
+        let mut watch = ShutdownWatch::register(&mut store, &mut xen)
+            .map_err(|error| format!("watch control/shutdown: {error}"))?;
+        let platform_us = xen.ns_since_tsc(entry_tsc) / 1000;
+        // Entry on the Unix clock: dom0 tools (sndback's first_write_unix_ns)
+        // subtract it to get entry -> first WRITE.
+        match xen.unix_ns_at_tsc(entry_tsc) {
+            Some(unix_ns) => info!("XENSND-TIMING entry_unix_ns={unix_ns}"),
+            None => info!("XENSND-TIMING entry_unix_ns=unknown (no Xen wall clock)"),
+        }
+
+        let frontend_options = frontend_options(command_line)?;
+        let probe = Frontend::probe(xen, store, frontend_options)
+            .map_err(|error| format!("vsnd frontend: {error}"))?;
+        let frontend = probe.frontend;
+        let probe_us = frontend.with_platform(|xen| xen.ns_since_tsc(entry_tsc)) / 1000;
+        for (path, error) in &probe.failed {
+            error!("vsnd device {path} failed: {error}");
+        }
+        info!(
+            "vsnd: {} device(s) connected, {} stream(s), {} failed",
+            frontend.connected_devices(),
+            frontend.streams().len(),
+            probe.failed.len()
+        );
+
+        let demo_given = command_line.get("demo").is_some();
+        let mut ending = Ending::PowerOff;
+        let outcome = if !demo_given && frontend.streams().is_empty() && probe.failed.is_empty() {
+            info!("no vsnd device and no demo= option: nothing to play");
+            Ok(())
+        } else if options.demo == "idle" {
+            app::run::run(&frontend, &options).and_then(|()| {
+                info!("idle: waiting for xl shutdown / xl reboot (control/shutdown)");
+                wait_for_shutdown(&frontend, &mut watch).map(|request| {
+                    ending = ending_for(request);
+                })
+            })
+        } else {
+            app::run::run(&frontend, &options)
+        };
+        let app_us = frontend.with_platform(|xen| xen.ns_since_tsc(entry_tsc)) / 1000;
+        // A request that came in while the demo ran is honoured now.
+        if !matches!(ending, Ending::Reboot) {
+            if let Ok(Some(request)) =
+                frontend.with_store(|store, xen| check_shutdown(&mut watch, store, xen))
+            {
+                ending = ending_for(request);
+            }
+        }
+        frontend.shutdown();
+        let statistics = frontend.with_platform(|xen| xen.statistics());
+        info!(
+            "XENSND-TIMING entry_to_platform_us={platform_us} entry_to_probe_done_us={probe_us} entry_to_app_done_us={app_us}"
+        );
+        info!(
+            "platform: {} upcalls ({} deferred), {} halts, {} timers armed ({} already due), {} grants live, {} pages leaked, {} leftover grants",
+            statistics.upcalls,
+            statistics.upcalls_deferred,
+            statistics.halts,
+            statistics.timers_armed,
+            statistics.timers_already_passed,
+            statistics.grants_live,
+            statistics.pages_leaked,
+            frontend.leftover_grants()
+        );
+        outcome?;
+        if !probe.failed.is_empty() {
+            return Err(format!(
+                "{} vsnd device(s) failed, first: {}: {}",
+                probe.failed.len(),
+                probe.failed[0].0,
+                probe.failed[0].1
+            ));
+        }
+        Ok(ending)
+    }
+
+    /// `timeout-ms=` (time a request may take) and `depth=` (requests in
+    /// flight per stream), as documented in `app::run`.
+    fn frontend_options(command_line: &CommandLine<'_>) -> Result<FrontendOptions, String> {
+        let mut options = FrontendOptions::default();
+        if let Some(value) = command_line.get("timeout-ms") {
+            let milliseconds: u64 = value
+                .parse()
+                .map_err(|_| format!("option timeout-ms={value}: not a number"))?;
+            options.request_timeout_ns = milliseconds.saturating_mul(1_000_000);
+        }
+        if let Some(value) = command_line.get("depth") {
+            options.depth = value
+                .parse()
+                .map_err(|_| format!("option depth={value}: not a number"))?;
+        }
+        Ok(options)
+    }
+
+    fn ending_for(request: ShutdownRequest) -> Ending {
+        match request {
+            ShutdownRequest::Reboot => Ending::Reboot,
+            _ => Ending::PowerOff,
+        }
+    }
+
+    fn check_shutdown(
+        watch: &mut ShutdownWatch,
+        store: &mut XenStore<XenPage>,
+        xen: &mut XenPlatform,
+    ) -> Result<Option<ShutdownRequest>, String> {
+        match watch.poll(store, xen) {
+            Ok(Some(ShutdownRequest::Suspend)) => {
+                warn!("control/shutdown: suspend is not supported, ignored");
+                Ok(None)
+            }
+            Ok(other) => Ok(other),
+            Err(error) => Err(format!("control/shutdown: {error}")),
+        }
+    }
+
+    /// Halt until the toolstack writes `control/shutdown` (each XenStore
+    /// event wakes the CPU; the one-second timer is only a safety net), and
+    /// follow the backends meanwhile.
+    fn wait_for_shutdown(
+        frontend: &Frontend<XenPlatform>,
+        watch: &mut ShutdownWatch,
+    ) -> Result<ShutdownRequest, String> {
+        loop {
+            if let Some(request) =
+                frontend.with_store(|store, xen| check_shutdown(watch, store, xen))?
+            {
+                info!("control/shutdown: {} requested", request.as_str());
+                return Ok(request);
+            }
+            frontend.poll();
+            frontend.with_platform(|xen| {
+                let deadline = xen.now_ns().saturating_add(1_000_000_000);
+                xen.wait_until(deadline);
+            });
+        }
     }
 
     fn log_level(command_line: &CommandLine<'_>) -> LevelFilter {

@@ -11,6 +11,7 @@ use xensnd::backend::sim_host::{SimBackendView, SimSndBackend};
 use xensnd::backend::xenbus::DeviceSettings;
 use xensnd::backend::{Direction, Limits, PcmParams};
 use xensnd::pcm::{Capture, Playback, SampleFormat, Stream as _};
+use xensnd::sim::vsnd::{add_vsnd_device, SimPcmSpec, SimStreamSpec, SimVsndSpec};
 use xensnd::sim::{SimGuest, SimXen};
 use xensnd::sndif::frontend::{Frontend, FrontendOptions};
 use xensnd::sndif::negotiate::StreamRequest;
@@ -21,29 +22,25 @@ const DOMID: u16 = 1;
 /// sample-rates=44100;48000, sample-formats=s16_le;s32_le', 'PCM, name=main',
 /// 'STREAM, unique-id=spk, type=p', 'STREAM, unique-id=mic, type=c']]`.
 fn xl_create(sim: &SimXen) {
-    let frontend = format!("/local/domain/{DOMID}/device/vsnd/0");
-    let backend = format!("/local/domain/0/backend/vsnd/{DOMID}/0");
-    let nodes = [
-        (format!("/local/domain/{DOMID}/domid"), DOMID.to_string()),
-        (format!("{frontend}/backend"), backend.clone()),
-        (format!("{frontend}/backend-id"), "0".into()),
-        (format!("{frontend}/state"), "1".into()),
-        (format!("{frontend}/short-name"), "Main".into()),
-        (format!("{frontend}/sample-rates"), "44100,48000".into()),
-        (format!("{frontend}/sample-formats"), "s16_le,s32_le".into()),
-        (format!("{frontend}/0/name"), "main".into()),
-        (format!("{frontend}/0/0/unique-id"), "spk".into()),
-        (format!("{frontend}/0/0/type"), "p".into()),
-        (format!("{frontend}/0/1/unique-id"), "mic".into()),
-        (format!("{frontend}/0/1/type"), "c".into()),
-        (format!("{backend}/frontend"), frontend.clone()),
-        (format!("{backend}/frontend-id"), DOMID.to_string()),
-        (format!("{backend}/online"), "1".into()),
-        (format!("{backend}/state"), "1".into()),
-    ];
-    for (path, value) in nodes {
-        sim.store_write(&path, value.as_bytes()).unwrap();
-    }
+    let node = |k: &str, v: &str| (k.to_string(), v.to_string());
+    let stream = |id: &str, playback: bool| SimStreamSpec {
+        unique_id: id.into(),
+        playback,
+        nodes: vec![],
+    };
+    let spec = SimVsndSpec {
+        card: vec![
+            node("short-name", "Main"),
+            node("sample-rates", "44100,48000"),
+            node("sample-formats", "s16_le,s32_le"),
+        ],
+        pcms: vec![SimPcmSpec {
+            name: "main".into(),
+            nodes: vec![],
+            streams: vec![stream("spk", true), stream("mic", false)],
+        }],
+    };
+    sim.with_core(|core| add_vsnd_device(core, DOMID, 0, &spec));
 }
 
 fn start() -> (SimXen, SimGuest, Rc<RefCell<SimBackendView>>) {

@@ -23,8 +23,11 @@ const QEMU_STATUS_SUCCESS: i32 = 33;
 const QEMU_STATUS_FAILURE: i32 = 35;
 /// Longest a boot may take (TCG boots it in well under a second).
 const BOOT_TIMEOUT: Duration = Duration::from_secs(60);
-/// The size the release image must stay under.
-const SIZE_LIMIT: u64 = 256 * 1024;
+/// The size the release image must stay under. The image now carries the
+/// whole guest (XenStore client, sndif frontend, PCM layer, demos): 355 KiB
+/// as built (300 KiB stripped) when the platform was wired in; 256 KiB was
+/// the boot-only image's limit.
+const SIZE_LIMIT: u64 = 512 * 1024;
 
 fn guest_elf() -> PathBuf {
     let path = std::env::var_os("XENSND_GUEST_ELF")

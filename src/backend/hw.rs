@@ -6,37 +6,25 @@
 //! bytes in OPEN.
 #![forbid(unsafe_code)]
 
-use crate::abi::sndif::{
-    HwParam, Interval, XENSND_PCM_FORMATS, XENSND_PCM_FORMAT_S16_LE, XENSND_PCM_FORMAT_S32_LE,
-};
+use crate::abi::sndif::{HwParam, Interval, XENSND_PCM_FORMAT_S16_LE, XENSND_PCM_FORMAT_S32_LE};
+use crate::sndif::format::SampleFormat;
 
 /// Bytes per sample of a `XENSND_PCM_FORMAT_*` code, or `None` for formats
 /// without a fixed sample size (IMA ADPCM, MPEG, GSM) and unknown codes.
-/// 24-bit formats occupy 4 bytes, as in ALSA's `S24_LE`.
+/// 24-bit formats occupy 4 bytes, as in ALSA's `S24_LE`. (The frontend's
+/// [`SampleFormat`] is the one definition.)
 pub fn sample_bytes(format: u8) -> Option<u32> {
-    match format {
-        0 | 1 | 20 | 21 => Some(1),
-        2..=5 => Some(2),
-        6..=15 | 18 | 19 => Some(4),
-        16 | 17 => Some(8),
-        _ => None,
-    }
+    SampleFormat::from_code(format)?.bytes_per_sample()
 }
 
 /// The XenStore name of a format code (`s16_le`, ...).
 pub fn format_name(format: u8) -> Option<&'static str> {
-    XENSND_PCM_FORMATS
-        .iter()
-        .find(|(code, _)| *code == format)
-        .map(|(_, name)| *name)
+    SampleFormat::from_code(format).map(SampleFormat::name)
 }
 
 /// The format code of a XenStore name.
 pub fn format_code(name: &str) -> Option<u8> {
-    XENSND_PCM_FORMATS
-        .iter()
-        .find(|(_, known)| *known == name)
-        .map(|(code, _)| *code)
+    SampleFormat::from_name(name).map(SampleFormat::code)
 }
 
 /// The parameters of an open stream, as validated from OPEN.

@@ -80,4 +80,11 @@ impl SharedPage for SimPage {
         Self::check(offset, data.len());
         self.bytes.borrow_mut()[offset..offset + data.len()].copy_from_slice(data);
     }
+
+    /// Direct access (no staging copy): the zero-copy path writes the
+    /// shared bytes themselves.
+    fn with_bytes_mut<R>(&self, offset: usize, len: usize, f: impl FnOnce(&mut [u8]) -> R) -> R {
+        Self::check(offset, len);
+        f(&mut self.bytes.borrow_mut()[offset..offset + len])
+    }
 }

@@ -127,5 +127,6 @@ pub fn add_vsnd_device(core: &mut SimCore, domid: DomId, dev: u32, spec: &SimVsn
     }
     w(&format!("{be}/frontend"), &fe);
     w(&format!("{be}/frontend-id"), &domid.to_string());
+    w(&format!("{be}/online"), "1");
     w(&format!("{be}/state"), "1");
 }

@@ -15,7 +15,9 @@ use zerocopy::{FromBytes, IntoBytes};
 use super::buffer::Granted;
 use super::SndError;
 use crate::abi::sndif::{CurPosEvent, Event, Request, Response, XENSND_EVT_CUR_POS};
-use crate::ring::{Entry, EventConsumer, FrontRing, RingError, ENTRY_SIZE};
+use crate::ring::{
+    Entry, EventConsumer, FrontRing, RingError, ENTRY_SIZE, EVENT_SLOTS, RING_SLOTS,
+};
 use crate::xen::{DomId, GrantRef, Platform, Port, SharedPage};
 
 /// Default time a request may take before the app sees a timeout
@@ -241,10 +243,17 @@ impl<X: Platform> Channel<X> {
     }
 
     /// Send a request; returns its id. The payload is the 56-byte `op` union.
-    /// Fails with [`SndError::Busy`] when the ring is full.
+    /// Fails with [`SndError::Busy`] when the ring is full (or as many
+    /// requests as it holds are still unanswered).
     pub fn submit(&mut self, xen: &mut X, operation: u8, payload: &[u8]) -> Result<u16, SndError> {
         if let Some(e) = self.broken {
             return Err(e);
+        }
+        // Responses with ids we never sent free ring slots without
+        // completing anything: never track more requests than the ring
+        // holds (the stale ones leave by timing out).
+        if self.in_flight.len() >= RING_SLOTS as usize {
+            return Err(SndError::Busy);
         }
         let id = self.next_id;
         let mut request = Request {
@@ -310,7 +319,9 @@ impl<X: Platform> Channel<X> {
                 Err(e) => return Err(self.fail(e)),
             }
         }
-        loop {
+        // A backend producing as fast as we consume must not hold us here:
+        // at most a ring's worth per poll, the rest waits for the next one.
+        for _ in 0..EVENT_SLOTS {
             match self.events.take_event() {
                 Ok(Some(entry)) => self.handle_event(&entry),
                 Ok(None) => break,

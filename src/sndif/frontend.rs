@@ -160,6 +160,8 @@ pub struct Shared<X: Platform> {
     /// Pages whose grants the backend still held at teardown; revoked
     /// again at every poll, never reused meanwhile.
     pub(crate) stuck: Vec<super::buffer::Granted<X::Page>>,
+    /// Set by [`Frontend::shutdown`]: never connect again.
+    pub(crate) shut_down: bool,
 }
 
 /// The vsnd frontend (cheap to clone: clones share one state).
@@ -220,6 +222,7 @@ impl<X: Platform> Frontend<X> {
             devices: Vec::new(),
             options,
             stuck: Vec::new(),
+            shut_down: false,
         };
         let mut failed = Vec::new();
         let mut indices: Vec<(u32, String)> = names
@@ -302,6 +305,13 @@ impl<X: Platform> Frontend<X> {
         f(&mut self.shared.borrow_mut().xen)
     }
 
+    /// Run `f` with the XenStore client and the platform (e.g. to follow
+    /// a watch of the application's own, such as `control/shutdown`).
+    pub fn with_store<T>(&self, f: impl FnOnce(&mut XenStore<X::Page>, &mut X) -> T) -> T {
+        let shared = &mut *self.shared.borrow_mut();
+        f(&mut shared.store, &mut shared.xen)
+    }
+
     /// Grants the backends still held when streams were torn down (they
     /// are retried at every poll).
     pub fn leftover_grants(&self) -> usize {
@@ -310,9 +320,11 @@ impl<X: Platform> Frontend<X> {
 
     /// Disconnect every device the XenBus way: say Closing, give the
     /// backend time to unmap and say Closed, then revoke every grant and
-    /// say Closed ourselves.
+    /// say Closed ourselves. Final: a backend that offers InitWait again
+    /// afterwards is not reconnected.
     pub fn shutdown(&self) {
         let mut shared = self.shared.borrow_mut();
+        shared.shut_down = true;
         for d in 0..shared.devices.len() {
             shared.close_device(d);
         }
@@ -552,9 +564,12 @@ impl<X: Platform> Shared<X> {
             return;
         }
         for index in 0..self.devices.len() {
-            let token = self.devices[index].token.clone();
             let mut changed = false;
-            while self.store.take_watch_event(&token).is_some() {
+            while self
+                .store
+                .take_watch_event(&self.devices[index].token)
+                .is_some()
+            {
                 changed = true;
             }
             if !changed {
@@ -575,7 +590,7 @@ impl<X: Platform> Shared<X> {
                 };
                 self.disconnect(index, ours);
             }
-            if !self.devices[index].connected && state == XenbusState::InitWait {
+            if !self.devices[index].connected && state == XenbusState::InitWait && !self.shut_down {
                 log::info!("vsnd {path}: backend back in InitWait, reconnecting");
                 if let Err(e) = self.connect(index) {
                     log::error!("vsnd {path}: reconnect failed: {e}");

@@ -548,9 +548,24 @@ impl<X: Platform> Stream<X> {
     /// Playback, blocking: queue all of `data` (whole frames), waiting for
     /// the backend to make room. A prepared stream starts by itself once its
     /// buffer is full, like ALSA's default start threshold.
+    ///
+    /// While running, it waits until a whole period (or all that is left,
+    /// if less) fits before sending, like ALSA's `avail_min`: position
+    /// events arrive just past a period boundary, so taking whatever fits
+    /// would send a WRITE of a frame or two and then one of the rest of
+    /// the period, every period.
     pub fn write(&mut self, xen: &mut X, data: &[u8]) -> Result<usize, SndError> {
+        let period = self.check_playback()?.period_bytes();
         let mut done = 0;
         while done < data.len() {
+            if self.state == State::Running {
+                self.poll(xen)?;
+                let wanted = (data.len() - done).min(period) as u64;
+                if self.available_bytes() < wanted {
+                    self.wait_for_room(xen)?;
+                    continue;
+                }
+            }
             let n = self.try_write(xen, &data[done..])?;
             done += n;
             if done < data.len() && n == 0 {

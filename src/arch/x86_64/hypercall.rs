@@ -6,7 +6,10 @@
 //! rdi, rsi, rdx, r10, r8 and the result in rax (negative = `-XEN_Exxx`).
 //! The typed wrappers cover what boot and the consoles need: `sched_op`
 //! (yield, shutdown), `hvm_op` (get_param), `event_channel_op` (send) and
-//! `console_io` (write). The ABI structs are kept local here for now.
+//! `console_io` (write), and what the platform (`super::platform`) needs:
+//! `event_channel_op` (alloc_unbound, bind_virq, unmask, close),
+//! `memory_op` (add_to_physmap), `grant_table_op` (query_size) and
+//! `vcpu_op` (one-shot timer).
 
 use core::arch::asm;
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -14,18 +17,24 @@ use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use super::cpu;
 use crate::abi::errno::XEN_ENOSYS;
 use crate::abi::event_channel::{
-    EVTCHNOP_alloc_unbound, EVTCHNOP_close, EVTCHNOP_send, EVTCHNOP_unmask, EvtchnAllocUnbound,
-    EvtchnClose, EvtchnSend, EvtchnUnmask,
+    EVTCHNOP_alloc_unbound, EVTCHNOP_bind_virq, EVTCHNOP_close, EVTCHNOP_send, EVTCHNOP_unmask,
+    EvtchnAllocUnbound, EvtchnBindVirq, EvtchnClose, EvtchnSend, EvtchnUnmask,
 };
+use crate::abi::grant_table::{GNTST_okay, GNTTABOP_query_size, GnttabQuerySize};
 use crate::abi::hvm::{HVMOP_get_param, HVMOP_set_param, XenHvmParam};
 use crate::abi::memory::{XENMEM_add_to_physmap, XenAddToPhysmap};
 use crate::abi::sched::{
     SCHEDOP_shutdown, SCHEDOP_yield, SHUTDOWN_crash, SHUTDOWN_poweroff, SHUTDOWN_reboot,
     SchedShutdown,
 };
+use crate::abi::vcpu::{
+    VCPUOP_set_singleshot_timer, VCPUOP_stop_periodic_timer, VCPU_SSHOTTMR_future,
+    VcpuSetSingleshotTimer,
+};
 use crate::abi::xen::{
-    __HYPERVISOR_console_io, __HYPERVISOR_event_channel_op, __HYPERVISOR_hvm_op,
-    __HYPERVISOR_memory_op, __HYPERVISOR_sched_op, CONSOLEIO_write,
+    __HYPERVISOR_console_io, __HYPERVISOR_event_channel_op, __HYPERVISOR_grant_table_op,
+    __HYPERVISOR_hvm_op, __HYPERVISOR_memory_op, __HYPERVISOR_sched_op, __HYPERVISOR_vcpu_op,
+    CONSOLEIO_write,
 };
 use crate::xen::{DomId, Gfn, Port, XenError, DOMID_SELF};
 
@@ -409,6 +418,104 @@ pub fn console_io_write(bytes: &[u8]) -> Result<(), XenError> {
             u64::from(CONSOLEIO_write),
             bytes.len() as u64,
             bytes.as_ptr() as u64,
+        )
+    })
+    .map(drop)
+}
+
+/// `EVTCHNOP_bind_virq`: a new local port that fires for `virq` on `vcpu`.
+pub fn event_channel_bind_virq(virq: u32, vcpu: u32) -> Result<Port, XenError> {
+    require_xen()?;
+    let mut argument = EvtchnBindVirq {
+        virq,
+        vcpu,
+        port: 0,
+    };
+    // SAFETY: the page is installed; EVTCHNOP_bind_virq takes an
+    // evtchn_bind_virq.
+    unsafe {
+        call_with(
+            __HYPERVISOR_event_channel_op,
+            EVTCHNOP_bind_virq,
+            &mut argument,
+        )
+    }?;
+    Ok(argument.port)
+}
+
+/// `GNTTABOP_query_size` for this domain: `(frames in use, maximum frames)`.
+pub fn grant_table_query_size() -> Result<(u32, u32), XenError> {
+    require_xen()?;
+    let mut argument = GnttabQuerySize {
+        dom: DOMID_SELF,
+        ..GnttabQuerySize::default()
+    };
+    // SAFETY: the page is installed; GNTTABOP_query_size takes a count (1)
+    // and one gnttab_query_size, which Xen reads and writes in place.
+    check(unsafe {
+        hypercall3(
+            __HYPERVISOR_grant_table_op,
+            u64::from(GNTTABOP_query_size),
+            (&raw mut argument) as u64,
+            1,
+        )
+    })?;
+    if argument.status != GNTST_okay {
+        return Err(XenError::Hypercall(i32::from(argument.status)));
+    }
+    Ok((argument.nr_frames, argument.max_nr_frames))
+}
+
+/// Whether a one-shot timer was armed or its deadline had already passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimerArmed {
+    /// Armed: `VIRQ_TIMER` fires at the deadline.
+    Armed,
+    /// The deadline is not in the future (`-ETIME`); nothing was armed.
+    AlreadyPassed,
+}
+
+/// `VCPUOP_set_singleshot_timer` for `vcpu` at absolute Xen system time
+/// `deadline_ns`, with `VCPU_SSHOTTMR_future` (a past deadline fails
+/// instead of firing at once).
+pub fn vcpu_set_singleshot_timer(vcpu: u32, deadline_ns: u64) -> Result<TimerArmed, XenError> {
+    require_xen()?;
+    let mut argument = VcpuSetSingleshotTimer {
+        timeout_abs_ns: deadline_ns,
+        flags: VCPU_SSHOTTMR_future,
+        pad: 0,
+    };
+    // SAFETY: the page is installed; VCPUOP_set_singleshot_timer takes the
+    // vCPU number and a vcpu_set_singleshot_timer that Xen only reads.
+    let result = unsafe {
+        hypercall3(
+            __HYPERVISOR_vcpu_op,
+            u64::from(VCPUOP_set_singleshot_timer),
+            u64::from(vcpu),
+            (&raw mut argument) as u64,
+        )
+    };
+    match check(result) {
+        Ok(_) => Ok(TimerArmed::Armed),
+        Err(XenError::Hypercall(error)) if error == -crate::abi::errno::XEN_ETIME => {
+            Ok(TimerArmed::AlreadyPassed)
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// `VCPUOP_stop_periodic_timer` for `vcpu`: no periodic `VIRQ_TIMER`
+/// ticks, only the one-shot timer we arm.
+pub fn vcpu_stop_periodic_timer(vcpu: u32) -> Result<(), XenError> {
+    require_xen()?;
+    // SAFETY: the page is installed; VCPUOP_stop_periodic_timer takes the
+    // vCPU number and ignores its pointer argument.
+    check(unsafe {
+        hypercall3(
+            __HYPERVISOR_vcpu_op,
+            u64::from(VCPUOP_stop_periodic_timer),
+            u64::from(vcpu),
+            0,
         )
     })
     .map(drop)

@@ -138,3 +138,64 @@ pub fn select_heap(
     best.map(|range| range.start..range.end.min(range.start.saturating_add(max_size)))
         .filter(|range| range.end - range.start >= PAGE_SIZE)
 }
+
+/// Choose `pages` consecutive free guest frames to map Xen pages into
+/// (shared info, grant frames): the first page-aligned address at or above
+/// the end of the highest RAM below `ceiling` where the whole range
+/// overlaps no memory-map entry (of any type) and none of `avoid`, and
+/// ends at or below `ceiling`. Returns the start address, or `None`.
+///
+/// A hole above RAM holds no guest data, so `XENMEM_add_to_physmap` there
+/// replaces nothing; Linux and the Windows PV drivers do the same with an
+/// unused MMIO range.
+pub fn select_free_frames(
+    regions: &[MemoryRegion],
+    avoid: &[Range<u64>],
+    pages: u64,
+    ceiling: u64,
+) -> Option<u64> {
+    let length = pages.checked_mul(PAGE_SIZE)?;
+    if length == 0 {
+        return None;
+    }
+    let ram_top = regions
+        .iter()
+        .filter(|region| region.is_ram() && region.start < ceiling)
+        .map(|region| region.end().min(ceiling))
+        .max()?;
+    let occupied = regions
+        .iter()
+        .filter(|region| region.size > 0)
+        .map(|region| region.start..region.end())
+        .chain(
+            avoid
+                .iter()
+                .filter(|range| range.end > range.start)
+                .cloned(),
+        );
+    // Every candidate start is the RAM top or the end of an occupied range
+    // above it; try them lowest first.
+    let mut best: Option<u64> = None;
+    let candidates = core::iter::once(ram_top).chain(occupied.clone().map(|range| range.end));
+    for candidate in candidates {
+        let Some(start) = align_up(candidate, PAGE_SIZE) else {
+            continue;
+        };
+        if start < ram_top {
+            continue;
+        }
+        let Some(end) = start.checked_add(length) else {
+            continue;
+        };
+        if end > ceiling {
+            continue;
+        }
+        let overlaps = occupied
+            .clone()
+            .any(|range| range.start < end && start < range.end);
+        if !overlaps && best.is_none_or(|current| start < current) {
+            best = Some(start);
+        }
+    }
+    best
+}

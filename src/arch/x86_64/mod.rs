@@ -5,7 +5,8 @@
 //! which calls [`init`] first. [`init`] installs the GDT/TSS and IDT,
 //! detects Xen and installs the hypercall page (without Xen: masks the
 //! legacy PICs), attaches the PV console, reads the start info, unmaps
-//! page 0 and sets up the heap.
+//! page 0 and sets up the heap. Under Xen, [`platform::XenPlatform`] then
+//! brings up events, grants, time and XenStore for the frontend.
 
 use core::ops::Range;
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -22,14 +23,18 @@ pub mod debug_exit;
 pub mod debugcon;
 pub mod fault_injection;
 pub mod gdt;
+pub mod grant_frames;
 pub mod heap;
 pub mod hypercall;
 pub mod idt;
 pub mod memmap;
+pub mod page;
 pub mod paging;
 pub mod pic;
+pub mod platform;
 pub mod port;
 pub mod power;
+pub mod shared_info;
 pub mod start_info;
 
 /// `boot/entry.S` identity-maps physical memory below this address.

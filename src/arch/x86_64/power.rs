@@ -13,6 +13,12 @@ pub fn poweroff() -> ! {
     stop(ShutdownReason::PowerOff, debug_exit::VALUE_SUCCESS)
 }
 
+/// Reboot (what `xl reboot` asks for): `SHUTDOWN_reboot` under Xen; in
+/// plain QEMU the same exit as [`poweroff`].
+pub fn reboot() -> ! {
+    stop(ShutdownReason::Reboot, debug_exit::VALUE_SUCCESS)
+}
+
 /// Stop the guest with a crash status.
 pub fn crash() -> ! {
     stop(ShutdownReason::Crash, debug_exit::VALUE_FAILURE)

@@ -1,0 +1,699 @@
+//! `xensnd-bench`: the host benchmarks behind `make bench`, and the one table
+//! that reports them together with the Xen-side figures.
+//!
+//! Subcommands:
+//! - `run --out DIR [--guest-elf PATH] [--quick]`: measure everything that
+//!   runs on the host (see [`sim`]) and write `DIR/host.json`. The CPU
+//!   figures come from `valgrind --tool=callgrind` runs of `cpu` (this same
+//!   program), counting only the measured function (`--toggle-collect`).
+//! - `cpu --path copy|zero-copy|floor --format cd|wide --seconds S`: one CPU
+//!   run; prints its figures as JSON on stdout (run under callgrind by `run`).
+//! - `report --out DIR`: read `DIR/host.json` and, if present, `DIR/xen.json`
+//!   (written by the QEMU+Xen bench), print the table, write `DIR/bench.json`.
+//!
+//! `DIR/xen.json` (optional; every key optional, numbers are plain JSON numbers):
+//! ```json
+//! { "boot_to_first_write_ms": { "xensnd": [812.0, 798.5], "linux": [5400.0] },
+//!   "notifications_per_period": { "xensnd": { "to_backend": 1.0, "to_frontend": 2.0 },
+//!                                 "linux":  { "to_backend": 1.0, "to_frontend": 2.0,
+//!                                             "requests": 1.0 } },
+//!   "min_memory_mib": { "xensnd": 4, "linux": 128 },
+//!   "runs": 3, "notes": "free text" }
+//! ```
+//! `boot_to_first_write_ms` lists one value per run (domain creation to the
+//! backend's first WRITE, `Counters::first_write_ns`); the table shows medians.
+//!
+//! Benchmarks print figures; nothing here fails for being slow.
+#![forbid(unsafe_code)]
+
+mod sim;
+
+use std::path::{Path as FsPath, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::{json, Value};
+
+use sim::{Format, Path};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("run") => run(&args[1..]),
+        Some("cpu") => cpu_command(&args[1..]),
+        Some("report") => report(&args[1..]),
+        _ => Err(
+            "usage: xensnd-bench run --out DIR [--guest-elf PATH] [--quick] | \
+                  cpu --path copy|zero-copy|floor --format cd|wide --seconds S | \
+                  report --out DIR"
+                .to_string(),
+        ),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("xensnd-bench: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The value after `--name`, if given.
+fn option(args: &[String], name: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+fn format_named(name: &str) -> Result<Format, String> {
+    match name {
+        "cd" => Ok(Format::CD),
+        "wide" => Ok(Format::WIDE),
+        other => Err(format!("unknown format {other} (cd, wide)")),
+    }
+}
+
+fn cpu_command(args: &[String]) -> Result<(), String> {
+    let path = option(args, "--path")
+        .and_then(|p| Path::parse(&p))
+        .ok_or("--path copy|zero-copy|floor")?;
+    let format = format_named(&option(args, "--format").unwrap_or_else(|| "cd".into()))?;
+    let seconds: f64 = option(args, "--seconds")
+        .unwrap_or_else(|| "1".into())
+        .parse()
+        .map_err(|_| "--seconds: not a number")?;
+    let run = sim::cpu(&format, path, seconds)?;
+    let value = json!({
+        "bytes": run.bytes, "calls": run.calls, "waits_inside": run.waits_inside,
+        "crc32": run.crc32, "source_crc32": run.source_crc32,
+    });
+    println!("{value}");
+    Ok(())
+}
+
+/// Run one `cpu` under callgrind; returns the figures plus `instructions`
+/// (Ir counted inside the measured function only).
+fn callgrind(out: &FsPath, format_name: &str, path: Path, seconds: f64) -> Result<Value, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+    let file = out.join(format!("callgrind.{format_name}.{}.out", path.name()));
+    let function = match path {
+        Path::Floor => "*bench_copy_floor*",
+        Path::Copy | Path::ZeroCopy => "*bench_frontend_data_path*",
+    };
+    let output = Command::new("valgrind")
+        .arg("--tool=callgrind")
+        .arg(format!("--callgrind-out-file={}", file.display()))
+        .arg(format!("--toggle-collect={function}"))
+        .arg(&exe)
+        .args(["cpu", "--path", path.name(), "--format", format_name])
+        .args(["--seconds", &seconds.to_string()])
+        .output()
+        .map_err(|e| format!("valgrind: {e} (install it: apt-get install valgrind)"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "valgrind cpu {}: {}\n{}",
+            path.name(),
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    let mut value: Value = serde_json::from_slice(&output.stdout).map_err(|e| {
+        format!(
+            "cpu output: {e}: {}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    })?;
+    let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let instructions = text
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix("totals:")
+                .or_else(|| line.strip_prefix("summary:"))
+        })
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse::<u64>().ok())
+        .ok_or_else(|| format!("{}: no totals line", file.display()))?;
+    value["instructions"] = json!(instructions);
+    value["breakdown"] = breakdown(&file);
+    value["callgrind_file"] = json!(file.display().to_string());
+    value["function"] = json!(function);
+    Ok(value)
+}
+
+/// Exclusive instruction counts of the run by group, from
+/// `callgrind_annotate`: `simulator` (`xensnd::sim::*`: simulated pages,
+/// event channels, upcalls: what a real guest does with plain loads,
+/// stores and hypercalls), `memory` (libc memcpy/memmove/memset: the audio
+/// copy, and the simulator's small copies of ring indices), `allocator`
+/// (malloc/free/calloc and Rust's wrappers), `frontend` (everything else:
+/// the frontend, the ring code, XenStore polling). Null when
+/// `callgrind_annotate` is not available.
+fn breakdown(file: &FsPath) -> Value {
+    let Ok(output) = Command::new("callgrind_annotate")
+        .arg("--threshold=100")
+        .arg(file)
+        .output()
+    else {
+        return Value::Null;
+    };
+    let text = String::from_utf8_lossy(&output.stdout);
+    let mut groups = [0u64; 4];
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        let Some((count, rest)) = trimmed.split_once(' ') else {
+            continue;
+        };
+        let Ok(count) = count.replace(',', "").parse::<u64>() else {
+            continue;
+        };
+        if rest.contains("PROGRAM TOTALS") {
+            continue;
+        }
+        let function = rest.split_once(':').map_or(rest, |(_, f)| f);
+        let group = if function.contains("xensnd::sim::") {
+            0
+        } else if ["memcpy", "memmove", "memset"]
+            .iter()
+            .any(|name| function.contains(name))
+        {
+            1
+        } else if [
+            "malloc",
+            "free",
+            "calloc",
+            "realloc",
+            "__rust_alloc",
+            "__rust_dealloc",
+        ]
+        .iter()
+        .any(|name| function.contains(name))
+        {
+            2
+        } else {
+            3
+        };
+        groups[group] += count;
+    }
+    json!({ "simulator": groups[0], "memory": groups[1], "allocator": groups[2],
+            "frontend": groups[3] })
+}
+
+fn cpu_section(out: &FsPath, format_name: &str, seconds: f64) -> Result<Value, String> {
+    let format = format_named(format_name)?;
+    let mut section = json!({ "format": format.label(), "seconds": seconds });
+    for path in [Path::Floor, Path::Copy, Path::ZeroCopy] {
+        eprintln!(
+            "== bench: callgrind {} {} ({seconds} s of audio)",
+            format.label(),
+            path.name()
+        );
+        let mut run = callgrind(out, format_name, path, seconds)?;
+        let bytes = run["bytes"].as_f64().unwrap_or(0.0);
+        let audio_seconds = bytes / format.bytes_per_second() as f64;
+        let instructions = run["instructions"].as_f64().unwrap_or(0.0);
+        run["audio_seconds"] = json!(audio_seconds);
+        run["instructions_per_audio_second"] = json!(instructions / audio_seconds.max(1e-9));
+        run["instructions_per_period"] =
+            json!(instructions / (bytes / format.period_bytes() as f64).max(1.0));
+        run["exact"] = json!(run["crc32"] == run["source_crc32"]);
+        section[path.name()] = run;
+    }
+    let floor = section["floor"]["instructions_per_audio_second"]
+        .as_f64()
+        .unwrap_or(0.0);
+    for name in ["copy", "zero-copy"] {
+        let per_second = section[name]["instructions_per_audio_second"]
+            .as_f64()
+            .unwrap_or(0.0);
+        section[name]["ratio_to_floor"] = json!(per_second / floor.max(1e-9));
+    }
+    Ok(section)
+}
+
+fn elf_section(guest_elf: Option<&str>) -> Value {
+    let Some(path) = guest_elf else {
+        return json!({ "built": false });
+    };
+    let Ok(metadata) = std::fs::metadata(path) else {
+        return json!({ "built": false, "path": path });
+    };
+    let stripped_path =
+        std::env::temp_dir().join(format!("xensnd-stripped-{}", std::process::id()));
+    let stripped = Command::new("strip")
+        .arg("-o")
+        .arg(&stripped_path)
+        .arg(path)
+        .status()
+        .ok()
+        .filter(|status| status.success())
+        .and_then(|_| std::fs::metadata(&stripped_path).ok())
+        .map(|m| m.len());
+    let _ = std::fs::remove_file(&stripped_path);
+    json!({ "built": true, "path": path, "bytes": metadata.len(), "stripped_bytes": stripped })
+}
+
+fn run(args: &[String]) -> Result<(), String> {
+    let out = PathBuf::from(option(args, "--out").ok_or("--out DIR")?);
+    std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let quick = args.iter().any(|a| a == "--quick");
+    let (protocol_seconds, cpu_seconds, throughput_seconds) = if quick {
+        (1.0, 0.2, 1.0)
+    } else {
+        (10.0, 2.0, 10.0)
+    };
+
+    eprintln!("== bench: protocol cost, {protocol_seconds} s of 48k/2ch/s16, 10 ms periods");
+    let p = sim::protocol(&Format::CD, protocol_seconds)?;
+    let periods = p.periods.max(1) as f64;
+    let protocol = json!({
+        "format": p.format, "periods": p.periods, "simulated_seconds": p.simulated_seconds,
+        "frontend_notifications_sent": p.frontend_notifications_sent,
+        "backend_notifications_in": p.backend_notifications_in,
+        "backend_ring_notifications": p.backend_ring_notifications,
+        "backend_event_notifications": p.backend_event_notifications,
+        "requests": p.requests, "writes": p.writes, "other_requests": p.other_requests,
+        "events": p.events, "blocking_waits": p.blocking_waits,
+        "round_trip_waits": p.round_trip_waits, "writes_that_blocked": p.writes_that_blocked,
+        "max_in_flight": p.max_in_flight, "underruns": p.underruns, "audio_exact": p.audio_exact,
+        "per_period": {
+            "to_backend": p.frontend_notifications_sent as f64 / periods,
+            "to_backend_seen": p.backend_notifications_in as f64 / periods,
+            "to_frontend": (p.backend_ring_notifications + p.backend_event_notifications) as f64 / periods,
+            "to_frontend_ring": p.backend_ring_notifications as f64 / periods,
+            "to_frontend_events": p.backend_event_notifications as f64 / periods,
+            "requests": p.requests as f64 / periods,
+            "blocking_waits": p.blocking_waits as f64 / periods,
+            "round_trip_waits": p.round_trip_waits as f64 / periods,
+        },
+    });
+
+    let mut cpu = json!({});
+    for format_name in ["cd", "wide"] {
+        cpu[format_name] = cpu_section(&out, format_name, cpu_seconds)?;
+    }
+
+    let mut throughput = json!({});
+    for (name, format) in [("wide", Format::WIDE), ("cd", Format::CD)] {
+        eprintln!(
+            "== bench: throughput {} ({throughput_seconds} s of audio)",
+            format.label()
+        );
+        // The machine is shared: three runs, the median reported.
+        let mut runs = Vec::new();
+        for _ in 0..3 {
+            runs.push(sim::throughput(&format, throughput_seconds)?);
+        }
+        runs.sort_by(|a, b| a.realtime_factor.total_cmp(&b.realtime_factor));
+        let t = &runs[1];
+        throughput[name] = json!({
+            "format": t.format, "audio_seconds": t.audio_seconds, "host_seconds": t.host_seconds,
+            "realtime_factor": t.realtime_factor, "underruns": t.underruns,
+            "audio_exact": runs.iter().all(|r| r.audio_exact),
+            "realtime_factors": runs.iter().map(|r| r.realtime_factor).collect::<Vec<_>>(),
+        });
+    }
+
+    let host = json!({
+        "date_utc": utc_now(),
+        "machine": machine(),
+        "quick": quick,
+        "protocol": protocol,
+        "cpu": cpu,
+        "throughput": throughput,
+        "elf": elf_section(option(args, "--guest-elf").as_deref()),
+    });
+    write_json(&out.join("host.json"), &host)?;
+    eprintln!("== bench: wrote {}", out.join("host.json").display());
+    Ok(())
+}
+
+fn write_json(path: &FsPath, value: &Value) -> Result<(), String> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| e.to_string())?;
+    std::fs::write(path, text + "\n").map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn read_json(path: &FsPath) -> Result<Option<Value>, String> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| format!("{}: {e}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
+}
+
+/// `YYYY-MM-DD HH:MM UTC` without a date library.
+fn utc_now() -> String {
+    let seconds = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let days = (seconds / 86_400) as i64;
+    let (hour, minute) = ((seconds % 86_400) / 3600, (seconds % 3600) / 60);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02} UTC")
+}
+
+fn machine() -> Value {
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_default();
+    json!({ "cpus": cpus, "cpu_model": model })
+}
+
+fn median(values: &Value) -> Option<f64> {
+    let mut numbers: Vec<f64> = values
+        .as_array()?
+        .iter()
+        .filter_map(Value::as_f64)
+        .collect();
+    if numbers.is_empty() {
+        return None;
+    }
+    numbers.sort_by(f64::total_cmp);
+    let middle = numbers.len() / 2;
+    Some(if numbers.len() % 2 == 0 {
+        (numbers[middle - 1] + numbers[middle]) / 2.0
+    } else {
+        numbers[middle]
+    })
+}
+
+/// One row of the table.
+struct Row {
+    measure: String,
+    ours: String,
+    reference: String,
+    ratio: String,
+    target: String,
+}
+
+fn row(measure: &str, ours: String, reference: String, ratio: String, target: &str) -> Row {
+    Row {
+        measure: measure.to_string(),
+        ours,
+        reference,
+        ratio,
+        target: target.to_string(),
+    }
+}
+
+const XEN_NOT_RUN: &str = "not run (make bench-xen)";
+
+fn number(value: &Value, digits: usize) -> String {
+    value
+        .as_f64()
+        .map_or_else(|| "n/a".to_string(), |v| format!("{v:.digits$}"))
+}
+
+fn ratio(ours: Option<f64>, reference: Option<f64>) -> String {
+    match (ours, reference) {
+        (Some(a), Some(b)) if b != 0.0 => format!("{:.2}x", a / b),
+        _ => String::new(),
+    }
+}
+
+fn big(value: &Value) -> String {
+    match value.as_f64() {
+        Some(v) if v >= 1e6 => format!("{:.2} M", v / 1e6),
+        Some(v) if v >= 1e3 => format!("{:.1} k", v / 1e3),
+        Some(v) => format!("{v:.0}"),
+        None => "n/a".to_string(),
+    }
+}
+
+fn share(part: &Value, total: &Value) -> String {
+    match (part.as_f64(), total.as_f64()) {
+        (Some(part), Some(total)) if total > 0.0 => format!("{:.0}%", 100.0 * part / total),
+        _ => "n/a".to_string(),
+    }
+}
+
+fn rows(host: &Value, xen: Option<&Value>) -> Vec<Row> {
+    let mut rows = Vec::new();
+    let xen_value = |pointer: &str| xen.and_then(|x| x.pointer(pointer)).cloned();
+
+    // Boot to first audio (QEMU+Xen).
+    let ours = xen_value("/boot_to_first_write_ms/xensnd").and_then(|v| median(&v));
+    let linux = xen_value("/boot_to_first_write_ms/linux").and_then(|v| median(&v));
+    let show = |v: Option<f64>| v.map_or(XEN_NOT_RUN.to_string(), |v| format!("{v:.0} ms"));
+    rows.push(row(
+        "boot to first audio, median (QEMU+Xen)",
+        show(ours),
+        format!("Linux domU: {}", show(linux)),
+        ratio(ours, linux),
+        "",
+    ));
+
+    // Protocol cost per period.
+    let per = &host["protocol"]["per_period"];
+    let linux_per = |key: &str| {
+        xen_value(&format!("/notifications_per_period/linux/{key}"))
+            .and_then(|v| v.as_f64())
+            .map_or(XEN_NOT_RUN.to_string(), |v| format!("{v:.2}"))
+    };
+    let xen_ours = |key: &str| {
+        xen_value(&format!("/notifications_per_period/xensnd/{key}"))
+            .and_then(|v| v.as_f64())
+            .map_or(String::new(), |v| format!(" (Xen: {v:.2})"))
+    };
+    rows.push(row(
+        "notifications guest->backend / period",
+        format!(
+            "{}{}",
+            number(&per["to_backend"], 2),
+            xen_ours("to_backend")
+        ),
+        format!("Linux domU: {}", linux_per("to_backend")),
+        String::new(),
+        "<= 1",
+    ));
+    rows.push(row(
+        "notifications backend->guest / period",
+        format!(
+            "{} (ring {} + events {}){}",
+            number(&per["to_frontend"], 2),
+            number(&per["to_frontend_ring"], 2),
+            number(&per["to_frontend_events"], 2),
+            xen_ours("to_frontend")
+        ),
+        format!("Linux domU: {}", linux_per("to_frontend")),
+        String::new(),
+        "<= 1",
+    ));
+    rows.push(row(
+        "requests / period",
+        format!(
+            "{} (WRITE {}; other {})",
+            number(&per["requests"], 2),
+            host["protocol"]["writes"],
+            host["protocol"]["other_requests"]
+        ),
+        format!("Linux domU: {}", linux_per("requests")),
+        String::new(),
+        "",
+    ));
+    rows.push(row(
+        "blocking waits / period (of which for a response)",
+        format!(
+            "{} ({})",
+            number(&per["blocking_waits"], 2),
+            number(&per["round_trip_waits"], 2)
+        ),
+        String::new(),
+        String::new(),
+        "no round trip",
+    ));
+    rows.push(row(
+        "max WRITEs in flight; underruns; audio exact",
+        format!(
+            "{}; {}; {}",
+            host["protocol"]["max_in_flight"],
+            host["protocol"]["underruns"],
+            host["protocol"]["audio_exact"]
+        ),
+        String::new(),
+        String::new(),
+        "",
+    ));
+
+    // CPU cost.
+    for key in ["cd", "wide"] {
+        let section = &host["cpu"][key];
+        if section.is_null() {
+            continue;
+        }
+        let label = section["format"].as_str().unwrap_or(key);
+        let floor = &section["floor"]["instructions_per_audio_second"];
+        for (path, name) in [("copy", "write (copy)"), ("zero-copy", "write_in_place")] {
+            let run = &section[path];
+            rows.push(row(
+                &format!("instructions / s of audio, {name}, {label}"),
+                format!(
+                    "{} ({} / period; simulator {})",
+                    big(&run["instructions_per_audio_second"]),
+                    big(&run["instructions_per_period"]),
+                    share(&run["breakdown"]["simulator"], &run["instructions"])
+                ),
+                format!("copy floor: {}", big(floor)),
+                format!("{}x", number(&run["ratio_to_floor"], 2)),
+                "<= 1.5x",
+            ));
+        }
+    }
+
+    // Throughput.
+    for key in ["wide", "cd"] {
+        let t = &host["throughput"][key];
+        if t.is_null() {
+            continue;
+        }
+        rows.push(row(
+            &format!(
+                "real-time factor in the simulation, {}",
+                t["format"].as_str().unwrap_or(key)
+            ),
+            format!("{}x", number(&t["realtime_factor"], 1)),
+            format!(
+                "{} s audio in {} s (runs: {})",
+                number(&t["audio_seconds"], 1),
+                number(&t["host_seconds"], 3),
+                t["realtime_factors"]
+                    .as_array()
+                    .map(|runs| runs
+                        .iter()
+                        .map(|r| number(r, 0))
+                        .collect::<Vec<_>>()
+                        .join(", "))
+                    .unwrap_or_default()
+            ),
+            String::new(),
+            "",
+        ));
+    }
+
+    // ELF size and memory.
+    let elf = &host["elf"];
+    let kib = |v: &Value| {
+        v.as_f64()
+            .map_or("n/a".to_string(), |b| format!("{:.1} KiB", b / 1024.0))
+    };
+    if elf["built"].as_bool() == Some(true) {
+        rows.push(row(
+            "release ELF size (as built / stripped)",
+            format!("{} / {}", kib(&elf["bytes"]), kib(&elf["stripped_bytes"])),
+            String::new(),
+            String::new(),
+            "< 256 KiB",
+        ));
+    } else {
+        rows.push(row(
+            "release ELF size",
+            "not built (make guest)".to_string(),
+            String::new(),
+            String::new(),
+            "< 256 KiB",
+        ));
+    }
+    let memory = |who: &str| xen_value(&format!("/min_memory_mib/{who}")).and_then(|v| v.as_f64());
+    let show_mib = |v: Option<f64>| v.map_or(XEN_NOT_RUN.to_string(), |v| format!("{v} MiB"));
+    rows.push(row(
+        "smallest `memory =` playing the tone (Xen)",
+        show_mib(memory("xensnd")),
+        format!("Linux domU: {}", show_mib(memory("linux"))),
+        ratio(memory("xensnd"), memory("linux")),
+        "",
+    ));
+    rows
+}
+
+fn report(args: &[String]) -> Result<(), String> {
+    let out = PathBuf::from(option(args, "--out").ok_or("--out DIR")?);
+    let host = read_json(&out.join("host.json"))?.ok_or_else(|| {
+        format!(
+            "{}: missing (run `xensnd-bench run` first)",
+            out.join("host.json").display()
+        )
+    })?;
+    let xen = read_json(&out.join("xen.json"))?;
+    let rows = rows(&host, xen.as_ref());
+    let headers = ["measure", "xensnd", "reference", "ratio", "target"];
+    let cells: Vec<[&str; 5]> = rows
+        .iter()
+        .map(|r| {
+            [
+                r.measure.as_str(),
+                r.ours.as_str(),
+                r.reference.as_str(),
+                r.ratio.as_str(),
+                r.target.as_str(),
+            ]
+        })
+        .collect();
+    let mut widths = headers.map(str::len);
+    for line in &cells {
+        for (width, cell) in widths.iter_mut().zip(line.iter()) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let print_line = |line: &[&str; 5]| {
+        let parts: Vec<String> = line
+            .iter()
+            .zip(widths.iter())
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
+        println!("| {} |", parts.join(" | "));
+    };
+    let machine = &host["machine"];
+    println!(
+        "xensnd bench, {} — {} CPUs, {}{}",
+        host["date_utc"].as_str().unwrap_or("?"),
+        machine["cpus"],
+        machine["cpu_model"].as_str().unwrap_or("?"),
+        if host["quick"].as_bool() == Some(true) {
+            " (quick run: short durations)"
+        } else {
+            ""
+        }
+    );
+    print_line(&headers);
+    let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+    println!("|-{}-|", rule.join("-|-"));
+    for line in &cells {
+        print_line(line);
+    }
+    println!(
+        "Notes: per period = over the 10 ms periods of the protocol run (frontend -> sim -> \
+         backend engine); waits count the simulator's time jumps too. Instructions: callgrind, \
+         only inside the measured frontend function (waiting excluded), simulator = \
+         xensnd::sim code in it (simulated pages/event channels); write_in_place fills the \
+         shared pages directly (no staging copy). Real-time factor: median of 3, wall clock, \
+         release build."
+    );
+    let table: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            json!({ "measure": r.measure, "xensnd": r.ours, "reference": r.reference,
+                    "ratio": r.ratio, "target": r.target })
+        })
+        .collect();
+    let bench = json!({ "host": host, "xen": xen, "table": table });
+    write_json(&out.join("bench.json"), &bench)?;
+    println!("(written to {})", out.join("bench.json").display());
+    Ok(())
+}
