@@ -139,8 +139,7 @@ fn settings_from(cli: &Cli) -> Result<Settings, String> {
         }
         SourceKind::Tone(frequency)
     } else if let Some(file) = cli.source.strip_prefix("wav:") {
-        let (samples, channels, rate) = media::load_wav(file.as_ref())?;
-        SourceKind::Wav(samples, channels, rate)
+        SourceKind::Wav(media::load_wav(file.as_ref())?)
     } else {
         return Err(format!(
             "--source: expected tone:FREQ, silence or wav:FILE, got {:?}",

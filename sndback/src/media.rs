@@ -191,67 +191,124 @@ impl Drop for WavSink {
     }
 }
 
+/// A WAV file loaded for capture, shared by every stream using it.
+#[derive(Debug)]
+pub struct WavData {
+    /// Interleaved samples, normalised to -1..1.
+    pub samples: Vec<f32>,
+    /// The integer samples as stored, for integer files (8/16/24/32 bit).
+    pub integers: Option<Vec<i32>>,
+    /// Bits per sample in the file.
+    pub bits: u16,
+    /// Channels in the file.
+    pub channels: usize,
+    /// The file's sample rate.
+    pub rate: u32,
+}
+
 /// Plays a WAV file (looping) into capture streams, converted to the
 /// stream's format and channel count (channel `i` takes file channel
-/// `i % file channels`); the file's rate is not converted.
+/// `i % file channels`); the file's rate is not converted. When the stream's
+/// format is the file's own signed little-endian integer format (s8, s16_le,
+/// s24_le, s32_le), the samples are copied bit for bit.
 pub struct WavSource {
-    samples: std::rc::Rc<Vec<f32>>,
-    file_channels: usize,
-    file_rate: u32,
+    data: std::rc::Rc<WavData>,
     params: Option<PcmParams>,
     frame: usize,
     pending: Vec<u8>,
 }
 
-/// Load a WAV file as normalised samples (shared by every stream using it).
-pub fn load_wav(path: &Path) -> Result<(std::rc::Rc<Vec<f32>>, usize, u32), String> {
+/// Load a WAV file (shared by every stream using it).
+pub fn load_wav(path: &Path) -> Result<std::rc::Rc<WavData>, String> {
     let mut reader =
         WavReader::open(path).map_err(|error| format!("{}: {error}", path.display()))?;
     let spec = reader.spec();
-    let samples: Result<Vec<f32>, hound::Error> = match spec.sample_format {
-        SampleFormat::Float => reader.samples::<f32>().collect(),
-        SampleFormat::Int => {
-            // The inverse of `encode` (which scales by 2^(bits-1) - 1), so a
-            // 16-bit file captured as s16 comes out sample for sample.
-            let scale = ((1u64 << (spec.bits_per_sample - 1)) - 1) as f32;
+    let context = |error: hound::Error| format!("{}: {error}", path.display());
+    let (samples, integers) = match spec.sample_format {
+        SampleFormat::Float => (
             reader
+                .samples::<f32>()
+                .collect::<Result<Vec<f32>, _>>()
+                .map_err(context)?,
+            None,
+        ),
+        SampleFormat::Int => {
+            let integers = reader
                 .samples::<i32>()
-                .map(|sample| sample.map(|value| value as f32 / scale))
-                .collect()
+                .collect::<Result<Vec<i32>, _>>()
+                .map_err(context)?;
+            let scale = (1u64 << (spec.bits_per_sample - 1)) as f32;
+            let samples = integers.iter().map(|&value| value as f32 / scale).collect();
+            (samples, Some(integers))
         }
     };
-    let samples = samples.map_err(|error| format!("{}: {error}", path.display()))?;
     if samples.is_empty() || spec.channels == 0 {
         return Err(format!("{}: no samples", path.display()));
     }
-    Ok((
-        std::rc::Rc::new(samples),
-        usize::from(spec.channels),
-        spec.sample_rate,
-    ))
+    Ok(std::rc::Rc::new(WavData {
+        samples,
+        integers,
+        bits: spec.bits_per_sample,
+        channels: usize::from(spec.channels),
+        rate: spec.sample_rate,
+    }))
+}
+
+/// The bits of a signed little-endian integer sndif format, and its container bytes.
+fn exact_integer_format(format: u8) -> Option<(u16, usize)> {
+    match format {
+        0 => Some((8, 1)),
+        2 => Some((16, 2)),
+        6 => Some((24, 4)),
+        10 => Some((32, 4)),
+        _ => None,
+    }
 }
 
 impl WavSource {
-    /// A source over loaded samples.
-    pub fn new(samples: std::rc::Rc<Vec<f32>>, file_channels: usize, file_rate: u32) -> Self {
+    /// A source over a loaded file.
+    pub fn new(data: std::rc::Rc<WavData>) -> Self {
         Self {
-            samples,
-            file_channels: file_channels.max(1),
-            file_rate,
+            data,
             params: None,
             frame: 0,
             pending: Vec::new(),
         }
     }
+
+    /// Queue the next frame's bytes in `pending`.
+    fn next_frame(&mut self, params: &PcmParams) {
+        let file_channels = self.data.channels.max(1);
+        let frames = self.data.samples.len() / file_channels;
+        let base = (self.frame % frames.max(1)) * file_channels;
+        let exact = exact_integer_format(params.format)
+            .filter(|&(bits, _)| bits == self.data.bits)
+            .and_then(|(_, size)| self.data.integers.as_ref().map(|values| (values, size)));
+        let size = params.sample_bytes() as usize;
+        for channel in 0..usize::from(params.channels) {
+            let index = base + channel % file_channels;
+            if let Some((values, container)) = exact {
+                let value = values.get(index).copied().unwrap_or(0);
+                self.pending
+                    .extend_from_slice(&value.to_le_bytes()[..container]);
+            } else {
+                let value = self.data.samples.get(index).copied().unwrap_or(0.0);
+                let mut sample = [0u8; 8];
+                encode(params.format, value, &mut sample[..size]);
+                self.pending.extend_from_slice(&sample[..size]);
+            }
+        }
+        self.frame += 1;
+    }
 }
 
 impl Source for WavSource {
     fn start(&mut self, params: &PcmParams) -> Result<(), IoError> {
-        if params.rate != self.file_rate {
+        if params.rate != self.data.rate {
             log::warn!(
                 "capture at {} Hz from a {} Hz WAV file: played at the stream's rate",
                 params.rate,
-                self.file_rate
+                self.data.rate
             );
         }
         self.params = Some(*params);
@@ -262,23 +319,10 @@ impl Source for WavSource {
 
     fn read(&mut self, out: &mut [u8]) -> Result<(), IoError> {
         let params = self.params.ok_or(IoError)?;
-        let size = params.sample_bytes() as usize;
-        let frames = self.samples.len() / self.file_channels;
         let mut done = 0;
         while done < out.len() {
             if self.pending.is_empty() {
-                let base = (self.frame % frames.max(1)) * self.file_channels;
-                let mut sample = [0u8; 8];
-                for channel in 0..usize::from(params.channels) {
-                    let value = self
-                        .samples
-                        .get(base + channel % self.file_channels)
-                        .copied()
-                        .unwrap_or(0.0);
-                    encode(params.format, value, &mut sample[..size]);
-                    self.pending.extend_from_slice(&sample[..size]);
-                }
-                self.frame += 1;
+                self.next_frame(&params);
             }
             let take = self.pending.len().min(out.len() - done);
             out[done..done + take].copy_from_slice(&self.pending[..take]);
@@ -352,34 +396,6 @@ mod tests {
     }
 
     #[test]
-    fn wav_source_s16_file_captured_as_s16_is_exact() {
-        let path = std::env::temp_dir().join(format!("sndback-src-{}.wav", std::process::id()));
-        let spec = WavSpec {
-            channels: 1,
-            sample_rate: 8000,
-            bits_per_sample: 16,
-            sample_format: SampleFormat::Int,
-        };
-        let written: Vec<i16> = vec![0, 1, -1, 16384, 16385, 16422, -16422, 32767, -32767, 12345];
-        let mut writer = WavWriter::create(&path, spec).unwrap();
-        for sample in &written {
-            writer.write_sample(*sample).unwrap();
-        }
-        writer.finalize().unwrap();
-        let (samples, channels, rate) = load_wav(&path).unwrap();
-        std::fs::remove_file(&path).unwrap();
-        let mut source = WavSource::new(samples, channels, rate);
-        source.start(&params(2, 1)).unwrap();
-        let mut out = vec![0u8; 2 * written.len()];
-        source.read(&mut out).unwrap();
-        let read: Vec<i16> = out
-            .chunks_exact(2)
-            .map(|b| i16::from_le_bytes([b[0], b[1]]))
-            .collect();
-        assert_eq!(read, written);
-    }
-
-    #[test]
     fn wav_sink_refuses_formats_it_cannot_store() {
         let mut sink = WavSink::new(&FileRegistry::default(), &std::env::temp_dir(), "never");
         assert!(sink.start(&params(3, 2)).is_err());
@@ -387,8 +403,14 @@ mod tests {
 
     #[test]
     fn wav_source_maps_channels_and_loops() {
-        let samples = std::rc::Rc::new(vec![0.5, -0.5, 0.25, -0.25]);
-        let mut source = WavSource::new(samples, 2, 8000);
+        let data = std::rc::Rc::new(WavData {
+            samples: vec![0.5, -0.5, 0.25, -0.25],
+            integers: None,
+            bits: 32,
+            channels: 2,
+            rate: 8000,
+        });
+        let mut source = WavSource::new(data);
         source.start(&params(2, 1)).unwrap();
         let mut out = [0u8; 8];
         source.read(&mut out).unwrap();
@@ -397,5 +419,57 @@ mod tests {
             .map(|b| i16::from_le_bytes([b[0], b[1]]))
             .collect();
         assert_eq!(values, vec![16384, 8192, 16384, 8192]);
+    }
+
+    #[test]
+    fn wav_source_copies_integer_samples_bit_for_bit() {
+        // Full-scale values the float path would round (32767 * 32767 / 32768).
+        let path = std::env::temp_dir().join(format!("sndback-src-{}.wav", std::process::id()));
+        let spec = WavSpec {
+            channels: 1,
+            sample_rate: 8000,
+            bits_per_sample: 16,
+            sample_format: SampleFormat::Int,
+        };
+        let values: Vec<i16> = vec![32767, -32768, 1, -1, 20000, -20001, 0];
+        let mut writer = WavWriter::create(&path, spec).unwrap();
+        for &value in &values {
+            writer.write_sample(value).unwrap();
+        }
+        writer.finalize().unwrap();
+        let data = load_wav(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let mut source = WavSource::new(data);
+        source.start(&params(2, 1)).unwrap();
+        // Read across a sample boundary and past the end (the file loops).
+        let mut out = [0u8; 2 * 7 + 3];
+        source.read(&mut out[..5]).unwrap();
+        source.read(&mut out[5..]).unwrap();
+        let read: Vec<i16> = out
+            .chunks_exact(2)
+            .map(|b| i16::from_le_bytes([b[0], b[1]]))
+            .collect();
+        assert_eq!(&read[..7], &values[..]);
+        assert_eq!(read[7], 32767);
+        // Another format still converts (s32_le from a 16-bit file).
+        let mut source = WavSource::new(load_wav_values(&values));
+        source.start(&params(10, 1)).unwrap();
+        let mut wide = [0u8; 4];
+        source.read(&mut wide).unwrap();
+        assert_eq!(i32::from_le_bytes(wide), expected_s32(32767.0 / 32768.0));
+    }
+
+    fn load_wav_values(values: &[i16]) -> std::rc::Rc<WavData> {
+        std::rc::Rc::new(WavData {
+            samples: values.iter().map(|&v| f32::from(v) / 32768.0).collect(),
+            integers: Some(values.iter().map(|&v| i32::from(v)).collect()),
+            bits: 16,
+            channels: 1,
+            rate: 8000,
+        })
+    }
+
+    fn expected_s32(value: f64) -> i32 {
+        (value * f64::from(i32::MAX)).round() as i32
     }
 }

@@ -25,7 +25,7 @@ pub enum SourceKind {
     /// A sine tone at this frequency.
     Tone(f32),
     /// A WAV file, loaded once.
-    Wav(Rc<Vec<f32>>, usize, u32),
+    Wav(Rc<crate::media::WavData>),
 }
 
 /// Where audio goes and comes from.
@@ -70,9 +70,7 @@ pub fn media_for(
             let source: Box<dyn Source> = match &media.source {
                 SourceKind::Silence => Box::new(SilenceSource::default()),
                 SourceKind::Tone(frequency) => Box::new(ToneSource::new(*frequency, 0.5)),
-                SourceKind::Wav(samples, channels, rate) => {
-                    Box::new(WavSource::new(Rc::clone(samples), *channels, *rate))
-                }
+                SourceKind::Wav(data) => Box::new(WavSource::new(Rc::clone(data))),
             };
             (Box::new(NullSink), source)
         }

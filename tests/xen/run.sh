@@ -12,6 +12,9 @@
 #                     FAIL_LOGS="f"  files (relative to --out) to show on failure
 #                     QEMU_MEM=MiB DOM0_MEM=512M   more memory for big guests
 #                   Optional DIR/domu/: copied over the root of the Linux domU initramfs.
+#                   Optional DIR/host-prepare.sh: run on the host before the boot (bash;
+#                   OUT=--out dir, DOM0_DIR=what dom0 gets as /scenario, DOMU_DIR=what is
+#                   copied over the domU root, PROJECT=the repo), e.g. to generate WAVs.
 #                   Optional DIR/host-check.sh: run on the host (bash, OUT=--out dir)
 #                   after a PASS; a non-zero exit turns the verdict into FAIL.
 #   --out DIR       results: serial.log (host-timestamped), everything the scenario
@@ -22,7 +25,8 @@
 # Environment: XEN_CACHE (package cache, default target/xen-cache), QEMU_CPU (max), QEMU_MEM (MiB,
 # default 1024), DOM0_MEM (default 512M), SMP (QEMU CPUs, 3), DOM0_VCPUS (2), XEN_CMDLINE_EXTRA, DOM0_CMDLINE_EXTRA,
 # XENSND_ELF (default target/x86_64-unknown-none/release/xensnd),
-# SNDBACK (default target/release/sndback): shipped as /project/... when they exist.
+# SNDBACK (default target/release/sndback): shipped as /project/... when they exist
+# (with sndback also /project/xl-create-vsnd, sndback/xl-create-vsnd.sh).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 PROJECT=$(cd "$HERE/../.." && pwd)
@@ -84,19 +88,24 @@ backend=${SNDBACK:-$PROJECT/target/release/sndback}
 shipped=
 [ -f "$elf" ] && { cp "$elf" "$ov/project/xensnd.elf"; shipped+=" xensnd.elf"; }
 [ -f "$backend" ] && { install_with_libs "$ov" project "$backend"; shipped+=" sndback"; }
+[ -f "$backend" ] && install -m 755 "$PROJECT/sndback/xl-create-vsnd.sh" "$ov/project/xl-create-vsnd"
 # the harness self-test guest (tests/xen/selftest-guest), available to every scenario
 mkdir -p "$ov/harness"
 as --64 -o "$stage/pvh-hello.o" "$HERE/selftest-guest/pvh-hello.S"
 ld -m elf_x86_64 -nostdlib --no-warn-rwx-segments -T "$HERE/selftest-guest/pvh-hello.ld" \
   -o "$ov/harness/pvh-hello.elf" "$stage/pvh-hello.o"
+mkdir -p "$stage/domu"
+[ -d "$scenario/domu" ] && cp -a "$scenario/domu/." "$stage/domu/"
+if [ -f "$scenario/host-prepare.sh" ]; then
+  OUT=$out DOM0_DIR=$ov/scenario DOMU_DIR=$stage/domu PROJECT=$PROJECT bash "$scenario/host-prepare.sh" \
+    || { echo "run.sh: $scenario/host-prepare.sh failed" >&2; exit 2; }
+fi
 parts=("$base")
 if [ "$LINUX_DOMU" = 1 ]; then
   read -r kit domu_base < <("$HERE/mk-linux-domu.sh")
   parts+=("$kit")
   mkdir -p "$ov/linux"
-  if [ -d "$scenario/domu" ]; then
-    mkdir -p "$stage/domu"
-    cp -a "$scenario/domu/." "$stage/domu/"
+  if [ -n "$(ls -A "$stage/domu")" ]; then
     { cat "$domu_base"; pad4 "$domu_base"; pack_cpio "$stage/domu"; } > "$ov/linux/initrd.img"
   else
     cp "$domu_base" "$ov/linux/initrd.img"

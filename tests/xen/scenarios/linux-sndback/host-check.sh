@@ -1,26 +1,32 @@
-# Host side: the playback WAV sndback wrote starts with exactly the bytes aplay
-# played, and the capture holds sndback's 440 Hz tone.
-set -e
+# Host side, after the run: sample-for-sample checks with wavtool.
+#  Playback: sndback's WAV = reference/play.wav, frame 0 on, exactly; after it
+#   exactly the zero frames that complete aplay's last period, nothing else (aplay
+#   writes whole periods and fills the last one with silence; the period size is
+#   what aplay -v printed in the domU: 4800 frames divide 48000, so 0 frames).
+#  Capture: arecord's WAV = reference/source.wav exactly (48000 frames, no allowance:
+#   sndback's WAV source starts at frame 0 at the stream's OPEN and serves READs in order).
+set -euo pipefail
+wavtool=${PROJECT:-$(cd "$(dirname "$0")/../../../.." && pwd)}/target/release/wavtool
 cd "$OUT"
-python3 - <<'PY'
-import glob, struct, sys, wave
-played = open("played.raw", "rb").read()
-wavs = glob.glob("sndback/dom*-spk.wav")
-with wave.open(wavs[0]) as w:
-    print(f"playback WAV {wavs[0]}: {w.getnchannels()} ch, {w.getframerate()} Hz, {w.getsampwidth()*8} bit, {w.getnframes()} frames")
-    data = w.readframes(w.getnframes())
-start = data.find(played[:4096])
-print(f"played {len(played)} bytes; found at offset {start} of {len(data)}")
-ok = start >= 0 and data[start:start + len(played)] == played
-print("playback bytes identical:", ok)
-with wave.open("captured.wav") as w:
-    rate, n = w.getframerate(), w.getnframes()
-    samples = struct.unpack(f"<{n}h", w.readframes(n))
-peak = max(abs(s) for s in samples) if samples else 0
-crossings = sum(1 for a, b in zip(samples, samples[1:]) if a < 0 <= b)
-freq = crossings * rate / max(n, 1)
-print(f"capture: {n} frames at {rate} Hz, peak {peak}, ~{freq:.0f} Hz")
-tone = peak > 1000 and 400 <= freq <= 480
-print("capture is a 440 Hz tone:", tone)
-sys.exit(0 if ok and tone else 1)
-PY
+log=console/guest-lxs.log
+played_sha=$(sed -n 's/.*DOMU-PLAY-SHA256 \([0-9a-f]*\).*/\1/p' "$log" | head -n 1)
+reference_sha=$(sha256sum reference/play.wav | cut -d' ' -f1)
+echo "domU /play.wav sha256 $played_sha, reference $reference_sha"
+[ "$played_sha" = "$reference_sha" ] || { echo "the domU did not play the reference file"; exit 1; }
+period=$(sed -n 's/.*DOMU-APLAY-period_size \([0-9]*\).*/\1/p' "$log" | head -n 1)
+[ -n "$period" ] || { echo "no period size from aplay -v"; exit 1; }
+echo "aplay period: $period frames"
+grep -h "DOMU-APLAY" "$log" || true
+set -- sndback/dom*-spk*.wav
+[ $# -eq 1 ] && [ -f "$1" ] || { echo "expected exactly one playback WAV, got: $*"; exit 1; }
+frames=$("$wavtool" stats reference/play.wav | sed -n 's/.*: \([0-9]*\) frames,.*/\1/p')
+padding=$(( (period - frames % period) % period ))
+"$wavtool" stats "$1"
+echo "playback: reference/play.wav ($frames frames) vs $1; aplay's padding: $padding zero frames"
+"$wavtool" compare --trailing-zero-frames-below $(( padding + 1 )) reference/play.wav "$1"
+got=$("$wavtool" stats "$1" | sed -n 's/.*: \([0-9]*\) frames,.*/\1/p')
+[ "$got" -eq $(( frames + padding )) ] || { echo "playback WAV has $got frames, expected $frames + $padding"; exit 1; }
+grep -h "DOMU-ARECORD" "$log" || true
+"$wavtool" stats captured.wav
+echo "capture: reference/source.wav vs captured.wav"
+"$wavtool" compare reference/source.wav captured.wav
