@@ -122,7 +122,10 @@ mod guest {
             .ok()
             .flatten()
             .unwrap_or_default();
-        info!("XenStore: domain {domid} (name {name:?})");
+        let path = store
+            .get_domain_path(&mut xen, domid)
+            .map_err(|error| format!("XenStore GET_DOMAIN_PATH: {error:?}"))?;
+        info!("XenStore: domain {domid} (name {name:?}, path {path})");
         let mut watch = ShutdownWatch::register(&mut store, &mut xen)
             .map_err(|error| format!("watch control/shutdown: {error}"))?;
         let platform_us = xen.ns_since_tsc(entry_tsc) / 1000;

@@ -19,7 +19,7 @@ start_bg backend /project/sndback --out-dir "$OUT/wav" --stats "$OUT/sndback-sta
 stage list
 check "xl create vsnd-list.cfg" xl_create /scenario/vsnd-list.cfg
 check "list: platform up" wait_console xs-list 60 'platform: shared info at gfn'
-check "list: XenStore domid read" wait_console xs-list 30 'XenStore: domain [0-9]+'
+check "list: XenStore domid read" wait_console xs-list 30 'XenStore: domain [0-9]+ \(name "xs-list", path /local/domain/[0-9]+\)'
 check "list: device connected" wait_console xs-list 60 'vsnd .*: connected to backend'
 check "list: playback stream listed" wait_console xs-list 30 'stream spk \(Playback\)'
 check "list: capture stream listed" wait_console xs-list 30 'stream mic \(Capture\)'
