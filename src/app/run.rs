@@ -168,14 +168,15 @@ fn print_play(unique_id: &str, report: &PlayReport, pcm: &SndPcm<impl Platform>)
     let counters = pcm.counters();
     let stats = pcm.channel_stats();
     log::info!(
-        "XENSND-RESULT stream={unique_id} frames={} position={} crc32={:08x} underruns={} max_in_flight={} requests={} notifications={}",
+        "XENSND-RESULT stream={unique_id} frames={} position={} crc32={:08x} underruns={} max_in_flight={} requests={} notifications={} blocking_waits={}",
         report.frames,
         report.position,
         report.crc32,
         counters.underruns,
         counters.max_in_flight,
         stats.requests,
-        stats.notifications_sent
+        stats.notifications_sent,
+        counters.blocking_waits
     );
 }
 
@@ -302,6 +303,8 @@ fn play_all<X: Platform>(frontend: &Frontend<X>, options: &Options) -> Result<()
         };
         let pause_at = options.pause_at_ms.map(|ms| rate * ms / 1000);
         let pause_ns = options.pause_ms * 1_000_000;
+        // PV clock just before the first write() (entry: main's `entry_clock_ns`).
+        let play_start_ns = frontend.with_platform(|xen| xen.now_ns());
         let frontend = frontend.clone();
         let mut sleep = move || {
             frontend.with_platform(|xen| {
@@ -314,6 +317,7 @@ fn play_all<X: Platform>(frontend: &Frontend<X>, options: &Options) -> Result<()
         let pause = pause_at.map(|at| (at, &mut sleep as &mut dyn FnMut()));
         let report = demo::play(pcm, signal.as_ref(), frames, pause)
             .map_err(|e| format!("play {unique_id}: {e}"))?;
+        log::info!("XENSND-TIMING play_start_clock_ns={play_start_ns}");
         print_play(unique_id, &report, pcm);
         return pcm.close().map_err(|e| format!("close: {}", e.kind()));
     }
