@@ -10,6 +10,7 @@ cp "$OUT/reference/tone-1000.wav" "$DOMU_DIR/bench/tone-1000.wav"
 # What dom0 runs (environment of make bench-xen / run.sh).
 {
   echo "RUNS=${BENCH_XEN_RUNS:-3}"
-  echo "MEMORY_SIZES=\"${BENCH_XEN_MEMORY:-2 4 8 16 32}\""
+  echo "MEMORY_SIZES=\"${BENCH_XEN_MEMORY:-1 2 4 8 16 32}\""
+  echo "LINUX_MEMORY_SIZES=\"${BENCH_XEN_LINUX_MEMORY:-32 64 128}\""
   echo "PERIOD=480 BUFFER=${BENCH_XEN_BUFFER:-9600} PROTOCOL_SECONDS=${BENCH_XEN_SECONDS:-10}"
 } > "$DOM0_DIR/bench.conf"

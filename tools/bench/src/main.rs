@@ -27,6 +27,7 @@
 //!     "linux":  { the same backend-side keys, "underruns": 0 } },
 //!   "memory_trials": [ { "mib": 4, "ok": false, "failure": "xl create failed ..." },
 //!                      { "mib": 8, "ok": true, "failure": null } ],
+//!   "linux_memory_trials": [ the same for the Linux domU playing the tone with aplay ],
 //!   "min_memory_mib": { "xensnd": 8, "linux": 128 }, "linux_memory_mib": 256,
 //!   "runs": 3, "notes": "free text", "boot_runs": { per-run details }, "settings": { } }
 //! ```
@@ -468,17 +469,14 @@ fn rows(host: &Value, xen: Option<&Value>) -> Vec<Row> {
     let runs_of = |pointer: &str| {
         let values = xen_value(pointer)?;
         let median = median(&values)?;
-        let list: Vec<String> = values
-            .as_array()?
-            .iter()
-            .map(|v| number(v, 0))
-            .collect();
+        let list: Vec<String> = values.as_array()?.iter().map(|v| number(v, 0)).collect();
         Some((median, list.join(", ")))
     };
     let show_runs = |v: &Option<(f64, String)>| {
-        v.as_ref().map_or(XEN_NOT_RUN.to_string(), |(median, list)| {
-            format!("{median:.0} ms (runs: {list})")
-        })
+        v.as_ref()
+            .map_or(XEN_NOT_RUN.to_string(), |(median, list)| {
+                format!("{median:.0} ms (runs: {list})")
+            })
     };
     let ours = runs_of("/boot_to_first_write_ms/xensnd");
     let linux = runs_of("/boot_to_first_write_ms/linux");
@@ -554,10 +552,7 @@ fn rows(host: &Value, xen: Option<&Value>) -> Vec<Row> {
                 two(xen_per("xensnd", "guest_notifications_sent"))
             ))
         ),
-        format!(
-            "Linux domU: {}",
-            xen_cell("linux", &|| to_backend("linux"))
-        ),
+        format!("Linux domU: {}", xen_cell("linux", &|| to_backend("linux"))),
         String::new(),
         "<= 1",
     ));
@@ -598,13 +593,14 @@ fn rows(host: &Value, xen: Option<&Value>) -> Vec<Row> {
             number(&per["round_trip_waits"], 2),
             xen_cell("xensnd", &|| two(xen_per("xensnd", "blocking_waits")))
         ),
-        xen_cell("linux", &|| "Linux domU: not visible from the backend".into()),
+        xen_cell("linux", &|| {
+            "Linux domU: not visible from the backend".into()
+        }),
         String::new(),
         "no round trip",
     ));
-    let underruns = |who: &str| {
-        xen_per(who, "underruns").map_or("n/a".into(), |v| format!("{v:.0}"))
-    };
+    let underruns =
+        |who: &str| xen_per(who, "underruns").map_or("n/a".into(), |v| format!("{v:.0}"));
     rows.push(row(
         "max WRITEs in flight; underruns; audio exact",
         format!(
@@ -620,7 +616,10 @@ fn rows(host: &Value, xen: Option<&Value>) -> Vec<Row> {
         ),
         format!(
             "Linux domU: {}",
-            xen_cell("linux", &|| format!("aplay underruns {}", underruns("linux")))
+            xen_cell("linux", &|| format!(
+                "aplay underruns {}",
+                underruns("linux")
+            ))
         ),
         String::new(),
         "",
@@ -705,33 +704,36 @@ fn rows(host: &Value, xen: Option<&Value>) -> Vec<Row> {
         ));
     }
     let memory = |who: &str| xen_value(&format!("/min_memory_mib/{who}")).and_then(|v| v.as_f64());
-    let trials = xen_value("/memory_trials")
-        .and_then(|v| v.as_array().cloned())
-        .unwrap_or_default();
-    let tried: Vec<String> = trials
-        .iter()
-        .map(|t| {
-            format!(
-                "{}: {}",
-                number(&t["mib"], 0),
-                if t["ok"].as_bool() == Some(true) {
+    // "<smallest> MiB (<size>: ok|fails, ...)" from the trials at `pointer`.
+    let memory_cell = |who: &str, pointer: &str| {
+        let trials = xen_value(pointer)
+            .and_then(|v| v.as_array().cloned())
+            .unwrap_or_default();
+        let tried: Vec<String> = trials
+            .iter()
+            .map(|t| {
+                let verdict = if t["ok"].as_bool() == Some(true) {
                     "ok"
                 } else {
                     "fails"
-                }
-            )
-        })
-        .collect();
-    let ours = match (memory("xensnd"), tried.is_empty()) {
-        (_, true) => XEN_NOT_RUN.to_string(),
-        (Some(mib), false) => format!("{mib} MiB ({})", tried.join(", ")),
-        (None, false) => format!("none of the sizes tried ({})", tried.join(", ")),
+                };
+                format!("{}: {verdict}", number(&t["mib"], 0))
+            })
+            .collect();
+        match (memory(who), tried.is_empty()) {
+            (_, true) => None,
+            (Some(mib), false) => Some(format!("{mib} MiB ({})", tried.join(", "))),
+            (None, false) => Some(format!("none of the sizes tried ({})", tried.join(", "))),
+        }
     };
-    let linux = match (memory("linux"), xen_value("/linux_memory_mib").and_then(|v| v.as_f64())) {
-        (Some(mib), _) => format!("{mib} MiB"),
-        (None, Some(mib)) => format!("{mib} MiB configured (not minimised)"),
-        (None, None) => XEN_NOT_RUN.to_string(),
-    };
+    let ours = memory_cell("xensnd", "/memory_trials").unwrap_or(XEN_NOT_RUN.to_string());
+    let linux = memory_cell("linux", "/linux_memory_trials").unwrap_or_else(|| {
+        xen_value("/linux_memory_mib")
+            .and_then(|v| v.as_f64())
+            .map_or(XEN_NOT_RUN.to_string(), |mib| {
+                format!("{mib} MiB configured (not minimised)")
+            })
+    });
     rows.push(row(
         "smallest `memory =` playing the tone (Xen)",
         ours,
@@ -805,6 +807,24 @@ fn report(args: &[String]) -> Result<(), String> {
          shared pages directly (no staging copy). Real-time factor: median of 3, wall clock, \
          release build."
     );
+    if let Some(xen) = &xen {
+        let setting = |key: &str| number(&xen["settings"][key], 0);
+        println!(
+            "Xen rows ({}; QEMU TCG, {} boots per guest, medians): boot to first audio = \
+             dom0's clock from just before `xl create` to sndback's first WRITE, 1 s tone, \
+             xensnd and a Linux PVH domU (snd-xen-front, aplay) alternating, same vsnd card. \
+             Guest entry -> first write() on the guest's own clocks (TSC to probe done, then \
+             PV clock). \"Xen:\" per-period figures = sndback's counters over {} s of 48 kHz \
+             stereo s16, {}-frame periods, {}-frame buffer (Linux: aplay with the same sizes); \
+             blocking waits and \"guest sent\" are the guest's own counts. Memory: the 1 s tone \
+             plays correctly = XENSND-DONE ok and sndback's WAV equals the reference.",
+            xen["date_utc"].as_str().unwrap_or("?"),
+            setting("runs"),
+            setting("protocol_seconds"),
+            setting("period"),
+            setting("buffer"),
+        );
+    }
     let table: Vec<Value> = rows
         .iter()
         .map(|r| {

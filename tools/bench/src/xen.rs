@@ -28,6 +28,7 @@ struct Run {
     name: String,
     dir: PathBuf,
     t0_ns: Option<u64>,
+    t1_ns: Option<u64>,
     xl_rc: Option<i64>,
     gone: Option<i64>,
     console: String,
@@ -63,6 +64,7 @@ impl Run {
                 .unwrap_or_default(),
             dir: dir.to_path_buf(),
             t0_ns: read_text(&dir.join("t0.txt")).and_then(|t| adjtimex_ns(&t)),
+            t1_ns: read_text(&dir.join("t1.txt")).and_then(|t| adjtimex_ns(&t)),
             xl_rc: read_number(&dir.join("xl-rc.txt")),
             gone: read_number(&dir.join("gone.txt")),
             console: read_text(&dir.join("console.log")).unwrap_or_default(),
@@ -229,7 +231,10 @@ fn guest_clock_disagreement_ms(run: &Run) -> Option<f64> {
 /// The guest's entry (its Unix clock: Xen's wall clock + PV clock) ->
 /// the backend's first WRITE (dom0's clock): two clocks, approximate.
 fn cross_clock_entry_to_first_write_ms(run: &Run) -> Option<f64> {
-    let entry = run.field("XENSND-TIMING", "entry_unix_ns")?.parse::<u64>().ok()?;
+    let entry = run
+        .field("XENSND-TIMING", "entry_unix_ns")?
+        .parse::<u64>()
+        .ok()?;
     let first = run.first_write_unix_ns()?;
     Some((first as f64 - entry as f64) / 1e6)
 }
@@ -244,8 +249,14 @@ fn boot_section(runs: &[Run], prefix: &str, xensnd: bool) -> (Vec<f64>, Vec<Valu
         if let (Some(ms), None) = (ms, &failure) {
             values.push(ms);
         }
+        // How long `xl create` itself took (it returns once the domain runs).
+        let xl_create_ms = match (run.t0_ns, run.t1_ns) {
+            (Some(t0), Some(t1)) if t1 >= t0 => Some((t1 - t0) as f64 / 1e6),
+            _ => None,
+        };
         let mut detail = json!({
             "run": run.name, "boot_to_first_write_ms": ms, "failure": failure,
+            "xl_create_ms": xl_create_ms,
         });
         if xensnd {
             detail["guest_entry_to_play_ms"] = json!(guest_entry_to_play_ms(run));
@@ -337,11 +348,19 @@ fn compare(wavtool: &Path, reference: &Path, wav: &Path) -> Result<(), String> {
     }
 }
 
-fn memory_section(runs: &[Run], wavtool: &Path, reference: &Path) -> (Vec<Value>, Option<u64>) {
+/// The runs `<prefix><MiB>`: which sizes played the 1 s tone exactly, and
+/// the smallest that did.
+fn memory_section(
+    runs: &[Run],
+    prefix: &str,
+    xensnd: bool,
+    wavtool: &Path,
+    reference: &Path,
+) -> (Vec<Value>, Option<u64>) {
     let mut trials = Vec::new();
-    for index in runs_named(runs, "memory-") {
+    for index in runs_named(runs, prefix) {
         let run = &runs[index];
-        let Ok(mib) = run.name.trim_start_matches("memory-").parse::<u64>() else {
+        let Ok(mib) = run.name.trim_start_matches(prefix).parse::<u64>() else {
             continue;
         };
         let wav = std::fs::read_dir(run.dir.join("wav")).ok().and_then(|dir| {
@@ -349,7 +368,7 @@ fn memory_section(runs: &[Run], wavtool: &Path, reference: &Path) -> (Vec<Value>
                 .map(|e| e.path())
                 .find(|p| p.to_string_lossy().contains("spk"))
         });
-        let failure = run.failure(true).or_else(|| match &wav {
+        let failure = run.failure(xensnd).or_else(|| match &wav {
             None => Some("sndback wrote no playback WAV".into()),
             Some(wav) => compare(wavtool, reference, wav)
                 .err()
@@ -373,8 +392,12 @@ pub fn summary_command(args: &[String]) -> Result<(), String> {
     let reference = PathBuf::from(get("--reference")?);
     let wavtool = PathBuf::from(get("--wavtool")?);
     let out = PathBuf::from(get("--out")?);
-    let settings_text = read_text(&runs_dir.join("settings.txt"))
-        .ok_or_else(|| format!("{}: no settings.txt (the bench did not run)", runs_dir.display()))?;
+    let settings_text = read_text(&runs_dir.join("settings.txt")).ok_or_else(|| {
+        format!(
+            "{}: no settings.txt (the bench did not run)",
+            runs_dir.display()
+        )
+    })?;
     let mut settings = Map::new();
     for word in settings_text.split_whitespace() {
         if let Some((key, value)) = word.split_once('=') {
@@ -405,11 +428,15 @@ pub fn summary_command(args: &[String]) -> Result<(), String> {
         .filter_map(|i| guest_entry_to_play_ms(&runs[i]))
         .collect();
     let find = |name: &str| runs.iter().find(|r| r.name == name);
-    let xensnd_period = find("period-xensnd").map_or(Value::Null, |r| per_period(r, true, period_frames));
-    let linux_period = find("period-linux").map_or(Value::Null, |r| per_period(r, false, period_frames));
-    let (trials, smallest) = memory_section(&runs, &wavtool, &reference);
-    let linux_memory = read_text(&runs_dir.join("linux-memory.txt"))
-        .and_then(|t| t.trim().parse::<u64>().ok());
+    let xensnd_period =
+        find("period-xensnd").map_or(Value::Null, |r| per_period(r, true, period_frames));
+    let linux_period =
+        find("period-linux").map_or(Value::Null, |r| per_period(r, false, period_frames));
+    let (trials, smallest) = memory_section(&runs, "memory-", true, &wavtool, &reference);
+    let (linux_trials, linux_smallest) =
+        memory_section(&runs, "linux-memory-", false, &wavtool, &reference);
+    let linux_memory =
+        read_text(&runs_dir.join("linux-memory.txt")).and_then(|t| t.trim().parse::<u64>().ok());
 
     let xen = json!({
         "date_utc": super::utc_now(),
@@ -420,7 +447,8 @@ pub fn summary_command(args: &[String]) -> Result<(), String> {
         "guest_entry_to_first_write_ms": { "xensnd": guest_entry },
         "notifications_per_period": { "xensnd": xensnd_period, "linux": linux_period },
         "memory_trials": trials,
-        "min_memory_mib": { "xensnd": smallest },
+        "linux_memory_trials": linux_trials,
+        "min_memory_mib": { "xensnd": smallest, "linux": linux_smallest },
         "linux_memory_mib": linux_memory,
         "notes": "Boot to first audio: dom0's CLOCK_REALTIME just before `xl create` (busybox \
                   adjtimex) to sndback's first WRITE (same clock). Guest entry -> first write(): \
@@ -451,6 +479,7 @@ mod tests {
             name: "boot-xensnd-1".into(),
             dir: PathBuf::new(),
             t0_ns: Some(1_000_000_000),
+            t1_ns: None,
             xl_rc: Some(0),
             gone: Some(0),
             console: "[INFO ] XENSND-TIMING play_start_clock_ns=1505000000\n\
