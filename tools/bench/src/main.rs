@@ -17,7 +17,9 @@
 //! `DIR/xen.json` (optional; every key optional, numbers are plain JSON numbers):
 //! ```json
 //! { "boot_to_first_write_ms": { "xensnd": [812.0, 798.5, 805.0], "linux": [5400.0, 5900.0, 6100.0] },
+//!   "xl_create_ms": { "xensnd": [500.0, 480.0, 510.0], "linux": [3000.0, 3100.0, 2900.0] },
 //!   "guest_entry_to_first_write_ms": { "xensnd": [310.2, 305.0, 330.1] },
+//!   "guest_entry_to_first_write_pv_clock_ms": { "xensnd": [311.0, 305.2, 330.0] },
 //!   "notifications_per_period": {
 //!     "xensnd": { "to_backend": 1.0, "to_frontend": 2.0, "to_frontend_ring": 1.0,
 //!                 "to_frontend_events": 1.0, "requests": 1.0, "writes": 1.0,
@@ -34,7 +36,8 @@
 //! `boot_to_first_write_ms` lists one value per run (`xl create` start to the
 //! backend's first WRITE, both on dom0's clock); the table shows medians.
 //! `guest_entry_to_first_write_ms`: the guest's PVH entry to its first
-//! `write()`, on its own PV clock. Per-period figures come from the backend's
+//! `write()` on its own clocks (TSC to the end of the probe, PV clock
+//! after); `..._pv_clock_ms`: the same on the PV clock alone. Per-period figures come from the backend's
 //! counters (`blocking_waits`, `guest_notifications_sent`: the guest's own).
 //!
 //! Benchmarks print figures; nothing here fails for being slow.
@@ -490,11 +493,23 @@ fn rows(host: &Value, xen: Option<&Value>) -> Vec<Row> {
         },
         "",
     ));
+    let ours_xl = runs_of("/xl_create_ms/xensnd");
+    let linux_xl = runs_of("/xl_create_ms/linux");
+    rows.push(row(
+        "  of which `xl create` until it returns, median",
+        show_runs(&ours_xl),
+        format!("Linux domU: {}", show_runs(&linux_xl)),
+        String::new(),
+        "",
+    ));
     let entry = runs_of("/guest_entry_to_first_write_ms/xensnd");
+    let entry_pv = runs_of("/guest_entry_to_first_write_pv_clock_ms/xensnd");
     rows.push(row(
         "guest entry -> first write(), median (Xen, guest clock)",
         show_runs(&entry),
-        String::new(),
+        entry_pv.as_ref().map_or(String::new(), |_| {
+            format!("PV clock alone: {}", show_runs(&entry_pv))
+        }),
         String::new(),
         "",
     ));
@@ -738,7 +753,10 @@ fn rows(host: &Value, xen: Option<&Value>) -> Vec<Row> {
         "smallest `memory =` playing the tone (Xen)",
         ours,
         format!("Linux domU: {linux}"),
-        ratio(memory("xensnd"), memory("linux")),
+        match ratio(memory("linux"), memory("xensnd")) {
+            r if r.is_empty() => r,
+            r => format!("{r} Linux/ours"),
+        },
         "",
     ));
     rows

@@ -239,8 +239,11 @@ fn cross_clock_entry_to_first_write_ms(run: &Run) -> Option<f64> {
     Some((first as f64 - entry as f64) / 1e6)
 }
 
-fn boot_section(runs: &[Run], prefix: &str, xensnd: bool) -> (Vec<f64>, Vec<Value>) {
+/// Boot runs `<prefix>N`: boot to first WRITE of the runs that played,
+/// `xl create`'s own duration for the same runs, and per-run details.
+fn boot_section(runs: &[Run], prefix: &str, xensnd: bool) -> (Vec<f64>, Vec<f64>, Vec<Value>) {
     let mut values = Vec::new();
+    let mut xl_create = Vec::new();
     let mut details = Vec::new();
     for index in runs_named(runs, prefix) {
         let run = &runs[index];
@@ -254,6 +257,9 @@ fn boot_section(runs: &[Run], prefix: &str, xensnd: bool) -> (Vec<f64>, Vec<Valu
             (Some(t0), Some(t1)) if t1 >= t0 => Some((t1 - t0) as f64 / 1e6),
             _ => None,
         };
+        if let (Some(ms), None) = (xl_create_ms, &failure) {
+            xl_create.push(ms);
+        }
         let mut detail = json!({
             "run": run.name, "boot_to_first_write_ms": ms, "failure": failure,
             "xl_create_ms": xl_create_ms,
@@ -272,7 +278,7 @@ fn boot_section(runs: &[Run], prefix: &str, xensnd: bool) -> (Vec<f64>, Vec<Valu
         }
         details.push(detail);
     }
-    (values, details)
+    (values, xl_create, details)
 }
 
 fn per_period(run: &Run, xensnd: bool, default_period_frames: f64) -> Value {
@@ -420,12 +426,18 @@ pub fn summary_command(args: &[String]) -> Result<(), String> {
     entries.sort();
     let runs: Vec<Run> = entries.iter().map(|dir| Run::load(dir)).collect();
 
-    let (xensnd_boot, xensnd_details) = boot_section(&runs, "boot-xensnd-", true);
-    let (linux_boot, linux_details) = boot_section(&runs, "boot-linux-", false);
-    let guest_entry: Vec<f64> = runs_named(&runs, "boot-xensnd-")
-        .into_iter()
-        .filter(|&i| runs[i].failure(true).is_none())
+    let (xensnd_boot, xensnd_xl, xensnd_details) = boot_section(&runs, "boot-xensnd-", true);
+    let (linux_boot, linux_xl, linux_details) = boot_section(&runs, "boot-linux-", false);
+    let good_xensnd = || {
+        runs_named(&runs, "boot-xensnd-")
+            .into_iter()
+            .filter(|&i| runs[i].failure(true).is_none())
+    };
+    let guest_entry: Vec<f64> = good_xensnd()
         .filter_map(|i| guest_entry_to_play_ms(&runs[i]))
+        .collect();
+    let guest_entry_pv: Vec<f64> = good_xensnd()
+        .filter_map(|i| guest_entry_to_play_pv_ms(&runs[i]))
         .collect();
     let find = |name: &str| runs.iter().find(|r| r.name == name);
     let xensnd_period =
@@ -443,8 +455,10 @@ pub fn summary_command(args: &[String]) -> Result<(), String> {
         "settings": settings,
         "runs": settings.get("runs"),
         "boot_to_first_write_ms": { "xensnd": xensnd_boot, "linux": linux_boot },
+        "xl_create_ms": { "xensnd": xensnd_xl, "linux": linux_xl },
         "boot_runs": { "xensnd": xensnd_details, "linux": linux_details },
         "guest_entry_to_first_write_ms": { "xensnd": guest_entry },
+        "guest_entry_to_first_write_pv_clock_ms": { "xensnd": guest_entry_pv },
         "notifications_per_period": { "xensnd": xensnd_period, "linux": linux_period },
         "memory_trials": trials,
         "linux_memory_trials": linux_trials,
