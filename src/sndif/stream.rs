@@ -472,13 +472,34 @@ impl<X: Platform> Stream<X> {
         }
     }
 
-    fn wait(&mut self, xen: &mut X) {
+    /// Block until something happens (or the earliest request deadline).
+    /// `for_response`: what we wait for is a response, so the backend is
+    /// asked to notify it (position events always notify: waits for room
+    /// that only the next position event can make do not ask, which keeps
+    /// the backend at one notification per period).
+    fn wait(&mut self, xen: &mut X, for_response: bool) -> Result<(), SndError> {
+        if for_response && self.channel.arm_response_notification(xen)? {
+            // A response arrived meanwhile: no need to block.
+            return Ok(());
+        }
         self.counters.blocking_waits += 1;
         let deadline = self
             .channel
             .next_deadline()
             .unwrap_or_else(|| xen.now_ns().saturating_add(self.channel.timeout_ns()));
         xen.wait_until(deadline);
+        Ok(())
+    }
+
+    /// Whether playback waiting for room needs a response to go on (rather
+    /// than a position event): when not running (no events come), when
+    /// the pipeline or the ring is full, or when the backend reported a
+    /// position beyond the last completed WRITE (room waits for answers).
+    fn room_needs_response(&self) -> bool {
+        self.state != State::Running
+            || self.transfers.len() >= self.depth
+            || self.channel.free_slots() == 0
+            || self.position_bytes() > self.completed
     }
 
     /// Playback: the next writable region of the shared buffer (offset and
@@ -592,7 +613,8 @@ impl<X: Platform> Stream<X> {
         if self.state == State::Prepared && self.transfers.is_empty() {
             return self.start(xen);
         }
-        self.wait(xen);
+        let for_response = self.room_needs_response();
+        self.wait(xen, for_response)?;
         self.poll(xen)
     }
 
@@ -659,7 +681,7 @@ impl<X: Platform> Stream<X> {
         while !self.transfers.is_empty() {
             self.poll(xen)?;
             if !self.transfers.is_empty() {
-                self.wait(xen);
+                self.wait(xen, true)?;
             }
         }
         if self.state == State::Running || self.state == State::Paused {
@@ -769,7 +791,12 @@ impl<X: Platform> Stream<X> {
             let n = self.try_read(xen, &mut out[done..])?;
             done += n;
             if done < out.len() && n == 0 {
-                // Until the next response, event or period, whichever is first.
+                // Until the next response, event or period, whichever is
+                // first: a READ in flight is what we wait for, so ask the
+                // backend to notify its answer.
+                if !self.transfers.is_empty() && self.channel.arm_response_notification(xen)? {
+                    continue;
+                }
                 self.counters.blocking_waits += 1;
                 let next_period = xen.now_ns().saturating_add(period_ns);
                 let deadline = self
