@@ -105,6 +105,9 @@ pub struct Channel<X: Platform> {
     broken: Option<SndError>,
     timeout_ns: u64,
     stats: ChannelStats,
+    /// Responses, events and timeouts taken in so far (changes whenever a
+    /// poll found something).
+    arrivals: u64,
 }
 
 impl<X: Platform> core::fmt::Debug for Channel<X> {
@@ -171,6 +174,7 @@ impl<X: Platform> Channel<X> {
             broken: None,
             timeout_ns: DEFAULT_TIMEOUT_NS,
             stats: ChannelStats::default(),
+            arrivals: 0,
         })
     }
 
@@ -372,7 +376,14 @@ impl<X: Platform> Channel<X> {
         }
     }
 
+    /// Changes whenever a poll took in a response, an event or a timeout
+    /// (callers skip their own bookkeeping when it did not).
+    pub fn arrivals(&self) -> u64 {
+        self.arrivals
+    }
+
     fn handle_response(&mut self, entry: &Entry) {
+        self.arrivals += 1;
         // The entry is our private copy: validate it, then use it.
         let Ok(response) = Response::read_from_bytes(entry) else {
             return;
@@ -404,6 +415,7 @@ impl<X: Platform> Channel<X> {
     }
 
     fn handle_event(&mut self, entry: &Entry) {
+        self.arrivals += 1;
         let Ok(event) = Event::read_from_bytes(entry) else {
             return;
         };
@@ -439,6 +451,7 @@ impl<X: Platform> Channel<X> {
             if self.in_flight[i].deadline_ns <= now_ns {
                 let pending = self.in_flight.remove(i);
                 self.stats.timeouts += 1;
+                self.arrivals += 1;
                 self.completed.push(Completion {
                     id: pending.id,
                     operation: pending.operation,

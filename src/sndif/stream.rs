@@ -422,7 +422,12 @@ impl<X: Platform> Stream<X> {
     /// Take in responses and events; account completions, underruns and
     /// overruns. Called by every operation; call it from an idle loop too.
     pub fn poll(&mut self, xen: &mut X) -> Result<(), SndError> {
+        let before = self.channel.arrivals();
         let polled = self.channel.poll(xen);
+        if polled.is_ok() && self.channel.arrivals() == before {
+            // Nothing arrived: no completion, no new position.
+            return Ok(());
+        }
         while let Some(&(id, offset, len)) = self.transfers.front() {
             let Some(done) = self.channel.take_completion(id) else {
                 break;
