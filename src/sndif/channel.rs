@@ -10,14 +10,12 @@
 #![forbid(unsafe_code)]
 
 use alloc::vec::Vec;
-use zerocopy::{FromBytes, IntoBytes};
+use zerocopy::FromBytes;
 
 use super::buffer::Granted;
 use super::SndError;
 use crate::abi::sndif::{CurPosEvent, Event, Request, Response, XENSND_EVT_CUR_POS};
-use crate::ring::{
-    Entry, EventConsumer, FrontRing, RingError, ENTRY_SIZE, EVENT_SLOTS, RING_SLOTS,
-};
+use crate::ring::{Entry, EventConsumer, FrontRing, RingError, EVENT_SLOTS, RING_SLOTS};
 use crate::xen::{DomId, GrantRef, Platform, Port, SharedPage};
 
 /// Default time a request may take before the app sees a timeout
@@ -274,9 +272,8 @@ impl<X: Platform> Channel<X> {
         };
         let n = payload.len().min(request.op.len());
         request.op[..n].copy_from_slice(&payload[..n]);
-        let mut entry: Entry = [0; ENTRY_SIZE];
-        entry.copy_from_slice(request.as_bytes());
-        match self.ring.push_request(&entry) {
+        let entry: &Entry = zerocopy::transmute_ref!(&request);
+        match self.ring.push_request(entry) {
             Ok(()) => {}
             Err(RingError::Full) => return Err(SndError::Busy),
             Err(e) => return Err(self.fail(e)),
