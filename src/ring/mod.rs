@@ -346,6 +346,12 @@ impl<P: SharedPage> EventConsumer<P> {
         self.page
     }
 
+    /// Whether the backend published an event we have not taken (one read
+    /// of `in_prod`; [`EventConsumer::take_event`] validates it).
+    pub fn has_events(&self) -> bool {
+        self.page.load_u32(XENSND_EVENT_PAGE_IN_PROD) != self.consumer
+    }
+
     /// Copy out the next event, or `None`. When the backend's `in_prod` is
     /// more than a ring ahead (it overwrote events we never saw) or behind
     /// us, we skip to its producer and report the overrun; the caller

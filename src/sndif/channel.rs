@@ -10,14 +10,12 @@
 #![forbid(unsafe_code)]
 
 use alloc::vec::Vec;
-use zerocopy::{FromBytes, IntoBytes};
+use zerocopy::FromBytes;
 
 use super::buffer::Granted;
 use super::SndError;
 use crate::abi::sndif::{CurPosEvent, Event, Request, Response, XENSND_EVT_CUR_POS};
-use crate::ring::{
-    Entry, EventConsumer, FrontRing, RingError, ENTRY_SIZE, EVENT_SLOTS, RING_SLOTS,
-};
+use crate::ring::{Entry, EventConsumer, FrontRing, RingError, EVENT_SLOTS, RING_SLOTS};
 use crate::xen::{DomId, GrantRef, Platform, Port, SharedPage};
 
 /// Default time a request may take before the app sees a timeout
@@ -71,6 +69,9 @@ pub struct ChannelStats {
     pub unknown_events: u64,
     /// Positions that went backwards or beyond what is possible.
     pub bad_positions: u64,
+    /// Blocking waits that asked the backend to notify the next response
+    /// (set `rsp_event`); the data path does not.
+    pub armed_waits: u64,
 }
 
 /// Stream position as reported by `XENSND_EVT_CUR_POS`.
@@ -94,12 +95,17 @@ pub struct Channel<X: Platform> {
     next_id: u16,
     next_event_id: Option<u16>,
     in_flight: Vec<InFlight>,
+    /// Earliest deadline in `in_flight` (`u64::MAX`: none).
+    next_deadline_ns: u64,
     completed: Vec<Completion>,
     position: Position,
     position_limit: Option<u64>,
     broken: Option<SndError>,
     timeout_ns: u64,
     stats: ChannelStats,
+    /// Responses, events and timeouts taken in so far (changes whenever a
+    /// poll found something).
+    arrivals: u64,
 }
 
 impl<X: Platform> core::fmt::Debug for Channel<X> {
@@ -159,12 +165,14 @@ impl<X: Platform> Channel<X> {
             next_id: 0,
             next_event_id: None,
             in_flight: Vec::new(),
+            next_deadline_ns: u64::MAX,
             completed: Vec::new(),
             position: Position::default(),
             position_limit: None,
             broken: None,
             timeout_ns: DEFAULT_TIMEOUT_NS,
             stats: ChannelStats::default(),
+            arrivals: 0,
         })
     }
 
@@ -264,19 +272,20 @@ impl<X: Platform> Channel<X> {
         };
         let n = payload.len().min(request.op.len());
         request.op[..n].copy_from_slice(&payload[..n]);
-        let mut entry: Entry = [0; ENTRY_SIZE];
-        entry.copy_from_slice(request.as_bytes());
-        match self.ring.push_request(&entry) {
+        let entry: &Entry = zerocopy::transmute_ref!(&request);
+        match self.ring.push_request(entry) {
             Ok(()) => {}
             Err(RingError::Full) => return Err(SndError::Busy),
             Err(e) => return Err(self.fail(e)),
         }
         self.next_id = self.next_id.wrapping_add(1);
+        let deadline_ns = xen.now_ns().saturating_add(self.timeout_ns);
         self.in_flight.push(InFlight {
             id,
             operation,
-            deadline_ns: xen.now_ns().saturating_add(self.timeout_ns),
+            deadline_ns,
         });
+        self.next_deadline_ns = self.next_deadline_ns.min(deadline_ns);
         self.stats.requests += 1;
         if self.ring.push_requests_and_check_notify() {
             xen.notify(self.ring_port);
@@ -289,6 +298,7 @@ impl<X: Platform> Channel<X> {
         let e = SndError::Protocol(error);
         self.broken = Some(e);
         // Nothing in flight can complete any more.
+        self.next_deadline_ns = u64::MAX;
         for pending in self.in_flight.drain(..) {
             self.completed.push(Completion {
                 id: pending.id,
@@ -301,21 +311,23 @@ impl<X: Platform> Channel<X> {
 
     /// Take in everything the backend produced: responses, events and
     /// expired deadlines. Errors only when the ring itself became unusable.
+    ///
+    /// This does not ask the backend for a notification (`rsp_event` is
+    /// left alone): on the data path responses are picked up by the next
+    /// poll, which position events (or the caller's timer) bring about.
+    /// Before blocking for a response, call
+    /// [`Channel::arm_response_notification`].
     pub fn poll(&mut self, xen: &mut X) -> Result<(), SndError> {
         if let Some(e) = self.broken {
             return Err(e);
         }
-        // The flags only tell us to look; we always look.
-        xen.take_pending(self.ring_port);
-        xen.take_pending(self.events_port);
+        // The pending flags only tell us to look, and we always look: they
+        // are not taken here (the blocking paths start from a fresh look
+        // at the indices, not from the flags).
         loop {
             match self.ring.take_response() {
                 Ok(Some(entry)) => self.handle_response(&entry),
-                Ok(None) => match self.ring.final_check_for_responses() {
-                    Ok(true) => continue,
-                    Ok(false) => break,
-                    Err(e) => return Err(self.fail(e)),
-                },
+                Ok(None) => break,
                 Err(e) => return Err(self.fail(e)),
             }
         }
@@ -331,11 +343,44 @@ impl<X: Platform> Channel<X> {
                 }
             }
         }
-        self.expire(xen.now_ns());
+        if self.next_deadline_ns <= xen.now_ns() {
+            self.expire(xen.now_ns());
+        }
         Ok(())
     }
 
+    /// Before blocking for a response: ask the backend to notify the next
+    /// response it produces (`RING_FINAL_CHECK_FOR_RESPONSES` sets
+    /// `rsp_event`). Returns true when responses or events arrived
+    /// meanwhile: poll again instead of blocking. Without this call the backend is only
+    /// asked for a notification once per such wait, not per response (a
+    /// backend that notifies anyway is fine too).
+    pub fn arm_response_notification(&mut self, xen: &mut X) -> Result<bool, SndError> {
+        if let Some(e) = self.broken {
+            return Err(e);
+        }
+        // Forget old flags: the halt that follows wakes on new events only.
+        xen.take_pending(self.ring_port);
+        xen.take_pending(self.events_port);
+        match self.ring.final_check_for_responses() {
+            Ok(ready) => {
+                self.stats.armed_waits += 1;
+                // An event whose notification the look above consumed
+                // would not wake the halt either.
+                Ok(ready || self.events.has_events())
+            }
+            Err(e) => Err(self.fail(e)),
+        }
+    }
+
+    /// Changes whenever a poll took in a response, an event or a timeout
+    /// (callers skip their own bookkeeping when it did not).
+    pub fn arrivals(&self) -> u64 {
+        self.arrivals
+    }
+
     fn handle_response(&mut self, entry: &Entry) {
+        self.arrivals += 1;
         // The entry is our private copy: validate it, then use it.
         let Ok(response) = Response::read_from_bytes(entry) else {
             return;
@@ -367,6 +412,7 @@ impl<X: Platform> Channel<X> {
     }
 
     fn handle_event(&mut self, entry: &Entry) {
+        self.arrivals += 1;
         let Ok(event) = Event::read_from_bytes(entry) else {
             return;
         };
@@ -402,6 +448,7 @@ impl<X: Platform> Channel<X> {
             if self.in_flight[i].deadline_ns <= now_ns {
                 let pending = self.in_flight.remove(i);
                 self.stats.timeouts += 1;
+                self.arrivals += 1;
                 self.completed.push(Completion {
                     id: pending.id,
                     operation: pending.operation,
@@ -413,6 +460,12 @@ impl<X: Platform> Channel<X> {
                 i += 1;
             }
         }
+        self.next_deadline_ns = self
+            .in_flight
+            .iter()
+            .map(|p| p.deadline_ns)
+            .min()
+            .unwrap_or(u64::MAX);
     }
 
     /// Claim the completion of request `id`, if it has completed.
@@ -443,6 +496,9 @@ impl<X: Platform> Channel<X> {
                 return done.result;
             }
             poll?;
+            if self.arm_response_notification(xen)? {
+                continue;
+            }
             let deadline = self
                 .next_deadline()
                 .unwrap_or_else(|| xen.now_ns().saturating_add(self.timeout_ns));
@@ -465,6 +521,9 @@ impl<X: Platform> Channel<X> {
                     self.poll(xen)?;
                     if xen.now_ns() >= give_up {
                         return Err(SndError::Timeout { operation });
+                    }
+                    if self.arm_response_notification(xen)? {
+                        continue;
                     }
                     let deadline = self.next_deadline().unwrap_or(give_up).min(give_up);
                     xen.wait_until(deadline);

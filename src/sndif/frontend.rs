@@ -162,6 +162,10 @@ pub struct Shared<X: Platform> {
     pub(crate) stuck: Vec<super::buffer::Granted<X::Page>>,
     /// Set by [`Frontend::shutdown`]: never connect again.
     pub(crate) shut_down: bool,
+    /// The store ring may hold (or the client may have queued) watch
+    /// events nobody looked at: set by whatever used the store outside
+    /// [`Shared::poll`] and by a poll that changed a device.
+    pub(crate) store_dirty: bool,
 }
 
 /// The vsnd frontend (cheap to clone: clones share one state).
@@ -223,6 +227,7 @@ impl<X: Platform> Frontend<X> {
             options,
             stuck: Vec::new(),
             shut_down: false,
+            store_dirty: true,
         };
         let mut failed = Vec::new();
         let mut indices: Vec<(u32, String)> = names
@@ -309,6 +314,8 @@ impl<X: Platform> Frontend<X> {
     /// a watch of the application's own, such as `control/shutdown`).
     pub fn with_store<T>(&self, f: impl FnOnce(&mut XenStore<X::Page>, &mut X) -> T) -> T {
         let shared = &mut *self.shared.borrow_mut();
+        // `f` may pump the ring and queue our watch events.
+        shared.store_dirty = true;
         f(&mut shared.store, &mut shared.xen)
     }
 
@@ -557,9 +564,21 @@ impl<X: Platform> Shared<X> {
         self.disconnect(index, XenbusState::Closed);
     }
 
+    /// [`Shared::poll`] only when there can be something to do: XenStore
+    /// signalled its port, someone else used the store since, or grants
+    /// wait to be revoked. This is what every PCM operation calls: on the
+    /// data path it costs one look at a pending flag.
+    pub(crate) fn poll_if_pending(&mut self) {
+        let port = self.store.port();
+        if self.xen.take_pending(port) || self.store_dirty || !self.stuck.is_empty() {
+            self.poll();
+        }
+    }
+
     /// Handle backend state changes seen through the watches.
     pub(crate) fn poll(&mut self) {
         self.retry_stuck();
+        self.store_dirty = false;
         if self.store.poll(&mut self.xen).is_err() {
             return;
         }
@@ -575,6 +594,8 @@ impl<X: Platform> Shared<X> {
             if !changed {
                 continue;
             }
+            // Handling it talks to XenStore, which may queue more events.
+            self.store_dirty = true;
             let backend_path = self.devices[index].backend_path.clone();
             let state = read_state(&mut self.store, &mut self.xen, &backend_path)
                 .unwrap_or(XenbusState::Unknown);

@@ -256,37 +256,66 @@ impl<X: Platform> SndPcm<X> {
     ) -> Result<T, PcmError> {
         let mut shared = self.frontend.shared.borrow_mut();
         let Shared { xen, devices, .. } = &mut *shared;
-        let device = &mut devices[self.device];
-        let current = device.connected.then_some(device.generation);
-        if self.generation.is_some() && self.generation != current {
-            return Err(PcmError::new(
-                ErrorKind::Disconnected,
-                "backend reconnected: prepare the stream again",
-            ));
-        }
-        let stream = device.slots[self.slot]
-            .stream
-            .as_mut()
-            .ok_or_else(|| PcmError::new(ErrorKind::Disconnected, "backend not connected"))?;
+        let stream = Self::live_stream(self.generation, devices, self.device, self.slot)?;
         Ok(f(stream, xen)?)
     }
 
-    /// Like `with_stream` for state-changing operations: polls the frontend
-    /// first and turns a disconnection into state `Open`.
+    /// Like `with_stream` for state-changing operations: follows the
+    /// backend's XenStore state first (cheap unless XenStore signalled
+    /// something), turns a disconnection into state `Open`, and refreshes
+    /// the cached position, delay and room, all under one borrow.
     fn operate<T>(
         &mut self,
         f: impl FnOnce(&mut SndStream<X>, &mut X) -> Result<T, SndError>,
     ) -> Result<T, PcmError> {
-        self.frontend.poll();
-        let result = self.with_stream(f);
+        let frame = self.params.frame_bytes().max(1) as u64;
+        let mut cached = None;
+        let result = {
+            let mut shared = self.frontend.shared.borrow_mut();
+            shared.poll_if_pending();
+            let Shared { xen, devices, .. } = &mut *shared;
+            Self::live_stream(self.generation, devices, self.device, self.slot).and_then(|stream| {
+                let result = f(stream, xen);
+                cached = Some(Cached {
+                    position: stream.position_bytes() / frame,
+                    delay: (stream.delay_bytes() / frame) as usize,
+                    available: (stream.available_bytes() / frame) as usize,
+                });
+                Ok(result?)
+            })
+        };
+        if let Some(cached) = cached {
+            self.cached = cached;
+        }
         if let Err(e) = &result {
             if e.kind == ErrorKind::Disconnected {
                 self.state = StreamState::Open;
                 self.generation = None;
             }
         }
-        self.refresh();
         result
+    }
+
+    /// The stream of `slot` on `device` if it is live on generation
+    /// `generation` (see `with_stream`).
+    fn live_stream(
+        generation: Option<u32>,
+        devices: &mut [super::frontend::Device<X>],
+        device: usize,
+        slot: usize,
+    ) -> Result<&mut SndStream<X>, PcmError> {
+        let device = &mut devices[device];
+        let current = device.connected.then_some(device.generation);
+        if generation.is_some() && generation != current {
+            return Err(PcmError::new(
+                ErrorKind::Disconnected,
+                "backend reconnected: prepare the stream again",
+            ));
+        }
+        device.slots[slot]
+            .stream
+            .as_mut()
+            .ok_or_else(|| PcmError::new(ErrorKind::Disconnected, "backend not connected"))
     }
 
     fn refresh(&mut self) {

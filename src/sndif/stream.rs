@@ -122,6 +122,8 @@ pub struct Stream<X: Platform> {
     channel: Channel<X>,
     buffer: Option<SharedBuffer<X::Page>>,
     params: Option<OpenParams>,
+    /// `params`' audio buffer in bytes (0 while closed), for the data path.
+    buffer_bytes: u64,
     state: State,
     /// Bytes handed to the backend (WRITE sent) / asked for (READ sent).
     submitted: u64,
@@ -170,6 +172,7 @@ impl<X: Platform> Stream<X> {
             channel: Channel::new(xen, backend)?,
             buffer: None,
             params: None,
+            buffer_bytes: 0,
             state: State::Closed,
             submitted: 0,
             completed: 0,
@@ -274,6 +277,7 @@ impl<X: Platform> Stream<X> {
             Ok(_) => {
                 self.buffer = Some(buffer);
                 self.params = Some(params);
+                self.buffer_bytes = params.buffer_bytes() as u64;
                 self.state = State::Prepared;
                 Ok(())
             }
@@ -310,6 +314,7 @@ impl<X: Platform> Stream<X> {
         let result = self.channel.call(xen, XENSND_OP_CLOSE, &[]).map(|_| ());
         self.state = State::Closed;
         self.params = None;
+        self.buffer_bytes = 0;
         self.transfers.clear();
         self.captured.clear();
         if let Some(buffer) = self.buffer.take() {
@@ -407,13 +412,14 @@ impl<X: Platform> Stream<X> {
     /// Playback: bytes that can be written now without blocking.
     /// Capture: bytes that can be read now without blocking.
     pub fn available_bytes(&self) -> u64 {
-        let Some(params) = self.params else { return 0 };
         match self.direction {
             Direction::Playback => {
                 // Never get more than a buffer ahead of what was played, and
                 // never overwrite a region whose WRITE is still in flight.
+                // (`buffer_bytes` is 0 while closed: nothing is available.)
                 let played = self.position_bytes().min(self.completed);
-                (params.buffer_bytes() as u64).saturating_sub(self.submitted - played)
+                self.buffer_bytes
+                    .saturating_sub(self.submitted.saturating_sub(played))
             }
             Direction::Capture => self.captured.iter().map(|c| c.1 as u64).sum(),
         }
@@ -422,7 +428,12 @@ impl<X: Platform> Stream<X> {
     /// Take in responses and events; account completions, underruns and
     /// overruns. Called by every operation; call it from an idle loop too.
     pub fn poll(&mut self, xen: &mut X) -> Result<(), SndError> {
+        let before = self.channel.arrivals();
         let polled = self.channel.poll(xen);
+        if polled.is_ok() && self.channel.arrivals() == before {
+            // Nothing arrived: no completion, no new position.
+            return Ok(());
+        }
         while let Some(&(id, offset, len)) = self.transfers.front() {
             let Some(done) = self.channel.take_completion(id) else {
                 break;
@@ -472,13 +483,34 @@ impl<X: Platform> Stream<X> {
         }
     }
 
-    fn wait(&mut self, xen: &mut X) {
+    /// Block until something happens (or the earliest request deadline).
+    /// `for_response`: what we wait for is a response, so the backend is
+    /// asked to notify it (position events always notify: waits for room
+    /// that only the next position event can make do not ask, which keeps
+    /// the backend at one notification per period).
+    fn wait(&mut self, xen: &mut X, for_response: bool) -> Result<(), SndError> {
+        if for_response && self.channel.arm_response_notification(xen)? {
+            // A response arrived meanwhile: no need to block.
+            return Ok(());
+        }
         self.counters.blocking_waits += 1;
         let deadline = self
             .channel
             .next_deadline()
             .unwrap_or_else(|| xen.now_ns().saturating_add(self.channel.timeout_ns()));
         xen.wait_until(deadline);
+        Ok(())
+    }
+
+    /// Whether playback waiting for room needs a response to go on (rather
+    /// than a position event): when not running (no events come), when
+    /// the pipeline or the ring is full, or when the backend reported a
+    /// position beyond the last completed WRITE (room waits for answers).
+    fn room_needs_response(&self) -> bool {
+        self.state != State::Running
+            || self.transfers.len() >= self.depth
+            || self.channel.free_slots() == 0
+            || self.position_bytes() > self.completed
     }
 
     /// Playback: the next writable region of the shared buffer (offset and
@@ -523,6 +555,24 @@ impl<X: Platform> Stream<X> {
         Ok(())
     }
 
+    /// Playback: poll, unless what we already know leaves room for
+    /// `wanted` bytes (whole periods while the pipeline has room): what a
+    /// poll could bring only adds room, and whatever else it brings (an
+    /// error status) is taken in by the next one. Saves a look at the
+    /// shared pages right after the caller's own poll.
+    fn poll_unless_room(&mut self, xen: &mut X, wanted: usize) -> Result<(), SndError> {
+        let pipeline_free = self.depth.saturating_sub(self.transfers.len());
+        let period = self.params.map_or(usize::MAX, |p| p.period_bytes().max(1));
+        let room = self.available_bytes() >= wanted as u64
+            && pipeline_free >= wanted.div_ceil(period)
+            && self.channel.free_slots() as usize >= wanted.div_ceil(period);
+        if room && self.channel.broken().is_none() {
+            Ok(())
+        } else {
+            self.poll(xen)
+        }
+    }
+
     fn check_playback(&self) -> Result<OpenParams, SndError> {
         if self.direction != Direction::Playback {
             return Err(SndError::InvalidState);
@@ -540,7 +590,7 @@ impl<X: Platform> Stream<X> {
         if data.len() % params.frame_bytes() != 0 {
             return Err(SndError::Unsupported);
         }
-        self.poll(xen)?;
+        self.poll_unless_room(xen, data.len())?;
         let mut done = 0;
         while done < data.len() {
             let Some((offset, len)) = self.next_region(data.len() - done) else {
@@ -592,7 +642,8 @@ impl<X: Platform> Stream<X> {
         if self.state == State::Prepared && self.transfers.is_empty() {
             return self.start(xen);
         }
-        self.wait(xen);
+        let for_response = self.room_needs_response();
+        self.wait(xen, for_response)?;
         self.poll(xen)
     }
 
@@ -611,8 +662,8 @@ impl<X: Platform> Stream<X> {
         F: FnMut(&X::Page, usize, usize, usize),
     {
         let params = self.check_playback()?;
-        self.poll(xen)?;
         let wanted = max_bytes - max_bytes % params.frame_bytes();
+        self.poll_unless_room(xen, wanted)?;
         let Some((offset, len)) = self.next_region(wanted) else {
             return Ok(0);
         };
@@ -659,7 +710,7 @@ impl<X: Platform> Stream<X> {
         while !self.transfers.is_empty() {
             self.poll(xen)?;
             if !self.transfers.is_empty() {
-                self.wait(xen);
+                self.wait(xen, true)?;
             }
         }
         if self.state == State::Running || self.state == State::Paused {
@@ -769,7 +820,12 @@ impl<X: Platform> Stream<X> {
             let n = self.try_read(xen, &mut out[done..])?;
             done += n;
             if done < out.len() && n == 0 {
-                // Until the next response, event or period, whichever is first.
+                // Until the next response, event or period, whichever is
+                // first: a READ in flight is what we wait for, so ask the
+                // backend to notify its answer.
+                if !self.transfers.is_empty() && self.channel.arm_response_notification(xen)? {
+                    continue;
+                }
                 self.counters.blocking_waits += 1;
                 let next_period = xen.now_ns().saturating_add(period_ns);
                 let deadline = self

@@ -202,11 +202,24 @@ impl Rig {
     }
 
     /// Let simulated time pass like a guest's `hlt` until the next event
-    /// (at most `ns`): the backend and xenstored run.
+    /// (at most `ns`): the backend and xenstored run, and the guest wakes
+    /// when one of its event channels fires or at the deadline. (The
+    /// simulator's own `wait_until` also returns on any backend progress,
+    /// a spurious wake-up a halted vCPU does not have: counting the data
+    /// path per period, that would add calls the real guest never makes.)
     pub fn sleep(&self, ns: u64) {
+        const TICK_NS: u64 = 50_000;
         self.frontend.with_platform(|xen| {
             let deadline = xen.now_ns() + ns;
-            xen.wait_until(deadline);
+            loop {
+                if xen.upcall() > 0 || xen.now_ns() >= deadline {
+                    return;
+                }
+                if !self.sim.step() {
+                    let now = xen.now_ns();
+                    self.sim.advance_to((now + TICK_NS).min(deadline));
+                }
+            }
         });
     }
 }
