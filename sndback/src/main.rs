@@ -280,9 +280,27 @@ impl Backend {
 
     fn record_teardown(&mut self, records: Vec<StreamSummary>) {
         if !records.is_empty() {
+            let mut domains: Vec<u32> = records.iter().map(|record| record.domid).collect();
+            domains.dedup();
+            for domid in domains {
+                self.log_held(domid);
+            }
             self.history.extend(records);
             self.write_stats();
         }
+    }
+
+    /// What we still hold of `domid` (and of every frontend), from the
+    /// grant and event-channel handles' own bookkeeping: after a teardown
+    /// both must be 0 for that domain.
+    fn log_held(&self, domid: u32) {
+        log::info!(
+            "dom{domid}: torn down, still held: {} grant mappings, {} event channels (all frontends: {}, {})",
+            self.table.mapped_pages(Some(domid)),
+            self.events.bound_ports(Some(domid)),
+            self.table.mapped_pages(None),
+            self.events.bound_ports(None)
+        );
     }
 
     fn write_stats(&self) {
@@ -562,6 +580,11 @@ impl Backend {
         self.ports.clear();
         self.store
             .unwatch(&self.settings.device.backend_root, BACKEND_TOKEN);
+        log::info!(
+            "exit: still held: {} grant mappings, {} event channels",
+            self.table.mapped_pages(None),
+            self.events.bound_ports(None)
+        );
         self.write_stats();
     }
 }

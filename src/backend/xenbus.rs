@@ -20,7 +20,7 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use super::config::{narrow_with, parse_u32, LevelConfig};
+use super::config::{narrow_with, parse_formats, parse_rates, parse_u32, LevelConfig};
 use super::counters::Counters;
 use super::{Direction, GrantMapper, Limits, Sink, Source, Stream, StreamChannel, StreamConfig};
 use crate::abi::xenbus::XenbusState;
@@ -167,23 +167,42 @@ fn read_level<'a>(values: &'a [Option<String>; 5]) -> LevelConfig<'a> {
     }
 }
 
+/// The configuration nodes of a level, in [`read_level`]'s order.
+const LEVEL_NODES: [&str; 5] = [
+    "sample-rates",
+    "sample-formats",
+    "channels-min",
+    "channels-max",
+    "buffer-size",
+];
+
 fn level_values(store: &mut impl XenBusHost, path: &str) -> [Option<String>; 5] {
-    [
-        "sample-rates",
-        "sample-formats",
-        "channels-min",
-        "channels-max",
-        "buffer-size",
-    ]
-    .map(|name| store.read(&format!("{path}/{name}")))
+    LEVEL_NODES.map(|name| store.read(&format!("{path}/{name}")))
 }
 
+/// The level's nodes narrowed into `limits`; a node that does not parse is
+/// named with its value (`<path>/sample-rates = "abc": not a decimal number`).
 fn narrow(limits: &Limits, store: &mut impl XenBusHost, path: &str) -> Result<Limits, String> {
     let values = level_values(store, path);
+    for (name, value) in LEVEL_NODES.iter().zip(&values) {
+        let Some(text) = value else {
+            continue;
+        };
+        let parsed = match *name {
+            "sample-rates" => parse_rates(text).map(drop),
+            "sample-formats" => parse_formats(text).map(drop),
+            _ => parse_u32(text).map(drop),
+        };
+        if let Err(error) = parsed {
+            return Err(format!("{path}/{name} = {text:?}: {}", error.0));
+        }
+    }
     narrow_with(limits, &read_level(&values)).map_err(|error| format!("{path}: {}", error.0))
 }
 
 /// Read the card, PCM and stream configuration under the frontend path.
+/// A PCM or stream whose own nodes do not parse is left out (logged, like
+/// the frontend leaves it out); a bad card level fails the device.
 fn read_config(
     store: &mut impl XenBusHost,
     frontend: &str,
@@ -196,7 +215,13 @@ fn read_config(
         if store.directory(&pcm_path).is_empty() {
             break;
         }
-        let pcm_limits = narrow(&card, store, &pcm_path)?;
+        let pcm_limits = match narrow(&card, store, &pcm_path) {
+            Ok(limits) => limits,
+            Err(error) => {
+                log::error!("{error}: PCM left out");
+                continue;
+            }
+        };
         for index in 0..MAX_INDEX {
             let path = format!("{pcm_path}/{index}");
             let Some(kind) = store.read(&format!("{path}/type")) else {
@@ -205,12 +230,21 @@ fn read_config(
             let direction = match kind.trim() {
                 "p" => Direction::Playback,
                 "c" => Direction::Capture,
-                other => return Err(format!("{path}/type: unknown stream type {other:?}")),
+                other => {
+                    log::error!("{path}/type: unknown stream type {other:?}: stream left out");
+                    continue;
+                }
             };
             let unique_id = store
                 .read(&format!("{path}/unique-id"))
                 .unwrap_or_else(|| format!("pcm{pcm}-{index}"));
-            let limits = narrow(&pcm_limits, store, &path)?;
+            let limits = match narrow(&pcm_limits, store, &path) {
+                Ok(limits) => limits,
+                Err(error) => {
+                    log::error!("{error}: stream {unique_id} left out");
+                    continue;
+                }
+            };
             streams.push(StreamInfo {
                 pcm,
                 index,
@@ -383,7 +417,19 @@ impl<P: SharedPage> Device<P> {
                 }
                 Vec::new()
             }
-            Some(STATE_CLOSING | STATE_CLOSED) => {
+            Some(state @ (STATE_CLOSING | STATE_CLOSED)) => {
+                if self.state != STATE_CLOSED {
+                    log::info!(
+                        "dom{} vsnd {}: frontend {}: tearing down",
+                        self.domid,
+                        self.device,
+                        if state == STATE_CLOSING {
+                            "closing"
+                        } else {
+                            "closed"
+                        }
+                    );
+                }
                 let records = self.teardown(store);
                 self.set_state(store, STATE_CLOSED);
                 records
@@ -454,6 +500,25 @@ impl<P: SharedPage> Device<P> {
     ) -> Result<(), String> {
         let infos = read_config(store, &self.frontend_path, &settings.limits)?;
         for info in infos {
+            let ring_nodes = [
+                "ring-ref",
+                "event-channel",
+                "evt-ring-ref",
+                "evt-event-channel",
+            ];
+            if ring_nodes
+                .iter()
+                .all(|name| store.read(&format!("{}/{name}", info.path)).is_none())
+            {
+                // The frontend did not set this stream up (e.g. it found
+                // its configuration unusable): serve the others.
+                log::warn!(
+                    "{}: no ring nodes: stream {} not set up by the frontend, left out",
+                    info.path,
+                    info.unique_id
+                );
+                continue;
+            }
             let ring_ref = read_number(store, &format!("{}/ring-ref", info.path))?;
             let ring_channel = read_number(store, &format!("{}/event-channel", info.path))?;
             let event_ref = read_number(store, &format!("{}/evt-ring-ref", info.path))?;
@@ -499,6 +564,9 @@ impl<P: SharedPage> Device<P> {
                 channel: StreamChannel::new(ring_page, event_page, stream),
                 deadline_ns: Some(0),
             });
+        }
+        if self.streams.is_empty() {
+            return Err(format!("{}: no stream set up", self.frontend_path));
         }
         Ok(())
     }

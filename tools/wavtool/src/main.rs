@@ -103,6 +103,10 @@ enum Command {
         /// last period); 0 = lengths must match.
         #[arg(long, default_value_t = 0)]
         trailing_zero_frames_below: usize,
+        /// The actual file must equal the expected one from this frame on
+        /// (e.g. playback resumed mid-signal after a reconnection).
+        #[arg(long, default_value_t = 0)]
+        expected_from: u64,
     },
     /// Print the CRC-32 (hex) of a WAV file's sample bytes.
     Crc32 {
@@ -210,14 +214,33 @@ fn noise_s16le(seed: u32, frames: u64, channels: u8) -> Vec<u8> {
     bytes
 }
 
-fn compare(expected: &Path, actual: &Path, trailing_below: usize) -> Result<bool, String> {
-    let a = load(expected)?;
+fn compare(
+    expected: &Path,
+    actual: &Path,
+    trailing_below: usize,
+    expected_from: u64,
+) -> Result<bool, String> {
+    let mut a = load(expected)?;
     let b = load(actual)?;
     if a.spec != b.spec {
         println!("DIFFERENT format: expected {:?}, got {:?}", a.spec, b.spec);
         return Ok(false);
     }
     let channels = a.spec.channels.max(1) as usize;
+    if expected_from > 0 {
+        let skip = usize::try_from(expected_from)
+            .ok()
+            .and_then(|frames| frames.checked_mul(channels))
+            .filter(|&skip| skip <= a.samples.len())
+            .ok_or_else(|| {
+                format!(
+                    "--expected-from {expected_from}: the expected file has only {} frames",
+                    a.samples.len() / channels
+                )
+            })?;
+        a.samples.drain(..skip);
+        println!("(expected file from frame {expected_from} on)");
+    }
     if let Some(i) = a.samples.iter().zip(&b.samples).position(|(x, y)| x != y) {
         println!(
             "DIFFERENT at frame {} channel {}: expected {}, got {} ({} of {} frames equal before it)",
@@ -566,8 +589,19 @@ fn main() -> ExitCode {
             actual,
             gain_mdb: None,
             trailing_zero_frames_below,
+            expected_from,
             ..
-        } => compare(&expected, &actual, trailing_zero_frames_below),
+        } => compare(
+            &expected,
+            &actual,
+            trailing_zero_frames_below,
+            expected_from,
+        ),
+        Command::Compare {
+            gain_mdb: Some(_),
+            expected_from: 1..,
+            ..
+        } => Err("--expected-from does not go with --gain-mdb".to_string()),
         Command::Compare {
             expected,
             actual,
@@ -627,7 +661,7 @@ mod tests {
             let mut all = bytes.clone();
             all.extend_from_slice(tail);
             write_s16(&all, 48_000, 2, &actual).unwrap();
-            let verdict = compare(&expected, &actual, below).unwrap();
+            let verdict = compare(&expected, &actual, below, 0).unwrap();
             std::fs::remove_file(&actual).unwrap();
             verdict
         };
@@ -637,5 +671,28 @@ mod tests {
         assert!(!check(&[0; 4 * 10], 0), "no tail allowed");
         assert!(!check(&[0, 0, 1, 0], 11), "non-zero tail");
         std::fs::remove_file(&expected).unwrap();
+    }
+
+    #[test]
+    fn compare_from_a_frame_checks_the_phase() {
+        let expected = temp("expected-from");
+        let bytes = noise_s16le(5, 200, 2);
+        write_s16(&bytes, 48_000, 2, &expected).unwrap();
+        let actual = temp("actual-from");
+        // Frames 73.. of the reference (4 bytes a frame).
+        write_s16(&bytes[73 * 4..], 48_000, 2, &actual).unwrap();
+        assert!(compare(&expected, &actual, 0, 73).unwrap());
+        assert!(
+            !compare(&expected, &actual, 0, 72).unwrap(),
+            "one frame off"
+        );
+        assert!(
+            !compare(&expected, &actual, 0, 74).unwrap(),
+            "one frame off"
+        );
+        assert!(!compare(&expected, &actual, 0, 0).unwrap());
+        assert!(compare(&expected, &actual, 0, 201).is_err(), "past the end");
+        std::fs::remove_file(&expected).unwrap();
+        std::fs::remove_file(&actual).unwrap();
     }
 }
