@@ -118,6 +118,9 @@ impl XenBusHost for Host<'_> {
     fn media(&mut self, _domid: u32, _stream: &StreamInfo) -> (Box<dyn Sink>, Box<dyn Source>) {
         (Box::new(NullSink), Box::new(SilenceSource::default()))
     }
+    fn set_frontend(&mut self, _domid: u32) {
+        // One frontend (domain 3) in these tests.
+    }
 }
 
 #[derive(Clone)]

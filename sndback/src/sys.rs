@@ -505,6 +505,11 @@ impl DomainMapper {
             domid,
         }
     }
+
+    /// Map grants of `domid` from now on.
+    pub fn set_domid(&mut self, domid: u32) {
+        self.domid = domid;
+    }
 }
 
 impl GrantMapper for DomainMapper {

@@ -46,6 +46,9 @@ pub trait XenBusHost: GrantMapper {
     fn unbind(&mut self, port: u32);
     /// The sink and source of a stream of frontend `domid`.
     fn media(&mut self, domid: u32, stream: &StreamInfo) -> (Box<dyn Sink>, Box<dyn Source>);
+    /// Map grants of `domid` from now on (the device being handled is that
+    /// frontend's).
+    fn set_frontend(&mut self, domid: u32);
 }
 
 /// What the host decides for every device.
@@ -616,3 +619,104 @@ pub fn list_devices(store: &mut impl XenBusHost, root: &str) -> Vec<(u32, u32)> 
 
 /// Devices by `(domid, device)`.
 pub type Devices<P> = BTreeMap<(u32, u32), Device<P>>;
+
+/// A backend's devices and the ones it could not set up.
+pub struct DeviceSet<P: SharedPage> {
+    /// Devices set up, by `(domid, device)`.
+    pub devices: Devices<P>,
+    /// Devices that could not be set up, with why (logged once, retried at
+    /// every rescan).
+    pub failed: BTreeMap<(u32, u32), String>,
+}
+
+impl<P: SharedPage> Default for DeviceSet<P> {
+    fn default() -> Self {
+        Self {
+            devices: Devices::new(),
+            failed: BTreeMap::new(),
+        }
+    }
+}
+
+impl<P: SharedPage> DeviceSet<P> {
+    /// Bring the set in line with the devices listed under the backend
+    /// root: remove the ones gone (torn down, unwatched), create the new
+    /// ones (InitWait). Returns the records of streams torn down.
+    pub fn rescan<H: XenBusHost<Page = P>>(
+        &mut self,
+        settings: &DeviceSettings,
+        host: &mut H,
+    ) -> Vec<StreamSummary> {
+        let present = list_devices(host, &settings.backend_root);
+        let gone: Vec<(u32, u32)> = self
+            .devices
+            .keys()
+            .filter(|key| !present.contains(key))
+            .copied()
+            .collect();
+        let mut records = Vec::new();
+        for key in gone {
+            if let Some(device) = self.devices.remove(&key) {
+                host.set_frontend(key.0);
+                records.extend(device.remove(host));
+            }
+        }
+        self.failed.retain(|key, _| present.contains(key));
+        for key in present {
+            if self.devices.contains_key(&key) {
+                continue;
+            }
+            host.set_frontend(key.0);
+            match Device::create(host, settings, key.0, key.1) {
+                Ok(device) => {
+                    self.failed.remove(&key);
+                    self.devices.insert(key, device);
+                }
+                Err(error) => {
+                    if self.failed.get(&key) != Some(&error) {
+                        log::warn!("dom{} vsnd {}: not set up: {error}", key.0, key.1);
+                        self.failed.insert(key, error);
+                    }
+                }
+            }
+        }
+        records
+    }
+
+    /// A watch fired: `backend_token` is the watch on the backend root
+    /// (rescan, then our own state node: libxl asking us to close),
+    /// [`frontend_token`]s are the devices' frontend watches. Returns the
+    /// records of streams torn down.
+    pub fn on_watch<H: XenBusHost<Page = P>>(
+        &mut self,
+        settings: &DeviceSettings,
+        host: &mut H,
+        backend_token: &str,
+        path: &str,
+        token: &str,
+    ) -> Vec<StreamSummary> {
+        let mut records = Vec::new();
+        if token == backend_token {
+            records.extend(self.rescan(settings, host));
+            let relative = path
+                .strip_prefix(settings.backend_root.as_str())
+                .unwrap_or("")
+                .trim_start_matches('/');
+            let parts: Vec<&str> = relative.split('/').collect();
+            if let [domid, device, "state"] = parts.as_slice() {
+                if let (Ok(domid), Ok(device)) = (parse_u32(domid), parse_u32(device)) {
+                    if let Some(found) = self.devices.get_mut(&(domid, device)) {
+                        host.set_frontend(domid);
+                        records.extend(found.on_backend_change(host));
+                    }
+                }
+            }
+        } else if let Some(key) = parse_frontend_token(token) {
+            if let Some(device) = self.devices.get_mut(&key) {
+                host.set_frontend(key.0);
+                records.extend(device.on_frontend_change(host, settings));
+            }
+        }
+        records
+    }
+}
