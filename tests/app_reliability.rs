@@ -14,7 +14,7 @@ use xensnd::backend::io::{SilenceSource, Source};
 use xensnd::backend::sim_host::{SimBackendView, SimSndBackend};
 use xensnd::backend::xenbus::DeviceSettings;
 use xensnd::backend::Limits;
-use xensnd::pcm::Stream;
+use xensnd::pcm::{ErrorKind, Stream};
 use xensnd::sim::vsnd::{add_vsnd_device, SimVsndSpec};
 use xensnd::sim::{SimGuest, SimXen};
 use xensnd::sndif::format::SampleFormat;
@@ -62,19 +62,29 @@ const TONE: Tone = Tone {
     level_millidb: -6000,
 };
 
-/// The tone, asking the simulated backend to crash and restart once the
-/// player fills frame `at` (mid-stream, with audio in flight).
-struct RestartAt {
+/// The tone, running `action` once the player fills frame `at` (mid-stream,
+/// with audio in flight).
+struct ActAt {
     at: u64,
     fired: Cell<bool>,
-    view: Rc<RefCell<SimBackendView>>,
+    action: Box<dyn Fn()>,
 }
 
-impl Signal for RestartAt {
+impl ActAt {
+    fn new(at: u64, action: impl Fn() + 'static) -> Self {
+        Self {
+            at,
+            fired: Cell::new(false),
+            action: Box::new(action),
+        }
+    }
+}
+
+impl Signal for ActAt {
     fn fill(&self, first: u64, out: &mut [u8]) {
         if !self.fired.get() && first >= self.at {
             self.fired.set(true);
-            self.view.borrow_mut().restart_requested = true;
+            (self.action)();
         }
         TONE.fill_s16le(first, out);
     }
@@ -92,11 +102,9 @@ fn playback_resumes_from_the_played_position_after_a_backend_restart() {
     let mut pcm = frontend.open_unique_id("spk", &request()).unwrap();
     pcm.prepare().unwrap();
     let frames = 24_000u64;
-    let signal = RestartAt {
-        at: 9_600,
-        fired: Cell::new(false),
-        view: Rc::clone(&view),
-    };
+    // The simulated backend crashes and restarts (unmaps, unbinds, InitWait).
+    let restart = Rc::clone(&view);
+    let signal = ActAt::new(9_600, move || restart.borrow_mut().restart_requested = true);
     let clock = frontend.clone();
     let now_ns = move || clock.with_platform(|xen| xen.now_ns());
     let waiter = frontend.clone();
@@ -156,25 +164,26 @@ fn playback_resumes_from_the_played_position_after_a_backend_restart() {
 
 #[test]
 fn playback_gives_up_when_the_backend_does_not_come_back() {
-    let (_sim, frontend, view) = setup();
+    let (sim, frontend, _view) = setup();
     let mut pcm = frontend.open_unique_id("spk", &request()).unwrap();
     pcm.prepare().unwrap();
-    // The backend restarts, then its device disappears for good: the
-    // frontend stays disconnected and the player stops after its timeout.
-    let signal = RestartAt {
-        at: 4_800,
-        fired: Cell::new(false),
-        view: Rc::clone(&view),
-    };
+    // The backend's state goes to Closed mid-stream and stays there: the
+    // stream is disconnected for good and the player stops after its
+    // reconnection timeout with Disconnected.
+    let store = sim.clone();
+    let signal = ActAt::new(4_800, move || {
+        store
+            .store_write(
+                &format!("/local/domain/0/backend/vsnd/{GUEST}/0/state"),
+                b"6",
+            )
+            .unwrap()
+    });
     let clock = frontend.clone();
     let now_ns = move || clock.with_platform(|xen| xen.now_ns());
+    let started_ns = now_ns();
     let waiter = frontend.clone();
-    let sim_view = Rc::clone(&view);
     let mut idle = move || {
-        // Keep the backend silent once it has restarted: never Connected again.
-        if !sim_view.borrow().restart_requested && sim_view.borrow().history.len() > 0 {
-            sim_view.borrow_mut().silent = true;
-        }
         waiter.with_platform(|xen| {
             let deadline = xen.now_ns() + 2_000_000;
             xen.wait_until(deadline)
@@ -191,7 +200,14 @@ fn playback_gives_up_when_the_backend_does_not_come_back() {
             reconnect_timeout_ns: 200_000_000,
         },
     );
-    assert!(result.is_err(), "{result:?}");
+    assert!(signal.fired.get());
+    assert_eq!(result.unwrap_err(), ErrorKind::Disconnected);
+    let waited = frontend.with_platform(|xen| xen.now_ns()) - started_ns;
+    assert!(
+        waited >= 200_000_000,
+        "gave up after its timeout, not before: {waited} ns"
+    );
+    assert_eq!(frontend.connected_devices(), 0);
 }
 
 #[test]

@@ -622,8 +622,17 @@ mod tests {
 
     #[test]
     fn frontend_tokens_round_trip() {
-        assert_eq!(parse_frontend_token("fe/3/1"), Some((3, 1)));
-        assert_eq!(parse_frontend_token("backend"), None);
-        assert_eq!(parse_frontend_token("fe/x/1"), None);
+        assert_eq!(
+            xensnd::backend::xenbus::parse_frontend_token("fe/3/1"),
+            Some((3, 1))
+        );
+        assert_eq!(
+            xensnd::backend::xenbus::parse_frontend_token("backend"),
+            None
+        );
+        assert_eq!(
+            xensnd::backend::xenbus::parse_frontend_token("fe/x/1"),
+            None
+        );
     }
 }

@@ -479,9 +479,10 @@ fn cycles<X: Platform>(frontend: &Frontend<X>, options: &Options) -> Result<(), 
         before.event_channels
     );
     let mut peak = before;
+    let started_ns = frontend.with_platform(|xen| xen.now_ns());
     for cycle in 1..=options.cycles {
         let (mut pcm, unique_id) = open(frontend, id, StreamKind::Playback, &options.request)?;
-        let c = pcm.config().clone();
+        let c = *pcm.config();
         let tone = Tone {
             frequency_hz: 440,
             rate: c.rate,
@@ -507,15 +508,17 @@ fn cycles<X: Platform>(frontend: &Frontend<X>, options: &Options) -> Result<(), 
         }
     }
     let after = usage()?;
+    let elapsed_ns = frontend.with_platform(|xen| xen.now_ns()) - started_ns;
     log::info!(
-        "XENSND-RESULT cycles={} grants_before={} grants_after={} evtchns_before={} evtchns_after={} grants_peak={} leftover_grants={}",
+        "XENSND-RESULT cycles={} grants_before={} grants_after={} evtchns_before={} evtchns_after={} grants_peak={} leftover_grants={} us_per_cycle={}",
         options.cycles,
         before.grants,
         after.grants,
         before.event_channels,
         after.event_channels,
         peak.grants,
-        frontend.leftover_grants()
+        frontend.leftover_grants(),
+        elapsed_ns / 1000 / u64::from(options.cycles.max(1))
     );
     if after != before {
         return Err(format!(
