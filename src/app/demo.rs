@@ -293,6 +293,10 @@ pub fn play_resuming<P: Playback>(
     // Frames queued on the current connection (plus base).
     let mut done = 0u64;
     let mut crc = Crc32::new();
+    // The CRC at period boundaries (frame, CRC of frames before it), so a
+    // resumption recomputes at most one period (the guest is slow at
+    // synthesising the whole signal again).
+    let mut checkpoints: Vec<(u64, Crc32)> = alloc::vec![(0, Crc32::new())];
     // Set after a recovery until the first frames are accepted again.
     let mut awaiting_first_write: Option<(usize, u64)> = None;
     // The position of the current connection after the last operation that
@@ -307,6 +311,7 @@ pub fn play_resuming<P: Playback>(
             frame_bytes,
             &mut done,
             &mut crc,
+            &mut checkpoints,
             &mut pause,
             &mut *idle,
             now_ns,
@@ -351,10 +356,12 @@ pub fn play_resuming<P: Playback>(
         awaiting_first_write = Some((report.resumptions.len() - 1, started_ns));
         base = played;
         done = played;
-        // The CRC covers the signal once, in order: redo it up to `played`.
-        crc = Crc32::new();
+        // The CRC covers the signal once, in order: go back to the last
+        // checkpoint at or before `played` and redo the rest.
+        checkpoints.retain(|(frame, _)| *frame <= played);
+        let (mut at, checkpoint) = checkpoints.last().copied().unwrap_or((0, Crc32::new()));
+        crc = checkpoint;
         let mut scratch = alloc::vec![0u8; 1024 * frame_bytes];
-        let mut at = 0u64;
         while at < played {
             let n = (played - at).min(1024);
             let bytes = &mut scratch[..n as usize * frame_bytes];
@@ -385,6 +392,7 @@ fn write_all<P: Playback>(
     frame_bytes: usize,
     done: &mut u64,
     crc: &mut Crc32,
+    checkpoints: &mut Vec<(u64, Crc32)>,
     pause: &mut Option<(u64, &mut dyn FnMut())>,
     idle: &mut dyn FnMut(),
     now_ns: &dyn Fn() -> u64,
@@ -441,6 +449,7 @@ fn write_all<P: Playback>(
         }
         crc.update(bytes);
         *done += n;
+        checkpoints.push((*done, *crc));
         if let Some((at, sleep)) = pause.as_mut() {
             if *done >= *at {
                 if stream.state() == StreamState::Prepared {

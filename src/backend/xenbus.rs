@@ -503,26 +503,25 @@ impl<P: SharedPage> Device<P> {
     ) -> Result<(), String> {
         let infos = read_config(store, &self.frontend_path, &settings.limits)?;
         for info in infos {
-            let ring_nodes = [
-                "ring-ref",
-                "event-channel",
-                "evt-ring-ref",
-                "evt-event-channel",
-            ];
-            if ring_nodes
-                .iter()
-                .all(|name| store.read(&format!("{}/{name}", info.path)).is_none())
-            {
-                // The frontend did not set this stream up (e.g. it found
-                // its configuration unusable): serve the others.
-                log::warn!(
-                    "{}: no ring nodes: stream {} not set up by the frontend, left out",
-                    info.path,
-                    info.unique_id
-                );
-                continue;
-            }
-            let ring_ref = read_number(store, &format!("{}/ring-ref", info.path))?;
+            let ring_node = format!("{}/ring-ref", info.path);
+            let Some(ring_text) = store.read(&ring_node) else {
+                if ["event-channel", "evt-ring-ref", "evt-event-channel"]
+                    .iter()
+                    .all(|name| store.read(&format!("{}/{name}", info.path)).is_none())
+                {
+                    // The frontend did not set this stream up (e.g. it found
+                    // its configuration unusable): serve the others.
+                    log::warn!(
+                        "{}: no ring nodes: stream {} not set up by the frontend, left out",
+                        info.path,
+                        info.unique_id
+                    );
+                    continue;
+                }
+                return Err(format!("{ring_node}: missing"));
+            };
+            let ring_ref = parse_u32(&ring_text)
+                .map_err(|error| format!("{ring_node}: {:?}: {}", ring_text, error.0))?;
             let ring_channel = read_number(store, &format!("{}/event-channel", info.path))?;
             let event_ref = read_number(store, &format!("{}/evt-ring-ref", info.path))?;
             let event_channel = read_number(store, &format!("{}/evt-event-channel", info.path))?;

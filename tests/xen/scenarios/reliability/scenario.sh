@@ -9,7 +9,7 @@
 #    device down and still holds 0 grant mappings and 0 event channels of
 #    that domain (its gnttab/evtchn handles' bookkeeping), Xen finishes the
 #    domain (no dying "(null)" domain left); rl-after then plays exactly;
-#  - rl-restart: sndback is killed with SIGKILL mid-playback of a 6 s tone
+#  - rl-restart: sndback is killed with SIGKILL mid-playback of an 8 s tone
 #    (its backend state node stays Connected: stale), started again with
 #    another --out-dir: the guest sees Disconnected, reconnects, resumes
 #    from the last position played; the new WAV = the reference from that
