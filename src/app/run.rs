@@ -3,7 +3,7 @@
 //! `XENSND-RESULT` line per stream that tests parse.
 //!
 //! Options (key=value, all optional):
-//! - `demo=tone|chime|record|loopback|list|idle` (default `tone`)
+//! - `demo=tone|chime|record|loopback|list|idle|cycles` (default `tone`)
 //! - `stream=<unique-id>[,<unique-id>...]`: streams to use (default: the
 //!   first playback, or capture for `record`); several streams play at once
 //! - `freq=<Hz>[,<Hz>...]` (tone, per stream), `ms=<length>`, `level=<0.001 dBFS>`
@@ -17,10 +17,11 @@
 //!   stream N times (default 100), printing the grants and event channels
 //!   in use before and after
 //!
-//! When the backend restarts mid-playback (tone, chime), the stream sees
-//! `Disconnected`, the frontend reconnects, and playback goes on from the
-//! last position the backend reported as played (see
-//! [`super::demo::play_resuming`]).
+//! When the backend restarts mid-playback (tone, chime on one stream), the
+//! stream sees `Disconnected`, the frontend reconnects, and playback goes
+//! on from the last position the backend reported as played (see
+//! [`super::demo::play_resuming`]); several streams at once stop with the
+//! error instead.
 #![forbid(unsafe_code)]
 
 use alloc::format;
