@@ -1,7 +1,7 @@
 #!/bin/bash
 # After a PASS of reliability: the sample-exact checks and the resumption
 # time, on the host.
-#  1. rl-restart: the restarted sndback's WAV equals the 8 s reference from
+#  1. rl-restart: the restarted sndback's WAV equals the 10 s reference from
 #     the frame the guest resumed at (XENSND-RECONNECT position=N), to the
 #     end; the guest's CRC-32 over the whole signal is the reference's;
 #     resumption within 2 s of the backend coming back, measured twice:
@@ -24,7 +24,7 @@ domid() { sed -n "s/^$1 \([0-9][0-9]*\)\$/\1/p" "$OUT/domids.txt"; }
 refs=$OUT/references
 mkdir -p "$refs"
 "$WAVTOOL" tone --freq 440 --ms 1000 --out "$refs/tone-440-1000.wav" > /dev/null
-"$WAVTOOL" tone --freq 440 --ms 8000 --out "$refs/tone-440-8000.wav" > /dev/null
+"$WAVTOOL" tone --freq 440 --ms 10000 --out "$refs/tone-440-10000.wav" > /dev/null
 
 exact() { # NAME WAV REF [FROM]
   local verdict
@@ -42,17 +42,17 @@ echo "host-check: $(tr '\n' ';' < "$OUT/stale-state.txt")"
 from=$(console rl-restart | sed -n 's/.*XENSND-RECONNECT position=\([0-9]*\).*/\1/p' | head -n1)
 queued=$(console rl-restart | sed -n 's/.*XENSND-DISCONNECTED position=[0-9]* queued=\([0-9]*\).*/\1/p' | head -n1)
 guest_ms=$(console rl-restart | sed -n 's/.*XENSND-RESUMED position=[0-9]* after_ms=\([0-9]*\).*/\1/p' | head -n1)
-if [ -n "$from" ] && [ "$from" -gt 0 ] && [ "$from" -lt 384000 ]; then
-  ok "restart: resumed from frame $from of 384000 (queued when lost: $queued): mid-stream"
+if [ -n "$from" ] && [ "$from" -gt 0 ] && [ "$from" -lt 480000 ]; then
+  ok "restart: resumed from frame $from of 480000 (queued when lost: $queued): mid-stream"
 else
   bad "restart: resumption frame '$from' not mid-stream"
 fi
-exact restart "$OUT/wav-restart/dom$r-spk.wav" "$refs/tone-440-8000.wav" "${from:-0}"
+exact restart "$OUT/wav-restart/dom$r-spk.wav" "$refs/tone-440-10000.wav" "${from:-0}"
 guest_crc=$(console rl-restart | grep -E 'XENSND-RESULT stream=spk frames' | sed -n 's/.* crc32=\([0-9a-f]*\).*/\1/p' | head -n1)
 frames=$(console rl-restart | grep -E 'XENSND-RESULT stream=spk frames' | sed -n 's/.* frames=\([0-9]*\).*/\1/p' | head -n1)
-ref_crc=$("$WAVTOOL" crc32 "$refs/tone-440-8000.wav")
-if [ "$frames" = 384000 ] && [ "$guest_crc" = "$ref_crc" ]; then
-  ok "restart: guest played 384000 frames, crc32 $guest_crc = the reference's (every frame once, in order)"
+ref_crc=$("$WAVTOOL" crc32 "$refs/tone-440-10000.wav")
+if [ "$frames" = 480000 ] && [ "$guest_crc" = "$ref_crc" ]; then
+  ok "restart: guest played 480000 frames, crc32 $guest_crc = the reference's (every frame once, in order)"
 else
   bad "restart: guest frames=$frames crc32=$guest_crc, reference crc32=$ref_crc"
 fi
