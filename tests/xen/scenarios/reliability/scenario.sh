@@ -13,8 +13,12 @@
 #    (its backend state node stays Connected: stale), started again with
 #    another --out-dir: the guest sees Disconnected, reconnects, resumes
 #    from the last position played; the new WAV = the reference from that
-#    frame on, the resumption within 2 s of the backend coming back.
-mkdir -p "$OUT/wav" "$OUT/wav-restart"
+#    frame on, the resumption within 2 s of the backend coming back; then
+#    the restarted sndback is stopped with SIGTERM (it exits holding no
+#    mapping and no event channel, the state node again left Connected) and
+#    a third one started: the guest resumes a second time, that WAV is the
+#    reference from the second resumption frame to the end.
+mkdir -p "$OUT/wav" "$OUT/wav-restart" "$OUT/wav-restart2"
 : > "$OUT/domids.txt"
 
 # create NAME: create /scenario/NAME.cfg and note its domid.
@@ -122,14 +126,31 @@ waitfor 10 sh -c "! pidof sndback >/dev/null"
 sleep 1
 stage restart
 start_bg backend2 /project/sndback --out-dir "$OUT/wav-restart" --stats "$OUT/sndback2-stats.json" --log debug
+# Then the same with a clean stop (SIGTERM): sndback unmaps and unbinds
+# everything and exits, but also leaves the state node at Connected.
+check "restart: resumed on the restarted sndback" wait_console rl-restart 90 'XENSND-RESUMED'
+sleep 0.5
+stage term
+term_pid=$(cat /run/backend2.pid)
+kill -TERM "$term_pid"
+waitfor 15 sh -c "! kill -0 $term_pid 2>/dev/null"
+rm -f /run/backend2.pid
+echo "backend state after SIGTERM: $(xenstore-read /local/domain/0/backend/vsnd/$r/0/state)" | tee -a "$OUT/stale-state.txt"
+check "term: sndback exited holding no grant mapping and no event channel" \
+  in_log backend2 "exit: still held: 0 grant mappings, 0 event channels"
+sleep 1
+stage restart-again
+start_bg backend3 /project/sndback --out-dir "$OUT/wav-restart2" --stats "$OUT/sndback3-stats.json" --log debug
 finish rl-restart
 check "restart: the app saw Disconnected" grep -qE 'XENSND-DISCONNECTED position=[0-9]+' "$OUT/console-rl-restart.log"
 check "restart: the frontend reconnected" grep -qE 'backend back in InitWait, reconnecting' "$OUT/console-rl-restart.log"
-check "restart: the app resumed" grep -qE 'XENSND-RESUMED position=[0-9]+ after_ms=[0-9]+' "$OUT/console-rl-restart.log"
-check "restart: the restarted sndback served the rest" in_log backend2 "dom$r/vsnd0/0/0\(spk\): first WRITE"
+resumed=$(grep -cE 'XENSND-RESUMED position=[0-9]+ after_ms=[0-9]+' "$OUT/console-rl-restart.log")
+check "restart: the app resumed twice (SIGKILL, SIGTERM): $resumed" test "$resumed" = 2
+check "restart: the restarted sndback played" in_log backend2 "dom$r/vsnd0/0/0\(spk\): first WRITE"
+check "restart: the sndback started after SIGTERM served the rest" in_log backend3 "dom$r/vsnd0/0/0\(spk\): first WRITE"
 tr -d '\r' < "$OUT/console-rl-restart.log" | grep -E 'XENSND-(DISCONNECTED|RECONNECT|RESUMED|RESULT)'
 
 sleep 1
-stop_bg backend2
-ls -l "$OUT/wav" "$OUT/wav-restart"
-result PASS "reliability: 100 open/close cycles leak nothing, garbage stream config named and skipped, xl destroy mid-stream cleaned up, backend SIGKILL + restart resumed"
+stop_bg backend3
+ls -l "$OUT/wav" "$OUT/wav-restart" "$OUT/wav-restart2"
+result PASS "reliability: 100 open/close cycles leak nothing, garbage stream config named and skipped, xl destroy mid-stream cleaned up, backend SIGKILL/SIGTERM + restart resumed twice"
