@@ -179,14 +179,29 @@ const LEVEL_NODES: [&str; 5] = [
     "buffer-size",
 ];
 
-fn level_values(store: &mut impl XenBusHost, path: &str) -> [Option<String>; 5] {
-    LEVEL_NODES.map(|name| store.read(&format!("{path}/{name}")))
+/// The level's configuration nodes; with `listing` (the level's children,
+/// already known) only those listed are read: each XenStore read is a round
+/// trip, which counts when a frontend reconnects.
+fn level_values(
+    store: &mut impl XenBusHost,
+    path: &str,
+    listing: Option<&[String]>,
+) -> [Option<String>; 5] {
+    LEVEL_NODES.map(|name| match listing {
+        Some(listing) if !listing.iter().any(|child| child == name) => None,
+        _ => store.read(&format!("{path}/{name}")),
+    })
 }
 
 /// The level's nodes narrowed into `limits`; a node that does not parse is
 /// named with its value (`<path>/sample-rates = "abc": not a decimal number`).
-fn narrow(limits: &Limits, store: &mut impl XenBusHost, path: &str) -> Result<Limits, String> {
-    let values = level_values(store, path);
+fn narrow(
+    limits: &Limits,
+    store: &mut impl XenBusHost,
+    path: &str,
+    listing: Option<&[String]>,
+) -> Result<Limits, String> {
+    let values = level_values(store, path, listing);
     for (name, value) in LEVEL_NODES.iter().zip(&values) {
         let Some(text) = value else {
             continue;
@@ -211,14 +226,15 @@ fn read_config(
     frontend: &str,
     limits: &Limits,
 ) -> Result<Vec<StreamInfo>, String> {
-    let card = narrow(limits, store, frontend)?;
+    let card = narrow(limits, store, frontend, None)?;
     let mut streams = Vec::new();
     for pcm in 0..MAX_INDEX {
         let pcm_path = format!("{frontend}/{pcm}");
-        if store.directory(&pcm_path).is_empty() {
+        let pcm_listing = store.directory(&pcm_path);
+        if pcm_listing.is_empty() {
             break;
         }
-        let pcm_limits = match narrow(&card, store, &pcm_path) {
+        let pcm_limits = match narrow(&card, store, &pcm_path, Some(&pcm_listing)) {
             Ok(limits) => limits,
             Err(error) => {
                 log::error!("{error}: PCM left out");
@@ -227,6 +243,11 @@ fn read_config(
         };
         for index in 0..MAX_INDEX {
             let path = format!("{pcm_path}/{index}");
+            let listing = store.directory(&path);
+            let listed = |name: &str| listing.iter().any(|child| child == name);
+            if !listed("type") {
+                break;
+            }
             let Some(kind) = store.read(&format!("{path}/type")) else {
                 break;
             };
@@ -238,10 +259,11 @@ fn read_config(
                     continue;
                 }
             };
-            let unique_id = store
-                .read(&format!("{path}/unique-id"))
+            let unique_id = listed("unique-id")
+                .then(|| store.read(&format!("{path}/unique-id")))
+                .flatten()
                 .unwrap_or_else(|| format!("pcm{pcm}-{index}"));
-            let limits = match narrow(&pcm_limits, store, &path) {
+            let limits = match narrow(&pcm_limits, store, &path, Some(&listing)) {
                 Ok(limits) => limits,
                 Err(error) => {
                     log::error!("{error}: stream {unique_id} left out");

@@ -2,7 +2,7 @@
 # After a PASS of reliability: the sample-exact checks and the resumption
 # time, on the host.
 #  1. rl-restart: the second sndback's WAV (started after a SIGKILL, stopped
-#     with SIGTERM) equals the 10 s reference from the first frame the guest
+#     with SIGTERM) equals the 15 s reference from the first frame the guest
 #     resumed at (XENSND-RECONNECT position=N) for as long as it recorded
 #     (at least up to the second resumption frame), the third one's from
 #     the second resumption frame to the end; the guest's CRC-32 over the whole signal is the reference's;
@@ -28,7 +28,7 @@ domid() { sed -n "s/^$1 \([0-9][0-9]*\)\$/\1/p" "$OUT/domids.txt"; }
 refs=$OUT/references
 mkdir -p "$refs"
 "$WAVTOOL" tone --freq 440 --ms 1000 --out "$refs/tone-440-1000.wav" > /dev/null
-"$WAVTOOL" tone --freq 440 --ms 10000 --out "$refs/tone-440-10000.wav" > /dev/null
+"$WAVTOOL" tone --freq 440 --ms 15000 --out "$refs/tone-440-15000.wav" > /dev/null
 
 exact() { # NAME WAV REF [FROM [--may-end-early]]
   local verdict
@@ -50,14 +50,14 @@ queued1=$(nth 1 's/.*XENSND-DISCONNECTED position=[0-9]* queued=\([0-9]*\).*/\1/
 queued2=$(nth 2 's/.*XENSND-DISCONNECTED position=[0-9]* queued=\([0-9]*\).*/\1/p')
 guest_ms1=$(nth 1 's/.*XENSND-RESUMED position=[0-9]* after_ms=\([0-9]*\).*/\1/p')
 guest_ms2=$(nth 2 's/.*XENSND-RESUMED position=[0-9]* after_ms=\([0-9]*\).*/\1/p')
-if [ -n "$from1" ] && [ -n "$from2" ] && [ "$from1" -gt 0 ] && [ "$from2" -gt "$from1" ] && [ "$from2" -lt 480000 ]; then
-  ok "restart: resumed from frame $from1 (SIGKILL; queued $queued1) then $from2 (SIGTERM; queued $queued2) of 480000: mid-stream, moving on"
+if [ -n "$from1" ] && [ -n "$from2" ] && [ "$from1" -gt 0 ] && [ "$from2" -gt "$from1" ] && [ "$from2" -lt 720000 ]; then
+  ok "restart: resumed from frame $from1 (SIGKILL; queued $queued1) then $from2 (SIGTERM; queued $queued2) of 720000: mid-stream, moving on"
 else
   bad "restart: resumption frames '$from1' '$from2' not mid-stream and increasing"
 fi
 # The second sndback's WAV: the reference from the first resumption frame
 # on, until it was stopped (at or past the second resumption frame).
-exact "restart (sndback 2)" "$OUT/wav-restart/dom$r-spk.wav" "$refs/tone-440-10000.wav" "${from1:-0}" --may-end-early
+exact "restart (sndback 2)" "$OUT/wav-restart/dom$r-spk.wav" "$refs/tone-440-15000.wav" "${from1:-0}" --may-end-early
 frames2=$(python3 -c "import wave,sys; print(wave.open(sys.argv[1]).getnframes())" "$OUT/wav-restart/dom$r-spk.wav" 2>/dev/null || echo 0)
 if [ -n "$from2" ] && [ "$frames2" -ge $(( ${from2:-0} - ${from1:-0} )) ]; then
   ok "restart (sndback 2): it recorded $frames2 frames >= the $(( from2 - from1 )) it reported played"
@@ -65,12 +65,12 @@ else
   bad "restart (sndback 2): recorded $frames2 frames, reported $(( ${from2:-0} - ${from1:-0} )) played"
 fi
 # The third sndback's WAV: the reference from the second resumption frame to the end.
-exact "restart (sndback 3)" "$OUT/wav-restart2/dom$r-spk.wav" "$refs/tone-440-10000.wav" "${from2:-0}"
+exact "restart (sndback 3)" "$OUT/wav-restart2/dom$r-spk.wav" "$refs/tone-440-15000.wav" "${from2:-0}"
 guest_crc=$(console rl-restart | grep -E 'XENSND-RESULT stream=spk frames' | sed -n 's/.* crc32=\([0-9a-f]*\).*/\1/p' | head -n1)
 frames=$(console rl-restart | grep -E 'XENSND-RESULT stream=spk frames' | sed -n 's/.* frames=\([0-9]*\).*/\1/p' | head -n1)
-ref_crc=$("$WAVTOOL" crc32 "$refs/tone-440-10000.wav")
-if [ "$frames" = 480000 ] && [ "$guest_crc" = "$ref_crc" ]; then
-  ok "restart: guest played 480000 frames, crc32 $guest_crc = the reference's (every frame once, in order)"
+ref_crc=$("$WAVTOOL" crc32 "$refs/tone-440-15000.wav")
+if [ "$frames" = 720000 ] && [ "$guest_crc" = "$ref_crc" ]; then
+  ok "restart: guest played 720000 frames, crc32 $guest_crc = the reference's (every frame once, in order)"
 else
   bad "restart: guest frames=$frames crc32=$guest_crc, reference crc32=$ref_crc"
 fi
