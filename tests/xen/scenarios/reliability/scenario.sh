@@ -90,7 +90,31 @@ check "garbage: sndback left the bad stream out" in_log backend "$node.*stream b
 create rl-destroy
 d=$(domid_of rl-destroy)
 check "destroy: playing" waitfor 90 in_log backend "dom$d/vsnd0/0/0\(spk\): first WRITE"
-sleep 1
+# Xen's own view of dom0's event channels (debug key 'e', in xl dmesg): the
+# local ports sndback logged for dom$d lead to dom$d now ("d=$d"), and must
+# not once it is destroyed. Checked both ways, so the observation itself is
+# known to work.
+ports=$(grep -F "dom$d/vsnd0/" "$OUT/backend.log" | grep -oE '\(local [0-9]+\)' | grep -oE '[0-9]+' | tr '\n' ' ')
+log "sndback's ports for dom$d: $ports"
+# evtchn_dump FILE: the last dump of dom0's event channels, from xl dmesg.
+evtchn_dump() {
+  timeout 20 xl debug-keys e
+  sleep 1
+  timeout 20 xl dmesg | awk '/Event channel information for d0:/ { n = 0; grab = 1; next }
+    /Event channel information for/ { grab = 0 } grab { line[n++] = $0 }
+    END { for (i = 0; i < n; i++) print line[i] }' > "$1"
+  [ -s "$1" ]
+}
+# bound_to_domain FILE: how many of $ports the dump shows leading to dom$d.
+bound_to_domain() {
+  awk -v d="$d" -v ports="$ports" 'BEGIN { n = split(ports, p, " ") }
+    { for (i = 1; i <= n; i++) if ($0 ~ (" " p[i] " \\[") && $0 ~ (" d=" d "( |$)")) { print; c++ } }
+    END { print c + 0 }' "$1" | tail -n1
+}
+check "destroy: Xen's dump of dom0's event channels read" evtchn_dump "$OUT/evtchn-before-destroy.txt"
+before=$(bound_to_domain "$OUT/evtchn-before-destroy.txt")
+check "destroy: before: Xen shows sndback's $(echo $ports | wc -w) ports bound to dom$d ($before)" \
+  test "$before" -gt 0 -a "$before" = "$(echo $ports | wc -w)"
 stage xl-destroy
 check "destroy: xl destroy" timeout 60 xl destroy rl-destroy
 check "destroy: gone" wait_gone rl-destroy 60
@@ -100,6 +124,9 @@ check "destroy: sndback tore the device down" \
 check "destroy: sndback holds no grant mapping and no event channel of dom$d" \
   waitfor 30 in_log backend "dom$d: torn down, still held: 0 grant mappings, 0 event channels"
 check "destroy: no dying domain left (nothing of it mapped)" waitfor 30 no_dying
+check "destroy: Xen's dump of dom0's event channels read again" evtchn_dump "$OUT/evtchn-after-destroy.txt"
+after=$(bound_to_domain "$OUT/evtchn-after-destroy.txt")
+check "destroy: after: Xen shows none of sndback's ports bound to dom$d ($after)" test "$after" = 0
 timeout 10 xl list > "$OUT/xl-list-after-destroy.txt" 2>&1
 
 create rl-after
