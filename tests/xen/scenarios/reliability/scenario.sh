@@ -100,7 +100,7 @@ log "sndback's ports for dom$d: $ports"
 evtchn_dump() {
   timeout 20 xl debug-keys e
   sleep 1
-  timeout 20 xl dmesg | awk '/Event channel information for d0:/ { n = 0; grab = 1; next }
+  timeout 20 xl dmesg | awk '/Event channel information for domain 0:/ { n = 0; grab = 1; next }
     /Event channel information for/ { grab = 0 } grab { line[n++] = $0 }
     END { for (i = 0; i < n; i++) print line[i] }' > "$1"
   [ -s "$1" ]
