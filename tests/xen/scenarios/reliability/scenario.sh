@@ -8,7 +8,9 @@
 #  - rl-destroy: `xl destroy` while an 8 s tone plays: sndback tears the
 #    device down and still holds 0 grant mappings and 0 event channels of
 #    that domain (its gnttab/evtchn handles' bookkeeping), Xen finishes the
-#    domain (no dying "(null)" domain left); rl-after then plays exactly;
+#    domain (no dying "(null)" domain left) and its dump of dom0's event
+#    channels shows sndback's ports leading to the guest before the destroy
+#    and none after; rl-after then plays exactly;
 #  - rl-restart: sndback is killed with SIGKILL mid-playback of a 15 s tone
 #    (its backend state node stays Connected: stale), started again with
 #    another --out-dir: the guest sees Disconnected, reconnects, resumes
