@@ -135,12 +135,16 @@ mod guest {
             Some(unix_ns) => info!("XENSND-TIMING entry_unix_ns={unix_ns}"),
             None => info!("XENSND-TIMING entry_unix_ns=unknown (no Xen wall clock)"),
         }
+        // Entry on the PV clock (Xen system time), for the benchmark
+        // (tests/xen/bench): with the demo's `play_start_clock_ns`.
+        let entry_clock_ns = xen.now_ns().saturating_sub(xen.ns_since_tsc(entry_tsc));
 
         let frontend_options = frontend_options(command_line)?;
         let probe = Frontend::probe(xen, store, frontend_options)
             .map_err(|error| format!("vsnd frontend: {error}"))?;
         let frontend = probe.frontend;
         let probe_us = frontend.with_platform(|xen| xen.ns_since_tsc(entry_tsc)) / 1000;
+        let probe_clock_ns = frontend.with_platform(|xen| xen.now_ns());
         for (path, error) in &probe.failed {
             error!("vsnd device {path} failed: {error}");
         }
@@ -167,6 +171,7 @@ mod guest {
             app::run::run(&frontend, &options)
         };
         let app_us = frontend.with_platform(|xen| xen.ns_since_tsc(entry_tsc)) / 1000;
+        let app_clock_ns = frontend.with_platform(|xen| xen.now_ns());
         // A request that came in while the demo ran is honoured now.
         if !matches!(ending, Ending::Reboot) {
             if let Ok(Some(request)) =
@@ -179,6 +184,9 @@ mod guest {
         let statistics = frontend.with_platform(|xen| xen.statistics());
         info!(
             "XENSND-TIMING entry_to_platform_us={platform_us} entry_to_probe_done_us={probe_us} entry_to_app_done_us={app_us}"
+        );
+        info!(
+            "XENSND-TIMING entry_clock_ns={entry_clock_ns} probe_done_clock_ns={probe_clock_ns} app_done_clock_ns={app_clock_ns}"
         );
         info!(
             "platform: {} upcalls ({} deferred), {} halts, {} timers armed ({} already due), {} grants live, {} pages leaked, {} leftover grants",

@@ -256,6 +256,8 @@ pub struct ResumingReport {
     pub play: PlayReport,
     /// Every recovery, in order.
     pub resumptions: Vec<Resumption>,
+    /// Times the player waited for room (through `PlayControl::idle`).
+    pub waits: u64,
 }
 
 /// How [`play_resuming`]'s inner steps end.
@@ -317,6 +319,7 @@ pub fn play_resuming<P: Playback>(
             now_ns,
             &mut awaiting_first_write,
             &mut report.resumptions,
+            &mut report.waits,
         )?;
         let step = match step {
             Step::Done => drain_or_lost(stream, now_ns)?,
@@ -398,6 +401,7 @@ fn write_all<P: Playback>(
     now_ns: &dyn Fn() -> u64,
     awaiting_first_write: &mut Option<(usize, u64)>,
     resumptions: &mut [Resumption],
+    waits: &mut u64,
 ) -> Result<Step, ErrorKind> {
     use crate::pcm::StreamState;
     let period = stream.config().period_frames.max(1) as u64;
@@ -415,6 +419,25 @@ fn write_all<P: Playback>(
             {
                 match stream.start() {
                     Ok(()) => {}
+                    Err(error) if error.kind() == ErrorKind::Disconnected => {
+                        return Ok(Step::Lost { started_ns });
+                    }
+                    Err(error) => return Err(error.kind()),
+                }
+            }
+            // Running: wait until the rest of this period fits (like ALSA's
+            // avail_min), so each WRITE is a whole period rather than the
+            // few frames a position event just freed.
+            let wanted = (bytes.len() - queued) / frame_bytes;
+            if stream.state() == StreamState::Running && stream.available() < wanted {
+                match stream.write_ready() {
+                    Ok(_) if stream.available() >= wanted => {}
+                    Ok(_) => {
+                        *position = stream.position();
+                        *waits += 1;
+                        idle();
+                        continue;
+                    }
                     Err(error) if error.kind() == ErrorKind::Disconnected => {
                         return Ok(Step::Lost { started_ns });
                     }
@@ -439,6 +462,7 @@ fn write_all<P: Playback>(
                 }
                 Err(error) if error.kind() == ErrorKind::WouldBlock => {
                     *position = stream.position();
+                    *waits += 1;
                     idle();
                 }
                 Err(error) if error.kind() == ErrorKind::Disconnected => {

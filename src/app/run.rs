@@ -185,18 +185,22 @@ fn open<X: Platform>(
     Ok((pcm, info.config.unique_id))
 }
 
-fn print_play(unique_id: &str, report: &PlayReport, pcm: &SndPcm<impl Platform>) {
+/// The result line of a playback stream; `app_waits` are the times the
+/// application itself waited for room (non-blocking writers), counted with
+/// the stream's own blocking waits.
+fn print_play(unique_id: &str, report: &PlayReport, app_waits: u64, pcm: &SndPcm<impl Platform>) {
     let counters = pcm.counters();
     let stats = pcm.channel_stats();
     log::info!(
-        "XENSND-RESULT stream={unique_id} frames={} position={} crc32={:08x} underruns={} max_in_flight={} requests={} notifications={}",
+        "XENSND-RESULT stream={unique_id} frames={} position={} crc32={:08x} underruns={} max_in_flight={} requests={} notifications={} blocking_waits={}",
         report.frames,
         report.position,
         report.crc32,
         counters.underruns,
         counters.max_in_flight,
         stats.requests,
-        stats.notifications_sent
+        stats.notifications_sent,
+        counters.blocking_waits + app_waits
     );
 }
 
@@ -316,6 +320,8 @@ fn play_all<X: Platform>(frontend: &Frontend<X>, options: &Options) -> Result<()
         };
         let pause_at = options.pause_at_ms.map(|ms| rate * ms / 1000);
         let pause_ns = options.pause_ms * 1_000_000;
+        // PV clock just before the first write() (entry: main's `entry_clock_ns`).
+        let play_start_ns = frontend.with_platform(|xen| xen.now_ns());
         let frontend = frontend.clone();
         let mut sleep = move || {
             frontend.with_platform(|xen| {
@@ -329,9 +335,11 @@ fn play_all<X: Platform>(frontend: &Frontend<X>, options: &Options) -> Result<()
         let clock = pcm.frontend().clone();
         let now_ns = move || clock.with_platform(|xen| xen.now_ns());
         let waiter = pcm.frontend().clone();
+        // Until the next event (a response, a position event, a XenStore
+        // watch), with a safety deadline.
         let mut idle = move || {
             waiter.with_platform(|xen| {
-                let deadline = xen.now_ns() + 2_000_000;
+                let deadline = xen.now_ns() + 50_000_000;
                 xen.wait_until(deadline);
             })
         };
@@ -343,7 +351,8 @@ fn play_all<X: Platform>(frontend: &Frontend<X>, options: &Options) -> Result<()
         };
         let report = demo::play_resuming(pcm, signal.as_ref(), frames, control)
             .map_err(|e| format!("play {unique_id}: {e}"))?;
-        print_play(unique_id, &report.play, pcm);
+        log::info!("XENSND-TIMING play_start_clock_ns={play_start_ns}");
+        print_play(unique_id, &report.play, report.waits, pcm);
         if !report.resumptions.is_empty() {
             let resumed: Vec<String> = report
                 .resumptions
@@ -454,7 +463,7 @@ fn play_interleaved<X: Platform>(
             position: pcm.position(),
             crc32: p.crc.value(),
         };
-        print_play(unique_id, &report, pcm);
+        print_play(unique_id, &report, 0, pcm);
         pcm.close()
             .map_err(|e| format!("close {unique_id}: {}", e.kind()))?;
     }

@@ -10,23 +10,41 @@
 //!   run; prints its figures as JSON on stdout (run under callgrind by `run`).
 //! - `report --out DIR`: read `DIR/host.json` and, if present, `DIR/xen.json`
 //!   (written by the QEMU+Xen bench), print the table, write `DIR/bench.json`.
+//! - `xen-summary --runs DIR --reference WAV --wavtool PATH --out FILE`: turn
+//!   the run directories of the QEMU+Xen bench (`tests/xen/bench`, `make
+//!   bench-xen`) into `xen.json` (see [`xen`]).
 //!
 //! `DIR/xen.json` (optional; every key optional, numbers are plain JSON numbers):
 //! ```json
-//! { "boot_to_first_write_ms": { "xensnd": [812.0, 798.5], "linux": [5400.0] },
-//!   "notifications_per_period": { "xensnd": { "to_backend": 1.0, "to_frontend": 2.0 },
-//!                                 "linux":  { "to_backend": 1.0, "to_frontend": 2.0,
-//!                                             "requests": 1.0 } },
-//!   "min_memory_mib": { "xensnd": 4, "linux": 128 },
-//!   "runs": 3, "notes": "free text" }
+//! { "boot_to_first_write_ms": { "xensnd": [812.0, 798.5, 805.0], "linux": [5400.0, 5900.0, 6100.0] },
+//!   "xl_create_ms": { "xensnd": [500.0, 480.0, 510.0], "linux": [3000.0, 3100.0, 2900.0] },
+//!   "guest_entry_to_first_write_ms": { "xensnd": [310.2, 305.0, 330.1] },
+//!   "guest_entry_to_first_write_pv_clock_ms": { "xensnd": [311.0, 305.2, 330.0] },
+//!   "notifications_per_period": {
+//!     "xensnd": { "to_backend": 1.0, "to_frontend": 2.0, "to_frontend_ring": 1.0,
+//!                 "to_frontend_events": 1.0, "requests": 1.0, "writes": 1.0,
+//!                 "other_requests": 4, "guest_notifications_sent": 1.0,
+//!                 "blocking_waits": 0.9, "underruns": 0, "periods": 1000.0,
+//!                 "period_frames": 480, "buffer_frames": 4800, "failure": null },
+//!     "linux":  { the same backend-side keys, "underruns": 0 } },
+//!   "memory_trials": [ { "mib": 4, "ok": false, "failure": "xl create failed ..." },
+//!                      { "mib": 8, "ok": true, "failure": null } ],
+//!   "linux_memory_trials": [ the same for the Linux domU playing the tone with aplay ],
+//!   "min_memory_mib": { "xensnd": 8, "linux": 128 }, "linux_memory_mib": 256,
+//!   "runs": 3, "notes": "free text", "boot_runs": { per-run details }, "settings": { } }
 //! ```
-//! `boot_to_first_write_ms` lists one value per run (domain creation to the
-//! backend's first WRITE, `Counters::first_write_ns`); the table shows medians.
+//! `boot_to_first_write_ms` lists one value per run (`xl create` start to the
+//! backend's first WRITE, both on dom0's clock); the table shows medians.
+//! `guest_entry_to_first_write_ms`: the guest's PVH entry to its first
+//! `write()` on its own clocks (TSC to the end of the probe, PV clock
+//! after); `..._pv_clock_ms`: the same on the PV clock alone. Per-period figures come from the backend's
+//! counters (`blocking_waits`, `guest_notifications_sent`: the guest's own).
 //!
 //! Benchmarks print figures; nothing here fails for being slow.
 #![forbid(unsafe_code)]
 
 mod sim;
+mod xen;
 
 use std::path::{Path as FsPath, PathBuf};
 use std::process::{Command, ExitCode};
@@ -42,10 +60,12 @@ fn main() -> ExitCode {
         Some("run") => run(&args[1..]),
         Some("cpu") => cpu_command(&args[1..]),
         Some("report") => report(&args[1..]),
+        Some("xen-summary") => xen::summary_command(&args[1..]),
         _ => Err(
             "usage: xensnd-bench run --out DIR [--guest-elf PATH] [--quick] | \
                   cpu --path copy|zero-copy|floor --format cd|wide --seconds S | \
-                  report --out DIR"
+                  report --out DIR | \
+                  xen-summary --runs DIR --reference WAV --wavtool PATH --out FILE"
                 .to_string(),
         ),
     };
@@ -449,85 +469,173 @@ fn rows(host: &Value, xen: Option<&Value>) -> Vec<Row> {
     let xen_value = |pointer: &str| xen.and_then(|x| x.pointer(pointer)).cloned();
 
     // Boot to first audio (QEMU+Xen).
-    let ours = xen_value("/boot_to_first_write_ms/xensnd").and_then(|v| median(&v));
-    let linux = xen_value("/boot_to_first_write_ms/linux").and_then(|v| median(&v));
-    let show = |v: Option<f64>| v.map_or(XEN_NOT_RUN.to_string(), |v| format!("{v:.0} ms"));
+    let runs_of = |pointer: &str| {
+        let values = xen_value(pointer)?;
+        let median = median(&values)?;
+        let list: Vec<String> = values.as_array()?.iter().map(|v| number(v, 0)).collect();
+        Some((median, list.join(", ")))
+    };
+    let show_runs = |v: &Option<(f64, String)>| {
+        v.as_ref()
+            .map_or(XEN_NOT_RUN.to_string(), |(median, list)| {
+                format!("{median:.0} ms (runs: {list})")
+            })
+    };
+    let ours = runs_of("/boot_to_first_write_ms/xensnd");
+    let linux = runs_of("/boot_to_first_write_ms/linux");
     rows.push(row(
         "boot to first audio, median (QEMU+Xen)",
-        show(ours),
-        format!("Linux domU: {}", show(linux)),
-        ratio(ours, linux),
+        show_runs(&ours),
+        format!("Linux domU: {}", show_runs(&linux)),
+        match ratio(linux.as_ref().map(|v| v.0), ours.as_ref().map(|v| v.0)) {
+            r if r.is_empty() => r,
+            r => format!("{r} Linux/ours"),
+        },
+        "",
+    ));
+    let ours_xl = runs_of("/xl_create_ms/xensnd");
+    let linux_xl = runs_of("/xl_create_ms/linux");
+    rows.push(row(
+        "  of which `xl create` until it returns, median",
+        show_runs(&ours_xl),
+        format!("Linux domU: {}", show_runs(&linux_xl)),
+        String::new(),
+        "",
+    ));
+    let entry = runs_of("/guest_entry_to_first_write_ms/xensnd");
+    let entry_pv = runs_of("/guest_entry_to_first_write_pv_clock_ms/xensnd");
+    rows.push(row(
+        "guest entry -> first write(), median (Xen, guest clock)",
+        show_runs(&entry),
+        entry_pv.as_ref().map_or(String::new(), |_| {
+            format!("PV clock alone: {}", show_runs(&entry_pv))
+        }),
+        String::new(),
         "",
     ));
 
     // Protocol cost per period.
     let per = &host["protocol"]["per_period"];
-    let linux_per = |key: &str| {
-        xen_value(&format!("/notifications_per_period/linux/{key}"))
-            .and_then(|v| v.as_f64())
-            .map_or(XEN_NOT_RUN.to_string(), |v| format!("{v:.2}"))
+    // Xen figures: `who` is xensnd or linux; `None` when not measured.
+    let xen_per = |who: &str, key: &str| {
+        xen_value(&format!("/notifications_per_period/{who}/{key}")).and_then(|v| v.as_f64())
     };
-    let xen_ours = |key: &str| {
-        xen_value(&format!("/notifications_per_period/xensnd/{key}"))
-            .and_then(|v| v.as_f64())
-            .map_or(String::new(), |v| format!(" (Xen: {v:.2})"))
+    let xen_failure = |who: &str| {
+        xen_value(&format!("/notifications_per_period/{who}/failure"))
+            .and_then(|v| v.as_str().map(str::to_string))
+    };
+    let two = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.2}"));
+    // "<figures>" for a Xen run, or why there are none.
+    let xen_cell = |who: &str, figures: &dyn Fn() -> String| {
+        if xen_per(who, "periods").is_none() {
+            return match xen_failure(who) {
+                Some(why) => format!("failed: {why}"),
+                None => XEN_NOT_RUN.to_string(),
+            };
+        }
+        let text = figures();
+        match xen_failure(who) {
+            Some(why) => format!("{text} [{why}]"),
+            None => text,
+        }
+    };
+    let to_backend = |who: &str| two(xen_per(who, "to_backend"));
+    let to_frontend = |who: &str| {
+        format!(
+            "{} (ring {} + events {})",
+            two(xen_per(who, "to_frontend")),
+            two(xen_per(who, "to_frontend_ring")),
+            two(xen_per(who, "to_frontend_events"))
+        )
+    };
+    let requests = |who: &str| {
+        format!(
+            "{} (WRITE {}; other {})",
+            two(xen_per(who, "requests")),
+            two(xen_per(who, "writes")),
+            xen_per(who, "other_requests").map_or("n/a".into(), |v| format!("{v:.0}"))
+        )
     };
     rows.push(row(
         "notifications guest->backend / period",
         format!(
-            "{}{}",
+            "{}; Xen: {}",
             number(&per["to_backend"], 2),
-            xen_ours("to_backend")
+            xen_cell("xensnd", &|| format!(
+                "{} (guest sent {})",
+                to_backend("xensnd"),
+                two(xen_per("xensnd", "guest_notifications_sent"))
+            ))
         ),
-        format!("Linux domU: {}", linux_per("to_backend")),
+        format!("Linux domU: {}", xen_cell("linux", &|| to_backend("linux"))),
         String::new(),
         "<= 1",
     ));
     rows.push(row(
         "notifications backend->guest / period",
         format!(
-            "{} (ring {} + events {}){}",
+            "{} (ring {} + events {}); Xen: {}",
             number(&per["to_frontend"], 2),
             number(&per["to_frontend_ring"], 2),
             number(&per["to_frontend_events"], 2),
-            xen_ours("to_frontend")
+            xen_cell("xensnd", &|| to_frontend("xensnd"))
         ),
-        format!("Linux domU: {}", linux_per("to_frontend")),
+        format!(
+            "Linux domU: {}",
+            xen_cell("linux", &|| to_frontend("linux"))
+        ),
         String::new(),
         "<= 1",
     ));
     rows.push(row(
         "requests / period",
         format!(
-            "{} (WRITE {}; other {})",
+            "{} (WRITE {}; other {}); Xen: {}",
             number(&per["requests"], 2),
             host["protocol"]["writes"],
-            host["protocol"]["other_requests"]
+            host["protocol"]["other_requests"],
+            xen_cell("xensnd", &|| requests("xensnd"))
         ),
-        format!("Linux domU: {}", linux_per("requests")),
+        format!("Linux domU: {}", xen_cell("linux", &|| requests("linux"))),
         String::new(),
         "",
     ));
     rows.push(row(
         "blocking waits / period (of which for a response)",
         format!(
-            "{} ({})",
+            "{} ({}); Xen: {}",
             number(&per["blocking_waits"], 2),
-            number(&per["round_trip_waits"], 2)
+            number(&per["round_trip_waits"], 2),
+            xen_cell("xensnd", &|| two(xen_per("xensnd", "blocking_waits")))
         ),
-        String::new(),
+        xen_cell("linux", &|| {
+            "Linux domU: not visible from the backend".into()
+        }),
         String::new(),
         "no round trip",
     ));
+    let underruns =
+        |who: &str| xen_per(who, "underruns").map_or("n/a".into(), |v| format!("{v:.0}"));
     rows.push(row(
         "max WRITEs in flight; underruns; audio exact",
         format!(
-            "{}; {}; {}",
+            "{}; {}; {}; Xen: {}",
             host["protocol"]["max_in_flight"],
             host["protocol"]["underruns"],
-            host["protocol"]["audio_exact"]
+            host["protocol"]["audio_exact"],
+            xen_cell("xensnd", &|| format!(
+                "{}; {}; -",
+                xen_per("xensnd", "max_in_flight").map_or("n/a".into(), |v| format!("{v:.0}")),
+                underruns("xensnd")
+            ))
         ),
-        String::new(),
+        format!(
+            "Linux domU: {}",
+            xen_cell("linux", &|| format!(
+                "aplay underruns {}",
+                underruns("linux")
+            ))
+        ),
         String::new(),
         "",
     ));
@@ -611,12 +719,44 @@ fn rows(host: &Value, xen: Option<&Value>) -> Vec<Row> {
         ));
     }
     let memory = |who: &str| xen_value(&format!("/min_memory_mib/{who}")).and_then(|v| v.as_f64());
-    let show_mib = |v: Option<f64>| v.map_or(XEN_NOT_RUN.to_string(), |v| format!("{v} MiB"));
+    // "<smallest> MiB (<size>: ok|fails, ...)" from the trials at `pointer`.
+    let memory_cell = |who: &str, pointer: &str| {
+        let trials = xen_value(pointer)
+            .and_then(|v| v.as_array().cloned())
+            .unwrap_or_default();
+        let tried: Vec<String> = trials
+            .iter()
+            .map(|t| {
+                let verdict = if t["ok"].as_bool() == Some(true) {
+                    "ok"
+                } else {
+                    "fails"
+                };
+                format!("{}: {verdict}", number(&t["mib"], 0))
+            })
+            .collect();
+        match (memory(who), tried.is_empty()) {
+            (_, true) => None,
+            (Some(mib), false) => Some(format!("{mib} MiB ({})", tried.join(", "))),
+            (None, false) => Some(format!("none of the sizes tried ({})", tried.join(", "))),
+        }
+    };
+    let ours = memory_cell("xensnd", "/memory_trials").unwrap_or(XEN_NOT_RUN.to_string());
+    let linux = memory_cell("linux", "/linux_memory_trials").unwrap_or_else(|| {
+        xen_value("/linux_memory_mib")
+            .and_then(|v| v.as_f64())
+            .map_or(XEN_NOT_RUN.to_string(), |mib| {
+                format!("{mib} MiB configured (not minimised)")
+            })
+    });
     rows.push(row(
         "smallest `memory =` playing the tone (Xen)",
-        show_mib(memory("xensnd")),
-        format!("Linux domU: {}", show_mib(memory("linux"))),
-        ratio(memory("xensnd"), memory("linux")),
+        ours,
+        format!("Linux domU: {linux}"),
+        match ratio(memory("linux"), memory("xensnd")) {
+            r if r.is_empty() => r,
+            r => format!("{r} Linux/ours"),
+        },
         "",
     ));
     rows
@@ -685,6 +825,24 @@ fn report(args: &[String]) -> Result<(), String> {
          shared pages directly (no staging copy). Real-time factor: median of 3, wall clock, \
          release build."
     );
+    if let Some(xen) = &xen {
+        let setting = |key: &str| number(&xen["settings"][key], 0);
+        println!(
+            "Xen rows ({}; QEMU TCG, {} boots per guest, medians): boot to first audio = \
+             dom0's clock from just before `xl create` to sndback's first WRITE, 1 s tone, \
+             xensnd and a Linux PVH domU (snd-xen-front, aplay) alternating, same vsnd card. \
+             Guest entry -> first write() on the guest's own clocks (TSC to probe done, then \
+             PV clock). \"Xen:\" per-period figures = sndback's counters over {} s of 48 kHz \
+             stereo s16, {}-frame periods, {}-frame buffer (Linux: aplay with the same sizes); \
+             blocking waits and \"guest sent\" are the guest's own counts. Memory: the 1 s tone \
+             plays correctly = XENSND-DONE ok and sndback's WAV equals the reference.",
+            xen["date_utc"].as_str().unwrap_or("?"),
+            setting("runs"),
+            setting("protocol_seconds"),
+            setting("period"),
+            setting("buffer"),
+        );
+    }
     let table: Vec<Value> = rows
         .iter()
         .map(|r| {

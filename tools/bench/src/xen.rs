@@ -1,0 +1,515 @@
+//! The QEMU+Xen bench's host side: turn the run directories that
+//! `tests/xen/bench/scenario.sh` wrote in dom0 into `xen.json` (the schema
+//! is in `main.rs`).
+//!
+//! Each run directory holds `t0.txt` (busybox `adjtimex` just before
+//! `xl create`: dom0's `CLOCK_REALTIME` in microseconds), `xl-rc.txt`,
+//! `gone.txt`, `console.log` (the guest's console), `stats.json` (sndback
+//! `--stats`: counters per stream, first WRITE on dom0's clock) and `wav/`.
+//!
+//! - Boot to first audio: `first_write_unix_ns` (sndback, dom0 clock) minus
+//!   `t0` (dom0 clock): one clock, no synchronisation needed.
+//! - The guest's own entry -> first `write()`: `entry_to_probe_done_us`
+//!   (TSC) plus `play_start_clock_ns - probe_done_clock_ns` (PV clock), all
+//!   printed by the guest (`XENSND-TIMING`).
+//! - Per period: the backend's counters over the playback stream divided by
+//!   the periods it received (`bytes_written` / period bytes).
+//! - Memory: a size plays correctly when the guest printed `XENSND-DONE ok`
+//!   and sndback's WAV equals the reference tone (`wavtool compare`).
+#![forbid(unsafe_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::{json, Map, Value};
+
+/// Everything a run left behind, read leniently (a missing file is `None`).
+struct Run {
+    name: String,
+    dir: PathBuf,
+    t0_ns: Option<u64>,
+    t1_ns: Option<u64>,
+    xl_rc: Option<i64>,
+    gone: Option<i64>,
+    console: String,
+    stats: Option<Value>,
+}
+
+fn read_text(path: &Path) -> Option<String> {
+    std::fs::read(path)
+        .ok()
+        .map(|bytes| String::from_utf8_lossy(&bytes).replace('\r', ""))
+}
+
+fn read_number(path: &Path) -> Option<i64> {
+    read_text(path).and_then(|text| text.trim().parse().ok())
+}
+
+/// `time.tv_sec:` and `time.tv_usec:` of busybox `adjtimex`, in ns.
+fn adjtimex_ns(text: &str) -> Option<u64> {
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|line| line.trim().strip_prefix(name))
+            .and_then(|rest| rest.trim().parse::<u64>().ok())
+    };
+    Some(field("time.tv_sec:")? * 1_000_000_000 + field("time.tv_usec:")? * 1000)
+}
+
+impl Run {
+    fn load(dir: &Path) -> Run {
+        Run {
+            name: dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            dir: dir.to_path_buf(),
+            t0_ns: read_text(&dir.join("t0.txt")).and_then(|t| adjtimex_ns(&t)),
+            t1_ns: read_text(&dir.join("t1.txt")).and_then(|t| adjtimex_ns(&t)),
+            xl_rc: read_number(&dir.join("xl-rc.txt")),
+            gone: read_number(&dir.join("gone.txt")),
+            console: read_text(&dir.join("console.log")).unwrap_or_default(),
+            stats: std::fs::read(dir.join("stats.json"))
+                .ok()
+                .and_then(|bytes| serde_json::from_slice(&bytes).ok()),
+        }
+    }
+
+    /// The value of `key=` on the first console line containing `marker`.
+    fn field(&self, marker: &str, key: &str) -> Option<String> {
+        self.console
+            .lines()
+            .filter(|line| line.contains(marker))
+            .find_map(|line| {
+                line.split_whitespace()
+                    .find_map(|word| word.strip_prefix(key)?.strip_prefix('='))
+                    .map(str::to_string)
+            })
+    }
+
+    fn number(&self, marker: &str, key: &str) -> Option<f64> {
+        self.field(marker, key).and_then(|v| v.parse().ok())
+    }
+
+    /// The number after `marker ` on a console line (`DOMU-APLAY-period_size 480`).
+    fn after(&self, marker: &str) -> Option<f64> {
+        self.console.lines().find_map(|line| {
+            line.split_once(marker)
+                .and_then(|(_, rest)| rest.split_whitespace().next())
+                .and_then(|v| v.parse().ok())
+        })
+    }
+
+    fn done_ok(&self) -> bool {
+        self.console.contains("XENSND-DONE ok")
+    }
+
+    /// The playback streams' counters, summed (the bench plays on one).
+    fn playback(&self) -> Option<Map<String, Value>> {
+        let streams = self.stats.as_ref()?.get("streams")?.as_array()?;
+        let mut sum = Map::new();
+        let mut add = |key: &str, value: f64| {
+            let old = sum.get(key).and_then(Value::as_f64).unwrap_or(0.0);
+            sum.insert(key.to_string(), json!(old + value));
+        };
+        let mut any = false;
+        for stream in streams {
+            if stream.get("direction").and_then(Value::as_str) != Some("playback") {
+                continue;
+            }
+            any = true;
+            for key in [
+                "notifications_in",
+                "notifications_out",
+                "event_notifications_out",
+                "events_sent",
+                "requests_total",
+                "bytes_written",
+                "errors",
+            ] {
+                add(key, stream.get(key).and_then(Value::as_f64).unwrap_or(0.0));
+            }
+            if let Some(requests) = stream.get("requests").and_then(Value::as_object) {
+                for (name, count) in requests {
+                    add(&format!("op_{name}"), count.as_f64().unwrap_or(0.0));
+                }
+            }
+        }
+        any.then_some(sum)
+    }
+
+    /// The backend's first WRITE (any stream) on dom0's clock.
+    fn first_write_unix_ns(&self) -> Option<u64> {
+        self.stats
+            .as_ref()?
+            .pointer("/totals/first_write_unix_ns")?
+            .as_u64()
+    }
+
+    /// `xl create` start -> the backend's first WRITE, in ms.
+    fn boot_to_first_write_ms(&self) -> Option<f64> {
+        let first = self.first_write_unix_ns()?;
+        let t0 = self.t0_ns?;
+        (first >= t0).then(|| (first - t0) as f64 / 1e6)
+    }
+
+    /// Why the run did not play, or `None`.
+    fn failure(&self, guest_is_xensnd: bool) -> Option<String> {
+        match self.xl_rc {
+            None => return Some("not run".into()),
+            Some(0) => {}
+            Some(rc) => {
+                let log = read_text(&self.dir.join("xl-create.log")).unwrap_or_default();
+                let why = log
+                    .lines()
+                    .find(|l| l.contains("error") || l.contains("Could not"))
+                    .map(|l| l.trim().to_string())
+                    .unwrap_or_default();
+                return Some(format!("xl create failed (rc {rc}): {why}"));
+            }
+        }
+        if guest_is_xensnd && !self.done_ok() {
+            let why = self
+                .console
+                .lines()
+                .find_map(|l| l.split_once("XENSND-DONE failed:").map(|(_, w)| w.trim()))
+                .or_else(|| {
+                    self.console
+                        .lines()
+                        .rev()
+                        .find(|l| l.contains("ERROR") || l.contains("panic"))
+                })
+                .unwrap_or("no XENSND-DONE ok on its console");
+            return Some(format!("guest failed: {why}"));
+        }
+        if !guest_is_xensnd && self.field("DOMU-APLAY", "rc").as_deref() != Some("0") {
+            return Some("aplay did not succeed".into());
+        }
+        if self.gone != Some(0) {
+            return Some("the domain did not power off in time".into());
+        }
+        None
+    }
+}
+
+fn runs_named(runs: &[Run], prefix: &str) -> Vec<usize> {
+    runs.iter()
+        .enumerate()
+        .filter(|(_, r)| r.name.starts_with(prefix))
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// The guest's entry -> first `write()` on its own clocks, in ms: the TSC
+/// from entry to the end of the probe (`entry_to_probe_done_us`, as in the
+/// guest's other figures), then the PV clock from there to the demo's first
+/// `write()` (`play_start_clock_ns - probe_done_clock_ns`).
+fn guest_entry_to_play_ms(run: &Run) -> Option<f64> {
+    let probe_us = run.number("XENSND-TIMING", "entry_to_probe_done_us")?;
+    let probe = run.number("XENSND-TIMING", "probe_done_clock_ns")?;
+    let play = run.number("XENSND-TIMING", "play_start_clock_ns")?;
+    (play >= probe).then(|| probe_us / 1000.0 + (play - probe) / 1e6)
+}
+
+/// The same on the PV clock alone (`play_start_clock_ns - entry_clock_ns`);
+/// kept beside the TSC figure because the two disagreed in early runs.
+fn guest_entry_to_play_pv_ms(run: &Run) -> Option<f64> {
+    let entry = run.number("XENSND-TIMING", "entry_clock_ns")?;
+    let play = run.number("XENSND-TIMING", "play_start_clock_ns")?;
+    (play >= entry).then(|| (play - entry) / 1e6)
+}
+
+/// Probe done -> app done on the PV clock minus the same on the TSC, in
+/// ms: how far the guest's two clocks disagree over the demo.
+fn guest_clock_disagreement_ms(run: &Run) -> Option<f64> {
+    let tsc = run.number("XENSND-TIMING", "entry_to_app_done_us")?
+        - run.number("XENSND-TIMING", "entry_to_probe_done_us")?;
+    let pv = run.number("XENSND-TIMING", "app_done_clock_ns")?
+        - run.number("XENSND-TIMING", "probe_done_clock_ns")?;
+    Some(pv / 1e6 - tsc / 1000.0)
+}
+
+/// The guest's entry (its Unix clock: Xen's wall clock + PV clock) ->
+/// the backend's first WRITE (dom0's clock): two clocks, approximate.
+fn cross_clock_entry_to_first_write_ms(run: &Run) -> Option<f64> {
+    let entry = run
+        .field("XENSND-TIMING", "entry_unix_ns")?
+        .parse::<u64>()
+        .ok()?;
+    let first = run.first_write_unix_ns()?;
+    Some((first as f64 - entry as f64) / 1e6)
+}
+
+/// Boot runs `<prefix>N`: boot to first WRITE of the runs that played,
+/// `xl create`'s own duration for the same runs, and per-run details.
+fn boot_section(runs: &[Run], prefix: &str, xensnd: bool) -> (Vec<f64>, Vec<f64>, Vec<Value>) {
+    let mut values = Vec::new();
+    let mut xl_create = Vec::new();
+    let mut details = Vec::new();
+    for index in runs_named(runs, prefix) {
+        let run = &runs[index];
+        let ms = run.boot_to_first_write_ms();
+        let failure = run.failure(xensnd);
+        if let (Some(ms), None) = (ms, &failure) {
+            values.push(ms);
+        }
+        // How long `xl create` itself took (it returns once the domain runs).
+        let xl_create_ms = match (run.t0_ns, run.t1_ns) {
+            (Some(t0), Some(t1)) if t1 >= t0 => Some((t1 - t0) as f64 / 1e6),
+            _ => None,
+        };
+        if let (Some(ms), None) = (xl_create_ms, &failure) {
+            xl_create.push(ms);
+        }
+        let mut detail = json!({
+            "run": run.name, "boot_to_first_write_ms": ms, "failure": failure,
+            "xl_create_ms": xl_create_ms,
+        });
+        if xensnd {
+            detail["guest_entry_to_play_ms"] = json!(guest_entry_to_play_ms(run));
+            detail["guest_entry_to_play_pv_clock_ms"] = json!(guest_entry_to_play_pv_ms(run));
+            detail["guest_pv_minus_tsc_over_demo_ms"] = json!(guest_clock_disagreement_ms(run));
+            detail["guest_entry_to_probe_done_ms"] = json!(run
+                .number("XENSND-TIMING", "entry_to_probe_done_us")
+                .map(|us| us / 1000.0));
+            detail["cross_clock_entry_to_first_write_ms"] =
+                json!(cross_clock_entry_to_first_write_ms(run));
+        } else {
+            detail["aplay_underruns"] = json!(run.field("DOMU-APLAY", "underruns"));
+        }
+        details.push(detail);
+    }
+    (values, xl_create, details)
+}
+
+fn per_period(run: &Run, xensnd: bool, default_period_frames: f64) -> Value {
+    let Some(counters) = run.playback() else {
+        return json!({ "failure": run.failure(xensnd).unwrap_or_else(|| "no stats".into()) });
+    };
+    let get = |key: &str| counters.get(key).and_then(Value::as_f64).unwrap_or(0.0);
+    // The period the stream really got: the guest prints it, aplay -v too.
+    let period_frames = if xensnd {
+        run.console
+            .lines()
+            .find(|l| l.contains("stream spk:"))
+            .and_then(|l| l.split_once(", period "))
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .and_then(|v| v.parse::<f64>().ok())
+    } else {
+        run.after("DOMU-APLAY-period_size")
+    }
+    .unwrap_or(default_period_frames);
+    let buffer_frames = if xensnd {
+        run.console
+            .lines()
+            .find(|l| l.contains("stream spk:"))
+            .and_then(|l| l.split_once(", buffer "))
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .and_then(|v| v.parse::<f64>().ok())
+    } else {
+        run.after("DOMU-APLAY-buffer_size")
+    };
+    let periods = (get("bytes_written") / (period_frames * 4.0)).max(1.0);
+    let mut value = json!({
+        "periods": periods,
+        "period_frames": period_frames,
+        "buffer_frames": buffer_frames,
+        "seconds": get("bytes_written") / (48_000.0 * 4.0),
+        "to_backend": get("notifications_in") / periods,
+        "to_frontend": (get("notifications_out") + get("event_notifications_out")) / periods,
+        "to_frontend_ring": get("notifications_out") / periods,
+        "to_frontend_events": get("event_notifications_out") / periods,
+        "requests": get("requests_total") / periods,
+        "writes": get("op_write") / periods,
+        "other_requests": get("requests_total") - get("op_write"),
+        "errors": get("errors"),
+        "failure": run.failure(xensnd),
+    });
+    if xensnd {
+        // The guest's own counters (XENSND-RESULT).
+        let result = |key: &str| run.number("XENSND-RESULT", key);
+        value["guest_notifications_sent"] = json!(result("notifications").map(|n| n / periods));
+        value["blocking_waits"] = json!(result("blocking_waits").map(|n| n / periods));
+        value["underruns"] = json!(result("underruns"));
+        value["max_in_flight"] = json!(result("max_in_flight"));
+    } else {
+        value["underruns"] = json!(run.number("DOMU-APLAY", "underruns"));
+    }
+    value
+}
+
+/// Run `wavtool compare REFERENCE WAV`: `Ok(())` when equal.
+fn compare(wavtool: &Path, reference: &Path, wav: &Path) -> Result<(), String> {
+    let output = Command::new(wavtool)
+        .arg("compare")
+        .arg(reference)
+        .arg(wav)
+        .output()
+        .map_err(|e| format!("{}: {e}", wavtool.display()))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        let text = String::from_utf8_lossy(&output.stdout).to_string()
+            + &String::from_utf8_lossy(&output.stderr);
+        Err(text.lines().last().unwrap_or("differs").trim().to_string())
+    }
+}
+
+/// The runs `<prefix><MiB>`: which sizes played the 1 s tone exactly, and
+/// the smallest that did.
+fn memory_section(
+    runs: &[Run],
+    prefix: &str,
+    xensnd: bool,
+    wavtool: &Path,
+    reference: &Path,
+) -> (Vec<Value>, Option<u64>) {
+    let mut trials = Vec::new();
+    for index in runs_named(runs, prefix) {
+        let run = &runs[index];
+        let Ok(mib) = run.name.trim_start_matches(prefix).parse::<u64>() else {
+            continue;
+        };
+        let wav = std::fs::read_dir(run.dir.join("wav")).ok().and_then(|dir| {
+            dir.filter_map(Result::ok)
+                .map(|e| e.path())
+                .find(|p| p.to_string_lossy().contains("spk"))
+        });
+        let failure = run.failure(xensnd).or_else(|| match &wav {
+            None => Some("sndback wrote no playback WAV".into()),
+            Some(wav) => compare(wavtool, reference, wav)
+                .err()
+                .map(|why| format!("WAV differs from the reference: {why}")),
+        });
+        trials.push(json!({ "mib": mib, "ok": failure.is_none(), "failure": failure }));
+    }
+    trials.sort_by_key(|t| t["mib"].as_u64());
+    let smallest = trials
+        .iter()
+        .filter(|t| t["ok"].as_bool() == Some(true))
+        .filter_map(|t| t["mib"].as_u64())
+        .min();
+    (trials, smallest)
+}
+
+/// `xen-summary --runs DIR --reference WAV --wavtool PATH --out FILE`.
+pub fn summary_command(args: &[String]) -> Result<(), String> {
+    let get = |name: &str| super::option(args, name).ok_or(format!("{name} is required"));
+    let runs_dir = PathBuf::from(get("--runs")?);
+    let reference = PathBuf::from(get("--reference")?);
+    let wavtool = PathBuf::from(get("--wavtool")?);
+    let out = PathBuf::from(get("--out")?);
+    let settings_text = read_text(&runs_dir.join("settings.txt")).ok_or_else(|| {
+        format!(
+            "{}: no settings.txt (the bench did not run)",
+            runs_dir.display()
+        )
+    })?;
+    let mut settings = Map::new();
+    for word in settings_text.split_whitespace() {
+        if let Some((key, value)) = word.split_once('=') {
+            let value = value
+                .parse::<f64>()
+                .map_or_else(|_| json!(value), |n| json!(n));
+            settings.insert(key.to_string(), value);
+        }
+    }
+    let period_frames = settings
+        .get("period")
+        .and_then(Value::as_f64)
+        .unwrap_or(480.0);
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(&runs_dir)
+        .map_err(|e| format!("{}: {e}", runs_dir.display()))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    entries.sort();
+    let runs: Vec<Run> = entries.iter().map(|dir| Run::load(dir)).collect();
+
+    let (xensnd_boot, xensnd_xl, xensnd_details) = boot_section(&runs, "boot-xensnd-", true);
+    let (linux_boot, linux_xl, linux_details) = boot_section(&runs, "boot-linux-", false);
+    let good_xensnd = || {
+        runs_named(&runs, "boot-xensnd-")
+            .into_iter()
+            .filter(|&i| runs[i].failure(true).is_none())
+    };
+    let guest_entry: Vec<f64> = good_xensnd()
+        .filter_map(|i| guest_entry_to_play_ms(&runs[i]))
+        .collect();
+    let guest_entry_pv: Vec<f64> = good_xensnd()
+        .filter_map(|i| guest_entry_to_play_pv_ms(&runs[i]))
+        .collect();
+    let find = |name: &str| runs.iter().find(|r| r.name == name);
+    let xensnd_period =
+        find("period-xensnd").map_or(Value::Null, |r| per_period(r, true, period_frames));
+    let linux_period =
+        find("period-linux").map_or(Value::Null, |r| per_period(r, false, period_frames));
+    let (trials, smallest) = memory_section(&runs, "memory-", true, &wavtool, &reference);
+    let (linux_trials, linux_smallest) =
+        memory_section(&runs, "linux-memory-", false, &wavtool, &reference);
+    let linux_memory =
+        read_text(&runs_dir.join("linux-memory.txt")).and_then(|t| t.trim().parse::<u64>().ok());
+
+    let xen = json!({
+        "date_utc": super::utc_now(),
+        "settings": settings,
+        "runs": settings.get("runs"),
+        "boot_to_first_write_ms": { "xensnd": xensnd_boot, "linux": linux_boot },
+        "xl_create_ms": { "xensnd": xensnd_xl, "linux": linux_xl },
+        "boot_runs": { "xensnd": xensnd_details, "linux": linux_details },
+        "guest_entry_to_first_write_ms": { "xensnd": guest_entry },
+        "guest_entry_to_first_write_pv_clock_ms": { "xensnd": guest_entry_pv },
+        "notifications_per_period": { "xensnd": xensnd_period, "linux": linux_period },
+        "memory_trials": trials,
+        "linux_memory_trials": linux_trials,
+        "min_memory_mib": { "xensnd": smallest, "linux": linux_smallest },
+        "linux_memory_mib": linux_memory,
+        "notes": "Boot to first audio: dom0's CLOCK_REALTIME just before `xl create` (busybox \
+                  adjtimex) to sndback's first WRITE (same clock). Guest entry -> first write(): \
+                  the guest's TSC to the end of its probe, then its PV clock to the demo's first \
+                  write() (XENSND-TIMING). Per \
+                  period: sndback's counters on the playback stream / periods received. Blocking \
+                  waits are the guest's own count; a Linux domU's are not visible to the backend.",
+    });
+    super::write_json(&out, &xen)?;
+    eprintln!("== bench: wrote {}", out.display());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn adjtimex_output() {
+        let text = "    mode:         0\n    time.tv_sec:  1795471925\n    time.tv_usec: 145393\n";
+        assert_eq!(adjtimex_ns(text), Some(1_795_471_925_145_393_000));
+        assert_eq!(adjtimex_ns("mode: 0\n"), None);
+    }
+
+    #[test]
+    fn console_fields() {
+        let run = Run {
+            name: "boot-xensnd-1".into(),
+            dir: PathBuf::new(),
+            t0_ns: Some(1_000_000_000),
+            t1_ns: None,
+            xl_rc: Some(0),
+            gone: Some(0),
+            console: "[INFO ] XENSND-TIMING play_start_clock_ns=1505000000\n\
+                      [INFO ] XENSND-TIMING entry_to_probe_done_us=1000000\n\
+                      [INFO ] XENSND-TIMING entry_clock_ns=5000000 probe_done_clock_ns=1405000000\n\
+                      [INFO ] XENSND-RESULT stream=spk frames=48000 notifications=100 blocking_waits=3\n\
+                      DOMU-APLAY-period_size 480\n[INFO ] XENSND-DONE ok\n"
+                .into(),
+            stats: Some(json!({ "totals": { "first_write_unix_ns": 3_500_000_000u64 } })),
+        };
+        assert_eq!(guest_entry_to_play_ms(&run), Some(1100.0));
+        assert_eq!(guest_entry_to_play_pv_ms(&run), Some(1500.0));
+        assert_eq!(run.boot_to_first_write_ms(), Some(2500.0));
+        assert_eq!(run.number("XENSND-RESULT", "blocking_waits"), Some(3.0));
+        assert_eq!(run.after("DOMU-APLAY-period_size"), Some(480.0));
+        assert_eq!(run.failure(true), None);
+        assert!(run.failure(false).is_some(), "no aplay rc=0 line");
+    }
+}
