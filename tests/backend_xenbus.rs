@@ -118,6 +118,9 @@ impl XenBusHost for Host<'_> {
     fn media(&mut self, _domid: u32, _stream: &StreamInfo) -> (Box<dyn Sink>, Box<dyn Source>) {
         (Box::new(NullSink), Box::new(SilenceSource::default()))
     }
+    fn set_frontend(&mut self, _domid: u32) {
+        // One frontend (domain 3) in these tests.
+    }
 }
 
 #[derive(Clone)]
@@ -350,7 +353,6 @@ fn connect_errors_close_the_device_and_leak_nothing() {
         "bad number",
         "unmapped gref",
         "bind refused",
-        "bad type",
     ] {
         let store = MemoryStore::default();
         let ports = FakePorts::default();
@@ -363,14 +365,69 @@ fn connect_errors_close_the_device_and_leak_nothing() {
             "missing ring-ref" => store.remove_tree(&format!("{FRONTEND}/0/1/ring-ref")),
             "bad number" => store.set(&format!("{FRONTEND}/0/1/evt-ring-ref"), "13x"),
             "unmapped gref" => store.set(&format!("{FRONTEND}/0/1/evt-ring-ref"), "999"),
-            "bind refused" => ports.refuse_remote.set(Some(23)),
-            _ => store.set(&format!("{FRONTEND}/0/1/type"), "x"),
+            _ => ports.refuse_remote.set(Some(23)),
         }
         device.on_frontend_change(&mut host(&store, &ports, &grants), &settings);
         assert_eq!(backend_state(&store).as_deref(), Some("6"), "{broken}");
         assert!(device.streams.is_empty(), "{broken}");
         assert!(ports.bound.borrow().is_empty(), "{broken}: ports leaked");
     }
+}
+
+#[test]
+fn a_stream_with_bad_configuration_is_left_out_and_the_others_connect() {
+    let settings = settings();
+    for broken in [
+        "bad type",
+        "garbage sample-rates",
+        "garbage channels-max",
+        "no ring nodes",
+    ] {
+        let store = MemoryStore::default();
+        let ports = FakePorts::default();
+        let grants = Grants::default();
+        libxl_layout(&store);
+        let mut device =
+            Device::create(&mut host(&store, &ports, &grants), &settings, 3, 0).unwrap();
+        frontend_initialise(&store, &grants);
+        let stream = format!("{FRONTEND}/0/1");
+        match broken {
+            "bad type" => store.set(&format!("{stream}/type"), "x"),
+            "garbage sample-rates" => store.set(&format!("{stream}/sample-rates"), "abc"),
+            "garbage channels-max" => store.set(&format!("{stream}/channels-max"), "-2"),
+            _ => {
+                // A frontend that found the stream unusable sets nothing up for it.
+                for node in [
+                    "ring-ref",
+                    "event-channel",
+                    "evt-ring-ref",
+                    "evt-event-channel",
+                ] {
+                    store.remove_tree(&format!("{stream}/{node}"));
+                }
+            }
+        }
+        device.on_frontend_change(&mut host(&store, &ports, &grants), &settings);
+        assert_eq!(backend_state(&store).as_deref(), Some("4"), "{broken}");
+        assert_eq!(device.streams.len(), 1, "{broken}: only stream 0");
+        assert_eq!(ports.bound.borrow().len(), 2, "{broken}: stream 0's ports");
+        let records = device.teardown(&mut host(&store, &ports, &grants));
+        assert_eq!(records.len(), 1);
+        assert!(ports.bound.borrow().is_empty(), "{broken}: ports leaked");
+    }
+    // Every stream bad: the device closes.
+    let store = MemoryStore::default();
+    let ports = FakePorts::default();
+    let grants = Grants::default();
+    libxl_layout(&store);
+    let mut device = Device::create(&mut host(&store, &ports, &grants), &settings, 3, 0).unwrap();
+    frontend_initialise(&store, &grants);
+    for stream in 0..2 {
+        store.set(&format!("{FRONTEND}/0/{stream}/sample-rates"), "abc");
+    }
+    device.on_frontend_change(&mut host(&store, &ports, &grants), &settings);
+    assert_eq!(backend_state(&store).as_deref(), Some("6"));
+    assert!(ports.bound.borrow().is_empty());
 }
 
 #[test]

@@ -17,7 +17,7 @@ mod stats;
 mod sys;
 mod xenbus;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -27,10 +27,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use clap::{Parser, ValueEnum};
 use xensnd::abi::sndif::Interval;
 use xensnd::backend::config::{parse_formats, parse_rates, parse_u32};
-use xensnd::backend::xenbus::{
-    list_devices, parse_frontend_token, Device, DeviceSettings, Devices, StreamSummary,
-    STATE_CLOSED,
-};
+use xensnd::backend::xenbus::{DeviceSet, DeviceSettings, StreamSummary, STATE_CLOSED};
 use xensnd::backend::Limits;
 
 use crate::sys::{DomainMapper, EventChannels, GrantTable, MappedPage, XenStore};
@@ -238,8 +235,7 @@ struct Backend {
     events: EventChannels,
     table: Rc<GrantTable>,
     settings: Settings,
-    devices: Devices<MappedPage>,
-    failed: BTreeMap<(u32, u32), String>,
+    set: DeviceSet<MappedPage>,
     ports: HashMap<u32, PortTarget>,
     history: Vec<StreamSummary>,
     start: Instant,
@@ -256,7 +252,7 @@ impl Backend {
 
     fn rebuild_ports(&mut self) {
         self.ports.clear();
-        for (key, device) in &self.devices {
+        for (key, device) in &self.set.devices {
             for (index, live) in device.streams.iter().enumerate() {
                 self.ports.insert(
                     live.ring_port,
@@ -280,9 +276,27 @@ impl Backend {
 
     fn record_teardown(&mut self, records: Vec<StreamSummary>) {
         if !records.is_empty() {
+            let mut domains: Vec<u32> = records.iter().map(|record| record.domid).collect();
+            domains.dedup();
+            for domid in domains {
+                self.log_held(domid);
+            }
             self.history.extend(records);
             self.write_stats();
         }
+    }
+
+    /// What we still hold of `domid` (and of every frontend), from the
+    /// grant and event-channel handles' own bookkeeping: after a teardown
+    /// both must be 0 for that domain.
+    fn log_held(&self, domid: u32) {
+        log::info!(
+            "dom{domid}: torn down, still held: {} grant mappings, {} event channels (all frontends: {}, {})",
+            self.table.mapped_pages(Some(domid)),
+            self.events.bound_ports(Some(domid)),
+            self.table.mapped_pages(None),
+            self.events.bound_ports(None)
+        );
     }
 
     fn write_stats(&self) {
@@ -290,7 +304,7 @@ impl Backend {
             return;
         };
         let mut records = self.history.clone();
-        for device in self.devices.values() {
+        for device in self.set.devices.values() {
             records.extend(device.records(true));
         }
         stats::write(
@@ -300,7 +314,7 @@ impl Backend {
     }
 
     /// The host for frontend `domid`, borrowing only the handles (so a
-    /// device in `self.devices` can be borrowed at the same time).
+    /// device in `self.set.devices` can be borrowed at the same time).
     fn host<'a>(
         store: &'a XenStore,
         events: &'a EventChannels,
@@ -311,100 +325,19 @@ impl Backend {
         DomHost::new(store, events, table, &settings.media, domid)
     }
 
-    fn rescan(&mut self) {
-        let present = {
-            let mut host = Self::host(&self.store, &self.events, &self.table, &self.settings, 0);
-            list_devices(&mut host, &self.settings.device.backend_root)
-        };
-        let gone: Vec<(u32, u32)> = self
-            .devices
-            .keys()
-            .filter(|key| !present.contains(key))
-            .copied()
-            .collect();
-        for key in gone {
-            if let Some(device) = self.devices.remove(&key) {
-                let mut host = Self::host(
-                    &self.store,
-                    &self.events,
-                    &self.table,
-                    &self.settings,
-                    key.0,
-                );
-                let records = device.remove(&mut host);
-                self.record_teardown(records);
-            }
-        }
-        self.failed.retain(|key, _| present.contains(key));
-        for key in present {
-            if self.devices.contains_key(&key) {
-                continue;
-            }
-            let mut host = Self::host(
-                &self.store,
-                &self.events,
-                &self.table,
-                &self.settings,
-                key.0,
-            );
-            match Device::create(&mut host, &self.settings.device, key.0, key.1) {
-                Ok(device) => {
-                    self.failed.remove(&key);
-                    self.devices.insert(key, device);
-                }
-                Err(error) => {
-                    if self.failed.get(&key) != Some(&error) {
-                        log::warn!("dom{} vsnd {}: not set up: {error}", key.0, key.1);
-                        self.failed.insert(key, error);
-                    }
-                }
-            }
-        }
-    }
-
     fn on_watch(&mut self, path: &str, token: &str) {
         log::trace!("watch {token}: {path}");
-        let mut records = Vec::new();
-        if token == BACKEND_TOKEN {
-            self.rescan();
-            let relative = path
-                .strip_prefix(&self.settings.device.backend_root)
-                .unwrap_or("")
-                .trim_start_matches('/');
-            let parts: Vec<&str> = relative.split('/').collect();
-            if let [domid, device, "state"] = parts.as_slice() {
-                if let (Ok(domid), Ok(device)) = (parse_u32(domid), parse_u32(device)) {
-                    if let Some(found) = self.devices.get_mut(&(domid, device)) {
-                        let mut host = Self::host(
-                            &self.store,
-                            &self.events,
-                            &self.table,
-                            &self.settings,
-                            domid,
-                        );
-                        records = found.on_backend_change(&mut host);
-                    }
-                }
-            }
-        } else if let Some(key) = parse_frontend_token(token) {
-            if let Some(device) = self.devices.get_mut(&key) {
-                let mut host = Self::host(
-                    &self.store,
-                    &self.events,
-                    &self.table,
-                    &self.settings,
-                    key.0,
-                );
-                records = device.on_frontend_change(&mut host, &self.settings.device);
-            }
-        }
+        let mut host = Self::host(&self.store, &self.events, &self.table, &self.settings, 0);
+        let records =
+            self.set
+                .on_watch(&self.settings.device, &mut host, BACKEND_TOKEN, path, token);
         self.record_teardown(records);
         self.rebuild_ports();
     }
 
     /// Serve one stream now; returns false if its ring is broken.
     fn service(&mut self, key: (u32, u32), index: usize, now: u64) -> bool {
-        let Some(device) = self.devices.get_mut(&key) else {
+        let Some(device) = self.set.devices.get_mut(&key) else {
             return true;
         };
         let Some(live) = device.streams.get_mut(index) else {
@@ -427,7 +360,7 @@ impl Backend {
     }
 
     fn close_broken(&mut self, key: (u32, u32)) {
-        if let Some(device) = self.devices.get_mut(&key) {
+        if let Some(device) = self.set.devices.get_mut(&key) {
             log::error!(
                 "dom{} vsnd {}: a frontend ring is corrupted: closing the device",
                 key.0,
@@ -458,6 +391,7 @@ impl Backend {
     fn service_due(&mut self) {
         let now = self.now_ns();
         let due: Vec<((u32, u32), usize)> = self
+            .set
             .devices
             .iter()
             .flat_map(|(key, device)| {
@@ -479,6 +413,7 @@ impl Backend {
     fn next_timeout_ms(&self) -> i32 {
         let now = self.now_ns();
         let next = self
+            .set
             .devices
             .values()
             .flat_map(|device| device.streams.iter().filter_map(|live| live.deadline_ns))
@@ -509,6 +444,7 @@ impl Backend {
             return Ok(());
         }
         if let Some(live) = self
+            .set
             .devices
             .get_mut(&target.key)
             .and_then(|device| device.streams.get_mut(target.stream))
@@ -547,7 +483,7 @@ impl Backend {
     }
 
     fn shutdown(&mut self) {
-        let devices = std::mem::take(&mut self.devices);
+        let devices = std::mem::take(&mut self.set.devices);
         for (key, device) in devices {
             let mut host = Self::host(
                 &self.store,
@@ -562,6 +498,11 @@ impl Backend {
         self.ports.clear();
         self.store
             .unwatch(&self.settings.device.backend_root, BACKEND_TOKEN);
+        log::info!(
+            "exit: still held: {} grant mappings, {} event channels",
+            self.table.mapped_pages(None),
+            self.events.bound_ports(None)
+        );
         self.write_stats();
     }
 }
@@ -617,8 +558,7 @@ fn main() -> ExitCode {
         events,
         table,
         settings,
-        devices: Devices::new(),
-        failed: BTreeMap::new(),
+        set: DeviceSet::default(),
         ports: HashMap::new(),
         history: Vec::new(),
         start: Instant::now(),
@@ -682,8 +622,17 @@ mod tests {
 
     #[test]
     fn frontend_tokens_round_trip() {
-        assert_eq!(parse_frontend_token("fe/3/1"), Some((3, 1)));
-        assert_eq!(parse_frontend_token("backend"), None);
-        assert_eq!(parse_frontend_token("fe/x/1"), None);
+        assert_eq!(
+            xensnd::backend::xenbus::parse_frontend_token("fe/3/1"),
+            Some((3, 1))
+        );
+        assert_eq!(
+            xensnd::backend::xenbus::parse_frontend_token("backend"),
+            None
+        );
+        assert_eq!(
+            xensnd::backend::xenbus::parse_frontend_token("fe/x/1"),
+            None
+        );
     }
 }

@@ -7,6 +7,8 @@
 //! mapping is unmapped on drop; every C string the libraries return is
 //! copied and freed at once.
 
+use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::ffi::{c_char, c_int, c_uint, c_ulong, c_void, CStr, CString};
 use std::io;
 use std::os::fd::RawFd;
@@ -235,6 +237,9 @@ impl Drop for XenStore {
 /// An event-channel handle (`/dev/xen/evtchn`).
 pub struct EventChannels {
     handle: NonNull<XenevtchnHandle>,
+    /// Local ports bound through this handle (and not unbound since), with
+    /// the remote domain of each: what `bound_ports` reports.
+    bound: RefCell<BTreeMap<u32, u32>>,
 }
 
 fn check(result: c_int) -> io::Result<c_int> {
@@ -251,8 +256,21 @@ impl EventChannels {
         // SAFETY: a NULL logger is allowed; flags 0.
         let handle = unsafe { xenevtchn_open(std::ptr::null_mut(), 0) };
         NonNull::new(handle)
-            .map(|handle| Self { handle })
+            .map(|handle| Self {
+                handle,
+                bound: RefCell::new(BTreeMap::new()),
+            })
             .ok_or_else(io::Error::last_os_error)
+    }
+
+    /// Ports bound to `domid` now (all domains: `None`), counted from the
+    /// binds and unbinds that libxenevtchn accepted.
+    pub fn bound_ports(&self, domid: Option<u32>) -> usize {
+        self.bound
+            .borrow()
+            .values()
+            .filter(|remote| domid.is_none_or(|domid| **remote == domid))
+            .count()
     }
 
     /// The descriptor to poll.
@@ -266,13 +284,20 @@ impl EventChannels {
         // SAFETY: the handle is live; plain integer arguments.
         let port =
             check(unsafe { xenevtchn_bind_interdomain(self.handle.as_ptr(), domid, remote_port) })?;
+        self.bound.borrow_mut().insert(port as u32, domid);
         Ok(port as u32)
     }
 
-    /// Unbind a local port.
+    /// Unbind a local port (it stays counted in `bound_ports` if the
+    /// driver refuses).
     pub fn unbind(&self, port: u32) {
         // SAFETY: the handle is live; an unknown port only fails.
-        let _ = unsafe { xenevtchn_unbind(self.handle.as_ptr(), port) };
+        match check(unsafe { xenevtchn_unbind(self.handle.as_ptr(), port) }) {
+            Ok(_) => {
+                self.bound.borrow_mut().remove(&port);
+            }
+            Err(error) => log::error!("xenevtchn_unbind({port}): {error}"),
+        }
     }
 
     /// Signal the remote end of a local port.
@@ -305,6 +330,9 @@ impl Drop for EventChannels {
 /// A grant-table handle (`/dev/xen/gntdev`).
 pub struct GrantTable {
     handle: NonNull<XengnttabHandle>,
+    /// Pages mapped through this handle and not unmapped since, per
+    /// granting domain: what `mapped_pages` reports.
+    mapped: RefCell<BTreeMap<u32, usize>>,
 }
 
 impl GrantTable {
@@ -313,8 +341,23 @@ impl GrantTable {
         // SAFETY: a NULL logger is allowed; flags 0.
         let handle = unsafe { xengnttab_open(std::ptr::null_mut(), 0) };
         NonNull::new(handle)
-            .map(|handle| Rc::new(Self { handle }))
+            .map(|handle| {
+                Rc::new(Self {
+                    handle,
+                    mapped: RefCell::new(BTreeMap::new()),
+                })
+            })
             .ok_or_else(io::Error::last_os_error)
+    }
+
+    /// Pages of `domid` mapped now (all domains: `None`), counted from the
+    /// maps and unmaps that libxengnttab accepted.
+    pub fn mapped_pages(&self, domid: Option<u32>) -> usize {
+        let mapped = self.mapped.borrow();
+        match domid {
+            Some(domid) => mapped.get(&domid).copied().unwrap_or(0),
+            None => mapped.values().sum(),
+        }
     }
 }
 
@@ -330,6 +373,7 @@ impl Drop for GrantTable {
 pub struct MappedPage {
     table: Rc<GrantTable>,
     address: NonNull<u8>,
+    domid: u32,
 }
 
 impl MappedPage {
@@ -344,12 +388,15 @@ impl MappedPage {
         // a fresh PAGE_SIZE mapping or NULL.
         let address =
             unsafe { xengnttab_map_grant_ref(table.handle.as_ptr(), domid, gref, protection) };
-        NonNull::new(address.cast::<u8>())
+        let page = NonNull::new(address.cast::<u8>())
             .map(|address| Self {
                 table: Rc::clone(table),
                 address,
+                domid,
             })
-            .ok_or_else(io::Error::last_os_error)
+            .ok_or_else(io::Error::last_os_error)?;
+        *table.mapped.borrow_mut().entry(domid).or_insert(0) += 1;
+        Ok(page)
     }
 
     fn check(offset: usize, length: usize) {
@@ -432,6 +479,14 @@ impl Drop for MappedPage {
             unsafe { xengnttab_unmap(self.table.handle.as_ptr(), self.address.as_ptr().cast(), 1) };
         if result != 0 {
             log::error!("xengnttab_unmap failed: {}", io::Error::last_os_error());
+            return;
+        }
+        let mut mapped = self.table.mapped.borrow_mut();
+        if let Some(count) = mapped.get_mut(&self.domid) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                mapped.remove(&self.domid);
+            }
         }
     }
 }
@@ -449,6 +504,11 @@ impl DomainMapper {
             table: Rc::clone(table),
             domid,
         }
+    }
+
+    /// Map grants of `domid` from now on.
+    pub fn set_domid(&mut self, domid: u32) {
+        self.domid = domid;
     }
 }
 

@@ -145,4 +145,7 @@ impl XenBusHost for DomHost<'_> {
     fn media(&mut self, domid: u32, stream: &StreamInfo) -> (Box<dyn Sink>, Box<dyn Source>) {
         media_for(self.media, domid, stream)
     }
+    fn set_frontend(&mut self, domid: u32) {
+        self.mapper.set_domid(domid);
+    }
 }

@@ -216,3 +216,292 @@ pub fn loopback<C: Capture, P: Playback>(
     };
     Ok((record, play))
 }
+
+/// What the player does besides writing: sleep a little, read the clock,
+/// pause, and how long it waits for a backend that went away.
+pub struct PlayControl<'a> {
+    /// Pause for a while (through the closure) once this many frames were queued.
+    pub pause: Option<(u64, &'a mut dyn FnMut())>,
+    /// Wait a little: until an event arrives or a few milliseconds passed.
+    pub idle: &'a mut dyn FnMut(),
+    /// Monotonic nanoseconds.
+    pub now_ns: &'a dyn Fn() -> u64,
+    /// How long to wait for the stream to be usable again after the
+    /// backend disconnected (0: fail at once).
+    pub reconnect_timeout_ns: u64,
+}
+
+/// One recovery from a backend disconnection during [`play_resuming`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Resumption {
+    /// The signal's frame playback went on from (what the backend had
+    /// reported as played when the connection was lost).
+    pub from_frame: u64,
+    /// Frames that had been queued when the connection was lost.
+    pub queued: u64,
+    /// From the call that reported `Disconnected` (the guest seeing the
+    /// backend come back and reconnecting inside it) to the stream
+    /// prepared again, nanoseconds.
+    pub prepared_after_ns: u64,
+    /// From that call to the first frames accepted again, nanoseconds.
+    pub resumed_after_ns: u64,
+}
+
+/// What [`play_resuming`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResumingReport {
+    /// The totals over the whole signal: frames, frames played (position
+    /// of the last connection plus where it started), CRC-32 of the
+    /// signal's frames `0..frames` in order (what a listener heard once).
+    pub play: PlayReport,
+    /// Every recovery, in order.
+    pub resumptions: Vec<Resumption>,
+    /// Times the player waited for room (through `PlayControl::idle`).
+    pub waits: u64,
+}
+
+/// How [`play_resuming`]'s inner steps end.
+enum Step {
+    Done,
+    Lost { started_ns: u64 },
+}
+
+/// Play `frames` frames of `signal` on a prepared stream without blocking
+/// writes (so the stream keeps following the backend's XenBus state while
+/// it waits for room), then drain.
+///
+/// When the backend goes away and comes back (the stream reports
+/// `Disconnected`), playback goes on where the listener left off: the
+/// stream is prepared again and the signal continues from the last
+/// position the old connection reported as played (what was queued but
+/// not yet played is sent again; nothing is skipped). Logs
+/// `XENSND-DISCONNECTED` and `XENSND-RECONNECT` lines for tests.
+pub fn play_resuming<P: Playback>(
+    stream: &mut P,
+    signal: &dyn Signal,
+    frames: u64,
+    control: PlayControl<'_>,
+) -> Result<ResumingReport, ErrorKind> {
+    let frame_bytes = require_s16(stream)?;
+    let PlayControl {
+        mut pause,
+        idle,
+        now_ns,
+        reconnect_timeout_ns,
+    } = control;
+    let mut report = ResumingReport::default();
+    // The signal frame the current connection started at.
+    let mut base = 0u64;
+    // Frames queued on the current connection (plus base).
+    let mut done = 0u64;
+    let mut crc = Crc32::new();
+    // The CRC at period boundaries (frame, CRC of frames before it), so a
+    // resumption recomputes at most one period (the guest is slow at
+    // synthesising the whole signal again).
+    let mut checkpoints: Vec<(u64, Crc32)> = alloc::vec![(0, Crc32::new())];
+    // Set after a recovery until the first frames are accepted again.
+    let mut awaiting_first_write: Option<(usize, u64)> = None;
+    // The position of the current connection after the last operation that
+    // succeeded (a failed one may already show the next connection's 0).
+    let mut position = 0u64;
+    loop {
+        let step = write_all(
+            stream,
+            &mut position,
+            signal,
+            frames,
+            frame_bytes,
+            &mut done,
+            &mut crc,
+            &mut checkpoints,
+            &mut pause,
+            &mut *idle,
+            now_ns,
+            &mut awaiting_first_write,
+            &mut report.resumptions,
+            &mut report.waits,
+        )?;
+        let step = match step {
+            Step::Done => drain_or_lost(stream, now_ns)?,
+            lost => lost,
+        };
+        let Step::Lost { started_ns } = step else {
+            break;
+        };
+        // The backend went away. Where was the listener?
+        let played = base + position;
+        position = 0;
+        log::info!("XENSND-DISCONNECTED position={played} queued={done}");
+        loop {
+            match stream.prepare() {
+                Ok(()) => break,
+                Err(error) if error.kind() == ErrorKind::Disconnected => {
+                    if now_ns().saturating_sub(started_ns) > reconnect_timeout_ns {
+                        log::error!("the backend did not come back in time: {}", error.kind());
+                        return Err(ErrorKind::Disconnected);
+                    }
+                    idle();
+                }
+                Err(error) => return Err(error.kind()),
+            }
+        }
+        let prepared_after_ns = now_ns().saturating_sub(started_ns);
+        log::info!(
+            "XENSND-RECONNECT position={played} after_ms={}",
+            prepared_after_ns / 1_000_000
+        );
+        report.resumptions.push(Resumption {
+            from_frame: played,
+            queued: done,
+            prepared_after_ns,
+            resumed_after_ns: 0,
+        });
+        awaiting_first_write = Some((report.resumptions.len() - 1, started_ns));
+        base = played;
+        done = played;
+        // The CRC covers the signal once, in order: go back to the last
+        // checkpoint at or before `played` and redo the rest.
+        checkpoints.retain(|(frame, _)| *frame <= played);
+        let (mut at, checkpoint) = checkpoints.last().copied().unwrap_or((0, Crc32::new()));
+        crc = checkpoint;
+        let mut scratch = alloc::vec![0u8; 1024 * frame_bytes];
+        while at < played {
+            let n = (played - at).min(1024);
+            let bytes = &mut scratch[..n as usize * frame_bytes];
+            signal.fill(at, bytes);
+            crc.update(bytes);
+            at += n;
+        }
+    }
+    report.play = PlayReport {
+        frames: done,
+        position: base + stream.position(),
+        crc32: crc.value(),
+    };
+    Ok(report)
+}
+
+/// Queue the signal from `*done` to `frames`, period by period, with
+/// non-blocking writes.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the loop state of play_resuming, split out to keep it readable"
+)]
+fn write_all<P: Playback>(
+    stream: &mut P,
+    position: &mut u64,
+    signal: &dyn Signal,
+    frames: u64,
+    frame_bytes: usize,
+    done: &mut u64,
+    crc: &mut Crc32,
+    checkpoints: &mut Vec<(u64, Crc32)>,
+    pause: &mut Option<(u64, &mut dyn FnMut())>,
+    idle: &mut dyn FnMut(),
+    now_ns: &dyn Fn() -> u64,
+    awaiting_first_write: &mut Option<(usize, u64)>,
+    resumptions: &mut [Resumption],
+    waits: &mut u64,
+) -> Result<Step, ErrorKind> {
+    use crate::pcm::StreamState;
+    let period = stream.config().period_frames.max(1) as u64;
+    let mut chunk = alloc::vec![0u8; period as usize * frame_bytes];
+    while *done < frames {
+        let n = period.min(frames - *done);
+        let bytes = &mut chunk[..n as usize * frame_bytes];
+        signal.fill(*done, bytes);
+        let mut queued = 0usize;
+        while queued < bytes.len() {
+            let started_ns = now_ns();
+            // Start once the buffer cannot take the rest of this period.
+            if stream.state() == StreamState::Prepared
+                && stream.available() < (bytes.len() - queued) / frame_bytes
+            {
+                match stream.start() {
+                    Ok(()) => {}
+                    Err(error) if error.kind() == ErrorKind::Disconnected => {
+                        return Ok(Step::Lost { started_ns });
+                    }
+                    Err(error) => return Err(error.kind()),
+                }
+            }
+            // Running: wait until the rest of this period fits (like ALSA's
+            // avail_min), so each WRITE is a whole period rather than the
+            // few frames a position event just freed.
+            let wanted = (bytes.len() - queued) / frame_bytes;
+            if stream.state() == StreamState::Running && stream.available() < wanted {
+                match stream.write_ready() {
+                    Ok(_) if stream.available() >= wanted => {}
+                    Ok(_) => {
+                        *position = stream.position();
+                        *waits += 1;
+                        idle();
+                        continue;
+                    }
+                    Err(error) if error.kind() == ErrorKind::Disconnected => {
+                        return Ok(Step::Lost { started_ns });
+                    }
+                    Err(error) => return Err(error.kind()),
+                }
+            }
+            match stream.try_write(&bytes[queued..]) {
+                Ok(written) => {
+                    *position = stream.position();
+                    queued += written * frame_bytes;
+                    if written > 0 {
+                        if let Some((index, since)) = awaiting_first_write.take() {
+                            let after = now_ns().saturating_sub(since);
+                            resumptions[index].resumed_after_ns = after;
+                            log::info!(
+                                "XENSND-RESUMED position={} after_ms={}",
+                                resumptions[index].from_frame,
+                                after / 1_000_000
+                            );
+                        }
+                    }
+                }
+                Err(error) if error.kind() == ErrorKind::WouldBlock => {
+                    *position = stream.position();
+                    *waits += 1;
+                    idle();
+                }
+                Err(error) if error.kind() == ErrorKind::Disconnected => {
+                    return Ok(Step::Lost { started_ns });
+                }
+                Err(error) => return Err(error.kind()),
+            }
+        }
+        crc.update(bytes);
+        *done += n;
+        checkpoints.push((*done, *crc));
+        if let Some((at, sleep)) = pause.as_mut() {
+            if *done >= *at {
+                if stream.state() == StreamState::Prepared {
+                    stream.start().map_err(|e| e.kind())?;
+                }
+                stream.pause().map_err(|e| e.kind())?;
+                log::info!("XENSND-PAUSE queued={done} position={}", stream.position());
+                sleep();
+                log::info!("XENSND-RESUME queued={done} position={}", stream.position());
+                stream.resume().map_err(|e| e.kind())?;
+                *pause = None;
+            }
+        }
+    }
+    Ok(Step::Done)
+}
+
+/// Start if never started, then drain; a disconnection is reported as lost.
+fn drain_or_lost<P: Playback>(stream: &mut P, now_ns: &dyn Fn() -> u64) -> Result<Step, ErrorKind> {
+    let started_ns = now_ns();
+    let result = if stream.state() == crate::pcm::StreamState::Prepared {
+        stream.start().and_then(|()| stream.drain())
+    } else {
+        stream.drain()
+    };
+    match result {
+        Ok(()) => Ok(Step::Done),
+        Err(error) if error.kind() == ErrorKind::Disconnected => Ok(Step::Lost { started_ns }),
+        Err(error) => Err(error.kind()),
+    }
+}

@@ -3,7 +3,7 @@
 //! `XENSND-RESULT` line per stream that tests parse.
 //!
 //! Options (key=value, all optional):
-//! - `demo=tone|chime|record|loopback|list|idle` (default `tone`)
+//! - `demo=tone|chime|record|loopback|list|idle|cycles` (default `tone`)
 //! - `stream=<unique-id>[,<unique-id>...]`: streams to use (default: the
 //!   first playback, or capture for `record`); several streams play at once
 //! - `freq=<Hz>[,<Hz>...]` (tone, per stream), `ms=<length>`, `level=<0.001 dBFS>`
@@ -11,6 +11,17 @@
 //! - `pause-at=<ms>` and `pause-ms=<ms>`: pause and resume mid-stream
 //! - `volume=<0.001 dB>` and `mute=1`: set on the stream before playing
 //! - `timeout-ms=`: request timeout; `depth=`: requests in flight
+//! - `reconnect-ms=<ms>`: how long playback waits for a backend that went
+//!   away to come back (default 10000; 0: fail at once)
+//! - `demo=cycles cycles=<N>`: open, prepare, write a period and close the
+//!   stream N times (default 100), printing the grants and event channels
+//!   in use before and after
+//!
+//! When the backend restarts mid-playback (tone, chime on one stream), the
+//! stream sees `Disconnected`, the frontend reconnects, and playback goes
+//! on from the last position the backend reported as played (see
+//! [`super::demo::play_resuming`]); several streams at once stop with the
+//! error instead.
 #![forbid(unsafe_code)]
 
 use alloc::format;
@@ -50,6 +61,10 @@ pub struct Options {
     pub volume_millidb: Option<i32>,
     /// Mute before playing.
     pub mute: bool,
+    /// How long playback waits for a backend that went away, milliseconds.
+    pub reconnect_ms: u64,
+    /// Open/close cycles of `demo=cycles`.
+    pub cycles: u32,
 }
 
 impl Default for Options {
@@ -68,6 +83,8 @@ impl Default for Options {
             pause_ms: 500,
             volume_millidb: None,
             mute: false,
+            reconnect_ms: 10_000,
+            cycles: 100,
         }
     }
 }
@@ -115,6 +132,8 @@ impl Options {
                 "pause-ms" => o.pause_ms = number(key, value)?,
                 "volume" => o.volume_millidb = Some(number(key, value)?),
                 "mute" => o.mute = value == "1" || value == "yes" || value == "true",
+                "reconnect-ms" => o.reconnect_ms = number(key, value)?,
+                "cycles" => o.cycles = number(key, value)?,
                 _ => {}
             }
         }
@@ -122,12 +141,14 @@ impl Options {
     }
 }
 
+/// Open and prepare a stream (by unique-id, or the first of `kind`);
+/// returns it with its unique-id.
 fn open<X: Platform>(
     frontend: &Frontend<X>,
     unique_id: Option<&str>,
     kind: StreamKind,
     request: &StreamRequest,
-) -> Result<SndPcm<X>, String> {
+) -> Result<(SndPcm<X>, String), String> {
     let info = frontend
         .streams()
         .into_iter()
@@ -161,10 +182,13 @@ fn open<X: Platform>(
         c.buffer_frames,
         pcm.negotiation().backend_answered
     );
-    Ok(pcm)
+    Ok((pcm, info.config.unique_id))
 }
 
-fn print_play(unique_id: &str, report: &PlayReport, pcm: &SndPcm<impl Platform>) {
+/// The result line of a playback stream; `app_waits` are the times the
+/// application itself waited for room (non-blocking writers), counted with
+/// the stream's own blocking waits.
+fn print_play(unique_id: &str, report: &PlayReport, app_waits: u64, pcm: &SndPcm<impl Platform>) {
     let counters = pcm.counters();
     let stats = pcm.channel_stats();
     log::info!(
@@ -176,7 +200,7 @@ fn print_play(unique_id: &str, report: &PlayReport, pcm: &SndPcm<impl Platform>)
         counters.max_in_flight,
         stats.requests,
         stats.notifications_sent,
-        counters.blocking_waits
+        counters.blocking_waits + app_waits
     );
 }
 
@@ -205,7 +229,7 @@ pub fn run<X: Platform>(frontend: &Frontend<X>, options: &Options) -> Result<(),
         }
         "tone" | "chime" => play_all(frontend, options),
         "record" => {
-            let mut pcm = open(
+            let (mut pcm, _) = open(
                 frontend,
                 options.streams.first().map(String::as_str),
                 StreamKind::Capture,
@@ -226,8 +250,9 @@ pub fn run<X: Platform>(frontend: &Frontend<X>, options: &Options) -> Result<(),
         "loopback" => {
             let capture_id = options.streams.first().map(String::as_str);
             let playback_id = options.streams.get(1).map(String::as_str);
-            let mut capture = open(frontend, capture_id, StreamKind::Capture, &options.request)?;
-            let mut playback = open(
+            let (mut capture, _) =
+                open(frontend, capture_id, StreamKind::Capture, &options.request)?;
+            let (mut playback, _) = open(
                 frontend,
                 playback_id,
                 StreamKind::Playback,
@@ -248,6 +273,7 @@ pub fn run<X: Platform>(frontend: &Frontend<X>, options: &Options) -> Result<(),
             );
             Ok(())
         }
+        "cycles" => cycles(frontend, options),
         "idle" => Ok(()),
         other => Err(format!("unknown demo {other:?}")),
     }
@@ -261,16 +287,7 @@ fn play_all<X: Platform>(frontend: &Frontend<X>, options: &Options) -> Result<()
     };
     let mut streams = Vec::new();
     for (i, id) in ids.iter().enumerate() {
-        let pcm = open(frontend, *id, StreamKind::Playback, &options.request)?;
-        let unique_id = frontend
-            .streams()
-            .into_iter()
-            .find(|s| {
-                id.is_none_or(|id| s.config.unique_id == id)
-                    && s.config.kind == StreamKind::Playback
-            })
-            .map(|s| s.config.unique_id)
-            .unwrap_or_default();
+        let (pcm, unique_id) = open(frontend, *id, StreamKind::Playback, &options.request)?;
         let frequency = *options
             .frequencies
             .get(i)
@@ -315,10 +332,39 @@ fn play_all<X: Platform>(frontend: &Frontend<X>, options: &Options) -> Result<()
             })
         };
         let pause = pause_at.map(|at| (at, &mut sleep as &mut dyn FnMut()));
-        let report = demo::play(pcm, signal.as_ref(), frames, pause)
+        let clock = pcm.frontend().clone();
+        let now_ns = move || clock.with_platform(|xen| xen.now_ns());
+        let waiter = pcm.frontend().clone();
+        // Until the next event (a response, a position event, a XenStore
+        // watch), with a safety deadline.
+        let mut idle = move || {
+            waiter.with_platform(|xen| {
+                let deadline = xen.now_ns() + 50_000_000;
+                xen.wait_until(deadline);
+            })
+        };
+        let control = demo::PlayControl {
+            pause,
+            idle: &mut idle,
+            now_ns: &now_ns,
+            reconnect_timeout_ns: options.reconnect_ms.saturating_mul(1_000_000),
+        };
+        let report = demo::play_resuming(pcm, signal.as_ref(), frames, control)
             .map_err(|e| format!("play {unique_id}: {e}"))?;
         log::info!("XENSND-TIMING play_start_clock_ns={play_start_ns}");
-        print_play(unique_id, &report, pcm);
+        print_play(unique_id, &report.play, report.waits, pcm);
+        if !report.resumptions.is_empty() {
+            let resumed: Vec<String> = report
+                .resumptions
+                .iter()
+                .map(|r| format!("{}@{}ms", r.from_frame, r.resumed_after_ns / 1_000_000))
+                .collect();
+            log::info!(
+                "XENSND-RESULT stream={unique_id} resumptions={} resumed={}",
+                report.resumptions.len(),
+                resumed.join(",")
+            );
+        }
         return pcm.close().map_err(|e| format!("close: {}", e.kind()));
     }
     play_interleaved(options, &mut streams)
@@ -417,9 +463,82 @@ fn play_interleaved<X: Platform>(
             position: pcm.position(),
             crc32: p.crc.value(),
         };
-        print_play(unique_id, &report, pcm);
+        print_play(unique_id, &report, 0, pcm);
         pcm.close()
             .map_err(|e| format!("close {unique_id}: {}", e.kind()))?;
+    }
+    Ok(())
+}
+
+/// `demo=cycles`: open, prepare, queue one period and close a playback
+/// stream `options.cycles` times; the grants and event channels in use
+/// (the platform's own counts) must be the same before and after.
+fn cycles<X: Platform>(frontend: &Frontend<X>, options: &Options) -> Result<(), String> {
+    use crate::pcm::Playback;
+    let usage = || {
+        frontend.poll();
+        frontend
+            .with_platform(|xen| xen.resource_usage())
+            .ok_or_else(|| "the platform does not count grants and event channels".to_string())
+    };
+    let id = options.streams.first().map(String::as_str);
+    let before = usage()?;
+    log::info!(
+        "cycles: before: {} grants, {} event channels in use",
+        before.grants,
+        before.event_channels
+    );
+    let mut peak = before;
+    let started_ns = frontend.with_platform(|xen| xen.now_ns());
+    for cycle in 1..=options.cycles {
+        let (mut pcm, unique_id) = open(frontend, id, StreamKind::Playback, &options.request)?;
+        let c = *pcm.config();
+        let tone = Tone {
+            frequency_hz: 440,
+            rate: c.rate,
+            channels: c.channels,
+            level_millidb: options.level_millidb,
+        };
+        let mut period = alloc::vec![0u8; c.period_frames as usize * c.channels as usize * 2];
+        tone.fill_s16le(0, &mut period);
+        pcm.write(&period)
+            .map_err(|e| format!("cycle {cycle}: write {unique_id}: {e}"))?;
+        let during = usage()?;
+        peak.grants = peak.grants.max(during.grants);
+        peak.event_channels = peak.event_channels.max(during.event_channels);
+        pcm.close()
+            .map_err(|e| format!("cycle {cycle}: close {unique_id}: {}", e.kind()))?;
+        if cycle % 25 == 0 || cycle == options.cycles {
+            let now = usage()?;
+            log::info!(
+                "cycles: {cycle} done: {} grants, {} event channels in use",
+                now.grants,
+                now.event_channels
+            );
+        }
+    }
+    let after = usage()?;
+    let elapsed_ns = frontend.with_platform(|xen| xen.now_ns()) - started_ns;
+    log::info!(
+        "XENSND-RESULT cycles={} grants_before={} grants_after={} evtchns_before={} evtchns_after={} grants_peak={} leftover_grants={} us_per_cycle={}",
+        options.cycles,
+        before.grants,
+        after.grants,
+        before.event_channels,
+        after.event_channels,
+        peak.grants,
+        frontend.leftover_grants(),
+        elapsed_ns / 1000 / u64::from(options.cycles.max(1))
+    );
+    if after != before {
+        return Err(format!(
+            "after {} cycles: {} grants and {} event channels in use, {} and {} before",
+            options.cycles,
+            after.grants,
+            after.event_channels,
+            before.grants,
+            before.event_channels
+        ));
     }
     Ok(())
 }

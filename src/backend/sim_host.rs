@@ -24,12 +24,8 @@ use alloc::vec::Vec;
 use core::cell::RefCell;
 
 use super::buffer::GrantMapper;
-use super::config::parse_u32;
 use super::io::{MemorySink, NullSink, Sink, Source};
-use super::xenbus::{
-    list_devices, parse_frontend_token, Device, DeviceSettings, Devices, StreamInfo, StreamSummary,
-    XenBusHost,
-};
+use super::xenbus::{Device, DeviceSet, DeviceSettings, StreamInfo, StreamSummary, XenBusHost};
 use super::Direction;
 use crate::sim::{ConnId, SimCore, SimPage, SimPeer};
 use crate::xen::{DomId, Gfn, GrantRef, SharedPage, XenError};
@@ -244,13 +240,16 @@ impl XenBusHost for SimHost<'_> {
             Direction::Capture => (Box::new(NullSink), (self.sources)(domid, stream)),
         }
     }
+    fn set_frontend(&mut self, domid: u32) {
+        self.frontend = DomId::try_from(domid).unwrap_or(DomId::MAX);
+    }
 }
 
 /// A simulated dom0 vsnd backend: add it with `SimXen::add_peer`.
 pub struct SimSndBackend {
     settings: DeviceSettings,
     conn: Option<ConnId>,
-    devices: Devices<SimMappedPage>,
+    set: DeviceSet<SimMappedPage>,
     queue: SimUnmapQueue,
     view: Rc<RefCell<SimBackendView>>,
     sources: SourceFactory,
@@ -268,7 +267,7 @@ impl SimSndBackend {
             Self {
                 settings,
                 conn: None,
-                devices: Devices::new(),
+                set: DeviceSet::default(),
                 queue: SimUnmapQueue::new(),
                 view: Rc::clone(&view),
                 sources,
@@ -296,82 +295,10 @@ impl SimSndBackend {
     }
 
     fn on_watch(&mut self, core: &mut SimCore, conn: ConnId, path: &str, token: &str) {
-        let root = self.settings.backend_root.clone();
-        let mut torn_down = Vec::new();
-        if token == BACKEND_TOKEN {
-            let present = {
-                let mut host =
-                    Self::host(core, conn, 0, &self.queue, &self.view, &mut self.sources);
-                list_devices(&mut host, &root)
-            };
-            let gone: Vec<(u32, u32)> = self
-                .devices
-                .keys()
-                .filter(|key| !present.contains(key))
-                .copied()
-                .collect();
-            for key in gone {
-                if let Some(device) = self.devices.remove(&key) {
-                    let mut host = Self::host(
-                        core,
-                        conn,
-                        key.0,
-                        &self.queue,
-                        &self.view,
-                        &mut self.sources,
-                    );
-                    torn_down.extend(device.remove(&mut host));
-                }
-            }
-            for key in present {
-                if self.devices.contains_key(&key) {
-                    continue;
-                }
-                let mut host = Self::host(
-                    core,
-                    conn,
-                    key.0,
-                    &self.queue,
-                    &self.view,
-                    &mut self.sources,
-                );
-                match Device::create(&mut host, &self.settings, key.0, key.1) {
-                    Ok(device) => {
-                        self.devices.insert(key, device);
-                    }
-                    Err(error) => log::warn!("sim backend: dom{} vsnd {}: {error}", key.0, key.1),
-                }
-            }
-            let relative = path.strip_prefix(root.as_str()).unwrap_or("");
-            let parts: Vec<&str> = relative.trim_start_matches('/').split('/').collect();
-            if let [domid, device, "state"] = parts.as_slice() {
-                if let (Ok(domid), Ok(device)) = (parse_u32(domid), parse_u32(device)) {
-                    if let Some(found) = self.devices.get_mut(&(domid, device)) {
-                        let mut host = Self::host(
-                            core,
-                            conn,
-                            domid,
-                            &self.queue,
-                            &self.view,
-                            &mut self.sources,
-                        );
-                        torn_down.extend(found.on_backend_change(&mut host));
-                    }
-                }
-            }
-        } else if let Some(key) = parse_frontend_token(token) {
-            if let Some(device) = self.devices.get_mut(&key) {
-                let mut host = Self::host(
-                    core,
-                    conn,
-                    key.0,
-                    &self.queue,
-                    &self.view,
-                    &mut self.sources,
-                );
-                torn_down.extend(device.on_frontend_change(&mut host, &self.settings));
-            }
-        }
+        let mut host = Self::host(core, conn, 0, &self.queue, &self.view, &mut self.sources);
+        let torn_down = self
+            .set
+            .on_watch(&self.settings, &mut host, BACKEND_TOKEN, path, token);
         self.view.borrow_mut().history.extend(torn_down);
     }
 
@@ -379,9 +306,9 @@ impl SimSndBackend {
     /// the process dies), then each device is created again, which
     /// publishes InitWait like a freshly started backend.
     fn restart(&mut self, core: &mut SimCore, conn: ConnId) {
-        let keys: Vec<(u32, u32)> = self.devices.keys().copied().collect();
+        let keys: Vec<(u32, u32)> = self.set.devices.keys().copied().collect();
         for key in keys {
-            if let Some(device) = self.devices.remove(&key) {
+            if let Some(device) = self.set.devices.remove(&key) {
                 let mut host = Self::host(
                     core,
                     conn,
@@ -394,7 +321,7 @@ impl SimSndBackend {
                 self.view.borrow_mut().history.extend(records);
                 match Device::create(&mut host, &self.settings, key.0, key.1) {
                     Ok(device) => {
-                        self.devices.insert(key, device);
+                        self.set.devices.insert(key, device);
                     }
                     Err(error) => {
                         log::warn!("sim backend: restart dom{} vsnd {}: {error}", key.0, key.1)
@@ -407,6 +334,7 @@ impl SimSndBackend {
 
     fn refresh_view(&self) {
         let active: Vec<StreamSummary> = self
+            .set
             .devices
             .values()
             .flat_map(|device| device.records(true))
@@ -446,7 +374,7 @@ impl SimPeer for SimSndBackend {
             return progress;
         }
         let now = core.now_ns();
-        for (key, device) in self.devices.iter_mut() {
+        for (key, device) in self.set.devices.iter_mut() {
             let Ok(frontend) = DomId::try_from(key.0) else {
                 continue;
             };
@@ -496,7 +424,8 @@ impl SimPeer for SimSndBackend {
     }
 
     fn next_deadline(&self) -> Option<u64> {
-        self.devices
+        self.set
+            .devices
             .values()
             .flat_map(|device| device.streams.iter().filter_map(|live| live.deadline_ns))
             .min()

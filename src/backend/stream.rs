@@ -386,7 +386,10 @@ impl<P: SharedPage> Stream<P> {
             open.clock.supply(now_ns, rw.length);
         }
         self.counters.bytes_written += u64::from(rw.length);
-        self.counters.first_write_ns.get_or_insert(now_ns);
+        if self.counters.first_write_ns.is_none() {
+            self.counters.first_write_ns = Some(now_ns);
+            log::info!("{}: first WRITE ({} bytes)", self.label, rw.length);
+        }
         Ok(())
     }
 

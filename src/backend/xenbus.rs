@@ -20,7 +20,7 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use super::config::{narrow_with, parse_u32, LevelConfig};
+use super::config::{narrow_with, parse_formats, parse_rates, parse_u32, LevelConfig};
 use super::counters::Counters;
 use super::{Direction, GrantMapper, Limits, Sink, Source, Stream, StreamChannel, StreamConfig};
 use crate::abi::xenbus::XenbusState;
@@ -46,6 +46,9 @@ pub trait XenBusHost: GrantMapper {
     fn unbind(&mut self, port: u32);
     /// The sink and source of a stream of frontend `domid`.
     fn media(&mut self, domid: u32, stream: &StreamInfo) -> (Box<dyn Sink>, Box<dyn Source>);
+    /// Map grants of `domid` from now on (the device being handled is that
+    /// frontend's).
+    fn set_frontend(&mut self, domid: u32);
 }
 
 /// What the host decides for every device.
@@ -167,50 +170,106 @@ fn read_level<'a>(values: &'a [Option<String>; 5]) -> LevelConfig<'a> {
     }
 }
 
-fn level_values(store: &mut impl XenBusHost, path: &str) -> [Option<String>; 5] {
-    [
-        "sample-rates",
-        "sample-formats",
-        "channels-min",
-        "channels-max",
-        "buffer-size",
-    ]
-    .map(|name| store.read(&format!("{path}/{name}")))
+/// The configuration nodes of a level, in [`read_level`]'s order.
+const LEVEL_NODES: [&str; 5] = [
+    "sample-rates",
+    "sample-formats",
+    "channels-min",
+    "channels-max",
+    "buffer-size",
+];
+
+/// The level's configuration nodes; with `listing` (the level's children,
+/// already known) only those listed are read: each XenStore read is a round
+/// trip, which counts when a frontend reconnects.
+fn level_values(
+    store: &mut impl XenBusHost,
+    path: &str,
+    listing: Option<&[String]>,
+) -> [Option<String>; 5] {
+    LEVEL_NODES.map(|name| match listing {
+        Some(listing) if !listing.iter().any(|child| child == name) => None,
+        _ => store.read(&format!("{path}/{name}")),
+    })
 }
 
-fn narrow(limits: &Limits, store: &mut impl XenBusHost, path: &str) -> Result<Limits, String> {
-    let values = level_values(store, path);
+/// The level's nodes narrowed into `limits`; a node that does not parse is
+/// named with its value (`<path>/sample-rates = "abc": not a decimal number`).
+fn narrow(
+    limits: &Limits,
+    store: &mut impl XenBusHost,
+    path: &str,
+    listing: Option<&[String]>,
+) -> Result<Limits, String> {
+    let values = level_values(store, path, listing);
+    for (name, value) in LEVEL_NODES.iter().zip(&values) {
+        let Some(text) = value else {
+            continue;
+        };
+        let parsed = match *name {
+            "sample-rates" => parse_rates(text).map(drop),
+            "sample-formats" => parse_formats(text).map(drop),
+            _ => parse_u32(text).map(drop),
+        };
+        if let Err(error) = parsed {
+            return Err(format!("{path}/{name} = {text:?}: {}", error.0));
+        }
+    }
     narrow_with(limits, &read_level(&values)).map_err(|error| format!("{path}: {}", error.0))
 }
 
 /// Read the card, PCM and stream configuration under the frontend path.
+/// A PCM or stream whose own nodes do not parse is left out (logged, like
+/// the frontend leaves it out); a bad card level fails the device.
 fn read_config(
     store: &mut impl XenBusHost,
     frontend: &str,
     limits: &Limits,
 ) -> Result<Vec<StreamInfo>, String> {
-    let card = narrow(limits, store, frontend)?;
+    let card = narrow(limits, store, frontend, None)?;
     let mut streams = Vec::new();
     for pcm in 0..MAX_INDEX {
         let pcm_path = format!("{frontend}/{pcm}");
-        if store.directory(&pcm_path).is_empty() {
+        let pcm_listing = store.directory(&pcm_path);
+        if pcm_listing.is_empty() {
             break;
         }
-        let pcm_limits = narrow(&card, store, &pcm_path)?;
+        let pcm_limits = match narrow(&card, store, &pcm_path, Some(&pcm_listing)) {
+            Ok(limits) => limits,
+            Err(error) => {
+                log::error!("{error}: PCM left out");
+                continue;
+            }
+        };
         for index in 0..MAX_INDEX {
             let path = format!("{pcm_path}/{index}");
+            let listing = store.directory(&path);
+            let listed = |name: &str| listing.iter().any(|child| child == name);
+            if !listed("type") {
+                break;
+            }
             let Some(kind) = store.read(&format!("{path}/type")) else {
                 break;
             };
             let direction = match kind.trim() {
                 "p" => Direction::Playback,
                 "c" => Direction::Capture,
-                other => return Err(format!("{path}/type: unknown stream type {other:?}")),
+                other => {
+                    log::error!("{path}/type: unknown stream type {other:?}: stream left out");
+                    continue;
+                }
             };
-            let unique_id = store
-                .read(&format!("{path}/unique-id"))
+            let unique_id = listed("unique-id")
+                .then(|| store.read(&format!("{path}/unique-id")))
+                .flatten()
                 .unwrap_or_else(|| format!("pcm{pcm}-{index}"));
-            let limits = narrow(&pcm_limits, store, &path)?;
+            let limits = match narrow(&pcm_limits, store, &path, Some(&listing)) {
+                Ok(limits) => limits,
+                Err(error) => {
+                    log::error!("{error}: stream {unique_id} left out");
+                    continue;
+                }
+            };
             streams.push(StreamInfo {
                 pcm,
                 index,
@@ -383,7 +442,19 @@ impl<P: SharedPage> Device<P> {
                 }
                 Vec::new()
             }
-            Some(STATE_CLOSING | STATE_CLOSED) => {
+            Some(state @ (STATE_CLOSING | STATE_CLOSED)) => {
+                if self.state != STATE_CLOSED {
+                    log::info!(
+                        "dom{} vsnd {}: frontend {}: tearing down",
+                        self.domid,
+                        self.device,
+                        if state == STATE_CLOSING {
+                            "closing"
+                        } else {
+                            "closed"
+                        }
+                    );
+                }
                 let records = self.teardown(store);
                 self.set_state(store, STATE_CLOSED);
                 records
@@ -454,7 +525,25 @@ impl<P: SharedPage> Device<P> {
     ) -> Result<(), String> {
         let infos = read_config(store, &self.frontend_path, &settings.limits)?;
         for info in infos {
-            let ring_ref = read_number(store, &format!("{}/ring-ref", info.path))?;
+            let ring_node = format!("{}/ring-ref", info.path);
+            let Some(ring_text) = store.read(&ring_node) else {
+                if ["event-channel", "evt-ring-ref", "evt-event-channel"]
+                    .iter()
+                    .all(|name| store.read(&format!("{}/{name}", info.path)).is_none())
+                {
+                    // The frontend did not set this stream up (e.g. it found
+                    // its configuration unusable): serve the others.
+                    log::warn!(
+                        "{}: no ring nodes: stream {} not set up by the frontend, left out",
+                        info.path,
+                        info.unique_id
+                    );
+                    continue;
+                }
+                return Err(format!("{ring_node}: missing"));
+            };
+            let ring_ref = parse_u32(&ring_text)
+                .map_err(|error| format!("{ring_node}: {:?}: {}", ring_text, error.0))?;
             let ring_channel = read_number(store, &format!("{}/event-channel", info.path))?;
             let event_ref = read_number(store, &format!("{}/evt-ring-ref", info.path))?;
             let event_channel = read_number(store, &format!("{}/evt-event-channel", info.path))?;
@@ -499,6 +588,9 @@ impl<P: SharedPage> Device<P> {
                 channel: StreamChannel::new(ring_page, event_page, stream),
                 deadline_ns: Some(0),
             });
+        }
+        if self.streams.is_empty() {
+            return Err(format!("{}: no stream set up", self.frontend_path));
         }
         Ok(())
     }
@@ -548,3 +640,104 @@ pub fn list_devices(store: &mut impl XenBusHost, root: &str) -> Vec<(u32, u32)> 
 
 /// Devices by `(domid, device)`.
 pub type Devices<P> = BTreeMap<(u32, u32), Device<P>>;
+
+/// A backend's devices and the ones it could not set up.
+pub struct DeviceSet<P: SharedPage> {
+    /// Devices set up, by `(domid, device)`.
+    pub devices: Devices<P>,
+    /// Devices that could not be set up, with why (logged once, retried at
+    /// every rescan).
+    pub failed: BTreeMap<(u32, u32), String>,
+}
+
+impl<P: SharedPage> Default for DeviceSet<P> {
+    fn default() -> Self {
+        Self {
+            devices: Devices::new(),
+            failed: BTreeMap::new(),
+        }
+    }
+}
+
+impl<P: SharedPage> DeviceSet<P> {
+    /// Bring the set in line with the devices listed under the backend
+    /// root: remove the ones gone (torn down, unwatched), create the new
+    /// ones (InitWait). Returns the records of streams torn down.
+    pub fn rescan<H: XenBusHost<Page = P>>(
+        &mut self,
+        settings: &DeviceSettings,
+        host: &mut H,
+    ) -> Vec<StreamSummary> {
+        let present = list_devices(host, &settings.backend_root);
+        let gone: Vec<(u32, u32)> = self
+            .devices
+            .keys()
+            .filter(|key| !present.contains(key))
+            .copied()
+            .collect();
+        let mut records = Vec::new();
+        for key in gone {
+            if let Some(device) = self.devices.remove(&key) {
+                host.set_frontend(key.0);
+                records.extend(device.remove(host));
+            }
+        }
+        self.failed.retain(|key, _| present.contains(key));
+        for key in present {
+            if self.devices.contains_key(&key) {
+                continue;
+            }
+            host.set_frontend(key.0);
+            match Device::create(host, settings, key.0, key.1) {
+                Ok(device) => {
+                    self.failed.remove(&key);
+                    self.devices.insert(key, device);
+                }
+                Err(error) => {
+                    if self.failed.get(&key) != Some(&error) {
+                        log::warn!("dom{} vsnd {}: not set up: {error}", key.0, key.1);
+                        self.failed.insert(key, error);
+                    }
+                }
+            }
+        }
+        records
+    }
+
+    /// A watch fired: `backend_token` is the watch on the backend root
+    /// (rescan, then our own state node: libxl asking us to close),
+    /// [`frontend_token`]s are the devices' frontend watches. Returns the
+    /// records of streams torn down.
+    pub fn on_watch<H: XenBusHost<Page = P>>(
+        &mut self,
+        settings: &DeviceSettings,
+        host: &mut H,
+        backend_token: &str,
+        path: &str,
+        token: &str,
+    ) -> Vec<StreamSummary> {
+        let mut records = Vec::new();
+        if token == backend_token {
+            records.extend(self.rescan(settings, host));
+            let relative = path
+                .strip_prefix(settings.backend_root.as_str())
+                .unwrap_or("")
+                .trim_start_matches('/');
+            let parts: Vec<&str> = relative.split('/').collect();
+            if let [domid, device, "state"] = parts.as_slice() {
+                if let (Ok(domid), Ok(device)) = (parse_u32(domid), parse_u32(device)) {
+                    if let Some(found) = self.devices.get_mut(&(domid, device)) {
+                        host.set_frontend(domid);
+                        records.extend(found.on_backend_change(host));
+                    }
+                }
+            }
+        } else if let Some(key) = parse_frontend_token(token) {
+            if let Some(device) = self.devices.get_mut(&key) {
+                host.set_frontend(key.0);
+                records.extend(device.on_frontend_change(host, settings));
+            }
+        }
+        records
+    }
+}

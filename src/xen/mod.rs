@@ -144,10 +144,24 @@ pub trait Clock {
     fn wait_until(&mut self, deadline_ns: u64);
 }
 
+/// Grant references and event channels a domain has in use (leak checks).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ResourceUsage {
+    /// Grant references granted and not revoked.
+    pub grants: usize,
+    /// Event-channel ports allocated or bound and not closed.
+    pub event_channels: usize,
+}
+
 /// Everything a frontend needs from the hypervisor, in one bound.
 pub trait Platform: EventChannels + GrantTable + PageAllocator + Clock {
     /// Our own domain id, if known.
     fn domid(&self) -> Option<DomId> {
+        None
+    }
+
+    /// Grants and event channels in use now, if the platform counts them.
+    fn resource_usage(&self) -> Option<ResourceUsage> {
         None
     }
 }

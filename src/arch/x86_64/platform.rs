@@ -21,7 +21,7 @@
 //! - XenStore: the ring at `HVM_PARAM_STORE_PFN`, port
 //!   `HVM_PARAM_STORE_EVTCHN`.
 
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, BTreeSet};
 use core::cell::Cell;
 use core::fmt;
 use core::ops::Range;
@@ -39,7 +39,7 @@ use crate::xen::time::{read_clock_ns, scale_delta, PvClockSource};
 use crate::xen::xenstore::{XenStore, XsError};
 use crate::xen::{
     Clock, DomId, EventChannels, Gfn, GrantRef, GrantTable, PageAllocator, Platform, Port,
-    XenError, PAGE_SIZE,
+    ResourceUsage, XenError, PAGE_SIZE,
 };
 
 /// The shared-info page, once mapped (read by the upcall handler).
@@ -162,6 +162,9 @@ pub struct XenPlatform {
     shared_info: SharedInfoPage,
     grants: GrantManager<GrantFrames>,
     granted: BTreeMap<GrantRef, Gfn>,
+    /// Ports Xen gave us (timer VIRQ, `alloc_unbound`) and we have not
+    /// closed: [`Platform::resource_usage`]'s event channels.
+    open_ports: BTreeSet<Port>,
     timer_port: Port,
     last_ns: Cell<u64>,
     domid: Option<DomId>,
@@ -275,6 +278,7 @@ impl XenPlatform {
             shared_info,
             grants: GrantManager::new(frames),
             granted: BTreeMap::new(),
+            open_ports: BTreeSet::from([timer_port]),
             timer_port,
             last_ns: Cell::new(0),
             domid: None,
@@ -347,7 +351,9 @@ impl XenPlatform {
 
 impl EventChannels for XenPlatform {
     fn alloc_unbound(&mut self, remote: DomId) -> Result<Port, XenError> {
-        hypercall::event_channel_alloc_unbound(remote)
+        let port = hypercall::event_channel_alloc_unbound(remote)?;
+        self.open_ports.insert(port);
+        Ok(port)
     }
 
     fn notify(&mut self, port: Port) {
@@ -363,8 +369,11 @@ impl EventChannels for XenPlatform {
     }
 
     fn close(&mut self, port: Port) {
-        if let Err(error) = hypercall::event_channel_close(port) {
-            log::warn!("EVTCHNOP_close({port}) failed: {error:?}");
+        match hypercall::event_channel_close(port) {
+            Ok(()) => {
+                self.open_ports.remove(&port);
+            }
+            Err(error) => log::warn!("EVTCHNOP_close({port}) failed: {error:?}"),
         }
         self.with_dispatcher(|dispatcher| dispatcher.unregister(port));
     }
@@ -445,5 +454,16 @@ impl Clock for XenPlatform {
 impl Platform for XenPlatform {
     fn domid(&self) -> Option<DomId> {
         self.domid
+    }
+
+    /// Grants: entries of our grant table in use (the grant manager's
+    /// count); event channels: the ports Xen allocated or bound for us
+    /// that were not closed since (the PV console's and XenStore's ports,
+    /// which the toolstack made, are not counted).
+    fn resource_usage(&self) -> Option<ResourceUsage> {
+        Some(ResourceUsage {
+            grants: self.grants.granted_count(),
+            event_channels: self.open_ports.len(),
+        })
     }
 }

@@ -103,6 +103,14 @@ enum Command {
         /// last period); 0 = lengths must match.
         #[arg(long, default_value_t = 0)]
         trailing_zero_frames_below: usize,
+        /// The actual file must equal the expected one from this frame on
+        /// (e.g. playback resumed mid-signal after a reconnection).
+        #[arg(long, default_value_t = 0)]
+        expected_from: u64,
+        /// The actual file may stop before the expected one ends (e.g. the
+        /// recording of a backend stopped mid-signal); it must not be empty.
+        #[arg(long)]
+        may_end_early: bool,
     },
     /// Print the CRC-32 (hex) of a WAV file's sample bytes.
     Crc32 {
@@ -210,14 +218,34 @@ fn noise_s16le(seed: u32, frames: u64, channels: u8) -> Vec<u8> {
     bytes
 }
 
-fn compare(expected: &Path, actual: &Path, trailing_below: usize) -> Result<bool, String> {
-    let a = load(expected)?;
+fn compare(
+    expected: &Path,
+    actual: &Path,
+    trailing_below: usize,
+    expected_from: u64,
+    may_end_early: bool,
+) -> Result<bool, String> {
+    let mut a = load(expected)?;
     let b = load(actual)?;
     if a.spec != b.spec {
         println!("DIFFERENT format: expected {:?}, got {:?}", a.spec, b.spec);
         return Ok(false);
     }
     let channels = a.spec.channels.max(1) as usize;
+    if expected_from > 0 {
+        let skip = usize::try_from(expected_from)
+            .ok()
+            .and_then(|frames| frames.checked_mul(channels))
+            .filter(|&skip| skip <= a.samples.len())
+            .ok_or_else(|| {
+                format!(
+                    "--expected-from {expected_from}: the expected file has only {} frames",
+                    a.samples.len() / channels
+                )
+            })?;
+        a.samples.drain(..skip);
+        println!("(expected file from frame {expected_from} on)");
+    }
     if let Some(i) = a.samples.iter().zip(&b.samples).position(|(x, y)| x != y) {
         println!(
             "DIFFERENT at frame {} channel {}: expected {}, got {} ({} of {} frames equal before it)",
@@ -254,6 +282,21 @@ fn compare(expected: &Path, actual: &Path, trailing_below: usize) -> Result<bool
             a.spec.bits_per_sample,
             extra,
             trailing_below
+        );
+        return Ok(true);
+    }
+    if may_end_early && !b.samples.is_empty() && b.samples.len() < a.samples.len() {
+        if b.samples.len() % channels != 0 {
+            println!("DIFFERENT: a partial frame at the end");
+            return Ok(false);
+        }
+        println!(
+            "EQUAL: the first {} of {} expected frames x {} channels, {} Hz, {} bit: sample for sample (ends early)",
+            b.samples.len() / channels,
+            a.samples.len() / channels,
+            channels,
+            a.spec.sample_rate,
+            a.spec.bits_per_sample
         );
         return Ok(true);
     }
@@ -566,8 +609,26 @@ fn main() -> ExitCode {
             actual,
             gain_mdb: None,
             trailing_zero_frames_below,
+            expected_from,
+            may_end_early,
             ..
-        } => compare(&expected, &actual, trailing_zero_frames_below),
+        } => compare(
+            &expected,
+            &actual,
+            trailing_zero_frames_below,
+            expected_from,
+            may_end_early,
+        ),
+        Command::Compare {
+            gain_mdb: Some(_),
+            expected_from: 1..,
+            ..
+        }
+        | Command::Compare {
+            gain_mdb: Some(_),
+            may_end_early: true,
+            ..
+        } => Err("--expected-from and --may-end-early do not go with --gain-mdb".to_string()),
         Command::Compare {
             expected,
             actual,
@@ -627,7 +688,7 @@ mod tests {
             let mut all = bytes.clone();
             all.extend_from_slice(tail);
             write_s16(&all, 48_000, 2, &actual).unwrap();
-            let verdict = compare(&expected, &actual, below).unwrap();
+            let verdict = compare(&expected, &actual, below, 0, false).unwrap();
             std::fs::remove_file(&actual).unwrap();
             verdict
         };
@@ -637,5 +698,41 @@ mod tests {
         assert!(!check(&[0; 4 * 10], 0), "no tail allowed");
         assert!(!check(&[0, 0, 1, 0], 11), "non-zero tail");
         std::fs::remove_file(&expected).unwrap();
+    }
+
+    #[test]
+    fn compare_from_a_frame_checks_the_phase() {
+        let expected = temp("expected-from");
+        let bytes = noise_s16le(5, 200, 2);
+        write_s16(&bytes, 48_000, 2, &expected).unwrap();
+        let actual = temp("actual-from");
+        // Frames 73.. of the reference (4 bytes a frame).
+        write_s16(&bytes[73 * 4..], 48_000, 2, &actual).unwrap();
+        assert!(compare(&expected, &actual, 0, 73, false).unwrap());
+        assert!(
+            !compare(&expected, &actual, 0, 72, false).unwrap(),
+            "one frame off"
+        );
+        assert!(
+            !compare(&expected, &actual, 0, 74, false).unwrap(),
+            "one frame off"
+        );
+        assert!(!compare(&expected, &actual, 0, 0, false).unwrap());
+        assert!(
+            compare(&expected, &actual, 0, 201, false).is_err(),
+            "past the end"
+        );
+        // Frames 73..150 only: a prefix of the rest, allowed only when asked.
+        write_s16(&bytes[73 * 4..150 * 4], 48_000, 2, &actual).unwrap();
+        assert!(!compare(&expected, &actual, 0, 73, false).unwrap());
+        assert!(compare(&expected, &actual, 0, 73, true).unwrap());
+        assert!(
+            !compare(&expected, &actual, 0, 72, true).unwrap(),
+            "one frame off"
+        );
+        write_s16(&[], 48_000, 2, &actual).unwrap();
+        assert!(!compare(&expected, &actual, 0, 73, true).unwrap(), "empty");
+        std::fs::remove_file(&expected).unwrap();
+        std::fs::remove_file(&actual).unwrap();
     }
 }
