@@ -353,6 +353,9 @@ fn backend_restart_disconnects_then_reconnects() {
     }
     .render_s16le(4_800);
     pcm.write(&audio).unwrap();
+    sim.run_until_idle(100);
+    let played_before = pcm.position();
+    assert!(played_before > 0, "some of the audio was played");
     handle.restart();
     // Let the backend tear down and come back to InitWait; the frontend
     // follows through its watch.
@@ -360,6 +363,11 @@ fn backend_restart_disconnects_then_reconnects() {
     let error = pcm.write(&audio).unwrap_err();
     assert_eq!(xensnd::pcm::Error::kind(&error), ErrorKind::Disconnected);
     assert_eq!(pcm.state(), StreamState::Open);
+    // The position stays the last one the old connection reported (an app
+    // resumes from it), not the new connection's zero.
+    assert_eq!(pcm.position(), played_before);
+    let _ = pcm.write(&audio);
+    assert_eq!(pcm.position(), played_before, "still after a second try");
     assert_eq!(frontend.connected_devices(), 1, "the frontend reconnected");
     assert_eq!(
         handle.0.borrow().history.len(),

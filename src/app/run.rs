@@ -207,9 +207,8 @@ fn print_play(unique_id: &str, report: &PlayReport, app_waits: u64, pcm: &SndPcm
 /// Run the demo chosen by `options` on `frontend`. Returns `Err` with a
 /// message when it failed.
 pub fn run<X: Platform>(frontend: &Frontend<X>, options: &Options) -> Result<(), String> {
-    for error in frontend.config_errors() {
-        log::error!("{error}");
-    }
+    // Configuration errors were logged by the frontend's probe, each naming
+    // its XenStore node (`Frontend::config_errors` has them as a list).
     match options.demo.as_str() {
         "list" => {
             for s in frontend.streams() {
@@ -239,10 +238,12 @@ pub fn run<X: Platform>(frontend: &Frontend<X>, options: &Options) -> Result<(),
             let (report, _) = demo::record(&mut pcm, rate * options.milliseconds / 1000)
                 .map_err(|e| format!("record: {e}"))?;
             log::info!(
-                "XENSND-RESULT capture frames={} peak={} rms={:.1} crc32={:08x}",
+                // rms rounded to a whole sample value: integer formatting
+                // keeps core's float printing (~10 KB) out of the image.
+                "XENSND-RESULT capture frames={} peak={} rms={} crc32={:08x}",
                 report.frames,
                 report.peak,
-                report.rms,
+                (report.rms + 0.5) as u32,
                 report.crc32
             );
             pcm.close().map_err(|e| format!("close: {}", e.kind()))

@@ -94,12 +94,21 @@ start_bg() {
   log "started $_name pid $! ($*)"
 }
 
-# stop_bg NAME: stop a process started by start_bg (TERM, then KILL after 5 s).
+# gone PID: the process has exited (a zombie, exited but not reaped yet,
+# counts as gone; `kill -0` would still succeed on it).
+gone() {
+  [ -r "/proc/$1/stat" ] || return 0
+  sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | grep -q '^Z'
+}
+
+# stop_bg NAME: stop a process started by start_bg (TERM, then KILL after 5 s),
+# and reap it.
 stop_bg() {
   [ -f "/run/$1.pid" ] || return 0
   _pid=$(cat "/run/$1.pid")
   kill "$_pid" 2>/dev/null
-  waitfor 5 sh -c "! kill -0 $_pid 2>/dev/null" || kill -9 "$_pid" 2>/dev/null
+  waitfor 5 gone "$_pid" || kill -9 "$_pid" 2>/dev/null
+  wait "$_pid" 2>/dev/null
   rm -f "/run/$1.pid"
 }
 
