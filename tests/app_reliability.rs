@@ -10,10 +10,8 @@ use xensnd::abi::sndif::XENSND_OP_OPEN;
 use xensnd::app::demo::{play_resuming, PlayControl, Signal};
 use xensnd::app::run::{run, Options};
 use xensnd::app::signal::{Crc32, Tone};
-use xensnd::backend::io::{SilenceSource, Source};
 use xensnd::backend::sim_host::{SimBackendView, SimSndBackend};
 use xensnd::backend::xenbus::DeviceSettings;
-use xensnd::backend::Limits;
 use xensnd::pcm::{ErrorKind, Stream};
 use xensnd::sim::vsnd::{add_vsnd_device, SimVsndSpec};
 use xensnd::sim::{SimGuest, SimXen};
@@ -28,17 +26,11 @@ fn setup() -> (SimXen, Frontend<SimGuest>, Rc<RefCell<SimBackendView>>) {
     let sim = SimXen::new();
     let guest = sim.add_guest(GUEST);
     sim.with_core(|core| add_vsnd_device(core, GUEST, 0, &SimVsndSpec::simple()));
-    let settings = DeviceSettings {
-        backend_root: "/local/domain/0/backend/vsnd".into(),
-        limits: Limits::default(),
-        max_buffer_bytes: 1 << 20,
-        whole_frames: true,
-    };
-    let (backend, view) = SimSndBackend::new(
-        settings,
-        Box::new(|_, _| Box::new(SilenceSource::default()) as Box<dyn Source>),
+    let view = SimSndBackend::attach(
+        &sim,
+        DeviceSettings::dom0(1 << 20),
+        SimSndBackend::silence(),
     );
-    sim.add_peer(Box::new(backend));
     let store = guest.xenstore().expect("store ring");
     let probe = Frontend::probe(guest, store, FrontendOptions::default()).expect("probe");
     assert!(probe.failed.is_empty(), "{:?}", probe.failed);

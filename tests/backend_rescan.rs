@@ -4,10 +4,8 @@
 //! removed with nothing left mapped or bound, the other keeps playing.
 
 use xensnd::app::signal::Tone;
-use xensnd::backend::io::{SilenceSource, Source};
 use xensnd::backend::sim_host::SimSndBackend;
 use xensnd::backend::xenbus::DeviceSettings;
-use xensnd::backend::Limits;
 use xensnd::pcm::{Playback, Stream};
 use xensnd::sim::vsnd::{add_vsnd_device, SimVsndSpec};
 use xensnd::sim::SimXen;
@@ -33,17 +31,11 @@ fn two_frontends_play_and_a_removed_one_leaves_nothing_behind() {
         add_vsnd_device(core, 11, 0, &SimVsndSpec::simple());
         add_vsnd_device(core, 12, 0, &SimVsndSpec::simple());
     });
-    let settings = DeviceSettings {
-        backend_root: "/local/domain/0/backend/vsnd".into(),
-        limits: Limits::default(),
-        max_buffer_bytes: 1 << 20,
-        whole_frames: true,
-    };
-    let (backend, view) = SimSndBackend::new(
-        settings,
-        Box::new(|_, _| Box::new(SilenceSource::default()) as Box<dyn Source>),
+    let view = SimSndBackend::attach(
+        &sim,
+        DeviceSettings::dom0(1 << 20),
+        SimSndBackend::silence(),
     );
-    sim.add_peer(Box::new(backend));
     let mut frontends = Vec::new();
     for guest in [first, second] {
         let store = guest.xenstore().expect("store ring");

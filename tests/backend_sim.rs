@@ -9,7 +9,7 @@ use std::rc::Rc;
 use xensnd::backend::io::{Source, ToneSource};
 use xensnd::backend::sim_host::{SimBackendView, SimSndBackend};
 use xensnd::backend::xenbus::DeviceSettings;
-use xensnd::backend::{Direction, Limits, PcmParams};
+use xensnd::backend::{Direction, PcmParams};
 use xensnd::pcm::{Capture, Playback, SampleFormat, Stream as _};
 use xensnd::sim::vsnd::{add_vsnd_device, SimPcmSpec, SimStreamSpec, SimVsndSpec};
 use xensnd::sim::{SimGuest, SimXen};
@@ -47,12 +47,7 @@ fn start() -> (SimXen, SimGuest, Rc<RefCell<SimBackendView>>) {
     let sim = SimXen::new();
     let guest = sim.add_guest(DOMID);
     xl_create(&sim);
-    let settings = DeviceSettings {
-        backend_root: "/local/domain/0/backend/vsnd".into(),
-        limits: Limits::default(),
-        max_buffer_bytes: 1 << 20,
-        whole_frames: true,
-    };
+    let settings = DeviceSettings::dom0(1 << 20);
     let (backend, view) = SimSndBackend::new(
         settings,
         Box::new(|_domid, _stream| Box::new(ToneSource::new(1000.0, 0.5))),

@@ -10,10 +10,9 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use xensnd::backend::io::{SilenceSource, Source};
 use xensnd::backend::sim_host::{SimBackendView, SimSndBackend};
 use xensnd::backend::xenbus::DeviceSettings;
-use xensnd::backend::{Counters, Limits};
+use xensnd::backend::Counters;
 use xensnd::pcm::{Playback, Stream};
 use xensnd::sim::page::SimPage;
 use xensnd::sim::vsnd::{add_vsnd_device, SimVsndSpec};
@@ -116,17 +115,11 @@ fn rig(depth: usize) -> Rig {
     let sim = SimXen::new();
     let guest = sim.add_guest(GUEST);
     sim.with_core(|core| add_vsnd_device(core, GUEST, 0, &SimVsndSpec::simple()));
-    let settings = DeviceSettings {
-        backend_root: "/local/domain/0/backend/vsnd".into(),
-        limits: Limits::default(),
-        max_buffer_bytes: 1 << 20,
-        whole_frames: true,
-    };
-    let (backend, view) = SimSndBackend::new(
-        settings,
-        Box::new(|_, _| Box::new(SilenceSource::default()) as Box<dyn Source>),
+    let view = SimSndBackend::attach(
+        &sim,
+        DeviceSettings::dom0(1 << 20),
+        SimSndBackend::silence(),
     );
-    sim.add_peer(Box::new(backend));
     let store = guest.xenstore().unwrap();
     let wakeups = Rc::new(RefCell::new(0));
     let halting = HaltingGuest {

@@ -10,7 +10,6 @@ use xensnd::app::signal::{Crc32, Tone};
 use xensnd::backend::io::{IoError, Source};
 use xensnd::backend::sim_host::{SimBackendView, SimSndBackend};
 use xensnd::backend::xenbus::DeviceSettings;
-use xensnd::backend::Limits;
 use xensnd::pcm::{Capture, ErrorKind, Playback, Stream, StreamState};
 use xensnd::sim::vsnd::{add_vsnd_device, SimVsndSpec};
 use xensnd::sim::{SimGuest, SimXen};
@@ -60,12 +59,7 @@ fn setup_with(
     let sim = SimXen::new();
     let guest = sim.add_guest(GUEST);
     sim.with_core(|core| add_vsnd_device(core, GUEST, 0, spec));
-    let settings = DeviceSettings {
-        backend_root: "/local/domain/0/backend/vsnd".into(),
-        limits: Limits::default(),
-        max_buffer_bytes: 1 << 20,
-        whole_frames: true,
-    };
+    let settings = DeviceSettings::dom0(1 << 20);
     let pattern = if pattern.is_empty() { vec![0] } else { pattern };
     let (backend, view) = SimSndBackend::new(
         settings,

@@ -24,10 +24,10 @@ use alloc::vec::Vec;
 use core::cell::RefCell;
 
 use super::buffer::GrantMapper;
-use super::io::{MemorySink, NullSink, Sink, Source};
+use super::io::{MemorySink, NullSink, SilenceSource, Sink, Source};
 use super::xenbus::{Device, DeviceSet, DeviceSettings, StreamInfo, StreamSummary, XenBusHost};
 use super::Direction;
-use crate::sim::{ConnId, SimCore, SimPage, SimPeer};
+use crate::sim::{ConnId, SimCore, SimPage, SimPeer, SimXen};
 use crate::xen::{DomId, Gfn, GrantRef, SharedPage, XenError};
 
 /// Handles of pages the engine dropped, waiting to be unmapped.
@@ -256,6 +256,23 @@ pub struct SimSndBackend {
 }
 
 impl SimSndBackend {
+    /// Run a backend with `settings` and `sources` in `sim` (as one of its
+    /// peers); returns the view the test keeps.
+    pub fn attach(
+        sim: &SimXen,
+        settings: DeviceSettings,
+        sources: SourceFactory,
+    ) -> Rc<RefCell<SimBackendView>> {
+        let (backend, view) = Self::new(settings, sources);
+        sim.add_peer(Box::new(backend));
+        view
+    }
+
+    /// Capture sources that read silence.
+    pub fn silence() -> SourceFactory {
+        Box::new(|_, _| Box::new(SilenceSource::default()) as Box<dyn Source>)
+    }
+
     /// A backend with `settings`, capture sources from `sources`, and a view
     /// the test keeps.
     pub fn new(

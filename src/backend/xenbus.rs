@@ -64,6 +64,19 @@ pub struct DeviceSettings {
     pub whole_frames: bool,
 }
 
+impl DeviceSettings {
+    /// A backend in dom0 (`/local/domain/0/backend/vsnd`) with default
+    /// limits, buffers up to `max_buffer_bytes`, whole frames required.
+    pub fn dom0(max_buffer_bytes: u32) -> Self {
+        Self {
+            backend_root: "/local/domain/0/backend/vsnd".into(),
+            limits: Limits::default(),
+            max_buffer_bytes,
+            whole_frames: true,
+        }
+    }
+}
+
 /// A stream's configuration as read from XenStore.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamInfo {

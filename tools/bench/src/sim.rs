@@ -17,10 +17,9 @@ use std::rc::Rc;
 use std::time::Instant;
 
 use xensnd::app::signal::Crc32;
-use xensnd::backend::io::{SilenceSource, Source};
 use xensnd::backend::sim_host::{SimBackendView, SimSndBackend};
 use xensnd::backend::xenbus::DeviceSettings;
-use xensnd::backend::{Counters, Limits};
+use xensnd::backend::Counters;
 use xensnd::pcm::{Playback, Stream, StreamState};
 use xensnd::sim::vsnd::{add_vsnd_device, SimVsndSpec};
 use xensnd::sim::{SimGuest, SimXen};
@@ -143,17 +142,11 @@ impl Rig {
         let guest = sim.add_guest(GUEST);
         let spec = format.spec();
         sim.with_core(|core| add_vsnd_device(core, GUEST, 0, &spec));
-        let settings = DeviceSettings {
-            backend_root: "/local/domain/0/backend/vsnd".into(),
-            limits: Limits::default(),
-            max_buffer_bytes: 16 << 20,
-            whole_frames: true,
-        };
-        let (backend, view) = SimSndBackend::new(
-            settings,
-            Box::new(|_, _| Box::new(SilenceSource::default()) as Box<dyn Source>),
+        let view = SimSndBackend::attach(
+            &sim,
+            DeviceSettings::dom0(16 << 20),
+            SimSndBackend::silence(),
         );
-        sim.add_peer(Box::new(backend));
         let store = guest.xenstore().map_err(|e| format!("store ring: {e:?}"))?;
         let probe = Frontend::probe(guest, store, FrontendOptions::default())
             .map_err(|e| format!("probe: {e}"))?;
