@@ -101,19 +101,7 @@ pub fn play<P: Playback>(
         }
         crc.update(bytes);
         done += n;
-        if let Some((at, sleep)) = pause.as_mut() {
-            if done >= *at {
-                if stream.state() == crate::pcm::StreamState::Prepared {
-                    stream.start().map_err(|e| e.kind())?;
-                }
-                stream.pause().map_err(|e| e.kind())?;
-                log::info!("XENSND-PAUSE queued={done} position={}", stream.position());
-                sleep();
-                log::info!("XENSND-RESUME queued={done} position={}", stream.position());
-                stream.resume().map_err(|e| e.kind())?;
-                pause = None;
-            }
-        }
+        pause_once(stream, &mut pause, done)?;
     }
     if stream.state() == crate::pcm::StreamState::Prepared {
         stream.start().map_err(|e| e.kind())?;
@@ -474,24 +462,38 @@ fn write_all<P: Playback>(
         crc.update(bytes);
         *done += n;
         checkpoints.push((*done, *crc));
-        if let Some((at, sleep)) = pause.as_mut() {
-            if *done >= *at {
-                if stream.state() == StreamState::Prepared {
-                    stream.start().map_err(|e| e.kind())?;
-                }
-                stream.pause().map_err(|e| e.kind())?;
-                log::info!("XENSND-PAUSE queued={done} position={}", stream.position());
-                sleep();
-                log::info!("XENSND-RESUME queued={done} position={}", stream.position());
-                stream.resume().map_err(|e| e.kind())?;
-                *pause = None;
-            }
-        }
+        pause_once(stream, pause, *done)?;
     }
     Ok(Step::Done)
 }
 
 /// Start if never started, then drain; a disconnection is reported as lost.
+/// Once `done` frames are queued past the pause point: start the stream if
+/// it is not running yet, pause it, call the sleep, resume, and forget the
+/// pause (it happens once).
+fn pause_once<P: Playback>(
+    stream: &mut P,
+    pause: &mut Option<(u64, &mut dyn FnMut())>,
+    done: u64,
+) -> Result<(), ErrorKind> {
+    let Some((at, sleep)) = pause.as_mut() else {
+        return Ok(());
+    };
+    if done < *at {
+        return Ok(());
+    }
+    if stream.state() == crate::pcm::StreamState::Prepared {
+        stream.start().map_err(|e| e.kind())?;
+    }
+    stream.pause().map_err(|e| e.kind())?;
+    log::info!("XENSND-PAUSE queued={done} position={}", stream.position());
+    sleep();
+    log::info!("XENSND-RESUME queued={done} position={}", stream.position());
+    stream.resume().map_err(|e| e.kind())?;
+    *pause = None;
+    Ok(())
+}
+
 fn drain_or_lost<P: Playback>(stream: &mut P, now_ns: &dyn Fn() -> u64) -> Result<Step, ErrorKind> {
     let started_ns = now_ns();
     let result = if stream.state() == crate::pcm::StreamState::Prepared {
