@@ -2,9 +2,7 @@
 # After a PASS: the tone the guest played must equal wavtool's reference
 # sample for sample (48 kHz, stereo, s16, 440 Hz, -6 dBFS, 1000 ms).
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/../../../.." && pwd)
-WAVTOOL=${WAVTOOL:-$ROOT/target/release/wavtool}
-[ -x "$WAVTOOL" ] || (cd "$ROOT" && cargo build --release -p wavtool)
+. "$(dirname "$0")/../../host-check-lib.sh"
 wav=$(ls "$OUT"/wav/*spk*.wav | head -n1)
 "$WAVTOOL" tone --freq 440 --ms 1000 --out "$OUT/ref-440.wav"
 "$WAVTOOL" stats "$wav" || true

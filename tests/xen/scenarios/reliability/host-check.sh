@@ -14,17 +14,7 @@
 #  2. rl-garbage, rl-after: their WAVs equal the 1 s reference.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../../../.." && pwd)
-WAVTOOL=${WAVTOOL:-$ROOT/target/release/wavtool}
-# Always (re)build: the checks need --expected-from / --may-end-early, which
-# an older wavtool binary lacks (a no-op when it is up to date).
-[ -n "${WAVTOOL_PREBUILT:-}" ] || (cd "$ROOT" && cargo build --release -q -p wavtool)
-: "${OUT:?set OUT to the output directory of the run}"
-failures=0
-ok() { echo "host-check ok: $*"; }
-bad() { echo "host-check FAIL: $*"; failures=$((failures + 1)); }
-console() { tr -d '\r' < "$OUT/console-$1.log"; }
-domid() { sed -n "s/^$1 \([0-9][0-9]*\)\$/\1/p" "$OUT/domids.txt"; }
+. "$HERE/../../host-check-lib.sh"
 refs=$OUT/references
 mkdir -p "$refs"
 "$WAVTOOL" tone --freq 440 --ms 1000 --out "$refs/tone-440-1000.wav" > /dev/null
@@ -105,8 +95,4 @@ within "after SIGTERM, sndback 3 InitWait -> its first WRITE" "$dom0_ms2"
 exact garbage "$OUT/wav/dom$(domid rl-garbage)-spk.wav" "$refs/tone-440-1000.wav"
 exact after "$OUT/wav/dom$(domid rl-after)-spk.wav" "$refs/tone-440-1000.wav"
 
-if [ "$failures" -gt 0 ]; then
-  echo "host-check: $failures check(s) FAILED"
-  exit 1
-fi
-echo "host-check: all reliability checks passed"
+finish reliability

@@ -15,15 +15,7 @@
 #     of 0.501) / all zero.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../../../.." && pwd)
-WAVTOOL=${WAVTOOL:-$ROOT/target/release/wavtool}
-[ -x "$WAVTOOL" ] || (cd "$ROOT" && cargo build --release -p wavtool)
-: "${OUT:?set OUT to the output directory of the run}"
-failures=0
-ok() { echo "host-check ok: $*"; }
-bad() { echo "host-check FAIL: $*"; failures=$((failures + 1)); }
-console() { tr -d '\r' < "$OUT/console-$1.log"; }
-domid() { sed -n "s/^$1 \([0-9][0-9]*\)\$/\1/p" "$OUT/domids.txt"; }
+. "$HERE/../../host-check-lib.sh"
 # field NAME KEY: the value of KEY= in the guest's XENSND-RESULT line for NAME
 result_field() { console "$1" | grep -E "XENSND-RESULT $2" | head -n1 | sed -n "s/.* $3=\([^ ]*\).*/\1/p"; }
 # stat DOMID UNIQUE_ID REQUEST: sndback's request counter of that stream
@@ -170,8 +162,4 @@ else
   bad "mute: dom$d-spk.wav is not silence: $verdict"
 fi
 
-if [ "$failures" -gt 0 ]; then
-  echo "host-check: $failures check(s) FAILED"
-  exit 1
-fi
-echo "host-check: all sndif-features checks passed"
+finish sndif-features
