@@ -13,6 +13,7 @@
 //! InitWait the handshake runs again and streams can be prepared anew.
 #![forbid(unsafe_code)]
 
+use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::rc::Rc;
 use alloc::string::{String, ToString};
@@ -23,7 +24,7 @@ use super::config::{read_config, ConfigSource, StreamConfig, StreamKind, VsndCon
 use super::stream::{Direction, Stream};
 use super::SndError;
 use crate::xen::xenbus::{read_state, write_state, XenbusState};
-use crate::xen::xenstore::{XenStore, XsError};
+use crate::xen::xenstore::{reply_string, BatchRequest, Errno, XenStore, XsError};
 use crate::xen::{DomId, Platform};
 
 /// How long to wait for the backend at each handshake step.
@@ -131,6 +132,50 @@ impl<X: Platform> ConfigSource for StoreSource<'_, X> {
     }
 }
 
+/// Most nodes the probe prefetches from one device directory (a real
+/// card has a few dozen).
+const MAX_PREFETCH_NODES: usize = 1024;
+
+/// Adapter: config nodes from a prefetched device directory.
+struct TreeSource<'a> {
+    tree: &'a mut BTreeMap<String, Vec<u8>>,
+}
+
+impl ConfigSource for TreeSource<'_> {
+    type Error = XsError;
+    fn read(&mut self, path: &str) -> Result<Option<String>, XsError> {
+        match self.tree.get(path) {
+            Some(value) => reply_string(value.clone()).map(Some),
+            None => Ok(None),
+        }
+    }
+}
+
+/// Where [`Shared::add_device`] reads the device directory from.
+enum DeviceSource {
+    /// Read ahead with [`XenStore::read_tree`].
+    Prefetched(BTreeMap<String, Vec<u8>>),
+    /// Node by node (the read-ahead failed).
+    Store,
+}
+
+impl DeviceSource {
+    /// A node that must exist (`ENOENT` otherwise, as a store read gives).
+    fn read_required<X: Platform>(
+        &mut self,
+        shared: &mut Shared<X>,
+        path: &str,
+    ) -> Result<String, XsError> {
+        match self {
+            DeviceSource::Prefetched(tree) => match tree.get(path) {
+                Some(value) => reply_string(value.clone()),
+                None => Err(XsError::Store(Errno::NotFound)),
+            },
+            DeviceSource::Store => shared.store.read_string(&mut shared.xen, path),
+        }
+    }
+}
+
 pub(crate) struct Slot<X: Platform> {
     pub(crate) config: StreamConfig,
     pub(crate) stream: Option<Stream<X>>,
@@ -204,16 +249,22 @@ impl<X: Platform> Frontend<X> {
         mut store: XenStore<X::Page>,
         options: FrontendOptions,
     ) -> Result<Probe<X>, FrontendError> {
-        let domid_text = store
-            .read_string(&mut xen, "domid")
-            .map_err(store_err("domid"))?;
-        let domid: u32 = domid_text
-            .trim()
-            .parse()
-            .map_err(|_| FrontendError::BadNode {
-                path: "domid".to_string(),
-                value: domid_text.clone(),
-            })?;
+        // The platform may know our id already (no XenStore round trip).
+        let domid: u32 = match xen.domid() {
+            Some(domid) => u32::from(domid),
+            None => {
+                let domid_text = store
+                    .read_string(&mut xen, "domid")
+                    .map_err(store_err("domid"))?;
+                domid_text
+                    .trim()
+                    .parse()
+                    .map_err(|_| FrontendError::BadNode {
+                        path: "domid".to_string(),
+                        value: domid_text.clone(),
+                    })?
+            }
+        };
         let base = format!("/local/domain/{domid}/device/vsnd");
         let names = match store.directory(&mut xen, &base) {
             Ok(names) => names,
@@ -341,26 +392,42 @@ impl<X: Platform> Frontend<X> {
 
 impl<X: Platform> Shared<X> {
     fn add_device(&mut self, path: &str) -> Result<(), FrontendError> {
-        let backend_node = format!("{path}/backend");
-        let backend_path = self
+        // The whole device directory in a few pipelined round trips (one
+        // per level) instead of one per node; the toolstack wrote it before
+        // the domain ran. If that fails, read node by node as before.
+        let mut source = match self
             .store
-            .read_string(&mut self.xen, &backend_node)
+            .read_tree(&mut self.xen, path, MAX_PREFETCH_NODES)
+        {
+            Ok(tree) => DeviceSource::Prefetched(tree),
+            Err(error) => {
+                log::debug!("vsnd {path}: prefetch failed ({error}), reading node by node");
+                DeviceSource::Store
+            }
+        };
+        let backend_node = format!("{path}/backend");
+        let backend_path = source
+            .read_required(self, &backend_node)
             .map_err(store_err(&backend_node))?;
         let id_node = format!("{path}/backend-id");
-        let id_text = self
-            .store
-            .read_string(&mut self.xen, &id_node)
+        let id_text = source
+            .read_required(self, &id_node)
             .map_err(store_err(&id_node))?;
         let backend_id: DomId = id_text.trim().parse().map_err(|_| FrontendError::BadNode {
             path: id_node.clone(),
             value: id_text.clone(),
         })?;
-        let config = {
-            let mut source = StoreSource::<X> {
-                store: &mut self.store,
-                xen: &mut self.xen,
-            };
-            read_config(&mut source, path).map_err(store_err(path))?
+        let config = match &mut source {
+            DeviceSource::Prefetched(tree) => {
+                read_config(&mut TreeSource { tree }, path).map_err(store_err(path))?
+            }
+            DeviceSource::Store => {
+                let mut store_source = StoreSource::<X> {
+                    store: &mut self.store,
+                    xen: &mut self.xen,
+                };
+                read_config(&mut store_source, path).map_err(store_err(path))?
+            }
         };
         for error in &config.errors {
             log::error!("{error}");
@@ -479,10 +546,18 @@ impl<X: Platform> Shared<X> {
             .collect();
         let state_node = format!("{path}/state");
         let written = self.store.transaction(&mut self.xen, |tx| {
-            for (node, value) in &nodes {
-                tx.write(node, value.as_bytes())?;
+            // Pipelined: every write in flight at once, state last.
+            let id = tx.id();
+            let mut writes: Vec<BatchRequest<'_>> = nodes
+                .iter()
+                .map(|(node, value)| BatchRequest::Write(id, node, value.as_bytes()))
+                .collect();
+            writes.push(BatchRequest::Write(id, &state_node, b"3"));
+            let (store, env) = tx.parts();
+            for reply in store.batch(env, &writes)? {
+                reply?;
             }
-            tx.write(&state_node, b"3")
+            Ok(())
         });
         if let Err(e) = written {
             for (_, stream) in created {

@@ -302,6 +302,12 @@ impl XenPlatform {
         Ok(domid)
     }
 
+    /// Remember our domain id (read by the caller, e.g. in a batch of
+    /// XenStore requests) for [`Platform::domid`].
+    pub fn set_domid(&mut self, domid: DomId) {
+        self.domid = Some(domid);
+    }
+
     /// Where things were mapped.
     pub fn layout(&self) -> PlatformLayout {
         self.layout
