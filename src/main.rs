@@ -238,7 +238,13 @@ mod guest {
             "XENSND-TIMING entry_to_platform_us={platform_us} entry_to_probe_done_us={probe_us} entry_to_app_done_us={app_us}"
         );
         let stages = frontend.with_platform(|xen| stamps.render(xen));
-        info!("XENSND-TIMING stages_us={stages}");
+        let mut handshake = String::new();
+        for (index, (step, clock_ns)) in frontend.handshake_marks().iter().enumerate() {
+            let separator = if index == 0 { "" } else { "," };
+            let since_entry_us = clock_ns.saturating_sub(entry_clock_ns) / 1000;
+            handshake.push_str(&format!("{separator}{step}:{since_entry_us}"));
+        }
+        info!("XENSND-TIMING stages_us={stages} handshake_us={handshake}");
         info!(
             "XENSND-TIMING entry_clock_ns={entry_clock_ns} probe_done_clock_ns={probe_clock_ns} app_done_clock_ns={app_clock_ns}"
         );
@@ -378,8 +384,10 @@ mod guest {
                 ""
             },
         );
+        // The regions and the image at debug level: every console line costs
+        // boot time under Xen (see README "Boot time").
         for region in map {
-            info!(
+            debug!(
                 "  {:#012x}-{:#012x} {:>10} KiB {}",
                 region.start,
                 region.end(),
@@ -387,7 +395,7 @@ mod guest {
                 region.kind_name()
             );
         }
-        info!(
+        debug!(
             "image: {:#x}-{:#x} ({} KiB)",
             boot.image.start,
             boot.image.end,

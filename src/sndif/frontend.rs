@@ -6,8 +6,10 @@
 //!
 //! Handshake per device: wait for the backend's InitWait, create every
 //! stream's ring, event page and event channels, write the four nodes of
-//! every stream and our state Initialised in one transaction (retried on
-//! EAGAIN), wait for the backend's Connected, then say Connected ourselves.
+//! every stream and then our state Initialised (all in flight at once,
+//! applied in order), wait for the backend's Connected, then say Connected
+//! ourselves. The device directory is read ahead in one pipelined batch per
+//! level ([`XenStore::read_tree`]): boot time is mostly XenStore round trips.
 //! A backend that leaves Connected (restart, crash, Closing) makes every
 //! stream of the device fail with `Disconnected` once; when it is back in
 //! InitWait the handshake runs again and streams can be prepared anew.
@@ -24,7 +26,7 @@ use super::config::{read_config, ConfigSource, StreamConfig, StreamKind, VsndCon
 use super::stream::{Direction, Stream};
 use super::SndError;
 use crate::xen::xenbus::{read_state, write_state, XenbusState};
-use crate::xen::xenstore::{reply_string, BatchRequest, Errno, XenStore, XsError};
+use crate::xen::xenstore::{reply_string, BatchRequest, Errno, TxId, XenStore, XsError};
 use crate::xen::{DomId, Platform};
 
 /// How long to wait for the backend at each handshake step.
@@ -132,6 +134,10 @@ impl<X: Platform> ConfigSource for StoreSource<'_, X> {
     }
 }
 
+/// Handshake marks kept (the first connections; reconnections add none
+/// past this).
+const MAX_MARKS: usize = 32;
+
 /// Most nodes the probe prefetches from one device directory (a real
 /// card has a few dozen).
 const MAX_PREFETCH_NODES: usize = 1024;
@@ -211,6 +217,9 @@ pub struct Shared<X: Platform> {
     /// events nobody looked at: set by whatever used the store outside
     /// [`Shared::poll`] and by a poll that changed a device.
     pub(crate) store_dirty: bool,
+    /// When each handshake step of the first connection of each device
+    /// ended (PV clock, ns): see [`Frontend::handshake_marks`].
+    marks: Vec<(&'static str, u64)>,
 }
 
 /// The vsnd frontend (cheap to clone: clones share one state).
@@ -279,6 +288,7 @@ impl<X: Platform> Frontend<X> {
             stuck: Vec::new(),
             shut_down: false,
             store_dirty: true,
+            marks: Vec::new(),
         };
         let mut failed = Vec::new();
         let mut indices: Vec<(u32, String)> = names
@@ -302,6 +312,16 @@ impl<X: Platform> Frontend<X> {
             },
             failed,
         })
+    }
+
+    /// When each step of the probe's handshakes ended, on the platform's
+    /// clock (ns): `tree` (device directory read), `watch` (backend watched,
+    /// its state read), `initwait`, `streams` (rings and channels made),
+    /// `written` (nodes + Initialised committed), `connected` (the
+    /// backend's Connected seen), `announced` (ours written). Timing
+    /// figures only (`XENSND-TIMING`); at most a few per device.
+    pub fn handshake_marks(&self) -> Vec<(&'static str, u64)> {
+        self.shared.borrow().marks.clone()
     }
 
     /// Every stream that came up, on every device.
@@ -391,6 +411,14 @@ impl<X: Platform> Frontend<X> {
 }
 
 impl<X: Platform> Shared<X> {
+    /// Note when a handshake step ended (see [`Frontend::handshake_marks`]).
+    fn mark(&mut self, step: &'static str) {
+        if self.marks.len() < MAX_MARKS {
+            let now = self.xen.now_ns();
+            self.marks.push((step, now));
+        }
+    }
+
     fn add_device(&mut self, path: &str) -> Result<(), FrontendError> {
         // The whole device directory in a few pipelined round trips (one
         // per level) instead of one per node; the toolstack wrote it before
@@ -405,6 +433,7 @@ impl<X: Platform> Shared<X> {
                 DeviceSource::Store
             }
         };
+        self.mark("tree");
         let backend_node = format!("{path}/backend");
         let backend_path = source
             .read_required(self, &backend_node)
@@ -441,9 +470,28 @@ impl<X: Platform> Shared<X> {
             .collect();
         let token = format!("vsnd-backend:{path}");
         let state_node = format!("{backend_path}/state");
-        self.store
-            .watch(&mut self.xen, &state_node, &token)
+        // The watch and the backend's state in one round trip.
+        let replies = self
+            .store
+            .batch(
+                &mut self.xen,
+                &[
+                    BatchRequest::Watch(&state_node, &token),
+                    BatchRequest::Read(&state_node),
+                ],
+            )
             .map_err(store_err(&state_node))?;
+        let mut replies = replies.into_iter();
+        let watched = replies
+            .next()
+            .ok_or(XsError::Malformed("batch reply count"))
+            .and_then(|reply| reply);
+        watched.map_err(store_err(&state_node))?;
+        let initial_state = match replies.next() {
+            Some(Ok(value)) => XenbusState::parse(&value),
+            Some(Err(error)) if error.is_not_found() => Some(XenbusState::Unknown),
+            _ => None,
+        };
         self.devices.push(Device {
             path: path.to_string(),
             backend_path,
@@ -455,12 +503,24 @@ impl<X: Platform> Shared<X> {
             token,
             backend_state: XenbusState::Unknown,
         });
+        self.mark("watch");
         let index = self.devices.len() - 1;
-        self.connect(index)
+        self.connect_from(index, initial_state)
     }
 
     fn wait_backend(&mut self, index: usize, expected: XenbusState) -> Result<(), FrontendError> {
-        self.wait_backend_until(index, |s| s == expected)
+        self.wait_backend_from(index, expected, None)
+    }
+
+    /// [`Self::wait_backend`], with the state just read (if any) standing
+    /// in for the first read.
+    fn wait_backend_from(
+        &mut self,
+        index: usize,
+        expected: XenbusState,
+        initial: Option<XenbusState>,
+    ) -> Result<(), FrontendError> {
+        self.wait_backend_until(index, initial, |s| s == expected)
             .map_err(|e| match e {
                 FrontendError::BackendTimeout { path, actual, .. } => {
                     FrontendError::BackendTimeout {
@@ -476,6 +536,7 @@ impl<X: Platform> Shared<X> {
     fn wait_backend_until(
         &mut self,
         index: usize,
+        mut initial: Option<XenbusState>,
         accept: impl Fn(XenbusState) -> bool,
     ) -> Result<(), FrontendError> {
         let deadline = self
@@ -485,8 +546,11 @@ impl<X: Platform> Shared<X> {
         let backend_path = self.devices[index].backend_path.clone();
         let token = self.devices[index].token.clone();
         loop {
-            let state = read_state(&mut self.store, &mut self.xen, &backend_path)
-                .map_err(store_err(&backend_path))?;
+            let state = match initial.take() {
+                Some(state) => state,
+                None => read_state(&mut self.store, &mut self.xen, &backend_path)
+                    .map_err(store_err(&backend_path))?,
+            };
             self.devices[index].backend_state = state;
             if accept(state) {
                 return Ok(());
@@ -508,8 +572,18 @@ impl<X: Platform> Shared<X> {
 
     /// The XenBus handshake for device `index` (streams are created anew).
     fn connect(&mut self, index: usize) -> Result<(), FrontendError> {
+        self.connect_from(index, None)
+    }
+
+    /// [`Self::connect`], with the backend's state just read (if any).
+    fn connect_from(
+        &mut self,
+        index: usize,
+        initial_state: Option<XenbusState>,
+    ) -> Result<(), FrontendError> {
         let path = self.devices[index].path.clone();
-        self.wait_backend(index, XenbusState::InitWait)?;
+        self.wait_backend_from(index, XenbusState::InitWait, initial_state)?;
+        self.mark("initwait");
         let backend = self.devices[index].backend_id;
         let options = self.options;
         let mut created = Vec::new();
@@ -533,7 +607,8 @@ impl<X: Platform> Shared<X> {
                 }
             }
         }
-        // All four nodes of every stream, and our state, in one transaction.
+        self.mark("streams");
+        // All four nodes of every stream, then our state.
         let nodes: Vec<(String, String)> = created
             .iter()
             .flat_map(|(slot, stream)| {
@@ -545,20 +620,19 @@ impl<X: Platform> Shared<X> {
             })
             .collect();
         let state_node = format!("{path}/state");
-        let written = self.store.transaction(&mut self.xen, |tx| {
-            // Pipelined: every write in flight at once, state last.
-            let id = tx.id();
-            let mut writes: Vec<BatchRequest<'_>> = nodes
-                .iter()
-                .map(|(node, value)| BatchRequest::Write(id, node, value.as_bytes()))
-                .collect();
-            writes.push(BatchRequest::Write(id, &state_node, b"3"));
-            let (store, env) = tx.parts();
-            for reply in store.batch(env, &writes)? {
-                reply?;
-            }
-            Ok(())
-        });
+        // Every write in flight at once, our state last: xenstored applies
+        // one connection's requests in order, so the backend, which reads
+        // the nodes when it sees Initialised, finds them all. One round trip
+        // instead of a transaction's start + writes + commit.
+        let mut writes: Vec<BatchRequest<'_>> = nodes
+            .iter()
+            .map(|(node, value)| BatchRequest::Write(TxId::NONE, node, value.as_bytes()))
+            .collect();
+        writes.push(BatchRequest::Write(TxId::NONE, &state_node, b"3"));
+        let written = self
+            .store
+            .batch(&mut self.xen, &writes)
+            .and_then(|replies| replies.into_iter().try_for_each(|reply| reply.map(drop)));
         if let Err(e) = written {
             for (_, stream) in created {
                 let stuck = stream.teardown(&mut self.xen);
@@ -569,10 +643,12 @@ impl<X: Platform> Shared<X> {
         for (slot, stream) in created {
             self.devices[index].slots[slot].stream = Some(stream);
         }
+        self.mark("written");
         if let Err(e) = self.wait_backend(index, XenbusState::Connected) {
             self.disconnect(index, XenbusState::Initialising);
             return Err(e);
         }
+        self.mark("connected");
         write_state(
             &mut self.store,
             &mut self.xen,
@@ -580,6 +656,7 @@ impl<X: Platform> Shared<X> {
             XenbusState::Connected,
         )
         .map_err(store_err(&path))?;
+        self.mark("announced");
         let device = &mut self.devices[index];
         device.connected = true;
         device.generation = device.generation.wrapping_add(1);
@@ -624,7 +701,7 @@ impl<X: Platform> Shared<X> {
             {
                 log::warn!("vsnd {path}: could not write Closing: {e:?}");
             }
-            if let Err(e) = self.wait_backend_until(index, |s| {
+            if let Err(e) = self.wait_backend_until(index, None, |s| {
                 matches!(
                     s,
                     XenbusState::Closing

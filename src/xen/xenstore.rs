@@ -1189,12 +1189,6 @@ impl<P: SharedPage, E: XsEnv + ?Sized> Transaction<'_, P, E> {
         self.env
     }
 
-    /// The client and the platform, e.g. for a [`XenStore::batch`] of
-    /// requests in this transaction ([`BatchRequest::Write`] with [`Self::id`]).
-    pub fn parts(&mut self) -> (&mut XenStore<P>, &mut E) {
-        (self.store, self.env)
-    }
-
     /// `XS_READ` in this transaction.
     pub fn read(&mut self, path: &str) -> Result<Vec<u8>, XsError> {
         self.store.read_in(self.env, self.id, path)
