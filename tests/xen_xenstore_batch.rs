@@ -102,7 +102,7 @@ fn read_tree_returns_every_node_below_the_root() {
     // Unrelated nodes next to the root stay out.
     sim.store_write("/local/domain/7/device/vsnd/1/backend", b"other")
         .unwrap();
-    let tree = store.read_tree(&mut guest, base, 64).unwrap();
+    let tree = store.read_tree(&mut guest, base, 64, |_| true).unwrap();
     // `/0/1` was created implicitly by its child (empty value).
     assert_eq!(tree.len(), nodes.len() + 1);
     for (suffix, value) in nodes {
@@ -118,7 +118,7 @@ fn read_tree_returns_every_node_below_the_root() {
     );
     // Relative roots work too, with relative keys.
     let relative = store
-        .read_tree(&mut guest, "device/vsnd/0/0/0", 64)
+        .read_tree(&mut guest, "device/vsnd/0/0/0", 64, |_| true)
         .unwrap();
     assert_eq!(
         relative.keys().collect::<Vec<_>>(),
@@ -131,10 +131,28 @@ fn read_tree_returns_every_node_below_the_root() {
 }
 
 #[test]
+fn read_tree_lists_children_only_where_asked() {
+    let (sim, mut guest, mut store) = setup();
+    for node in ["d/0/leaf", "d/0/1/deep", "d/name/hidden"] {
+        sim.store_write(&format!("/local/domain/7/{node}"), b"v")
+            .unwrap();
+    }
+    let numeric = |name: &str| name.bytes().all(|b| b.is_ascii_digit());
+    let before = sim.store_requests_served();
+    let tree = store.read_tree(&mut guest, "d", 64, numeric).unwrap();
+    assert_eq!(
+        tree.keys().collect::<Vec<_>>(),
+        ["d", "d/0", "d/0/1", "d/0/1/deep", "d/0/leaf", "d/name"]
+    );
+    // READ + DIRECTORY for d, d/0, d/0/1; READ only for the three leaves.
+    assert_eq!(sim.store_requests_served() - before, 9);
+}
+
+#[test]
 fn read_tree_of_a_missing_root_is_empty_and_a_huge_tree_is_refused() {
     let (sim, mut guest, mut store) = setup();
     assert!(store
-        .read_tree(&mut guest, "device/none", 16)
+        .read_tree(&mut guest, "device/none", 16, |_| true)
         .unwrap()
         .is_empty());
     for i in 0..20 {
@@ -142,9 +160,15 @@ fn read_tree_of_a_missing_root_is_empty_and_a_huge_tree_is_refused() {
             .unwrap();
     }
     assert_eq!(
-        store.read_tree(&mut guest, "big", 10),
+        store.read_tree(&mut guest, "big", 10, |_| true),
         Err(XsError::TooLarge)
     );
-    assert_eq!(store.read_tree(&mut guest, "big", 21).unwrap().len(), 21);
+    assert_eq!(
+        store
+            .read_tree(&mut guest, "big", 21, |_| true)
+            .unwrap()
+            .len(),
+        21
+    );
     assert_eq!(store.in_flight(), 0);
 }

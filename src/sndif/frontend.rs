@@ -423,10 +423,13 @@ impl<X: Platform> Shared<X> {
         // The whole device directory in a few pipelined round trips (one
         // per level) instead of one per node; the toolstack wrote it before
         // the domain ran. If that fails, read node by node as before.
-        let mut source = match self
+        // Only PCM instances and streams (numeric names) have children that
+        // the configuration reads; every other node is a leaf.
+        let numeric = |name: &str| !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit());
+        let prefetched = self
             .store
-            .read_tree(&mut self.xen, path, MAX_PREFETCH_NODES)
-        {
+            .read_tree(&mut self.xen, path, MAX_PREFETCH_NODES, numeric);
+        let mut source = match prefetched {
             Ok(tree) => DeviceSource::Prefetched(tree),
             Err(error) => {
                 log::debug!("vsnd {path}: prefetch failed ({error}), reading node by node");

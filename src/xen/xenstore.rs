@@ -819,37 +819,49 @@ impl<P: SharedPage> XenStore<P> {
     /// Read the subtree under `root` (its value and every descendant's),
     /// one pipelined [`batch`](Self::batch) of `XS_READ` + `XS_DIRECTORY`
     /// per level instead of one round trip per node. Absent nodes (`ENOENT`,
-    /// e.g. removed meanwhile) are left out. Fails with
+    /// e.g. removed meanwhile) are left out. Children are listed for the
+    /// root and for every node whose name `descend` accepts (the others
+    /// are read as leaves: one request instead of two). Fails with
     /// [`XsError::TooLarge`] past `max_nodes` nodes (a hostile tree).
     pub fn read_tree<E: XsEnv + ?Sized>(
         &mut self,
         env: &mut E,
         root: &str,
         max_nodes: usize,
+        descend: impl Fn(&str) -> bool,
     ) -> Result<BTreeMap<String, Vec<u8>>, XsError> {
         let mut tree = BTreeMap::new();
-        let mut level = alloc::vec![String::from(root.trim_end_matches('/'))];
+        let mut level = alloc::vec![(String::from(root.trim_end_matches('/')), true)];
         while !level.is_empty() {
             if tree.len() + level.len() > max_nodes {
                 return Err(XsError::TooLarge);
             }
-            let requests: Vec<BatchRequest<'_>> = level
-                .iter()
-                .flat_map(|path| [BatchRequest::Read(path), BatchRequest::Directory(path)])
-                .collect();
-            let replies = self.batch(env, &requests)?;
+            let mut requests: Vec<BatchRequest<'_>> = Vec::new();
+            for (path, list) in &level {
+                requests.push(BatchRequest::Read(path));
+                if *list {
+                    requests.push(BatchRequest::Directory(path));
+                }
+            }
+            let mut replies = self.batch(env, &requests)?.into_iter();
             let mut next = Vec::new();
-            for (path, pair) in level.iter().zip(replies.chunks(2)) {
-                let (value, children) = match pair {
-                    [value, children] => (value, children),
-                    _ => return Err(XsError::Malformed("batch reply count")),
+            for (path, list) in &level {
+                let value = replies
+                    .next()
+                    .ok_or(XsError::Malformed("batch reply count"))?;
+                let children = if *list {
+                    replies
+                        .next()
+                        .ok_or(XsError::Malformed("batch reply count"))?
+                } else {
+                    Ok(Vec::new())
                 };
                 match value {
                     Ok(value) => {
-                        tree.insert(path.clone(), value.clone());
+                        tree.insert(path.clone(), value);
                     }
                     Err(error) if error.is_not_found() => continue,
-                    Err(error) => return Err(*error),
+                    Err(error) => return Err(error),
                 }
                 match children {
                     Ok(names) => {
@@ -859,11 +871,11 @@ impl<P: SharedPage> XenStore<P> {
                         {
                             let name = core::str::from_utf8(name)
                                 .map_err(|_| XsError::Malformed("directory entry is not UTF-8"))?;
-                            next.push(alloc::format!("{path}/{name}"));
+                            next.push((alloc::format!("{path}/{name}"), descend(name)));
                         }
                     }
                     Err(error) if error.is_not_found() => {}
-                    Err(error) => return Err(*error),
+                    Err(error) => return Err(error),
                 }
             }
             level = next;
