@@ -60,8 +60,11 @@ mod guest {
         stamps.mark("init");
         let command_line = CommandLine::new(boot.start_info.command_line());
         console::init_logger(log_level(&command_line));
+        // The report in one console write (one trap, one notification).
+        console::hold();
         report_boot(&boot, &command_line);
         check_heap();
+        console::release();
         stamps.mark("report");
         run_self_test(&command_line);
         // Without Xen there is nothing more to do; a `test=` boot self-test
