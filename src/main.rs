@@ -390,7 +390,7 @@ mod guest {
             },
         );
         // The regions and the image at debug level: every console line costs
-        // boot time under Xen (see README "Boot time").
+        // boot time under Xen (a trap and a notification each).
         for region in map {
             debug!(
                 "  {:#012x}-{:#012x} {:>10} KiB {}",
