@@ -38,8 +38,8 @@ mod guest {
     use xensnd::arch::{console, cpu, fault_injection, heap, idt, memmap, power, Boot};
     use xensnd::sndif::frontend::{Frontend, FrontendOptions};
     use xensnd::xen::shutdown::{ShutdownRequest, ShutdownWatch};
-    use xensnd::xen::xenstore::XenStore;
-    use xensnd::xen::Clock;
+    use xensnd::xen::xenstore::{reply_string, BatchRequest, XenStore};
+    use xensnd::xen::{Clock, DomId};
 
     /// The version in the banner.
     const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -56,10 +56,16 @@ mod guest {
         // microseconds after the PVH entry (entry.S only builds page tables).
         let entry_tsc = cpu::read_tsc();
         let boot = xensnd::arch::init(start_info_paddr);
+        let mut stamps = Stamps::new(entry_tsc);
+        stamps.mark("init");
         let command_line = CommandLine::new(boot.start_info.command_line());
         console::init_logger(log_level(&command_line));
+        // The report in one console write (one trap, one notification).
+        console::hold();
         report_boot(&boot, &command_line);
         check_heap();
+        console::release();
+        stamps.mark("report");
         run_self_test(&command_line);
         // Without Xen there is nothing more to do; a `test=` boot self-test
         // is a run of its own (and `test=interrupt` holds the event vector).
@@ -67,7 +73,7 @@ mod guest {
             info!("boot complete, powering off");
             power::poweroff()
         }
-        match run_under_xen(&boot, &command_line, entry_tsc) {
+        match run_under_xen(&boot, &command_line, &mut stamps) {
             Ok(Ending::PowerOff) => {
                 info!("XENSND-DONE ok");
                 info!("boot complete, powering off");
@@ -85,6 +91,40 @@ mod guest {
         }
     }
 
+    /// TSC values taken at boot stages, printed as one `XENSND-TIMING
+    /// stages_us=` line at the end (printing early costs console time).
+    /// Not on the heap: boot's heap check expects an empty heap.
+    struct Stamps {
+        entry_tsc: u64,
+        marks: heapless::Vec<(&'static str, u64), 8>,
+    }
+
+    impl Stamps {
+        fn new(entry_tsc: u64) -> Self {
+            Self {
+                entry_tsc,
+                marks: heapless::Vec::new(),
+            }
+        }
+
+        /// Past eight marks, later ones are dropped.
+        fn mark(&mut self, stage: &'static str) {
+            let _ = self.marks.push((stage, cpu::read_tsc()));
+        }
+
+        /// `stage:microseconds_since_entry,...`, on the PV clock's scale.
+        fn render(&self, xen: &XenPlatform) -> String {
+            let to_now = xen.ns_since_tsc(self.entry_tsc);
+            let mut text = String::new();
+            for (index, (stage, tsc)) in self.marks.iter().enumerate() {
+                let since_entry = to_now.saturating_sub(xen.ns_since_tsc(*tsc));
+                let separator = if index == 0 { "" } else { "," };
+                text.push_str(&format!("{separator}{stage}:{}", since_entry / 1000));
+            }
+            text
+        }
+    }
+
     /// How a successful run ends.
     enum Ending {
         /// Power off (the demo finished, or `xl shutdown`).
@@ -98,8 +138,9 @@ mod guest {
     fn run_under_xen(
         boot: &Boot,
         command_line: &CommandLine<'_>,
-        entry_tsc: u64,
+        stamps: &mut Stamps,
     ) -> Result<Ending, String> {
+        let entry_tsc = stamps.entry_tsc;
         let options = app::run::Options::parse(command_line.options())?;
         let (mut xen, mut store) =
             XenPlatform::new(boot).map_err(|error| format!("platform: {error}"))?;
@@ -114,20 +155,34 @@ mod guest {
             layout.store_gfn,
             layout.store_port
         );
-        let domid = xen
-            .read_domid(&mut store)
+        stamps.mark("xen");
+        // domid, name and the control/shutdown watch in one round trip.
+        let requests = [
+            BatchRequest::Read("domid"),
+            BatchRequest::Read("name"),
+            ShutdownWatch::watch_request(),
+        ];
+        let [domid_reply, name_reply, watch_reply]: [_; 3] = store
+            .batch(&mut xen, &requests)
+            .map_err(|error| format!("XenStore: {error}"))?
+            .try_into()
+            .map_err(|_| String::from("XenStore: batch reply count"))?;
+        let domid_text = domid_reply
+            .and_then(reply_string)
             .map_err(|error| format!("XenStore read of domid: {error}"))?;
-        let name = store
-            .read_optional(&mut xen, "name")
-            .ok()
-            .flatten()
-            .unwrap_or_default();
-        let path = store
-            .get_domain_path(&mut xen, domid)
-            .map_err(|error| format!("XenStore GET_DOMAIN_PATH: {error:?}"))?;
+        let domid: DomId = domid_text
+            .trim()
+            .parse()
+            .map_err(|_| format!("XenStore read of domid: {domid_text:?} is not a number"))?;
+        xen.set_domid(domid);
+        let name = name_reply.and_then(reply_string).unwrap_or_default();
+        // What XS_GET_DOMAIN_PATH answers for every domain (xenstored:
+        // "/local/domain/<domid>"), without the round trip.
+        let path = format!("/local/domain/{domid}");
         info!("XenStore: domain {domid} (name {name:?}, path {path})");
-        let mut watch = ShutdownWatch::register(&mut store, &mut xen)
+        let mut watch = ShutdownWatch::from_watch_reply(watch_reply)
             .map_err(|error| format!("watch control/shutdown: {error}"))?;
+        stamps.mark("store");
         let platform_us = xen.ns_since_tsc(entry_tsc) / 1000;
         // Entry on the Unix clock: dom0 tools (sndback's first_write_unix_ns)
         // subtract it to get entry -> first WRITE.
@@ -143,6 +198,7 @@ mod guest {
         let probe = Frontend::probe(xen, store, frontend_options)
             .map_err(|error| format!("vsnd frontend: {error}"))?;
         let frontend = probe.frontend;
+        stamps.mark("probe");
         let probe_us = frontend.with_platform(|xen| xen.ns_since_tsc(entry_tsc)) / 1000;
         let probe_clock_ns = frontend.with_platform(|xen| xen.now_ns());
         for (path, error) in &probe.failed {
@@ -170,6 +226,7 @@ mod guest {
         } else {
             app::run::run(&frontend, &options)
         };
+        stamps.mark("app");
         let app_us = frontend.with_platform(|xen| xen.ns_since_tsc(entry_tsc)) / 1000;
         let app_clock_ns = frontend.with_platform(|xen| xen.now_ns());
         // A request that came in while the demo ran is honoured now.
@@ -185,6 +242,14 @@ mod guest {
         info!(
             "XENSND-TIMING entry_to_platform_us={platform_us} entry_to_probe_done_us={probe_us} entry_to_app_done_us={app_us}"
         );
+        let stages = frontend.with_platform(|xen| stamps.render(xen));
+        let mut handshake = String::new();
+        for (index, (step, clock_ns)) in frontend.handshake_marks().iter().enumerate() {
+            let separator = if index == 0 { "" } else { "," };
+            let since_entry_us = clock_ns.saturating_sub(entry_clock_ns) / 1000;
+            handshake.push_str(&format!("{separator}{step}:{since_entry_us}"));
+        }
+        info!("XENSND-TIMING stages_us={stages} handshake_us={handshake}");
         info!(
             "XENSND-TIMING entry_clock_ns={entry_clock_ns} probe_done_clock_ns={probe_clock_ns} app_done_clock_ns={app_clock_ns}"
         );
@@ -324,8 +389,10 @@ mod guest {
                 ""
             },
         );
+        // The regions and the image at debug level: every console line costs
+        // boot time under Xen (a trap and a notification each).
         for region in map {
-            info!(
+            debug!(
                 "  {:#012x}-{:#012x} {:>10} KiB {}",
                 region.start,
                 region.end(),
@@ -333,7 +400,7 @@ mod guest {
                 region.kind_name()
             );
         }
-        info!(
+        debug!(
             "image: {:#x}-{:#x} ({} KiB)",
             boot.image.start,
             boot.image.end,

@@ -6,13 +6,16 @@
 //!
 //! Handshake per device: wait for the backend's InitWait, create every
 //! stream's ring, event page and event channels, write the four nodes of
-//! every stream and our state Initialised in one transaction (retried on
-//! EAGAIN), wait for the backend's Connected, then say Connected ourselves.
+//! every stream and then our state Initialised (all in flight at once,
+//! applied in order), wait for the backend's Connected, then say Connected
+//! ourselves. The device directory is read ahead in one pipelined batch per
+//! level ([`XenStore::read_tree`]): boot time is mostly XenStore round trips.
 //! A backend that leaves Connected (restart, crash, Closing) makes every
 //! stream of the device fail with `Disconnected` once; when it is back in
 //! InitWait the handshake runs again and streams can be prepared anew.
 #![forbid(unsafe_code)]
 
+use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::rc::Rc;
 use alloc::string::{String, ToString};
@@ -23,7 +26,7 @@ use super::config::{read_config, ConfigSource, StreamConfig, StreamKind, VsndCon
 use super::stream::{Direction, Stream};
 use super::SndError;
 use crate::xen::xenbus::{read_state, write_state, XenbusState};
-use crate::xen::xenstore::{XenStore, XsError};
+use crate::xen::xenstore::{reply_string, BatchRequest, Errno, TxId, XenStore, XsError};
 use crate::xen::{DomId, Platform};
 
 /// How long to wait for the backend at each handshake step.
@@ -131,6 +134,54 @@ impl<X: Platform> ConfigSource for StoreSource<'_, X> {
     }
 }
 
+/// Handshake marks kept (the first connections; reconnections add none
+/// past this).
+const MAX_MARKS: usize = 32;
+
+/// Most nodes the probe prefetches from one device directory (a real
+/// card has a few dozen).
+const MAX_PREFETCH_NODES: usize = 1024;
+
+/// Adapter: config nodes from a prefetched device directory.
+struct TreeSource<'a> {
+    tree: &'a mut BTreeMap<String, Vec<u8>>,
+}
+
+impl ConfigSource for TreeSource<'_> {
+    type Error = XsError;
+    fn read(&mut self, path: &str) -> Result<Option<String>, XsError> {
+        match self.tree.get(path) {
+            Some(value) => reply_string(value.clone()).map(Some),
+            None => Ok(None),
+        }
+    }
+}
+
+/// Where [`Shared::add_device`] reads the device directory from.
+enum DeviceSource {
+    /// Read ahead with [`XenStore::read_tree`].
+    Prefetched(BTreeMap<String, Vec<u8>>),
+    /// Node by node (the read-ahead failed).
+    Store,
+}
+
+impl DeviceSource {
+    /// A node that must exist (`ENOENT` otherwise, as a store read gives).
+    fn read_required<X: Platform>(
+        &mut self,
+        shared: &mut Shared<X>,
+        path: &str,
+    ) -> Result<String, XsError> {
+        match self {
+            DeviceSource::Prefetched(tree) => match tree.get(path) {
+                Some(value) => reply_string(value.clone()),
+                None => Err(XsError::Store(Errno::NotFound)),
+            },
+            DeviceSource::Store => shared.store.read_string(&mut shared.xen, path),
+        }
+    }
+}
+
 pub(crate) struct Slot<X: Platform> {
     pub(crate) config: StreamConfig,
     pub(crate) stream: Option<Stream<X>>,
@@ -166,6 +217,9 @@ pub struct Shared<X: Platform> {
     /// events nobody looked at: set by whatever used the store outside
     /// [`Shared::poll`] and by a poll that changed a device.
     pub(crate) store_dirty: bool,
+    /// When each handshake step of the first connection of each device
+    /// ended (PV clock, ns): see [`Frontend::handshake_marks`].
+    marks: Vec<(&'static str, u64)>,
 }
 
 /// The vsnd frontend (cheap to clone: clones share one state).
@@ -204,16 +258,22 @@ impl<X: Platform> Frontend<X> {
         mut store: XenStore<X::Page>,
         options: FrontendOptions,
     ) -> Result<Probe<X>, FrontendError> {
-        let domid_text = store
-            .read_string(&mut xen, "domid")
-            .map_err(store_err("domid"))?;
-        let domid: u32 = domid_text
-            .trim()
-            .parse()
-            .map_err(|_| FrontendError::BadNode {
-                path: "domid".to_string(),
-                value: domid_text.clone(),
-            })?;
+        // The platform may know our id already (no XenStore round trip).
+        let domid: u32 = match xen.domid() {
+            Some(domid) => u32::from(domid),
+            None => {
+                let domid_text = store
+                    .read_string(&mut xen, "domid")
+                    .map_err(store_err("domid"))?;
+                domid_text
+                    .trim()
+                    .parse()
+                    .map_err(|_| FrontendError::BadNode {
+                        path: "domid".to_string(),
+                        value: domid_text.clone(),
+                    })?
+            }
+        };
         let base = format!("/local/domain/{domid}/device/vsnd");
         let names = match store.directory(&mut xen, &base) {
             Ok(names) => names,
@@ -228,6 +288,7 @@ impl<X: Platform> Frontend<X> {
             stuck: Vec::new(),
             shut_down: false,
             store_dirty: true,
+            marks: Vec::new(),
         };
         let mut failed = Vec::new();
         let mut indices: Vec<(u32, String)> = names
@@ -251,6 +312,16 @@ impl<X: Platform> Frontend<X> {
             },
             failed,
         })
+    }
+
+    /// When each step of the probe's handshakes ended, on the platform's
+    /// clock (ns): `tree` (device directory read), `watch` (backend watched,
+    /// its state read), `initwait`, `streams` (rings and channels made),
+    /// `written` (nodes + Initialised committed), `connected` (the
+    /// backend's Connected seen), `announced` (ours written). Timing
+    /// figures only (`XENSND-TIMING`); at most a few per device.
+    pub fn handshake_marks(&self) -> Vec<(&'static str, u64)> {
+        self.shared.borrow().marks.clone()
     }
 
     /// Every stream that came up, on every device.
@@ -340,27 +411,55 @@ impl<X: Platform> Frontend<X> {
 }
 
 impl<X: Platform> Shared<X> {
+    /// Note when a handshake step ended (see [`Frontend::handshake_marks`]).
+    fn mark(&mut self, step: &'static str) {
+        if self.marks.len() < MAX_MARKS {
+            let now = self.xen.now_ns();
+            self.marks.push((step, now));
+        }
+    }
+
     fn add_device(&mut self, path: &str) -> Result<(), FrontendError> {
-        let backend_node = format!("{path}/backend");
-        let backend_path = self
+        // The whole device directory in a few pipelined round trips (one
+        // per level) instead of one per node; the toolstack wrote it before
+        // the domain ran. If that fails, read node by node as before.
+        // Only PCM instances and streams (numeric names) have children that
+        // the configuration reads; every other node is a leaf.
+        let numeric = |name: &str| !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit());
+        let prefetched = self
             .store
-            .read_string(&mut self.xen, &backend_node)
+            .read_tree(&mut self.xen, path, MAX_PREFETCH_NODES, numeric);
+        let mut source = match prefetched {
+            Ok(tree) => DeviceSource::Prefetched(tree),
+            Err(error) => {
+                log::debug!("vsnd {path}: prefetch failed ({error}), reading node by node");
+                DeviceSource::Store
+            }
+        };
+        self.mark("tree");
+        let backend_node = format!("{path}/backend");
+        let backend_path = source
+            .read_required(self, &backend_node)
             .map_err(store_err(&backend_node))?;
         let id_node = format!("{path}/backend-id");
-        let id_text = self
-            .store
-            .read_string(&mut self.xen, &id_node)
+        let id_text = source
+            .read_required(self, &id_node)
             .map_err(store_err(&id_node))?;
         let backend_id: DomId = id_text.trim().parse().map_err(|_| FrontendError::BadNode {
             path: id_node.clone(),
             value: id_text.clone(),
         })?;
-        let config = {
-            let mut source = StoreSource::<X> {
-                store: &mut self.store,
-                xen: &mut self.xen,
-            };
-            read_config(&mut source, path).map_err(store_err(path))?
+        let config = match &mut source {
+            DeviceSource::Prefetched(tree) => {
+                read_config(&mut TreeSource { tree }, path).map_err(store_err(path))?
+            }
+            DeviceSource::Store => {
+                let mut store_source = StoreSource::<X> {
+                    store: &mut self.store,
+                    xen: &mut self.xen,
+                };
+                read_config(&mut store_source, path).map_err(store_err(path))?
+            }
         };
         for error in &config.errors {
             log::error!("{error}");
@@ -374,9 +473,28 @@ impl<X: Platform> Shared<X> {
             .collect();
         let token = format!("vsnd-backend:{path}");
         let state_node = format!("{backend_path}/state");
-        self.store
-            .watch(&mut self.xen, &state_node, &token)
+        // The watch and the backend's state in one round trip.
+        let replies = self
+            .store
+            .batch(
+                &mut self.xen,
+                &[
+                    BatchRequest::Watch(&state_node, &token),
+                    BatchRequest::Read(&state_node),
+                ],
+            )
             .map_err(store_err(&state_node))?;
+        let mut replies = replies.into_iter();
+        let watched = replies
+            .next()
+            .ok_or(XsError::Malformed("batch reply count"))
+            .and_then(|reply| reply);
+        watched.map_err(store_err(&state_node))?;
+        let initial_state = match replies.next() {
+            Some(Ok(value)) => XenbusState::parse(&value),
+            Some(Err(error)) if error.is_not_found() => Some(XenbusState::Unknown),
+            _ => None,
+        };
         self.devices.push(Device {
             path: path.to_string(),
             backend_path,
@@ -388,12 +506,24 @@ impl<X: Platform> Shared<X> {
             token,
             backend_state: XenbusState::Unknown,
         });
+        self.mark("watch");
         let index = self.devices.len() - 1;
-        self.connect(index)
+        self.connect_from(index, initial_state)
     }
 
     fn wait_backend(&mut self, index: usize, expected: XenbusState) -> Result<(), FrontendError> {
-        self.wait_backend_until(index, |s| s == expected)
+        self.wait_backend_from(index, expected, None)
+    }
+
+    /// [`Self::wait_backend`], with the state just read (if any) standing
+    /// in for the first read.
+    fn wait_backend_from(
+        &mut self,
+        index: usize,
+        expected: XenbusState,
+        initial: Option<XenbusState>,
+    ) -> Result<(), FrontendError> {
+        self.wait_backend_until(index, initial, |s| s == expected)
             .map_err(|e| match e {
                 FrontendError::BackendTimeout { path, actual, .. } => {
                     FrontendError::BackendTimeout {
@@ -409,6 +539,7 @@ impl<X: Platform> Shared<X> {
     fn wait_backend_until(
         &mut self,
         index: usize,
+        mut initial: Option<XenbusState>,
         accept: impl Fn(XenbusState) -> bool,
     ) -> Result<(), FrontendError> {
         let deadline = self
@@ -418,8 +549,11 @@ impl<X: Platform> Shared<X> {
         let backend_path = self.devices[index].backend_path.clone();
         let token = self.devices[index].token.clone();
         loop {
-            let state = read_state(&mut self.store, &mut self.xen, &backend_path)
-                .map_err(store_err(&backend_path))?;
+            let state = match initial.take() {
+                Some(state) => state,
+                None => read_state(&mut self.store, &mut self.xen, &backend_path)
+                    .map_err(store_err(&backend_path))?,
+            };
             self.devices[index].backend_state = state;
             if accept(state) {
                 return Ok(());
@@ -441,8 +575,18 @@ impl<X: Platform> Shared<X> {
 
     /// The XenBus handshake for device `index` (streams are created anew).
     fn connect(&mut self, index: usize) -> Result<(), FrontendError> {
+        self.connect_from(index, None)
+    }
+
+    /// [`Self::connect`], with the backend's state just read (if any).
+    fn connect_from(
+        &mut self,
+        index: usize,
+        initial_state: Option<XenbusState>,
+    ) -> Result<(), FrontendError> {
         let path = self.devices[index].path.clone();
-        self.wait_backend(index, XenbusState::InitWait)?;
+        self.wait_backend_from(index, XenbusState::InitWait, initial_state)?;
+        self.mark("initwait");
         let backend = self.devices[index].backend_id;
         let options = self.options;
         let mut created = Vec::new();
@@ -466,7 +610,8 @@ impl<X: Platform> Shared<X> {
                 }
             }
         }
-        // All four nodes of every stream, and our state, in one transaction.
+        self.mark("streams");
+        // All four nodes of every stream, then our state.
         let nodes: Vec<(String, String)> = created
             .iter()
             .flat_map(|(slot, stream)| {
@@ -478,12 +623,19 @@ impl<X: Platform> Shared<X> {
             })
             .collect();
         let state_node = format!("{path}/state");
-        let written = self.store.transaction(&mut self.xen, |tx| {
-            for (node, value) in &nodes {
-                tx.write(node, value.as_bytes())?;
-            }
-            tx.write(&state_node, b"3")
-        });
+        // Every write in flight at once, our state last: xenstored applies
+        // one connection's requests in order, so the backend, which reads
+        // the nodes when it sees Initialised, finds them all. One round trip
+        // instead of a transaction's start + writes + commit.
+        let mut writes: Vec<BatchRequest<'_>> = nodes
+            .iter()
+            .map(|(node, value)| BatchRequest::Write(TxId::NONE, node, value.as_bytes()))
+            .collect();
+        writes.push(BatchRequest::Write(TxId::NONE, &state_node, b"3"));
+        let written = self
+            .store
+            .batch(&mut self.xen, &writes)
+            .and_then(|replies| replies.into_iter().try_for_each(|reply| reply.map(drop)));
         if let Err(e) = written {
             for (_, stream) in created {
                 let stuck = stream.teardown(&mut self.xen);
@@ -494,10 +646,12 @@ impl<X: Platform> Shared<X> {
         for (slot, stream) in created {
             self.devices[index].slots[slot].stream = Some(stream);
         }
+        self.mark("written");
         if let Err(e) = self.wait_backend(index, XenbusState::Connected) {
             self.disconnect(index, XenbusState::Initialising);
             return Err(e);
         }
+        self.mark("connected");
         write_state(
             &mut self.store,
             &mut self.xen,
@@ -505,6 +659,7 @@ impl<X: Platform> Shared<X> {
             XenbusState::Connected,
         )
         .map_err(store_err(&path))?;
+        self.mark("announced");
         let device = &mut self.devices[index];
         device.connected = true;
         device.generation = device.generation.wrapping_add(1);
@@ -549,7 +704,7 @@ impl<X: Platform> Shared<X> {
             {
                 log::warn!("vsnd {path}: could not write Closing: {e:?}");
             }
-            if let Err(e) = self.wait_backend_until(index, |s| {
+            if let Err(e) = self.wait_backend_until(index, None, |s| {
                 matches!(
                     s,
                     XenbusState::Closing

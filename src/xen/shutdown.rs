@@ -7,9 +7,10 @@
 //! do, then acts.
 #![forbid(unsafe_code)]
 
-use super::xenstore::{XenStore, XsEnv, XsError};
+use super::xenstore::{BatchRequest, XenStore, XsEnv, XsError};
 use super::SharedPage;
 use crate::abi::sched;
+use alloc::vec::Vec;
 
 /// The node the toolstack writes (relative to the domain's home).
 pub const SHUTDOWN_PATH: &str = "control/shutdown";
@@ -83,6 +84,19 @@ impl ShutdownWatch {
     ) -> Result<Self, XsError> {
         store.watch(env, SHUTDOWN_PATH, SHUTDOWN_TOKEN)?;
         Ok(Self { registered: true })
+    }
+
+    /// The `XS_WATCH` that [`register`](Self::register) sends, to send it
+    /// in a [`XenStore::batch`] with other requests instead; pass its reply
+    /// to [`from_watch_reply`](Self::from_watch_reply).
+    pub fn watch_request() -> BatchRequest<'static> {
+        BatchRequest::Watch(SHUTDOWN_PATH, SHUTDOWN_TOKEN)
+    }
+
+    /// The watch registered by a batched [`watch_request`](Self::watch_request),
+    /// given its reply.
+    pub fn from_watch_reply(reply: Result<Vec<u8>, XsError>) -> Result<Self, XsError> {
+        reply.map(|_| Self { registered: true })
     }
 
     /// Check queued watch events (reading the ring first, without

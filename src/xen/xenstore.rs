@@ -247,6 +247,74 @@ impl TxId {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct RequestId(pub u32);
 
+/// One request of a [`XenStore::batch`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchRequest<'a> {
+    /// `XS_READ` of the path.
+    Read(&'a str),
+    /// `XS_DIRECTORY` of the path (the reply is the NUL-separated names).
+    Directory(&'a str),
+    /// `XS_WATCH` of the path with the token (xenstored fires once).
+    Watch(&'a str, &'a str),
+    /// `XS_WRITE` of the path in the transaction.
+    Write(TxId, &'a str, &'a [u8]),
+    /// `XS_GET_DOMAIN_PATH` of the domain.
+    GetDomainPath(super::DomId),
+}
+
+impl BatchRequest<'_> {
+    fn encode(&self) -> Result<(MessageType, TxId, Vec<u8>), XsError> {
+        Ok(match *self {
+            BatchRequest::Read(path) => {
+                validate_path(path)?;
+                (
+                    MessageType::Read,
+                    TxId::NONE,
+                    nul_terminated(&[path.as_bytes()]),
+                )
+            }
+            BatchRequest::Directory(path) => {
+                validate_path(path)?;
+                (
+                    MessageType::Directory,
+                    TxId::NONE,
+                    nul_terminated(&[path.as_bytes()]),
+                )
+            }
+            BatchRequest::Watch(path, token) => {
+                validate_path(path)?;
+                check_token(token)?;
+                (
+                    MessageType::Watch,
+                    TxId::NONE,
+                    nul_terminated(&[path.as_bytes(), token.as_bytes()]),
+                )
+            }
+            BatchRequest::Write(tx, path, value) => {
+                validate_path(path)?;
+                let mut payload = nul_terminated(&[path.as_bytes()]);
+                payload.extend_from_slice(value);
+                (MessageType::Write, tx, payload)
+            }
+            BatchRequest::GetDomainPath(domid) => {
+                let mut number = String::new();
+                let _ = fmt::write(&mut number, format_args!("{domid}"));
+                (
+                    MessageType::GetDomainPath,
+                    TxId::NONE,
+                    nul_terminated(&[number.as_bytes()]),
+                )
+            }
+        })
+    }
+}
+
+/// A reply's bytes as a string, without the trailing NUL (for
+/// [`XenStore::batch`] replies).
+pub fn reply_string(bytes: Vec<u8>) -> Result<String, XsError> {
+    bytes_to_string(bytes)
+}
+
 /// A watch event: the path that changed and the token of the watch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WatchEvent {
@@ -694,6 +762,125 @@ impl<P: SharedPage> XenStore<P> {
             &nul_terminated(&[path.as_bytes()]),
         )
         .map(drop)
+    }
+
+    /// Send every request of `requests` before waiting for any reply (one
+    /// round trip to xenstored for the lot, ring space allowing), then
+    /// collect the replies in order. An `XS_ERROR` reply is that request's
+    /// `Err`; a transport failure (timeout, broken ring) fails the whole
+    /// batch and forgets the requests still in flight.
+    pub fn batch<E: XsEnv + ?Sized>(
+        &mut self,
+        env: &mut E,
+        requests: &[BatchRequest<'_>],
+    ) -> Result<Vec<Result<Vec<u8>, XsError>>, XsError> {
+        let mut ids = Vec::with_capacity(requests.len());
+        let mut outcome = Ok(());
+        for request in requests {
+            match request
+                .encode()
+                .and_then(|(kind, tx, payload)| self.submit(env, kind, tx, &payload))
+            {
+                Ok(id) => ids.push(Ok(id)),
+                Err(error @ (XsError::InvalidPath | XsError::TooLarge)) => ids.push(Err(error)),
+                Err(error) => {
+                    outcome = Err(error);
+                    break;
+                }
+            }
+        }
+        let mut replies = Vec::with_capacity(ids.len());
+        if outcome.is_ok() {
+            for id in &ids {
+                let reply = match id {
+                    Ok(id) => match self.wait_reply(env, *id) {
+                        Ok(payload) => Ok(payload),
+                        Err(error @ XsError::Store(_)) => Err(error),
+                        Err(error) => {
+                            outcome = Err(error);
+                            break;
+                        }
+                    },
+                    Err(error) => Err(*error),
+                };
+                replies.push(reply);
+            }
+        }
+        if let Err(error) = outcome {
+            for id in ids.iter().flatten() {
+                self.in_flight.remove(&id.0);
+                self.replies.remove(&id.0);
+            }
+            return Err(error);
+        }
+        Ok(replies)
+    }
+
+    /// Read the subtree under `root` (its value and every descendant's),
+    /// one pipelined [`batch`](Self::batch) of `XS_READ` + `XS_DIRECTORY`
+    /// per level instead of one round trip per node. Absent nodes (`ENOENT`,
+    /// e.g. removed meanwhile) are left out. Children are listed for the
+    /// root and for every node whose name `descend` accepts (the others
+    /// are read as leaves: one request instead of two). Fails with
+    /// [`XsError::TooLarge`] past `max_nodes` nodes (a hostile tree).
+    pub fn read_tree<E: XsEnv + ?Sized>(
+        &mut self,
+        env: &mut E,
+        root: &str,
+        max_nodes: usize,
+        descend: impl Fn(&str) -> bool,
+    ) -> Result<BTreeMap<String, Vec<u8>>, XsError> {
+        let mut tree = BTreeMap::new();
+        let mut level = alloc::vec![(String::from(root.trim_end_matches('/')), true)];
+        while !level.is_empty() {
+            if tree.len() + level.len() > max_nodes {
+                return Err(XsError::TooLarge);
+            }
+            let mut requests: Vec<BatchRequest<'_>> = Vec::new();
+            for (path, list) in &level {
+                requests.push(BatchRequest::Read(path));
+                if *list {
+                    requests.push(BatchRequest::Directory(path));
+                }
+            }
+            let mut replies = self.batch(env, &requests)?.into_iter();
+            let mut next = Vec::new();
+            for (path, list) in &level {
+                let value = replies
+                    .next()
+                    .ok_or(XsError::Malformed("batch reply count"))?;
+                let children = if *list {
+                    replies
+                        .next()
+                        .ok_or(XsError::Malformed("batch reply count"))?
+                } else {
+                    Ok(Vec::new())
+                };
+                match value {
+                    Ok(value) => {
+                        tree.insert(path.clone(), value);
+                    }
+                    Err(error) if error.is_not_found() => continue,
+                    Err(error) => return Err(error),
+                }
+                match children {
+                    Ok(names) => {
+                        for name in names
+                            .split(|byte| *byte == 0)
+                            .filter(|name| !name.is_empty())
+                        {
+                            let name = core::str::from_utf8(name)
+                                .map_err(|_| XsError::Malformed("directory entry is not UTF-8"))?;
+                            next.push((alloc::format!("{path}/{name}"), descend(name)));
+                        }
+                    }
+                    Err(error) if error.is_not_found() => {}
+                    Err(error) => return Err(error),
+                }
+            }
+            level = next;
+        }
+        Ok(tree)
     }
 
     /// `XS_READ`: the value of `path`.

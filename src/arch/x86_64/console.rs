@@ -138,12 +138,35 @@ impl PvConsole {
     }
 }
 
+/// Bytes [`hold`] keeps at most before writing them out anyway.
+const HELD_CAPACITY: usize = 4096;
+
 struct Console {
     pv: Option<PvConsole>,
+    /// Output kept back by [`hold`] until [`release`].
+    held: Option<heapless::Vec<u8, HELD_CAPACITY>>,
 }
 
 impl Console {
     fn write_bytes(&mut self, bytes: &[u8]) {
+        if let Some(held) = &mut self.held {
+            if held.extend_from_slice(bytes).is_ok() {
+                return;
+            }
+            self.flush_held();
+        }
+        self.write_out(bytes);
+    }
+
+    /// Write out what was held (held output stays on until [`release`]).
+    fn flush_held(&mut self) {
+        if let Some(held) = self.held.take() {
+            self.write_out(&held);
+            self.held = Some(heapless::Vec::new());
+        }
+    }
+
+    fn write_out(&mut self, bytes: &[u8]) {
         debugcon::write_bytes(bytes);
         if let Some(pv) = &mut self.pv {
             pv.write(bytes);
@@ -158,7 +181,10 @@ impl Write for Console {
     }
 }
 
-static CONSOLE: spin::Mutex<Console> = spin::Mutex::new(Console { pv: None });
+static CONSOLE: spin::Mutex<Console> = spin::Mutex::new(Console {
+    pv: None,
+    held: None,
+});
 static CRASHING: AtomicBool = AtomicBool::new(false);
 
 /// Where the PV console is, as Xen told us.
@@ -199,8 +225,32 @@ pub fn init() -> Option<PvConsoleInfo> {
 
 /// Switch to crash mode: from now on writers take the console even if the
 /// code that crashed held it (it never resumes: crash paths end in shutdown).
+/// Output kept back by [`hold`] is written out first.
 pub fn enter_crash_mode() {
     CRASHING.store(true, Ordering::Release);
+    unlock_if_crashing();
+    if let Some(mut console) = CONSOLE.try_lock() {
+        console.flush_held();
+        console.held = None;
+    }
+}
+
+/// Keep console output back (up to 4 KiB) until [`release`], to write a
+/// run of lines at once: under Xen every write costs a trap for port 0xe9
+/// and a notification hypercall for the PV console, whatever its length.
+/// Use around code that cannot wait for anything (the boot report).
+pub fn hold() {
+    let mut console = CONSOLE.lock();
+    if console.held.is_none() {
+        console.held = Some(heapless::Vec::new());
+    }
+}
+
+/// Write out what [`hold`] kept back and write directly again.
+pub fn release() {
+    let mut console = CONSOLE.lock();
+    console.flush_held();
+    console.held = None;
 }
 
 /// In crash mode, take the console from whoever holds it.

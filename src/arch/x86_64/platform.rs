@@ -302,6 +302,12 @@ impl XenPlatform {
         Ok(domid)
     }
 
+    /// Remember our domain id (read by the caller, e.g. in a batch of
+    /// XenStore requests) for [`Platform::domid`].
+    pub fn set_domid(&mut self, domid: DomId) {
+        self.domid = Some(domid);
+    }
+
     /// Where things were mapped.
     pub fn layout(&self) -> PlatformLayout {
         self.layout
@@ -321,12 +327,26 @@ impl XenPlatform {
     }
 
     /// Nanoseconds from TSC value `earlier_tsc` (e.g. taken at entry) to
-    /// now, converted with the PV clock's current scale (`tsc_to_system_mul`
-    /// and `tsc_shift`).
+    /// now, at the TSC frequency Xen reports (CPUID leaf 0x40000003, its
+    /// boot calibration), or with the PV clock's current scale
+    /// (`tsc_to_system_mul`, `tsc_shift`) if it reports none. Not the PV
+    /// scale first: Xen re-derives that every second from the TSC and its
+    /// platform timer, and under nested emulation (QEMU TCG) a preempted
+    /// sample pair skews it for an epoch; the current scale applied to a
+    /// whole interval then disagreed with the PV clock by -210..+750 ms.
+    /// The TSC itself runs at a constant rate there (QEMU passes the host's).
     pub fn ns_since_tsc(&self, earlier_tsc: u64) -> u64 {
-        let fields = self.shared_info.fields();
         let delta = cpu::read_tsc().saturating_sub(earlier_tsc);
-        scale_delta(delta, fields.tsc_to_system_mul, fields.tsc_shift)
+        match hypercall::tsc_khz() {
+            0 => {
+                let fields = self.shared_info.fields();
+                scale_delta(delta, fields.tsc_to_system_mul, fields.tsc_shift)
+            }
+            khz => {
+                let ns = u128::from(delta) * 1_000_000 / u128::from(khz);
+                u64::try_from(ns).unwrap_or(u64::MAX)
+            }
+        }
     }
 
     /// Unix time in nanoseconds of TSC value `earlier_tsc` (Xen's wall

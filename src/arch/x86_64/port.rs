@@ -17,6 +17,28 @@ pub unsafe fn write_u8(port: u16, value: u8) {
     };
 }
 
+/// Write every byte of `bytes` to an I/O port with one `rep outsb`: under a
+/// hypervisor that is one exit per batch of bytes instead of one per byte.
+///
+/// # Safety
+/// As for [`write_u8`], for each byte.
+#[inline]
+pub unsafe fn write_bytes(port: u16, bytes: &[u8]) {
+    // SAFETY: the caller vouches for the effect of the writes (see above);
+    // `rep outsb` reads `bytes.len()` bytes from `bytes` (a valid slice;
+    // the direction flag is clear, as the ABI guarantees) and writes no
+    // memory.
+    unsafe {
+        asm!(
+            "rep outsb",
+            in("dx") port,
+            inout("rsi") bytes.as_ptr() => _,
+            inout("rcx") bytes.len() => _,
+            options(readonly, nostack, preserves_flags)
+        )
+    };
+}
+
 /// Write a 32-bit value to an I/O port.
 ///
 /// # Safety
