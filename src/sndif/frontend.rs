@@ -117,23 +117,6 @@ pub struct StreamInfo {
     pub config: StreamConfig,
 }
 
-/// Adapter: read config nodes through the XenStore client.
-struct StoreSource<'a, X: Platform> {
-    store: &'a mut XenStore<X::Page>,
-    xen: &'a mut X,
-}
-
-impl<X: Platform> ConfigSource for StoreSource<'_, X> {
-    type Error = XsError;
-    fn read(&mut self, path: &str) -> Result<Option<String>, XsError> {
-        match self.store.read_string(self.xen, path) {
-            Ok(value) => Ok(Some(value)),
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-}
-
 /// Handshake marks kept (the first connections; reconnections add none
 /// past this).
 const MAX_MARKS: usize = 32;
@@ -141,21 +124,6 @@ const MAX_MARKS: usize = 32;
 /// Most nodes the probe prefetches from one device directory (a real
 /// card has a few dozen).
 const MAX_PREFETCH_NODES: usize = 1024;
-
-/// Adapter: config nodes from a prefetched device directory.
-struct TreeSource<'a> {
-    tree: &'a mut BTreeMap<String, Vec<u8>>,
-}
-
-impl ConfigSource for TreeSource<'_> {
-    type Error = XsError;
-    fn read(&mut self, path: &str) -> Result<Option<String>, XsError> {
-        match self.tree.get(path) {
-            Some(value) => reply_string(value.clone()).map(Some),
-            None => Ok(None),
-        }
-    }
-}
 
 /// Where [`Shared::add_device`] reads the device directory from.
 enum DeviceSource {
@@ -165,20 +133,35 @@ enum DeviceSource {
     Store,
 }
 
-impl DeviceSource {
-    /// A node that must exist (`ENOENT` otherwise, as a store read gives).
-    fn read_required<X: Platform>(
-        &mut self,
-        shared: &mut Shared<X>,
-        path: &str,
-    ) -> Result<String, XsError> {
-        match self {
+/// Config nodes for [`read_config`] from a [`DeviceSource`]: one adapter
+/// type, so the configuration reader is compiled once into the image.
+struct DeviceConfigSource<'a, X: Platform> {
+    source: &'a DeviceSource,
+    store: &'a mut XenStore<X::Page>,
+    xen: &'a mut X,
+}
+
+impl<X: Platform> ConfigSource for DeviceConfigSource<'_, X> {
+    type Error = XsError;
+    fn read(&mut self, path: &str) -> Result<Option<String>, XsError> {
+        match self.source {
             DeviceSource::Prefetched(tree) => match tree.get(path) {
-                Some(value) => reply_string(value.clone()),
-                None => Err(XsError::Store(Errno::NotFound)),
+                Some(value) => reply_string(value.clone()).map(Some),
+                None => Ok(None),
             },
-            DeviceSource::Store => shared.store.read_string(&mut shared.xen, path),
+            DeviceSource::Store => match self.store.read_string(self.xen, path) {
+                Ok(value) => Ok(Some(value)),
+                Err(e) if e.is_not_found() => Ok(None),
+                Err(e) => Err(e),
+            },
         }
+    }
+}
+
+impl<X: Platform> DeviceConfigSource<'_, X> {
+    /// A node that must exist (`ENOENT` otherwise, as a store read gives).
+    fn read_required(&mut self, path: &str) -> Result<String, XsError> {
+        self.read(path)?.ok_or(XsError::Store(Errno::NotFound))
     }
 }
 
@@ -429,7 +412,7 @@ impl<X: Platform> Shared<X> {
         let prefetched = self
             .store
             .read_tree(&mut self.xen, path, MAX_PREFETCH_NODES, numeric);
-        let mut source = match prefetched {
+        let source = match prefetched {
             Ok(tree) => DeviceSource::Prefetched(tree),
             Err(error) => {
                 log::debug!("vsnd {path}: prefetch failed ({error}), reading node by node");
@@ -437,30 +420,22 @@ impl<X: Platform> Shared<X> {
             }
         };
         self.mark("tree");
+        let mut nodes = DeviceConfigSource::<X> {
+            source: &source,
+            store: &mut self.store,
+            xen: &mut self.xen,
+        };
         let backend_node = format!("{path}/backend");
-        let backend_path = source
-            .read_required(self, &backend_node)
+        let backend_path = nodes
+            .read_required(&backend_node)
             .map_err(store_err(&backend_node))?;
         let id_node = format!("{path}/backend-id");
-        let id_text = source
-            .read_required(self, &id_node)
-            .map_err(store_err(&id_node))?;
+        let id_text = nodes.read_required(&id_node).map_err(store_err(&id_node))?;
         let backend_id: DomId = id_text.trim().parse().map_err(|_| FrontendError::BadNode {
             path: id_node.clone(),
             value: id_text.clone(),
         })?;
-        let config = match &mut source {
-            DeviceSource::Prefetched(tree) => {
-                read_config(&mut TreeSource { tree }, path).map_err(store_err(path))?
-            }
-            DeviceSource::Store => {
-                let mut store_source = StoreSource::<X> {
-                    store: &mut self.store,
-                    xen: &mut self.xen,
-                };
-                read_config(&mut store_source, path).map_err(store_err(path))?
-            }
-        };
+        let config = read_config(&mut nodes, path).map_err(store_err(path))?;
         for error in &config.errors {
             log::error!("{error}");
         }
