@@ -45,7 +45,7 @@ impl Signal for Tone {
     }
 }
 
-/// The embedded chime at a rate and channel count.
+/// The chime (synthesized from its note table) at a rate and channel count.
 #[derive(Debug, Clone, Copy)]
 pub struct Chime {
     /// Output rate.
