@@ -38,13 +38,7 @@ fn setup() -> (SimXen, Frontend<SimGuest>, Rc<RefCell<SimBackendView>>) {
 }
 
 fn request() -> StreamRequest {
-    StreamRequest {
-        format: Some(SampleFormat::S16Le),
-        rate: Some(48_000),
-        channels: Some(2),
-        period_frames: Some(480),
-        buffer_frames: Some(1920),
-    }
+    StreamRequest::exact(SampleFormat::S16Le, 48_000, 2, 480, 1920)
 }
 
 const TONE: Tone = Tone {

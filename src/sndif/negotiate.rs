@@ -54,6 +54,25 @@ pub struct StreamRequest {
     pub buffer_frames: Option<u32>,
 }
 
+impl StreamRequest {
+    /// Ask for exactly this configuration (every field set).
+    pub fn exact(
+        format: SampleFormat,
+        rate: u32,
+        channels: u8,
+        period_frames: u32,
+        buffer_frames: u32,
+    ) -> Self {
+        Self {
+            format: Some(format),
+            rate: Some(rate),
+            channels: Some(channels),
+            period_frames: Some(period_frames),
+            buffer_frames: Some(buffer_frames),
+        }
+    }
+}
+
 /// A field of `struct xensnd_query_hw_param`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum HwParamField {

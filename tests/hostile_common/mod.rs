@@ -58,13 +58,7 @@ pub fn setup() -> World {
 }
 
 pub fn request() -> StreamRequest {
-    StreamRequest {
-        format: Some(SampleFormat::S16Le),
-        rate: Some(48_000),
-        channels: Some(2),
-        period_frames: Some(480),
-        buffer_frames: Some(1920),
-    }
+    StreamRequest::exact(SampleFormat::S16Le, 48_000, 2, 480, 1920)
 }
 
 pub fn kind(error: &PcmError) -> ErrorKind {
