@@ -346,6 +346,33 @@ fn full_lifecycle() {
 }
 
 #[test]
+fn close_tears_down_and_publishes_closed_once() {
+    // What sndback and the simulated backend do with a corrupted ring.
+    let settings = settings();
+    let store = MemoryStore::default();
+    let ports = FakePorts::default();
+    let grants = Grants::default();
+    libxl_layout(&store);
+    let mut device = Device::create(&mut host(&store, &ports, &grants), &settings, 3, 0).unwrap();
+    frontend_initialise(&store, &grants);
+    device.on_frontend_change(&mut host(&store, &ports, &grants), &settings);
+    assert_eq!(backend_state(&store).as_deref(), Some("4"));
+    assert_eq!(ports.bound.borrow().len(), 4);
+
+    let records = device.close(&mut host(&store, &ports, &grants));
+    assert_eq!(records.len(), 2, "both streams' final records");
+    assert_eq!(backend_state(&store).as_deref(), Some("6"));
+    assert_eq!(device.state(), 6, "our idea of the state follows XenStore");
+    assert!(device.streams.is_empty());
+    assert!(ports.bound.borrow().is_empty(), "ports leaked");
+
+    // Closing again finds nothing to tear down and leaves the state alone.
+    store.set(&format!("{BACKEND}/state"), "x");
+    assert!(device.close(&mut host(&store, &ports, &grants)).is_empty());
+    assert_eq!(backend_state(&store).as_deref(), Some("x"));
+}
+
+#[test]
 fn connect_errors_close_the_device_and_leak_nothing() {
     let settings = settings();
     for broken in [

@@ -27,7 +27,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use clap::{Parser, ValueEnum};
 use xensnd::abi::sndif::Interval;
 use xensnd::backend::config::{parse_formats, parse_rates, parse_u32};
-use xensnd::backend::xenbus::{DeviceSet, DeviceSettings, StreamSummary, STATE_CLOSED};
+use xensnd::backend::xenbus::{DeviceSet, DeviceSettings, StreamSummary};
 use xensnd::backend::Limits;
 
 use crate::sys::{DomainMapper, EventChannels, GrantTable, MappedPage, XenStore};
@@ -373,16 +373,7 @@ impl Backend {
                 &self.settings,
                 key.0,
             );
-            let records = device.teardown(&mut host);
-            self.store
-                .write(
-                    &format!(
-                        "{}/{}/{}/state",
-                        self.settings.device.backend_root, key.0, key.1
-                    ),
-                    &STATE_CLOSED.to_string(),
-                )
-                .unwrap_or_else(|error| log::error!("writing state: {error}"));
+            let records = device.close(&mut host);
             self.record_teardown(records);
             self.rebuild_ports();
         }

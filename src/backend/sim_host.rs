@@ -427,11 +427,7 @@ impl SimPeer for SimSndBackend {
                     &self.view,
                     &mut self.sources,
                 );
-                let records = device.teardown(&mut host);
-                let _ = host.write(
-                    &format!("{}/{}/{}/state", self.settings.backend_root, key.0, key.1),
-                    "6",
-                );
+                let records = device.close(&mut host);
                 self.view.borrow_mut().history.extend(records);
             }
         }

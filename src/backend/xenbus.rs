@@ -449,8 +449,7 @@ impl<P: SharedPage> Device<P> {
                             self.domid,
                             self.device
                         );
-                        let _ = self.teardown(store);
-                        self.set_state(store, STATE_CLOSED);
+                        let _ = self.close(store);
                     }
                 }
                 Vec::new()
@@ -468,9 +467,7 @@ impl<P: SharedPage> Device<P> {
                         }
                     );
                 }
-                let records = self.teardown(store);
-                self.set_state(store, STATE_CLOSED);
-                records
+                self.close(store)
             }
             Some(STATE_INITIALISING) if self.state != STATE_INIT_WAIT => {
                 log::info!("dom{} vsnd {}: frontend restarted", self.domid, self.device);
@@ -484,9 +481,7 @@ impl<P: SharedPage> Device<P> {
                     self.domid,
                     self.device
                 );
-                let records = self.teardown(store);
-                self.set_state(store, STATE_CLOSED);
-                records
+                self.close(store)
             }
             _ => Vec::new(),
         }
@@ -618,6 +613,15 @@ impl<P: SharedPage> Device<P> {
             let (_ring, _events, _stream) = live.channel.into_pages();
             log::info!("{label}: torn down");
         }
+        records
+    }
+
+    /// Tear down every stream and publish Closed (a failed connection, a
+    /// frontend that closed or vanished, or a ring found corrupted).
+    /// Returns the streams' final records.
+    pub fn close(&mut self, store: &mut impl XenBusHost) -> Vec<StreamSummary> {
+        let records = self.teardown(store);
+        self.set_state(store, STATE_CLOSED);
         records
     }
 
