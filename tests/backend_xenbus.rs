@@ -216,6 +216,20 @@ fn frontend_initialise(store: &MemoryStore, grants: &Grants) -> Vec<FrontRing<Pa
     rings
 }
 
+/// libxl's layout, the backend's device for it (InitWait), then the
+/// frontend's rings and Initialised: the device is about to connect.
+fn initialised_device(
+    store: &MemoryStore,
+    ports: &FakePorts,
+    grants: &Grants,
+    settings: &DeviceSettings,
+) -> Device<Page> {
+    libxl_layout(store);
+    let device = Device::create(&mut host(store, ports, grants), settings, 3, 0).unwrap();
+    frontend_initialise(store, grants);
+    device
+}
+
 fn backend_state(store: &MemoryStore) -> Option<String> {
     store.get(&format!("{BACKEND}/state"))
 }
@@ -352,9 +366,7 @@ fn close_tears_down_and_publishes_closed_once() {
     let store = MemoryStore::default();
     let ports = FakePorts::default();
     let grants = Grants::default();
-    libxl_layout(&store);
-    let mut device = Device::create(&mut host(&store, &ports, &grants), &settings, 3, 0).unwrap();
-    frontend_initialise(&store, &grants);
+    let mut device = initialised_device(&store, &ports, &grants, &settings);
     device.on_frontend_change(&mut host(&store, &ports, &grants), &settings);
     assert_eq!(backend_state(&store).as_deref(), Some("4"));
     assert_eq!(ports.bound.borrow().len(), 4);
@@ -384,10 +396,7 @@ fn connect_errors_close_the_device_and_leak_nothing() {
         let store = MemoryStore::default();
         let ports = FakePorts::default();
         let grants = Grants::default();
-        libxl_layout(&store);
-        let mut device =
-            Device::create(&mut host(&store, &ports, &grants), &settings, 3, 0).unwrap();
-        frontend_initialise(&store, &grants);
+        let mut device = initialised_device(&store, &ports, &grants, &settings);
         match broken {
             "missing ring-ref" => store.remove_tree(&format!("{FRONTEND}/0/1/ring-ref")),
             "bad number" => store.set(&format!("{FRONTEND}/0/1/evt-ring-ref"), "13x"),
@@ -413,10 +422,7 @@ fn a_stream_with_bad_configuration_is_left_out_and_the_others_connect() {
         let store = MemoryStore::default();
         let ports = FakePorts::default();
         let grants = Grants::default();
-        libxl_layout(&store);
-        let mut device =
-            Device::create(&mut host(&store, &ports, &grants), &settings, 3, 0).unwrap();
-        frontend_initialise(&store, &grants);
+        let mut device = initialised_device(&store, &ports, &grants, &settings);
         let stream = format!("{FRONTEND}/0/1");
         match broken {
             "bad type" => store.set(&format!("{stream}/type"), "x"),
@@ -446,9 +452,7 @@ fn a_stream_with_bad_configuration_is_left_out_and_the_others_connect() {
     let store = MemoryStore::default();
     let ports = FakePorts::default();
     let grants = Grants::default();
-    libxl_layout(&store);
-    let mut device = Device::create(&mut host(&store, &ports, &grants), &settings, 3, 0).unwrap();
-    frontend_initialise(&store, &grants);
+    let mut device = initialised_device(&store, &ports, &grants, &settings);
     for stream in 0..2 {
         store.set(&format!("{FRONTEND}/0/{stream}/sample-rates"), "abc");
     }
