@@ -57,13 +57,7 @@ fn start() -> (SimXen, SimGuest, Rc<RefCell<SimBackendView>>) {
 }
 
 fn request(period_frames: u32, buffer_frames: u32) -> StreamRequest {
-    StreamRequest {
-        format: Some(SampleFormat::S16Le),
-        rate: Some(48_000),
-        channels: Some(2),
-        period_frames: Some(period_frames),
-        buffer_frames: Some(buffer_frames),
-    }
+    StreamRequest::exact(SampleFormat::S16Le, 48_000, 2, period_frames, buffer_frames)
 }
 
 #[test]

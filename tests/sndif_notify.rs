@@ -144,13 +144,13 @@ fn rig(depth: usize) -> Rig {
 
 impl Rig {
     fn open(&self) -> SndPcm<HaltingGuest> {
-        let request = StreamRequest {
-            format: Some(SampleFormat::S16Le),
-            rate: Some(48_000),
-            channels: Some(2),
-            period_frames: Some(PERIOD_FRAMES as u32),
-            buffer_frames: Some(4 * PERIOD_FRAMES as u32),
-        };
+        let request = StreamRequest::exact(
+            SampleFormat::S16Le,
+            48_000,
+            2,
+            PERIOD_FRAMES as u32,
+            4 * PERIOD_FRAMES as u32,
+        );
         let pcm = self.frontend.open_unique_id("spk", &request).unwrap();
         assert_eq!(pcm.config().period_frames, PERIOD_FRAMES as u32);
         pcm

@@ -91,13 +91,7 @@ fn setup() -> (SimXen, Frontend<SimGuest>, Handle) {
 }
 
 fn request(period: u32, buffer: u32) -> StreamRequest {
-    StreamRequest {
-        format: Some(SampleFormat::S16Le),
-        rate: Some(48_000),
-        channels: Some(2),
-        period_frames: Some(period),
-        buffer_frames: Some(buffer),
-    }
+    StreamRequest::exact(SampleFormat::S16Le, 48_000, 2, period, buffer)
 }
 
 #[test]
