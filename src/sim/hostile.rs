@@ -96,6 +96,13 @@ pub struct HostileStream {
     pub requests: Vec<Request>,
     /// Notify both event channels at the next step.
     pub notify: bool,
+    /// Capture: stream bytes asked for with READ since OPEN (the stream
+    /// position of the next READ's first byte).
+    pub read_position: u64,
+    /// Position reported by the position clock ([`HostileState::clock`]).
+    pub clock_position: u64,
+    /// A playback stream (`type` = p).
+    pub playback: bool,
 }
 
 impl HostileStream {
@@ -138,6 +145,46 @@ impl HostileStream {
         payload[..8].copy_from_slice(&position.to_le_bytes());
         self.push_event_with_id(self.event_id, XENSND_EVT_CUR_POS, payload);
     }
+
+    /// Write the capture pattern of stream bytes `position..position +
+    /// length` into the buffer at `offset` (see [`capture_pattern`]).
+    /// Regions outside the mapped buffer are skipped.
+    pub fn fill_capture(&mut self, offset: usize, length: usize, position: u64) {
+        for i in 0..length {
+            let at = offset + i;
+            let Some(page) = self.buffer.get(at / crate::xen::PAGE_SIZE) else {
+                return;
+            };
+            page.write(
+                at % crate::xen::PAGE_SIZE,
+                &[capture_pattern(position + i as u64)],
+            );
+        }
+    }
+}
+
+/// The byte an honest hostile backend captures at stream byte `position`:
+/// every 4-byte word holds its own index (`position / 4`, little-endian),
+/// so a reader can tell which stream bytes it got, in which order, and
+/// that none was never written (a zero word past index 0, or a stale one).
+pub fn capture_pattern(position: u64) -> u8 {
+    ((position / 4) as u32).to_le_bytes()[(position % 4) as usize]
+}
+
+/// Position events as time passes, like a device clock: every `interval_ns`,
+/// each running stream's position moves `step_bytes` on (playback: never
+/// past what was written).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PositionClock {
+    /// Time between two events.
+    pub interval_ns: u64,
+    /// Bytes the position moves per event.
+    pub step_bytes: u64,
+    /// When the next event is due.
+    pub next_ns: u64,
+}
+
+impl HostileStream {
 
     /// Overwrite the shared `rsp_prod` (our private producer is unchanged).
     pub fn set_response_producer(&mut self, value: u32) {
@@ -190,6 +237,16 @@ pub struct HostileState {
     pub connections: u32,
     /// Grant mappings that failed during the handshake.
     pub map_failures: u32,
+    /// Report positions from a clock instead of (or besides) after each
+    /// request ([`HostileState::report_positions`]).
+    pub clock: Option<PositionClock>,
+    /// Send every position event twice (same id).
+    pub duplicate_events: bool,
+    /// Skip this many event ids before each position event (a gap).
+    pub event_id_skip: u16,
+    /// At the first time, write the second value as our XenBus state (e.g.
+    /// "5": go Closing and unmap everything).
+    pub state_at: Option<(u64, &'static str)>,
 }
 
 impl core::fmt::Debug for HostileState {
@@ -246,6 +303,10 @@ impl HostileBackend {
             later: Vec::new(),
             connections: 0,
             map_failures: 0,
+            clock: None,
+            duplicate_events: false,
+            event_id_skip: 0,
+            state_at: None,
         }));
         (
             Self {
@@ -312,6 +373,8 @@ impl HostileBackend {
                     let _ = core.unmap_grant(events.handle);
                     continue;
                 };
+                let playback =
+                    Self::read(core, conn, &format!("{dir}/type")).as_deref() == Some("p");
                 streams.push(HostileStream {
                     dir,
                     ring: ring.page,
@@ -330,6 +393,9 @@ impl HostileBackend {
                     running: false,
                     requests: Vec::new(),
                     notify: false,
+                    read_position: 0,
+                    clock_position: 0,
+                    playback,
                 });
             }
         }
@@ -425,17 +491,19 @@ impl HostileBackend {
                             Reply::At(at, response) => state.later.push((at, index, response)),
                         }
                     }
+                    let (duplicate, skip) = (state.duplicate_events, state.event_id_skip);
                     let stream = &mut state.streams[index];
                     if state.report_positions
                         && stream.running
                         && matches!(request.operation, XENSND_OP_WRITE | XENSND_OP_TRIGGER)
                     {
                         let written = stream.written;
-                        stream.push_position(written);
+                        Self::report(stream, written, duplicate, skip);
                     }
                 }
             }
         }
+        progress |= Self::tick_clock(state, now);
         for stream in &mut state.streams {
             if core::mem::take(&mut stream.notify) {
                 let _ = core.evtchn_send(0, stream.ring_port);
@@ -444,6 +512,51 @@ impl HostileBackend {
             }
         }
         progress
+    }
+
+    /// One position event (twice with `duplicate`, after an id gap of `skip`).
+    fn report(stream: &mut HostileStream, position: u64, duplicate: bool, skip: u16) {
+        stream.event_id = stream.event_id.wrapping_add(skip);
+        let id = stream.event_id;
+        stream.push_position(position);
+        if duplicate {
+            let mut payload = [0u8; 56];
+            payload[..8].copy_from_slice(&position.to_le_bytes());
+            stream.push_event_with_id(id, XENSND_EVT_CUR_POS, payload);
+        }
+    }
+
+    /// The position clock: every interval that passed, running streams move on.
+    fn tick_clock(state: &mut HostileState, now: u64) -> bool {
+        let Some(mut clock) = state.clock else {
+            return false;
+        };
+        if clock.interval_ns == 0 || now < clock.next_ns {
+            return false;
+        }
+        // Catch up in one event per stream (a device reports where it is).
+        let ticks = (now - clock.next_ns) / clock.interval_ns + 1;
+        clock.next_ns = clock
+            .next_ns
+            .saturating_add(ticks.saturating_mul(clock.interval_ns));
+        state.clock = Some(clock);
+        let (duplicate, skip) = (state.duplicate_events, state.event_id_skip);
+        for stream in &mut state.streams {
+            if !stream.running {
+                continue;
+            }
+            let mut position = stream
+                .clock_position
+                .saturating_add(ticks.saturating_mul(clock.step_bytes));
+            if stream.playback {
+                position = position.min(stream.written);
+            }
+            if position != stream.clock_position {
+                stream.clock_position = position;
+                Self::report(stream, position, duplicate, skip);
+            }
+        }
+        true
     }
 
     /// What an honest backend would do with `request`; its response.
@@ -460,6 +573,8 @@ impl HostileBackend {
         match request.operation {
             XENSND_OP_OPEN => {
                 stream.written = 0;
+                stream.read_position = 0;
+                stream.clock_position = 0;
                 stream.running = false;
                 if let Ok((open, _)) = OpenRequest::read_from_prefix(&request.op) {
                     if !Self::map_buffer(stream, core, guest, &open) {
@@ -481,6 +596,14 @@ impl HostileBackend {
             XENSND_OP_WRITE => {
                 if let Ok((rw, _)) = RwRequest::read_from_prefix(&request.op) {
                     stream.written += u64::from(rw.length);
+                }
+            }
+            XENSND_OP_READ => {
+                // Capture: put the next stream bytes where the frontend asks.
+                if let Ok((rw, _)) = RwRequest::read_from_prefix(&request.op) {
+                    let position = stream.read_position;
+                    stream.fill_capture(rw.offset as usize, rw.length as usize, position);
+                    stream.read_position += u64::from(rw.length);
                 }
             }
             XENSND_OP_TRIGGER => {
@@ -547,6 +670,13 @@ impl SimPeer for HostileBackend {
         let fe = frontend_path(state.guest, state.device);
         let fe_state = Self::read(core, conn, &format!("{fe}/state")).unwrap_or_default();
         let mut progress = false;
+        if let Some((at, value)) = state.state_at {
+            if core.now_ns() >= at {
+                state.state_at = None;
+                Self::write(core, conn, &format!("{be}/state"), value);
+                progress = true;
+            }
+        }
         match state.phase {
             Phase::Start => {
                 if Self::read(core, conn, &format!("{be}/state")).is_some() {
@@ -588,6 +718,17 @@ impl SimPeer for HostileBackend {
     }
 
     fn next_deadline(&self) -> Option<u64> {
-        self.state.borrow().later.iter().map(|(at, _, _)| *at).min()
+        let state = self.state.borrow();
+        let clock = state
+            .clock
+            .filter(|_| state.phase == Phase::Connected && state.streams.iter().any(|s| s.running))
+            .map(|clock| clock.next_ns);
+        state
+            .later
+            .iter()
+            .map(|(at, _, _)| *at)
+            .chain(clock)
+            .chain(state.state_at.map(|(at, _)| at))
+            .min()
     }
 }
