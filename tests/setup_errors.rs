@@ -107,6 +107,7 @@ fn a_failed_connected_write_tears_its_streams_down_before_the_next_connect() {
     sim.store_write(&format!("{}/state", be_path()), b"2").unwrap();
     sim.run_until_idle(100);
     hostile.borrow_mut().phase = Phase::InitWait;
+    sim.store_write(&format!("{}/state", be_path()), b"2").unwrap();
     for _ in 0..100 {
         frontend.poll();
         if frontend.connected_devices() == 1 {

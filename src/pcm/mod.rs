@@ -78,6 +78,9 @@ pub enum ErrorKind {
     Timeout,
     /// The backend went away (XenBus state left Connected, ring broken).
     Disconnected,
+    /// The domain was asked to shut down (`xl shutdown` / `xl reboot`:
+    /// `control/shutdown`): the call gave up so the application can stop.
+    Shutdown,
     /// Playback ran out of data; the stream must be prepared again.
     Underrun,
     /// Capture data was lost because it was not read in time.
@@ -103,6 +106,7 @@ impl fmt::Display for ErrorKind {
         match self {
             ErrorKind::Timeout => formatter.write_str("timed out"),
             ErrorKind::Disconnected => formatter.write_str("backend disconnected"),
+            ErrorKind::Shutdown => formatter.write_str("the domain is shutting down"),
             ErrorKind::Underrun => formatter.write_str("playback underrun"),
             ErrorKind::Overrun => formatter.write_str("capture overrun"),
             ErrorKind::InvalidConfig => formatter.write_str("invalid stream configuration"),

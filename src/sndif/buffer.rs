@@ -101,7 +101,9 @@ impl<Page: SharedPage> SharedBuffer<Page> {
             .chunks(XENSND_PAGE_DIRECTORY_GREFS_PER_PAGE)
             .collect();
         let mut next: GrantRef = 0;
-        let mut directory = Vec::with_capacity(chunks.len());
+        // Built in place, so a grant failing halfway leaves every earlier
+        // directory page where `release` revokes it.
+        let directory = &mut self.directory;
         for chunk in chunks.iter().rev() {
             let page = xen.alloc_page()?;
             page.store_u32(0, next);
@@ -113,7 +115,6 @@ impl<Page: SharedPage> SharedBuffer<Page> {
             directory.push(Granted { page, gref });
         }
         directory.reverse();
-        self.directory = directory;
         Ok(())
     }
 

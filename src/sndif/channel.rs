@@ -7,12 +7,27 @@
 //! out without a late answer ever completing a newer one, validates every
 //! status and position, and resynchronises on an event-id gap instead of
 //! ignoring every later event.
+//!
+//! Completions are keyed by [`Ticket`]: the wire id, the operation and a
+//! serial number that never repeats on the channel, so a completion can
+//! only be claimed by the request it belongs to. A request whose owner
+//! gives up ([`Channel::forget`]) has its completion dropped; a request
+//! that timed out keeps its id reserved until its late answer comes (or
+//! [`RING_SLOTS`] newer requests timed out), so no new request can take
+//! that answer after the 16-bit ids wrap. Every table the backend can make
+//! grow is bounded by [`RING_SLOTS`]: requests in flight plus unclaimed
+//! completions, and ids of timed-out requests.
+//!
+//! Blocking ([`Channel::block`]) follows the device's XenBus state and
+//! `control/shutdown` through a [`DeviceWatch`] when the frontend set one.
 #![forbid(unsafe_code)]
 
+use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use zerocopy::FromBytes;
 
 use super::buffer::Granted;
+use super::watch::DeviceWatch;
 use super::SndError;
 use crate::abi::sndif::{CurPosEvent, Event, Request, Response, XENSND_EVT_CUR_POS};
 use crate::ring::{Entry, EventConsumer, FrontRing, RingError, EVENT_SLOTS, RING_SLOTS};
@@ -25,22 +40,33 @@ pub const DEFAULT_TIMEOUT_NS: u64 = 3_000_000_000;
 /// Largest status magnitude we accept as a Xen errno.
 const MAX_ERRNO: i32 = 4095;
 
-/// A completed request.
+/// One submitted request: what [`Channel::submit`] returns and the only key
+/// its completion can be claimed with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Completion {
-    /// Request id.
+pub struct Ticket {
+    /// Request id on the wire (wraps at 16 bits).
     pub id: u16,
     /// Operation (`XENSND_OP_*`).
     pub operation: u8,
+    /// Submission number on this channel (never repeats).
+    serial: u64,
+}
+
+/// A completed request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Completion {
+    /// The request.
+    pub ticket: Ticket,
     /// The outcome: the 56-byte response payload, or why it failed.
     pub result: Result<[u8; 56], SndError>,
 }
 
 #[derive(Debug, Clone, Copy)]
 struct InFlight {
-    id: u16,
-    operation: u8,
+    ticket: Ticket,
     deadline_ns: u64,
+    /// Its owner gave up: the answer is dropped when it comes.
+    abandoned: bool,
 }
 
 /// Things the backend did wrong that we survived; counted for diagnostics
@@ -59,6 +85,8 @@ pub struct ChannelStats {
     pub bad_status: u64,
     /// Requests that timed out.
     pub timeouts: u64,
+    /// Answers to requests that had timed out or were abandoned (dropped).
+    pub late_responses: u64,
     /// Events received.
     pub events: u64,
     /// Event-id gaps we resynchronised over.
@@ -93,11 +121,17 @@ pub struct Channel<X: Platform> {
     ring_port: Port,
     events_port: Port,
     next_id: u16,
+    next_serial: u64,
     next_event_id: Option<u16>,
     in_flight: Vec<InFlight>,
     /// Earliest deadline in `in_flight` (`u64::MAX`: none).
     next_deadline_ns: u64,
     completed: Vec<Completion>,
+    /// Ids and operations of requests that timed out and were not answered
+    /// yet (oldest first, at most [`RING_SLOTS`]): not reused, so a late
+    /// answer cannot complete a newer request.
+    late: VecDeque<(u16, u8)>,
+    watch: Option<DeviceWatch<X::Page>>,
     position: Position,
     position_limit: Option<u64>,
     broken: Option<SndError>,
@@ -163,10 +197,13 @@ impl<X: Platform> Channel<X> {
             ring_port,
             events_port,
             next_id: 0,
+            next_serial: 0,
             next_event_id: None,
             in_flight: Vec::new(),
             next_deadline_ns: u64::MAX,
             completed: Vec::new(),
+            late: VecDeque::new(),
+            watch: None,
             position: Position::default(),
             position_limit: None,
             broken: None,
@@ -228,6 +265,42 @@ impl<X: Platform> Channel<X> {
         self.in_flight.len()
     }
 
+    /// Completions nobody claimed yet (at most [`RING_SLOTS`] with the
+    /// requests in flight).
+    pub fn unclaimed(&self) -> usize {
+        self.completed.len()
+    }
+
+    /// Ids held back because their requests timed out unanswered.
+    pub fn late_ids(&self) -> usize {
+        self.late.len()
+    }
+
+    /// Follow the device's XenBus state and `control/shutdown` while
+    /// blocking (see [`Channel::block`]).
+    pub fn set_watch(&mut self, watch: Option<DeviceWatch<X::Page>>) {
+        self.watch = watch;
+    }
+
+    /// Whether a blocking call must give up now: the backend left
+    /// Connected ([`SndError::Disconnected`]) or the domain is shutting
+    /// down ([`SndError::Shutdown`]). `Ok` without a watch.
+    pub fn check_watch(&self, xen: &mut X) -> Result<(), SndError> {
+        match &self.watch {
+            Some(watch) => watch.check(xen),
+            None => Ok(()),
+        }
+    }
+
+    /// Block until an event arrives or `deadline_ns` passes (see
+    /// [`crate::xen::Clock::wait_until`]), looking at XenBus and
+    /// `control/shutdown` before and after ([`Channel::check_watch`]).
+    pub fn block(&mut self, xen: &mut X, deadline_ns: u64) -> Result<(), SndError> {
+        self.check_watch(xen)?;
+        xen.wait_until(deadline_ns);
+        self.check_watch(xen)
+    }
+
     /// Free request slots.
     pub fn free_slots(&self) -> u32 {
         self.ring.free_requests()
@@ -250,20 +323,39 @@ impl<X: Platform> Channel<X> {
         self.position_limit = limit;
     }
 
-    /// Send a request; returns its id. The payload is the 56-byte `op` union.
-    /// Fails with [`SndError::Busy`] when the ring is full (or as many
-    /// requests as it holds are still unanswered).
-    pub fn submit(&mut self, xen: &mut X, operation: u8, payload: &[u8]) -> Result<u16, SndError> {
+    /// Send a request; returns its ticket. The payload is the 56-byte `op`
+    /// union. It times out one request timeout from now. Fails with
+    /// [`SndError::Busy`] when the ring is full (or as many requests as it
+    /// holds are still unanswered or unclaimed).
+    pub fn submit(
+        &mut self,
+        xen: &mut X,
+        operation: u8,
+        payload: &[u8],
+    ) -> Result<Ticket, SndError> {
+        let deadline_ns = xen.now_ns().saturating_add(self.timeout_ns);
+        self.submit_until(xen, operation, payload, deadline_ns)
+    }
+
+    /// [`Channel::submit`], timing out at `deadline_ns`.
+    pub fn submit_until(
+        &mut self,
+        xen: &mut X,
+        operation: u8,
+        payload: &[u8],
+        deadline_ns: u64,
+    ) -> Result<Ticket, SndError> {
         if let Some(e) = self.broken {
             return Err(e);
         }
         // Responses with ids we never sent free ring slots without
-        // completing anything: never track more requests than the ring
-        // holds (the stale ones leave by timing out).
-        if self.in_flight.len() >= RING_SLOTS as usize {
+        // completing anything: never track more requests (and answers
+        // nobody claimed yet) than the ring holds; the stale ones leave by
+        // timing out.
+        if self.in_flight.len() + self.completed.len() >= RING_SLOTS as usize {
             return Err(SndError::Busy);
         }
-        let id = self.next_id;
+        let id = self.free_id();
         let mut request = Request {
             id,
             operation,
@@ -278,12 +370,17 @@ impl<X: Platform> Channel<X> {
             Err(RingError::Full) => return Err(SndError::Busy),
             Err(e) => return Err(self.fail(e)),
         }
-        self.next_id = self.next_id.wrapping_add(1);
-        let deadline_ns = xen.now_ns().saturating_add(self.timeout_ns);
-        self.in_flight.push(InFlight {
+        self.next_id = id.wrapping_add(1);
+        let ticket = Ticket {
             id,
             operation,
+            serial: self.next_serial,
+        };
+        self.next_serial += 1;
+        self.in_flight.push(InFlight {
+            ticket,
             deadline_ns,
+            abandoned: false,
         });
         self.next_deadline_ns = self.next_deadline_ns.min(deadline_ns);
         self.stats.requests += 1;
@@ -291,7 +388,30 @@ impl<X: Platform> Channel<X> {
             xen.notify(self.ring_port);
             self.stats.notifications_sent += 1;
         }
-        Ok(id)
+        Ok(ticket)
+    }
+
+    /// The next id that no request in flight and no unanswered timed-out
+    /// request holds (at most `2 * RING_SLOTS` are held, so this ends fast).
+    fn free_id(&self) -> u16 {
+        let mut id = self.next_id;
+        while self.in_flight.iter().any(|p| p.ticket.id == id)
+            || self.late.iter().any(|&(late, _)| late == id)
+        {
+            id = id.wrapping_add(1);
+        }
+        id
+    }
+
+    /// The owner of `ticket` gives up on it: its completion is dropped now
+    /// or, while it is in flight, when it comes. Its id stays reserved
+    /// until then.
+    pub fn forget(&mut self, ticket: Ticket) {
+        if let Some(index) = self.completed.iter().position(|c| c.ticket == ticket) {
+            self.completed.remove(index);
+        } else if let Some(pending) = self.in_flight.iter_mut().find(|p| p.ticket == ticket) {
+            pending.abandoned = true;
+        }
     }
 
     fn fail(&mut self, error: RingError) -> SndError {
@@ -299,12 +419,14 @@ impl<X: Platform> Channel<X> {
         self.broken = Some(e);
         // Nothing in flight can complete any more.
         self.next_deadline_ns = u64::MAX;
+        self.late.clear();
         for pending in self.in_flight.drain(..) {
-            self.completed.push(Completion {
-                id: pending.id,
-                operation: pending.operation,
-                result: Err(SndError::Disconnected),
-            });
+            if !pending.abandoned {
+                self.completed.push(Completion {
+                    ticket: pending.ticket,
+                    result: Err(SndError::Disconnected),
+                });
+            }
         }
         e
     }
@@ -385,19 +507,35 @@ impl<X: Platform> Channel<X> {
         let Ok(response) = Response::read_from_bytes(entry) else {
             return;
         };
-        let Some(index) = self.in_flight.iter().position(|p| p.id == response.id) else {
-            self.stats.unexpected_responses += 1;
+        let Some(index) = self
+            .in_flight
+            .iter()
+            .position(|p| p.ticket.id == response.id)
+        else {
+            // The late answer of a request that timed out frees its id.
+            match self.late.iter().position(|&late| late == (response.id, response.operation)) {
+                Some(late) => {
+                    self.late.remove(late);
+                    self.stats.late_responses += 1;
+                }
+                None => self.stats.unexpected_responses += 1,
+            }
             return;
         };
         let pending = self.in_flight.remove(index);
-        let result = if response.operation != pending.operation {
+        if pending.abandoned {
+            self.stats.late_responses += 1;
+            return;
+        }
+        let operation = pending.ticket.operation;
+        let result = if response.operation != operation {
             self.stats.mismatched_responses += 1;
             Err(SndError::BadResponse)
         } else if response.status == 0 {
             Ok(response.resp)
         } else if (-MAX_ERRNO..0).contains(&response.status) {
             Err(SndError::Backend {
-                operation: pending.operation,
+                operation,
                 status: response.status,
             })
         } else {
@@ -405,8 +543,7 @@ impl<X: Platform> Channel<X> {
             Err(SndError::BadResponse)
         };
         self.completed.push(Completion {
-            id: pending.id,
-            operation: pending.operation,
+            ticket: pending.ticket,
             result,
         });
     }
@@ -449,13 +586,18 @@ impl<X: Platform> Channel<X> {
                 let pending = self.in_flight.remove(i);
                 self.stats.timeouts += 1;
                 self.arrivals += 1;
-                self.completed.push(Completion {
-                    id: pending.id,
-                    operation: pending.operation,
-                    result: Err(SndError::Timeout {
-                        operation: pending.operation,
-                    }),
-                });
+                let Ticket { id, operation, .. } = pending.ticket;
+                // The answer may still come: keep its id out of use.
+                if self.late.len() >= RING_SLOTS as usize {
+                    self.late.pop_front();
+                }
+                self.late.push_back((id, operation));
+                if !pending.abandoned {
+                    self.completed.push(Completion {
+                        ticket: pending.ticket,
+                        result: Err(SndError::Timeout { operation }),
+                    });
+                }
             } else {
                 i += 1;
             }
@@ -468,9 +610,9 @@ impl<X: Platform> Channel<X> {
             .unwrap_or(u64::MAX);
     }
 
-    /// Claim the completion of request `id`, if it has completed.
-    pub fn take_completion(&mut self, id: u16) -> Option<Completion> {
-        let index = self.completed.iter().position(|c| c.id == id)?;
+    /// Claim the completion of `ticket`, if it has completed.
+    pub fn take_completion(&mut self, ticket: Ticket) -> Option<Completion> {
+        let index = self.completed.iter().position(|c| c.ticket == ticket)?;
         Some(self.completed.remove(index))
     }
 
@@ -488,11 +630,22 @@ impl<X: Platform> Channel<X> {
         self.in_flight.iter().map(|p| p.deadline_ns).min()
     }
 
-    /// Block until request `id` completes (or times out).
-    pub fn wait_for(&mut self, xen: &mut X, id: u16) -> Result<[u8; 56], SndError> {
+    /// Block until the request of `ticket` completes (or times out: at its
+    /// deadline, one request timeout after it was submitted), the backend
+    /// leaves Connected or the domain is shutting down. On every error but
+    /// its own completion the request is forgotten ([`Channel::forget`]).
+    pub fn wait_for(&mut self, xen: &mut X, ticket: Ticket) -> Result<[u8; 56], SndError> {
+        let result = self.wait_for_inner(xen, ticket);
+        if result.is_err() {
+            self.forget(ticket);
+        }
+        result
+    }
+
+    fn wait_for_inner(&mut self, xen: &mut X, ticket: Ticket) -> Result<[u8; 56], SndError> {
         loop {
             let poll = self.poll(xen);
-            if let Some(done) = self.take_completion(id) {
+            if let Some(done) = self.take_completion(ticket) {
                 return done.result;
             }
             poll?;
@@ -502,12 +655,14 @@ impl<X: Platform> Channel<X> {
             let deadline = self
                 .next_deadline()
                 .unwrap_or_else(|| xen.now_ns().saturating_add(self.timeout_ns));
-            xen.wait_until(deadline);
+            self.block(xen, deadline)?;
         }
     }
 
     /// Submit a request and wait for its answer (waiting for a free slot
-    /// first if the ring is full).
+    /// first if the ring is full). Returns within one request timeout of
+    /// the call (the request times out at the call's start plus the
+    /// timeout), plus the XenStore reads that follow a XenStore event.
     pub fn call(
         &mut self,
         xen: &mut X,
@@ -515,8 +670,8 @@ impl<X: Platform> Channel<X> {
         payload: &[u8],
     ) -> Result<[u8; 56], SndError> {
         let give_up = xen.now_ns().saturating_add(self.timeout_ns);
-        let id = loop {
-            match self.submit(xen, operation, payload) {
+        let ticket = loop {
+            match self.submit_until(xen, operation, payload, give_up) {
                 Err(SndError::Busy) => {
                     self.poll(xen)?;
                     if xen.now_ns() >= give_up {
@@ -526,12 +681,12 @@ impl<X: Platform> Channel<X> {
                         continue;
                     }
                     let deadline = self.next_deadline().unwrap_or(give_up).min(give_up);
-                    xen.wait_until(deadline);
+                    self.block(xen, deadline)?;
                 }
                 other => break other?,
             }
         };
-        self.wait_for(xen, id)
+        self.wait_for(xen, ticket)
     }
 
     /// Close the event channels and revoke the grants. Pages the backend

@@ -24,7 +24,9 @@ use core::cell::RefCell;
 
 use super::config::{read_config, ConfigSource, StreamConfig, StreamKind, VsndConfig};
 use super::stream::{Direction, Stream};
+use super::watch::{Bus, DeviceWatch};
 use super::SndError;
+use crate::xen::shutdown::{ShutdownRequest, ShutdownWatch};
 use crate::xen::xenbus::{read_state, write_state, XenbusState};
 use crate::xen::xenstore::{reply_string, BatchRequest, Errno, TxId, XenStore, XsError};
 use crate::xen::{DomId, Platform};
@@ -41,6 +43,9 @@ pub struct FrontendOptions {
     pub request_timeout_ns: u64,
     /// WRITE/READ requests in flight per stream.
     pub depth: usize,
+    /// Time `write`, `read` and `drain` wait without progress before they
+    /// fail (see `stream::DEFAULT_STALL_TIMEOUT_NS`).
+    pub stall_timeout_ns: u64,
 }
 
 impl Default for FrontendOptions {
@@ -49,6 +54,7 @@ impl Default for FrontendOptions {
             connect_timeout_ns: DEFAULT_CONNECT_TIMEOUT_NS,
             request_timeout_ns: super::channel::DEFAULT_TIMEOUT_NS,
             depth: super::stream::DEFAULT_DEPTH,
+            stall_timeout_ns: super::stream::DEFAULT_STALL_TIMEOUT_NS,
         }
     }
 }
@@ -137,7 +143,7 @@ enum DeviceSource {
 /// type, so the configuration reader is compiled once into the image.
 struct DeviceConfigSource<'a, X: Platform> {
     source: &'a DeviceSource,
-    store: &'a mut XenStore<X::Page>,
+    source_store: &'a mut XenStore<X::Page>,
     xen: &'a mut X,
 }
 
@@ -149,7 +155,7 @@ impl<X: Platform> ConfigSource for DeviceConfigSource<'_, X> {
                 Some(value) => reply_string(value.clone()).map(Some),
                 None => Ok(None),
             },
-            DeviceSource::Store => match self.store.read_string(self.xen, path) {
+            DeviceSource::Store => match self.source_store.read_string(self.xen, path) {
                 Ok(value) => Ok(Some(value)),
                 Err(e) if e.is_not_found() => Ok(None),
                 Err(e) => Err(e),
@@ -187,8 +193,9 @@ pub(crate) struct Device<X: Platform> {
 pub struct Shared<X: Platform> {
     /// The platform (hypercalls or the simulator).
     pub xen: X,
-    /// The XenStore client.
-    pub store: XenStore<X::Page>,
+    /// The XenStore client and what blocking calls learn from it, shared
+    /// with every stream's channel (see [`super::watch`]).
+    pub bus: Rc<RefCell<Bus<X::Page>>>,
     pub(crate) devices: Vec<Device<X>>,
     pub(crate) options: FrontendOptions,
     /// Pages whose grants the backend still held at teardown; revoked
@@ -196,10 +203,6 @@ pub struct Shared<X: Platform> {
     pub(crate) stuck: Vec<super::buffer::Granted<X::Page>>,
     /// Set by [`Frontend::shutdown`]: never connect again.
     pub(crate) shut_down: bool,
-    /// The store ring may hold (or the client may have queued) watch
-    /// events nobody looked at: set by whatever used the store outside
-    /// [`Shared::poll`] and by a poll that changed a device.
-    pub(crate) store_dirty: bool,
     /// When each handshake step of the first connection of each device
     /// ended (PV clock, ns): see [`Frontend::handshake_marks`].
     marks: Vec<(&'static str, u64)>,
@@ -265,12 +268,11 @@ impl<X: Platform> Frontend<X> {
         };
         let mut shared = Shared {
             xen,
-            store,
+            bus: Rc::new(RefCell::new(Bus::new(store))),
             devices: Vec::new(),
             options,
             stuck: Vec::new(),
             shut_down: false,
-            store_dirty: true,
             marks: Vec::new(),
         };
         let mut failed = Vec::new();
@@ -368,9 +370,29 @@ impl<X: Platform> Frontend<X> {
     /// a watch of the application's own, such as `control/shutdown`).
     pub fn with_store<T>(&self, f: impl FnOnce(&mut XenStore<X::Page>, &mut X) -> T) -> T {
         let shared = &mut *self.shared.borrow_mut();
+        let mut bus = shared.bus.borrow_mut();
         // `f` may pump the ring and queue our watch events.
-        shared.store_dirty = true;
-        f(&mut shared.store, &mut shared.xen)
+        bus.dirty = true;
+        f(&mut bus.store, &mut shared.xen)
+    }
+
+    /// Follow `control/shutdown` through `watch` (registered by the
+    /// application, e.g. in its first XenStore batch): from now on every
+    /// blocking stream call ends with `ErrorKind::Shutdown` once the
+    /// toolstack asked the domain to power off, reboot or halt, and
+    /// [`Frontend::shutdown_request`] says which.
+    pub fn follow_shutdown(&self, watch: ShutdownWatch) {
+        let shared = self.shared.borrow();
+        shared.bus.borrow_mut().follow_shutdown(watch);
+    }
+
+    /// What the toolstack asked for through `control/shutdown`, if it did
+    /// (reads what XenStore delivered, without blocking; the request is
+    /// acknowledged once). `None` without [`Frontend::follow_shutdown`].
+    pub fn shutdown_request(&self) -> Option<ShutdownRequest> {
+        let shared = &mut *self.shared.borrow_mut();
+        let mut bus = shared.bus.borrow_mut();
+        bus.shutdown_request(&mut shared.xen)
     }
 
     /// Grants the backends still held when streams were torn down (they
@@ -410,6 +432,8 @@ impl<X: Platform> Shared<X> {
         // the configuration reads; every other node is a leaf.
         let numeric = |name: &str| !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit());
         let prefetched = self
+            .bus
+            .borrow_mut()
             .store
             .read_tree(&mut self.xen, path, MAX_PREFETCH_NODES, numeric);
         let source = match prefetched {
@@ -420,9 +444,10 @@ impl<X: Platform> Shared<X> {
             }
         };
         self.mark("tree");
+        let mut bus = self.bus.borrow_mut();
         let mut nodes = DeviceConfigSource::<X> {
             source: &source,
-            store: &mut self.store,
+            source_store: &mut bus.store,
             xen: &mut self.xen,
         };
         let backend_node = format!("{path}/backend");
@@ -436,6 +461,7 @@ impl<X: Platform> Shared<X> {
             value: id_text.clone(),
         })?;
         let config = read_config(&mut nodes, path).map_err(store_err(path))?;
+        drop(bus);
         for error in &config.errors {
             log::error!("{error}");
         }
@@ -450,6 +476,8 @@ impl<X: Platform> Shared<X> {
         let state_node = format!("{backend_path}/state");
         // The watch and the backend's state in one round trip.
         let replies = self
+            .bus
+            .borrow_mut()
             .store
             .batch(
                 &mut self.xen,
@@ -526,7 +554,7 @@ impl<X: Platform> Shared<X> {
         loop {
             let state = match initial.take() {
                 Some(state) => state,
-                None => read_state(&mut self.store, &mut self.xen, &backend_path)
+                None => read_state(&mut self.bus.borrow_mut().store, &mut self.xen, &backend_path)
                     .map_err(store_err(&backend_path))?,
             };
             self.devices[index].backend_state = state;
@@ -540,11 +568,11 @@ impl<X: Platform> Shared<X> {
                     actual: state,
                 });
             }
-            match self.store.wait_watch_event(&mut self.xen, &token, deadline) {
+            match self.bus.borrow_mut().store.wait_watch_event(&mut self.xen, &token, deadline) {
                 Ok(_) | Err(XsError::Timeout) => {}
                 Err(e) => return Err(store_err(&backend_path)(e)),
             }
-            while self.store.take_watch_event(&token).is_some() {}
+            while self.bus.borrow_mut().store.take_watch_event(&token).is_some() {}
         }
     }
 
@@ -573,7 +601,13 @@ impl<X: Platform> Shared<X> {
             match Stream::new(&mut self.xen, backend, direction) {
                 Ok(mut stream) => {
                     stream.set_timeout_ns(options.request_timeout_ns);
+                    stream.set_stall_timeout_ns(options.stall_timeout_ns);
                     stream.set_depth(options.depth);
+                    stream.set_watch(Some(DeviceWatch::new(
+                        Rc::clone(&self.bus),
+                        self.devices[index].token.clone(),
+                        format!("{}/state", self.devices[index].backend_path),
+                    )));
                     created.push((slot, stream));
                 }
                 Err(e) => {
@@ -608,6 +642,8 @@ impl<X: Platform> Shared<X> {
             .collect();
         writes.push(BatchRequest::Write(TxId::NONE, &state_node, b"3"));
         let written = self
+            .bus
+            .borrow_mut()
             .store
             .batch(&mut self.xen, &writes)
             .and_then(|replies| replies.into_iter().try_for_each(|reply| reply.map(drop)));
@@ -627,13 +663,17 @@ impl<X: Platform> Shared<X> {
             return Err(e);
         }
         self.mark("connected");
-        write_state(
-            &mut self.store,
+        let announced = write_state(
+            &mut self.bus.borrow_mut().store,
             &mut self.xen,
             &path,
             XenbusState::Connected,
-        )
-        .map_err(store_err(&path))?;
+        );
+        if let Err(e) = announced {
+            // Not connected: the streams go now, not at the next connect.
+            self.disconnect(index, XenbusState::Initialising);
+            return Err(store_err(&path)(e));
+        }
         self.mark("announced");
         let device = &mut self.devices[index];
         device.connected = true;
@@ -660,7 +700,7 @@ impl<X: Platform> Shared<X> {
         }
         self.devices[index].connected = false;
         let path = self.devices[index].path.clone();
-        if let Err(e) = write_state(&mut self.store, &mut self.xen, &path, ours) {
+        if let Err(e) = write_state(&mut self.bus.borrow_mut().store, &mut self.xen, &path, ours) {
             log::warn!("vsnd {path}: could not write state {ours:?}: {e:?}");
         }
     }
@@ -675,7 +715,7 @@ impl<X: Platform> Shared<X> {
     fn close_device(&mut self, index: usize) {
         let path = self.devices[index].path.clone();
         if self.devices[index].connected {
-            if let Err(e) = write_state(&mut self.store, &mut self.xen, &path, XenbusState::Closing)
+            if let Err(e) = write_state(&mut self.bus.borrow_mut().store, &mut self.xen, &path, XenbusState::Closing)
             {
                 log::warn!("vsnd {path}: could not write Closing: {e:?}");
             }
@@ -699,8 +739,11 @@ impl<X: Platform> Shared<X> {
     /// wait to be revoked. This is what every PCM operation calls: on the
     /// data path it costs one look at a pending flag.
     pub(crate) fn poll_if_pending(&mut self) {
-        let port = self.store.port();
-        if self.xen.take_pending(port) || self.store_dirty || !self.stuck.is_empty() {
+        let (port, dirty) = {
+            let bus = self.bus.borrow();
+            (bus.store.port(), bus.dirty)
+        };
+        if self.xen.take_pending(port) || dirty || !self.stuck.is_empty() {
             self.poll();
         }
     }
@@ -708,13 +751,15 @@ impl<X: Platform> Shared<X> {
     /// Handle backend state changes seen through the watches.
     pub(crate) fn poll(&mut self) {
         self.retry_stuck();
-        self.store_dirty = false;
-        if self.store.poll(&mut self.xen).is_err() {
+        self.bus.borrow_mut().dirty = false;
+        if self.bus.borrow_mut().store.poll(&mut self.xen).is_err() {
             return;
         }
         for index in 0..self.devices.len() {
             let mut changed = false;
             while self
+                .bus
+                .borrow_mut()
                 .store
                 .take_watch_event(&self.devices[index].token)
                 .is_some()
@@ -725,9 +770,9 @@ impl<X: Platform> Shared<X> {
                 continue;
             }
             // Handling it talks to XenStore, which may queue more events.
-            self.store_dirty = true;
+            self.bus.borrow_mut().dirty = true;
             let backend_path = self.devices[index].backend_path.clone();
-            let state = read_state(&mut self.store, &mut self.xen, &backend_path)
+            let state = read_state(&mut self.bus.borrow_mut().store, &mut self.xen, &backend_path)
                 .unwrap_or(XenbusState::Unknown);
             let previous = self.devices[index].backend_state;
             self.devices[index].backend_state = state;

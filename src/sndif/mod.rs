@@ -10,6 +10,7 @@ pub mod frontend;
 pub mod negotiate;
 pub mod pcm;
 pub mod stream;
+pub mod watch;
 
 use crate::ring::RingError;
 use crate::xen::XenError;
@@ -25,6 +26,9 @@ pub enum SndError {
     },
     /// The backend went away, or the channel was torn down.
     Disconnected,
+    /// The toolstack asked the domain to shut down (`control/shutdown`):
+    /// the call gave up so the application can stop.
+    Shutdown,
     /// The backend answered with an error status (a negative Xen errno).
     Backend {
         /// The operation (`XENSND_OP_*`).
@@ -67,6 +71,7 @@ impl core::fmt::Display for SndError {
                 write!(f, "backend did not answer operation {operation} in time")
             }
             SndError::Disconnected => write!(f, "backend disconnected"),
+            SndError::Shutdown => write!(f, "the domain is shutting down"),
             SndError::Backend { operation, status } => {
                 write!(
                     f,

@@ -55,6 +55,7 @@ pub fn kind_of(error: &SndError) -> ErrorKind {
     match error {
         SndError::Timeout { .. } => ErrorKind::Timeout,
         SndError::Disconnected | SndError::Protocol(_) => ErrorKind::Disconnected,
+        SndError::Shutdown => ErrorKind::Shutdown,
         SndError::Backend { status, .. } => ErrorKind::Backend(*status),
         SndError::Busy => ErrorKind::WouldBlock,
         SndError::InvalidState => ErrorKind::InvalidState,
@@ -291,6 +292,13 @@ impl<X: Platform> SndPcm<X> {
             if e.kind == ErrorKind::Disconnected {
                 self.state = StreamState::Open;
                 self.generation = None;
+            } else if self.state.can_transfer()
+                && self
+                    .with_stream(|s, _| Ok(s.state() == super::stream::State::Stopped))
+                    .unwrap_or(false)
+            {
+                // A failed WRITE stopped the stream: prepare again.
+                self.state = StreamState::Stopped;
             }
         }
         result
@@ -368,7 +376,8 @@ impl<X: Platform> SndPcm<X> {
     /// into the shared buffer. It is called once per contiguous piece with
     /// the piece and the index (from 0) of its first frame; a piece is a
     /// whole number of frames. Returns the frames committed (never 0 for
-    /// `max_frames > 0`: it blocks for room like `write`).
+    /// `max_frames > 0`: it blocks for room like `write`, within the same
+    /// bound).
     pub fn write_in_place(
         &mut self,
         max_frames: usize,
@@ -388,6 +397,8 @@ impl<X: Platform> SndPcm<X> {
             fill(&mut staging, 0);
             return Playback::write(self, &staging);
         }
+        let bytes = max_frames * frame;
+        let deadline = self.operate(|s, xen| Ok(s.transfer_deadline(xen.now_ns(), bytes)))?;
         loop {
             let written = self.operate(|s, xen| {
                 s.write_in_place(xen, max_frames * frame, |page, offset, len, first_byte| {
@@ -399,12 +410,12 @@ impl<X: Platform> SndPcm<X> {
             if written > 0 || max_frames == 0 {
                 return Ok(written / frame);
             }
-            self.wait_for_room()?;
+            self.wait_for_room(deadline)?;
         }
     }
 
-    fn wait_for_room(&mut self) -> Result<(), PcmError> {
-        self.operate(|s, xen| s.wait_for_room(xen))?;
+    fn wait_for_room(&mut self, deadline_ns: u64) -> Result<(), PcmError> {
+        self.operate(|s, xen| s.wait_for_room(xen, deadline_ns))?;
         self.sync_running();
         Ok(())
     }

@@ -15,6 +15,39 @@
 //!
 //! Volume and mute values travel in a small control area after the audio
 //! part of the shared buffer, so they never overwrite queued audio.
+//!
+//! # Bounds and failures
+//!
+//! Every blocking call ends within a bound computed from the request
+//! timeout `T` (`set_timeout_ns`), the stall timeout `S`
+//! (`set_stall_timeout_ns`, default [`DEFAULT_STALL_TIMEOUT_NS`], like
+//! ALSA's 10 s for a stream that makes no progress) and the duration of
+//! the audio involved, `d(n)` for `n` bytes at the stream's rate:
+//! - a request (OPEN, CLOSE, TRIGGER, HW_PARAM_QUERY, volume, mute): `T`;
+//!   `open` of an open stream sends CLOSE first: `2T`;
+//! - `write`/`read` of `n` bytes: `d(n) + S + T`, and `S` after the last
+//!   progress (room made, bytes moved, position moved) at most;
+//! - `drain`: `d(queued) + S + T` (then TRIGGER STOP: `+ T`), however the
+//!   position moves: a position that trickles cannot hold it;
+//! - `wait_for_room`: until its deadline argument.
+//!
+//! Each bound is extended only by XenStore reads that follow a XenStore
+//! event (the device's state, `control/shutdown`; each bounded by the
+//! XenStore timeout). While it waits, a call follows the device's XenBus
+//! state and `control/shutdown` (see [`super::watch`]): `Disconnected` or
+//! `Shutdown` end it at once.
+//!
+//! A failed request leaves a defined state:
+//! - playback: a WRITE that fails (error status, timeout, bad answer)
+//!   makes the stream `Stopped`; every WRITE after it is forgotten. Only
+//!   `open` (prepare) makes it usable again: the backend may not have the
+//!   bytes, so the position could never reach what was written;
+//! - capture: a READ that fails loses its bytes: the call that reaches
+//!   them fails with the READ's error, the bytes are counted in
+//!   [`StreamCounters::lost_bytes`] and skipped, and reading goes on with
+//!   the next READ's bytes, in order;
+//! - a TRIGGER that fails leaves the state as it was; OPEN that fails
+//!   leaves the stream closed; CLOSE closes whatever the answer.
 #![forbid(unsafe_code)]
 
 use alloc::collections::VecDeque;
@@ -22,7 +55,8 @@ use alloc::vec::Vec;
 use zerocopy::{FromBytes, IntoBytes};
 
 use super::buffer::{Granted, SharedBuffer};
-use super::channel::{Channel, ChannelStats};
+use super::channel::{Channel, ChannelStats, Ticket};
+use super::watch::DeviceWatch;
 use super::SndError;
 use crate::abi::sndif::*;
 use crate::xen::{DomId, Platform};
@@ -114,6 +148,29 @@ pub struct StreamCounters {
     pub max_in_flight: usize,
     /// Times a write or read had to block waiting for the backend.
     pub blocking_waits: u64,
+    /// Capture: bytes of READs that failed, skipped (see the module docs).
+    pub lost_bytes: u64,
+}
+
+/// A WRITE or READ in flight.
+#[derive(Debug, Clone, Copy)]
+struct Transfer {
+    ticket: Ticket,
+    /// Stream byte of its first byte.
+    offset: u64,
+    len: usize,
+}
+
+/// Capture: a completed READ not yet copied out to the application.
+#[derive(Debug, Clone, Copy)]
+struct Captured {
+    /// Stream byte of its first byte.
+    offset: u64,
+    len: usize,
+    /// Bytes already copied out.
+    taken: usize,
+    /// The READ failed: its bytes are lost (reported once, then skipped).
+    lost: Option<SndError>,
 }
 
 /// One sndif stream over its channel.
@@ -129,10 +186,11 @@ pub struct Stream<X: Platform> {
     submitted: u64,
     /// Bytes whose WRITE/READ completed.
     completed: u64,
-    /// Requests in flight: (id, offset in stream bytes, length).
-    transfers: VecDeque<(u16, u64, usize)>,
-    /// Capture: READs completed but not yet copied out to the app.
-    captured: VecDeque<(u64, usize)>,
+    /// Requests in flight, in order.
+    transfers: VecDeque<Transfer>,
+    /// Capture: READs completed but not yet copied out to the app, in
+    /// order and contiguous from `consumed`.
+    captured: VecDeque<Captured>,
     /// Capture: bytes copied out to the application.
     consumed: u64,
     /// Maximum WRITE/READ requests in flight.
@@ -146,6 +204,10 @@ pub struct Stream<X: Platform> {
     /// running since).
     run_time: (u64, Option<u64>),
     leftovers: Vec<Granted<X::Page>>,
+    /// Playback: a WRITE failed; only `open` makes the stream usable again.
+    failed: bool,
+    /// How long data calls wait without progress.
+    stall_timeout_ns: u64,
 }
 
 impl<X: Platform> core::fmt::Debug for Stream<X> {
@@ -161,6 +223,11 @@ impl<X: Platform> core::fmt::Debug for Stream<X> {
 
 /// Default number of WRITE/READ requests a stream keeps in flight.
 pub const DEFAULT_DEPTH: usize = 4;
+
+/// Default time a data call (`write`, `read`, `drain`) waits without any
+/// progress before it fails with a timeout: ALSA's `wait_for_avail` gives
+/// up on a stalled stream after 10 s.
+pub const DEFAULT_STALL_TIMEOUT_NS: u64 = 10_000_000_000;
 
 impl<X: Platform> Stream<X> {
     /// A new stream talking to `backend`: ring, event page and event
@@ -185,7 +252,37 @@ impl<X: Platform> Stream<X> {
             draining: false,
             run_time: (0, None),
             leftovers: Vec::new(),
+            failed: false,
+            stall_timeout_ns: DEFAULT_STALL_TIMEOUT_NS,
         })
+    }
+
+    /// Set how long `write`, `read` and `drain` wait without progress.
+    pub fn set_stall_timeout_ns(&mut self, stall_timeout_ns: u64) {
+        self.stall_timeout_ns = stall_timeout_ns;
+    }
+
+    /// Follow the device's XenBus state and `control/shutdown` while
+    /// blocking (see [`super::watch`]).
+    pub fn set_watch(&mut self, watch: Option<DeviceWatch<X::Page>>) {
+        self.channel.set_watch(watch);
+    }
+
+    /// Nanoseconds `bytes` of audio take at the stream's rate (0 while closed).
+    pub fn duration_ns(&self, bytes: u64) -> u64 {
+        let Some(params) = self.params else { return 0 };
+        let per_second = params.frame_bytes() as u128 * u128::from(params.rate);
+        let ns = u128::from(bytes) * 1_000_000_000 / per_second.max(1);
+        u64::try_from(ns).unwrap_or(u64::MAX)
+    }
+
+    /// The deadline of a `write`/`read` of `bytes` starting at `now_ns`:
+    /// the audio's duration plus the stall and request timeouts.
+    pub fn transfer_deadline(&self, now_ns: u64, bytes: usize) -> u64 {
+        now_ns
+            .saturating_add(self.duration_ns(bytes as u64))
+            .saturating_add(self.stall_timeout_ns)
+            .saturating_add(self.channel.timeout_ns())
     }
 
     /// The four XenStore values for this stream.
@@ -291,8 +388,9 @@ impl<X: Platform> Stream<X> {
     fn reset_accounting(&mut self) {
         self.submitted = 0;
         self.completed = 0;
-        self.transfers.clear();
+        self.forget_transfers();
         self.captured.clear();
+        self.failed = false;
         self.consumed = 0;
         self.last_underrun_at = None;
         self.draining = false;
@@ -311,17 +409,25 @@ impl<X: Platform> Stream<X> {
         if self.state == State::Closed {
             return Ok(());
         }
+        // Answers to transfers still in flight are of no use any more.
+        self.forget_transfers();
         let result = self.channel.call(xen, XENSND_OP_CLOSE, &[]).map(|_| ());
         self.state = State::Closed;
         self.params = None;
         self.buffer_bytes = 0;
-        self.transfers.clear();
         self.captured.clear();
         if let Some(buffer) = self.buffer.take() {
             self.leftovers.extend(buffer.release(xen));
         }
         self.retry_leftovers(xen);
         result
+    }
+
+    /// Drop every transfer in flight; their answers are dropped when they come.
+    fn forget_transfers(&mut self) {
+        for transfer in self.transfers.drain(..) {
+            self.channel.forget(transfer.ticket);
+        }
     }
 
     /// Try again to revoke grants the backend held at an earlier teardown.
@@ -336,10 +442,11 @@ impl<X: Platform> Stream<X> {
             .map(|_| ())
     }
 
-    /// TRIGGER START (from Prepared or Stopped).
+    /// TRIGGER START (from Prepared or Stopped; not after a failed WRITE:
+    /// `open` again).
     pub fn start(&mut self, xen: &mut X) -> Result<(), SndError> {
         match self.state {
-            State::Prepared | State::Stopped => {
+            State::Prepared | State::Stopped if !self.failed => {
                 self.trigger(xen, XENSND_OP_TRIGGER_START)?;
                 self.state = State::Running;
                 self.run_time.1 = Some(xen.now_ns());
@@ -421,7 +528,12 @@ impl<X: Platform> Stream<X> {
                 self.buffer_bytes
                     .saturating_sub(self.submitted.saturating_sub(played))
             }
-            Direction::Capture => self.captured.iter().map(|c| c.1 as u64).sum(),
+            Direction::Capture => self
+                .captured
+                .iter()
+                .filter(|c| c.lost.is_none())
+                .map(|c| (c.len - c.taken) as u64)
+                .sum(),
         }
     }
 
@@ -434,19 +546,34 @@ impl<X: Platform> Stream<X> {
             // Nothing arrived: no completion, no new position.
             return Ok(());
         }
-        while let Some(&(id, offset, len)) = self.transfers.front() {
-            let Some(done) = self.channel.take_completion(id) else {
+        while let Some(&transfer) = self.transfers.front() {
+            let Some(done) = self.channel.take_completion(transfer.ticket) else {
                 break;
             };
             self.transfers.pop_front();
-            if let Err(e) = done.result {
-                // Later transfers are out of order now; fail them too.
-                self.transfers.clear();
-                return Err(e);
-            }
-            self.completed = offset + len as u64;
+            let lost = match (done.result, self.direction) {
+                (Ok(_), _) => None,
+                (Err(e), Direction::Playback) => {
+                    // The backend may not have these bytes: the position
+                    // could never reach what was written. Stop; the
+                    // application must prepare (open) again.
+                    self.forget_transfers();
+                    self.failed = true;
+                    self.state = State::Stopped;
+                    self.stop_run_time(xen.now_ns());
+                    return Err(e);
+                }
+                // Capture: these bytes are lost; the READs after it stand.
+                (Err(e), Direction::Capture) => Some(e),
+            };
+            self.completed = transfer.offset + transfer.len as u64;
             if self.direction == Direction::Capture {
-                self.captured.push_back((offset, len));
+                self.captured.push_back(Captured {
+                    offset: transfer.offset,
+                    len: transfer.len,
+                    taken: 0,
+                    lost,
+                });
             }
         }
         self.account_xruns();
@@ -488,7 +615,8 @@ impl<X: Platform> Stream<X> {
     /// asked to notify it (position events always notify: waits for room
     /// that only the next position event can make do not ask, which keeps
     /// the backend at one notification per period).
-    fn wait(&mut self, xen: &mut X, for_response: bool) -> Result<(), SndError> {
+    /// Never past `limit_ns`.
+    fn wait(&mut self, xen: &mut X, for_response: bool, limit_ns: u64) -> Result<(), SndError> {
         if for_response && self.channel.arm_response_notification(xen)? {
             // A response arrived meanwhile: no need to block.
             return Ok(());
@@ -497,9 +625,9 @@ impl<X: Platform> Stream<X> {
         let deadline = self
             .channel
             .next_deadline()
-            .unwrap_or_else(|| xen.now_ns().saturating_add(self.channel.timeout_ns()));
-        xen.wait_until(deadline);
-        Ok(())
+            .unwrap_or_else(|| xen.now_ns().saturating_add(self.channel.timeout_ns()))
+            .min(limit_ns);
+        self.channel.block(xen, deadline)
     }
 
     /// Whether playback waiting for room needs a response to go on (rather
@@ -544,8 +672,12 @@ impl<X: Platform> Stream<X> {
             offset: offset as u32,
             length: len as u32,
         };
-        let id = self.channel.submit(xen, operation, rw.as_bytes())?;
-        self.transfers.push_back((id, self.submitted, len));
+        let ticket = self.channel.submit(xen, operation, rw.as_bytes())?;
+        self.transfers.push_back(Transfer {
+            ticket,
+            offset: self.submitted,
+            len,
+        });
         self.submitted += len as u64;
         self.counters.bytes = self.submitted;
         self.counters.max_in_flight = self.counters.max_in_flight.max(self.transfers.len());
@@ -614,22 +746,45 @@ impl<X: Platform> Stream<X> {
     /// events arrive just past a period boundary, so taking whatever fits
     /// would send a WRITE of a frame or two and then one of the rest of
     /// the period, every period.
+    ///
+    /// Returns within [`Stream::transfer_deadline`] (`d(n) + S + T`) and
+    /// within the stall timeout after the last progress: then, and when
+    /// the stream is paused with no room, it returns the bytes queued so
+    /// far, or fails (`Timeout`, `InvalidState`) when there are none.
     pub fn write(&mut self, xen: &mut X, data: &[u8]) -> Result<usize, SndError> {
         let period = self.check_playback()?.period_bytes();
+        let deadline = self.transfer_deadline(xen.now_ns(), data.len());
+        let mut progress = Progress::new(self, xen.now_ns());
         let mut done = 0;
         while done < data.len() {
-            if self.state == State::Running {
+            let now = xen.now_ns();
+            let limit = progress.limit(self, done, now, deadline);
+            let waited = if self.state == State::Running {
                 self.poll(xen)?;
                 let wanted = (data.len() - done).min(period) as u64;
                 if self.available_bytes() < wanted {
-                    self.wait_for_room(xen)?;
-                    continue;
+                    Some(self.wait_for_room(xen, limit))
+                } else {
+                    None
                 }
-            }
-            let n = self.try_write(xen, &data[done..])?;
-            done += n;
-            if done < data.len() && n == 0 {
-                self.wait_for_room(xen)?;
+            } else {
+                None
+            };
+            let waited = match waited {
+                Some(waited) => waited,
+                None => {
+                    let n = self.try_write(xen, &data[done..])?;
+                    done += n;
+                    if done == data.len() || n > 0 {
+                        continue;
+                    }
+                    self.wait_for_room(xen, limit)
+                }
+            };
+            match waited {
+                Ok(()) => {}
+                Err(SndError::Timeout { .. } | SndError::InvalidState) if done > 0 => break,
+                Err(e) => return Err(e),
             }
         }
         Ok(done)
@@ -637,13 +792,24 @@ impl<X: Platform> Stream<X> {
 
     /// Playback found no room: start a prepared stream whose buffer is
     /// full (nothing in flight that could free room), otherwise block until
-    /// the backend answers or reports progress.
-    pub fn wait_for_room(&mut self, xen: &mut X) -> Result<(), SndError> {
+    /// the backend answers or reports progress, at most until
+    /// `deadline_ns` (then `Timeout`). A paused stream with no room fails
+    /// with `InvalidState` (nothing would make room).
+    pub fn wait_for_room(&mut self, xen: &mut X, deadline_ns: u64) -> Result<(), SndError> {
+        self.check_playback()?;
         if self.state == State::Prepared && self.transfers.is_empty() {
             return self.start(xen);
         }
+        if self.state == State::Paused && self.available_bytes() == 0 {
+            return Err(SndError::InvalidState);
+        }
+        if xen.now_ns() >= deadline_ns {
+            return Err(SndError::Timeout {
+                operation: XENSND_OP_WRITE,
+            });
+        }
         let for_response = self.room_needs_response();
-        self.wait(xen, for_response)?;
+        self.wait(xen, for_response, deadline_ns)?;
         self.poll(xen)
     }
 
@@ -678,8 +844,10 @@ impl<X: Platform> Stream<X> {
         Ok(len)
     }
 
-    /// Playback: wait until everything queued has been played (or the
-    /// backend stops reporting progress for a request timeout), then stop.
+    /// Playback: wait until everything queued has been played, then stop.
+    /// Fails with `Timeout` when that takes longer than the queued audio
+    /// should (`d(queued) + S + T`, then TRIGGER STOP), or when the
+    /// position does not move for the stall timeout.
     pub fn drain(&mut self, xen: &mut X) -> Result<(), SndError> {
         self.check_playback()?;
         if self.state == State::Prepared && self.submitted > 0 {
@@ -692,26 +860,31 @@ impl<X: Platform> Stream<X> {
     }
 
     fn drain_running(&mut self, xen: &mut X) -> Result<(), SndError> {
-        let mut last_progress = (self.position_bytes(), xen.now_ns());
+        let queued = self.submitted.saturating_sub(self.position_bytes());
+        let deadline = self.transfer_deadline(xen.now_ns(), queued as usize);
+        let mut progress = Progress::new(self, xen.now_ns());
+        let timeout = SndError::Timeout {
+            operation: XENSND_OP_WRITE,
+        };
         while self.state == State::Running && self.position_bytes() < self.submitted {
             self.poll(xen)?;
             let now = xen.now_ns();
-            if self.position_bytes() != last_progress.0 {
-                last_progress = (self.position_bytes(), now);
-            } else if now.saturating_sub(last_progress.1) > self.channel.timeout_ns() {
-                return Err(SndError::Timeout {
-                    operation: XENSND_OP_WRITE,
-                });
+            let limit = progress.limit(self, 0, now, deadline);
+            if now >= limit {
+                return Err(timeout);
             }
-            let deadline = last_progress.1 + self.channel.timeout_ns();
-            xen.wait_until(deadline.min(now + 10_000_000));
+            self.channel.block(xen, limit.min(now + 10_000_000))?;
         }
         // Wait for the last WRITE answers too.
         while !self.transfers.is_empty() {
             self.poll(xen)?;
-            if !self.transfers.is_empty() {
-                self.wait(xen, true)?;
+            if self.transfers.is_empty() {
+                break;
             }
+            if xen.now_ns() >= deadline {
+                return Err(timeout);
+            }
+            self.wait(xen, true, deadline)?;
         }
         if self.state == State::Running || self.state == State::Paused {
             self.stop(xen)?;
@@ -778,7 +951,10 @@ impl<X: Platform> Stream<X> {
     }
 
     /// Capture without blocking: copy out captured whole frames into `out`;
-    /// returns bytes copied (0 when nothing is ready).
+    /// returns bytes copied (0 when nothing is ready). Reaching the bytes
+    /// of a READ that failed: if bytes were copied, stops before them;
+    /// otherwise skips them (counted in `lost_bytes`) and fails with the
+    /// READ's error.
     pub fn try_read(&mut self, xen: &mut X, out: &mut [u8]) -> Result<usize, SndError> {
         let params = self.check_capture()?;
         if out.len() % params.frame_bytes() != 0 {
@@ -789,18 +965,29 @@ impl<X: Platform> Stream<X> {
         let buffer_len = params.buffer_bytes() as u64;
         let mut done = 0;
         while done < out.len() {
-            let Some(&(offset, len)) = self.captured.front() else {
+            let Some(chunk) = self.captured.front_mut() else {
                 break;
             };
-            let skip = (self.consumed - offset) as usize;
-            let n = (len - skip).min(out.len() - done);
-            let at = ((offset + skip as u64) % buffer_len) as usize;
+            let left = chunk.len - chunk.taken;
+            if let Some(error) = chunk.lost {
+                if done > 0 {
+                    break;
+                }
+                self.consumed += left as u64;
+                self.counters.lost_bytes += left as u64;
+                self.captured.pop_front();
+                return Err(error);
+            }
+            let n = left.min(out.len() - done);
+            let at = ((chunk.offset + chunk.taken as u64) % buffer_len) as usize;
+            chunk.taken += n;
+            let finished = chunk.taken == chunk.len;
             if let Some(buffer) = &self.buffer {
                 buffer.read(at, &mut out[done..done + n]);
             }
             done += n;
             self.consumed += n as u64;
-            if skip + n == len {
+            if finished {
                 self.captured.pop_front();
             }
         }
@@ -808,18 +995,47 @@ impl<X: Platform> Stream<X> {
     }
 
     /// Capture, blocking: fill all of `out`. A prepared stream is started.
+    /// Returns within [`Stream::transfer_deadline`] (`d(n) + S + T`) and
+    /// within the stall timeout after the last progress: then, and when
+    /// the stream is paused with nothing captured and no READ in flight,
+    /// it returns the bytes read so far, or fails (`Timeout`,
+    /// `InvalidState`) when there are none. Any other error after some
+    /// bytes were read also returns them (the error comes again next time).
     pub fn read(&mut self, xen: &mut X, out: &mut [u8]) -> Result<usize, SndError> {
+        let mut done = 0;
+        match self.read_into(xen, out, &mut done) {
+            Err(_) if done > 0 => Ok(done),
+            other => other,
+        }
+    }
+
+    fn read_into(&mut self, xen: &mut X, out: &mut [u8], done: &mut usize) -> Result<usize, SndError> {
         if self.state == State::Prepared {
             self.start(xen)?;
         }
         let period_ns = self.params.map_or(1_000_000, |p| {
             (p.period_frames as u64 * 1_000_000_000 / p.rate.max(1) as u64).max(1_000_000)
         });
-        let mut done = 0;
-        while done < out.len() {
-            let n = self.try_read(xen, &mut out[done..])?;
-            done += n;
-            if done < out.len() && n == 0 {
+        let deadline = self.transfer_deadline(xen.now_ns(), out.len());
+        let mut progress = Progress::new(self, xen.now_ns());
+        while *done < out.len() {
+            let n = self.try_read(xen, &mut out[*done..])?;
+            *done += n;
+            if *done < out.len() && n == 0 {
+                let now = xen.now_ns();
+                let limit = progress.limit(self, *done, now, deadline);
+                let stuck = self.state == State::Paused
+                    && self.transfers.is_empty()
+                    && self.available_bytes() == 0;
+                if now >= limit || stuck {
+                    return Err(if stuck {
+                        SndError::InvalidState
+                    } else {
+                        SndError::Timeout {
+                            operation: XENSND_OP_READ,
+                        }
+                    });
+                }
                 // Until the next response, event or period, whichever is
                 // first: a READ in flight is what we wait for, so ask the
                 // backend to notify its answer.
@@ -827,15 +1043,15 @@ impl<X: Platform> Stream<X> {
                     continue;
                 }
                 self.counters.blocking_waits += 1;
-                let next_period = xen.now_ns().saturating_add(period_ns);
+                let next_period = now.saturating_add(period_ns).min(limit);
                 let deadline = self
                     .channel
                     .next_deadline()
                     .map_or(next_period, |d| d.min(next_period));
-                xen.wait_until(deadline);
+                self.channel.block(xen, deadline)?;
             }
         }
-        Ok(done)
+        Ok(*done)
     }
 
     /// Exchange per-channel control values through the control area:
@@ -912,5 +1128,41 @@ impl<X: Platform> Stream<X> {
         let mut stuck = self.leftovers;
         stuck.extend(self.channel.close(xen));
         stuck
+    }
+}
+
+/// Progress of a blocking data call, for its stall timeout: bytes moved,
+/// the position and completed transfers.
+#[derive(Debug, Clone, Copy)]
+struct Progress {
+    mark: (usize, u64, u64),
+    since_ns: u64,
+}
+
+impl Progress {
+    fn new<X: Platform>(stream: &Stream<X>, now_ns: u64) -> Self {
+        Self {
+            mark: (0, stream.position_bytes(), stream.completed),
+            since_ns: now_ns,
+        }
+    }
+
+    /// When the call must give up: at `deadline_ns`, or one stall timeout
+    /// after the last progress (`done` bytes moved so far).
+    fn limit<X: Platform>(
+        &mut self,
+        stream: &Stream<X>,
+        done: usize,
+        now_ns: u64,
+        deadline_ns: u64,
+    ) -> u64 {
+        let mark = (done, stream.position_bytes(), stream.completed);
+        if mark != self.mark {
+            self.mark = mark;
+            self.since_ns = now_ns;
+        }
+        self.since_ns
+            .saturating_add(stream.stall_timeout_ns)
+            .min(deadline_ns)
     }
 }

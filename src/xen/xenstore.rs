@@ -1019,6 +1019,11 @@ impl<P: SharedPage> XenStore<P> {
         self.watch_events.remove(index)
     }
 
+    /// Whether a watch event with `token` is queued (it stays queued).
+    pub fn has_watch_event(&self, token: &str) -> bool {
+        self.watch_events.iter().any(|event| event.token == token)
+    }
+
     /// Number of queued watch events.
     pub fn queued_watch_events(&self) -> usize {
         self.watch_events.len()
@@ -1043,13 +1048,17 @@ impl<P: SharedPage> XenStore<P> {
             if let Some(event) = self.take_watch_event(token) {
                 return Ok(event);
             }
-            if self.pump(env)? {
-                continue;
-            }
+            // Traffic for other tokens must not hold us past the deadline.
+            let pumped = self.pump(env)?;
             if env.now_ns() >= deadline_ns {
-                return Err(XsError::Timeout);
+                return match self.take_watch_event(token) {
+                    Some(event) => Ok(event),
+                    None => Err(XsError::Timeout),
+                };
             }
-            env.wait_until(deadline_ns);
+            if !pumped {
+                env.wait_until(deadline_ns);
+            }
         }
     }
 
