@@ -33,12 +33,11 @@ mod guest {
     use log::{debug, error, info, warn, LevelFilter};
     use xensnd::app;
     use xensnd::arch::cmdline::CommandLine;
-    use xensnd::arch::page::XenPage;
     use xensnd::arch::platform::XenPlatform;
     use xensnd::arch::{console, cpu, fault_injection, heap, idt, memmap, power, Boot};
     use xensnd::sndif::frontend::{Frontend, FrontendOptions};
     use xensnd::xen::shutdown::{ShutdownRequest, ShutdownWatch};
-    use xensnd::xen::xenstore::{reply_string, BatchRequest, XenStore};
+    use xensnd::xen::xenstore::{reply_string, BatchRequest};
     use xensnd::xen::{Clock, DomId};
 
     /// The version in the banner.
@@ -180,7 +179,7 @@ mod guest {
         // "/local/domain/<domid>"), without the round trip.
         let path = format!("/local/domain/{domid}");
         info!("XenStore: domain {domid} (name {name:?}, path {path})");
-        let mut watch = ShutdownWatch::from_watch_reply(watch_reply)
+        let watch = ShutdownWatch::from_watch_reply(watch_reply)
             .map_err(|error| format!("watch control/shutdown: {error}"))?;
         stamps.mark("store");
         let platform_us = xen.ns_since_tsc(entry_tsc) / 1000;
@@ -198,6 +197,9 @@ mod guest {
         let probe = Frontend::probe(xen, store, frontend_options)
             .map_err(|error| format!("vsnd frontend: {error}"))?;
         let frontend = probe.frontend;
+        // Blocking stream calls follow control/shutdown from now on: one
+        // that waits when `xl shutdown` comes ends with ErrorKind::Shutdown.
+        frontend.follow_shutdown(watch);
         stamps.mark("probe");
         let probe_us = frontend.with_platform(|xen| xen.ns_since_tsc(entry_tsc)) / 1000;
         let probe_clock_ns = frontend.with_platform(|xen| xen.now_ns());
@@ -217,11 +219,9 @@ mod guest {
             info!("no vsnd device and no demo= option: nothing to play");
             Ok(())
         } else if options.demo == "idle" {
-            app::run::run(&frontend, &options).and_then(|()| {
+            app::run::run(&frontend, &options).map(|()| {
                 info!("idle: waiting for xl shutdown / xl reboot (control/shutdown)");
-                wait_for_shutdown(&frontend, &mut watch).map(|request| {
-                    ending = ending_for(request);
-                })
+                ending = ending_for(wait_for_shutdown(&frontend));
             })
         } else {
             app::run::run(&frontend, &options)
@@ -229,14 +229,18 @@ mod guest {
         stamps.mark("app");
         let app_us = frontend.with_platform(|xen| xen.ns_since_tsc(entry_tsc)) / 1000;
         let app_clock_ns = frontend.with_platform(|xen| xen.now_ns());
-        // A request that came in while the demo ran is honoured now.
-        if !matches!(ending, Ending::Reboot) {
-            if let Ok(Some(request)) =
-                frontend.with_store(|store, xen| check_shutdown(&mut watch, store, xen))
-            {
+        // A request that came in while the demo ran is honoured now; the
+        // demo stopped for it is not a failure.
+        let outcome = match frontend.shutdown_request() {
+            Some(request) => {
                 ending = ending_for(request);
+                if let Err(why) = &outcome {
+                    info!("demo stopped by control/shutdown ({}): {why}", request.as_str());
+                }
+                Ok(())
             }
-        }
+            None => outcome,
+        };
         frontend.shutdown();
         let statistics = frontend.with_platform(|xen| xen.statistics());
         info!(
@@ -301,34 +305,13 @@ mod guest {
         }
     }
 
-    fn check_shutdown(
-        watch: &mut ShutdownWatch,
-        store: &mut XenStore<XenPage>,
-        xen: &mut XenPlatform,
-    ) -> Result<Option<ShutdownRequest>, String> {
-        match watch.poll(store, xen) {
-            Ok(Some(ShutdownRequest::Suspend)) => {
-                warn!("control/shutdown: suspend is not supported, ignored");
-                Ok(None)
-            }
-            Ok(other) => Ok(other),
-            Err(error) => Err(format!("control/shutdown: {error}")),
-        }
-    }
-
     /// Halt until the toolstack writes `control/shutdown` (each XenStore
     /// event wakes the CPU; the one-second timer is only a safety net), and
     /// follow the backends meanwhile.
-    fn wait_for_shutdown(
-        frontend: &Frontend<XenPlatform>,
-        watch: &mut ShutdownWatch,
-    ) -> Result<ShutdownRequest, String> {
+    fn wait_for_shutdown(frontend: &Frontend<XenPlatform>) -> ShutdownRequest {
         loop {
-            if let Some(request) =
-                frontend.with_store(|store, xen| check_shutdown(watch, store, xen))?
-            {
-                info!("control/shutdown: {} requested", request.as_str());
-                return Ok(request);
+            if let Some(request) = frontend.shutdown_request() {
+                return request;
             }
             frontend.poll();
             frontend.with_platform(|xen| {

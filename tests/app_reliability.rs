@@ -109,6 +109,7 @@ fn playback_resumes_from_the_played_position_after_a_backend_restart() {
             idle: &mut idle,
             now_ns: &now_ns,
             reconnect_timeout_ns: 1_000_000_000,
+            stall_timeout_ns: xensnd::sndif::stream::DEFAULT_STALL_TIMEOUT_NS,
         },
     )
     .expect("playback survives the restart");
@@ -184,6 +185,7 @@ fn playback_gives_up_when_the_backend_does_not_come_back() {
             idle: &mut idle,
             now_ns: &now_ns,
             reconnect_timeout_ns: 200_000_000,
+            stall_timeout_ns: xensnd::sndif::stream::DEFAULT_STALL_TIMEOUT_NS,
         },
     );
     assert!(signal.fired.get());

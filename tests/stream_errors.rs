@@ -230,3 +230,70 @@ fn read_from_a_paused_stream_with_nothing_captured_is_invalid_state() {
     assert_eq!(kind(&error), ErrorKind::InvalidState, "{error}");
     assert_clean_teardown(&world);
 }
+
+/// `xl shutdown` at a given time: writes the word to `control/shutdown`.
+struct XlShutdownAt {
+    at_ns: u64,
+    node: String,
+    done: bool,
+}
+
+impl xensnd::sim::SimPeer for XlShutdownAt {
+    fn step(&mut self, core: &mut xensnd::sim::SimCore) -> bool {
+        if self.done || core.now_ns() < self.at_ns {
+            return false;
+        }
+        self.done = true;
+        let conn = core.store().connect_local(0);
+        core.store().write(conn, 0, &self.node, b"poweroff").is_ok()
+    }
+    fn next_deadline(&self) -> Option<u64> {
+        (!self.done).then_some(self.at_ns)
+    }
+}
+
+#[test]
+fn write_ends_with_shutdown_when_the_toolstack_asks_while_it_waits() {
+    use xensnd::xen::shutdown::{ShutdownRequest, ShutdownWatch};
+    let world = setup();
+    let watch = world
+        .frontend
+        .with_store(|store, xen| ShutdownWatch::register(store, xen))
+        .unwrap();
+    world.frontend.follow_shutdown(watch);
+    world.hostile.borrow_mut().report_positions = false;
+    let mut pcm = world.frontend.open_unique_id("spk", &request()).unwrap();
+    pcm.prepare().unwrap();
+    let start = world.sim.now_ns();
+    let node = format!("/local/domain/{GUEST}/control/shutdown");
+    world.sim.add_peer(Box::new(XlShutdownAt {
+        at_ns: start + 50_000_000,
+        node: node.clone(),
+        done: false,
+    }));
+    let data = ramp(2 * BUFFER);
+    let error = loop {
+        match pcm.write(&data) {
+            Ok(_) => continue,
+            Err(error) => break error,
+        }
+    };
+    assert_eq!(kind(&error), ErrorKind::Shutdown, "{error}");
+    let elapsed = world.sim.now_ns() - start;
+    assert!(
+        elapsed < 50_000_000 + REQUEST_NS,
+        "noticed the shutdown after {elapsed} ns"
+    );
+    assert_eq!(
+        world.frontend.shutdown_request(),
+        Some(ShutdownRequest::Poweroff)
+    );
+    world.sim.run_until_idle(100);
+    assert_eq!(world.sim.store_read(&node).unwrap(), b"", "acknowledged");
+    // An application polling in its own loop stops too.
+    assert_eq!(
+        kind(&pcm.write_ready().unwrap_err()),
+        ErrorKind::Shutdown
+    );
+    assert_clean_teardown(&world);
+}

@@ -217,6 +217,10 @@ pub struct PlayControl<'a> {
     /// How long to wait for the stream to be usable again after the
     /// backend disconnected (0: fail at once).
     pub reconnect_timeout_ns: u64,
+    /// How long to wait for room without any progress (nothing queued,
+    /// position unchanged) before failing with `Timeout`, like the
+    /// stream's own blocking calls (`sndif::stream::DEFAULT_STALL_TIMEOUT_NS`).
+    pub stall_timeout_ns: u64,
 }
 
 /// One recovery from a backend disconnection during [`play_resuming`].
@@ -276,6 +280,7 @@ pub fn play_resuming<P: Playback>(
         idle,
         now_ns,
         reconnect_timeout_ns,
+        stall_timeout_ns,
     } = control;
     let mut report = ResumingReport::default();
     // The signal frame the current connection started at.
@@ -308,6 +313,7 @@ pub fn play_resuming<P: Playback>(
             &mut awaiting_first_write,
             &mut report.resumptions,
             &mut report.waits,
+            stall_timeout_ns,
         )?;
         let step = match step {
             Step::Done => drain_or_lost(stream, now_ns)?,
@@ -390,10 +396,21 @@ fn write_all<P: Playback>(
     awaiting_first_write: &mut Option<(usize, u64)>,
     resumptions: &mut [Resumption],
     waits: &mut u64,
+    stall_timeout_ns: u64,
 ) -> Result<Step, ErrorKind> {
     use crate::pcm::StreamState;
     let period = stream.config().period_frames.max(1) as u64;
     let mut chunk = alloc::vec![0u8; period as usize * frame_bytes];
+    // (position, frames queued, since when): no change for the stall
+    // timeout while waiting for room is a timeout, not a hang.
+    let mut progress = (stream.position(), *done, now_ns());
+    let mut stalled = |stream: &P, queued: u64| {
+        let mark = (stream.position(), queued);
+        if mark != (progress.0, progress.1) {
+            progress = (mark.0, mark.1, now_ns());
+        }
+        now_ns().saturating_sub(progress.2) > stall_timeout_ns
+    };
     while *done < frames {
         let n = period.min(frames - *done);
         let bytes = &mut chunk[..n as usize * frame_bytes];
@@ -422,6 +439,9 @@ fn write_all<P: Playback>(
                     Ok(_) if stream.available() >= wanted => {}
                     Ok(_) => {
                         *position = stream.position();
+                        if stalled(stream, *done * frame_bytes as u64 + queued as u64) {
+                            return Err(ErrorKind::Timeout);
+                        }
                         *waits += 1;
                         idle();
                         continue;
@@ -450,6 +470,9 @@ fn write_all<P: Playback>(
                 }
                 Err(error) if error.kind() == ErrorKind::WouldBlock => {
                     *position = stream.position();
+                    if stalled(stream, *done * frame_bytes as u64 + queued as u64) {
+                        return Err(ErrorKind::Timeout);
+                    }
                     *waits += 1;
                     idle();
                 }

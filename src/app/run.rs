@@ -349,6 +349,7 @@ fn play_all<X: Platform>(frontend: &Frontend<X>, options: &Options) -> Result<()
             idle: &mut idle,
             now_ns: &now_ns,
             reconnect_timeout_ns: options.reconnect_ms.saturating_mul(1_000_000),
+            stall_timeout_ns: crate::sndif::stream::DEFAULT_STALL_TIMEOUT_NS,
         };
         let report = demo::play_resuming(pcm, signal.as_ref(), frames, control)
             .map_err(|e| format!("play {unique_id}: {e}"))?;
@@ -422,7 +423,17 @@ fn play_interleaved<X: Platform>(
     for (_, _, pcm) in streams.iter_mut() {
         pcm.start().map_err(|e| format!("start: {e}"))?;
     }
+    // No stream took a frame for the stall timeout: fail, never hang.
+    let now = |streams: &[(String, u32, SndPcm<X>)]| {
+        streams[0].2.frontend().with_platform(|xen| xen.now_ns())
+    };
+    let mut last_progress = now(streams);
     loop {
+        if now(streams).saturating_sub(last_progress)
+            > crate::sndif::stream::DEFAULT_STALL_TIMEOUT_NS
+        {
+            return Err(String::from("play: no stream made progress (backend stalled)"));
+        }
         let mut any = false;
         let mut all_done = true;
         for ((unique_id, _, pcm), p) in streams.iter_mut().zip(progress.iter_mut()) {
@@ -446,6 +457,9 @@ fn play_interleaved<X: Platform>(
         }
         if all_done {
             break;
+        }
+        if any {
+            last_progress = now(streams);
         }
         if !any {
             let pcm = &streams[0].2;

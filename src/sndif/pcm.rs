@@ -414,6 +414,32 @@ impl<X: Platform> SndPcm<X> {
         }
     }
 
+    /// What a non-blocking call that cannot go on returns: `WouldBlock`,
+    /// or `Shutdown` once the domain was asked to shut down (an
+    /// application polling in its own loop stops as promptly as one
+    /// blocking in `write`).
+    fn would_block(&self, detail: &str) -> PcmError {
+        match self.frontend.shutdown_request() {
+            Some(request) => PcmError::new(
+                ErrorKind::Shutdown,
+                alloc::format!("control/shutdown: {}", request.as_str()),
+            ),
+            None => PcmError::new(ErrorKind::WouldBlock, detail),
+        }
+    }
+
+    /// A readiness probe's answer: `Shutdown` instead of "not ready" once
+    /// the domain was asked to shut down.
+    fn not_ready_unless_shutdown(&self, ready: bool) -> Result<bool, PcmError> {
+        if ready {
+            return Ok(true);
+        }
+        match self.would_block("not ready") {
+            error if error.kind == ErrorKind::Shutdown => Err(error),
+            _ => Ok(false),
+        }
+    }
+
     fn wait_for_room(&mut self, deadline_ns: u64) -> Result<(), PcmError> {
         self.operate(|s, xen| s.wait_for_room(xen, deadline_ns))?;
         self.sync_running();
@@ -551,16 +577,17 @@ impl<X: Platform> Playback for SndPcm<X> {
         self.check_frames(frames.len())?;
         let written = self.operate(|s, xen| s.try_write(xen, frames))?;
         if written == 0 && !frames.is_empty() {
-            return Err(PcmError::new(ErrorKind::WouldBlock, "no room"));
+            return Err(self.would_block("no room"));
         }
         Ok(written / self.params.frame_bytes())
     }
 
     fn write_ready(&mut self) -> Result<bool, PcmError> {
-        self.operate(|s, xen| {
+        let ready = self.operate(|s, xen| {
             s.poll(xen)?;
             Ok(s.available_bytes() > 0)
-        })
+        })?;
+        self.not_ready_unless_shutdown(ready)
     }
 }
 
@@ -588,15 +615,16 @@ impl<X: Platform> Capture for SndPcm<X> {
         self.check_frames(frames.len())?;
         let read = self.operate(|s, xen| s.try_read(xen, frames))?;
         if read == 0 && !frames.is_empty() {
-            return Err(PcmError::new(ErrorKind::WouldBlock, "nothing captured yet"));
+            return Err(self.would_block("nothing captured yet"));
         }
         Ok(read / self.params.frame_bytes())
     }
 
     fn read_ready(&mut self) -> Result<bool, PcmError> {
-        self.operate(|s, xen| {
+        let ready = self.operate(|s, xen| {
             s.poll(xen)?;
             Ok(s.available_bytes() > 0)
-        })
+        })?;
+        self.not_ready_unless_shutdown(ready)
     }
 }
