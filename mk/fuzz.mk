@@ -5,21 +5,30 @@
 # cargo-fuzz needs nightly-only rustc flags (-Zsanitizer, -Cpasses); only
 # stable Rust is installed here, so RUSTC_BOOTSTRAP=1 unlocks them.
 #
-#   make fuzz-smoke                        every target, FUZZ_SMOKE_SECONDS each (a `make test` step)
-#   make fuzz TARGET=event_page SECONDS=600   one target, longer
-#   make hostile-test                       just the hostile-backend tests
-TEST_STEPS += fuzz-smoke
+#   make fuzz-smoke                              every target, FUZZ_SMOKE_SECONDS each (a `make test` step)
+#   make fuzz FUZZ_TARGET=event_page FUZZ_SECONDS=600   one target, longer
+#   make hostile-test                             just the hostile-backend tests
+#   make chaos-release                            the seeded stream chaos run built like the guest
+#                                                 (no overflow checks; `cargo test` runs it with them)
+#
+# The fuzz target is FUZZ_TARGET, not TARGET: TARGET is the guest's Rust
+# target (x86_64-unknown-none, Makefile), which `make ... TARGET=x` would
+# override everywhere (rustup then fails with "toolchain ... does not
+# support target 'x'").
+TEST_STEPS += fuzz-smoke chaos-release
 
-FUZZ_TARGETS       := ring_responses event_page xenstore_replies vsnd_config
+FUZZ_TARGETS       := ring_responses event_page xenstore_replies vsnd_config stream_chaos
 FUZZ_SMOKE_SECONDS ?= 12
 FUZZ_ENV           := RUSTC_BOOTSTRAP=1
-TARGET             ?= ring_responses
-SECONDS            ?= 300
+FUZZ_TARGET        ?= ring_responses
+FUZZ_SECONDS       ?= 300
 
-.PHONY: fuzz-tool fuzz-build fuzz-smoke fuzz hostile-test
+.PHONY: fuzz-tool fuzz-build fuzz-smoke fuzz hostile-test chaos-release
 
+# cargo-fuzz from crates.io when missing (a fresh clone's machine); found on
+# PATH or in cargo's own bin directory.
 fuzz-tool: toolchain
-	@command -v cargo-fuzz >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --locked
+	@command -v cargo-fuzz >/dev/null 2>&1 || test -x "$${CARGO_HOME:-$$HOME/.cargo}/bin/cargo-fuzz" || $(CARGO) install cargo-fuzz --locked
 
 fuzz-build: fuzz-tool
 	cd fuzz && $(FUZZ_ENV) $(CARGO) fuzz build
@@ -40,8 +49,16 @@ fuzz-smoke: fuzz-build
 	  fi; \
 	done; echo "== fuzz-smoke: all targets ran clean"
 
+# A corpus directory that is missing (a new target) is created first.
 fuzz: fuzz-build
-	cd fuzz && $(FUZZ_ENV) $(CARGO) fuzz run $(TARGET) corpus/$(TARGET) -- -max_total_time=$(SECONDS) -print_final_stats=1
+	@case " $(FUZZ_TARGETS) " in *" $(FUZZ_TARGET) "*) ;; *) echo "no fuzz target '$(FUZZ_TARGET)'; one of: $(FUZZ_TARGETS)"; exit 2;; esac
+	mkdir -p fuzz/corpus/$(FUZZ_TARGET)
+	cd fuzz && $(FUZZ_ENV) $(CARGO) fuzz run $(FUZZ_TARGET) corpus/$(FUZZ_TARGET) -- -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1
 
 hostile-test: deps toolchain
 	$(CARGO) test -p xensnd $(patsubst tests/%.rs,--test %,$(wildcard tests/hostile_*.rs))
+
+# The seeded stream/PCM chaos run (tests/stream_chaos.rs) with the guest's
+# arithmetic: release, no overflow checks, no debug assertions.
+chaos-release: deps toolchain
+	$(CARGO) test -p xensnd --profile release-host --test stream_chaos -- --nocapture

@@ -60,7 +60,11 @@ fn a_directory_grant_failing_halfway_revokes_the_earlier_directory_grants() {
     };
     let error = SharedBuffer::new(&mut failing, 0, data_pages * PAGE_SIZE).unwrap_err();
     assert_eq!(error, BufferError::Xen(XenError::Exhausted));
-    assert_eq!(failing.grants, data_pages + 2, "the failing grant was reached");
+    assert_eq!(
+        failing.grants,
+        data_pages + 2,
+        "the failing grant was reached"
+    );
     assert_eq!(sim.granted_refs(GUEST), Vec::<u32>::new(), "grants leaked");
 }
 
@@ -104,10 +108,12 @@ fn a_failed_connected_write_tears_its_streams_down_before_the_next_connect() {
     assert_eq!(frontend.connected_devices(), 0);
     // XenStore is back; the backend restarts (InitWait) and connects again.
     sim.set_store_paused(GUEST, false);
-    sim.store_write(&format!("{}/state", be_path()), b"2").unwrap();
+    sim.store_write(&format!("{}/state", be_path()), b"2")
+        .unwrap();
     sim.run_until_idle(100);
     hostile.borrow_mut().phase = Phase::InitWait;
-    sim.store_write(&format!("{}/state", be_path()), b"2").unwrap();
+    sim.store_write(&format!("{}/state", be_path()), b"2")
+        .unwrap();
     for _ in 0..100 {
         frontend.poll();
         if frontend.connected_devices() == 1 {
@@ -124,7 +130,10 @@ fn a_failed_connected_write_tears_its_streams_down_before_the_next_connect() {
     frontend.poll();
     assert_eq!(sim.granted_refs(GUEST), Vec::<u32>::new(), "grants leaked");
     let usage = frontend.with_platform(|xen| xen.resource_usage().unwrap());
-    assert_eq!(usage.event_channels, baseline.event_channels, "event channels leaked");
+    assert_eq!(
+        usage.event_channels, baseline.event_channels,
+        "event channels leaked"
+    );
 }
 
 /// Writes `node` at every step (watch traffic for another token).

@@ -291,9 +291,6 @@ fn write_ends_with_shutdown_when_the_toolstack_asks_while_it_waits() {
     world.sim.run_until_idle(100);
     assert_eq!(world.sim.store_read(&node).unwrap(), b"", "acknowledged");
     // An application polling in its own loop stops too.
-    assert_eq!(
-        kind(&pcm.write_ready().unwrap_err()),
-        ErrorKind::Shutdown
-    );
+    assert_eq!(kind(&pcm.write_ready().unwrap_err()), ErrorKind::Shutdown);
     assert_clean_teardown(&world);
 }

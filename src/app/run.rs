@@ -432,7 +432,9 @@ fn play_interleaved<X: Platform>(
         if now(streams).saturating_sub(last_progress)
             > crate::sndif::stream::DEFAULT_STALL_TIMEOUT_NS
         {
-            return Err(String::from("play: no stream made progress (backend stalled)"));
+            return Err(String::from(
+                "play: no stream made progress (backend stalled)",
+            ));
         }
         let mut any = false;
         let mut all_done = true;

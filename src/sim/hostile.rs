@@ -38,6 +38,8 @@ pub enum Reply {
     Now(Response),
     /// Write this response when simulated time reaches the first field.
     At(u64, Response),
+    /// Write this response after the first field's nanoseconds.
+    After(u64, Response),
 }
 
 /// Decides the replies to a request, given the honest response. An empty
@@ -185,7 +187,6 @@ pub struct PositionClock {
 }
 
 impl HostileStream {
-
     /// Overwrite the shared `rsp_prod` (our private producer is unchanged).
     pub fn set_response_producer(&mut self, value: u32) {
         self.ring.store_u32(SRING_RSP_PROD, value);
@@ -489,6 +490,11 @@ impl HostileBackend {
                         match reply {
                             Reply::Now(response) => stream.push_response(&response),
                             Reply::At(at, response) => state.later.push((at, index, response)),
+                            Reply::After(delay, response) => {
+                                state
+                                    .later
+                                    .push((now.saturating_add(delay), index, response))
+                            }
                         }
                     }
                     let (duplicate, skip) = (state.duplicate_events, state.event_id_skip);
@@ -572,6 +578,16 @@ impl HostileBackend {
         let mut response = honest(request);
         match request.operation {
             XENSND_OP_OPEN => {
+                // An OPEN replaces whatever buffer an earlier OPEN shared
+                // (one whose answer the frontend never saw, say).
+                if keep_buffer {
+                    stream.abandoned_handles.append(&mut stream.buffer_handles);
+                } else {
+                    for handle in stream.buffer_handles.drain(..) {
+                        let _ = core.unmap_grant(handle);
+                    }
+                }
+                stream.buffer.clear();
                 stream.written = 0;
                 stream.read_position = 0;
                 stream.clock_position = 0;

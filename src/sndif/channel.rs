@@ -513,7 +513,11 @@ impl<X: Platform> Channel<X> {
             .position(|p| p.ticket.id == response.id)
         else {
             // The late answer of a request that timed out frees its id.
-            match self.late.iter().position(|&late| late == (response.id, response.operation)) {
+            match self
+                .late
+                .iter()
+                .position(|&late| late == (response.id, response.operation))
+            {
                 Some(late) => {
                     self.late.remove(late);
                     self.stats.late_responses += 1;

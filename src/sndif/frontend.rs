@@ -431,11 +431,11 @@ impl<X: Platform> Shared<X> {
         // Only PCM instances and streams (numeric names) have children that
         // the configuration reads; every other node is a leaf.
         let numeric = |name: &str| !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit());
-        let prefetched = self
-            .bus
-            .borrow_mut()
-            .store
-            .read_tree(&mut self.xen, path, MAX_PREFETCH_NODES, numeric);
+        let prefetched =
+            self.bus
+                .borrow_mut()
+                .store
+                .read_tree(&mut self.xen, path, MAX_PREFETCH_NODES, numeric);
         let source = match prefetched {
             Ok(tree) => DeviceSource::Prefetched(tree),
             Err(error) => {
@@ -554,8 +554,12 @@ impl<X: Platform> Shared<X> {
         loop {
             let state = match initial.take() {
                 Some(state) => state,
-                None => read_state(&mut self.bus.borrow_mut().store, &mut self.xen, &backend_path)
-                    .map_err(store_err(&backend_path))?,
+                None => read_state(
+                    &mut self.bus.borrow_mut().store,
+                    &mut self.xen,
+                    &backend_path,
+                )
+                .map_err(store_err(&backend_path))?,
             };
             self.devices[index].backend_state = state;
             if accept(state) {
@@ -568,11 +572,22 @@ impl<X: Platform> Shared<X> {
                     actual: state,
                 });
             }
-            match self.bus.borrow_mut().store.wait_watch_event(&mut self.xen, &token, deadline) {
+            match self
+                .bus
+                .borrow_mut()
+                .store
+                .wait_watch_event(&mut self.xen, &token, deadline)
+            {
                 Ok(_) | Err(XsError::Timeout) => {}
                 Err(e) => return Err(store_err(&backend_path)(e)),
             }
-            while self.bus.borrow_mut().store.take_watch_event(&token).is_some() {}
+            while self
+                .bus
+                .borrow_mut()
+                .store
+                .take_watch_event(&token)
+                .is_some()
+            {}
         }
     }
 
@@ -715,8 +730,12 @@ impl<X: Platform> Shared<X> {
     fn close_device(&mut self, index: usize) {
         let path = self.devices[index].path.clone();
         if self.devices[index].connected {
-            if let Err(e) = write_state(&mut self.bus.borrow_mut().store, &mut self.xen, &path, XenbusState::Closing)
-            {
+            if let Err(e) = write_state(
+                &mut self.bus.borrow_mut().store,
+                &mut self.xen,
+                &path,
+                XenbusState::Closing,
+            ) {
                 log::warn!("vsnd {path}: could not write Closing: {e:?}");
             }
             if let Err(e) = self.wait_backend_until(index, None, |s| {
@@ -772,8 +791,12 @@ impl<X: Platform> Shared<X> {
             // Handling it talks to XenStore, which may queue more events.
             self.bus.borrow_mut().dirty = true;
             let backend_path = self.devices[index].backend_path.clone();
-            let state = read_state(&mut self.bus.borrow_mut().store, &mut self.xen, &backend_path)
-                .unwrap_or(XenbusState::Unknown);
+            let state = read_state(
+                &mut self.bus.borrow_mut().store,
+                &mut self.xen,
+                &backend_path,
+            )
+            .unwrap_or(XenbusState::Unknown);
             let previous = self.devices[index].backend_state;
             self.devices[index].backend_state = state;
             let connected = self.devices[index].connected;

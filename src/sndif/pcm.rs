@@ -270,6 +270,8 @@ impl<X: Platform> SndPcm<X> {
         f: impl FnOnce(&mut SndStream<X>, &mut X) -> Result<T, SndError>,
     ) -> Result<T, PcmError> {
         let frame = self.params.frame_bytes().max(1) as u64;
+        // Not prepared on the live connection: nothing of ours to report.
+        let ours = self.generation.is_some();
         let mut cached = None;
         let result = {
             let mut shared = self.frontend.shared.borrow_mut();
@@ -277,10 +279,14 @@ impl<X: Platform> SndPcm<X> {
             let Shared { xen, devices, .. } = &mut *shared;
             Self::live_stream(self.generation, devices, self.device, self.slot).and_then(|stream| {
                 let result = f(stream, xen);
-                cached = Some(Cached {
-                    position: stream.position_bytes() / frame,
-                    delay: (stream.delay_bytes() / frame) as usize,
-                    available: (stream.available_bytes() / frame) as usize,
+                cached = Some(if ours {
+                    Cached {
+                        position: stream.position_bytes() / frame,
+                        delay: (stream.delay_bytes() / frame) as usize,
+                        available: (stream.available_bytes() / frame) as usize,
+                    }
+                } else {
+                    Cached::default()
                 });
                 Ok(result?)
             })

@@ -204,8 +204,9 @@ pub struct Stream<X: Platform> {
     /// running since).
     run_time: (u64, Option<u64>),
     leftovers: Vec<Granted<X::Page>>,
-    /// Playback: a WRITE failed; only `open` makes the stream usable again.
-    failed: bool,
+    /// Playback: a WRITE failed (why); only `open` makes the stream usable
+    /// again, and data calls report it until then.
+    failed: Option<SndError>,
     /// How long data calls wait without progress.
     stall_timeout_ns: u64,
 }
@@ -252,7 +253,7 @@ impl<X: Platform> Stream<X> {
             draining: false,
             run_time: (0, None),
             leftovers: Vec::new(),
-            failed: false,
+            failed: None,
             stall_timeout_ns: DEFAULT_STALL_TIMEOUT_NS,
         })
     }
@@ -390,7 +391,7 @@ impl<X: Platform> Stream<X> {
         self.completed = 0;
         self.forget_transfers();
         self.captured.clear();
-        self.failed = false;
+        self.failed = None;
         self.consumed = 0;
         self.last_underrun_at = None;
         self.draining = false;
@@ -446,7 +447,7 @@ impl<X: Platform> Stream<X> {
     /// `open` again).
     pub fn start(&mut self, xen: &mut X) -> Result<(), SndError> {
         match self.state {
-            State::Prepared | State::Stopped if !self.failed => {
+            State::Prepared | State::Stopped if self.failed.is_none() => {
                 self.trigger(xen, XENSND_OP_TRIGGER_START)?;
                 self.state = State::Running;
                 self.run_time.1 = Some(xen.now_ns());
@@ -558,7 +559,7 @@ impl<X: Platform> Stream<X> {
                     // could never reach what was written. Stop; the
                     // application must prepare (open) again.
                     self.forget_transfers();
-                    self.failed = true;
+                    self.failed = Some(e);
                     self.state = State::Stopped;
                     self.stop_run_time(xen.now_ns());
                     return Err(e);
@@ -709,6 +710,9 @@ impl<X: Platform> Stream<X> {
         if self.direction != Direction::Playback {
             return Err(SndError::InvalidState);
         }
+        if let Some(error) = self.failed {
+            return Err(error);
+        }
         match self.state {
             State::Prepared | State::Running | State::Paused => self.params_or_err(),
             _ => Err(SndError::InvalidState),
@@ -731,8 +735,12 @@ impl<X: Platform> Stream<X> {
             if let Some(buffer) = &self.buffer {
                 buffer.write(offset, &data[done..done + len]);
             }
-            self.send_transfer(xen, XENSND_OP_WRITE, offset, len)?;
-            done += len;
+            match self.send_transfer(xen, XENSND_OP_WRITE, offset, len) {
+                Ok(()) => done += len,
+                // What was sent is the caller's to know; the error comes again.
+                Err(_) if done > 0 => break,
+                Err(e) => return Err(e),
+            }
         }
         Ok(done)
     }
@@ -747,47 +755,48 @@ impl<X: Platform> Stream<X> {
     /// would send a WRITE of a frame or two and then one of the rest of
     /// the period, every period.
     ///
-    /// Returns within [`Stream::transfer_deadline`] (`d(n) + S + T`) and
-    /// within the stall timeout after the last progress: then, and when
-    /// the stream is paused with no room, it returns the bytes queued so
-    /// far, or fails (`Timeout`, `InvalidState`) when there are none.
+    /// Returns within [`Stream::transfer_deadline`] (`d(n) + S + T`, plus
+    /// `T` for the TRIGGER START of a prepared stream) and within the
+    /// stall timeout after the last progress: then, and when the stream is
+    /// paused with no room, it returns the bytes queued so far, or fails
+    /// (`Timeout`, `InvalidState`) when there are none. Any error after
+    /// some bytes were queued returns their count (the error comes again
+    /// next time): an `Err` means this call queued nothing.
     pub fn write(&mut self, xen: &mut X, data: &[u8]) -> Result<usize, SndError> {
+        let mut done = 0;
+        match self.write_from(xen, data, &mut done) {
+            Err(_) if done > 0 => Ok(done),
+            other => other,
+        }
+    }
+
+    fn write_from(
+        &mut self,
+        xen: &mut X,
+        data: &[u8],
+        done: &mut usize,
+    ) -> Result<usize, SndError> {
         let period = self.check_playback()?.period_bytes();
         let deadline = self.transfer_deadline(xen.now_ns(), data.len());
         let mut progress = Progress::new(self, xen.now_ns());
-        let mut done = 0;
-        while done < data.len() {
+        while *done < data.len() {
             let now = xen.now_ns();
-            let limit = progress.limit(self, done, now, deadline);
-            let waited = if self.state == State::Running {
+            let limit = progress.limit(self, *done, now, deadline);
+            if self.state == State::Running {
                 self.poll(xen)?;
-                let wanted = (data.len() - done).min(period) as u64;
+                let wanted = (data.len() - *done).min(period) as u64;
                 if self.available_bytes() < wanted {
-                    Some(self.wait_for_room(xen, limit))
-                } else {
-                    None
+                    self.wait_for_room(xen, limit)?;
+                    continue;
                 }
-            } else {
-                None
-            };
-            let waited = match waited {
-                Some(waited) => waited,
-                None => {
-                    let n = self.try_write(xen, &data[done..])?;
-                    done += n;
-                    if done == data.len() || n > 0 {
-                        continue;
-                    }
-                    self.wait_for_room(xen, limit)
-                }
-            };
-            match waited {
-                Ok(()) => {}
-                Err(SndError::Timeout { .. } | SndError::InvalidState) if done > 0 => break,
-                Err(e) => return Err(e),
+            }
+            let n = self.try_write(xen, &data[*done..])?;
+            *done += n;
+            if *done < data.len() && n == 0 {
+                self.wait_for_room(xen, limit)?;
             }
         }
-        Ok(done)
+        Ok(*done)
     }
 
     /// Playback found no room: start a prepared stream whose buffer is
@@ -1009,7 +1018,12 @@ impl<X: Platform> Stream<X> {
         }
     }
 
-    fn read_into(&mut self, xen: &mut X, out: &mut [u8], done: &mut usize) -> Result<usize, SndError> {
+    fn read_into(
+        &mut self,
+        xen: &mut X,
+        out: &mut [u8],
+        done: &mut usize,
+    ) -> Result<usize, SndError> {
         if self.state == State::Prepared {
             self.start(xen)?;
         }

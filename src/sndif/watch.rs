@@ -63,7 +63,10 @@ impl<P: SharedPage> Bus<P> {
     /// blocking, unless a request came: then its value is read and
     /// acknowledged) and return the request seen so far, if any. Suspend
     /// requests are acknowledged and ignored (not supported).
-    pub fn shutdown_request<X: Platform<Page = P>>(&mut self, xen: &mut X) -> Option<ShutdownRequest> {
+    pub fn shutdown_request<X: Platform<Page = P>>(
+        &mut self,
+        xen: &mut X,
+    ) -> Option<ShutdownRequest> {
         if self.shutdown_request.is_some() {
             return self.shutdown_request;
         }
