@@ -256,10 +256,7 @@ impl xensnd::sim::SimPeer for XlShutdownAt {
 fn write_ends_with_shutdown_when_the_toolstack_asks_while_it_waits() {
     use xensnd::xen::shutdown::{ShutdownRequest, ShutdownWatch};
     let world = setup();
-    let watch = world
-        .frontend
-        .with_store(|store, xen| ShutdownWatch::register(store, xen))
-        .unwrap();
+    let watch = world.frontend.with_store(ShutdownWatch::register).unwrap();
     world.frontend.follow_shutdown(watch);
     world.hostile.borrow_mut().report_positions = false;
     let mut pcm = world.frontend.open_unique_id("spk", &request()).unwrap();

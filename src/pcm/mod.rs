@@ -326,6 +326,13 @@ impl StreamState {
 ///
 /// Positions and counts are in frames. `position` counts frames played
 /// (playback) or captured (capture) since the last `prepare`.
+///
+/// Every blocking call ends within a bound the application can compute:
+/// an implementation documents it per call (the sndif one in
+/// `sndif::pcm`, from its request and stall timeouts and the audio's
+/// duration). A stream that makes no progress fails with
+/// [`ErrorKind::Timeout`]; a domain asked to shut down ends blocking calls
+/// with [`ErrorKind::Shutdown`].
 pub trait Stream: ErrorType {
     /// The configuration the stream was opened with.
     fn config(&self) -> &StreamConfig;

@@ -259,7 +259,7 @@ fn run_with(u: &mut Unstructured<'_>) -> arbitrary::Result<ChaosReport> {
     assert!(probe.failed.is_empty(), "{:?}", probe.failed.len());
     let frontend = probe.frontend;
     let watch = frontend
-        .with_store(|store, xen| ShutdownWatch::register(store, xen))
+        .with_store(ShutdownWatch::register)
         .expect("watch control/shutdown");
     frontend.follow_shutdown(watch);
     let mut run = Run {

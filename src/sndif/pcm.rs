@@ -4,6 +4,36 @@
 //! follows the backend's connection and reports `Disconnected` once when
 //! the backend went away, after which `prepare` opens the stream again on
 //! the new connection.
+//!
+//! # How long each call may block
+//!
+//! With `T` the request timeout (`FrontendOptions::request_timeout_ns`,
+//! default 3 s like Linux's xen-snd-front), `S` the stall timeout
+//! (`FrontendOptions::stall_timeout_ns`, default 10 s like ALSA), `C` the
+//! XenBus step timeout (`FrontendOptions::connect_timeout_ns`) and `d(n)`
+//! the duration of `n` frames at the stream's rate:
+//!
+//! | call | returns within |
+//! |---|---|
+//! | `Frontend::open` (HW_PARAM_QUERY) | `T` |
+//! | `prepare` (CLOSE if open, OPEN) | `2T` |
+//! | `start`, `pause`, `resume`, `stop`, `close`, `set_volume`, `volume`, `set_mute` | `T` |
+//! | `write`, `write_in_place`, `read` of `n` frames | `d(n) + S + 2T` (one TRIGGER START inside), and `S` after the last progress |
+//! | `drain` | `d(queued) + S + 3T` (START, last answers, STOP) |
+//! | `try_write`, `try_read`, `write_ready`, `read_ready` | no wait |
+//!
+//! Any call may first follow a XenBus change it finds (a reconnection
+//! waits up to `C` per handshake step, twice) and read XenStore after a
+//! XenStore event (each read bounded by the XenStore timeout). While a
+//! call waits it follows the device's XenBus state and `control/shutdown`
+//! (after [`Frontend::follow_shutdown`]): it ends at once with
+//! `Disconnected` (state back to `Open`: prepare again) or `Shutdown`;
+//! once a shutdown was requested the non-blocking calls report `Shutdown`
+//! where they would report `WouldBlock`. A WRITE that fails leaves the
+//! stream `Stopped` (prepare again); a READ that fails loses its frames
+//! (`counters().lost_bytes`), reported once by the read that reaches them.
+//! `write`/`read` that made progress before an error return the count
+//! instead (the error comes again next time).
 #![forbid(unsafe_code)]
 
 use alloc::string::String;
