@@ -235,10 +235,7 @@ mod guest {
             Some(request) => {
                 ending = ending_for(request);
                 if let Err(why) = &outcome {
-                    info!(
-                        "demo stopped by control/shutdown ({}): {why}",
-                        request.as_str()
-                    );
+                    info!("demo stopped by control/shutdown: {why}");
                 }
                 Ok(())
             }

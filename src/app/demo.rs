@@ -401,16 +401,9 @@ fn write_all<P: Playback>(
     use crate::pcm::StreamState;
     let period = stream.config().period_frames.max(1) as u64;
     let mut chunk = alloc::vec![0u8; period as usize * frame_bytes];
-    // (position, frames queued, since when): no change for the stall
-    // timeout while waiting for room is a timeout, not a hang.
-    let mut progress = (stream.position(), *done, now_ns());
-    let mut stalled = |stream: &P, queued: u64| {
-        let mark = (stream.position(), queued);
-        if mark != (progress.0, progress.1) {
-            progress = (mark.0, mark.1, now_ns());
-        }
-        now_ns().saturating_sub(progress.2) > stall_timeout_ns
-    };
+    // Nothing queued for the stall timeout while waiting for room is a
+    // timeout, not a hang.
+    let mut progress_ns = now_ns();
     while *done < frames {
         let n = period.min(frames - *done);
         let bytes = &mut chunk[..n as usize * frame_bytes];
@@ -439,7 +432,7 @@ fn write_all<P: Playback>(
                     Ok(_) if stream.available() >= wanted => {}
                     Ok(_) => {
                         *position = stream.position();
-                        if stalled(stream, *done * frame_bytes as u64 + queued as u64) {
+                        if now_ns().saturating_sub(progress_ns) > stall_timeout_ns {
                             return Err(ErrorKind::Timeout);
                         }
                         *waits += 1;
@@ -456,6 +449,7 @@ fn write_all<P: Playback>(
                 Ok(written) => {
                     *position = stream.position();
                     queued += written * frame_bytes;
+                    progress_ns = now_ns();
                     if written > 0 {
                         if let Some((index, since)) = awaiting_first_write.take() {
                             let after = now_ns().saturating_sub(since);
@@ -470,7 +464,7 @@ fn write_all<P: Playback>(
                 }
                 Err(error) if error.kind() == ErrorKind::WouldBlock => {
                     *position = stream.position();
-                    if stalled(stream, *done * frame_bytes as u64 + queued as u64) {
+                    if now_ns().saturating_sub(progress_ns) > stall_timeout_ns {
                         return Err(ErrorKind::Timeout);
                     }
                     *waits += 1;

@@ -423,18 +423,13 @@ fn play_interleaved<X: Platform>(
     for (_, _, pcm) in streams.iter_mut() {
         pcm.start().map_err(|e| format!("start: {e}"))?;
     }
-    // No stream took a frame for the stall timeout: fail, never hang.
-    let now = |streams: &[(String, u32, SndPcm<X>)]| {
-        streams[0].2.frontend().with_platform(|xen| xen.now_ns())
-    };
-    let mut last_progress = now(streams);
+    // No stream took a frame for the stall timeout (counted in the 2 ms
+    // waits below): fail, never hang.
+    const STALL_WAITS: u32 = (crate::sndif::stream::DEFAULT_STALL_TIMEOUT_NS / 2_000_000) as u32;
+    let mut idle_waits = 0u32;
     loop {
-        if now(streams).saturating_sub(last_progress)
-            > crate::sndif::stream::DEFAULT_STALL_TIMEOUT_NS
-        {
-            return Err(String::from(
-                "play: no stream made progress (backend stalled)",
-            ));
+        if idle_waits > STALL_WAITS {
+            return Err(String::from("play: no stream made progress (backend stalled)"));
         }
         let mut any = false;
         let mut all_done = true;
@@ -460,9 +455,7 @@ fn play_interleaved<X: Platform>(
         if all_done {
             break;
         }
-        if any {
-            last_progress = now(streams);
-        }
+        idle_waits = if any { 0 } else { idle_waits + 1 };
         if !any {
             let pcm = &streams[0].2;
             pcm.frontend().with_platform(|xen| {

@@ -22,7 +22,6 @@
 //! `control/shutdown` through a [`DeviceWatch`] when the frontend set one.
 #![forbid(unsafe_code)]
 
-use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use zerocopy::FromBytes;
 
@@ -130,7 +129,7 @@ pub struct Channel<X: Platform> {
     /// Ids and operations of requests that timed out and were not answered
     /// yet (oldest first, at most [`RING_SLOTS`]): not reused, so a late
     /// answer cannot complete a newer request.
-    late: VecDeque<(u16, u8)>,
+    late: Vec<(u16, u8)>,
     watch: Option<DeviceWatch<X::Page>>,
     position: Position,
     position_limit: Option<u64>,
@@ -202,7 +201,7 @@ impl<X: Platform> Channel<X> {
             in_flight: Vec::new(),
             next_deadline_ns: u64::MAX,
             completed: Vec::new(),
-            late: VecDeque::new(),
+            late: Vec::new(),
             watch: None,
             position: Position::default(),
             position_limit: None,
@@ -408,7 +407,7 @@ impl<X: Platform> Channel<X> {
     /// until then.
     pub fn forget(&mut self, ticket: Ticket) {
         if let Some(index) = self.completed.iter().position(|c| c.ticket == ticket) {
-            self.completed.remove(index);
+            self.completed.swap_remove(index);
         } else if let Some(pending) = self.in_flight.iter_mut().find(|p| p.ticket == ticket) {
             pending.abandoned = true;
         }
@@ -519,14 +518,14 @@ impl<X: Platform> Channel<X> {
                 .position(|&late| late == (response.id, response.operation))
             {
                 Some(late) => {
-                    self.late.remove(late);
+                    self.late.swap_remove(late);
                     self.stats.late_responses += 1;
                 }
                 None => self.stats.unexpected_responses += 1,
             }
             return;
         };
-        let pending = self.in_flight.remove(index);
+        let pending = self.in_flight.swap_remove(index);
         if pending.abandoned {
             self.stats.late_responses += 1;
             return;
@@ -587,15 +586,15 @@ impl<X: Platform> Channel<X> {
         let mut i = 0;
         while i < self.in_flight.len() {
             if self.in_flight[i].deadline_ns <= now_ns {
-                let pending = self.in_flight.remove(i);
+                let pending = self.in_flight.swap_remove(i);
                 self.stats.timeouts += 1;
                 self.arrivals += 1;
                 let Ticket { id, operation, .. } = pending.ticket;
                 // The answer may still come: keep its id out of use.
                 if self.late.len() >= RING_SLOTS as usize {
-                    self.late.pop_front();
+                    self.late.swap_remove(0);
                 }
-                self.late.push_back((id, operation));
+                self.late.push((id, operation));
                 if !pending.abandoned {
                     self.completed.push(Completion {
                         ticket: pending.ticket,
@@ -617,7 +616,7 @@ impl<X: Platform> Channel<X> {
     /// Claim the completion of `ticket`, if it has completed.
     pub fn take_completion(&mut self, ticket: Ticket) -> Option<Completion> {
         let index = self.completed.iter().position(|c| c.ticket == ticket)?;
-        Some(self.completed.remove(index))
+        Some(self.completed.swap_remove(index))
     }
 
     /// Claim the oldest completion of any request.

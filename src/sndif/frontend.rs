@@ -221,6 +221,12 @@ impl<X: Platform> Clone for Frontend<X> {
     }
 }
 
+/// The bus, borrowed (one out-of-line call per use keeps the guest small).
+#[inline(never)]
+fn bus_mut<P: crate::xen::SharedPage>(bus: &RefCell<Bus<P>>) -> core::cell::RefMut<'_, Bus<P>> {
+    bus.borrow_mut()
+}
+
 fn store_err(path: &str) -> impl FnOnce(XsError) -> FrontendError + '_ {
     move |error| FrontendError::Store {
         path: path.to_string(),
@@ -444,7 +450,7 @@ impl<X: Platform> Shared<X> {
             }
         };
         self.mark("tree");
-        let mut bus = self.bus.borrow_mut();
+        let mut bus = bus_mut(&self.bus);
         let mut nodes = DeviceConfigSource::<X> {
             source: &source,
             source_store: &mut bus.store,
@@ -555,7 +561,7 @@ impl<X: Platform> Shared<X> {
             let state = match initial.take() {
                 Some(state) => state,
                 None => read_state(
-                    &mut self.bus.borrow_mut().store,
+                    &mut bus_mut(&self.bus).store,
                     &mut self.xen,
                     &backend_path,
                 )
@@ -679,7 +685,7 @@ impl<X: Platform> Shared<X> {
         }
         self.mark("connected");
         let announced = write_state(
-            &mut self.bus.borrow_mut().store,
+            &mut bus_mut(&self.bus).store,
             &mut self.xen,
             &path,
             XenbusState::Connected,
@@ -715,7 +721,7 @@ impl<X: Platform> Shared<X> {
         }
         self.devices[index].connected = false;
         let path = self.devices[index].path.clone();
-        if let Err(e) = write_state(&mut self.bus.borrow_mut().store, &mut self.xen, &path, ours) {
+        if let Err(e) = write_state(&mut bus_mut(&self.bus).store, &mut self.xen, &path, ours) {
             log::warn!("vsnd {path}: could not write state {ours:?}: {e:?}");
         }
     }
@@ -731,7 +737,7 @@ impl<X: Platform> Shared<X> {
         let path = self.devices[index].path.clone();
         if self.devices[index].connected {
             if let Err(e) = write_state(
-                &mut self.bus.borrow_mut().store,
+                &mut bus_mut(&self.bus).store,
                 &mut self.xen,
                 &path,
                 XenbusState::Closing,
@@ -770,8 +776,8 @@ impl<X: Platform> Shared<X> {
     /// Handle backend state changes seen through the watches.
     pub(crate) fn poll(&mut self) {
         self.retry_stuck();
-        self.bus.borrow_mut().dirty = false;
-        if self.bus.borrow_mut().store.poll(&mut self.xen).is_err() {
+        bus_mut(&self.bus).dirty = false;
+        if bus_mut(&self.bus).store.poll(&mut self.xen).is_err() {
             return;
         }
         for index in 0..self.devices.len() {
@@ -789,10 +795,10 @@ impl<X: Platform> Shared<X> {
                 continue;
             }
             // Handling it talks to XenStore, which may queue more events.
-            self.bus.borrow_mut().dirty = true;
+            bus_mut(&self.bus).dirty = true;
             let backend_path = self.devices[index].backend_path.clone();
             let state = read_state(
-                &mut self.bus.borrow_mut().store,
+                &mut bus_mut(&self.bus).store,
                 &mut self.xen,
                 &backend_path,
             )

@@ -299,9 +299,6 @@ impl<X: Platform> SndPcm<X> {
         &mut self,
         f: impl FnOnce(&mut SndStream<X>, &mut X) -> Result<T, SndError>,
     ) -> Result<T, PcmError> {
-        let frame = self.params.frame_bytes().max(1) as u64;
-        // Not prepared on the live connection: nothing of ours to report.
-        let ours = self.generation.is_some();
         let mut cached = None;
         let result = {
             let mut shared = self.frontend.shared.borrow_mut();
@@ -309,35 +306,47 @@ impl<X: Platform> SndPcm<X> {
             let Shared { xen, devices, .. } = &mut *shared;
             Self::live_stream(self.generation, devices, self.device, self.slot).and_then(|stream| {
                 let result = f(stream, xen);
-                cached = Some(if ours {
-                    Cached {
-                        position: stream.position_bytes() / frame,
-                        delay: (stream.delay_bytes() / frame) as usize,
-                        available: (stream.available_bytes() / frame) as usize,
-                    }
-                } else {
-                    Cached::default()
-                });
+                cached = Some(self.cache(stream));
                 Ok(result?)
             })
         };
+        self.settle(cached, result.as_ref().err());
+        result
+    }
+
+    /// What `operate` caches after a call on `stream` (nothing of ours to
+    /// report when not prepared on the live connection).
+    fn cache(&self, stream: &SndStream<X>) -> Cached {
+        if self.generation.is_none() {
+            return Cached::default();
+        }
+        let frame = self.params.frame_bytes().max(1) as u64;
+        Cached {
+            position: stream.position_bytes() / frame,
+            delay: (stream.delay_bytes() / frame) as usize,
+            available: (stream.available_bytes() / frame) as usize,
+        }
+    }
+
+    /// After `operate`: keep the cache; a disconnection drops the state
+    /// back to `Open`, a failed WRITE (the stream stopped) to `Stopped`.
+    #[inline(never)]
+    fn settle(&mut self, cached: Option<Cached>, error: Option<&PcmError>) {
         if let Some(cached) = cached {
             self.cached = cached;
         }
-        if let Err(e) = &result {
-            if e.kind == ErrorKind::Disconnected {
-                self.state = StreamState::Open;
-                self.generation = None;
-            } else if self.state.can_transfer()
-                && self
-                    .with_stream(|s, _| Ok(s.state() == super::stream::State::Stopped))
-                    .unwrap_or(false)
-            {
-                // A failed WRITE stopped the stream: prepare again.
-                self.state = StreamState::Stopped;
-            }
+        let Some(error) = error else { return };
+        if error.kind == ErrorKind::Disconnected {
+            self.state = StreamState::Open;
+            self.generation = None;
+        } else if self.state.can_transfer()
+            && self
+                .with_stream(|s, _| Ok(s.state() == super::stream::State::Stopped))
+                .unwrap_or(false)
+        {
+            // A failed WRITE stopped the stream: prepare again.
+            self.state = StreamState::Stopped;
         }
-        result
     }
 
     /// The stream of `slot` on `device` if it is live on generation
@@ -456,10 +465,7 @@ impl<X: Platform> SndPcm<X> {
     /// blocking in `write`).
     fn would_block(&self, detail: &str) -> PcmError {
         match self.frontend.shutdown_request() {
-            Some(request) => PcmError::new(
-                ErrorKind::Shutdown,
-                alloc::format!("control/shutdown: {}", request.as_str()),
-            ),
+            Some(_) => PcmError::new(ErrorKind::Shutdown, "control/shutdown"),
             None => PcmError::new(ErrorKind::WouldBlock, detail),
         }
     }

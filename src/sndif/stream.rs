@@ -270,6 +270,7 @@ impl<X: Platform> Stream<X> {
     }
 
     /// Nanoseconds `bytes` of audio take at the stream's rate (0 while closed).
+    #[inline(never)]
     pub fn duration_ns(&self, bytes: u64) -> u64 {
         let Some(params) = self.params else { return 0 };
         let per_second = params.frame_bytes() as u128 * u128::from(params.rate);
@@ -279,6 +280,7 @@ impl<X: Platform> Stream<X> {
 
     /// The deadline of a `write`/`read` of `bytes` starting at `now_ns`:
     /// the audio's duration plus the stall and request timeouts.
+    #[inline(never)]
     pub fn transfer_deadline(&self, now_ns: u64, bytes: usize) -> u64 {
         now_ns
             .saturating_add(self.duration_ns(bytes as u64))
@@ -1163,6 +1165,7 @@ impl Progress {
 
     /// When the call must give up: at `deadline_ns`, or one stall timeout
     /// after the last progress (`done` bytes moved so far).
+    #[inline(never)]
     fn limit<X: Platform>(
         &mut self,
         stream: &Stream<X>,

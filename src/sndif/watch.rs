@@ -2,6 +2,8 @@
 //! state (`io/sndif.h` state diagram; `xenbus.h`) and the domain's
 //! `control/shutdown` node (`xl shutdown` / `xl reboot`).
 //!
+//! Suspend requests are acknowledged and ignored (not supported).
+//!
 //! The frontend's XenStore client lives in a [`Bus`] shared (`Rc<RefCell>`)
 //! between the frontend and every stream's channel. Before and after each
 //! wait a channel asks its [`DeviceWatch`] whether to give up: the bus
@@ -72,16 +74,13 @@ impl<P: SharedPage> Bus<P> {
         }
         let watch = self.shutdown.as_mut()?;
         self.dirty = true;
-        match watch.poll(&mut self.store, xen) {
-            Ok(Some(ShutdownRequest::Suspend)) => {
-                log::warn!("control/shutdown: suspend is not supported, ignored");
-            }
-            Ok(Some(request)) => {
+        // Suspend is not supported (ignored); a store error is tried
+        // again at the next look.
+        if let Ok(Some(request)) = watch.poll(&mut self.store, xen) {
+            if request != ShutdownRequest::Suspend {
                 log::info!("control/shutdown: {} requested", request.as_str());
                 self.shutdown_request = Some(request);
             }
-            Ok(None) => {}
-            Err(error) => log::warn!("control/shutdown: {error}"),
         }
         self.shutdown_request
     }
