@@ -219,10 +219,12 @@ mod guest {
             info!("no vsnd device and no demo= option: nothing to play");
             Ok(())
         } else if options.demo == "idle" {
-            app::run::run(&frontend, &options).map(|()| {
+            let outcome = app::run::run(&frontend, &options);
+            if outcome.is_ok() {
                 info!("idle: waiting for xl shutdown / xl reboot (control/shutdown)");
                 ending = ending_for(wait_for_shutdown(&frontend));
-            })
+            }
+            outcome
         } else {
             app::run::run(&frontend, &options)
         };
@@ -234,9 +236,6 @@ mod guest {
         let outcome = match frontend.shutdown_request() {
             Some(request) => {
                 ending = ending_for(request);
-                if let Err(why) = &outcome {
-                    info!("demo stopped by control/shutdown: {why}");
-                }
                 Ok(())
             }
             None => outcome,

@@ -423,14 +423,7 @@ fn play_interleaved<X: Platform>(
     for (_, _, pcm) in streams.iter_mut() {
         pcm.start().map_err(|e| format!("start: {e}"))?;
     }
-    // No stream took a frame for the stall timeout (counted in the 2 ms
-    // waits below): fail, never hang.
-    const STALL_WAITS: u32 = (crate::sndif::stream::DEFAULT_STALL_TIMEOUT_NS / 2_000_000) as u32;
-    let mut idle_waits = 0u32;
     loop {
-        if idle_waits > STALL_WAITS {
-            return Err(String::from("play: no stream made progress (backend stalled)"));
-        }
         let mut any = false;
         let mut all_done = true;
         for ((unique_id, _, pcm), p) in streams.iter_mut().zip(progress.iter_mut()) {
@@ -455,7 +448,6 @@ fn play_interleaved<X: Platform>(
         if all_done {
             break;
         }
-        idle_waits = if any { 0 } else { idle_waits + 1 };
         if !any {
             let pcm = &streams[0].2;
             pcm.frontend().with_platform(|xen| {

@@ -106,7 +106,7 @@ impl fmt::Display for ErrorKind {
         match self {
             ErrorKind::Timeout => formatter.write_str("timed out"),
             ErrorKind::Disconnected => formatter.write_str("backend disconnected"),
-            ErrorKind::Shutdown => formatter.write_str("the domain is shutting down"),
+            ErrorKind::Shutdown => formatter.write_str("shutting down"),
             ErrorKind::Underrun => formatter.write_str("playback underrun"),
             ErrorKind::Overrun => formatter.write_str("capture overrun"),
             ErrorKind::InvalidConfig => formatter.write_str("invalid stream configuration"),

@@ -84,7 +84,7 @@ pub struct ChannelStats {
     pub bad_status: u64,
     /// Requests that timed out.
     pub timeouts: u64,
-    /// Answers to requests that had timed out or were abandoned (dropped).
+    /// Answers to requests that had timed out (dropped).
     pub late_responses: u64,
     /// Events received.
     pub events: u64,
@@ -291,13 +291,14 @@ impl<X: Platform> Channel<X> {
         }
     }
 
-    /// Block until an event arrives or `deadline_ns` passes (see
-    /// [`crate::xen::Clock::wait_until`]), looking at XenBus and
-    /// `control/shutdown` before and after ([`Channel::check_watch`]).
+    /// Look at XenBus and `control/shutdown` ([`Channel::check_watch`]),
+    /// then block until an event arrives or `deadline_ns` passes (see
+    /// [`crate::xen::Clock::wait_until`]). A XenStore event ends the wait,
+    /// and the caller's next wait looks again: a change is seen as it comes.
     pub fn block(&mut self, xen: &mut X, deadline_ns: u64) -> Result<(), SndError> {
         self.check_watch(xen)?;
         xen.wait_until(deadline_ns);
-        self.check_watch(xen)
+        Ok(())
     }
 
     /// Free request slots.
@@ -418,7 +419,6 @@ impl<X: Platform> Channel<X> {
         self.broken = Some(e);
         // Nothing in flight can complete any more.
         self.next_deadline_ns = u64::MAX;
-        self.late.clear();
         for pending in self.in_flight.drain(..) {
             if !pending.abandoned {
                 self.completed.push(Completion {
@@ -527,7 +527,6 @@ impl<X: Platform> Channel<X> {
         };
         let pending = self.in_flight.swap_remove(index);
         if pending.abandoned {
-            self.stats.late_responses += 1;
             return;
         }
         let operation = pending.ticket.operation;

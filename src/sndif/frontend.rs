@@ -43,8 +43,8 @@ pub struct FrontendOptions {
     pub request_timeout_ns: u64,
     /// WRITE/READ requests in flight per stream.
     pub depth: usize,
-    /// Time `write`, `read` and `drain` wait without progress before they
-    /// fail (see `stream::DEFAULT_STALL_TIMEOUT_NS`).
+    /// Margin `write`, `read` and `drain` get past the duration of their
+    /// audio before they fail (see `stream::DEFAULT_STALL_TIMEOUT_NS`).
     pub stall_timeout_ns: u64,
 }
 
@@ -376,7 +376,7 @@ impl<X: Platform> Frontend<X> {
     /// a watch of the application's own, such as `control/shutdown`).
     pub fn with_store<T>(&self, f: impl FnOnce(&mut XenStore<X::Page>, &mut X) -> T) -> T {
         let shared = &mut *self.shared.borrow_mut();
-        let mut bus = shared.bus.borrow_mut();
+        let mut bus = bus_mut(&shared.bus);
         // `f` may pump the ring and queue our watch events.
         bus.dirty = true;
         f(&mut bus.store, &mut shared.xen)
@@ -389,7 +389,7 @@ impl<X: Platform> Frontend<X> {
     /// [`Frontend::shutdown_request`] says which.
     pub fn follow_shutdown(&self, watch: ShutdownWatch) {
         let shared = self.shared.borrow();
-        shared.bus.borrow_mut().follow_shutdown(watch);
+        bus_mut(&shared.bus).follow_shutdown(watch);
     }
 
     /// What the toolstack asked for through `control/shutdown`, if it did
@@ -397,7 +397,7 @@ impl<X: Platform> Frontend<X> {
     /// acknowledged once). `None` without [`Frontend::follow_shutdown`].
     pub fn shutdown_request(&self) -> Option<ShutdownRequest> {
         let shared = &mut *self.shared.borrow_mut();
-        let mut bus = shared.bus.borrow_mut();
+        let mut bus = bus_mut(&shared.bus);
         bus.shutdown_request(&mut shared.xen)
     }
 
@@ -481,9 +481,7 @@ impl<X: Platform> Shared<X> {
         let token = format!("vsnd-backend:{path}");
         let state_node = format!("{backend_path}/state");
         // The watch and the backend's state in one round trip.
-        let replies = self
-            .bus
-            .borrow_mut()
+        let replies = bus_mut(&self.bus)
             .store
             .batch(
                 &mut self.xen,
@@ -560,12 +558,8 @@ impl<X: Platform> Shared<X> {
         loop {
             let state = match initial.take() {
                 Some(state) => state,
-                None => read_state(
-                    &mut bus_mut(&self.bus).store,
-                    &mut self.xen,
-                    &backend_path,
-                )
-                .map_err(store_err(&backend_path))?,
+                None => read_state(&mut bus_mut(&self.bus).store, &mut self.xen, &backend_path)
+                    .map_err(store_err(&backend_path))?,
             };
             self.devices[index].backend_state = state;
             if accept(state) {
@@ -578,22 +572,14 @@ impl<X: Platform> Shared<X> {
                     actual: state,
                 });
             }
-            match self
-                .bus
-                .borrow_mut()
+            match bus_mut(&self.bus)
                 .store
                 .wait_watch_event(&mut self.xen, &token, deadline)
             {
                 Ok(_) | Err(XsError::Timeout) => {}
                 Err(e) => return Err(store_err(&backend_path)(e)),
             }
-            while self
-                .bus
-                .borrow_mut()
-                .store
-                .take_watch_event(&token)
-                .is_some()
-            {}
+            while bus_mut(&self.bus).store.take_watch_event(&token).is_some() {}
         }
     }
 
@@ -662,9 +648,7 @@ impl<X: Platform> Shared<X> {
             .map(|(node, value)| BatchRequest::Write(TxId::NONE, node, value.as_bytes()))
             .collect();
         writes.push(BatchRequest::Write(TxId::NONE, &state_node, b"3"));
-        let written = self
-            .bus
-            .borrow_mut()
+        let written = bus_mut(&self.bus)
             .store
             .batch(&mut self.xen, &writes)
             .and_then(|replies| replies.into_iter().try_for_each(|reply| reply.map(drop)));
@@ -782,9 +766,7 @@ impl<X: Platform> Shared<X> {
         }
         for index in 0..self.devices.len() {
             let mut changed = false;
-            while self
-                .bus
-                .borrow_mut()
+            while bus_mut(&self.bus)
                 .store
                 .take_watch_event(&self.devices[index].token)
                 .is_some()
@@ -797,12 +779,8 @@ impl<X: Platform> Shared<X> {
             // Handling it talks to XenStore, which may queue more events.
             bus_mut(&self.bus).dirty = true;
             let backend_path = self.devices[index].backend_path.clone();
-            let state = read_state(
-                &mut bus_mut(&self.bus).store,
-                &mut self.xen,
-                &backend_path,
-            )
-            .unwrap_or(XenbusState::Unknown);
+            let state = read_state(&mut bus_mut(&self.bus).store, &mut self.xen, &backend_path)
+                .unwrap_or(XenbusState::Unknown);
             let previous = self.devices[index].backend_state;
             self.devices[index].backend_state = state;
             let connected = self.devices[index].connected;

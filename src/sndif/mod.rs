@@ -71,7 +71,7 @@ impl core::fmt::Display for SndError {
                 write!(f, "backend did not answer operation {operation} in time")
             }
             SndError::Disconnected => write!(f, "backend disconnected"),
-            SndError::Shutdown => write!(f, "the domain is shutting down"),
+            SndError::Shutdown => write!(f, "shutting down"),
             SndError::Backend { operation, status } => {
                 write!(
                     f,

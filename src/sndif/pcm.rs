@@ -18,7 +18,7 @@
 //! | `Frontend::open` (HW_PARAM_QUERY) | `T` |
 //! | `prepare` (CLOSE if open, OPEN) | `2T` |
 //! | `start`, `pause`, `resume`, `stop`, `close`, `set_volume`, `volume`, `set_mute` | `T` |
-//! | `write`, `write_in_place`, `read` of `n` frames | `d(n) + S + 2T` (one TRIGGER START inside), and `S` after the last progress |
+//! | `write`, `write_in_place`, `read` of `n` frames | `d(n) + S + 2T` (one TRIGGER START inside) |
 //! | `drain` | `d(queued) + S + 3T` (START, last answers, STOP) |
 //! | `try_write`, `try_read`, `write_ready`, `read_ready` | no wait |
 //!
@@ -27,9 +27,9 @@
 //! XenStore event (each read bounded by the XenStore timeout). While a
 //! call waits it follows the device's XenBus state and `control/shutdown`
 //! (after [`Frontend::follow_shutdown`]): it ends at once with
-//! `Disconnected` (state back to `Open`: prepare again) or `Shutdown`;
-//! once a shutdown was requested the non-blocking calls report `Shutdown`
-//! where they would report `WouldBlock`. A WRITE that fails leaves the
+//! `Disconnected` (state back to `Open`: prepare again) or `Shutdown`
+//! (an application polling with the non-blocking calls asks
+//! [`Frontend::shutdown_request`] itself). A WRITE that fails leaves the
 //! stream `Stopped` (prepare again); a READ that fails loses its frames
 //! (`counters().lost_bytes`), reported once by the read that reaches them.
 //! `write`/`read` that made progress before an error return the count
@@ -306,7 +306,10 @@ impl<X: Platform> SndPcm<X> {
             let Shared { xen, devices, .. } = &mut *shared;
             Self::live_stream(self.generation, devices, self.device, self.slot).and_then(|stream| {
                 let result = f(stream, xen);
-                cached = Some(self.cache(stream));
+                cached = Some((
+                    self.cache(stream),
+                    stream.state() == super::stream::State::Stopped,
+                ));
                 Ok(result?)
             })
         };
@@ -331,19 +334,17 @@ impl<X: Platform> SndPcm<X> {
     /// After `operate`: keep the cache; a disconnection drops the state
     /// back to `Open`, a failed WRITE (the stream stopped) to `Stopped`.
     #[inline(never)]
-    fn settle(&mut self, cached: Option<Cached>, error: Option<&PcmError>) {
-        if let Some(cached) = cached {
+    fn settle(&mut self, cached: Option<(Cached, bool)>, error: Option<&PcmError>) {
+        let mut stopped = false;
+        if let Some((cached, stream_stopped)) = cached {
             self.cached = cached;
+            stopped = stream_stopped;
         }
         let Some(error) = error else { return };
         if error.kind == ErrorKind::Disconnected {
             self.state = StreamState::Open;
             self.generation = None;
-        } else if self.state.can_transfer()
-            && self
-                .with_stream(|s, _| Ok(s.state() == super::stream::State::Stopped))
-                .unwrap_or(false)
-        {
+        } else if self.state.can_transfer() && stopped {
             // A failed WRITE stopped the stream: prepare again.
             self.state = StreamState::Stopped;
         }
@@ -456,29 +457,6 @@ impl<X: Platform> SndPcm<X> {
                 return Ok(written / frame);
             }
             self.wait_for_room(deadline)?;
-        }
-    }
-
-    /// What a non-blocking call that cannot go on returns: `WouldBlock`,
-    /// or `Shutdown` once the domain was asked to shut down (an
-    /// application polling in its own loop stops as promptly as one
-    /// blocking in `write`).
-    fn would_block(&self, detail: &str) -> PcmError {
-        match self.frontend.shutdown_request() {
-            Some(_) => PcmError::new(ErrorKind::Shutdown, "control/shutdown"),
-            None => PcmError::new(ErrorKind::WouldBlock, detail),
-        }
-    }
-
-    /// A readiness probe's answer: `Shutdown` instead of "not ready" once
-    /// the domain was asked to shut down.
-    fn not_ready_unless_shutdown(&self, ready: bool) -> Result<bool, PcmError> {
-        if ready {
-            return Ok(true);
-        }
-        match self.would_block("not ready") {
-            error if error.kind == ErrorKind::Shutdown => Err(error),
-            _ => Ok(false),
         }
     }
 
@@ -619,17 +597,16 @@ impl<X: Platform> Playback for SndPcm<X> {
         self.check_frames(frames.len())?;
         let written = self.operate(|s, xen| s.try_write(xen, frames))?;
         if written == 0 && !frames.is_empty() {
-            return Err(self.would_block("no room"));
+            return Err(PcmError::new(ErrorKind::WouldBlock, "no room"));
         }
         Ok(written / self.params.frame_bytes())
     }
 
     fn write_ready(&mut self) -> Result<bool, PcmError> {
-        let ready = self.operate(|s, xen| {
+        self.operate(|s, xen| {
             s.poll(xen)?;
             Ok(s.available_bytes() > 0)
-        })?;
-        self.not_ready_unless_shutdown(ready)
+        })
     }
 }
 
@@ -657,16 +634,15 @@ impl<X: Platform> Capture for SndPcm<X> {
         self.check_frames(frames.len())?;
         let read = self.operate(|s, xen| s.try_read(xen, frames))?;
         if read == 0 && !frames.is_empty() {
-            return Err(self.would_block("nothing captured yet"));
+            return Err(PcmError::new(ErrorKind::WouldBlock, "nothing captured yet"));
         }
         Ok(read / self.params.frame_bytes())
     }
 
     fn read_ready(&mut self) -> Result<bool, PcmError> {
-        let ready = self.operate(|s, xen| {
+        self.operate(|s, xen| {
             s.poll(xen)?;
             Ok(s.available_bytes() > 0)
-        })?;
-        self.not_ready_unless_shutdown(ready)
+        })
     }
 }

@@ -25,8 +25,8 @@
 //! the audio involved, `d(n)` for `n` bytes at the stream's rate:
 //! - a request (OPEN, CLOSE, TRIGGER, HW_PARAM_QUERY, volume, mute): `T`;
 //!   `open` of an open stream sends CLOSE first: `2T`;
-//! - `write`/`read` of `n` bytes: `d(n) + S + T`, and `S` after the last
-//!   progress (room made, bytes moved, position moved) at most;
+//! - `write`/`read` of `n` bytes: `d(n) + S + T` (plus `T` for the
+//!   TRIGGER START of a prepared stream);
 //! - `drain`: `d(queued) + S + T` (then TRIGGER STOP: `+ T`), however the
 //!   position moves: a position that trickles cannot hold it;
 //! - `wait_for_room`: until its deadline argument.
@@ -207,7 +207,7 @@ pub struct Stream<X: Platform> {
     /// Playback: a WRITE failed (why); only `open` makes the stream usable
     /// again, and data calls report it until then.
     failed: Option<SndError>,
-    /// How long data calls wait without progress.
+    /// Margin data calls get past the duration of their audio.
     stall_timeout_ns: u64,
 }
 
@@ -225,9 +225,10 @@ impl<X: Platform> core::fmt::Debug for Stream<X> {
 /// Default number of WRITE/READ requests a stream keeps in flight.
 pub const DEFAULT_DEPTH: usize = 4;
 
-/// Default time a data call (`write`, `read`, `drain`) waits without any
-/// progress before it fails with a timeout: ALSA's `wait_for_avail` gives
-/// up on a stalled stream after 10 s.
+/// Default stall timeout: the margin a data call (`write`, `read`,
+/// `drain`) gets past the duration of its audio before it fails with a
+/// timeout, so a stream that makes no progress fails after about this long:
+/// ALSA's `wait_for_avail` gives up on a stalled stream after 10 s.
 pub const DEFAULT_STALL_TIMEOUT_NS: u64 = 10_000_000_000;
 
 impl<X: Platform> Stream<X> {
@@ -258,7 +259,7 @@ impl<X: Platform> Stream<X> {
         })
     }
 
-    /// Set how long `write`, `read` and `drain` wait without progress.
+    /// Set the margin `write`, `read` and `drain` get past the duration of their audio.
     pub fn set_stall_timeout_ns(&mut self, stall_timeout_ns: u64) {
         self.stall_timeout_ns = stall_timeout_ns;
     }
@@ -270,17 +271,17 @@ impl<X: Platform> Stream<X> {
     }
 
     /// Nanoseconds `bytes` of audio take at the stream's rate (0 while closed).
-    #[inline(never)]
     pub fn duration_ns(&self, bytes: u64) -> u64 {
         let Some(params) = self.params else { return 0 };
-        let per_second = params.frame_bytes() as u128 * u128::from(params.rate);
-        let ns = u128::from(bytes) * 1_000_000_000 / per_second.max(1);
-        u64::try_from(ns).unwrap_or(u64::MAX)
+        let per_second = (params.frame_bytes() as u64 * u64::from(params.rate)).max(1);
+        // Whole seconds, then the rest: no overflow below 2^64 bytes.
+        (bytes / per_second)
+            .saturating_mul(1_000_000_000)
+            .saturating_add(bytes % per_second * 1_000_000_000 / per_second)
     }
 
     /// The deadline of a `write`/`read` of `bytes` starting at `now_ns`:
     /// the audio's duration plus the stall and request timeouts.
-    #[inline(never)]
     pub fn transfer_deadline(&self, now_ns: u64, bytes: usize) -> u64 {
         now_ns
             .saturating_add(self.duration_ns(bytes as u64))
@@ -563,7 +564,6 @@ impl<X: Platform> Stream<X> {
                     self.forget_transfers();
                     self.failed = Some(e);
                     self.state = State::Stopped;
-                    self.stop_run_time(xen.now_ns());
                     return Err(e);
                 }
                 // Capture: these bytes are lost; the READs after it stand.
@@ -758,9 +758,8 @@ impl<X: Platform> Stream<X> {
     /// the period, every period.
     ///
     /// Returns within [`Stream::transfer_deadline`] (`d(n) + S + T`, plus
-    /// `T` for the TRIGGER START of a prepared stream) and within the
-    /// stall timeout after the last progress: then, and when the stream is
-    /// paused with no room, it returns the bytes queued so far, or fails
+    /// `T` for the TRIGGER START of a prepared stream): then, and when the
+    /// stream is paused with no room, it returns the bytes queued so far, or fails
     /// (`Timeout`, `InvalidState`) when there are none. Any error after
     /// some bytes were queued returns their count (the error comes again
     /// next time): an `Err` means this call queued nothing.
@@ -780,10 +779,8 @@ impl<X: Platform> Stream<X> {
     ) -> Result<usize, SndError> {
         let period = self.check_playback()?.period_bytes();
         let deadline = self.transfer_deadline(xen.now_ns(), data.len());
-        let mut progress = Progress::new(self, xen.now_ns());
         while *done < data.len() {
-            let now = xen.now_ns();
-            let limit = progress.limit(self, *done, now, deadline);
+            let limit = deadline;
             if self.state == State::Running {
                 self.poll(xen)?;
                 let wanted = (data.len() - *done).min(period) as u64;
@@ -857,8 +854,8 @@ impl<X: Platform> Stream<X> {
 
     /// Playback: wait until everything queued has been played, then stop.
     /// Fails with `Timeout` when that takes longer than the queued audio
-    /// should (`d(queued) + S + T`, then TRIGGER STOP), or when the
-    /// position does not move for the stall timeout.
+    /// should (`d(queued) + S + T`, then TRIGGER STOP), however the
+    /// position moves.
     pub fn drain(&mut self, xen: &mut X) -> Result<(), SndError> {
         self.check_playback()?;
         if self.state == State::Prepared && self.submitted > 0 {
@@ -873,14 +870,13 @@ impl<X: Platform> Stream<X> {
     fn drain_running(&mut self, xen: &mut X) -> Result<(), SndError> {
         let queued = self.submitted.saturating_sub(self.position_bytes());
         let deadline = self.transfer_deadline(xen.now_ns(), queued as usize);
-        let mut progress = Progress::new(self, xen.now_ns());
         let timeout = SndError::Timeout {
             operation: XENSND_OP_WRITE,
         };
         while self.state == State::Running && self.position_bytes() < self.submitted {
             self.poll(xen)?;
             let now = xen.now_ns();
-            let limit = progress.limit(self, 0, now, deadline);
+            let limit = deadline;
             if now >= limit {
                 return Err(timeout);
             }
@@ -1006,8 +1002,8 @@ impl<X: Platform> Stream<X> {
     }
 
     /// Capture, blocking: fill all of `out`. A prepared stream is started.
-    /// Returns within [`Stream::transfer_deadline`] (`d(n) + S + T`) and
-    /// within the stall timeout after the last progress: then, and when
+    /// Returns within [`Stream::transfer_deadline`] (`d(n) + S + T`, plus
+    /// `T` for the TRIGGER START of a prepared stream): then, and when
     /// the stream is paused with nothing captured and no READ in flight,
     /// it returns the bytes read so far, or fails (`Timeout`,
     /// `InvalidState`) when there are none. Any other error after some
@@ -1033,13 +1029,12 @@ impl<X: Platform> Stream<X> {
             (p.period_frames as u64 * 1_000_000_000 / p.rate.max(1) as u64).max(1_000_000)
         });
         let deadline = self.transfer_deadline(xen.now_ns(), out.len());
-        let mut progress = Progress::new(self, xen.now_ns());
         while *done < out.len() {
             let n = self.try_read(xen, &mut out[*done..])?;
             *done += n;
             if *done < out.len() && n == 0 {
                 let now = xen.now_ns();
-                let limit = progress.limit(self, *done, now, deadline);
+                let limit = deadline;
                 let stuck = self.state == State::Paused
                     && self.transfers.is_empty()
                     && self.available_bytes() == 0;
@@ -1144,42 +1139,5 @@ impl<X: Platform> Stream<X> {
         let mut stuck = self.leftovers;
         stuck.extend(self.channel.close(xen));
         stuck
-    }
-}
-
-/// Progress of a blocking data call, for its stall timeout: bytes moved,
-/// the position and completed transfers.
-#[derive(Debug, Clone, Copy)]
-struct Progress {
-    mark: (usize, u64, u64),
-    since_ns: u64,
-}
-
-impl Progress {
-    fn new<X: Platform>(stream: &Stream<X>, now_ns: u64) -> Self {
-        Self {
-            mark: (0, stream.position_bytes(), stream.completed),
-            since_ns: now_ns,
-        }
-    }
-
-    /// When the call must give up: at `deadline_ns`, or one stall timeout
-    /// after the last progress (`done` bytes moved so far).
-    #[inline(never)]
-    fn limit<X: Platform>(
-        &mut self,
-        stream: &Stream<X>,
-        done: usize,
-        now_ns: u64,
-        deadline_ns: u64,
-    ) -> u64 {
-        let mark = (done, stream.position_bytes(), stream.completed);
-        if mark != self.mark {
-            self.mark = mark;
-            self.since_ns = now_ns;
-        }
-        self.since_ns
-            .saturating_add(stream.stall_timeout_ns)
-            .min(deadline_ns)
     }
 }
