@@ -15,6 +15,10 @@ use super::frontend::{Frontend, Shared};
 use super::negotiate::{build_query, negotiate, AnswerIssue, NegotiationError, StreamRequest};
 use super::stream::{OpenParams, Stream as SndStream, StreamCounters};
 use super::SndError;
+use crate::abi::errno::{XEN_EINVAL, XEN_ENOSYS, XEN_EOPNOTSUPP};
+use crate::abi::sndif::{
+    XENSND_OP_GET_VOLUME, XENSND_OP_MUTE, XENSND_OP_SET_VOLUME, XENSND_OP_UNMUTE,
+};
 use crate::pcm::{
     self, Capture, ErrorKind, ErrorType, Playback, StreamConfig, StreamOperation, StreamState,
 };
@@ -51,17 +55,45 @@ impl PcmError {
 }
 
 /// The error kind an application sees for a protocol-level error.
+///
+/// Volume and mute are optional: a backend without them answers
+/// `SET_VOLUME`/`GET_VOLUME`/`MUTE`/`UNMUTE` with `-EINVAL` (snd_be: its
+/// command table has no handler), `-EOPNOTSUPP` (our backend engine for an
+/// operation it does not know) or `-ENOSYS`; those are
+/// [`ErrorKind::Unsupported`]. Any other status stays
+/// [`ErrorKind::Backend`].
 pub fn kind_of(error: &SndError) -> ErrorKind {
     match error {
         SndError::Timeout { .. } => ErrorKind::Timeout,
         SndError::Disconnected | SndError::Protocol(_) => ErrorKind::Disconnected,
+        SndError::Backend { operation, status }
+            if is_control(*operation) && lacks_operation(*status) =>
+        {
+            ErrorKind::Unsupported
+        }
         SndError::Backend { status, .. } => ErrorKind::Backend(*status),
         SndError::Busy => ErrorKind::WouldBlock,
         SndError::InvalidState => ErrorKind::InvalidState,
         SndError::Unsupported => ErrorKind::Unsupported,
         SndError::Buffer(_) => ErrorKind::InvalidConfig,
+        SndError::NoControlRoom => ErrorKind::WouldBlock,
         _ => ErrorKind::Other,
     }
+}
+
+/// `SET_VOLUME`, `GET_VOLUME`, `MUTE` or `UNMUTE`.
+fn is_control(operation: u8) -> bool {
+    matches!(
+        operation,
+        XENSND_OP_SET_VOLUME | XENSND_OP_GET_VOLUME | XENSND_OP_MUTE | XENSND_OP_UNMUTE
+    )
+}
+
+/// The statuses with which backends say they do not implement an
+/// operation: `-EINVAL` (snd_be answers every operation missing from its
+/// command table so), `-EOPNOTSUPP`, `-ENOSYS`.
+fn lacks_operation(status: i32) -> bool {
+    [XEN_EINVAL, XEN_EOPNOTSUPP, XEN_ENOSYS].contains(&-status)
 }
 
 impl From<SndError> for PcmError {
