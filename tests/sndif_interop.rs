@@ -404,3 +404,176 @@ fn backend_without_volume_gives_unsupported() {
         assert_clean_teardown(&world);
     }
 }
+
+// ---- negotiation tells the truth ----
+
+impl Engine {
+    /// Requests of `operation` the backend engine counted on `unique_id`.
+    fn requests(&self, unique_id: &str, operation: u8) -> u64 {
+        self.sim.run_until_idle(100);
+        let view = self.view.borrow();
+        view.active
+            .iter()
+            .find(|summary| summary.unique_id == unique_id)
+            .map_or(0, |summary| summary.counters.requests[operation as usize])
+    }
+}
+
+#[test]
+fn query_without_common_parameters_is_invalid_config_and_sends_no_open() {
+    // The reported case: xl accepts buffer-size=5242880; a buffer of all
+    // of it (1310720 s16 stereo frames) is more than the backend's limit of
+    // 1048576 frames, so it answers HW_PARAM_QUERY "no parameters in
+    // common" (-EINVAL). It used to be ignored; OPEN then failed with an
+    // opaque "backend error -22".
+    let engine = Engine::new(&card(&[("buffer-size", "5242880")]), vec![0]);
+    let request = StreamRequest {
+        format: Some(SampleFormat::S16Le),
+        channels: Some(2),
+        buffer_frames: Some(1_310_720),
+        ..StreamRequest::default()
+    };
+    let error = engine.frontend.open_unique_id("spk", &request).unwrap_err();
+    assert_eq!(kind(&error), ErrorKind::InvalidConfig, "{error}");
+    // Both sides are named: what was asked, and what the backend offers.
+    for part in [
+        "buffer 1310720 frames",
+        "buffer-size 5242880 bytes",
+        "refused HW_PARAM_QUERY (status -22)",
+        "offers formats s16_le",
+        "buffer 64-1048576 frames",
+    ] {
+        assert!(error.detail.contains(part), "{part:?} missing: {error}");
+    }
+    assert_eq!(engine.requests("spk", XENSND_OP_HW_PARAM_QUERY), 2);
+    assert_eq!(engine.requests("spk", XENSND_OP_OPEN), 0);
+}
+
+#[test]
+fn buffer_of_4_mib_legal_for_both_sides_plays_sample_exact() {
+    // The same card with no buffer wish: the largest buffer both allow,
+    // 1048576 frames = 4 MiB, which the backend refused while buffer_sz
+    // carried 256 bytes more.
+    let engine = Engine::new(&card(&[("buffer-size", "5242880")]), vec![0]);
+    let request = StreamRequest {
+        format: Some(SampleFormat::S16Le),
+        channels: Some(2),
+        period_frames: Some(4800),
+        ..StreamRequest::default()
+    };
+    let mut pcm = engine.frontend.open_unique_id("spk", &request).unwrap();
+    assert!(pcm.negotiation().backend_answered);
+    assert_eq!(pcm.config().buffer_frames, 1 << 20);
+    pcm.prepare().unwrap();
+    // Less than a buffer: start explicitly.
+    pcm.start().unwrap();
+    let audio = ramp(24_000, 4);
+    write_all(&mut pcm, &audio, 4);
+    pcm.drain().unwrap();
+    assert_eq!(pcm.position(), 24_000);
+    assert!(engine.played("spk") == audio, "audio differs");
+}
+
+/// Answer every HW_PARAM_QUERY whose buffer maximum is below `whole`
+/// (the narrowed query) with `narrowed`, the others with `whole_status`
+/// (0: honestly); `None` leaves the request unanswered.
+fn answer_queries(world: &World, narrowed: Option<i32>, whole_status: Option<i32>) {
+    world.hostile.borrow_mut().script = Some(Box::new(move |request, mut honest| {
+        if request.operation != XENSND_OP_HW_PARAM_QUERY {
+            return vec![xensnd::sim::hostile::Reply::Now(honest)];
+        }
+        let query = HwParam::read_from_prefix(&request.op).unwrap().0;
+        // The narrowed query asks for exactly one buffer size.
+        let status = if query.buffer.min == query.buffer.max {
+            narrowed
+        } else {
+            whole_status
+        };
+        match status {
+            Some(status) => {
+                honest.status = status;
+                vec![xensnd::sim::hostile::Reply::Now(honest)]
+            }
+            None => vec![],
+        }
+    }));
+}
+
+#[test]
+fn query_refused_is_invalid_config_naming_what_the_backend_offers() {
+    use xensnd::abi::errno::{XEN_EINVAL, XEN_EIO};
+    for status in [-XEN_EINVAL, -XEN_EIO] {
+        let world = setup();
+        answer_queries(&world, Some(status), Some(0));
+        let error = world
+            .frontend
+            .open_unique_id("spk", &request())
+            .unwrap_err();
+        assert_eq!(kind(&error), ErrorKind::InvalidConfig, "{error}");
+        let refused = format!("refused HW_PARAM_QUERY (status {status})");
+        assert!(error.detail.contains(&refused), "{error}");
+        // The honest hostile backend offers what it is asked: the
+        // stream's whole XenStore limits (65536 bytes = 32768 mono frames).
+        assert!(
+            error.detail.contains(
+                "offers formats s16_le, rates 48000-48000 Hz, channels 1-2, buffer 1-32768 frames"
+            ),
+            "{error}"
+        );
+        assert_eq!(requests_of(&world, 0, XENSND_OP_HW_PARAM_QUERY).len(), 2);
+        assert!(requests_of(&world, 0, XENSND_OP_OPEN).is_empty());
+        assert_clean_teardown(&world);
+    }
+}
+
+#[test]
+fn query_refused_even_for_the_whole_xenstore_limits_says_nothing_is_offered() {
+    use xensnd::abi::errno::XEN_EINVAL;
+    let world = setup();
+    answer_queries(&world, Some(-XEN_EINVAL), Some(-XEN_EINVAL));
+    let error = world
+        .frontend
+        .open_unique_id("spk", &request())
+        .unwrap_err();
+    assert_eq!(kind(&error), ErrorKind::InvalidConfig, "{error}");
+    assert!(
+        error
+            .detail
+            .contains("offers nothing within the XenStore limits (status -22)"),
+        "{error}"
+    );
+    assert!(requests_of(&world, 0, XENSND_OP_OPEN).is_empty());
+    assert_clean_teardown(&world);
+}
+
+#[test]
+fn query_not_implemented_falls_back_to_the_xenstore_limits() {
+    use xensnd::abi::errno::{XEN_ENOSYS, XEN_EOPNOTSUPP};
+    // -EOPNOTSUPP, -ENOSYS, and no answer within the request timeout.
+    for narrowed in [Some(-XEN_EOPNOTSUPP), Some(-XEN_ENOSYS), None] {
+        let world = setup();
+        answer_queries(&world, narrowed, Some(0));
+        let mut pcm = world.frontend.open_unique_id("spk", &request()).unwrap();
+        assert!(!pcm.negotiation().backend_answered, "{narrowed:?}");
+        assert_eq!(pcm.config().buffer_frames, 1920);
+        // One query only: nothing was refused.
+        assert_eq!(requests_of(&world, 0, XENSND_OP_HW_PARAM_QUERY).len(), 1);
+        pcm.prepare().unwrap();
+        pcm.start().unwrap();
+        play(&mut pcm, 2400).unwrap();
+        pcm.drain().unwrap();
+        assert_clean_teardown(&world);
+    }
+}
+
+#[test]
+fn request_outside_the_xenstore_configuration_is_invalid_config_without_a_query() {
+    let world = setup();
+    let request = StreamRequest::exact(SampleFormat::S16Le, 44_100, 2, 480, 1920);
+    let error = world.frontend.open_unique_id("spk", &request).unwrap_err();
+    assert_eq!(kind(&error), ErrorKind::InvalidConfig, "{error}");
+    assert!(error.detail.contains("rate 44100 Hz"), "{error}");
+    assert!(error.detail.contains("rates 48000 Hz"), "{error}");
+    assert!(requests_of(&world, 0, XENSND_OP_HW_PARAM_QUERY).is_empty());
+    assert_clean_teardown(&world);
+}

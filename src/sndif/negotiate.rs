@@ -19,6 +19,37 @@
 //! A well-formed answer that does not overlap the XenStore limits (or the
 //! user's wish) is a real refusal: [`NegotiationError`].
 //!
+//! # When nothing fits: the policy
+//! `io/sndif.h` says only that the response status is "zero on success and
+//! -XEN_EXX on failure". What the peers do:
+//! - Linux's frontend (`sound/xen/xen_snd_front_alsa.c`, `alsa_hw_rule`)
+//!   returns any error of `xen_snd_front_stream_query_hw_param` (a backend
+//!   status, or `-ETIMEDOUT` after 3 s) from its ALSA hardware rule, so
+//!   `snd_pcm_hw_params` fails: no configuration, no OPEN. It has no
+//!   fallback at all.
+//! - snd_be answers from ALSA (`AlsaPcm::queryHwRanges`): a range that
+//!   leaves nothing makes ALSA's `snd_pcm_hw_params_set_*_minmax` fail,
+//!   and the request is answered with that error, `-EINVAL` in practice;
+//!   its PulseAudio device echoes the request. Our backend engine answers
+//!   `-EINVAL` ("no parameters in common") and `-EOPNOTSUPP` for operations
+//!   it does not know.
+//!
+//! So the frontend ([`crate::sndif::pcm`], `Frontend::open`):
+//! 1. checks the request against the stream's XenStore configuration first:
+//!    what it excludes is `InvalidConfig` at once, without asking anybody;
+//! 2. asks `HW_PARAM_QUERY` with the XenStore limits narrowed to the
+//!    request ([`build_query`]);
+//! 3. a backend that does not implement the query (no answer within the
+//!    request timeout, `-EOPNOTSUPP`, `-ENOSYS` ([`query_not_implemented`]),
+//!    or an answer that is not a HW_PARAM_QUERY response) leaves the
+//!    XenStore limits to decide, as before (more lenient than Linux);
+//! 4. any other error status is a refusal ("nothing fits"), and so is an
+//!    answer whose ranges exclude the request ([`negotiate`] fails): the
+//!    frontend asks once more with the stream's whole XenStore limits to
+//!    learn what the backend offers ([`BackendOffer`]) and the application
+//!    gets `InvalidConfig` naming both sides ([`NoCommonConfig`]). No OPEN
+//!    is sent.
+//!
 //! # Choices when the user says "any"
 //! - format: the first of `s16_le`, `s32_le`, `s24_le`, `float_le`, `u8`,
 //!   `s8` allowed, else the lowest allowed code with a fixed sample size.
@@ -34,6 +65,7 @@
 use alloc::vec::Vec;
 use core::fmt;
 
+use crate::abi::errno::{XEN_ENOSYS, XEN_EOPNOTSUPP};
 use crate::abi::sndif::{HwParam, Interval, OpenRequest};
 use crate::pcm::StreamConfig;
 use crate::sndif::config::StreamCaps;
@@ -72,6 +104,161 @@ impl StreamRequest {
         }
     }
 }
+
+/// Writes `value`, or "any" when the request leaves the choice.
+fn wish<T: fmt::Display>(formatter: &mut fmt::Formatter<'_>, value: Option<T>) -> fmt::Result {
+    match value {
+        Some(value) => write!(formatter, "{value}"),
+        None => formatter.write_str("any"),
+    }
+}
+
+/// "format s16_le, rate 48000 Hz, 2 channels, period 480 frames, buffer
+/// 1920 frames", with "any" where the request leaves the choice.
+impl fmt::Display for StreamRequest {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("format ")?;
+        wish(formatter, self.format)?;
+        formatter.write_str(", rate ")?;
+        wish(formatter, self.rate)?;
+        formatter.write_str(" Hz, channels ")?;
+        wish(formatter, self.channels)?;
+        formatter.write_str(", period ")?;
+        wish(formatter, self.period_frames)?;
+        formatter.write_str(" frames, buffer ")?;
+        wish(formatter, self.buffer_frames)?;
+        formatter.write_str(" frames")
+    }
+}
+
+/// A HW_PARAM_QUERY answer for people: "formats s16_le,s32_le, rates
+/// 8000-192000 Hz, channels 1-8, buffer 64-1048576 frames, period
+/// 16-1048576 frames".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShowHwParam<'a>(pub &'a HwParam);
+
+impl fmt::Display for ShowHwParam<'_> {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let hw = self.0;
+        let formats = FormatSet::from_bits_truncate(hw.formats);
+        if formats.is_empty() {
+            write!(formatter, "formats none (mask {:#x})", hw.formats)?;
+        } else {
+            write!(formatter, "formats {formats}")?;
+        }
+        write!(
+            formatter,
+            ", rates {}-{} Hz, channels {}-{}, buffer {}-{} frames, period {}-{} frames",
+            hw.rates.min,
+            hw.rates.max,
+            hw.channels.min,
+            hw.channels.max,
+            hw.buffer.min,
+            hw.buffer.max,
+            hw.period.min,
+            hw.period.max
+        )
+    }
+}
+
+/// A stream's XenStore configuration for people: "formats s16_le, rates
+/// 44100,48000 Hz, channels 1-2, buffer-size 65536 bytes".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShowCaps<'a>(pub &'a StreamCaps);
+
+impl fmt::Display for ShowCaps<'_> {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let caps = self.0;
+        write!(formatter, "formats {}, rates ", caps.formats)?;
+        for (index, rate) in caps.rates.iter().enumerate() {
+            if index > 0 {
+                formatter.write_str(",")?;
+            }
+            write!(formatter, "{rate}")?;
+        }
+        write!(
+            formatter,
+            " Hz, channels {}-{}, buffer-size {} bytes",
+            caps.channels_min, caps.channels_max, caps.buffer_size_bytes
+        )
+    }
+}
+
+/// Whether a `HW_PARAM_QUERY` error status says the backend does not
+/// implement the query (`-EOPNOTSUPP`, `-ENOSYS`): the XenStore limits
+/// decide then. Every other error status is a refusal (see the module docs).
+pub fn query_not_implemented(status: i32) -> bool {
+    status == -XEN_EOPNOTSUPP || status == -XEN_ENOSYS
+}
+
+/// What the backend offers for a stream, as far as `HW_PARAM_QUERY` with the
+/// stream's whole XenStore limits told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendOffer {
+    /// Its answer.
+    Answer(HwParam),
+    /// It refused that query too, with this status: nothing within the
+    /// stream's XenStore limits.
+    Refused(i32),
+    /// That query failed another way; what it offers is unknown.
+    Unknown,
+}
+
+/// The request and the backend have no configuration in common: the
+/// backend refused the `HW_PARAM_QUERY` narrowed to the request, or
+/// answered with ranges that exclude it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoCommonConfig {
+    /// What the application asked for.
+    pub request: StreamRequest,
+    /// The stream's XenStore configuration.
+    pub caps: StreamCaps,
+    /// The status with which the backend refused the narrowed query;
+    /// `None` when it answered.
+    pub refused: Option<i32>,
+    /// What its answer excluded (`None` when it refused).
+    pub excluded: Option<NegotiationError>,
+    /// What it offers within the XenStore limits.
+    pub offer: BackendOffer,
+}
+
+impl fmt::Display for NoCommonConfig {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            formatter,
+            "no configuration in common with the backend: asked for {} (XenStore allows {}); ",
+            self.request,
+            ShowCaps(&self.caps)
+        )?;
+        match (self.refused, self.excluded) {
+            (Some(status), _) => write!(
+                formatter,
+                "the backend refused HW_PARAM_QUERY (status {status})"
+            )?,
+            (None, Some(reason)) => write!(
+                formatter,
+                "the backend's HW_PARAM_QUERY answer excludes it ({reason})"
+            )?,
+            (None, None) => {
+                formatter.write_str("the backend's HW_PARAM_QUERY answer excludes it")?
+            }
+        }
+        match &self.offer {
+            BackendOffer::Answer(offer) => {
+                write!(formatter, "; the backend offers {}", ShowHwParam(offer))
+            }
+            BackendOffer::Refused(status) => write!(
+                formatter,
+                "; the backend offers nothing within the XenStore limits (status {status})"
+            ),
+            BackendOffer::Unknown => {
+                formatter.write_str("; what the backend offers is unknown (no answer)")
+            }
+        }
+    }
+}
+
+impl core::error::Error for NoCommonConfig {}
 
 /// A field of `struct xensnd_query_hw_param`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

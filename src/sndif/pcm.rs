@@ -12,7 +12,10 @@ use alloc::vec::Vec;
 use super::channel::ChannelStats;
 use super::config::{StreamCaps, StreamKind};
 use super::frontend::{Frontend, Shared};
-use super::negotiate::{build_query, negotiate, AnswerIssue, NegotiationError, StreamRequest};
+use super::negotiate::{
+    build_query, negotiate, query_not_implemented, AnswerIssue, BackendOffer, NoCommonConfig,
+    ShowCaps, StreamRequest,
+};
 use super::stream::{OpenParams, Stream as SndStream, StreamCounters};
 use super::SndError;
 use crate::abi::errno::{XEN_EINVAL, XEN_ENOSYS, XEN_EOPNOTSUPP};
@@ -108,9 +111,9 @@ impl From<pcm::InvalidTransition> for PcmError {
     }
 }
 
-impl From<NegotiationError> for PcmError {
-    fn from(e: NegotiationError) -> Self {
-        PcmError::new(ErrorKind::Unsupported, alloc::format!("{e}"))
+impl From<NoCommonConfig> for PcmError {
+    fn from(e: NoCommonConfig) -> Self {
+        PcmError::new(ErrorKind::InvalidConfig, alloc::format!("{e}"))
     }
 }
 
@@ -199,17 +202,53 @@ impl<X: Platform> Frontend<X> {
             .stream
             .as_mut()
             .ok_or_else(|| PcmError::new(ErrorKind::Disconnected, "device not connected"))?;
+        // What the XenStore configuration excludes needs no backend.
+        if let Err(reason) = negotiate(&caps, None, request) {
+            return Err(PcmError::new(
+                ErrorKind::InvalidConfig,
+                alloc::format!(
+                    "asked for {request}, which the stream's XenStore configuration ({}) excludes: {reason}",
+                    ShowCaps(&caps)
+                ),
+            ));
+        }
+        // The policy is in the `negotiate` module docs.
         let query = build_query(&caps, request);
-        let answer = match snd.query_hw_params(&mut shared.xen, &query) {
+        let xen = &mut shared.xen;
+        let no_common = |snd: &mut SndStream<X>, xen: &mut X, refused, excluded| {
+            let whole = build_query(&caps, &StreamRequest::default());
+            let offer = match snd.query_hw_params(xen, &whole) {
+                Ok(answer) => BackendOffer::Answer(answer),
+                Err(SndError::Backend { status, .. }) => BackendOffer::Refused(status),
+                Err(_) => BackendOffer::Unknown,
+            };
+            PcmError::from(NoCommonConfig {
+                request: *request,
+                caps: caps.clone(),
+                refused,
+                excluded,
+                offer,
+            })
+        };
+        let answer = match snd.query_hw_params(xen, &query) {
             Ok(answer) => Some(answer),
-            Err(e) => {
+            Err(SndError::Backend { status, .. }) if !query_not_implemented(status) => {
+                return Err(no_common(snd, xen, Some(status), None));
+            }
+            Err(
+                e @ (SndError::Timeout { .. } | SndError::BadResponse | SndError::Backend { .. }),
+            ) => {
                 log::info!(
-                    "vsnd: backend did not answer HW_PARAM_QUERY ({e}); using XenStore limits"
+                    "vsnd: backend does not implement HW_PARAM_QUERY ({e}); using XenStore limits"
                 );
                 None
             }
+            Err(e) => return Err(e.into()),
         };
-        let negotiated = negotiate(&caps, answer.as_ref(), request)?;
+        let negotiated = match negotiate(&caps, answer.as_ref(), request) {
+            Ok(negotiated) => negotiated,
+            Err(reason) => return Err(no_common(snd, xen, None, Some(reason))),
+        };
         for issue in &negotiated.issues {
             log::warn!("vsnd: ignored part of the backend's HW_PARAM answer: {issue:?}");
         }
