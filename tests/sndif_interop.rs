@@ -577,3 +577,84 @@ fn request_outside_the_xenstore_configuration_is_invalid_config_without_a_query(
     assert!(requests_of(&world, 0, XENSND_OP_HW_PARAM_QUERY).is_empty());
     assert_clean_teardown(&world);
 }
+
+// ---- positions while a playback stream runs dry ----
+
+fn push_positions(world: &World, positions: &[u64]) {
+    let mut state = world.hostile.borrow_mut();
+    for &position in positions {
+        state.streams[0].push_position(position);
+    }
+}
+
+/// Let the backend run, then let the frontend take in what it did.
+fn settle(world: &World, pcm: &mut xensnd::sndif::pcm::SndPcm<SimGuest>) {
+    world.sim.run_until_idle(1000);
+    pcm.write_ready().unwrap();
+}
+
+#[test]
+fn position_past_what_was_written_is_clamped_and_counts_one_underrun_per_dry_spell() {
+    let world = setup();
+    let mut pcm = running_speaker(&world);
+    world.hostile.borrow_mut().report_positions = false;
+    // 1000 frames (4000 bytes) written; the buffer is 1920 frames.
+    play(&mut pcm, 1000).unwrap();
+    settle(&world, &mut pcm);
+    assert_eq!(pcm.counters().underruns, 0);
+    // The device ran dry and kept counting, like snd_be's timestamp.
+    push_positions(&world, &[4000 + 400]);
+    settle(&world, &mut pcm);
+    assert_eq!(pcm.position(), 1000, "clamped to what was written");
+    assert_eq!(pcm.delay(), 0);
+    assert_eq!(pcm.counters().underruns, 1);
+    // Still dry: the same underrun. Back to exactly the end (snd_be after
+    // its xrun recovery): not backwards.
+    push_positions(&world, &[4000 + 800, 4000]);
+    settle(&world, &mut pcm);
+    assert_eq!(pcm.position(), 1000);
+    assert_eq!(pcm.counters().underruns, 1);
+    assert_eq!(pcm.channel_stats().bad_positions, 0);
+    // Below the position held: backwards, ignored.
+    push_positions(&world, &[3000]);
+    settle(&world, &mut pcm);
+    assert_eq!(pcm.channel_stats().bad_positions, 1);
+    // More data, and the device runs dry again: a second underrun.
+    play(&mut pcm, 500).unwrap();
+    push_positions(&world, &[6000 + 100]);
+    settle(&world, &mut pcm);
+    assert_eq!(pcm.position(), 1500);
+    assert_eq!(pcm.counters().underruns, 2);
+    // Exactly a buffer (7680 bytes) past is still a device; more is not.
+    push_positions(&world, &[6000 + 7680, 6000 + 7680 + 4]);
+    settle(&world, &mut pcm);
+    assert_eq!(pcm.position(), 1500);
+    assert_eq!(pcm.channel_stats().bad_positions, 2);
+    assert_eq!(pcm.counters().underruns, 2);
+    // The stream plays on.
+    world.hostile.borrow_mut().report_positions = true;
+    play(&mut pcm, 480).unwrap();
+    pcm.drain().unwrap();
+    assert_eq!(pcm.state(), StreamState::Drained);
+    assert_eq!(pcm.position(), 1980);
+    assert_clean_teardown(&world);
+}
+
+#[test]
+fn drain_completes_promptly_when_the_position_passes_the_end() {
+    let world = setup();
+    let mut pcm = running_speaker(&world);
+    world.hostile.borrow_mut().report_positions = false;
+    play(&mut pcm, 1000).unwrap();
+    settle(&world, &mut pcm);
+    // The device played the end and a little silence past it.
+    push_positions(&world, &[4000 + 200]);
+    let before = world.sim.now_ns();
+    pcm.drain().unwrap();
+    assert_eq!(pcm.state(), StreamState::Drained);
+    assert_eq!(world.sim.now_ns(), before, "drain waited");
+    assert_eq!(pcm.position(), 1000);
+    // Draining to the end is no underrun.
+    assert_eq!(pcm.counters().underruns, 0);
+    assert_clean_teardown(&world);
+}

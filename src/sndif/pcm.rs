@@ -1,6 +1,8 @@
 //! The `pcm` traits implemented over a sndif stream: what the application
 //! uses. Opening negotiates a configuration (backend `HW_PARAM_QUERY`
-//! answer if it gives one, XenStore limits otherwise); every operation
+//! answer if it gives one, XenStore limits if it does not implement the
+//! query; a refusal is `InvalidConfig` naming both sides, see
+//! [`super::negotiate`]); every operation
 //! follows the backend's connection and reports `Disconnected` once when
 //! the backend went away, after which `prepare` opens the stream again on
 //! the new connection.

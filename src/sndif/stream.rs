@@ -13,9 +13,31 @@
 //! READ(offset, length) asks it to put the chunk into the shared buffer and
 //! the frames are copied out.
 //!
+//! # Positions while a playback stream runs dry
+//! A real device keeps its pointer moving when it runs out of data, and so
+//! does snd_be, which reports a position from ALSA's audio timestamp: its
+//! `CUR_POS` can pass the bytes written until ALSA stops the device with an
+//! xrun (snd_be then reports the bytes written again). The frontend takes
+//! such a position as "everything written was played": it is clamped to
+//! the bytes written. A position more than one buffer past the bytes
+//! written is impossible for a device (it plays out of a ring of one
+//! buffer: ALSA stops it as soon as the ring runs empty, and a device left
+//! running would be replaying its ring a buffer later) and is ignored as
+//! bad, as is one below the position already held
+//! (compared after clamping, so going past the end and then reporting
+//! exactly the end again, as snd_be does around its xrun recovery, is not
+//! going backwards).
+//!
+//! An underrun is counted when, while the stream is running and not
+//! draining, the backend's position reaches or passes the bytes written:
+//! the device has nothing left to play, which is ALSA's own definition
+//! (`avail >= stop_threshold`). It is counted once per dry spell: a second
+//! one needs more data written first. `drain` completes as soon as the
+//! position reaches or passes the end.
+//!
 //! `buffer_sz` in OPEN is exactly the PCM buffer (whole frames). Volume and
 //! mute values travel through a part of that buffer that holds no audio the
-//! backend still needs at that moment (see "Volume and mute values" in the
+//! backend still needs at that moment (see "The shared buffer" in the
 //! [`super`] module docs).
 #![forbid(unsafe_code)]
 
@@ -273,6 +295,8 @@ impl<X: Platform> Stream<X> {
             period_sz: params.period_bytes() as u32,
         };
         self.reset_accounting();
+        self.channel
+            .set_position_slack(params.buffer_bytes() as u64);
         match self.channel.call(xen, XENSND_OP_OPEN, open.as_bytes()) {
             Ok(_) => {
                 self.buffer = Some(buffer);
@@ -460,8 +484,10 @@ impl<X: Platform> Stream<X> {
         let position = self.position_bytes();
         match self.direction {
             Direction::Playback => {
-                // Everything we gave was played while running: an underrun,
-                // counted once per occurrence.
+                // The backend played everything we gave while running (its
+                // position reached or passed the end; positions past it
+                // are clamped): an underrun, counted once per dry spell
+                // (per amount written). See the module docs.
                 if self.submitted > 0
                     && !self.draining
                     && position >= self.submitted
