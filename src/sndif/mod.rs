@@ -136,10 +136,7 @@ impl core::fmt::Display for SndError {
             SndError::Unsupported => write!(f, "configuration not supported"),
             SndError::Xen(e) => write!(f, "hypervisor service failed: {e:?}"),
             SndError::Buffer(e) => write!(f, "shared buffer: {e:?}"),
-            SndError::NoControlRoom => write!(
-                f,
-                "no room in the shared buffer for volume/mute values: it holds only audio the backend still needs"
-            ),
+            SndError::NoControlRoom => write!(f, "no room for volume/mute values in the buffer"),
         }
     }
 }

@@ -105,34 +105,36 @@ impl StreamRequest {
     }
 }
 
-/// Writes `value`, or "any" when the request leaves the choice.
-fn wish<T: fmt::Display>(formatter: &mut fmt::Formatter<'_>, value: Option<T>) -> fmt::Result {
-    match value {
-        Some(value) => write!(formatter, "{value}"),
-        None => formatter.write_str("any"),
+/// A value the request may leave open: the value, or "any".
+struct Wish(Option<u32>);
+
+impl fmt::Display for Wish {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(value) => fmt::Display::fmt(&value, formatter),
+            None => formatter.write_str("any"),
+        }
     }
 }
 
-/// "format s16_le, rate 48000 Hz, 2 channels, period 480 frames, buffer
+/// "format s16_le, rate 48000 Hz, channels 2, period 480 frames, buffer
 /// 1920 frames", with "any" where the request leaves the choice.
 impl fmt::Display for StreamRequest {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str("format ")?;
-        wish(formatter, self.format)?;
-        formatter.write_str(", rate ")?;
-        wish(formatter, self.rate)?;
-        formatter.write_str(" Hz, channels ")?;
-        wish(formatter, self.channels)?;
-        formatter.write_str(", period ")?;
-        wish(formatter, self.period_frames)?;
-        formatter.write_str(" frames, buffer ")?;
-        wish(formatter, self.buffer_frames)?;
-        formatter.write_str(" frames")
+        write!(
+            formatter,
+            "format {}, rate {} Hz, channels {}, period {} frames, buffer {} frames",
+            self.format.map_or("any", SampleFormat::name),
+            Wish(self.rate),
+            Wish(self.channels.map(u32::from)),
+            Wish(self.period_frames),
+            Wish(self.buffer_frames)
+        )
     }
 }
 
-/// A HW_PARAM_QUERY answer for people: "formats s16_le,s32_le, rates
-/// 8000-192000 Hz, channels 1-8, buffer 64-1048576 frames, period
+/// A HW_PARAM_QUERY request or answer for people: "formats s16_le,s32_le,
+/// rates 8000-192000 Hz, channels 1-8, buffer 64-1048576 frames, period
 /// 16-1048576 frames".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ShowHwParam<'a>(pub &'a HwParam);
@@ -142,7 +144,7 @@ impl fmt::Display for ShowHwParam<'_> {
         let hw = self.0;
         let formats = FormatSet::from_bits_truncate(hw.formats);
         if formats.is_empty() {
-            write!(formatter, "formats none (mask {:#x})", hw.formats)?;
+            formatter.write_str("formats none")?;
         } else {
             write!(formatter, "formats {formats}")?;
         }
@@ -157,29 +159,6 @@ impl fmt::Display for ShowHwParam<'_> {
             hw.buffer.max,
             hw.period.min,
             hw.period.max
-        )
-    }
-}
-
-/// A stream's XenStore configuration for people: "formats s16_le, rates
-/// 44100,48000 Hz, channels 1-2, buffer-size 65536 bytes".
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ShowCaps<'a>(pub &'a StreamCaps);
-
-impl fmt::Display for ShowCaps<'_> {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let caps = self.0;
-        write!(formatter, "formats {}, rates ", caps.formats)?;
-        for (index, rate) in caps.rates.iter().enumerate() {
-            if index > 0 {
-                formatter.write_str(",")?;
-            }
-            write!(formatter, "{rate}")?;
-        }
-        write!(
-            formatter,
-            " Hz, channels {}-{}, buffer-size {} bytes",
-            caps.channels_min, caps.channels_max, caps.buffer_size_bytes
         )
     }
 }
@@ -204,6 +183,15 @@ pub enum BackendOffer {
     Unknown,
 }
 
+/// How the backend turned the request down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// It answered the query narrowed to the request with this error status.
+    Status(i32),
+    /// Its answer excludes the request, for this reason.
+    Excluded(NegotiationError),
+}
+
 /// The request and the backend have no configuration in common: the
 /// backend refused the `HW_PARAM_QUERY` narrowed to the request, or
 /// answered with ranges that exclude it.
@@ -211,13 +199,11 @@ pub enum BackendOffer {
 pub struct NoCommonConfig {
     /// What the application asked for.
     pub request: StreamRequest,
-    /// The stream's XenStore configuration.
-    pub caps: StreamCaps,
-    /// The status with which the backend refused the narrowed query;
-    /// `None` when it answered.
-    pub refused: Option<i32>,
-    /// What its answer excluded (`None` when it refused).
-    pub excluded: Option<NegotiationError>,
+    /// The stream's XenStore limits, as asked of the backend
+    /// ([`build_query`] with no wishes).
+    pub limits: HwParam,
+    /// How the backend turned the request down.
+    pub refusal: Refusal,
     /// What it offers within the XenStore limits.
     pub offer: BackendOffer,
 }
@@ -226,34 +212,26 @@ impl fmt::Display for NoCommonConfig {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             formatter,
-            "no configuration in common with the backend: asked for {} (XenStore allows {}); ",
+            "asked for {}; XenStore allows {}; ",
             self.request,
-            ShowCaps(&self.caps)
+            ShowHwParam(&self.limits)
         )?;
-        match (self.refused, self.excluded) {
-            (Some(status), _) => write!(
+        match self.refusal {
+            Refusal::Status(status) => write!(
                 formatter,
-                "the backend refused HW_PARAM_QUERY (status {status})"
+                "backend refused HW_PARAM_QUERY (status {status})"
             )?,
-            (None, Some(reason)) => write!(
-                formatter,
-                "the backend's HW_PARAM_QUERY answer excludes it ({reason})"
-            )?,
-            (None, None) => {
-                formatter.write_str("the backend's HW_PARAM_QUERY answer excludes it")?
-            }
+            Refusal::Excluded(reason) => write!(formatter, "backend answer excludes it: {reason}")?,
         }
         match &self.offer {
             BackendOffer::Answer(offer) => {
-                write!(formatter, "; the backend offers {}", ShowHwParam(offer))
+                write!(formatter, "; backend offers {}", ShowHwParam(offer))
             }
             BackendOffer::Refused(status) => write!(
                 formatter,
-                "; the backend offers nothing within the XenStore limits (status {status})"
+                "; backend offers nothing within the XenStore limits (status {status})"
             ),
-            BackendOffer::Unknown => {
-                formatter.write_str("; what the backend offers is unknown (no answer)")
-            }
+            BackendOffer::Unknown => formatter.write_str("; backend offer unknown (no answer)"),
         }
     }
 }

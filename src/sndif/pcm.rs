@@ -16,7 +16,7 @@ use super::config::{StreamCaps, StreamKind};
 use super::frontend::{Frontend, Shared};
 use super::negotiate::{
     build_query, negotiate, query_not_implemented, AnswerIssue, BackendOffer, NoCommonConfig,
-    ShowCaps, StreamRequest,
+    Refusal, ShowHwParam, StreamRequest,
 };
 use super::stream::{OpenParams, Stream as SndStream, StreamCounters};
 use super::SndError;
@@ -204,38 +204,38 @@ impl<X: Platform> Frontend<X> {
             .stream
             .as_mut()
             .ok_or_else(|| PcmError::new(ErrorKind::Disconnected, "device not connected"))?;
+        // The stream's whole XenStore limits, as a query.
+        let limits = build_query(&caps, &StreamRequest::default());
         // What the XenStore configuration excludes needs no backend.
         if let Err(reason) = negotiate(&caps, None, request) {
             return Err(PcmError::new(
                 ErrorKind::InvalidConfig,
                 alloc::format!(
-                    "asked for {request}, which the stream's XenStore configuration ({}) excludes: {reason}",
-                    ShowCaps(&caps)
+                    "asked for {request}; XenStore allows {}: {reason}",
+                    ShowHwParam(&limits)
                 ),
             ));
         }
         // The policy is in the `negotiate` module docs.
         let query = build_query(&caps, request);
         let xen = &mut shared.xen;
-        let no_common = |snd: &mut SndStream<X>, xen: &mut X, refused, excluded| {
-            let whole = build_query(&caps, &StreamRequest::default());
-            let offer = match snd.query_hw_params(xen, &whole) {
+        let no_common = |snd: &mut SndStream<X>, xen: &mut X, refusal| {
+            let offer = match snd.query_hw_params(xen, &limits) {
                 Ok(answer) => BackendOffer::Answer(answer),
                 Err(SndError::Backend { status, .. }) => BackendOffer::Refused(status),
                 Err(_) => BackendOffer::Unknown,
             };
             PcmError::from(NoCommonConfig {
                 request: *request,
-                caps: caps.clone(),
-                refused,
-                excluded,
+                limits,
+                refusal,
                 offer,
             })
         };
         let answer = match snd.query_hw_params(xen, &query) {
             Ok(answer) => Some(answer),
             Err(SndError::Backend { status, .. }) if !query_not_implemented(status) => {
-                return Err(no_common(snd, xen, Some(status), None));
+                return Err(no_common(snd, xen, Refusal::Status(status)));
             }
             Err(
                 e @ (SndError::Timeout { .. } | SndError::BadResponse | SndError::Backend { .. }),
@@ -249,7 +249,7 @@ impl<X: Platform> Frontend<X> {
         };
         let negotiated = match negotiate(&caps, answer.as_ref(), request) {
             Ok(negotiated) => negotiated,
-            Err(reason) => return Err(no_common(snd, xen, None, Some(reason))),
+            Err(reason) => return Err(no_common(snd, xen, Refusal::Excluded(reason))),
         };
         for issue in &negotiated.issues {
             log::warn!("vsnd: ignored part of the backend's HW_PARAM answer: {issue:?}");
