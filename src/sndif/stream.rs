@@ -408,7 +408,8 @@ impl<X: Platform> Stream<X> {
         }
     }
 
-    /// Bytes the backend reports as played or captured since OPEN.
+    /// Bytes the backend reports as played or captured since OPEN
+    /// (playback: at most the bytes written, see the module docs).
     pub fn position_bytes(&self) -> u64 {
         self.channel.position().bytes
     }
