@@ -115,6 +115,7 @@ fn a_stale_write_answer_never_completes_a_later_request_after_the_ids_wrap() {
     };
     assert_eq!(kind(&error), ErrorKind::Backend(-XEN_EIO), "{error}");
     assert_eq!(pcm.state(), StreamState::Stopped, "prepare again");
+    pcm.prepare().unwrap();
     // More MUTEs than there are ids: each must get its own answer.
     for n in 0..70_000u32 {
         if let Err(error) = pcm.set_mute(n % 2 == 0) {

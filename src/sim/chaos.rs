@@ -70,7 +70,8 @@ impl Bounds {
     }
 
     /// The documented bound of `call` moving `frames` frames: a request
-    /// `T` (prepare: CLOSE + OPEN `2T`); `write`/`read` `d(n) + S + 2T`
+    /// `T` (prepare: CLOSE + OPEN `2T`; volume and mute: room, then the
+    /// request, `2T`); `write`/`read` `d(n) + S + 2T`
     /// (a TRIGGER START inside); `drain` `d(buffer) + S + 3T` (START,
     /// last WRITE answers, STOP). Each plus a reconnection `2C` (the
     /// handshake waits twice) and 1 ms for the simulator's steps.
@@ -548,7 +549,7 @@ fn app_step(
             count(&mut run.report, &result);
         }
         8 => {
-            let bound = run.bounds.of(Call::Request, 0);
+            let bound = run.bounds.of(Call::Prepare, 0);
             let mute = u.ratio(1, 2)?;
             let result = run.timed("set_mute", bound, || pcm.set_mute(mute));
             count(&mut run.report, &result);
