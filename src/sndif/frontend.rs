@@ -437,11 +437,12 @@ impl<X: Platform> Shared<X> {
         // Only PCM instances and streams (numeric names) have children that
         // the configuration reads; every other node is a leaf.
         let numeric = |name: &str| !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit());
-        let prefetched =
-            self.bus
-                .borrow_mut()
-                .store
-                .read_tree(&mut self.xen, path, MAX_PREFETCH_NODES, numeric);
+        // One borrow of the store for the whole read (a local handle, so
+        // `self` stays free).
+        let bus = Rc::clone(&self.bus);
+        let mut bus = bus_mut(&bus);
+        let store = &mut bus.store;
+        let prefetched = store.read_tree(&mut self.xen, path, MAX_PREFETCH_NODES, numeric);
         let source = match prefetched {
             Ok(tree) => DeviceSource::Prefetched(tree),
             Err(error) => {
@@ -450,10 +451,9 @@ impl<X: Platform> Shared<X> {
             }
         };
         self.mark("tree");
-        let mut bus = bus_mut(&self.bus);
         let mut nodes = DeviceConfigSource::<X> {
             source: &source,
-            source_store: &mut bus.store,
+            source_store: &mut *store,
             xen: &mut self.xen,
         };
         let backend_node = format!("{path}/backend");
@@ -467,7 +467,6 @@ impl<X: Platform> Shared<X> {
             value: id_text.clone(),
         })?;
         let config = read_config(&mut nodes, path).map_err(store_err(path))?;
-        drop(bus);
         for error in &config.errors {
             log::error!("{error}");
         }
@@ -481,8 +480,7 @@ impl<X: Platform> Shared<X> {
         let token = format!("vsnd-backend:{path}");
         let state_node = format!("{backend_path}/state");
         // The watch and the backend's state in one round trip.
-        let replies = bus_mut(&self.bus)
-            .store
+        let replies = store
             .batch(
                 &mut self.xen,
                 &[
@@ -513,6 +511,7 @@ impl<X: Platform> Shared<X> {
             token,
             backend_state: XenbusState::Unknown,
         });
+        drop(bus);
         self.mark("watch");
         let index = self.devices.len() - 1;
         self.connect_from(index, initial_state)
