@@ -304,3 +304,49 @@ fn write_ends_with_shutdown_when_the_toolstack_asks_while_it_waits() {
     assert_eq!(world.sim.now_ns(), start);
     assert_clean_teardown(&world);
 }
+
+/// At a given time, writes each value to `node` in turn, in one step.
+struct WritesAt {
+    at_ns: u64,
+    node: String,
+    values: Vec<&'static [u8]>,
+}
+
+impl xensnd::sim::SimPeer for WritesAt {
+    fn step(&mut self, core: &mut xensnd::sim::SimCore) -> bool {
+        if self.values.is_empty() || core.now_ns() < self.at_ns {
+            return false;
+        }
+        let conn = core.store().connect_local(0);
+        for value in self.values.drain(..) {
+            let _ = core.store().write(conn, 0, &self.node, value);
+        }
+        true
+    }
+    fn next_deadline(&self) -> Option<u64> {
+        (!self.values.is_empty()).then_some(self.at_ns)
+    }
+}
+
+#[test]
+fn a_backend_state_event_that_leaves_it_connected_does_not_end_a_blocking_call() {
+    let world = setup();
+    world.hostile.borrow_mut().report_positions = false;
+    let mut pcm = world.frontend.open_unique_id("spk", &request()).unwrap();
+    pcm.prepare().unwrap();
+    let start = world.sim.now_ns();
+    // The watch fires twice; by the time the frontend looks, the backend
+    // is Connected again: nothing to abort.
+    world.sim.add_peer(Box::new(WritesAt {
+        at_ns: start + 50_000_000,
+        node: format!("{}/state", be_path()),
+        values: vec![b"3", b"4"],
+    }));
+    // The call waits for room until its own deadline, not until the event.
+    let written = pcm.write(&ramp(2 * BUFFER)).unwrap();
+    assert_eq!(written, BUFFER);
+    let elapsed = world.sim.now_ns() - start;
+    assert!(elapsed >= STALL_NS, "the call ended after {elapsed} ns");
+    assert_eq!(pcm.state(), StreamState::Running);
+    assert_clean_teardown(&world);
+}

@@ -612,7 +612,7 @@ impl<X: Platform> Shared<X> {
                     stream.set_watch(Some(DeviceWatch::new(
                         Rc::clone(&self.bus),
                         self.devices[index].token.clone(),
-                        format!("{}/state", self.devices[index].backend_path),
+                        self.devices[index].backend_path.clone(),
                     )));
                     created.push((slot, stream));
                 }

@@ -86,12 +86,12 @@ impl<P: SharedPage> Bus<P> {
     }
 
     /// Whether a blocking call on a stream of the device watched with
-    /// `token` (backend state node `state_node`) must give up now.
+    /// `token` (backend directory `backend_path`) must give up now.
     pub fn check<X: Platform<Page = P>>(
         &mut self,
         xen: &mut X,
         token: &str,
-        state_node: &str,
+        backend_path: &str,
     ) -> Result<(), SndError> {
         if self.shutdown_request(xen).is_some() {
             return Err(SndError::Shutdown);
@@ -104,7 +104,7 @@ impl<P: SharedPage> Bus<P> {
         if !self.store.has_watch_event(token) {
             return Ok(());
         }
-        match read_state(&mut self.store, xen, state_node) {
+        match read_state(&mut self.store, xen, backend_path) {
             Ok(XenbusState::Connected) => {
                 // Nothing changed for the streams: the event is spent.
                 while self.store.take_watch_event(token).is_some() {}
@@ -121,17 +121,17 @@ impl<P: SharedPage> Bus<P> {
 pub struct DeviceWatch<P: SharedPage> {
     bus: Rc<RefCell<Bus<P>>>,
     token: String,
-    state_node: String,
+    backend_path: String,
 }
 
 impl<P: SharedPage> DeviceWatch<P> {
-    /// Watch the device whose backend state node `state_node` is watched
-    /// with `token`.
-    pub fn new(bus: Rc<RefCell<Bus<P>>>, token: String, state_node: String) -> Self {
+    /// Watch the device whose backend directory is `backend_path` (its
+    /// `state` node watched with `token`).
+    pub fn new(bus: Rc<RefCell<Bus<P>>>, token: String, backend_path: String) -> Self {
         Self {
             bus,
             token,
-            state_node,
+            backend_path,
         }
     }
 
@@ -139,7 +139,7 @@ impl<P: SharedPage> DeviceWatch<P> {
     /// inside a XenStore operation has nothing to add).
     pub fn check<X: Platform<Page = P>>(&self, xen: &mut X) -> Result<(), SndError> {
         match self.bus.try_borrow_mut() {
-            Ok(mut bus) => bus.check(xen, &self.token, &self.state_node),
+            Ok(mut bus) => bus.check(xen, &self.token, &self.backend_path),
             Err(_) => Ok(()),
         }
     }
