@@ -121,7 +121,8 @@ fn frontend_plays_and_records_through_the_simulated_backend() {
         channels: 2,
         rate: 48_000,
         buffer_bytes: 1920 * 4,
-        period_bytes: 480 * 4,
+        buffer_frames: 1920,
+        period_frames: 480,
     })
     .unwrap();
     tone.read(&mut expected).unwrap();

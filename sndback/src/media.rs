@@ -343,7 +343,8 @@ mod tests {
             channels,
             rate: 8000,
             buffer_bytes: 4096,
-            period_bytes: 0,
+            buffer_frames: 1024,
+            period_frames: 0,
         }
     }
 

@@ -134,6 +134,11 @@ impl XenBusHost for DomHost<'_> {
     fn unwatch(&mut self, path: &str, token: &str) {
         self.store.unwatch(path, token);
     }
+    fn remove(&mut self, path: &str) {
+        if let Err(error) = self.store.remove(path) {
+            log::warn!("remove {path}: {error}");
+        }
+    }
     fn bind_interdomain(&mut self, domid: u32, remote_port: u32) -> Result<u32, String> {
         self.events
             .bind_interdomain(domid, remote_port)

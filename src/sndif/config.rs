@@ -677,8 +677,9 @@ fn read_value<S: ConfigSource + ?Sized>(
     Ok(Some(text))
 }
 
-/// Parse a decimal number in `min..=max`.
-fn parse_number(text: &str, min: u32, max: u32) -> Result<u32, ConfigErrorReason> {
+/// Parse a decimal number in `min..=max`: the number syntax of every vsnd
+/// node (and of the XenBus nodes both ends read: `state`, `ring-ref`, ...).
+pub fn parse_number(text: &str, min: u32, max: u32) -> Result<u32, ConfigErrorReason> {
     let digits = text.trim();
     if digits.is_empty() || !digits.bytes().all(|byte| byte.is_ascii_digit()) {
         return Err(ConfigErrorReason::NotANumber);
@@ -707,7 +708,8 @@ fn list_entries(text: &str) -> impl Iterator<Item = &str> {
         .filter(|entry| !entry.is_empty())
 }
 
-fn parse_rates(text: &str) -> Result<Vec<u32>, ConfigErrorReason> {
+/// Parse a `sample-rates` list: sorted, duplicates merged, never empty.
+pub fn parse_rates(text: &str) -> Result<Vec<u32>, ConfigErrorReason> {
     let mut rates = Vec::new();
     for entry in list_entries(text) {
         if entry.len() > XENSND_SAMPLE_RATE_MAX_LEN {
@@ -725,7 +727,9 @@ fn parse_rates(text: &str) -> Result<Vec<u32>, ConfigErrorReason> {
     Ok(rates)
 }
 
-fn parse_formats(text: &str) -> Result<FormatSet, ConfigErrorReason> {
+/// Parse a `sample-formats` list (every name [`SampleFormat::from_name`]
+/// knows, xl's float spellings included); never empty.
+pub fn parse_formats(text: &str) -> Result<FormatSet, ConfigErrorReason> {
     let mut formats = FormatSet::EMPTY;
     let mut any = false;
     for entry in list_entries(text) {
