@@ -1770,13 +1770,22 @@ fn snd_be_like_period_is_rounded_and_positions_come_from_a_timer() {
         buffer.directory,
         3840,
     );
-    assert_eq!(call(&mut front, &mut channel, &mut mapper, open, 0).status, 0);
+    assert_eq!(
+        call(&mut front, &mut channel, &mut mapper, open, 0).status,
+        0
+    );
     let params = channel.stream().params().unwrap();
     assert_eq!((params.buffer_frames, params.period_frames), (3840, 1024));
     let write = rw_request(2, XENSND_OP_WRITE, 0, 7680);
-    assert_eq!(call(&mut front, &mut channel, &mut mapper, write, 0).status, 0);
+    assert_eq!(
+        call(&mut front, &mut channel, &mut mapper, write, 0).status,
+        0
+    );
     let start = trigger_request(3, XENSND_OP_TRIGGER_START);
-    assert_eq!(call(&mut front, &mut channel, &mut mapper, start, 0).status, 0);
+    assert_eq!(
+        call(&mut front, &mut channel, &mut mapper, start, 0).status,
+        0
+    );
     // A tick every 1024 * 1000 / 48000 = 21 ms (whole ms, as snd_be's timer).
     let mut now = 0;
     let mut seen = Vec::new();

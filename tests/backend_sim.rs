@@ -186,7 +186,11 @@ fn a_card_with_buffer_size_5242880_plays_end_to_end() {
         ("buffer-size", "5242880"),
     ]);
     sim.with_core(|core| add_vsnd_device(core, DOMID, 0, &spec));
-    let view = SimSndBackend::attach(&sim, DeviceSettings::dom0(16 << 20), SimSndBackend::silence());
+    let view = SimSndBackend::attach(
+        &sim,
+        DeviceSettings::dom0(16 << 20),
+        SimSndBackend::silence(),
+    );
     let store = guest.xenstore().unwrap();
     let probe = Frontend::probe(guest, store, FrontendOptions::default()).unwrap();
     assert!(probe.failed.is_empty(), "{:?}", probe.failed);
@@ -252,7 +256,8 @@ fn the_simulated_backend_settles_when_it_cannot_serve_the_card() {
         assert_eq!(sim.store_read(&state).unwrap(), b"6");
     }
     // The toolstack removes the device: the error goes with it.
-    sim.store_rm(&format!("/local/domain/0/backend/vsnd/{DOMID}")).unwrap();
+    sim.store_rm(&format!("/local/domain/0/backend/vsnd/{DOMID}"))
+        .unwrap();
     sim.run_until_idle(1000);
     assert!(sim.store_read(error).is_err());
 }

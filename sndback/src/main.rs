@@ -15,6 +15,7 @@ mod stats;
     reason = "the FFI layer: every block has a SAFETY comment"
 )]
 mod sys;
+mod wav;
 mod xenbus;
 
 use std::collections::HashMap;

@@ -25,7 +25,7 @@ pub enum SourceKind {
     /// A sine tone at this frequency.
     Tone(f32),
     /// A WAV file, loaded once.
-    Wav(Rc<crate::media::WavData>),
+    Wav(Rc<crate::wav::WavFile>),
 }
 
 /// Where audio goes and comes from.

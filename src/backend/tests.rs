@@ -581,3 +581,39 @@ fn counters_accumulate() {
     assert_eq!(total.total_requests(), 3);
     assert_eq!(total.first_write_ns, Some(20));
 }
+
+#[test]
+fn g711_codes_round_trip_and_order() {
+    use super::sample::{alaw_decode, alaw_encode, mulaw_decode, mulaw_encode};
+    for code in 0..=255u8 {
+        let expected = if code == 0x7f { 0xff } else { code };
+        assert_eq!(
+            mulaw_encode(mulaw_decode(code)),
+            expected,
+            "mu-law {code:#x}"
+        );
+        assert_eq!(alaw_encode(alaw_decode(code)), code, "a-law {code:#x}");
+    }
+    assert_eq!(mulaw_encode(0), 0xff);
+    assert_eq!(alaw_encode(0), 0xd5);
+    assert_eq!(mulaw_decode(0xff), 0);
+    assert_eq!(mulaw_decode(0x80), 32_124);
+    assert_eq!(mulaw_decode(0x00), -32_124);
+    assert_eq!(alaw_decode(0xaa), 32_256);
+    assert_eq!(alaw_decode(0x2a), -32_256);
+    // Monotonic: a louder sample never gets a quieter code.
+    let mut last = (i32::MIN, i32::MIN);
+    for sample in (i16::MIN..=i16::MAX).step_by(7) {
+        let decoded = (
+            i32::from(mulaw_decode(mulaw_encode(sample))),
+            i32::from(alaw_decode(alaw_encode(sample))),
+        );
+        assert!(decoded.0 >= last.0 && decoded.1 >= last.1, "{sample}");
+        last = decoded;
+    }
+    let mut out = [0u8; 1];
+    encode(20, 0.0, &mut out);
+    assert_eq!(out[0], 0xff);
+    encode(21, 1.0, &mut out);
+    assert_eq!(out[0], 0xaa);
+}
