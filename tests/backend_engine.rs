@@ -1690,11 +1690,13 @@ fn event_ids_keep_counting_across_reopen_so_linux_plays_twice() {
     }
 }
 
-#[test]
-fn volume_and_mute_are_refused_without_volume_support() {
-    let mut mapper = TestMapper::new();
-    let buffer = FrontBuffer::new(&mut mapper, 8192);
-    let mut stream = playback_with(Behaviour::SND_BE_LIKE);
+/// OPEN 48 kHz s16 stereo over an 8192-byte `buffer`, 1024-byte
+/// periods; the response's status.
+fn open_stereo_8192(
+    stream: &mut Stream<TestPage>,
+    mapper: &mut TestMapper,
+    buffer: &FrontBuffer,
+) -> i32 {
     let open = open_request(
         1,
         XENSND_PCM_FORMAT_S16_LE,
@@ -1704,7 +1706,15 @@ fn volume_and_mute_are_refused_without_volume_support() {
         buffer.directory,
         1024,
     );
-    assert_eq!(reply(stream.handle(&open, &mut mapper, 0)).status, 0);
+    reply(stream.handle(&open, mapper, 0)).status
+}
+
+#[test]
+fn volume_and_mute_are_refused_without_volume_support() {
+    let mut mapper = TestMapper::new();
+    let buffer = FrontBuffer::new(&mut mapper, 8192);
+    let mut stream = playback_with(Behaviour::SND_BE_LIKE);
+    assert_eq!(open_stereo_8192(&mut stream, &mut mapper, &buffer), 0);
     for (id, operation) in [
         XENSND_OP_SET_VOLUME,
         XENSND_OP_GET_VOLUME,
@@ -1735,17 +1745,8 @@ fn a_read_only_directory_cannot_be_mapped_read_write() {
         let mut mapper = TestMapper::new();
         let buffer = FrontBuffer::with_directory(&mut mapper, 8192, directory_read_only);
         let mut stream = playback_with(behaviour);
-        let open = open_request(
-            1,
-            XENSND_PCM_FORMAT_S16_LE,
-            2,
-            48_000,
-            8192,
-            buffer.directory,
-            1024,
-        );
         assert_eq!(
-            reply(stream.handle(&open, &mut mapper, 0)).status,
+            open_stereo_8192(&mut stream, &mut mapper, &buffer),
             expected,
             "{behaviour:?}, directory read-only: {directory_read_only}"
         );

@@ -578,17 +578,28 @@ fn a_device_that_cannot_connect_settles_closed_with_an_error_node() {
         .contains(xensnd::sndif::format::SampleFormat::F32Le));
 }
 
+/// A device connected to a frontend that had written an error node in an
+/// earlier life (which must not count as a failure of this connection).
+fn connected_after_an_old_error(
+    store: &MemoryStore,
+    ports: &FakePorts,
+    grants: &Grants,
+    settings: &DeviceSettings,
+) -> Device<Page> {
+    store.set(FRONTEND_ERROR, "19 an earlier life");
+    let mut device = initialised_device(store, ports, grants, settings);
+    device.on_frontend_change(&mut host(store, ports, grants), settings);
+    assert_eq!(backend_state(store).as_deref(), Some("4"));
+    device
+}
+
 #[test]
 fn a_frontend_that_fails_after_connecting_does_not_loop() {
     let settings = settings();
     let store = MemoryStore::default();
     let ports = FakePorts::default();
     let grants = Grants::default();
-    // An old error of the frontend's from before does not count.
-    store.set(FRONTEND_ERROR, "19 an earlier life");
-    let mut device = initialised_device(&store, &ports, &grants, &settings);
-    device.on_frontend_change(&mut host(&store, &ports, &grants), &settings);
-    assert_eq!(backend_state(&store).as_deref(), Some("4"));
+    let mut device = connected_after_an_old_error(&store, &ports, &grants, &settings);
     // Linux cannot register the card ("cannot find the slot for index 0"):
     // xenbus_dev_fatal writes its error node and goes Closing.
     store.set(FRONTEND_ERROR, "19 initializing frontend");
@@ -625,9 +636,7 @@ fn a_frontend_that_closes_normally_is_offered_initwait_again() {
     let store = MemoryStore::default();
     let ports = FakePorts::default();
     let grants = Grants::default();
-    store.set(FRONTEND_ERROR, "19 an earlier life");
-    let mut device = initialised_device(&store, &ports, &grants, &settings);
-    device.on_frontend_change(&mut host(&store, &ports, &grants), &settings);
+    let mut device = connected_after_an_old_error(&store, &ports, &grants, &settings);
     store.set(&format!("{FRONTEND}/state"), "5");
     device.on_frontend_change(&mut host(&store, &ports, &grants), &settings);
     assert!(device.failure().is_none(), "the error node did not change");

@@ -15,6 +15,14 @@
 //!
 //! Invalid transitions (WRITE before OPEN, PAUSE when not running, ...) are
 //! answered with `-EINVAL` and logged; nothing a frontend sends panics.
+//!
+//! OPEN is checked against what the stream offers ([`super::hw`]: the vsnd
+//! configuration within the device's limits); the device buffer and period
+//! are the whole frames of `buffer_sz` and `period_sz`. Position events
+//! ([`super::pacing`]) number their ids from 0 per connection and keep
+//! counting across OPENs, as Linux's frontend expects (see
+//! [`super::behaviour::EventIds`]). Where sndif leaves room, the stream
+//! follows its [`Behaviour`] (ours by default).
 #![forbid(unsafe_code)]
 
 use alloc::boxed::Box;
