@@ -621,11 +621,17 @@ fn a_frontend_that_fails_after_connecting_does_not_loop() {
     store.set(&format!("{FRONTEND}/state"), "1");
     device.on_frontend_change(&mut host(&store, &ports, &grants), &settings);
     assert_eq!(backend_state(&store).as_deref(), Some("2"));
-    // A device removed in the error state takes its error node with it.
+    // A device removed in the error state takes its error node with it;
+    // the frontend's directory going first (its domain is destroyed) is not
+    // a new configuration to try.
     store.set(&format!("{FRONTEND}/sample-rates"), "abc");
     frontend_initialise(&store, &grants);
     device.on_frontend_change(&mut host(&store, &ports, &grants), &settings);
     assert!(store.get(BACKEND_ERROR).is_some());
+    store.remove_tree(FRONTEND);
+    device.on_frontend_change(&mut host(&store, &ports, &grants), &settings);
+    assert_eq!(backend_state(&store).as_deref(), Some("6"));
+    assert!(device.failure().is_some());
     device.remove(&mut host(&store, &ports, &grants));
     assert_eq!(store.get(BACKEND_ERROR), None);
 }

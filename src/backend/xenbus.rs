@@ -33,9 +33,10 @@
 //! and our state stays Closed (6): a frontend going Initialising is not
 //! offered InitWait again. The device is retried (error node removed,
 //! InitWait) when the frontend's configuration changes (any value
-//! [`crate::sndif::config::read_config`] reads), when the frontend goes
-//! Closed (its driver was removed; a new one may do better), or when the
-//! device is created again (the toolstack removes and re-adds it).
+//! [`crate::sndif::config::read_config`] reads; not a frontend directory
+//! that went away with its domain), when the frontend goes Closed (its
+//! driver was removed; a new one may do better), or when the device is
+//! created again (the toolstack removes and re-adds it).
 //!
 //! Generic over a [`XenBusHost`] (XenStore, event channels, grant mapping,
 //! sinks and sources), so the dom0 program (`sndback`, over Xen's libraries)
@@ -562,7 +563,11 @@ impl<P: SharedPage> Device<P> {
     /// frontend closed, or its configuration changed). Leaving removes the
     /// error node; the state machine then goes on from Closed.
     fn leave_failure(&mut self, store: &mut impl XenBusHost, frontend_state: Option<u32>) -> bool {
-        let why = if frontend_state == Some(STATE_CLOSED) {
+        let why = if frontend_state.is_none() {
+            // The frontend's directory is going away (the domain is being
+            // destroyed): nothing to retry.
+            return false;
+        } else if frontend_state == Some(STATE_CLOSED) {
             "the frontend closed"
         } else {
             let config = read_frontend_config(store, &self.frontend_path);
