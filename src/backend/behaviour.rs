@@ -142,6 +142,11 @@ impl Behaviour {
     /// across OPEN, position events from a per-period timer, period rounded
     /// to a power of two frames. The device buffer is `buffer_sz / frame`
     /// frames, as snd_be asks ALSA (and as this engine always does).
+    ///
+    /// Not modelled: snd_be's position jumping back to the frames written
+    /// once ALSA reports an xrun, and restarting from 0 after STOP and
+    /// START (its audio timestamp restarts); both break Linux's frontend,
+    /// which computes unsigned deltas.
     pub const SND_BE_LIKE: Behaviour = Behaviour {
         directory_writable: true,
         volume: false,

@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 
 use super::hw::{sample_bytes, PcmParams};
+use crate::sndif::format::SampleFormat;
 
 /// Volumes at or below this (in 0.001 dB) are silence: -120 dB.
 pub const SILENT_MILLIBELS: i32 = -120_000;
@@ -27,20 +28,13 @@ pub fn gain(millibels: i32) -> f64 {
 }
 
 /// The bytes of one silent sample of `format` (up to 8 bytes; the first
-/// `sample_bytes(format)` are meaningful).
+/// `sample_bytes(format)` are meaningful); zeros for a format without a
+/// fixed sample size or an unknown code ([`SampleFormat::silence`] is the
+/// one definition).
 pub fn silence(format: u8) -> [u8; 8] {
-    match format {
-        1 => [0x80, 0, 0, 0, 0, 0, 0, 0],
-        4 => [0, 0x80, 0, 0, 0, 0, 0, 0],
-        5 => [0x80, 0, 0, 0, 0, 0, 0, 0],
-        8 => [0, 0, 0x80, 0, 0, 0, 0, 0],
-        9 => [0, 0x80, 0, 0, 0, 0, 0, 0],
-        12 => [0, 0, 0, 0x80, 0, 0, 0, 0],
-        13 => [0x80, 0, 0, 0, 0, 0, 0, 0],
-        20 => [0xff, 0, 0, 0, 0, 0, 0, 0],
-        21 => [0xd5, 0, 0, 0, 0, 0, 0, 0],
-        _ => [0; 8],
-    }
+    SampleFormat::from_code(format)
+        .and_then(SampleFormat::silence)
+        .unwrap_or([0; 8])
 }
 
 fn put(out: &mut [u8], bytes: &[u8], big_endian: bool) {

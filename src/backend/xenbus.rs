@@ -23,9 +23,10 @@
 //! in an error state instead ([`Device::failure`]), when:
 //! - our connect fails (the configuration leaves nothing to serve, a ring
 //!   cannot be mapped, an event channel cannot be bound), or
-//! - the frontend leaves Connected for Closing/Closed with an `error` node
+//! - the frontend leaves Connected for Closing with an `error` node
 //!   (`/local/domain/<domid>/error/device/vsnd/<dev>/error`, where
-//!   `xenbus_dev_fatal` writes) it did not have when we connected.
+//!   `xenbus_dev_fatal` writes, then switches to Closing) it did not have
+//!   when we connected.
 //!
 //! Settling is logged once (error), published the way `xenbus_dev_fatal`
 //! does for a Linux backend: `"<errno> <message>"` in
