@@ -650,3 +650,49 @@ fn a_frontend_that_closes_normally_is_offered_initwait_again() {
     assert_eq!(offered, 1);
     assert_eq!(backend_state(&store).as_deref(), Some("4"));
 }
+
+#[test]
+fn configuration_errors_are_logged_with_what_they_left_out() {
+    use xensnd::backend::xenbus::{error_consequence, read_frontend_config};
+    let store = MemoryStore::default();
+    let ports = FakePorts::default();
+    let grants = Grants::default();
+    libxl_layout(&store);
+    store.set(&format!("{FRONTEND}/0/1/sample-rates"), "abc");
+    store.set(&format!("{FRONTEND}/0/name"), &"n".repeat(300));
+    store.set(&format!("{FRONTEND}/1/name"), "second");
+    store.set(&format!("{FRONTEND}/1/channels-max"), "x");
+    store.set(&format!("{FRONTEND}/1/0/type"), "p");
+    store.set(&format!("{FRONTEND}/1/0/unique-id"), "spk2");
+    let mut host = host(&store, &ports, &grants);
+    let config = read_frontend_config(&mut host, FRONTEND);
+    let described: Vec<String> = config
+        .errors
+        .iter()
+        .map(|error| {
+            let consequence = error_consequence(&config, error, &mut |path| host.read(path));
+            format!("{error}: {consequence}")
+        })
+        .collect();
+    assert_eq!(described.len(), 3, "{described:?}");
+    assert!(
+        described[0].ends_with("PCM 0's name cut, nothing left out"),
+        "{}",
+        described[0]
+    );
+    assert!(
+        described[1].starts_with(&format!(
+            "vsnd config: {FRONTEND}/0/1/sample-rates = \"abc\""
+        )) && described[1].ends_with("stream mic left out"),
+        "what the reliability scenario greps: {}",
+        described[1]
+    );
+    assert!(described[2].ends_with("PCM 1 left out"), "{}", described[2]);
+    store.set(&format!("{FRONTEND}/sample-formats"), "nope");
+    let config = read_frontend_config(&mut host, FRONTEND);
+    let error = &config.errors[0];
+    assert_eq!(
+        error_consequence(&config, error, &mut |path| host.read(path)),
+        "the card cannot come up"
+    );
+}

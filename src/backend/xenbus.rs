@@ -53,8 +53,14 @@ use alloc::vec::Vec;
 use super::behaviour::Behaviour;
 use super::counters::Counters;
 use super::{Direction, GrantMapper, Limits, Sink, Source, Stream, StreamChannel, StreamConfig};
+use crate::abi::sndif::{
+    XENSND_FIELD_DEVICE_NAME, XENSND_FIELD_STREAM_UNIQUE_ID, XENSND_FIELD_VCARD_LONG_NAME,
+    XENSND_FIELD_VCARD_SHORT_NAME,
+};
 use crate::abi::xenbus::XenbusState;
-use crate::sndif::config::{read_config, ConfigSource, StreamCaps, VsndConfig};
+use crate::sndif::config::{
+    read_config, ConfigError, ConfigErrorReason, ConfigSource, StreamCaps, VsndConfig,
+};
 use crate::xen::SharedPage;
 
 /// What the XenBus state machine needs from its host: XenStore, event
@@ -190,11 +196,13 @@ pub fn read_frontend_config(store: &mut impl XenBusHost, frontend: &str) -> Vsnd
 /// out, a bad PCM that PCM: the frontend leaves out the same ones); `Err`
 /// when nothing is left.
 fn streams_to_serve(
+    store: &mut impl XenBusHost,
     config: &VsndConfig,
     settings: &DeviceSettings,
 ) -> Result<Vec<StreamInfo>, String> {
     for error in &config.errors {
-        log::error!("{error}");
+        let consequence = error_consequence(config, error, &mut |path| store.read(path));
+        log::error!("{error}: {consequence}");
     }
     if config.caps.is_none() {
         return Err(format!(
@@ -228,6 +236,55 @@ fn streams_to_serve(
         return Err(format!("{}: no stream to serve", config.path));
     }
     Ok(streams)
+}
+
+/// What a configuration error of `config` left out (see
+/// [`crate::sndif::config`]'s "Errors"): the stream (named by its
+/// `unique-id`, read with `read`) or PCM it is in, the whole card, or
+/// nothing (a name that is too long is cut).
+pub fn error_consequence(
+    config: &VsndConfig,
+    error: &ConfigError,
+    read: &mut dyn FnMut(&str) -> Option<String>,
+) -> String {
+    let relative = error
+        .path
+        .strip_prefix(config.path.as_str())
+        .unwrap_or("")
+        .trim_start_matches('/');
+    let parts: Vec<&str> = relative.split('/').collect();
+    let name_field = |field: &str| {
+        [
+            XENSND_FIELD_VCARD_SHORT_NAME,
+            XENSND_FIELD_VCARD_LONG_NAME,
+            XENSND_FIELD_DEVICE_NAME,
+        ]
+        .contains(&field)
+    };
+    let numeric = |part: &str| !part.is_empty() && part.bytes().all(|byte| byte.is_ascii_digit());
+    if error.reason == ConfigErrorReason::NoPcmInstances {
+        return String::from("no PCM comes up");
+    }
+    match parts.as_slice() {
+        [field] if name_field(field) => String::from("cut, nothing left out"),
+        [pcm] if numeric(pcm) => format!("PCM {pcm} left out"),
+        [pcm, field] if numeric(pcm) && name_field(field) => {
+            format!("PCM {pcm}'s name cut, nothing left out")
+        }
+        [pcm, stream] if numeric(pcm) && numeric(stream) => {
+            format!("stream {pcm}/{stream} left out")
+        }
+        [pcm, _] if numeric(pcm) => format!("PCM {pcm} left out"),
+        [pcm, stream, ..] if numeric(pcm) && numeric(stream) => {
+            let directory = format!("{}/{pcm}/{stream}", config.path);
+            let id = read(&format!("{directory}/{XENSND_FIELD_STREAM_UNIQUE_ID}"))
+                .map(|id| String::from(id.trim()))
+                .filter(|id| !id.is_empty() && id.len() <= 64)
+                .unwrap_or_else(|| format!("{pcm}/{stream}"));
+            format!("stream {id} left out")
+        }
+        _ => String::from("the card cannot come up"),
+    }
 }
 
 /// A decimal XenStore number (the one number syntax,
@@ -640,7 +697,7 @@ impl<P: SharedPage> Device<P> {
         settings: &DeviceSettings,
     ) -> Result<(), ConnectError> {
         let config = read_frontend_config(store, &self.frontend_path);
-        let infos = match streams_to_serve(&config, settings) {
+        let infos = match streams_to_serve(store, &config, settings) {
             Ok(infos) => infos,
             Err(reason) => {
                 return Err(ConnectError {
