@@ -22,15 +22,10 @@ pub const SAMPLE_FORMAT_COUNT: usize = 25;
 
 /// The float formats as `xl` names them (Xen's `libxl_types.idl`,
 /// `libxl_vsnd_pcm_format`: `F32_LE`, `F32_BE`, `F64_LE`, `F64_BE`, written
-/// lower-case into XenStore by `libxl_vsnd.c`), with their
-/// `XENSND_PCM_FORMAT_*` codes. `xl` refuses sndif.h's `float_le`; every
-/// other format name is the same in both.
-pub const XL_FLOAT_NAMES: [(u8, &str); 4] = [
-    (14, "f32_le"),
-    (15, "f32_be"),
-    (16, "f64_le"),
-    (17, "f64_be"),
-];
+/// lower-case into XenStore by `libxl_vsnd.c`), in code order from
+/// `XENSND_PCM_FORMAT_F32_LE` (14). `xl` refuses sndif.h's `float_le`;
+/// every other format name is the same in both.
+pub const XL_FLOAT_NAMES: [&str; 4] = ["f32_le", "f32_be", "f64_le", "f64_be"];
 
 /// One `XENSND_PCM_FORMAT_*` sample format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -177,9 +172,15 @@ impl SampleFormat {
     pub fn from_name(name: &str) -> Option<SampleFormat> {
         XENSND_PCM_FORMATS
             .iter()
-            .chain(XL_FLOAT_NAMES.iter())
             .find(|(_, text)| text.eq_ignore_ascii_case(name))
-            .and_then(|(code, _)| Self::from_code(*code))
+            .map(|(code, _)| *code)
+            .or_else(|| {
+                XL_FLOAT_NAMES
+                    .iter()
+                    .position(|text| text.eq_ignore_ascii_case(name))
+                    .map(|index| SampleFormat::F32Le.code() + index as u8)
+            })
+            .and_then(Self::from_code)
     }
 
     /// The bit of this format in a `formats` mask: `1 << code`.
