@@ -10,9 +10,11 @@ use xensnd::abi::sndif::*;
 use xensnd::backend::io::{IoError, MemorySink, NullSink, SilenceSource, ToneSource};
 use xensnd::backend::status;
 use xensnd::backend::{
-    Direction, GrantMapper, Limits, Sink, Source, Stream, StreamChannel, StreamConfig, StreamState,
+    Behaviour, Direction, EventIds, GrantMapper, Limits, Sink, Source, Stream, StreamChannel,
+    StreamConfig, StreamState,
 };
 use xensnd::ring::{EventConsumer, FrontRing};
+use xensnd::sndif::format::SampleFormat;
 use xensnd::xen::{SharedPage, XenError, PAGE_SIZE};
 use zerocopy::IntoBytes;
 
@@ -64,6 +66,8 @@ impl SharedPage for TestPage {
 #[derive(Default)]
 struct TestMapper {
     grants: HashMap<u32, TestPage>,
+    /// Grants given read-only: a read-write mapping is refused, as Xen does.
+    read_only: std::collections::HashSet<u32>,
     next_gref: u32,
     live: Rc<Cell<i64>>,
     maps: usize,
@@ -89,11 +93,20 @@ impl TestMapper {
         );
         gref
     }
+
+    fn grant_read_only(&mut self, page: &TestPage) -> u32 {
+        let gref = self.grant(page);
+        self.read_only.insert(gref);
+        gref
+    }
 }
 
 impl GrantMapper for TestMapper {
     type Page = TestPage;
-    fn map(&mut self, gref: u32, _writable: bool) -> Result<TestPage, XenError> {
+    fn map(&mut self, gref: u32, writable: bool) -> Result<TestPage, XenError> {
+        if writable && self.read_only.contains(&gref) {
+            return Err(XenError::Hypercall(-1));
+        }
         let page = self.grants.get(&gref).ok_or(XenError::Invalid)?;
         self.live.set(self.live.get() + 1);
         self.maps += 1;
@@ -114,6 +127,12 @@ struct FrontBuffer {
 
 impl FrontBuffer {
     fn new(mapper: &mut TestMapper, size: usize) -> Self {
+        Self::with_directory(mapper, size, false)
+    }
+
+    /// A buffer whose directory pages are granted read-only (`read_only`),
+    /// as xensnd did before, or read-write, as Linux does.
+    fn with_directory(mapper: &mut TestMapper, size: usize, read_only: bool) -> Self {
         let count = size.div_ceil(PAGE_SIZE);
         let pages: Vec<TestPage> = (0..count).map(|_| TestPage::new()).collect();
         let grefs: Vec<u32> = pages.iter().map(|page| mapper.grant(page)).collect();
@@ -123,7 +142,13 @@ impl FrontBuffer {
             (0..directory_count).map(|_| TestPage::new()).collect();
         let directory_grefs: Vec<u32> = directory_pages
             .iter()
-            .map(|page| mapper.grant(page))
+            .map(|page| {
+                if read_only {
+                    mapper.grant_read_only(page)
+                } else {
+                    mapper.grant(page)
+                }
+            })
             .collect();
         for (index, page) in directory_pages.iter().enumerate() {
             let next = directory_grefs.get(index + 1).copied().unwrap_or(0);
@@ -225,6 +250,16 @@ fn playback(limits: Limits) -> (Stream<TestPage>, MemorySink) {
         "test/p",
     );
     (stream, sink)
+}
+
+/// A device that plays only s16_le and s32_le.
+fn s16_s32_limits() -> Limits {
+    Limits {
+        formats: [SampleFormat::S16Le, SampleFormat::S32Le]
+            .into_iter()
+            .collect(),
+        ..Limits::default()
+    }
 }
 
 fn wide_limits() -> Limits {
@@ -478,7 +513,7 @@ fn trigger_state_machine() {
 fn bad_requests_get_error_statuses() {
     let mut mapper = TestMapper::new();
     let buffer = FrontBuffer::new(&mut mapper, 8192);
-    let (mut stream, sink) = playback(Limits::default());
+    let (mut stream, sink) = playback(s16_s32_limits());
     let check = |stream: &mut Stream<TestPage>,
                  mapper: &mut TestMapper,
                  entry: [u8; 64],
@@ -640,12 +675,12 @@ fn bad_requests_get_error_statuses() {
             XENSND_PCM_FORMAT_S16_LE,
             2,
             48_000,
-            8190,
+            252,
             buffer.directory,
             0,
         ),
         status::EINVAL,
-        "buffer not whole frames",
+        "buffer below the device's 64 frames",
     );
     check(
         &mut stream,
@@ -675,7 +710,7 @@ fn bad_requests_get_error_statuses() {
             6,
         ),
         status::EINVAL,
-        "period not whole frames",
+        "period shorter than the device's 16 frames",
     );
     // The directory promises fewer pages than buffer_sz needs: the chain ends early.
     check(
@@ -805,7 +840,7 @@ fn directory_loop_and_short_chain_are_refused() {
 #[test]
 fn hw_param_query_answers_the_intersection() {
     let mut mapper = TestMapper::new();
-    let (mut stream, _sink) = playback(Limits::default());
+    let (mut stream, _sink) = playback(s16_s32_limits());
     let query = HwParam {
         formats: (1 << XENSND_PCM_FORMAT_S16_LE) | (1 << XENSND_PCM_FORMAT_U8),
         rates: Interval {
@@ -1138,12 +1173,21 @@ fn cur_pos_events_are_paced_in_real_time_and_stop_while_paused() {
     // A late wake-up covering two periods gives one event with the current position.
     assert!(channel.service(&mut mapper, 1050 * MS).notify_events);
     assert_eq!(events(&mut front), vec![(1, 15_360)]);
-    // Underrun: only 19200 bytes were written; the position stops there.
+    // Underrun: only 19200 bytes were written, ending on a period boundary.
+    // The device reports where the data ends, then keeps playing (silence)
+    // one frame past it, so the period completes for a frontend that counts
+    // one only when more than a period's frames arrived, and holds there.
     let starved = channel.service(&mut mapper, 2000 * MS);
-    assert_eq!(events(&mut front), vec![(2, 19_200)]);
-    assert_eq!(starved.next_deadline_ns, None);
-    assert_eq!(channel.stream().position(), Some(19_200));
-    // New data restarts the device from when it arrived.
+    assert_eq!(
+        starved.next_deadline_ns,
+        Some(2000 * MS),
+        "one more due now"
+    );
+    let held = channel.service(&mut mapper, 2000 * MS);
+    assert_eq!(events(&mut front), vec![(2, 19_200), (3, 19_204)]);
+    assert_eq!(held.next_deadline_ns, None);
+    assert_eq!(channel.stream().position(), Some(19_204));
+    // New data: the device resumes from where it holds, when it arrived.
     assert_eq!(
         call(
             &mut front,
@@ -1157,17 +1201,18 @@ fn cur_pos_events_are_paced_in_real_time_and_stop_while_paused() {
     );
     assert_eq!(
         channel.service(&mut mapper, 3000 * MS).next_deadline_ns,
-        Some(3000 * MS + 25_020_834)
+        Some(3000 * MS + 25 * MS)
     );
-    channel.service(&mut mapper, 3000 * MS + 25_020_834);
-    assert_eq!(events(&mut front), vec![(3, 24_004)]);
+    channel.service(&mut mapper, 3000 * MS + 25 * MS);
+    assert_eq!(events(&mut front), vec![(4, 24_004)]);
     let counters = channel.stream().counters();
-    assert_eq!(counters.events_sent, 4);
+    assert_eq!(counters.events_sent, 5);
     assert_eq!(counters.requests[XENSND_OP_TRIGGER as usize], 3);
     assert_eq!(counters.notifications_in, 6);
     assert!(counters.notifications_out >= 6);
-    assert_eq!(counters.event_notifications_out, 4);
-    // STOP then CLOSE then OPEN again: event ids and position restart at 0.
+    assert_eq!(counters.event_notifications_out, 5);
+    // STOP then CLOSE then OPEN again: the position restarts at 0, the event
+    // ids go on (Linux's frontend expects the next id; see EventIds).
     assert_eq!(
         call(
             &mut front,
@@ -1179,6 +1224,7 @@ fn cur_pos_events_are_paced_in_real_time_and_stop_while_paused() {
         .status,
         0
     );
+    assert_eq!(channel.stream().position(), Some(19_204 + 30 * 192));
     assert_eq!(
         call(
             &mut front,
@@ -1232,11 +1278,8 @@ fn cur_pos_events_are_paced_in_real_time_and_stop_while_paused() {
         0
     );
     channel.service(&mut mapper, 4100 * MS);
-    // Before the STOP at 3030 ms the device ran dry mid-period at 24 960
-    // bytes (all that was written): that position is reported once (so a
-    // draining frontend sees the end of its data), then the new OPEN
-    // restarts ids and position at 0.
-    assert_eq!(events(&mut front), vec![(4, 24_960), (0, 4800)]);
+    channel.service(&mut mapper, 4100 * MS);
+    assert_eq!(events(&mut front), vec![(5, 4800), (6, 4804)]);
 }
 
 #[test]
@@ -1421,4 +1464,343 @@ impl Source for NullSource {
         out.fill(0);
         Ok(())
     }
+}
+
+fn playback_with(behaviour: Behaviour) -> Stream<TestPage> {
+    let mut config = StreamConfig::new(Direction::Playback);
+    config.behaviour = behaviour;
+    Stream::new(
+        config,
+        Box::new(MemorySink::new()),
+        Box::new(SilenceSource::default()),
+        "test/p",
+    )
+}
+
+/// What Linux's snd-xen-front does with position events (v6.1, Debian 12's
+/// kernel: `sound/xen/xen_snd_front_evtchnl.c` `evtchnl_interrupt_evt`, and
+/// `xen_snd_front_alsa.c` `xen_snd_front_alsa_handle_cur_pos`), and what the
+/// ALSA core makes of them during a drain.
+#[derive(Default)]
+struct LinuxFrontend {
+    /// `channel->evt_id`: zeroed when the channel is allocated (connect),
+    /// never at OPEN.
+    evt_id: u16,
+    skipped: usize,
+    frame_bytes: u64,
+    period_frames: u64,
+    be_cur_frame: u64,
+    out_frames: u64,
+    /// The hardware pointer (frames, not wrapped at the buffer size).
+    hw_ptr: u64,
+    /// The pointer as ALSA last read it: only at `snd_pcm_period_elapsed`.
+    alsa_hw_ptr: u64,
+}
+
+impl LinuxFrontend {
+    /// `alsa_open`/`hw_params` → `stream_clear`: positions restart, the
+    /// event id does not (`xen_snd_front_evtchnl_pair_clear` resets the
+    /// request id `evt_next_id`, not `evt_id`).
+    fn open(&mut self, frame_bytes: u64, period_frames: u64) {
+        self.frame_bytes = frame_bytes;
+        self.period_frames = period_frames;
+        self.be_cur_frame = 0;
+        self.out_frames = 0;
+        self.hw_ptr = 0;
+        self.alsa_hw_ptr = 0;
+    }
+
+    fn event(&mut self, id: u16, position: u64) {
+        // `if (unlikely(event->id != channel->evt_id++)) continue;`
+        let expected = self.evt_id;
+        self.evt_id = self.evt_id.wrapping_add(1);
+        if id != expected {
+            self.skipped += 1;
+            return;
+        }
+        let cur_frame = position / self.frame_bytes;
+        let delta = cur_frame.wrapping_sub(self.be_cur_frame);
+        self.be_cur_frame = cur_frame;
+        self.hw_ptr += delta;
+        self.out_frames += delta;
+        if self.out_frames > self.period_frames {
+            self.out_frames %= self.period_frames;
+            // snd_pcm_period_elapsed: ALSA reads the pointer.
+            self.alsa_hw_ptr = self.hw_ptr;
+        }
+    }
+
+    /// ALSA's drain is done once the pointer it read reached the
+    /// application's (avail >= stop_threshold = the buffer size).
+    fn drained(&self, appl_ptr_frames: u64) -> bool {
+        self.alsa_hw_ptr >= appl_ptr_frames
+    }
+}
+
+/// Serve the channel at every deadline it asks for up to `until`, handing
+/// each event to `linux`; returns the time ALSA's drain of `appl_ptr`
+/// frames completed, if it did.
+fn run_linux_drain(
+    channel: &mut StreamChannel<TestPage>,
+    front: &mut Front,
+    mapper: &mut TestMapper,
+    linux: &mut LinuxFrontend,
+    from: u64,
+    until: u64,
+    appl_ptr: u64,
+) -> Option<u64> {
+    let mut now = from;
+    while now <= until {
+        let result = channel.service(mapper, now);
+        for (id, position) in events(front) {
+            linux.event(id, position);
+        }
+        if linux.drained(appl_ptr) {
+            return Some(now);
+        }
+        now = result.next_deadline_ns?.max(now);
+    }
+    None
+}
+
+/// OPEN (48 kHz s16 stereo, 1200-frame periods, a 4-period buffer), write
+/// the whole buffer, START at `start`: what aplay does with a short file.
+fn linux_plays_four_periods(
+    channel: &mut StreamChannel<TestPage>,
+    front: &mut Front,
+    mapper: &mut TestMapper,
+    buffer: &FrontBuffer,
+    first_id: u16,
+    start: u64,
+) {
+    let open = open_request(
+        first_id,
+        XENSND_PCM_FORMAT_S16_LE,
+        2,
+        48_000,
+        19_200,
+        buffer.directory,
+        4800,
+    );
+    assert_eq!(call(front, channel, mapper, open, start).status, 0);
+    let write = rw_request(first_id + 1, XENSND_OP_WRITE, 0, 19_200);
+    assert_eq!(call(front, channel, mapper, write, start).status, 0);
+    let trigger = trigger_request(first_id + 2, XENSND_OP_TRIGGER_START);
+    assert_eq!(call(front, channel, mapper, trigger, start).status, 0);
+}
+
+fn linux_stops_and_closes(
+    channel: &mut StreamChannel<TestPage>,
+    front: &mut Front,
+    mapper: &mut TestMapper,
+    first_id: u16,
+    now: u64,
+) {
+    let stop = trigger_request(first_id, XENSND_OP_TRIGGER_STOP);
+    assert_eq!(call(front, channel, mapper, stop, now).status, 0);
+    let close = request(first_id + 1, XENSND_OP_CLOSE, &[]);
+    assert_eq!(call(front, channel, mapper, close, now).status, 0);
+}
+
+#[test]
+fn linux_frontend_drain_completes_one_frame_after_the_data() {
+    let mut mapper = TestMapper::new();
+    let buffer = FrontBuffer::new(&mut mapper, 19_200);
+    let stream = playback_with(Behaviour::SNDBACK);
+    let (mut front, mut channel) = connected_channel(&mut mapper, stream);
+    let mut linux = LinuxFrontend::default();
+    linux.open(4, 1200);
+    linux_plays_four_periods(&mut channel, &mut front, &mut mapper, &buffer, 1, 0);
+    // 4800 frames = 100 ms. The position stopped dead at 19200 bytes before
+    // (out_frames == period_size, never > it): ALSA's drain timed out.
+    let drained = run_linux_drain(
+        &mut channel,
+        &mut front,
+        &mut mapper,
+        &mut linux,
+        0,
+        10_000 * MS,
+        4800,
+    );
+    let drained = drained.expect("ALSA's drain completes");
+    assert!(
+        (100 * MS..=100 * MS + 21_000).contains(&drained),
+        "within a frame of the data's end: {drained} ns"
+    );
+    assert_eq!(linux.skipped, 0);
+    assert_eq!(channel.stream().position(), Some(19_204));
+}
+
+#[test]
+fn event_ids_keep_counting_across_reopen_so_linux_plays_twice() {
+    for (behaviour, second_play_works) in [
+        (Behaviour::SNDBACK, true),
+        (Behaviour::SND_BE_LIKE, true),
+        (
+            Behaviour {
+                event_ids: EventIds::ResetAtOpen,
+                ..Behaviour::SNDBACK
+            },
+            false,
+        ),
+    ] {
+        let mut mapper = TestMapper::new();
+        let buffer = FrontBuffer::new(&mut mapper, 19_200);
+        let stream = playback_with(behaviour);
+        let (mut front, mut channel) = connected_channel(&mut mapper, stream);
+        let mut linux = LinuxFrontend::default();
+        let mut first_ids = Vec::new();
+        for (play, start) in [(0u16, 0u64), (1, 1000 * MS)] {
+            linux.open(4, 1200);
+            linux_plays_four_periods(
+                &mut channel,
+                &mut front,
+                &mut mapper,
+                &buffer,
+                10 * play + 1,
+                start,
+            );
+            let sent_before = channel.stream().counters().events_sent;
+            let drained = run_linux_drain(
+                &mut channel,
+                &mut front,
+                &mut mapper,
+                &mut linux,
+                start,
+                start + 500 * MS,
+                4800,
+            );
+            first_ids.push(sent_before);
+            let expected = play == 0 || second_play_works;
+            assert_eq!(drained.is_some(), expected, "{behaviour:?}, play {play}");
+            linux_stops_and_closes(
+                &mut channel,
+                &mut front,
+                &mut mapper,
+                10 * play + 4,
+                start + 600 * MS,
+            );
+        }
+        if second_play_works {
+            assert_eq!(linux.skipped, 0, "{behaviour:?}");
+        } else {
+            assert!(linux.skipped > 0, "{behaviour:?}: Linux skips every event");
+        }
+        assert!(first_ids[1] > 0, "events were sent in the first play");
+    }
+}
+
+/// OPEN 48 kHz s16 stereo over an 8192-byte `buffer`, 1024-byte
+/// periods; the response's status.
+fn open_stereo_8192(
+    stream: &mut Stream<TestPage>,
+    mapper: &mut TestMapper,
+    buffer: &FrontBuffer,
+) -> i32 {
+    let open = open_request(
+        1,
+        XENSND_PCM_FORMAT_S16_LE,
+        2,
+        48_000,
+        8192,
+        buffer.directory,
+        1024,
+    );
+    reply(stream.handle(&open, mapper, 0)).status
+}
+
+#[test]
+fn volume_and_mute_are_refused_without_volume_support() {
+    let mut mapper = TestMapper::new();
+    let buffer = FrontBuffer::new(&mut mapper, 8192);
+    let mut stream = playback_with(Behaviour::SND_BE_LIKE);
+    assert_eq!(open_stereo_8192(&mut stream, &mut mapper, &buffer), 0);
+    for (id, operation) in [
+        XENSND_OP_SET_VOLUME,
+        XENSND_OP_GET_VOLUME,
+        XENSND_OP_MUTE,
+        XENSND_OP_UNMUTE,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let entry = rw_request(2 + id as u16, operation, 0, 8);
+        assert_eq!(
+            reply(stream.handle(&entry, &mut mapper, 0)).status,
+            status::EINVAL,
+            "snd_be's command table has no handler for operation {operation}"
+        );
+    }
+    assert!(stream.mixer().is_identity());
+}
+
+#[test]
+fn a_read_only_directory_cannot_be_mapped_read_write() {
+    for (behaviour, directory_read_only, expected) in [
+        (Behaviour::SNDBACK, true, 0),
+        (Behaviour::SNDBACK, false, 0),
+        (Behaviour::SND_BE_LIKE, false, 0),
+        (Behaviour::SND_BE_LIKE, true, status::EFAULT),
+    ] {
+        let mut mapper = TestMapper::new();
+        let buffer = FrontBuffer::with_directory(&mut mapper, 8192, directory_read_only);
+        let mut stream = playback_with(behaviour);
+        assert_eq!(
+            open_stereo_8192(&mut stream, &mut mapper, &buffer),
+            expected,
+            "{behaviour:?}, directory read-only: {directory_read_only}"
+        );
+        drop(stream);
+        assert_eq!(mapper.live.get(), 0);
+    }
+}
+
+#[test]
+fn snd_be_like_period_is_rounded_and_positions_come_from_a_timer() {
+    let mut mapper = TestMapper::new();
+    let buffer = FrontBuffer::new(&mut mapper, 15_360);
+    let stream = playback_with(Behaviour::SND_BE_LIKE);
+    let (mut front, mut channel) = connected_channel(&mut mapper, stream);
+    // 960-frame periods asked, a 3840-frame buffer: the device runs 1024.
+    let open = open_request(
+        1,
+        XENSND_PCM_FORMAT_S16_LE,
+        2,
+        48_000,
+        15_360,
+        buffer.directory,
+        3840,
+    );
+    assert_eq!(
+        call(&mut front, &mut channel, &mut mapper, open, 0).status,
+        0
+    );
+    let params = channel.stream().params().unwrap();
+    assert_eq!((params.buffer_frames, params.period_frames), (3840, 1024));
+    let write = rw_request(2, XENSND_OP_WRITE, 0, 7680);
+    assert_eq!(
+        call(&mut front, &mut channel, &mut mapper, write, 0).status,
+        0
+    );
+    let start = trigger_request(3, XENSND_OP_TRIGGER_START);
+    assert_eq!(
+        call(&mut front, &mut channel, &mut mapper, start, 0).status,
+        0
+    );
+    // A tick every 1024 * 1000 / 48000 = 21 ms (whole ms, as snd_be's timer).
+    let mut now = 0;
+    let mut seen = Vec::new();
+    for _ in 0..5 {
+        now = channel.service(&mut mapper, now).next_deadline_ns.unwrap();
+        channel.service(&mut mapper, now);
+        seen.extend(events(&mut front));
+    }
+    let expected: Vec<(u16, u64)> = (1..=5u64)
+        .map(|tick| ((tick - 1) as u16, tick * 21 * 48 * 4))
+        .collect();
+    assert_eq!(seen, expected);
+    assert!(
+        seen.last().unwrap().1 > 7680,
+        "positions pass the 7680 bytes written while the stream runs dry"
+    );
 }

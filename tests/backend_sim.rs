@@ -121,7 +121,8 @@ fn frontend_plays_and_records_through_the_simulated_backend() {
         channels: 2,
         rate: 48_000,
         buffer_bytes: 1920 * 4,
-        period_bytes: 480 * 4,
+        buffer_frames: 1920,
+        period_frames: 480,
     })
     .unwrap();
     tone.read(&mut expected).unwrap();
@@ -152,4 +153,111 @@ fn frontend_plays_and_records_through_the_simulated_backend() {
     assert!(view.borrow().active.is_empty());
     assert_eq!(view.borrow().history.len(), 2);
     assert!(sim.with_core(|core| core.mapped_refs(DOMID)).is_empty());
+}
+
+/// One card with a playback stream `spk` and `card` as its card-level nodes.
+fn card_with(card: &[(&str, &str)]) -> SimVsndSpec {
+    SimVsndSpec {
+        card: card
+            .iter()
+            .map(|(key, value)| (key.to_string(), value.to_string()))
+            .collect(),
+        pcms: vec![SimPcmSpec {
+            name: "main".into(),
+            nodes: vec![],
+            streams: vec![SimStreamSpec {
+                unique_id: "spk".into(),
+                playback: true,
+                nodes: vec![],
+            }],
+        }],
+    }
+}
+
+#[test]
+fn a_card_with_buffer_size_5242880_plays_end_to_end() {
+    // xl accepts `buffer-size=5242880`; sndback used to answer the query
+    // with "no parameters in common" (its buffer cap was 2^20 frames).
+    let sim = SimXen::new();
+    let guest = sim.add_guest(DOMID);
+    let spec = card_with(&[
+        ("sample-rates", "48000"),
+        ("sample-formats", "s16_le"),
+        ("buffer-size", "5242880"),
+    ]);
+    sim.with_core(|core| add_vsnd_device(core, DOMID, 0, &spec));
+    let view = SimSndBackend::attach(
+        &sim,
+        DeviceSettings::dom0(16 << 20),
+        SimSndBackend::silence(),
+    );
+    let store = guest.xenstore().unwrap();
+    let probe = Frontend::probe(guest, store, FrontendOptions::default()).unwrap();
+    assert!(probe.failed.is_empty(), "{:?}", probe.failed);
+    let frontend = probe.frontend;
+    // Every field left to negotiation: the most frames buffer-size allows.
+    let mut speaker = frontend
+        .open_unique_id("spk", &StreamRequest::default())
+        .unwrap();
+    assert!(speaker.negotiation().backend_answered);
+    assert!(speaker.negotiation().issues.is_empty());
+    let config = *speaker.config();
+    assert_eq!(config.format, SampleFormat::S16Le);
+    assert_eq!(config.buffer_frames, 5_242_880 / 4, "more than 1023 pages");
+    speaker.prepare().unwrap();
+    let frames: Vec<u8> = (0..48_000u32 / 2 * 4)
+        .map(|index| (index.wrapping_mul(2_654_435_761) >> 11) as u8)
+        .collect();
+    let mut done = 0;
+    while done < frames.len() {
+        done += speaker.write(&frames[done..]).unwrap() * 4;
+    }
+    // Everything fits in the buffer, so nothing started it yet (and the PCM
+    // layer refuses to drain a Prepared stream).
+    speaker.start().unwrap();
+    speaker.drain().unwrap();
+    let played = view.borrow().played(u32::from(DOMID), "spk");
+    assert!(played == frames, "sample-exact");
+    speaker.close().unwrap();
+}
+
+#[test]
+fn the_simulated_backend_settles_when_it_cannot_serve_the_card() {
+    let sim = SimXen::new();
+    let guest = sim.add_guest(DOMID);
+    let spec = card_with(&[("sample-rates", "48000"), ("sample-formats", "s16_le")]);
+    sim.with_core(|core| add_vsnd_device(core, DOMID, 0, &spec));
+    // A device that plays only u8: nothing of this card can be served.
+    let mut settings = DeviceSettings::dom0(1 << 20);
+    settings.limits.formats = xensnd::sndif::format::FormatSet::single(SampleFormat::U8);
+    let _view = SimSndBackend::attach(&sim, settings, SimSndBackend::silence());
+    let store = guest.xenstore().unwrap();
+    let probe = Frontend::probe(
+        guest,
+        store,
+        FrontendOptions {
+            connect_timeout_ns: 200_000_000,
+            ..FrontendOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(probe.failed.len(), 1, "the device does not come up");
+    let state = format!("/local/domain/0/backend/vsnd/{DOMID}/0/state");
+    let error = "/local/domain/0/error/backend/vsnd/1/0/error";
+    assert_eq!(sim.store_read(&state).unwrap(), b"6");
+    let message = String::from_utf8(sim.store_read(error).unwrap()).unwrap();
+    assert!(message.starts_with("22 "), "{message}");
+    // The frontend tries again (as Linux does on a backend Closed): the
+    // backend does not go back to InitWait for the same configuration.
+    let frontend_state = format!("/local/domain/{DOMID}/device/vsnd/0/state");
+    for _ in 0..5 {
+        sim.store_write(&frontend_state, b"1").unwrap();
+        sim.run_until_idle(1000);
+        assert_eq!(sim.store_read(&state).unwrap(), b"6");
+    }
+    // The toolstack removes the device: the error goes with it.
+    sim.store_rm(&format!("/local/domain/0/backend/vsnd/{DOMID}"))
+        .unwrap();
+    sim.run_until_idle(1000);
+    assert!(sim.store_read(error).is_err());
 }

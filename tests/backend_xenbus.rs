@@ -11,7 +11,7 @@ use std::rc::Rc;
 use xensnd::abi::sndif::{OpenRequest, XENSND_OP_OPEN, XENSND_PCM_FORMAT_S16_LE};
 use xensnd::backend::io::{NullSink, SilenceSource};
 use xensnd::backend::xenbus::{list_devices, Device, DeviceSettings, StreamInfo, XenBusHost};
-use xensnd::backend::{Direction, GrantMapper, Limits, Sink, Source};
+use xensnd::backend::{Behaviour, Direction, GrantMapper, Limits, Sink, Source};
 use xensnd::ring::FrontRing;
 use xensnd::xen::{SharedPage, XenError, PAGE_SIZE};
 use zerocopy::IntoBytes;
@@ -68,7 +68,16 @@ impl GrantMapper for Host<'_> {
 
 impl XenBusHost for Host<'_> {
     fn read(&mut self, path: &str) -> Option<String> {
-        self.store.get(path)
+        // As in XenStore, a directory made by writing below it reads as "".
+        let prefix = format!("{path}/");
+        self.store.get(path).or_else(|| {
+            self.store
+                .nodes
+                .borrow()
+                .keys()
+                .any(|key| key.starts_with(&prefix))
+                .then(String::new)
+        })
     }
     fn write(&mut self, path: &str, value: &str) -> Result<(), String> {
         self.store.set(path, value);
@@ -99,6 +108,9 @@ impl XenBusHost for Host<'_> {
             .watches
             .borrow_mut()
             .remove(&(path.into(), token.into()));
+    }
+    fn remove(&mut self, path: &str) {
+        self.store.remove_tree(path);
     }
     fn bind_interdomain(&mut self, _domid: u32, remote_port: u32) -> Result<u32, String> {
         if self.ports.refuse_remote.get() == Some(remote_port) {
@@ -172,6 +184,7 @@ fn settings() -> DeviceSettings {
         limits: Limits::default(),
         max_buffer_bytes: 1 << 20,
         whole_frames: false,
+        behaviour: Behaviour::default(),
     }
 }
 
@@ -267,13 +280,11 @@ fn full_lifecycle() {
     assert_eq!(backend_state(&store).as_deref(), Some("4"), "Connected");
     assert_eq!(device.streams.len(), 2);
     assert_eq!(ports.bound.borrow().len(), 4);
-    // The configuration narrowed the rates to 44.1-48 kHz.
+    // The configuration narrowed the rates to exactly 44.1 and 48 kHz (the
+    // frontend's parser, the frontend's semantics).
     assert_eq!(
-        device.streams[0].channel.stream().config().limits.rates,
-        xensnd::abi::sndif::Interval {
-            min: 44_100,
-            max: 48_000
-        }
+        device.streams[0].channel.stream().config().caps.rates,
+        vec![44_100, 48_000]
     );
     assert_eq!(
         device.streams[1].channel.stream().config().direction,
@@ -493,4 +504,195 @@ fn devices_with_bad_nodes_are_refused() {
     )
     .is_err());
     assert_eq!(backend_state(&store).as_deref(), Some("1"), "untouched");
+}
+
+const BACKEND_ERROR: &str = "/local/domain/0/error/backend/vsnd/3/0/error";
+const FRONTEND_ERROR: &str = "/local/domain/3/error/device/vsnd/0/error";
+
+/// What Linux's frontend does when its backend goes Closed
+/// (`sndback_disconnect`): tear down, Initialising; and on InitWait set up
+/// again and go Initialised. Returns how many times it got InitWait.
+fn linux_like_frontend_rounds(
+    device: &mut Device<Page>,
+    store: &MemoryStore,
+    ports: &FakePorts,
+    grants: &Grants,
+    settings: &DeviceSettings,
+    rounds: usize,
+) -> usize {
+    let mut offered = 0;
+    for _ in 0..rounds {
+        match backend_state(store).as_deref() {
+            Some("6") => store.set(&format!("{FRONTEND}/state"), "1"),
+            Some("2") => {
+                offered += 1;
+                frontend_initialise(store, grants);
+            }
+            _ => {}
+        }
+        device.on_frontend_change(&mut host(store, ports, grants), settings);
+    }
+    offered
+}
+
+#[test]
+fn a_device_that_cannot_connect_settles_closed_with_an_error_node() {
+    let settings = settings();
+    let store = MemoryStore::default();
+    let ports = FakePorts::default();
+    let grants = Grants::default();
+    let mut device = initialised_device(&store, &ports, &grants, &settings);
+    // An unknown format at card level (xl refuses it; xenstore-write does not).
+    store.set(&format!("{FRONTEND}/sample-formats"), "s16_le,bogus");
+    device.on_frontend_change(&mut host(&store, &ports, &grants), &settings);
+    assert_eq!(backend_state(&store).as_deref(), Some("6"));
+    let error = store
+        .get(BACKEND_ERROR)
+        .expect("error node, as xenbus_dev_fatal writes");
+    assert!(error.starts_with("22 "), "{error}");
+    assert!(error.contains("card-level"), "{error}");
+    assert!(device.failure().is_some());
+    // The frontend keeps trying (Linux goes Initialising on our Closed):
+    // no InitWait is offered again, nothing is mapped or bound.
+    let offered = linux_like_frontend_rounds(&mut device, &store, &ports, &grants, &settings, 20);
+    assert_eq!(offered, 0, "no Connected -> Closing -> InitWait loop");
+    assert_eq!(backend_state(&store).as_deref(), Some("6"));
+    assert!(ports.bound.borrow().is_empty());
+    // The configuration is fixed: tried again, the error node goes.
+    store.set(&format!("{FRONTEND}/sample-formats"), "s16_le,f32_le");
+    device.on_frontend_change(&mut host(&store, &ports, &grants), &settings);
+    assert_eq!(
+        backend_state(&store).as_deref(),
+        Some("2"),
+        "InitWait again"
+    );
+    assert_eq!(store.get(BACKEND_ERROR), None);
+    assert!(device.failure().is_none());
+    frontend_initialise(&store, &grants);
+    device.on_frontend_change(&mut host(&store, &ports, &grants), &settings);
+    assert_eq!(backend_state(&store).as_deref(), Some("4"));
+    // xl's spelling of float_le is served.
+    let caps = &device.streams[0].channel.stream().config().caps;
+    assert!(caps
+        .formats
+        .contains(xensnd::sndif::format::SampleFormat::F32Le));
+}
+
+/// A device connected to a frontend that had written an error node in an
+/// earlier life (which must not count as a failure of this connection).
+fn connected_after_an_old_error(
+    store: &MemoryStore,
+    ports: &FakePorts,
+    grants: &Grants,
+    settings: &DeviceSettings,
+) -> Device<Page> {
+    store.set(FRONTEND_ERROR, "19 an earlier life");
+    let mut device = initialised_device(store, ports, grants, settings);
+    device.on_frontend_change(&mut host(store, ports, grants), settings);
+    assert_eq!(backend_state(store).as_deref(), Some("4"));
+    device
+}
+
+#[test]
+fn a_frontend_that_fails_after_connecting_does_not_loop() {
+    let settings = settings();
+    let store = MemoryStore::default();
+    let ports = FakePorts::default();
+    let grants = Grants::default();
+    let mut device = connected_after_an_old_error(&store, &ports, &grants, &settings);
+    // Linux cannot register the card ("cannot find the slot for index 0"):
+    // xenbus_dev_fatal writes its error node and goes Closing.
+    store.set(FRONTEND_ERROR, "19 initializing frontend");
+    store.set(&format!("{FRONTEND}/state"), "5");
+    let records = device.on_frontend_change(&mut host(&store, &ports, &grants), &settings);
+    assert_eq!(records.len(), 2);
+    assert_eq!(backend_state(&store).as_deref(), Some("6"));
+    let error = store.get(BACKEND_ERROR).unwrap();
+    assert!(error.contains("19 initializing frontend"), "{error}");
+    let offered = linux_like_frontend_rounds(&mut device, &store, &ports, &grants, &settings, 20);
+    assert_eq!(offered, 0);
+    assert!(ports.bound.borrow().is_empty());
+    // The frontend's driver goes away for good (Closed): a new one may do
+    // better, so the device is offered again when it comes back.
+    store.set(&format!("{FRONTEND}/state"), "6");
+    device.on_frontend_change(&mut host(&store, &ports, &grants), &settings);
+    assert!(device.failure().is_none());
+    assert_eq!(store.get(BACKEND_ERROR), None);
+    store.set(&format!("{FRONTEND}/state"), "1");
+    device.on_frontend_change(&mut host(&store, &ports, &grants), &settings);
+    assert_eq!(backend_state(&store).as_deref(), Some("2"));
+    // A device removed in the error state takes its error node with it;
+    // the frontend's directory going first (its domain is destroyed) is not
+    // a new configuration to try.
+    store.set(&format!("{FRONTEND}/sample-rates"), "abc");
+    frontend_initialise(&store, &grants);
+    device.on_frontend_change(&mut host(&store, &ports, &grants), &settings);
+    assert!(store.get(BACKEND_ERROR).is_some());
+    store.remove_tree(FRONTEND);
+    device.on_frontend_change(&mut host(&store, &ports, &grants), &settings);
+    assert_eq!(backend_state(&store).as_deref(), Some("6"));
+    assert!(device.failure().is_some());
+    device.remove(&mut host(&store, &ports, &grants));
+    assert_eq!(store.get(BACKEND_ERROR), None);
+}
+
+#[test]
+fn a_frontend_that_closes_normally_is_offered_initwait_again() {
+    let settings = settings();
+    let store = MemoryStore::default();
+    let ports = FakePorts::default();
+    let grants = Grants::default();
+    let mut device = connected_after_an_old_error(&store, &ports, &grants, &settings);
+    store.set(&format!("{FRONTEND}/state"), "5");
+    device.on_frontend_change(&mut host(&store, &ports, &grants), &settings);
+    assert!(device.failure().is_none(), "the error node did not change");
+    let offered = linux_like_frontend_rounds(&mut device, &store, &ports, &grants, &settings, 4);
+    assert_eq!(offered, 1);
+    assert_eq!(backend_state(&store).as_deref(), Some("4"));
+}
+
+#[test]
+fn configuration_errors_are_logged_with_what_they_left_out() {
+    use xensnd::backend::xenbus::{error_consequence, read_frontend_config};
+    let store = MemoryStore::default();
+    let ports = FakePorts::default();
+    let grants = Grants::default();
+    libxl_layout(&store);
+    store.set(&format!("{FRONTEND}/0/1/sample-rates"), "abc");
+    store.set(&format!("{FRONTEND}/0/name"), &"n".repeat(300));
+    store.set(&format!("{FRONTEND}/1/name"), "second");
+    store.set(&format!("{FRONTEND}/1/channels-max"), "x");
+    store.set(&format!("{FRONTEND}/1/0/type"), "p");
+    store.set(&format!("{FRONTEND}/1/0/unique-id"), "spk2");
+    let mut host = host(&store, &ports, &grants);
+    let config = read_frontend_config(&mut host, FRONTEND);
+    let described: Vec<String> = config
+        .errors
+        .iter()
+        .map(|error| {
+            let consequence = error_consequence(&config, error, &mut |path| host.read(path));
+            format!("{error}: {consequence}")
+        })
+        .collect();
+    assert_eq!(described.len(), 3, "{described:?}");
+    assert!(
+        described[0].ends_with("PCM 0's name cut, nothing left out"),
+        "{}",
+        described[0]
+    );
+    assert!(
+        described[1].starts_with(&format!(
+            "vsnd config: {FRONTEND}/0/1/sample-rates = \"abc\""
+        )) && described[1].ends_with("stream mic left out"),
+        "what the reliability scenario greps: {}",
+        described[1]
+    );
+    assert!(described[2].ends_with("PCM 1 left out"), "{}", described[2]);
+    store.set(&format!("{FRONTEND}/sample-formats"), "nope");
+    let config = read_frontend_config(&mut host, FRONTEND);
+    let error = &config.errors[0];
+    assert_eq!(
+        error_consequence(&config, error, &mut |path| host.read(path)),
+        "the card cannot come up"
+    );
 }

@@ -269,3 +269,32 @@ fn map_source_reads_directories_as_empty() {
         Some("Main".to_string())
     );
 }
+
+#[test]
+fn xl_float_format_names_are_the_sndif_float_formats() {
+    // xl refuses `float_le` ("Invalid pcm format") and writes libxl's names
+    // (`f32_le`, ...) into XenStore; a stream may narrow with sndif.h's.
+    let mut nodes = xl_example();
+    nodes.retain(|(path, _)| *path != "sample-formats");
+    nodes.push(("sample-formats", "f32_le,f32_be,f64_le,f64_be,s16_le"));
+    nodes.push(("0/0/sample-formats", "float_le,float64_be"));
+    let config = read(&nodes);
+    assert!(config.errors.is_empty(), "{:?}", config.errors);
+    let card: FormatSet = [
+        SampleFormat::F32Le,
+        SampleFormat::F32Be,
+        SampleFormat::F64Le,
+        SampleFormat::F64Be,
+        SampleFormat::S16Le,
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(config.caps.as_ref().unwrap().formats, card);
+    let speaker = config.stream_by_unique_id("spk").unwrap();
+    assert_eq!(
+        speaker.caps.formats,
+        [SampleFormat::F32Le, SampleFormat::F64Be]
+            .into_iter()
+            .collect()
+    );
+}

@@ -100,11 +100,15 @@ struct Engine {
 
 impl Engine {
     fn new(spec: &SimVsndSpec, pattern: Vec<u8>) -> Self {
+        Self::with_settings(spec, pattern, DeviceSettings::dom0(16 << 20))
+    }
+
+    fn with_settings(spec: &SimVsndSpec, pattern: Vec<u8>, settings: DeviceSettings) -> Self {
         let sim = SimXen::new();
         let guest = sim.add_guest(GUEST);
         sim.with_core(|core| add_vsnd_device(core, GUEST, 0, spec));
         let (backend, view) = SimSndBackend::new(
-            DeviceSettings::dom0(16 << 20),
+            settings,
             Box::new(move |_, _| {
                 Box::new(Pattern {
                     bytes: pattern.clone(),
@@ -419,14 +423,23 @@ impl Engine {
     }
 }
 
+/// A backend whose device holds at most 1048576 frames (sndback's limit
+/// before it bounded buffers by bytes: the reported case).
+fn engine_with_a_1048576_frame_device(spec: &SimVsndSpec) -> Engine {
+    let mut settings = DeviceSettings::dom0(16 << 20);
+    settings.limits.buffer_frames.max = 1 << 20;
+    Engine::with_settings(spec, vec![0], settings)
+}
+
 #[test]
 fn query_without_common_parameters_is_invalid_config_and_sends_no_open() {
     // The reported case: xl accepts buffer-size=5242880; a buffer of all
     // of it (1310720 s16 stereo frames) is more than the backend's limit of
     // 1048576 frames, so it answers HW_PARAM_QUERY "no parameters in
     // common" (-EINVAL). It used to be ignored; OPEN then failed with an
-    // opaque "backend error -22".
-    let engine = Engine::new(&card(&[("buffer-size", "5242880")]), vec![0]);
+    // opaque "backend error -22". (sndback itself serves the whole
+    // buffer-size now: tests/backend_sim.rs.)
+    let engine = engine_with_a_1048576_frame_device(&card(&[("buffer-size", "5242880")]));
     let request = StreamRequest {
         format: Some(SampleFormat::S16Le),
         channels: Some(2),
@@ -455,7 +468,7 @@ fn buffer_of_4_mib_legal_for_both_sides_plays_sample_exact() {
     // The same card with no buffer wish: the largest buffer both allow,
     // 1048576 frames = 4 MiB, which the backend refused while buffer_sz
     // carried 256 bytes more.
-    let engine = Engine::new(&card(&[("buffer-size", "5242880")]), vec![0]);
+    let engine = engine_with_a_1048576_frame_device(&card(&[("buffer-size", "5242880")]));
     let request = StreamRequest {
         format: Some(SampleFormat::S16Le),
         channels: Some(2),

@@ -15,6 +15,7 @@ mod stats;
     reason = "the FFI layer: every block has a SAFETY comment"
 )]
 mod sys;
+mod wav;
 mod xenbus;
 
 use std::collections::HashMap;
@@ -26,9 +27,10 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use clap::{Parser, ValueEnum};
 use xensnd::abi::sndif::Interval;
-use xensnd::backend::config::{parse_formats, parse_rates, parse_u32};
 use xensnd::backend::xenbus::{DeviceSet, DeviceSettings, StreamSummary};
-use xensnd::backend::Limits;
+use xensnd::backend::{Behaviour, DeviceRates, Limits};
+use xensnd::sndif::config::{parse_formats, parse_number, parse_rates};
+use xensnd::sndif::format::FormatSet;
 
 use crate::sys::{DomainMapper, EventChannels, GrantTable, MappedPage, XenStore};
 use crate::xenbus::{DomHost, MediaSettings, Settings, SourceKind};
@@ -60,18 +62,20 @@ struct Cli {
     /// Sample rates: `MIN-MAX`, one rate, or a comma-separated list.
     #[arg(long, default_value = "8000-192000")]
     rates: String,
-    /// Sample formats (XenStore names, comma-separated).
-    #[arg(long, default_value = "s8,u8,s16_le,s24_le,s32_le,float_le")]
+    /// Sample formats (XenStore names, comma-separated, xl's `f32_le`...
+    /// spellings too), or `all`: every format with a fixed sample size.
+    #[arg(long, default_value = "all")]
     formats: String,
     /// Channel counts: `MIN-MAX` or one count.
     #[arg(long, default_value = "1-8")]
     channels: String,
-    /// Buffer sizes in frames: `MIN-MAX`.
-    #[arg(long, default_value = "64-1048576")]
-    buffer_frames: String,
-    /// Period sizes in frames: `MIN-MAX`.
-    #[arg(long, default_value = "16-1048576")]
-    period_frames: String,
+    /// Buffer sizes in frames: `MIN-MAX` (default: 64 up; `--max-buffer-bytes`
+    /// and the card's `buffer-size` bound it).
+    #[arg(long)]
+    buffer_frames: Option<String>,
+    /// Period sizes in frames: `MIN-MAX` (default: 16 up).
+    #[arg(long)]
+    period_frames: Option<String>,
     /// Largest shared buffer mapped, bytes.
     #[arg(long, default_value_t = 16 << 20)]
     max_buffer_bytes: u32,
@@ -94,35 +98,54 @@ fn parse_level(text: &str) -> Result<log::LevelFilter, String> {
         .map_err(|_| format!("{text:?}: expected off, error, warn, info, debug or trace"))
 }
 
+fn parse_u32(text: &str) -> Result<u32, String> {
+    parse_number(text, 0, u32::MAX).map_err(|reason| format!("{text:?}: {reason}"))
+}
+
 fn parse_range(text: &str) -> Result<Interval, String> {
     let (min, max) = match text.split_once('-') {
         Some((min, max)) => (min, max),
         None => (text, text),
     };
-    let min = parse_u32(min).map_err(|error| format!("{text:?}: {}", error.0))?;
-    let max = parse_u32(max).map_err(|error| format!("{text:?}: {}", error.0))?;
+    let min = parse_u32(min)?;
+    let max = parse_u32(max)?;
     if min > max {
         return Err(format!("{text:?}: minimum above maximum"));
     }
     Ok(Interval { min, max })
 }
 
-fn parse_rate_option(text: &str) -> Result<Interval, String> {
+fn parse_rate_option(text: &str) -> Result<DeviceRates, String> {
     if text.contains(',') {
-        parse_rates(text).map_err(|error| format!("{text:?}: {}", error.0))
+        parse_rates(text)
+            .map(DeviceRates::List)
+            .map_err(|reason| format!("{text:?}: {reason}"))
     } else {
-        parse_range(text)
+        parse_range(text).map(DeviceRates::Range)
     }
 }
 
+fn parse_format_option(text: &str) -> Result<FormatSet, String> {
+    if text.trim().eq_ignore_ascii_case("all") {
+        return Ok(FormatSet::SIZED);
+    }
+    parse_formats(text).map_err(|reason| format!("{text:?}: {reason}"))
+}
+
 fn settings_from(cli: &Cli) -> Result<Settings, String> {
+    let defaults = Limits::default();
+    let optional_range = |text: &Option<String>, default: Interval| match text {
+        Some(text) => parse_range(text),
+        None => Ok(default),
+    };
     let limits = Limits {
-        formats: parse_formats(&cli.formats).map_err(|error| format!("--formats: {}", error.0))?,
+        formats: parse_format_option(&cli.formats)
+            .map_err(|error| format!("--formats: {error}"))?,
         rates: parse_rate_option(&cli.rates).map_err(|error| format!("--rates: {error}"))?,
         channels: parse_range(&cli.channels).map_err(|error| format!("--channels: {error}"))?,
-        buffer_frames: parse_range(&cli.buffer_frames)
+        buffer_frames: optional_range(&cli.buffer_frames, defaults.buffer_frames)
             .map_err(|error| format!("--buffer-frames: {error}"))?,
-        period_frames: parse_range(&cli.period_frames)
+        period_frames: optional_range(&cli.period_frames, defaults.period_frames)
             .map_err(|error| format!("--period-frames: {error}"))?,
     };
     let source = if cli.source == "silence" {
@@ -157,6 +180,7 @@ fn settings_from(cli: &Cli) -> Result<Settings, String> {
             limits,
             max_buffer_bytes: cli.max_buffer_bytes,
             whole_frames: cli.whole_frames,
+            behaviour: Behaviour::SNDBACK,
         },
         media: MediaSettings {
             out_dir,
@@ -579,10 +603,20 @@ mod tests {
         assert!(parse_range("a-b").is_err());
         assert_eq!(
             parse_rate_option("48000,44100"),
-            Ok(Interval {
-                min: 44_100,
-                max: 48_000
-            })
+            Ok(DeviceRates::List(vec![44_100, 48_000]))
+        );
+        assert_eq!(
+            parse_rate_option("8000-16000"),
+            Ok(DeviceRates::Range(Interval {
+                min: 8000,
+                max: 16_000
+            }))
+        );
+        assert_eq!(parse_format_option("all"), Ok(FormatSet::SIZED));
+        assert_eq!(
+            parse_format_option("f32_le,float_le,s16_le").map(FormatSet::len),
+            Ok(2),
+            "xl's and sndif.h's float names are the same format"
         );
     }
 

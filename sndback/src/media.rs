@@ -2,19 +2,22 @@
 //!
 //! A playback stream's sink is `<out-dir>/dom<domid>-<unique-id>.wav`.
 //! Consecutive OPENs with the same format append to the same file; an OPEN
-//! with a different format starts `...-2.wav`, `...-3.wav`. The header is
-//! brought up to date at every CLOSE and the file finalised at teardown.
+//! with a different format starts `...-2.wav`, `...-3.wav`, and so does a
+//! file that reached the most a WAV file can hold (4 GiB: logged, the
+//! full file stays valid, nothing is lost). The header is brought up to
+//! date at every CLOSE and the file finalised at teardown. Every sndif
+//! format with a frame size is stored, losslessly ([`crate::wav`]).
 #![forbid(unsafe_code)]
 
-use std::fs::File;
-use std::io::BufWriter;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
-use hound::{SampleFormat, WavReader, WavSpec, WavWriter};
-use xensnd::backend::hw::{format_name, PcmParams};
+use xensnd::backend::hw::PcmParams;
 use xensnd::backend::io::IoError;
-use xensnd::backend::sample::encode;
 use xensnd::backend::{Sink, Source};
+use xensnd::sndif::format::SampleFormat;
+
+use crate::wav::{self, WavFile, WavLayout, WavWriter};
 
 /// Characters safe in a file name; the rest of a unique-id becomes `_`.
 pub fn sanitize(name: &str) -> String {
@@ -36,49 +39,45 @@ pub fn sanitize(name: &str) -> String {
     }
 }
 
-fn spec_for(params: &PcmParams) -> Option<WavSpec> {
-    let (bits, sample_format) = match params.format {
-        0 | 1 => (8, SampleFormat::Int),
-        2 => (16, SampleFormat::Int),
-        6 => (24, SampleFormat::Int),
-        10 => (32, SampleFormat::Int),
-        14 => (32, SampleFormat::Float),
-        _ => return None,
-    };
-    Some(WavSpec {
-        channels: u16::from(params.channels),
-        sample_rate: params.rate,
-        bits_per_sample: bits,
-        sample_format,
-    })
-}
-
 /// How many files each sink path has started in this process, so a
 /// frontend that reconnects continues with `-2.wav` instead of overwriting.
-pub type FileRegistry = std::rc::Rc<std::cell::RefCell<std::collections::HashMap<PathBuf, u32>>>;
+pub type FileRegistry = Rc<std::cell::RefCell<std::collections::HashMap<PathBuf, u32>>>;
 
-/// Writes playback audio to WAV files.
+/// Writes playback audio to WAV files, every sndif format in the WAV
+/// representation [`crate::wav`] documents.
 pub struct WavSink {
     registry: FileRegistry,
     base: PathBuf,
-    writer: Option<WavWriter<BufWriter<File>>>,
-    spec: Option<WavSpec>,
-    format: u8,
+    writer: Option<WavWriter>,
+    format: Option<SampleFormat>,
     files: u32,
-    /// Bytes of a sample cut by the end of the last WRITE.
+    /// Data bytes per file at most (`None`: what RIFF allows).
+    limit: Option<u64>,
+    /// Bytes of a frame cut by the end of the last WRITE.
     pending: Vec<u8>,
 }
 
 impl WavSink {
     /// A sink writing `<directory>/<stem>.wav` (created at the first OPEN).
     pub fn new(registry: &FileRegistry, directory: &Path, stem: &str) -> Self {
+        Self::with_limit(registry, directory, stem, None)
+    }
+
+    /// The same with at most `limit` data bytes per file (tests of the
+    /// 4 GiB rotation).
+    pub fn with_limit(
+        registry: &FileRegistry,
+        directory: &Path,
+        stem: &str,
+        limit: Option<u64>,
+    ) -> Self {
         Self {
-            registry: std::rc::Rc::clone(registry),
+            registry: Rc::clone(registry),
             base: directory.join(stem),
             writer: None,
-            spec: None,
-            format: 0,
+            format: None,
             files: 0,
+            limit,
             pending: Vec::new(),
         }
     }
@@ -92,52 +91,9 @@ impl WavSink {
         PathBuf::from(name)
     }
 
-    fn finalize(&mut self) {
-        if let Some(writer) = self.writer.take() {
-            if let Err(error) = writer.finalize() {
-                log::error!("{}: finalising WAV: {error}", self.base.display());
-            }
-        }
-    }
-
-    fn write_sample(&mut self, sample: &[u8]) -> Result<(), hound::Error> {
-        let Some(writer) = self.writer.as_mut() else {
-            return Ok(());
-        };
-        match self.format {
-            0 => writer.write_sample(sample[0] as i8),
-            1 => writer.write_sample((i16::from(sample[0]) - 128) as i8),
-            2 => writer.write_sample(i16::from_le_bytes([sample[0], sample[1]])),
-            6 => {
-                // Low 24 bits of a 4-byte container, sign-extended.
-                let raw = i32::from_le_bytes([sample[0], sample[1], sample[2], sample[3]]);
-                writer.write_sample((raw << 8) >> 8)
-            }
-            10 => writer.write_sample(i32::from_le_bytes([
-                sample[0], sample[1], sample[2], sample[3],
-            ])),
-            14 => writer.write_sample(f32::from_le_bytes([
-                sample[0], sample[1], sample[2], sample[3],
-            ])),
-            _ => Ok(()),
-        }
-    }
-}
-
-impl Sink for WavSink {
-    fn start(&mut self, params: &PcmParams) -> Result<(), IoError> {
-        let Some(spec) = spec_for(params) else {
-            log::error!(
-                "WAV sink cannot store format {} (use s8, u8, s16_le, s24_le, s32_le or float_le, or --sink null)",
-                format_name(params.format).unwrap_or("?")
-            );
-            return Err(IoError);
-        };
-        self.pending.clear();
-        if self.writer.is_some() && self.spec == Some(spec) {
-            return Ok(());
-        }
-        self.finalize();
+    /// Start the next file of this sink with `layout`.
+    fn open_file(&mut self, layout: WavLayout) -> Result<(), IoError> {
+        self.writer = None;
         self.files = {
             let mut registry = self.registry.borrow_mut();
             let used = registry.entry(self.base.clone()).or_insert(0);
@@ -145,29 +101,84 @@ impl Sink for WavSink {
             *used
         };
         let path = self.path();
-        let writer = WavWriter::create(&path, spec).map_err(|error| {
+        let writer = WavWriter::create(&path, layout, self.limit).map_err(|error| {
             log::error!("{}: {error}", path.display());
             IoError
         })?;
         log::info!("writing {}", path.display());
         self.writer = Some(writer);
-        self.spec = Some(spec);
-        self.format = params.format;
         Ok(())
     }
 
-    fn write(&mut self, bytes: &[u8]) -> Result<(), IoError> {
-        let size = params_sample_bytes(self.format);
-        self.pending.extend_from_slice(bytes);
-        let whole = self.pending.len() / size * size;
-        let samples: Vec<u8> = self.pending.drain(..whole).collect();
-        for sample in samples.chunks_exact(size) {
-            self.write_sample(sample).map_err(|error| {
-                log::error!("{}: {error}", self.base.display());
+    /// Write WAV frames, starting a new file whenever one is full.
+    fn write_wav(&mut self, mut data: &[u8]) -> Result<(), IoError> {
+        while !data.is_empty() {
+            let path = self.path();
+            let Some(writer) = self.writer.as_mut() else {
+                return Err(IoError);
+            };
+            let written = writer.write_frames(data).map_err(|error| {
+                log::error!("{}: {error}", path.display());
                 IoError
             })?;
+            data = &data[written..];
+            if data.is_empty() {
+                break;
+            }
+            let (layout, full) = (writer.layout(), writer.data_bytes());
+            if full == 0 {
+                log::error!("{}: not even one frame fits", path.display());
+                return Err(IoError);
+            }
+            log::warn!(
+                "{}: full ({full} data bytes, the most this WAV file may hold): continuing in a new file",
+                path.display()
+            );
+            self.open_file(layout)?;
         }
         Ok(())
+    }
+}
+
+impl Sink for WavSink {
+    fn start(&mut self, params: &PcmParams) -> Result<(), IoError> {
+        let format = params.sample_format();
+        let Some(layout) =
+            format.and_then(|format| wav::layout_for(format, params.channels, params.rate))
+        else {
+            log::error!(
+                "WAV sink cannot store format {} (compressed formats have no frames)",
+                format.map_or("?", SampleFormat::name)
+            );
+            return Err(IoError);
+        };
+        self.pending.clear();
+        if self
+            .writer
+            .as_ref()
+            .is_some_and(|writer| writer.layout() == layout)
+            && self.format == format
+        {
+            return Ok(());
+        }
+        self.format = format;
+        self.open_file(layout)
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<(), IoError> {
+        let (Some(format), Some(writer)) = (self.format, self.writer.as_ref()) else {
+            return Err(IoError);
+        };
+        let sample = format.bytes_per_sample().unwrap_or(1) as usize;
+        let frame = sample * usize::from(writer.layout().channels);
+        self.pending.extend_from_slice(bytes);
+        let whole = self.pending.len() / frame * frame;
+        let mut converted = Vec::with_capacity(whole);
+        for sample_bytes in self.pending[..whole].chunks_exact(sample) {
+            wav::to_wav(format, sample_bytes, &mut converted);
+        }
+        self.pending.drain(..whole);
+        self.write_wav(&converted)
     }
 
     fn finish(&mut self) -> Result<(), IoError> {
@@ -181,93 +192,31 @@ impl Sink for WavSink {
     }
 }
 
-fn params_sample_bytes(format: u8) -> usize {
-    xensnd::backend::hw::sample_bytes(format).unwrap_or(1) as usize
-}
-
-impl Drop for WavSink {
-    fn drop(&mut self) {
-        self.finalize();
+/// Load a WAV file for capture (shared by every stream using it).
+pub fn load_wav(path: &Path) -> Result<Rc<WavFile>, String> {
+    let file = wav::read(path).map_err(|error| format!("{}: {error}", path.display()))?;
+    if file.data.is_empty() {
+        return Err(format!("{}: no samples", path.display()));
     }
+    Ok(Rc::new(file))
 }
 
-/// A WAV file loaded for capture, shared by every stream using it.
-#[derive(Debug)]
-pub struct WavData {
-    /// Interleaved samples, normalised to -1..1.
-    pub samples: Vec<f32>,
-    /// The integer samples as stored, for integer files (8/16/24/32 bit).
-    pub integers: Option<Vec<i32>>,
-    /// Bits per sample in the file.
-    pub bits: u16,
-    /// Channels in the file.
-    pub channels: usize,
-    /// The file's sample rate.
-    pub rate: u32,
-}
-
-/// Plays a WAV file (looping) into capture streams, converted to the
-/// stream's format and channel count (channel `i` takes file channel
-/// `i % file channels`); the file's rate is not converted. When the stream's
-/// format is the file's own signed little-endian integer format (s8, s16_le,
-/// s24_le, s32_le), the samples are copied bit for bit.
+/// Plays a WAV file (looping, from its frame 0 at every OPEN) into capture
+/// streams in the stream's format and channel count: channel `i` takes file
+/// channel `i % file channels`; the file's rate is not converted. A file
+/// storing the stream's own format ([`wav::layout_for`], e.g. what the
+/// sink wrote for it) gives its samples back bit for bit; another format is
+/// converted ([`wav::convert`]).
 pub struct WavSource {
-    data: std::rc::Rc<WavData>,
+    data: Rc<WavFile>,
     params: Option<PcmParams>,
     frame: usize,
     pending: Vec<u8>,
 }
 
-/// Load a WAV file (shared by every stream using it).
-pub fn load_wav(path: &Path) -> Result<std::rc::Rc<WavData>, String> {
-    let mut reader =
-        WavReader::open(path).map_err(|error| format!("{}: {error}", path.display()))?;
-    let spec = reader.spec();
-    let context = |error: hound::Error| format!("{}: {error}", path.display());
-    let (samples, integers) = match spec.sample_format {
-        SampleFormat::Float => (
-            reader
-                .samples::<f32>()
-                .collect::<Result<Vec<f32>, _>>()
-                .map_err(context)?,
-            None,
-        ),
-        SampleFormat::Int => {
-            let integers = reader
-                .samples::<i32>()
-                .collect::<Result<Vec<i32>, _>>()
-                .map_err(context)?;
-            let scale = (1u64 << (spec.bits_per_sample - 1)) as f32;
-            let samples = integers.iter().map(|&value| value as f32 / scale).collect();
-            (samples, Some(integers))
-        }
-    };
-    if samples.is_empty() || spec.channels == 0 {
-        return Err(format!("{}: no samples", path.display()));
-    }
-    Ok(std::rc::Rc::new(WavData {
-        samples,
-        integers,
-        bits: spec.bits_per_sample,
-        channels: usize::from(spec.channels),
-        rate: spec.sample_rate,
-    }))
-}
-
-/// The bits of a signed little-endian integer sndif format, and its container bytes.
-fn exact_integer_format(format: u8) -> Option<(u16, usize)> {
-    match format {
-        0 => Some((8, 1)),
-        2 => Some((16, 2)),
-        6 => Some((24, 4)),
-        10 => Some((32, 4)),
-        _ => None,
-    }
-}
-
 impl WavSource {
     /// A source over a loaded file.
-    pub fn new(data: std::rc::Rc<WavData>) -> Self {
+    pub fn new(data: Rc<WavFile>) -> Self {
         Self {
             data,
             params: None,
@@ -277,26 +226,24 @@ impl WavSource {
     }
 
     /// Queue the next frame's bytes in `pending`.
-    fn next_frame(&mut self, params: &PcmParams) {
-        let file_channels = self.data.channels.max(1);
-        let frames = self.data.samples.len() / file_channels;
-        let base = (self.frame % frames.max(1)) * file_channels;
-        let exact = exact_integer_format(params.format)
-            .filter(|&(bits, _)| bits == self.data.bits)
-            .and_then(|(_, size)| self.data.integers.as_ref().map(|values| (values, size)));
-        let size = params.sample_bytes() as usize;
+    fn next_frame(&mut self, params: &PcmParams, format: SampleFormat) {
+        let layout = self.data.layout;
+        let file_channels = usize::from(layout.channels.max(1));
+        let file_sample = usize::from(layout.sample_bytes);
+        let block = file_channels * file_sample;
+        let frames = (self.data.data.len() / block).max(1);
+        let base = (self.frame % frames) * block;
+        let size = format.bytes_per_sample().unwrap_or(1) as usize;
         for channel in 0..usize::from(params.channels) {
-            let index = base + channel % file_channels;
-            if let Some((values, container)) = exact {
-                let value = values.get(index).copied().unwrap_or(0);
-                self.pending
-                    .extend_from_slice(&value.to_le_bytes()[..container]);
-            } else {
-                let value = self.data.samples.get(index).copied().unwrap_or(0.0);
-                let mut sample = [0u8; 8];
-                encode(params.format, value, &mut sample[..size]);
-                self.pending.extend_from_slice(&sample[..size]);
+            let at = base + (channel % file_channels) * file_sample;
+            let mut sample = [0u8; 8];
+            match self.data.data.get(at..at + file_sample) {
+                Some(bytes) => wav::convert(&layout, bytes, format, &mut sample[..size]),
+                None => {
+                    format.fill_silence(&mut sample[..size]);
+                }
             }
+            self.pending.extend_from_slice(&sample[..size]);
         }
         self.frame += 1;
     }
@@ -304,11 +251,14 @@ impl WavSource {
 
 impl Source for WavSource {
     fn start(&mut self, params: &PcmParams) -> Result<(), IoError> {
-        if params.rate != self.data.rate {
+        if params.sample_format().is_none() {
+            return Err(IoError);
+        }
+        if params.rate != self.data.layout.rate {
             log::warn!(
                 "capture at {} Hz from a {} Hz WAV file: played at the stream's rate",
                 params.rate,
-                self.data.rate
+                self.data.layout.rate
             );
         }
         self.params = Some(*params);
@@ -319,10 +269,11 @@ impl Source for WavSource {
 
     fn read(&mut self, out: &mut [u8]) -> Result<(), IoError> {
         let params = self.params.ok_or(IoError)?;
+        let format = params.sample_format().ok_or(IoError)?;
         let mut done = 0;
         while done < out.len() {
             if self.pending.is_empty() {
-                self.next_frame(&params);
+                self.next_frame(&params, format);
             }
             let take = self.pending.len().min(out.len() - done);
             out[done..done + take].copy_from_slice(&self.pending[..take]);
@@ -336,15 +287,71 @@ impl Source for WavSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hound::{SampleFormat as HoundFormat, WavReader, WavSpec, WavWriter as HoundWriter};
 
-    fn params(format: u8, channels: u8) -> PcmParams {
+    fn params(format: SampleFormat, channels: u8) -> PcmParams {
         PcmParams {
-            format,
+            format: format.code(),
             channels,
             rate: 8000,
             buffer_bytes: 4096,
-            period_bytes: 0,
+            buffer_frames: 1024,
+            period_frames: 0,
         }
+    }
+
+    /// A directory of its own for one test.
+    fn scratch(name: &str) -> PathBuf {
+        let directory = std::env::temp_dir().join(format!("sndback-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&directory);
+        std::fs::create_dir_all(&directory).unwrap();
+        directory
+    }
+
+    /// Deterministic pseudo-random bytes.
+    fn noise(seed: u64, length: usize) -> Vec<u8> {
+        let mut state = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        (0..length)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                (state >> 33) as u8
+            })
+            .collect()
+    }
+
+    /// `frames` frames of `format`: any bit pattern, except that the 24-bit
+    /// formats carry 24 significant bits in their container (sign-extended
+    /// for s24, a zero top byte for u24, as ALSA defines them).
+    fn samples(format: SampleFormat, channels: u8, frames: usize, seed: u64) -> Vec<u8> {
+        let size = format.bytes_per_sample().unwrap() as usize;
+        let mut bytes = noise(seed, size * usize::from(channels) * frames);
+        if format.significant_bits() == Some(24) {
+            let big = format.endianness() == Some(xensnd::sndif::format::Endianness::Big);
+            for sample in bytes.chunks_exact_mut(4) {
+                let mut value = u32::from_le_bytes(sample.try_into().unwrap()) & 0x00ff_ffff;
+                if format.is_signed() && value & 0x0080_0000 != 0 {
+                    value |= 0xff00_0000;
+                }
+                let stored = if big {
+                    value.to_be_bytes()
+                } else {
+                    value.to_le_bytes()
+                };
+                sample.copy_from_slice(&stored);
+            }
+        }
+        bytes
+    }
+
+    fn files_of(directory: &Path) -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(directory)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .collect();
+        files.sort();
+        files
     }
 
     #[test]
@@ -356,120 +363,362 @@ mod tests {
     }
 
     #[test]
-    fn wav_sink_round_trip_with_split_samples_and_reopen() {
-        let directory = std::env::temp_dir().join(format!("sndback-test-{}", std::process::id()));
-        std::fs::create_dir_all(&directory).unwrap();
+    fn wav_sink_and_source_round_trip_every_format_and_channel_count() {
+        let directory = scratch("round-trip");
         let registry = FileRegistry::default();
-        let mut sink = WavSink::new(&registry, &directory, "dom1-spk");
-        sink.start(&params(2, 2)).unwrap();
-        let samples: Vec<i16> = (0..100).map(|i| i * 300 - 15000).collect();
-        let bytes: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
-        // Split in the middle of a sample.
-        sink.write(&bytes[..51]).unwrap();
-        sink.write(&bytes[51..]).unwrap();
-        sink.finish().unwrap();
-        // Header is valid after CLOSE, before teardown.
-        let read: Vec<i16> = WavReader::open(directory.join("dom1-spk.wav"))
-            .unwrap()
-            .samples::<i16>()
-            .map(Result::unwrap)
-            .collect();
-        assert_eq!(read, samples);
-        // Same format again: appended; different format: a second file.
-        sink.start(&params(2, 2)).unwrap();
-        sink.write(&bytes[..4]).unwrap();
-        sink.start(&params(10, 1)).unwrap();
-        sink.write(&7i32.to_le_bytes()).unwrap();
-        drop(sink);
-        let first = WavReader::open(directory.join("dom1-spk.wav")).unwrap();
-        assert_eq!(first.len(), 102);
-        let mut second = WavReader::open(directory.join("dom1-spk-2.wav")).unwrap();
-        assert_eq!(second.spec().bits_per_sample, 32);
-        assert_eq!(
-            second
-                .samples::<i32>()
-                .map(Result::unwrap)
-                .collect::<Vec<_>>(),
-            vec![7]
-        );
+        let mut checked = 0;
+        for format in SampleFormat::ALL {
+            if format.bytes_per_sample().is_none() {
+                continue;
+            }
+            for channels in [1u8, 2, 3, 6, 8] {
+                let stem = format!("{format}-{channels}");
+                let data = samples(
+                    format,
+                    channels,
+                    301,
+                    u64::from(format.code()) * 16 + u64::from(channels),
+                );
+                let mut sink = WavSink::new(&registry, &directory, &stem);
+                sink.start(&params(format, channels)).unwrap();
+                // WRITEs cut inside samples and frames.
+                for chunk in data.chunks(37) {
+                    sink.write(chunk).unwrap();
+                }
+                sink.finish().unwrap();
+                drop(sink);
+                let path = directory.join(format!("{stem}.wav"));
+                let file = load_wav(&path).unwrap();
+                assert_eq!(
+                    file.layout,
+                    wav::layout_for(format, channels, 8000).unwrap(),
+                    "{stem}"
+                );
+                let mut source = WavSource::new(file);
+                source.start(&params(format, channels)).unwrap();
+                let mut read = vec![0u8; data.len()];
+                for chunk in read.chunks_mut(29) {
+                    source.read(chunk).unwrap();
+                }
+                assert!(read == data, "{stem}: sample-exact round trip");
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 22 * 5, "every format with a frame size");
         std::fs::remove_dir_all(&directory).unwrap();
     }
 
     #[test]
-    fn wav_sink_refuses_formats_it_cannot_store() {
-        let mut sink = WavSink::new(&FileRegistry::default(), &std::env::temp_dir(), "never");
-        assert!(sink.start(&params(3, 2)).is_err());
+    fn wav_files_read_by_hound_hold_the_stream_values() {
+        let directory = scratch("hound");
+        let registry = FileRegistry::default();
+        // (format, what hound reads for the first two samples)
+        let values: [(SampleFormat, [u8; 8], [i32; 2]); 8] = [
+            (
+                SampleFormat::U8,
+                [0x00, 0xff, 0, 0, 0, 0, 0, 0],
+                [-128, 127],
+            ),
+            (
+                SampleFormat::S8,
+                [0x80, 0x7f, 0, 0, 0, 0, 0, 0],
+                [-128, 127],
+            ),
+            (
+                SampleFormat::S16Be,
+                [0x80, 0x00, 0x12, 0x34, 0, 0, 0, 0],
+                [-32768, 0x1234],
+            ),
+            (
+                SampleFormat::U16Le,
+                [0x00, 0x00, 0xff, 0xff, 0, 0, 0, 0],
+                [-32768, 32767],
+            ),
+            (
+                SampleFormat::S24Le,
+                [0x00, 0x00, 0x80, 0xff, 0x01, 0x00, 0x00, 0x00],
+                [-8_388_608, 1],
+            ),
+            (
+                SampleFormat::U24Be,
+                [0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff],
+                [-8_388_608, 8_388_607],
+            ),
+            (
+                SampleFormat::S32Le,
+                [0x00, 0x00, 0x00, 0x80, 0xff, 0xff, 0xff, 0x7f],
+                [i32::MIN, i32::MAX],
+            ),
+            (
+                SampleFormat::U32Be,
+                [0x80, 0x00, 0x00, 0x01, 0x7f, 0xff, 0xff, 0xff],
+                [1, -1],
+            ),
+        ];
+        for (format, bytes, expected) in values {
+            let size = format.bytes_per_sample().unwrap() as usize;
+            for channels in [2u8, 6] {
+                let stem = format!("{format}-{channels}");
+                let mut sink = WavSink::new(&registry, &directory, &stem);
+                sink.start(&params(format, channels)).unwrap();
+                let mut frame = bytes[..2 * size].to_vec();
+                frame.resize(size * usize::from(channels), 0);
+                if format.is_unsigned() {
+                    // Silence in the other channels.
+                    for sample in frame[2 * size..].chunks_exact_mut(size) {
+                        format.fill_silence(sample);
+                    }
+                }
+                sink.write(&frame).unwrap();
+                drop(sink);
+                let mut reader = WavReader::open(directory.join(format!("{stem}.wav"))).unwrap();
+                assert_eq!(reader.spec().channels, u16::from(channels));
+                let read: Vec<i32> = reader.samples::<i32>().map(Result::unwrap).collect();
+                assert_eq!(&read[..2], &expected, "{stem}");
+                assert!(read[2..].iter().all(|&value| value == 0), "{stem}");
+            }
+        }
+        // Floats: hound reads 32-bit ones.
+        let mut sink = WavSink::new(&registry, &directory, "float");
+        sink.start(&params(SampleFormat::F32Be, 2)).unwrap();
+        let mut frame = 0.25f32.to_be_bytes().to_vec();
+        frame.extend_from_slice(&(-1.0f32).to_be_bytes());
+        sink.write(&frame).unwrap();
+        drop(sink);
+        let mut reader = WavReader::open(directory.join("float.wav")).unwrap();
+        let read: Vec<f32> = reader.samples::<f32>().map(Result::unwrap).collect();
+        assert_eq!(read, vec![0.25, -1.0]);
+        std::fs::remove_dir_all(&directory).unwrap();
     }
 
-    #[test]
-    fn wav_source_maps_channels_and_loops() {
-        let data = std::rc::Rc::new(WavData {
-            samples: vec![0.5, -0.5, 0.25, -0.25],
-            integers: None,
-            bits: 32,
-            channels: 2,
-            rate: 8000,
-        });
-        let mut source = WavSource::new(data);
-        source.start(&params(2, 1)).unwrap();
-        let mut out = [0u8; 8];
-        source.read(&mut out).unwrap();
-        let values: Vec<i16> = out
-            .chunks_exact(2)
-            .map(|b| i16::from_le_bytes([b[0], b[1]]))
-            .collect();
-        assert_eq!(values, vec![16384, 8192, 16384, 8192]);
-    }
-
-    #[test]
-    fn wav_source_copies_integer_samples_bit_for_bit() {
-        // Full-scale values the float path would round (32767 * 32767 / 32768).
-        let path = std::env::temp_dir().join(format!("sndback-src-{}.wav", std::process::id()));
+    fn hound_file(
+        path: &Path,
+        bits: u16,
+        sample_format: HoundFormat,
+        write: impl FnOnce(&mut HoundWriter<std::io::BufWriter<std::fs::File>>),
+    ) {
         let spec = WavSpec {
             channels: 1,
             sample_rate: 8000,
-            bits_per_sample: 16,
-            sample_format: SampleFormat::Int,
+            bits_per_sample: bits,
+            sample_format,
         };
-        let values: Vec<i16> = vec![32767, -32768, 1, -1, 20000, -20001, 0];
-        let mut writer = WavWriter::create(&path, spec).unwrap();
-        for &value in &values {
-            writer.write_sample(value).unwrap();
-        }
+        let mut writer = HoundWriter::create(path, spec).unwrap();
+        write(&mut writer);
         writer.finalize().unwrap();
-        let data = load_wav(&path).unwrap();
-        std::fs::remove_file(&path).unwrap();
-        let mut source = WavSource::new(data);
-        source.start(&params(2, 1)).unwrap();
-        // Read across a sample boundary and past the end (the file loops).
-        let mut out = [0u8; 2 * 7 + 3];
-        source.read(&mut out[..5]).unwrap();
-        source.read(&mut out[5..]).unwrap();
-        let read: Vec<i16> = out
-            .chunks_exact(2)
-            .map(|b| i16::from_le_bytes([b[0], b[1]]))
+    }
+
+    fn capture(file: &Rc<WavFile>, format: SampleFormat, frames: usize) -> Vec<u8> {
+        let mut source = WavSource::new(Rc::clone(file));
+        source.start(&params(format, 1)).unwrap();
+        let mut out = vec![0u8; frames * format.bytes_per_sample().unwrap() as usize];
+        source.read(&mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn u8_capture_from_an_8_bit_wav_is_bit_exact() {
+        // An 8-bit WAV of 8000 samples (every byte value, over and over):
+        // the float path used to be off by one in 3980 of them.
+        let directory = scratch("u8");
+        let path = directory.join("eight.wav");
+        let bytes: Vec<u8> = (0..8000u32).map(|index| (index * 7 % 256) as u8).collect();
+        hound_file(&path, 8, HoundFormat::Int, |writer| {
+            for &byte in &bytes {
+                writer.write_sample(byte as i8 ^ i8::MIN).unwrap();
+            }
+        });
+        let file = load_wav(&path).unwrap();
+        assert_eq!(capture(&file, SampleFormat::U8, 8000), bytes);
+        let signed: Vec<u8> = bytes.iter().map(|byte| byte ^ 0x80).collect();
+        assert_eq!(capture(&file, SampleFormat::S8, 8000), signed);
+        let wide: Vec<u8> = bytes
+            .iter()
+            .flat_map(|&byte| ((i16::from(byte) - 128) << 8).to_le_bytes())
             .collect();
-        assert_eq!(&read[..7], &values[..]);
-        assert_eq!(read[7], 32767);
-        // Another format still converts (s32_le from a 16-bit file).
-        let mut source = WavSource::new(load_wav_values(&values));
-        source.start(&params(10, 1)).unwrap();
-        let mut wide = [0u8; 4];
-        source.read(&mut wide).unwrap();
-        assert_eq!(i32::from_le_bytes(wide), expected_s32(32767.0 / 32768.0));
+        assert_eq!(capture(&file, SampleFormat::S16Le, 8000), wide);
+        std::fs::remove_dir_all(&directory).unwrap();
     }
 
-    fn load_wav_values(values: &[i16]) -> std::rc::Rc<WavData> {
-        std::rc::Rc::new(WavData {
-            samples: values.iter().map(|&v| f32::from(v) / 32768.0).collect(),
-            integers: Some(values.iter().map(|&v| i32::from(v)).collect()),
-            bits: 16,
-            channels: 1,
-            rate: 8000,
-        })
+    #[test]
+    fn capture_converts_a_file_of_another_format() {
+        let directory = scratch("convert");
+        let path = directory.join("sixteen.wav");
+        let values: [i16; 6] = [0, 1, -1, 32767, -32768, 12345];
+        hound_file(&path, 16, HoundFormat::Int, |writer| {
+            for &value in &values {
+                writer.write_sample(value).unwrap();
+            }
+        });
+        let file = load_wav(&path).unwrap();
+        let wide: Vec<u8> = values
+            .iter()
+            .flat_map(|&value| (i32::from(value) << 16).to_be_bytes())
+            .collect();
+        assert_eq!(
+            capture(&file, SampleFormat::S32Be, 6),
+            wide,
+            "by the top bits"
+        );
+        let unsigned: Vec<u8> = values
+            .iter()
+            .flat_map(|&value| (value as u16 ^ 0x8000).to_le_bytes())
+            .collect();
+        assert_eq!(capture(&file, SampleFormat::U16Le, 6), unsigned);
+        let narrow: Vec<u8> = values
+            .iter()
+            .map(|&value| (value >> 8) as u8 ^ 0x80)
+            .collect();
+        assert_eq!(capture(&file, SampleFormat::U8, 6), narrow);
+        let floats: Vec<u8> = values
+            .iter()
+            .flat_map(|&value| (f64::from(value) / 32768.0).to_le_bytes())
+            .collect();
+        assert_eq!(capture(&file, SampleFormat::F64Le, 6), floats);
+        let mulaw: Vec<u8> = values
+            .iter()
+            .map(|&value| xensnd::backend::sample::mulaw_encode(value))
+            .collect();
+        assert_eq!(capture(&file, SampleFormat::MuLaw, 6), mulaw);
+        // A float file to integers: scaled by 2^(bits-1), rounded, clamped.
+        let path = directory.join("float.wav");
+        let floats = [0.0f32, 0.5, -0.5, 1.0, -1.0, 2.0, 1.0 / 65536.0];
+        hound_file(&path, 32, HoundFormat::Float, |writer| {
+            for &value in &floats {
+                writer.write_sample(value).unwrap();
+            }
+        });
+        let file = load_wav(&path).unwrap();
+        let expected: Vec<u8> = [0i16, 16384, -16384, 32767, -32768, 32767, 1]
+            .iter()
+            .flat_map(|value| value.to_le_bytes())
+            .collect();
+        assert_eq!(capture(&file, SampleFormat::S16Le, 7), expected);
+        std::fs::remove_dir_all(&directory).unwrap();
     }
 
-    fn expected_s32(value: f64) -> i32 {
-        (value * f64::from(i32::MAX)).round() as i32
+    #[test]
+    fn wav_sink_starts_a_new_file_at_the_size_limit_and_every_file_stays_valid() {
+        let directory = scratch("limit");
+        let registry = FileRegistry::default();
+        // At most 1000 data bytes per file (the real limit is 4 GiB).
+        let mut sink = WavSink::with_limit(&registry, &directory, "dom1-spk", Some(1000));
+        sink.start(&params(SampleFormat::S16Le, 2)).unwrap();
+        let data = noise(7, 2500);
+        for chunk in data.chunks(333) {
+            sink.write(chunk).unwrap();
+        }
+        sink.finish().unwrap();
+        drop(sink);
+        let files = files_of(&directory);
+        let names: Vec<String> = files
+            .iter()
+            .map(|path| path.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["dom1-spk-2.wav", "dom1-spk-3.wav", "dom1-spk.wav"]);
+        let order = [&files[2], &files[0], &files[1]];
+        let mut joined = Vec::new();
+        for (path, expected) in order.iter().zip([1000usize, 1000, 500]) {
+            let mut reader = WavReader::open(path).unwrap();
+            assert_eq!(reader.len() as usize * 2, expected, "{}", path.display());
+            for sample in reader.samples::<i16>() {
+                joined.extend_from_slice(&sample.unwrap().to_le_bytes());
+            }
+        }
+        assert!(joined == data, "nothing lost, nothing doubled");
+        std::fs::remove_dir_all(&directory).unwrap();
+    }
+
+    #[test]
+    fn wav_files_stop_at_the_riff_limit() {
+        // The header sizes are u32: data stops at whole frames below 4 GiB.
+        let pcm = wav::layout_for(SampleFormat::S16Le, 2, 48_000).unwrap();
+        let most = wav::max_data_bytes(44, pcm.block_align());
+        assert_eq!(most, 4_294_967_256);
+        assert!(44 - 8 + most <= u64::from(u32::MAX));
+        // An odd block needs room for the pad byte.
+        let odd = wav::max_data_bytes(58, 3);
+        assert_eq!(odd % 3, 0);
+        assert!(58 - 8 + odd + odd % 2 <= u64::from(u32::MAX));
+        let directory = scratch("riff");
+        let path = directory.join("mulaw.wav");
+        let layout = wav::layout_for(SampleFormat::MuLaw, 3, 8000).unwrap();
+        let writer = wav::WavWriter::create(&path, layout, None).unwrap();
+        assert_eq!(writer.room(), wav::max_data_bytes(58, 3), "fmt 18 + fact");
+        drop(writer);
+        let mut writer = wav::WavWriter::create(&path, layout, Some(7)).unwrap();
+        assert_eq!(
+            writer.write_frames(&[1, 2, 3, 4, 5, 6, 7, 8, 9]).unwrap(),
+            6
+        );
+        assert_eq!(writer.write_frames(&[1, 2, 3]).unwrap(), 0, "full");
+        drop(writer);
+        let file = wav::read(&path).unwrap();
+        assert_eq!(file.data, vec![1, 2, 3, 4, 5, 6]);
+        assert_eq!(file.layout.encoding, wav::WavEncoding::MuLaw);
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(bytes.len(), 58 + 6);
+        assert_eq!(
+            u32::from_le_bytes(bytes[4..8].try_into().unwrap()),
+            58 - 8 + 6
+        );
+        assert_eq!(&bytes[38..42], b"fact");
+        assert_eq!(
+            u32::from_le_bytes(bytes[46..50].try_into().unwrap()),
+            2,
+            "frames"
+        );
+        assert_eq!(&bytes[50..54], b"data");
+        std::fs::remove_dir_all(&directory).unwrap();
+    }
+
+    #[test]
+    fn wav_sink_appends_the_same_format_and_starts_a_file_for_another() {
+        let directory = scratch("reopen");
+        let registry = FileRegistry::default();
+        let mut sink = WavSink::new(&registry, &directory, "dom1-spk");
+        sink.start(&params(SampleFormat::S16Le, 2)).unwrap();
+        let first = noise(1, 400);
+        sink.write(&first).unwrap();
+        sink.finish().unwrap();
+        // Valid after CLOSE, before teardown.
+        let read = wav::read(&directory.join("dom1-spk.wav")).unwrap();
+        assert_eq!(read.data, first);
+        sink.start(&params(SampleFormat::S16Le, 2)).unwrap();
+        sink.write(&first[..4]).unwrap();
+        sink.start(&params(SampleFormat::S32Le, 1)).unwrap();
+        sink.write(&7i32.to_le_bytes()).unwrap();
+        drop(sink);
+        assert_eq!(
+            wav::read(&directory.join("dom1-spk.wav"))
+                .unwrap()
+                .data
+                .len(),
+            404
+        );
+        let second = wav::read(&directory.join("dom1-spk-2.wav")).unwrap();
+        assert_eq!(second.layout.sample_bytes, 4);
+        assert_eq!(second.data, 7i32.to_le_bytes());
+        std::fs::remove_dir_all(&directory).unwrap();
+    }
+
+    #[test]
+    fn source_maps_channels_and_loops() {
+        let file = Rc::new(WavFile {
+            layout: wav::layout_for(SampleFormat::S16Le, 2, 8000).unwrap(),
+            data: [100i16, -100, 200, -200]
+                .iter()
+                .flat_map(|value| value.to_le_bytes())
+                .collect(),
+        });
+        let mut source = WavSource::new(file);
+        source.start(&params(SampleFormat::S16Le, 3)).unwrap();
+        let mut out = [0u8; 2 * 3 * 3];
+        source.read(&mut out).unwrap();
+        let values: Vec<i16> = out
+            .chunks_exact(2)
+            .map(|bytes| i16::from_le_bytes([bytes[0], bytes[1]]))
+            .collect();
+        assert_eq!(values, vec![100, -100, 100, 200, -200, 200, 100, -100, 100]);
     }
 }

@@ -58,6 +58,7 @@ extern "C" {
         path: *const c_char,
         count: *mut c_uint,
     ) -> *mut *mut c_char;
+    fn xs_rm(handle: *mut XsHandle, transaction: u32, path: *const c_char) -> bool;
     fn xs_watch(handle: *mut XsHandle, path: *const c_char, token: *const c_char) -> bool;
     fn xs_unwatch(handle: *mut XsHandle, path: *const c_char, token: *const c_char) -> bool;
     fn xs_fileno(handle: *mut XsHandle) -> c_int;
@@ -151,6 +152,21 @@ impl XenStore {
             Ok(())
         } else {
             Err(io::Error::last_os_error())
+        }
+    }
+
+    /// Remove `path` and everything below it (absent is not an error).
+    pub fn remove(&self, path: &str) -> io::Result<()> {
+        let path = c_string(path)?;
+        // SAFETY: the handle is live; path is NUL-terminated and outlives the call.
+        if unsafe { xs_rm(self.handle.as_ptr(), XBT_NULL, path.as_ptr()) } {
+            return Ok(());
+        }
+        let error = io::Error::last_os_error();
+        if error.raw_os_error() == Some(libc::ENOENT) {
+            Ok(())
+        } else {
+            Err(error)
         }
     }
 

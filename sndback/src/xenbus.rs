@@ -25,7 +25,7 @@ pub enum SourceKind {
     /// A sine tone at this frequency.
     Tone(f32),
     /// A WAV file, loaded once.
-    Wav(Rc<crate::media::WavData>),
+    Wav(Rc<crate::wav::WavFile>),
 }
 
 /// Where audio goes and comes from.
@@ -133,6 +133,11 @@ impl XenBusHost for DomHost<'_> {
     }
     fn unwatch(&mut self, path: &str, token: &str) {
         self.store.unwatch(path, token);
+    }
+    fn remove(&mut self, path: &str) {
+        if let Err(error) = self.store.remove(path) {
+            log::warn!("remove {path}: {error}");
+        }
     }
     fn bind_interdomain(&mut self, domid: u32, remote_port: u32) -> Result<u32, String> {
         self.events

@@ -48,11 +48,16 @@ pub fn pages_for(size: u32) -> usize {
 
 impl<P: SharedPage> SharedBuffer<P> {
     /// Walk the page directory starting at `directory` and map every buffer
-    /// page (writable). `size` must already be validated (non-zero, capped).
+    /// page (writable: capture and GET_VOLUME write into it). The directory
+    /// pages are only read; they are mapped read-write when
+    /// `directory_writable` (libxenbe's way, which needs the frontend to
+    /// grant them read-write, as Linux's does). `size` must already be
+    /// validated (non-zero, capped).
     pub fn map<M: GrantMapper<Page = P>>(
         mapper: &mut M,
         directory: GrantRef,
         size: u32,
+        directory_writable: bool,
     ) -> Result<Self, RequestError> {
         let page_count = pages_for(size);
         if page_count == 0 {
@@ -78,10 +83,13 @@ impl<P: SharedPage> SharedBuffer<P> {
                 return Err(RequestError::Invalid("page directory chain loops"));
             }
             visited.push(next_directory);
-            let directory_page = mapper.map(next_directory, false).map_err(|error| {
-                log::warn!("directory page gref {next_directory}: map failed: {error:?}");
-                RequestError::Fault
-            })?;
+            let directory_page =
+                mapper
+                    .map(next_directory, directory_writable)
+                    .map_err(|error| {
+                        log::warn!("directory page gref {next_directory}: map failed: {error:?}");
+                        RequestError::Fault
+                    })?;
             let remaining = page_count - pages.len();
             let in_this_page = remaining.min(XENSND_PAGE_DIRECTORY_GREFS_PER_PAGE);
             // Copy the grefs out of the shared page once, then use the copy.

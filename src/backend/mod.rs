@@ -12,8 +12,11 @@
 //! Xen's libraries; the simulator hosts it over simulated pages.
 //!
 //! Layout:
-//! - [`hw`]: PCM parameters, configured limits and the HW_PARAM_QUERY intersection.
-//! - [`config`]: parsing the XenStore configuration strings of a vsnd device.
+//! - [`hw`]: PCM parameters, the device's limits, and what a stream offers
+//!   (the HW_PARAM_QUERY answer and the OPEN checks). The vsnd configuration
+//!   itself is read by the one parser both ends use, [`crate::sndif::config`].
+//! - [`behaviour`]: the per-stream knobs where sndif leaves room (ours, or
+//!   a libxenbe/snd_be-like peer for the simulator).
 //! - [`buffer`]: the page-directory walk and bounds-checked buffer access.
 //! - [`sample`]: sample encoding, volume and mute.
 //! - [`io`]: the [`io::Sink`] and [`io::Source`] traits and small implementations.
@@ -26,9 +29,9 @@
 //!   simulated dom0 backend runs this very engine.
 #![forbid(unsafe_code)]
 
+pub mod behaviour;
 pub mod buffer;
 pub mod channel;
-pub mod config;
 pub mod counters;
 pub mod hw;
 pub mod io;
@@ -43,10 +46,11 @@ pub mod sim_host;
 #[cfg(test)]
 mod tests;
 
+pub use behaviour::{Behaviour, EventIds, EventTiming, PeriodRounding};
 pub use buffer::{GrantMapper, SharedBuffer};
 pub use channel::{ServiceResult, StreamChannel};
 pub use counters::Counters;
-pub use hw::{Limits, PcmParams};
+pub use hw::{DeviceRates, Limits, Mismatch, Offer, PcmParams};
 pub use io::{Sink, Source};
 pub use stream::{Direction, Stream, StreamConfig, StreamState};
 

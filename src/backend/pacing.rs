@@ -3,19 +3,53 @@
 //! `io/sndif.h`, "Current stream position" (`XENSND_EVT_CUR_POS`): the
 //! backend reports the position in bytes. Here the position is a virtual
 //! device's: once running it advances at the stream's rate, in whole frames,
-//! as a pure function of the times the caller passes in. Playback cannot get
-//! ahead of the bytes the frontend has written (an underrun idles the
-//! device and the idle time is lost); capture is not limited. Paused or
-//! stopped, it does not move. One event is due each time the position
-//! passes a multiple of the period (by one frame, see
-//! [`PositionClock::take_due`]); a late caller gets one event for several
-//! periods, carrying the current position.
+//! as a pure function of the times the caller passes in. Paused or stopped,
+//! it does not move. The position counts from OPEN, like the frontend's
+//! `be_cur_frame` (Linux `sound/xen`), which also resets at OPEN.
 //!
-//! The position counts from OPEN, like the frontend's `be_cur_frame`
-//! (Linux `sound/xen`), which also resets at OPEN.
+//! # A playback stream that runs dry
+//! A real device does not wait for data: it keeps playing (whatever is in
+//! its buffer, here silence) until its driver notices the underrun at the
+//! next period interrupt and stops it (ALSA's `stop_threshold`); its
+//! hardware pointer passes the data written by up to a period. snd_be
+//! reports ALSA's pointer, so it passes the data written too. A frontend
+//! relies on it: Linux's counts a period only when *more* than a period's
+//! frames arrived (`out_frames > period_size`), so a position that stops
+//! exactly on the last period boundary never completes that period, ALSA
+//! never sees its pointer reach the end, and every `snd_pcm_drain` ends by
+//! ALSA's timeout ("playback drain timeout (DMA or IRQ trouble?)").
+//!
+//! With [`EventTiming::PeriodBoundary`] (ours), a playback stream that runs
+//! dry at written byte `W`:
+//! 1. reports `W` once when it gets there (the end of the data played: a
+//!    frontend that waits for exactly that position, as ours did, sees it);
+//! 2. keeps advancing (silence) up to the next reporting point past `W`, the
+//!    first period boundary plus one frame beyond `W` (one frame past `W`
+//!    when `W` is itself a boundary), reports it (the period the frontend
+//!    was waiting for completes, and the position is past `W`), and holds
+//!    there, as a device stopped by its underrun detection would;
+//! 3. resumes from there when data arrives. The frontend has underrun: its
+//!    next bytes up to the position count as played (they still reach the
+//!    sink; this is a position, not a mixer).
+//!
+//! A frontend therefore sees a position past what it wrote exactly when it
+//! underran (or drained); at TRIGGER STOP what was written but not played
+//! is dropped.
+//!
+//! With [`EventTiming::Timer`] (the snd_be-like behaviour), an event is due
+//! every timer tick (`period_frames * 1000 / rate` whole milliseconds, at
+//! least 1, from TRIGGER START), carrying the position then, and a running
+//! playback stream keeps advancing whatever was written.
+//!
+//! With [`EventTiming::PeriodBoundary`], one event is due each time the
+//! position passes a multiple of the period by one frame; a late caller
+//! gets one event for several periods, carrying the current position.
 #![forbid(unsafe_code)]
 
+use super::behaviour::EventTiming;
+
 const NANOS_PER_SECOND: u128 = 1_000_000_000;
+const NANOS_PER_MILLISECOND: u64 = 1_000_000;
 
 /// The clock of one open stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +57,7 @@ pub struct PositionClock {
     rate: u32,
     frame_bytes: u32,
     period_bytes: u32,
+    timing: EventTiming,
     running: bool,
     /// Time of the last advance.
     last_ns: u64,
@@ -31,27 +66,44 @@ pub struct PositionClock {
     /// Bytes played or captured since OPEN (whole frames).
     position: u64,
     /// Playback: bytes written since OPEN. `None` for capture.
-    limit: Option<u64>,
+    written: Option<u64>,
     /// Periods already reported.
     reported_periods: u64,
     /// The position last reported.
     reported_position: u64,
+    /// Playback: the written end last reported as the point it ran dry.
+    dry_reported: u64,
+    /// Timer: when the next tick is due (while running).
+    next_tick_ns: Option<u64>,
+    /// The position when the clock last started.
+    position_at_run: u64,
 }
 
 impl PositionClock {
-    /// A stopped clock at position 0. `limited` is true for playback.
-    pub fn new(rate: u32, frame_bytes: u32, period_bytes: u32, limited: bool) -> Self {
+    /// A stopped clock at position 0. `playback` streams track what was
+    /// written; `period_bytes` 0 means no events.
+    pub fn new(
+        rate: u32,
+        frame_bytes: u32,
+        period_bytes: u32,
+        playback: bool,
+        timing: EventTiming,
+    ) -> Self {
         Self {
             rate: rate.max(1),
             frame_bytes: frame_bytes.max(1),
             period_bytes,
+            timing,
             running: false,
             last_ns: 0,
             carry: 0,
             position: 0,
-            limit: limited.then_some(0),
+            written: playback.then_some(0),
             reported_periods: 0,
             reported_position: 0,
+            dry_reported: 0,
+            next_tick_ns: None,
+            position_at_run: 0,
         }
     }
 
@@ -65,9 +117,32 @@ impl PositionClock {
         self.running
     }
 
-    fn limit_frames_bytes(&self) -> Option<u64> {
+    /// Playback: whole frames written since OPEN, in bytes.
+    fn written_frames_bytes(&self) -> Option<u64> {
         let frame = u64::from(self.frame_bytes);
-        self.limit.map(|limit| limit / frame * frame)
+        self.written.map(|written| written / frame * frame)
+    }
+
+    /// Playback with period-boundary events: where the device stops when it
+    /// ran dry (see the module docs), `None` when it never stops.
+    fn dry_stop(&self) -> Option<u64> {
+        if self.timing != EventTiming::PeriodBoundary {
+            return None;
+        }
+        let written = self.written_frames_bytes()?;
+        let frame = u64::from(self.frame_bytes);
+        let period = u64::from(self.period_bytes);
+        if period == 0 || written <= self.position_at_run {
+            // Nothing to play since START: the device waits for data.
+            return Some(written);
+        }
+        let mut point = (written / period)
+            .saturating_mul(period)
+            .saturating_add(frame);
+        if point <= written {
+            point = point.saturating_add(period);
+        }
+        Some(point)
     }
 
     /// Advance the position to `now_ns`.
@@ -82,10 +157,10 @@ impl PositionClock {
         self.carry = total % NANOS_PER_SECOND;
         let advanced = u128::from(self.position) + frames * u128::from(self.frame_bytes);
         let mut position = u64::try_from(advanced).unwrap_or(u64::MAX);
-        if let Some(limit) = self.limit_frames_bytes() {
-            if position >= limit {
-                // Underrun: the device idles; the time spent idle is lost.
-                position = limit.max(self.position);
+        if let Some(stop) = self.dry_stop() {
+            if position >= stop {
+                // Underrun detected: the device holds (the time is lost).
+                position = stop.max(self.position);
                 self.carry = 0;
             }
         }
@@ -95,16 +170,8 @@ impl PositionClock {
     /// Playback: the frontend wrote `bytes` more.
     pub fn supply(&mut self, now_ns: u64, bytes: u32) {
         self.advance(now_ns);
-        let starved = self
-            .limit_frames_bytes()
-            .is_some_and(|limit| limit <= self.position);
-        if let Some(limit) = self.limit.as_mut() {
-            *limit = limit.saturating_add(u64::from(bytes));
-        }
-        if starved {
-            // The device restarts from the moment data arrived.
-            self.last_ns = self.last_ns.max(now_ns);
-            self.carry = 0;
+        if let Some(written) = self.written.as_mut() {
+            *written = written.saturating_add(u64::from(bytes));
         }
     }
 
@@ -113,6 +180,8 @@ impl PositionClock {
         if !self.running {
             self.running = true;
             self.last_ns = now_ns;
+            self.position_at_run = self.position;
+            self.next_tick_ns = self.tick_ns().and_then(|tick| now_ns.checked_add(tick));
         }
     }
 
@@ -120,6 +189,7 @@ impl PositionClock {
     pub fn pause(&mut self, now_ns: u64) {
         self.advance(now_ns);
         self.running = false;
+        self.next_tick_ns = None;
     }
 
     /// TRIGGER STOP: freeze the position and drop what was written but not
@@ -127,46 +197,71 @@ impl PositionClock {
     pub fn stop(&mut self, now_ns: u64) {
         self.pause(now_ns);
         self.carry = 0;
-        if let Some(limit) = self.limit.as_mut() {
-            *limit = self.position;
+        if let Some(written) = self.written.as_mut() {
+            *written = self.position;
         }
+        self.dry_reported = self.position;
     }
 
-    /// Whether the device sits at the end of what was written (playback).
-    fn starved(&self) -> bool {
-        self.limit_frames_bytes()
-            .is_some_and(|limit| self.position >= limit)
-    }
-
-    /// Periods completed for reporting. A period counts once the position
-    /// is strictly past its end (one frame beyond): the Linux frontend
-    /// signals a period only when more than a period's frames arrived
-    /// (`out_frames > period_size`), so an event exactly on the boundary
-    /// would delay its period by one. A starved playback stream counts the
-    /// boundary it stopped on, so the last period is always reported.
-    fn completed_periods(&self) -> u64 {
-        let effective = if self.starved() {
-            self.position
-        } else {
-            self.position.saturating_sub(u64::from(self.frame_bytes))
-        };
-        effective / u64::from(self.period_bytes)
-    }
-
-    /// If a period was completed since the last event, the position to
-    /// report now (marking those periods reported).
-    pub fn take_due(&mut self, now_ns: u64) -> Option<u64> {
-        self.advance(now_ns);
-        if self.period_bytes == 0 {
+    /// Timer: the tick interval (whole milliseconds, at least 1), `None`
+    /// without periods or for period-boundary events.
+    fn tick_ns(&self) -> Option<u64> {
+        if self.timing != EventTiming::Timer || self.period_bytes == 0 {
             return None;
         }
-        let periods = self.completed_periods();
-        // A device that ran dry mid-period reports where it stopped once,
-        // so a frontend draining a stream that is not a whole number of
-        // periods long sees the end of its data played.
-        let starved_unreported = self.starved() && self.position > self.reported_position;
-        if periods > self.reported_periods || starved_unreported {
+        let period_frames = u64::from(self.period_bytes / self.frame_bytes);
+        let milliseconds = (period_frames * 1000 / u64::from(self.rate)).max(1);
+        Some(milliseconds * NANOS_PER_MILLISECOND)
+    }
+
+    /// Playback: the written end, if the device passed it and that was not
+    /// reported yet.
+    fn dry_point_unreported(&self) -> Option<u64> {
+        let written = self.written_frames_bytes()?;
+        (self.timing == EventTiming::PeriodBoundary
+            && self.period_bytes != 0
+            && written > self.dry_reported
+            && written > self.reported_position
+            && self.position >= written)
+            .then_some(written)
+    }
+
+    /// Periods completed for reporting: a period counts once the position
+    /// is strictly past its end (one frame beyond), see the module docs.
+    fn completed_periods(&self) -> u64 {
+        self.periods_completed_at(self.position)
+    }
+
+    fn periods_completed_at(&self, position: u64) -> u64 {
+        position.saturating_sub(u64::from(self.frame_bytes)) / u64::from(self.period_bytes)
+    }
+
+    /// If an event is due at `now_ns`, the position it carries (marking it
+    /// reported).
+    pub fn take_due(&mut self, now_ns: u64) -> Option<u64> {
+        self.advance(now_ns);
+        if self.period_bytes == 0 || !self.running {
+            return None;
+        }
+        if self.timing == EventTiming::Timer {
+            let tick = self.tick_ns()?;
+            if now_ns < self.next_tick_ns? {
+                return None;
+            }
+            self.next_tick_ns = now_ns.checked_add(tick);
+            self.reported_position = self.position;
+            return Some(self.position);
+        }
+        if let Some(written) = self.dry_point_unreported() {
+            self.dry_reported = written;
+            self.reported_position = written;
+            let periods = self.periods_completed_at(written);
             self.reported_periods = self.reported_periods.max(periods);
+            return Some(written);
+        }
+        let periods = self.completed_periods();
+        if periods > self.reported_periods {
+            self.reported_periods = periods;
             self.reported_position = self.position;
             Some(self.position)
         } else {
@@ -174,29 +269,37 @@ impl PositionClock {
         }
     }
 
-    /// When the next event falls due if nothing changes: the time the
-    /// position passes the next period boundary by one frame (or reaches
-    /// it, if the written data ends there). `None` when paused, stopped,
-    /// without periods, or starved before the boundary.
+    /// When the next event falls due if nothing changes. `None` when paused,
+    /// stopped, without periods, or dry and everything reported.
     pub fn next_due_ns(&self) -> Option<u64> {
         if !self.running || self.period_bytes == 0 {
             return None;
         }
-        if self.completed_periods() > self.reported_periods {
+        if self.timing == EventTiming::Timer {
+            return self.next_tick_ns;
+        }
+        if self.dry_point_unreported().is_some() || self.completed_periods() > self.reported_periods
+        {
             return Some(self.last_ns);
         }
-        let boundary = (self.reported_periods + 1).checked_mul(u64::from(self.period_bytes))?;
-        let mut target = boundary.checked_add(u64::from(self.frame_bytes))?;
-        if let Some(limit) = self.limit_frames_bytes() {
-            if limit <= self.position {
-                // Starved: due now if where it stopped is not reported yet.
-                return (self.position > self.reported_position).then_some(self.last_ns);
+        let period = u64::from(self.period_bytes);
+        let frame = u64::from(self.frame_bytes);
+        let mut target = (self.reported_periods + 1)
+            .checked_mul(period)?
+            .checked_add(frame)?;
+        if let Some(written) = self.written_frames_bytes() {
+            if written > self.position && written > self.dry_reported {
+                target = target.min(written);
             }
-            target = target.min(limit);
+            if let Some(stop) = self.dry_stop() {
+                if stop <= self.position {
+                    // Holding after an underrun: nothing until data arrives.
+                    return None;
+                }
+                target = target.min(stop);
+            }
         }
-        let frames = target
-            .saturating_sub(self.position)
-            .div_ceil(u64::from(self.frame_bytes));
+        let frames = target.saturating_sub(self.position).div_ceil(frame);
         let needed = u128::from(frames) * NANOS_PER_SECOND;
         let remaining = needed.saturating_sub(self.carry);
         let nanos = remaining.div_ceil(u128::from(self.rate));

@@ -215,6 +215,9 @@ impl XenBusHost for SimHost<'_> {
     fn unwatch(&mut self, path: &str, token: &str) {
         let _ = self.core.store().unwatch(self.conn, path, token);
     }
+    fn remove(&mut self, path: &str) {
+        let _ = self.core.store().rm(self.conn, 0, path);
+    }
     fn bind_interdomain(&mut self, domid: u32, remote_port: u32) -> Result<u32, String> {
         let domid = DomId::try_from(domid).map_err(|_| "domid out of range".to_string())?;
         self.core

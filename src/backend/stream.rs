@@ -15,6 +15,14 @@
 //!
 //! Invalid transitions (WRITE before OPEN, PAUSE when not running, ...) are
 //! answered with `-EINVAL` and logged; nothing a frontend sends panics.
+//!
+//! OPEN is checked against what the stream offers ([`super::hw`]: the vsnd
+//! configuration within the device's limits); the device buffer and period
+//! are the whole frames of `buffer_sz` and `period_sz`. Position events
+//! ([`super::pacing`]) number their ids from 0 per connection and keep
+//! counting across OPENs, as Linux's frontend expects (see
+//! [`super::behaviour::EventIds`]). Where sndif leaves room, the stream
+//! follows its [`Behaviour`] (ours by default).
 #![forbid(unsafe_code)]
 
 use alloc::boxed::Box;
@@ -22,9 +30,10 @@ use alloc::vec::Vec;
 
 use zerocopy::{FromBytes, FromZeros, IntoBytes};
 
+use super::behaviour::{Behaviour, EventIds};
 use super::buffer::{GrantMapper, SharedBuffer, DEFAULT_MAX_BUFFER_BYTES};
 use super::counters::Counters;
-use super::hw::{format_name, Limits, PcmParams};
+use super::hw::{format_name, Limits, Mismatch, Offer, PcmParams};
 use super::io::{Sink, Source};
 use super::pacing::PositionClock;
 use super::sample::Mixer;
@@ -37,16 +46,13 @@ use crate::abi::sndif::{
     XENSND_OP_TRIGGER_STOP, XENSND_OP_UNMUTE, XENSND_OP_WRITE,
 };
 use crate::ring::Entry;
+use crate::sndif::config::{StreamCaps, StreamKind};
+use crate::sndif::format::FormatSet;
 use crate::xen::SharedPage;
 
-/// Playback (`type = p`) or capture (`type = c`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
-    /// The frontend WRITEs; audio goes to the sink.
-    Playback,
-    /// The frontend READs; audio comes from the source.
-    Capture,
-}
+/// Playback (`type = p`) or capture (`type = c`): the vsnd configuration's
+/// own type ([`StreamKind`]), one vocabulary for both ends.
+pub type Direction = StreamKind;
 
 /// The state of a stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,27 +70,54 @@ pub enum StreamState {
 }
 
 /// How a stream is configured by its host.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamConfig {
     /// Playback or capture.
     pub direction: Direction,
-    /// Formats, rates, channels, buffer and period the stream accepts.
+    /// What the stream's vsnd configuration allows (card → PCM → stream,
+    /// parsed by [`crate::sndif::config`]).
+    pub caps: StreamCaps,
+    /// What the device can do; the stream offers `caps` within these.
     pub limits: Limits,
     /// Largest `buffer_sz` mapped, bytes.
     pub max_buffer_bytes: u32,
     /// Require WRITE/READ lengths and offsets to be whole frames.
     pub require_whole_frames: bool,
+    /// Where sndif leaves room: mapping, events, period, volume.
+    pub behaviour: Behaviour,
 }
 
+/// Every rate of ALSA's rate table (`SNDRV_PCM_RATE_*`), the rates a stream
+/// allows when no vsnd configuration says otherwise ([`StreamConfig::new`]).
+pub const STANDARD_RATES: [u32; 17] = [
+    5512, 8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200, 96000,
+    128_000, 176_400, 192_000, 384_000,
+];
+
 impl StreamConfig {
-    /// Default limits and caps for a stream of `direction`.
+    /// A stream of `direction` without a vsnd configuration: every format,
+    /// the [`STANDARD_RATES`], 1 to 255 channels, 16 MiB buffers, within
+    /// the default [`Limits`]; [`Behaviour::SNDBACK`].
     pub fn new(direction: Direction) -> Self {
         Self {
             direction,
+            caps: StreamCaps {
+                rates: Vec::from(STANDARD_RATES),
+                formats: FormatSet::ALL,
+                channels_min: 1,
+                channels_max: u8::MAX,
+                buffer_size_bytes: DEFAULT_MAX_BUFFER_BYTES,
+            },
             limits: Limits::default(),
             max_buffer_bytes: DEFAULT_MAX_BUFFER_BYTES,
             require_whole_frames: false,
+            behaviour: Behaviour::default(),
         }
+    }
+
+    /// What the stream offers: `caps` within `limits` (see [`super::hw`]).
+    pub fn offer(&self) -> Result<Offer, Mismatch> {
+        self.limits.offer(&self.caps, self.max_buffer_bytes)
     }
 }
 
@@ -219,6 +252,11 @@ impl<P: SharedPage> Stream<P> {
             XENSND_OP_READ => self.read(&request, now_ns),
             XENSND_OP_TRIGGER => self.trigger(&request, now_ns),
             XENSND_OP_HW_PARAM_QUERY => self.query(&request, &mut response),
+            XENSND_OP_SET_VOLUME | XENSND_OP_GET_VOLUME | XENSND_OP_MUTE | XENSND_OP_UNMUTE
+                if !self.config.behaviour.volume =>
+            {
+                Err(RequestError::Invalid("volume and mute not supported"))
+            }
             XENSND_OP_SET_VOLUME => self.set_volume(&request),
             XENSND_OP_GET_VOLUME => self.get_volume(&request),
             XENSND_OP_MUTE => self.set_mute(&request, true),
@@ -244,42 +282,11 @@ impl<P: SharedPage> Stream<P> {
     }
 
     fn validate_open(&self, open: &OpenRequest) -> Result<PcmParams, RequestError> {
-        let limits = &self.config.limits;
-        if !limits.allows_format(open.pcm_format) {
-            return Err(RequestError::Invalid("format not supported"));
-        }
-        if !limits.allows_channels(open.pcm_channels) {
-            return Err(RequestError::Invalid("channel count not supported"));
-        }
-        if !limits.allows_rate(open.pcm_rate) {
-            return Err(RequestError::Invalid("rate not supported"));
-        }
-        let params = PcmParams {
-            format: open.pcm_format,
-            channels: open.pcm_channels,
-            rate: open.pcm_rate,
-            buffer_bytes: open.buffer_sz,
-            period_bytes: open.period_sz,
-        };
-        let frame = params.frame_bytes();
-        if open.buffer_sz == 0 || open.buffer_sz > self.config.max_buffer_bytes {
-            return Err(RequestError::Invalid("buffer size zero or above the cap"));
-        }
-        if open.buffer_sz % frame != 0 || !limits.allows_buffer_frames(open.buffer_sz / frame) {
-            return Err(RequestError::Invalid(
-                "buffer size not whole frames within limits",
-            ));
-        }
-        if open.period_sz != 0
-            && (open.period_sz % frame != 0
-                || open.period_sz > open.buffer_sz
-                || !limits.allows_period_frames(open.period_sz / frame))
-        {
-            return Err(RequestError::Invalid(
-                "period size not whole frames within limits",
-            ));
-        }
-        Ok(params)
+        let offer = self
+            .config
+            .offer()
+            .map_err(|_| RequestError::Invalid("the configuration offers nothing"))?;
+        offer.open(open, self.config.behaviour.period)
     }
 
     fn open<M: GrantMapper<Page = P>>(
@@ -294,7 +301,12 @@ impl<P: SharedPage> Stream<P> {
             self.close()?;
         }
         let params = self.validate_open(&open)?;
-        let buffer = SharedBuffer::map(mapper, open.gref_directory, open.buffer_sz)?;
+        let buffer = SharedBuffer::map(
+            mapper,
+            open.gref_directory,
+            open.buffer_sz,
+            self.config.behaviour.directory_writable,
+        )?;
         let started = match self.config.direction {
             Direction::Playback => self.sink.start(&params),
             Direction::Capture => self.source.start(&params),
@@ -303,22 +315,28 @@ impl<P: SharedPage> Stream<P> {
         let clock = PositionClock::new(
             params.rate,
             params.frame_bytes(),
-            params.period_bytes,
+            params.period_bytes(),
             self.config.direction == Direction::Playback,
+            self.config.behaviour.events,
         );
         log::info!(
-            "{}: OPEN {} {} ch {} Hz, buffer {} bytes ({} pages), period {} bytes at {} ns",
+            "{}: OPEN {} {} ch {} Hz, buffer {} bytes ({} frames, {} pages), period {} bytes ({} frames, asked {} bytes) at {} ns",
             self.label,
             format_name(params.format).unwrap_or("?"),
             params.channels,
             params.rate,
             params.buffer_bytes,
+            params.buffer_frames,
             buffer.page_count(),
-            params.period_bytes,
+            params.period_bytes(),
+            params.period_frames,
+            open.period_sz,
             now_ns
         );
         self.mixer = Mixer::new(usize::from(params.channels));
-        self.next_event_id = 0;
+        if self.config.behaviour.event_ids == EventIds::ResetAtOpen {
+            self.next_event_id = 0;
+        }
         self.open = Some(OpenStream {
             params,
             buffer,
@@ -462,9 +480,12 @@ impl<P: SharedPage> Stream<P> {
         let query: HwParam = payload(request);
         let answer = self
             .config
-            .limits
-            .intersect(&query)
-            .map_err(|_| RequestError::Invalid("no parameters in common"))?;
+            .offer()
+            .and_then(|offer| offer.answer(&query))
+            .map_err(|mismatch| {
+                log::info!("{}: HW_PARAM_QUERY {:?}: {mismatch}", self.label, query);
+                RequestError::Invalid("no parameters in common")
+            })?;
         response.resp[..core::mem::size_of::<HwParam>()].copy_from_slice(answer.as_bytes());
         Ok(())
     }

@@ -3,11 +3,41 @@
 //! `io/sndif.h` "Backend XenBus nodes" + `io/xenbus.h` states. For each
 //! `/local/domain/0/backend/vsnd/<domid>/<dev>`: read `frontend`, go
 //! InitWait (2), watch the frontend; on Initialised (3) read the
-//! configuration (card, PCM and stream levels, each only narrowing), map
-//! every stream's ring and event page, bind its two event channels and go
-//! Connected (4). Frontend Closing/Closed, or the toolstack writing Closing
-//! to our state, tears down and goes Closed (6); a frontend back at
-//! Initialising (1), or one that shows new ring nodes, is set up again.
+//! configuration with the parser the frontend uses
+//! ([`crate::sndif::config::read_config`]: card, PCM and stream levels, each
+//! only narrowing; a bad stream leaves only that stream out, a bad PCM that
+//! PCM, a bad card the device), map every stream's ring and event page, bind
+//! its two event channels and go Connected (4). Frontend Closing/Closed, or
+//! the toolstack writing Closing to our state, tears down and goes Closed
+//! (6); a frontend back at Initialising (1), or one that shows new ring
+//! nodes, is set up again.
+//!
+//! # A device that cannot connect settles
+//! A device that cannot connect would otherwise loop: we fail and go
+//! Closed, Linux's frontend answers a backend Closed by going Initialising
+//! (`sndback_disconnect`), we offer InitWait again, it connects again, and
+//! so on forever (36-49 rounds in 50 s were seen). The same happens when
+//! *the frontend* fails after we connected (Linux cannot register a second
+//! card: "cannot find the slot for index 0"; it calls `xenbus_dev_fatal`,
+//! which writes its `error` node and goes Closing). So the device settles
+//! in an error state instead ([`Device::failure`]), when:
+//! - our connect fails (the configuration leaves nothing to serve, a ring
+//!   cannot be mapped, an event channel cannot be bound), or
+//! - the frontend leaves Connected for Closing with an `error` node
+//!   (`/local/domain/<domid>/error/device/vsnd/<dev>/error`, where
+//!   `xenbus_dev_fatal` writes, then switches to Closing) it did not have
+//!   when we connected.
+//!
+//! Settling is logged once (error), published the way `xenbus_dev_fatal`
+//! does for a Linux backend: `"<errno> <message>"` in
+//! `/local/domain/<backend-domid>/error/backend/vsnd/<domid>/<dev>/error`,
+//! and our state stays Closed (6): a frontend going Initialising is not
+//! offered InitWait again. The device is retried (error node removed,
+//! InitWait) when the frontend's configuration changes (any value
+//! [`crate::sndif::config::read_config`] reads; not a frontend directory
+//! that went away with its domain), when the frontend goes Closed (its
+//! driver was removed; a new one may do better), or when the device is
+//! created again (the toolstack removes and re-adds it).
 //!
 //! Generic over a [`XenBusHost`] (XenStore, event channels, grant mapping,
 //! sinks and sources), so the dom0 program (`sndback`, over Xen's libraries)
@@ -20,10 +50,17 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use super::config::{narrow_with, parse_formats, parse_rates, parse_u32, LevelConfig};
+use super::behaviour::Behaviour;
 use super::counters::Counters;
 use super::{Direction, GrantMapper, Limits, Sink, Source, Stream, StreamChannel, StreamConfig};
+use crate::abi::sndif::{
+    XENSND_FIELD_DEVICE_NAME, XENSND_FIELD_STREAM_UNIQUE_ID, XENSND_FIELD_VCARD_LONG_NAME,
+    XENSND_FIELD_VCARD_SHORT_NAME,
+};
 use crate::abi::xenbus::XenbusState;
+use crate::sndif::config::{
+    read_config, ConfigError, ConfigErrorReason, ConfigSource, StreamCaps, VsndConfig,
+};
 use crate::xen::SharedPage;
 
 /// What the XenBus state machine needs from its host: XenStore, event
@@ -40,6 +77,8 @@ pub trait XenBusHost: GrantMapper {
     fn watch(&mut self, path: &str, token: &str) -> Result<(), String>;
     /// Remove a watch.
     fn unwatch(&mut self, path: &str, token: &str);
+    /// Remove the node at `path` (and below); absent is fine.
+    fn remove(&mut self, path: &str);
     /// Bind a local port to `remote_port` of `domid`.
     fn bind_interdomain(&mut self, domid: u32, remote_port: u32) -> Result<u32, String>;
     /// Unbind a local port.
@@ -62,17 +101,21 @@ pub struct DeviceSettings {
     pub max_buffer_bytes: u32,
     /// Require whole frames in READ/WRITE.
     pub whole_frames: bool,
+    /// How every stream behaves where sndif leaves room.
+    pub behaviour: Behaviour,
 }
 
 impl DeviceSettings {
     /// A backend in dom0 (`/local/domain/0/backend/vsnd`) with default
-    /// limits, buffers up to `max_buffer_bytes`, whole frames required.
+    /// limits, buffers up to `max_buffer_bytes`, whole frames required,
+    /// [`Behaviour::SNDBACK`].
     pub fn dom0(max_buffer_bytes: u32) -> Self {
         Self {
             backend_root: "/local/domain/0/backend/vsnd".into(),
             limits: Limits::default(),
             max_buffer_bytes,
             whole_frames: true,
+            behaviour: Behaviour::SNDBACK,
         }
     }
 }
@@ -84,12 +127,12 @@ pub struct StreamInfo {
     pub pcm: u32,
     /// Stream index within the PCM.
     pub index: u32,
-    /// `unique-id` (or `pcm<p>-<s>` when absent).
+    /// `unique-id`.
     pub unique_id: String,
     /// `type`.
     pub direction: Direction,
-    /// Limits after narrowing by card, PCM and stream nodes.
-    pub limits: Limits,
+    /// What the configuration allows after card, PCM and stream levels.
+    pub caps: StreamCaps,
     /// The stream's frontend directory.
     pub path: String,
 }
@@ -128,8 +171,145 @@ pub const STATE_CLOSING: u32 = XenbusState::Closing as u32;
 /// `XenbusStateClosed`.
 pub const STATE_CLOSED: u32 = XenbusState::Closed as u32;
 
-/// Streams per device at most (pcm × stream enumeration bound).
-const MAX_INDEX: u32 = 64;
+/// The frontend's nodes as the one vsnd configuration parser reads them.
+struct HostSource<'a, H>(&'a mut H);
+
+impl<H: XenBusHost> ConfigSource for HostSource<'_, H> {
+    type Error = core::convert::Infallible;
+    fn read(&mut self, path: &str) -> Result<Option<String>, Self::Error> {
+        Ok(self.0.read(path))
+    }
+}
+
+/// Read the device's configuration under `frontend` with the parser the
+/// frontend uses.
+pub fn read_frontend_config(store: &mut impl XenBusHost, frontend: &str) -> VsndConfig {
+    match read_config(&mut HostSource(store), frontend) {
+        Ok(config) => config,
+        Err(never) => match never {},
+    }
+}
+
+/// The streams of `config` this backend serves with `settings`: every
+/// stream that came up and offers something within the device's limits.
+/// Every configuration error is logged (a bad stream leaves that stream
+/// out, a bad PCM that PCM: the frontend leaves out the same ones); `Err`
+/// when nothing is left.
+fn streams_to_serve(
+    store: &mut impl XenBusHost,
+    config: &VsndConfig,
+    settings: &DeviceSettings,
+) -> Result<Vec<StreamInfo>, String> {
+    for error in &config.errors {
+        let consequence = error_consequence(config, error, &mut |path| store.read(path));
+        log::error!("{error}: {consequence}");
+    }
+    if config.caps.is_none() {
+        return Err(format!(
+            "{}: the card-level configuration is unusable",
+            config.path
+        ));
+    }
+    let mut streams = Vec::new();
+    for stream in config.streams() {
+        if let Err(mismatch) = settings
+            .limits
+            .offer(&stream.caps, settings.max_buffer_bytes)
+        {
+            log::error!(
+                "{}: stream {}: {mismatch} with this backend: left out",
+                stream.path,
+                stream.unique_id
+            );
+            continue;
+        }
+        streams.push(StreamInfo {
+            pcm: stream.pcm_index,
+            index: stream.stream_index,
+            unique_id: stream.unique_id.clone(),
+            direction: stream.kind,
+            caps: stream.caps.clone(),
+            path: stream.path.clone(),
+        });
+    }
+    if streams.is_empty() {
+        return Err(format!("{}: no stream to serve", config.path));
+    }
+    Ok(streams)
+}
+
+/// What a configuration error of `config` left out (see
+/// [`crate::sndif::config`]'s "Errors"): the stream (named by its
+/// `unique-id`, read with `read`) or PCM it is in, the whole card, or
+/// nothing (a name that is too long is cut).
+pub fn error_consequence(
+    config: &VsndConfig,
+    error: &ConfigError,
+    read: &mut dyn FnMut(&str) -> Option<String>,
+) -> String {
+    let relative = error
+        .path
+        .strip_prefix(config.path.as_str())
+        .unwrap_or("")
+        .trim_start_matches('/');
+    let parts: Vec<&str> = relative.split('/').collect();
+    let name_field = |field: &str| {
+        [
+            XENSND_FIELD_VCARD_SHORT_NAME,
+            XENSND_FIELD_VCARD_LONG_NAME,
+            XENSND_FIELD_DEVICE_NAME,
+        ]
+        .contains(&field)
+    };
+    let numeric = |part: &str| !part.is_empty() && part.bytes().all(|byte| byte.is_ascii_digit());
+    if error.reason == ConfigErrorReason::NoPcmInstances {
+        return String::from("no PCM comes up");
+    }
+    match parts.as_slice() {
+        [field] if name_field(field) => String::from("cut, nothing left out"),
+        [pcm] if numeric(pcm) => format!("PCM {pcm} left out"),
+        [pcm, field] if numeric(pcm) && name_field(field) => {
+            format!("PCM {pcm}'s name cut, nothing left out")
+        }
+        [pcm, stream] if numeric(pcm) && numeric(stream) => {
+            format!("stream {pcm}/{stream} left out")
+        }
+        [pcm, _] if numeric(pcm) => format!("PCM {pcm} left out"),
+        [pcm, stream, ..] if numeric(pcm) && numeric(stream) => {
+            let directory = format!("{}/{pcm}/{stream}", config.path);
+            let id = read(&format!("{directory}/{XENSND_FIELD_STREAM_UNIQUE_ID}"))
+                .map(|id| String::from(id.trim()))
+                .filter(|id| !id.is_empty() && id.len() <= 64)
+                .unwrap_or_else(|| format!("{pcm}/{stream}"));
+            format!("stream {id} left out")
+        }
+        _ => String::from("the card cannot come up"),
+    }
+}
+
+/// A decimal XenStore number (the one number syntax,
+/// [`crate::sndif::config::parse_number`]).
+pub fn parse_u32(text: &str) -> Result<u32, String> {
+    crate::sndif::config::parse_number(text, 0, u32::MAX).map_err(|reason| reason.to_string())
+}
+
+fn read_number(store: &mut impl XenBusHost, path: &str) -> Result<u32, String> {
+    let text = store.read(path).ok_or_else(|| format!("{path}: missing"))?;
+    parse_u32(&text).map_err(|error| format!("{path}: {text:?}: {error}"))
+}
+
+/// Where `xenbus_dev_error` would write the error of the device at
+/// `device_path`: `/local/domain/<id>/error/<rest>/error` for
+/// `/local/domain/<id>/<rest>`, else `<device_path>/error`.
+pub fn error_node(device_path: &str) -> String {
+    let parts: Vec<&str> = device_path.trim_matches('/').splitn(4, '/').collect();
+    match parts.as_slice() {
+        ["local", "domain", id, rest] if !id.is_empty() && !rest.is_empty() => {
+            format!("/local/domain/{id}/error/{rest}/error")
+        }
+        _ => format!("{}/error", device_path.trim_end_matches('/')),
+    }
+}
 
 /// A connected stream.
 pub struct LiveStream<P: SharedPage> {
@@ -146,6 +326,22 @@ pub struct LiveStream<P: SharedPage> {
     pub deadline_ns: Option<u64>,
 }
 
+/// Why a device settled in the error state (see the module docs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// What went wrong, as published in the error node (after the errno).
+    pub reason: String,
+    /// The frontend's configuration when it failed: a different one is
+    /// retried.
+    pub config: VsndConfig,
+}
+
+/// `EINVAL`: the configuration leaves nothing to serve.
+const ERRNO_INVALID: u32 = 22;
+/// `EIO`: a ring, page or event channel could not be set up, or the
+/// frontend failed.
+const ERRNO_IO: u32 = 5;
+
 /// One vsnd device of one frontend.
 pub struct Device<P: SharedPage> {
     /// Frontend domain.
@@ -156,6 +352,9 @@ pub struct Device<P: SharedPage> {
     frontend_path: String,
     state: u32,
     watching: bool,
+    /// The frontend's `error` node when we connected.
+    frontend_error_at_connect: Option<String>,
+    failure: Option<Failure>,
     /// Connected streams.
     pub streams: Vec<LiveStream<P>>,
 }
@@ -173,135 +372,11 @@ pub fn parse_frontend_token(token: &str) -> Option<(u32, u32)> {
     Some((domid, device))
 }
 
-fn read_level<'a>(values: &'a [Option<String>; 5]) -> LevelConfig<'a> {
-    LevelConfig {
-        sample_rates: values[0].as_deref(),
-        sample_formats: values[1].as_deref(),
-        channels_min: values[2].as_deref(),
-        channels_max: values[3].as_deref(),
-        buffer_size: values[4].as_deref(),
-    }
-}
-
-/// The configuration nodes of a level, in [`read_level`]'s order.
-const LEVEL_NODES: [&str; 5] = [
-    "sample-rates",
-    "sample-formats",
-    "channels-min",
-    "channels-max",
-    "buffer-size",
-];
-
-/// The level's configuration nodes; with `listing` (the level's children,
-/// already known) only those listed are read: each XenStore read is a round
-/// trip, which counts when a frontend reconnects.
-fn level_values(
-    store: &mut impl XenBusHost,
-    path: &str,
-    listing: Option<&[String]>,
-) -> [Option<String>; 5] {
-    LEVEL_NODES.map(|name| match listing {
-        Some(listing) if !listing.iter().any(|child| child == name) => None,
-        _ => store.read(&format!("{path}/{name}")),
-    })
-}
-
-/// The level's nodes narrowed into `limits`; a node that does not parse is
-/// named with its value (`<path>/sample-rates = "abc": not a decimal number`).
-fn narrow(
-    limits: &Limits,
-    store: &mut impl XenBusHost,
-    path: &str,
-    listing: Option<&[String]>,
-) -> Result<Limits, String> {
-    let values = level_values(store, path, listing);
-    for (name, value) in LEVEL_NODES.iter().zip(&values) {
-        let Some(text) = value else {
-            continue;
-        };
-        let parsed = match *name {
-            "sample-rates" => parse_rates(text).map(drop),
-            "sample-formats" => parse_formats(text).map(drop),
-            _ => parse_u32(text).map(drop),
-        };
-        if let Err(error) = parsed {
-            return Err(format!("{path}/{name} = {text:?}: {}", error.0));
-        }
-    }
-    narrow_with(limits, &read_level(&values)).map_err(|error| format!("{path}: {}", error.0))
-}
-
-/// Read the card, PCM and stream configuration under the frontend path.
-/// A PCM or stream whose own nodes do not parse is left out (logged, like
-/// the frontend leaves it out); a bad card level fails the device.
-fn read_config(
-    store: &mut impl XenBusHost,
-    frontend: &str,
-    limits: &Limits,
-) -> Result<Vec<StreamInfo>, String> {
-    let card = narrow(limits, store, frontend, None)?;
-    let mut streams = Vec::new();
-    for pcm in 0..MAX_INDEX {
-        let pcm_path = format!("{frontend}/{pcm}");
-        let pcm_listing = store.directory(&pcm_path);
-        if pcm_listing.is_empty() {
-            break;
-        }
-        let pcm_limits = match narrow(&card, store, &pcm_path, Some(&pcm_listing)) {
-            Ok(limits) => limits,
-            Err(error) => {
-                log::error!("{error}: PCM left out");
-                continue;
-            }
-        };
-        for index in 0..MAX_INDEX {
-            let path = format!("{pcm_path}/{index}");
-            let listing = store.directory(&path);
-            let listed = |name: &str| listing.iter().any(|child| child == name);
-            if !listed("type") {
-                break;
-            }
-            let Some(kind) = store.read(&format!("{path}/type")) else {
-                break;
-            };
-            let direction = match kind.trim() {
-                "p" => Direction::Playback,
-                "c" => Direction::Capture,
-                other => {
-                    log::error!("{path}/type: unknown stream type {other:?}: stream left out");
-                    continue;
-                }
-            };
-            let unique_id = listed("unique-id")
-                .then(|| store.read(&format!("{path}/unique-id")))
-                .flatten()
-                .unwrap_or_else(|| format!("pcm{pcm}-{index}"));
-            let limits = match narrow(&pcm_limits, store, &path, Some(&listing)) {
-                Ok(limits) => limits,
-                Err(error) => {
-                    log::error!("{error}: stream {unique_id} left out");
-                    continue;
-                }
-            };
-            streams.push(StreamInfo {
-                pcm,
-                index,
-                unique_id,
-                direction,
-                limits,
-                path,
-            });
-        }
-    }
-    if streams.is_empty() {
-        return Err(format!("{frontend}: no streams configured"));
-    }
-    Ok(streams)
-}
-
-fn read_number(store: &mut impl XenBusHost, path: &str) -> Result<u32, String> {
-    let text = store.read(path).ok_or_else(|| format!("{path}: missing"))?;
-    parse_u32(&text).map_err(|error| format!("{path}: {:?}: {}", text, error.0))
+/// Why a connect failed.
+struct ConnectError {
+    errno: u32,
+    reason: String,
+    config: Box<VsndConfig>,
 }
 
 impl<P: SharedPage> Device<P> {
@@ -337,8 +412,12 @@ impl<P: SharedPage> Device<P> {
             frontend_path,
             state: 0,
             watching: false,
+            frontend_error_at_connect: None,
+            failure: None,
             streams: Vec::new(),
         };
+        // A device created again starts afresh: an error of its previous life goes.
+        store.remove(&error_node(&created.backend_path));
         created.set_state(store, STATE_INIT_WAIT);
         store
             .watch(&created.frontend_path, &frontend_token(domid, device))
@@ -399,6 +478,11 @@ impl<P: SharedPage> Device<P> {
         self.state
     }
 
+    /// Why the device settled in the error state, if it did.
+    pub fn failure(&self) -> Option<&Failure> {
+        self.failure.as_ref()
+    }
+
     /// The frontend's state changed (or may have). Returns the records of
     /// streams torn down.
     pub fn on_frontend_change<H: XenBusHost<Page = P>>(
@@ -416,6 +500,9 @@ impl<P: SharedPage> Device<P> {
             frontend_state,
             self.state
         );
+        if self.failure.is_some() && !self.leave_failure(store, frontend_state) {
+            return Vec::new();
+        }
         match frontend_state {
             Some(STATE_INITIALISED)
                 if self.state == STATE_CONNECTED && self.frontend_nodes_changed(store) =>
@@ -435,6 +522,8 @@ impl<P: SharedPage> Device<P> {
             Some(STATE_INITIALISED) if self.state == STATE_INIT_WAIT => {
                 match self.connect(store, settings) {
                     Ok(()) => {
+                        self.frontend_error_at_connect =
+                            store.read(&error_node(&self.frontend_path));
                         self.set_state(store, STATE_CONNECTED);
                         log::info!(
                             "dom{} vsnd {}: Connected ({} streams)",
@@ -444,17 +533,14 @@ impl<P: SharedPage> Device<P> {
                         );
                     }
                     Err(error) => {
-                        log::error!(
-                            "dom{} vsnd {}: connect failed: {error}",
-                            self.domid,
-                            self.device
-                        );
-                        let _ = self.close(store);
+                        self.teardown(store);
+                        self.settle(store, error.errno, error.reason, *error.config);
                     }
                 }
                 Vec::new()
             }
             Some(state @ (STATE_CLOSING | STATE_CLOSED)) => {
+                let was_connected = self.state == STATE_CONNECTED;
                 if self.state != STATE_CLOSED {
                     log::info!(
                         "dom{} vsnd {}: frontend {}: tearing down",
@@ -467,7 +553,11 @@ impl<P: SharedPage> Device<P> {
                         }
                     );
                 }
-                self.close(store)
+                let records = self.close(store);
+                if was_connected && state == STATE_CLOSING {
+                    self.check_frontend_failed(store);
+                }
+                records
             }
             Some(STATE_INITIALISING) if self.state != STATE_INIT_WAIT => {
                 log::info!("dom{} vsnd {}: frontend restarted", self.domid, self.device);
@@ -485,6 +575,81 @@ impl<P: SharedPage> Device<P> {
             }
             _ => Vec::new(),
         }
+    }
+
+    /// The frontend closed right after a connection: if it wrote a new
+    /// `error` node (`xenbus_dev_fatal`), it failed; settle.
+    fn check_frontend_failed(&mut self, store: &mut impl XenBusHost) {
+        let error = store.read(&error_node(&self.frontend_path));
+        let Some(error) = error.filter(|now| Some(now) != self.frontend_error_at_connect.as_ref())
+        else {
+            return;
+        };
+        let config = read_frontend_config(store, &self.frontend_path);
+        self.settle(
+            store,
+            ERRNO_IO,
+            format!("the frontend failed after connecting: {}", error.trim()),
+            config,
+        );
+    }
+
+    /// Settle in the error state: log once, publish the error node, stay Closed.
+    fn settle(
+        &mut self,
+        store: &mut impl XenBusHost,
+        errno: u32,
+        reason: String,
+        config: VsndConfig,
+    ) {
+        log::error!(
+            "dom{} vsnd {}: cannot connect: {reason}; the device stays Closed until the frontend's configuration changes, the frontend closes, or the device is created again",
+            self.domid,
+            self.device
+        );
+        if let Err(error) = store.write(
+            &error_node(&self.backend_path),
+            &format!("{errno} {reason}"),
+        ) {
+            log::error!("{}: {error}", error_node(&self.backend_path));
+        }
+        self.set_state(store, STATE_CLOSED);
+        self.failure = Some(Failure { reason, config });
+    }
+
+    /// In the error state, the frontend changed: whether to leave it (the
+    /// frontend closed, or its configuration changed). Leaving removes the
+    /// error node; the state machine then goes on from Closed.
+    fn leave_failure(&mut self, store: &mut impl XenBusHost, frontend_state: Option<u32>) -> bool {
+        let why = if frontend_state.is_none() {
+            // The frontend's directory is going away (the domain is being
+            // destroyed): nothing to retry.
+            return false;
+        } else if frontend_state == Some(STATE_CLOSED) {
+            "the frontend closed"
+        } else {
+            let config = read_frontend_config(store, &self.frontend_path);
+            if self
+                .failure
+                .as_ref()
+                .is_some_and(|failure| failure.config == config)
+            {
+                return false;
+            }
+            "the frontend's configuration changed"
+        };
+        log::info!(
+            "dom{} vsnd {}: {why}: trying again",
+            self.domid,
+            self.device
+        );
+        self.failure = None;
+        store.remove(&error_node(&self.backend_path));
+        if frontend_state != Some(STATE_CLOSED) {
+            // Offer InitWait again; a frontend already Initialised connects now.
+            self.set_state(store, STATE_INIT_WAIT);
+        }
+        true
     }
 
     /// Whether any connected stream's four nodes differ from what we used.
@@ -530,76 +695,110 @@ impl<P: SharedPage> Device<P> {
         &mut self,
         store: &mut H,
         settings: &DeviceSettings,
-    ) -> Result<(), String> {
-        let infos = read_config(store, &self.frontend_path, &settings.limits)?;
+    ) -> Result<(), ConnectError> {
+        let config = read_frontend_config(store, &self.frontend_path);
+        let infos = match streams_to_serve(store, &config, settings) {
+            Ok(infos) => infos,
+            Err(reason) => {
+                return Err(ConnectError {
+                    errno: ERRNO_INVALID,
+                    reason,
+                    config: Box::new(config),
+                })
+            }
+        };
         for info in infos {
-            let ring_node = format!("{}/ring-ref", info.path);
-            let Some(ring_text) = store.read(&ring_node) else {
-                if ["event-channel", "evt-ring-ref", "evt-event-channel"]
-                    .iter()
-                    .all(|name| store.read(&format!("{}/{name}", info.path)).is_none())
-                {
-                    // The frontend did not set this stream up (e.g. it found
-                    // its configuration unusable): serve the others.
-                    log::warn!(
-                        "{}: no ring nodes: stream {} not set up by the frontend, left out",
-                        info.path,
-                        info.unique_id
-                    );
-                    continue;
-                }
-                return Err(format!("{ring_node}: missing"));
-            };
-            let ring_ref = parse_u32(&ring_text)
-                .map_err(|error| format!("{ring_node}: {:?}: {}", ring_text, error.0))?;
-            let ring_channel = read_number(store, &format!("{}/event-channel", info.path))?;
-            let event_ref = read_number(store, &format!("{}/evt-ring-ref", info.path))?;
-            let event_channel = read_number(store, &format!("{}/evt-event-channel", info.path))?;
-            let ring_page = store
-                .map(ring_ref, true)
-                .map_err(|error| format!("{}: map ring-ref {ring_ref}: {error:?}", info.path))?;
-            let event_page = store.map(event_ref, true).map_err(|error| {
-                format!("{}: map evt-ring-ref {event_ref}: {error:?}", info.path)
-            })?;
-            let ring_port = store
-                .bind_interdomain(self.domid, ring_channel)
-                .map_err(|error| {
-                    format!("{}: bind event-channel {ring_channel}: {error}", info.path)
-                })?;
-            let event_port = match store.bind_interdomain(self.domid, event_channel) {
-                Ok(port) => port,
-                Err(error) => {
-                    store.unbind(ring_port);
-                    return Err(format!(
-                        "{}: bind evt-event-channel {event_channel}: {error}",
-                        info.path
-                    ));
-                }
-            };
-            let label = self.label(&info);
-            let (sink, source) = store.media(self.domid, &info);
-            let config = StreamConfig {
-                direction: info.direction,
-                limits: info.limits,
-                max_buffer_bytes: settings.max_buffer_bytes,
-                require_whole_frames: settings.whole_frames,
-            };
-            let stream = Stream::new(config, sink, source, &label);
-            log::info!(
-                "{label}: ring-ref {ring_ref} event-channel {ring_channel} (local {ring_port}), evt-ring-ref {event_ref} evt-event-channel {event_channel} (local {event_port})"
-            );
-            self.streams.push(LiveStream {
-                info,
-                nodes: [ring_ref, ring_channel, event_ref, event_channel],
-                ring_port,
-                event_port,
-                channel: StreamChannel::new(ring_page, event_page, stream),
-                deadline_ns: Some(0),
-            });
+            if let Err(reason) = self.connect_stream(store, settings, info) {
+                return Err(ConnectError {
+                    errno: ERRNO_IO,
+                    reason,
+                    config: Box::new(config),
+                });
+            }
         }
         if self.streams.is_empty() {
-            return Err(format!("{}: no stream set up", self.frontend_path));
+            return Err(ConnectError {
+                errno: ERRNO_INVALID,
+                reason: format!("{}: no stream set up by the frontend", self.frontend_path),
+                config: Box::new(config),
+            });
         }
+        Ok(())
+    }
+
+    /// Map and bind one stream the frontend set up (a stream it left
+    /// without ring nodes is skipped).
+    fn connect_stream<H: XenBusHost<Page = P>>(
+        &mut self,
+        store: &mut H,
+        settings: &DeviceSettings,
+        info: StreamInfo,
+    ) -> Result<(), String> {
+        let ring_node = format!("{}/ring-ref", info.path);
+        let Some(ring_text) = store.read(&ring_node) else {
+            if ["event-channel", "evt-ring-ref", "evt-event-channel"]
+                .iter()
+                .all(|name| store.read(&format!("{}/{name}", info.path)).is_none())
+            {
+                // The frontend did not set this stream up (e.g. it found
+                // its configuration unusable): serve the others.
+                log::warn!(
+                    "{}: no ring nodes: stream {} not set up by the frontend, left out",
+                    info.path,
+                    info.unique_id
+                );
+                return Ok(());
+            }
+            return Err(format!("{ring_node}: missing"));
+        };
+        let ring_ref = parse_u32(&ring_text)
+            .map_err(|error| format!("{ring_node}: {ring_text:?}: {error}"))?;
+        let ring_channel = read_number(store, &format!("{}/event-channel", info.path))?;
+        let event_ref = read_number(store, &format!("{}/evt-ring-ref", info.path))?;
+        let event_channel = read_number(store, &format!("{}/evt-event-channel", info.path))?;
+        let ring_page = store
+            .map(ring_ref, true)
+            .map_err(|error| format!("{}: map ring-ref {ring_ref}: {error:?}", info.path))?;
+        let event_page = store
+            .map(event_ref, true)
+            .map_err(|error| format!("{}: map evt-ring-ref {event_ref}: {error:?}", info.path))?;
+        let ring_port = store
+            .bind_interdomain(self.domid, ring_channel)
+            .map_err(|error| {
+                format!("{}: bind event-channel {ring_channel}: {error}", info.path)
+            })?;
+        let event_port = match store.bind_interdomain(self.domid, event_channel) {
+            Ok(port) => port,
+            Err(error) => {
+                store.unbind(ring_port);
+                return Err(format!(
+                    "{}: bind evt-event-channel {event_channel}: {error}",
+                    info.path
+                ));
+            }
+        };
+        let label = self.label(&info);
+        let (sink, source) = store.media(self.domid, &info);
+        let config = StreamConfig {
+            direction: info.direction,
+            caps: info.caps.clone(),
+            limits: settings.limits.clone(),
+            max_buffer_bytes: settings.max_buffer_bytes,
+            require_whole_frames: settings.whole_frames,
+            behaviour: settings.behaviour,
+        };
+        let stream = Stream::new(config, sink, source, &label);
+        log::info!(
+            "{label}: ring-ref {ring_ref} event-channel {ring_channel} (local {ring_port}), evt-ring-ref {event_ref} evt-event-channel {event_channel} (local {event_port})"
+        );
+        self.streams.push(LiveStream {
+            info,
+            nodes: [ring_ref, ring_channel, event_ref, event_channel],
+            ring_port,
+            event_port,
+            channel: StreamChannel::new(ring_page, event_page, stream),
+            deadline_ns: Some(0),
+        });
         Ok(())
     }
 
@@ -616,16 +815,17 @@ impl<P: SharedPage> Device<P> {
         records
     }
 
-    /// Tear down every stream and publish Closed (a failed connection, a
-    /// frontend that closed or vanished, or a ring found corrupted).
-    /// Returns the streams' final records.
+    /// Tear down every stream and publish Closed (a frontend that closed or
+    /// vanished, or a ring found corrupted). Returns the streams' final
+    /// records.
     pub fn close(&mut self, store: &mut impl XenBusHost) -> Vec<StreamSummary> {
         let records = self.teardown(store);
         self.set_state(store, STATE_CLOSED);
         records
     }
 
-    /// The device is gone from XenStore (or we exit): tear down and unwatch.
+    /// The device is gone from XenStore (or we exit): tear down, unwatch,
+    /// remove our error node.
     pub fn remove(mut self, store: &mut impl XenBusHost) -> Vec<StreamSummary> {
         let records = self.teardown(store);
         if self.watching {
@@ -633,6 +833,9 @@ impl<P: SharedPage> Device<P> {
                 &self.frontend_path,
                 &frontend_token(self.domid, self.device),
             );
+        }
+        if self.failure.is_some() {
+            store.remove(&error_node(&self.backend_path));
         }
         log::info!("dom{} vsnd {}: removed", self.domid, self.device);
         records

@@ -1,5 +1,12 @@
 //! The vsnd device configuration, read from XenStore: card, PCM instances, streams.
 //!
+//! The one parser of these nodes: the frontend reads its own device
+//! directory with it, and the backend engine (`sndback`, the simulator's
+//! backend) reads the frontend's directory with it through the same
+//! [`ConfigSource`] trait, so both ends see the same streams with the same
+//! limits (a discrete rate set, a format set, a channel range and
+//! `buffer-size`) and leave out the same bad ones.
+//!
 //! Implements the "XenStore layout" section of `io/sndif.h` (frontend nodes
 //! under `/local/domain/<domid>/device/vsnd/<dev>/`):
 //!
@@ -45,8 +52,11 @@
 //! (`XENSND_LIST_SEPARATOR`; `xl` uses `;` in its own syntax and converts);
 //! white space around entries and empty entries (`"44100,"`) are ignored, and
 //! duplicates are merged. Format names and the stream type ignore ASCII case,
-//! as in Linux. A node value is at most [`MAX_VALUE_LEN`] characters, a rate
-//! entry at most `XENSND_SAMPLE_RATE_MAX_LEN`, a format entry at most
+//! as in Linux; the float formats may be spelled as sndif.h does
+//! (`float_le`, `float_be`, `float64_le`, `float64_be`) or as `xl` writes them
+//! (`f32_le`, `f32_be`, `f64_le`, `f64_be`). A node value is at most
+//! [`MAX_VALUE_LEN`] characters, a rate entry at most
+//! `XENSND_SAMPLE_RATE_MAX_LEN`, a format entry at most
 //! `XENSND_SAMPLE_FORMAT_MAX_LEN`. Rates are 1..=[`MAX_SAMPLE_RATE`],
 //! channels 1..=255 (`pcm_channels` is a `u8` on the wire), `buffer-size`
 //! 1..=[`MAX_BUFFER_SIZE_BYTES`]. At most [`MAX_PCMS`] PCM instances and
@@ -677,8 +687,9 @@ fn read_value<S: ConfigSource + ?Sized>(
     Ok(Some(text))
 }
 
-/// Parse a decimal number in `min..=max`.
-fn parse_number(text: &str, min: u32, max: u32) -> Result<u32, ConfigErrorReason> {
+/// Parse a decimal number in `min..=max`: the number syntax of every vsnd
+/// node (and of the XenBus nodes both ends read: `state`, `ring-ref`, ...).
+pub fn parse_number(text: &str, min: u32, max: u32) -> Result<u32, ConfigErrorReason> {
     let digits = text.trim();
     if digits.is_empty() || !digits.bytes().all(|byte| byte.is_ascii_digit()) {
         return Err(ConfigErrorReason::NotANumber);
@@ -707,7 +718,8 @@ fn list_entries(text: &str) -> impl Iterator<Item = &str> {
         .filter(|entry| !entry.is_empty())
 }
 
-fn parse_rates(text: &str) -> Result<Vec<u32>, ConfigErrorReason> {
+/// Parse a `sample-rates` list: sorted, duplicates merged, never empty.
+pub fn parse_rates(text: &str) -> Result<Vec<u32>, ConfigErrorReason> {
     let mut rates = Vec::new();
     for entry in list_entries(text) {
         if entry.len() > XENSND_SAMPLE_RATE_MAX_LEN {
@@ -725,7 +737,9 @@ fn parse_rates(text: &str) -> Result<Vec<u32>, ConfigErrorReason> {
     Ok(rates)
 }
 
-fn parse_formats(text: &str) -> Result<FormatSet, ConfigErrorReason> {
+/// Parse a `sample-formats` list (every name [`SampleFormat::from_name`]
+/// knows, xl's float spellings included); never empty.
+pub fn parse_formats(text: &str) -> Result<FormatSet, ConfigErrorReason> {
     let mut formats = FormatSet::EMPTY;
     let mut any = false;
     for entry in list_entries(text) {

@@ -20,6 +20,13 @@ use crate::abi::sndif::XENSND_PCM_FORMATS;
 /// Number of format codes defined by `io/sndif.h` (codes `0..=24`).
 pub const SAMPLE_FORMAT_COUNT: usize = 25;
 
+/// The float formats as `xl` names them (Xen's `libxl_types.idl`,
+/// `libxl_vsnd_pcm_format`: `F32_LE`, `F32_BE`, `F64_LE`, `F64_BE`, written
+/// lower-case into XenStore by `libxl_vsnd.c`), in code order from
+/// `XENSND_PCM_FORMAT_F32_LE` (14). `xl` refuses sndif.h's `float_le`;
+/// every other format name is the same in both.
+pub const XL_FLOAT_NAMES: [&str; 4] = ["f32_le", "f32_be", "f64_le", "f64_be"];
+
 /// One `XENSND_PCM_FORMAT_*` sample format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[repr(u8)]
@@ -158,11 +165,22 @@ impl SampleFormat {
     }
 
     /// Parse a XenStore format string, ignoring ASCII case (as Linux does).
+    /// Both spellings of the float formats are accepted: sndif.h's
+    /// `float_le`/`float_be`/`float64_le`/`float64_be` and the names `xl`
+    /// accepts and writes into XenStore (libxl's `libxl_vsnd_pcm_format`:
+    /// `f32_le`/`f32_be`/`f64_le`/`f64_be`, see [`XL_FLOAT_NAMES`]).
     pub fn from_name(name: &str) -> Option<SampleFormat> {
         XENSND_PCM_FORMATS
             .iter()
             .find(|(_, text)| text.eq_ignore_ascii_case(name))
-            .and_then(|(code, _)| Self::from_code(*code))
+            .map(|(code, _)| *code)
+            .or_else(|| {
+                XL_FLOAT_NAMES
+                    .iter()
+                    .position(|text| text.eq_ignore_ascii_case(name))
+                    .map(|index| SampleFormat::F32Le.code() + index as u8)
+            })
+            .and_then(Self::from_code)
     }
 
     /// The bit of this format in a `formats` mask: `1 << code`.
@@ -491,6 +509,11 @@ mod tests {
         assert_eq!(SampleFormat::from_code(25), None);
         assert_eq!(SampleFormat::from_code(255), None);
         assert_eq!(SampleFormat::from_name("s16"), None);
+        assert_eq!(SampleFormat::from_name("f32_le"), Some(SampleFormat::F32Le));
+        assert_eq!(SampleFormat::from_name("F32_BE"), Some(SampleFormat::F32Be));
+        assert_eq!(SampleFormat::from_name("f64_le"), Some(SampleFormat::F64Le));
+        assert_eq!(SampleFormat::from_name("f64_be"), Some(SampleFormat::F64Be));
+        assert_eq!(SampleFormat::from_name("f16_le"), None);
         assert_eq!(SampleFormat::from_name(""), None);
     }
 
