@@ -487,6 +487,19 @@ fn patterns_every(layout: Layout, big: bool, stride: usize) -> Vec<Vec<u8>> {
                     x.to_bits()
                 });
             }
+            // Every power of two (and its neighbours) from the smallest
+            // subnormal up, both signs: every exponent of the format.
+            for k in -1074..=4 {
+                let x = 2f64.powi(k);
+                for y in [x, -x, x * 1.5, -x * 1.5] {
+                    let bits = if bytes == 4 {
+                        u64::from((y as f32).to_bits())
+                    } else {
+                        y.to_bits()
+                    };
+                    words.extend([bits, bits + 1, bits.wrapping_sub(1)]);
+                }
+            }
             // NaN payloads.
             words.extend(if bytes == 4 {
                 [0x7fc0_0001u64, 0xffc0_0000, 0x7f80_0001, 0xff80_0001]

@@ -1,13 +1,19 @@
 //! The demo programs, written against the PCM traits only: play a tone or
 //! the chime, record and measure, and a duplex loopback.
+//!
+//! The signals are `i16` samples; every demo plays and records on a stream
+//! of any format with a sample value (see [`crate::pcm::convert`]) through
+//! a [`ConvertingStream`]. The CRC-32 in the reports is over the bytes that
+//! travelled, in the stream's format (for `s16_le`: the `i16` samples,
+//! little-endian, as before); peak and RMS are over the samples as `i16`.
 #![forbid(unsafe_code)]
 
 use alloc::vec::Vec;
 
 use super::chime;
 use super::signal::{Crc32, Meter, Tone};
+use crate::pcm::convert::ConvertingStream;
 use crate::pcm::{Capture, Error, ErrorKind, Playback, Stream};
-use crate::sndif::format::SampleFormat;
 
 /// What a playback demo did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -16,7 +22,8 @@ pub struct PlayReport {
     pub frames: u64,
     /// Frames the stream reported as played at the end.
     pub position: u64,
-    /// CRC-32 of the bytes queued.
+    /// CRC-32 of the bytes queued, in the stream's format (what went to
+    /// the backend).
     pub crc32: u32,
 }
 
@@ -29,19 +36,19 @@ pub struct RecordReport {
     pub peak: u16,
     /// RMS in sample units.
     pub rms: f32,
-    /// CRC-32 of the captured bytes.
+    /// CRC-32 of the captured bytes as they arrived, in the stream's format.
     pub crc32: u32,
 }
 
-/// Something that produces s16_le frames by index.
+/// Something that produces interleaved `i16` frames by index.
 pub trait Signal {
-    /// Write frames `first..` into `out` (whole frames of the stream's layout).
-    fn fill(&self, first: u64, out: &mut [u8]);
+    /// Write frames `first..` into `out` (whole frames of the stream's channel count).
+    fn fill(&self, first: u64, out: &mut [i16]);
 }
 
 impl Signal for Tone {
-    fn fill(&self, first: u64, out: &mut [u8]) {
-        self.fill_s16le(first, out);
+    fn fill(&self, first: u64, out: &mut [i16]) {
+        Tone::fill(self, first, out);
     }
 }
 
@@ -55,17 +62,22 @@ pub struct Chime {
 }
 
 impl Signal for Chime {
-    fn fill(&self, first: u64, out: &mut [u8]) {
-        chime::fill_s16le(self.rate, self.channels, first, out);
+    fn fill(&self, first: u64, out: &mut [i16]) {
+        chime::fill(self.rate, self.channels, first, out);
     }
 }
 
-fn require_s16<S: Stream>(stream: &S) -> Result<usize, ErrorKind> {
-    let config = stream.config();
-    if config.format != SampleFormat::S16Le {
-        return Err(ErrorKind::Unsupported);
-    }
-    Ok(2 * config.channels as usize)
+/// `stream` taking and giving `i16` samples in whatever format it has
+/// ([`ErrorKind::Unsupported`] for a format without conversion).
+fn converting<S: Stream>(stream: S) -> Result<ConvertingStream<S, i16>, ErrorKind> {
+    ConvertingStream::new(stream).map_err(|error| error.kind())
+}
+
+/// A period of `i16` frames of `stream`, and its frames and channels.
+fn period_buffer<S: Stream>(stream: &ConvertingStream<S, i16>) -> (Vec<i16>, u64, usize) {
+    let period = stream.config().period_frames.max(1) as u64;
+    let channels = stream.channels();
+    (alloc::vec![0; period as usize * channels], period, channels)
 }
 
 /// Play `frames` frames of `signal` on a prepared stream in period-sized
@@ -77,31 +89,30 @@ pub fn play<P: Playback>(
     frames: u64,
     pause: Option<(u64, &mut dyn FnMut())>,
 ) -> Result<PlayReport, ErrorKind> {
-    let frame_bytes = require_s16(stream)?;
-    let period = stream.config().period_frames.max(1) as u64;
-    let mut chunk = alloc::vec![0u8; period as usize * frame_bytes];
+    let mut stream = converting(stream)?;
+    let (mut chunk, period, channels) = period_buffer(&stream);
     let mut crc = Crc32::new();
     let mut done = 0u64;
     let mut pause = pause;
     while done < frames {
         let n = period.min(frames - done);
-        let bytes = &mut chunk[..n as usize * frame_bytes];
-        signal.fill(done, bytes);
+        let samples = &mut chunk[..n as usize * channels];
+        signal.fill(done, samples);
         let mut queued = 0usize;
-        while queued < bytes.len() {
+        while queued < samples.len() {
             // Start once the buffer cannot take the next period (a blocking
             // write into a full stream that is not running cannot succeed).
             if stream.state() == crate::pcm::StreamState::Prepared
-                && stream.available() < (bytes.len() - queued) / frame_bytes
+                && stream.available() < (samples.len() - queued) / channels
             {
                 stream.start().map_err(|e| e.kind())?;
             }
-            let written = stream.write(&bytes[queued..]).map_err(|e| e.kind())?;
-            queued += written * frame_bytes;
+            let written = stream.write(&samples[queued..]).map_err(|e| e.kind())?;
+            crc.update(stream.wire());
+            queued += written * channels;
         }
-        crc.update(bytes);
         done += n;
-        pause_once(stream, &mut pause, done)?;
+        pause_once(&mut stream, &mut pause, done)?;
     }
     if stream.state() == crate::pcm::StreamState::Prepared {
         stream.start().map_err(|e| e.kind())?;
@@ -114,15 +125,16 @@ pub fn play<P: Playback>(
     })
 }
 
-/// Record `frames` frames from a prepared capture stream and measure them.
+/// Record `frames` frames from a prepared capture stream and measure them;
+/// returns the report and the captured bytes (in the stream's format).
 pub fn record<C: Capture>(
     stream: &mut C,
     frames: u64,
 ) -> Result<(RecordReport, Vec<u8>), ErrorKind> {
-    let frame_bytes = require_s16(stream)?;
-    let period = stream.config().period_frames.max(1) as u64;
+    let mut stream = converting(stream)?;
+    let (mut chunk, period, channels) = period_buffer(&stream);
+    let frame_bytes = channels * stream.converter().sample_bytes();
     let mut captured = Vec::with_capacity(frames as usize * frame_bytes);
-    let mut chunk = alloc::vec![0u8; period as usize * frame_bytes];
     let mut meter = Meter::default();
     let mut crc = Crc32::new();
     let mut done = 0u64;
@@ -131,15 +143,15 @@ pub fn record<C: Capture>(
     }
     while done < frames {
         let n = period.min(frames - done) as usize;
-        let bytes = &mut chunk[..n * frame_bytes];
+        let samples = &mut chunk[..n * channels];
         let mut got = 0usize;
-        while got < bytes.len() {
-            let read = stream.read(&mut bytes[got..]).map_err(|e| e.kind())?;
-            got += read * frame_bytes;
+        while got < samples.len() {
+            let read = stream.read(&mut samples[got..]).map_err(|e| e.kind())?;
+            crc.update(stream.wire());
+            captured.extend_from_slice(stream.wire());
+            got += read * channels;
         }
-        meter.update_s16le(bytes);
-        crc.update(bytes);
-        captured.extend_from_slice(bytes);
+        meter.update(samples);
         done += n as u64;
     }
     stream.stop().map_err(|e| e.kind())?;
@@ -155,35 +167,39 @@ pub fn record<C: Capture>(
 }
 
 /// Duplex loopback: what `capture` records is played on `playback`, period
-/// by period, for `frames` frames. Returns (captured, played) CRC reports.
+/// by period, for `frames` frames (the two formats may differ; the channel
+/// counts must not). Returns (captured, played) reports, each CRC over its
+/// stream's bytes.
 pub fn loopback<C: Capture, P: Playback>(
     capture: &mut C,
     playback: &mut P,
     frames: u64,
 ) -> Result<(RecordReport, PlayReport), ErrorKind> {
-    let frame_bytes = require_s16(capture)?;
-    if require_s16(playback)? != frame_bytes {
+    let mut capture = converting(capture)?;
+    let mut playback = converting(playback)?;
+    if capture.channels() != playback.channels() {
         return Err(ErrorKind::InvalidConfig);
     }
-    let period = capture.config().period_frames.max(1) as u64;
-    let mut chunk = alloc::vec![0u8; period as usize * frame_bytes];
+    let (mut chunk, period, channels) = period_buffer(&capture);
     let mut meter = Meter::default();
     let mut crc = Crc32::new();
+    let mut played = Crc32::new();
     let mut done = 0u64;
     capture.start().map_err(|e| e.kind())?;
     while done < frames {
         let n = period.min(frames - done) as usize;
-        let bytes = &mut chunk[..n * frame_bytes];
+        let samples = &mut chunk[..n * channels];
         let mut got = 0usize;
-        while got < bytes.len() {
-            got += capture.read(&mut bytes[got..]).map_err(|e| e.kind())? * frame_bytes;
+        while got < samples.len() {
+            got += capture.read(&mut samples[got..]).map_err(|e| e.kind())? * channels;
+            crc.update(capture.wire());
         }
         let mut queued = 0usize;
-        while queued < bytes.len() {
-            queued += playback.write(&bytes[queued..]).map_err(|e| e.kind())? * frame_bytes;
+        while queued < samples.len() {
+            queued += playback.write(&samples[queued..]).map_err(|e| e.kind())? * channels;
+            played.update(playback.wire());
         }
-        meter.update_s16le(bytes);
-        crc.update(bytes);
+        meter.update(samples);
         done += n as u64;
     }
     capture.stop().map_err(|e| e.kind())?;
@@ -200,7 +216,7 @@ pub fn loopback<C: Capture, P: Playback>(
     let play = PlayReport {
         frames: done,
         position: playback.position(),
-        crc32: crc.value(),
+        crc32: played.value(),
     };
     Ok((record, play))
 }
@@ -270,7 +286,8 @@ pub fn play_resuming<P: Playback>(
     frames: u64,
     control: PlayControl<'_>,
 ) -> Result<ResumingReport, ErrorKind> {
-    let frame_bytes = require_s16(stream)?;
+    let mut stream = converting(stream)?;
+    let stream = &mut stream;
     let PlayControl {
         mut pause,
         idle,
@@ -298,7 +315,6 @@ pub fn play_resuming<P: Playback>(
             &mut position,
             signal,
             frames,
-            frame_bytes,
             &mut done,
             &mut crc,
             &mut checkpoints,
@@ -352,13 +368,16 @@ pub fn play_resuming<P: Playback>(
         checkpoints.retain(|(frame, _)| *frame <= played);
         let (mut at, checkpoint) = checkpoints.last().copied().unwrap_or((0, Crc32::new()));
         crc = checkpoint;
-        let mut scratch = alloc::vec![0u8; 1024 * frame_bytes];
+        let channels = stream.channels();
+        let converter = *stream.converter();
+        let mut samples = alloc::vec![0i16; 1024 * channels];
+        let mut bytes = alloc::vec![0u8; samples.len() * converter.sample_bytes()];
         while at < played {
-            let n = (played - at).min(1024);
-            let bytes = &mut scratch[..n as usize * frame_bytes];
-            signal.fill(at, bytes);
-            crc.update(bytes);
-            at += n;
+            let n = (played - at).min(1024) as usize;
+            signal.fill(at, &mut samples[..n * channels]);
+            let converted = converter.encode(&samples[..n * channels], &mut bytes);
+            crc.update(&bytes[..converted * converter.sample_bytes()]);
+            at += n as u64;
         }
     }
     report.play = PlayReport {
@@ -376,11 +395,10 @@ pub fn play_resuming<P: Playback>(
     reason = "the loop state of play_resuming, split out to keep it readable"
 )]
 fn write_all<P: Playback>(
-    stream: &mut P,
+    stream: &mut ConvertingStream<P, i16>,
     position: &mut u64,
     signal: &dyn Signal,
     frames: u64,
-    frame_bytes: usize,
     done: &mut u64,
     crc: &mut Crc32,
     checkpoints: &mut Vec<(u64, Crc32)>,
@@ -392,18 +410,17 @@ fn write_all<P: Playback>(
     waits: &mut u64,
 ) -> Result<Step, ErrorKind> {
     use crate::pcm::StreamState;
-    let period = stream.config().period_frames.max(1) as u64;
-    let mut chunk = alloc::vec![0u8; period as usize * frame_bytes];
+    let (mut chunk, period, channels) = period_buffer(stream);
     while *done < frames {
         let n = period.min(frames - *done);
-        let bytes = &mut chunk[..n as usize * frame_bytes];
-        signal.fill(*done, bytes);
+        let samples = &mut chunk[..n as usize * channels];
+        signal.fill(*done, samples);
         let mut queued = 0usize;
-        while queued < bytes.len() {
+        while queued < samples.len() {
             let started_ns = now_ns();
             // Start once the buffer cannot take the rest of this period.
             if stream.state() == StreamState::Prepared
-                && stream.available() < (bytes.len() - queued) / frame_bytes
+                && stream.available() < (samples.len() - queued) / channels
             {
                 match stream.start() {
                     Ok(()) => {}
@@ -416,7 +433,7 @@ fn write_all<P: Playback>(
             // Running: wait until the rest of this period fits (like ALSA's
             // avail_min), so each WRITE is a whole period rather than the
             // few frames a position event just freed.
-            let wanted = (bytes.len() - queued) / frame_bytes;
+            let wanted = (samples.len() - queued) / channels;
             if stream.state() == StreamState::Running && stream.available() < wanted {
                 match stream.write_ready() {
                     Ok(_) if stream.available() >= wanted => {}
@@ -432,10 +449,11 @@ fn write_all<P: Playback>(
                     Err(error) => return Err(error.kind()),
                 }
             }
-            match stream.try_write(&bytes[queued..]) {
+            match stream.try_write(&samples[queued..]) {
                 Ok(written) => {
                     *position = stream.position();
-                    queued += written * frame_bytes;
+                    crc.update(stream.wire());
+                    queued += written * channels;
                     if written > 0 {
                         if let Some((index, since)) = awaiting_first_write.take() {
                             let after = now_ns().saturating_sub(since);
@@ -459,7 +477,6 @@ fn write_all<P: Playback>(
                 Err(error) => return Err(error.kind()),
             }
         }
-        crc.update(bytes);
         *done += n;
         checkpoints.push((*done, *crc));
         pause_once(stream, pause, *done)?;
@@ -471,8 +488,8 @@ fn write_all<P: Playback>(
 /// Once `done` frames are queued past the pause point: start the stream if
 /// it is not running yet, pause it, call the sleep, resume, and forget the
 /// pause (it happens once).
-fn pause_once<P: Playback>(
-    stream: &mut P,
+fn pause_once<S: Stream>(
+    stream: &mut S,
     pause: &mut Option<(u64, &mut dyn FnMut())>,
     done: u64,
 ) -> Result<(), ErrorKind> {
@@ -494,7 +511,7 @@ fn pause_once<P: Playback>(
     Ok(())
 }
 
-fn drain_or_lost<P: Playback>(stream: &mut P, now_ns: &dyn Fn() -> u64) -> Result<Step, ErrorKind> {
+fn drain_or_lost<S: Stream>(stream: &mut S, now_ns: &dyn Fn() -> u64) -> Result<Step, ErrorKind> {
     let started_ns = now_ns();
     let result = if stream.state() == crate::pcm::StreamState::Prepared {
         stream.start().and_then(|()| stream.drain())

@@ -8,6 +8,10 @@
 //!   first playback, or capture for `record`); several streams play at once
 //! - `freq=<Hz>[,<Hz>...]` (tone, per stream), `ms=<length>`, `level=<0.001 dBFS>`
 //! - `rate=`, `channels=`, `period=` (frames), `buffer=` (frames): requested configuration
+//! - `format=<name>`: the stream's sample format (any sndif name with a
+//!   sample value, e.g. `s32_le`, `float_le`, `mu_law`); default: the best
+//!   the stream offers (negotiation's choice). The demo's `i16` signal is
+//!   converted to it ([`crate::pcm::convert`]); CRCs are over the stream's bytes
 //! - `pause-at=<ms>` and `pause-ms=<ms>`: pause and resume mid-stream
 //! - `volume=<0.001 dB>` and `mute=1`: set on the stream before playing
 //! - `timeout-ms=`: request timeout; `depth=`: requests in flight
@@ -30,6 +34,7 @@ use alloc::vec::Vec;
 
 use super::demo::{self, Chime, PlayReport, Signal};
 use super::signal::Tone;
+use crate::pcm::convert::{Converter, ConvertingStream};
 use crate::pcm::{Error, Stream};
 use crate::sndif::config::StreamKind;
 use crate::sndif::format::SampleFormat;
@@ -75,10 +80,7 @@ impl Default for Options {
             frequencies: alloc::vec![440],
             milliseconds: 1000,
             level_millidb: -6000,
-            request: StreamRequest {
-                format: Some(SampleFormat::S16Le),
-                ..StreamRequest::default()
-            },
+            request: StreamRequest::default(),
             pause_at_ms: None,
             pause_ms: 500,
             volume_millidb: None,
@@ -128,6 +130,12 @@ impl Options {
                 "channels" => o.request.channels = Some(number(key, value)?),
                 "period" => o.request.period_frames = Some(number(key, value)?),
                 "buffer" => o.request.buffer_frames = Some(number(key, value)?),
+                "format" => {
+                    let format = SampleFormat::from_name(value.trim())
+                        .ok_or_else(|| format!("option format={value}: unknown sample format"))?;
+                    Converter::new(format).map_err(|e| format!("option format={value}: {e}"))?;
+                    o.request.format = Some(format);
+                }
                 "pause-at" => o.pause_at_ms = Some(number(key, value)?),
                 "pause-ms" => o.pause_ms = number(key, value)?,
                 "volume" => o.volume_millidb = Some(number(key, value)?),
@@ -394,78 +402,83 @@ fn play_interleaved<X: Platform>(
     options: &Options,
     streams: &mut [(String, u32, SndPcm<X>)],
 ) -> Result<(), String> {
-    use crate::pcm::{Playback, StreamState};
-    struct Progress {
+    use crate::pcm::StreamState;
+    struct Player<'a, X: Platform> {
+        unique_id: &'a str,
+        stream: ConvertingStream<&'a mut SndPcm<X>, i16>,
         frames: u64,
         done: u64,
         crc: super::signal::Crc32,
         signal: alloc::boxed::Box<dyn Signal>,
-        chunk: Vec<u8>,
+        chunk: Vec<i16>,
     }
-    let mut progress: Vec<Progress> = streams
-        .iter()
-        .map(|(_, frequency, pcm)| {
-            let c = pcm.config();
-            let frames = match options.demo.as_str() {
-                "chime" => super::chime::frames_at(c.rate),
-                _ => c.rate as u64 * options.milliseconds / 1000,
-            };
-            Progress {
-                frames,
-                done: 0,
-                crc: super::signal::Crc32::new(),
-                signal: signal_for(options, *frequency, c.rate, c.channels),
-                chunk: alloc::vec![0u8; c.period_frames as usize * c.channels as usize * 2],
-            }
-        })
-        .collect();
-    for (_, _, pcm) in streams.iter_mut() {
-        pcm.start().map_err(|e| format!("start: {e}"))?;
+    let mut players = Vec::new();
+    for (unique_id, frequency, pcm) in streams.iter_mut() {
+        let c = *pcm.config();
+        let frames = match options.demo.as_str() {
+            "chime" => super::chime::frames_at(c.rate),
+            _ => c.rate as u64 * options.milliseconds / 1000,
+        };
+        players.push(Player {
+            unique_id: unique_id.as_str(),
+            stream: ConvertingStream::new(pcm).map_err(|e| format!("play {unique_id}: {e}"))?,
+            frames,
+            done: 0,
+            crc: super::signal::Crc32::new(),
+            signal: signal_for(options, *frequency, c.rate, c.channels),
+            chunk: alloc::vec![0; c.period_frames as usize * c.channels as usize],
+        });
+    }
+    for player in players.iter_mut() {
+        player.stream.start().map_err(|e| format!("start: {e}"))?;
     }
     loop {
         let mut any = false;
         let mut all_done = true;
-        for ((unique_id, _, pcm), p) in streams.iter_mut().zip(progress.iter_mut()) {
+        for p in players.iter_mut() {
             if p.done >= p.frames {
                 continue;
             }
             all_done = false;
-            let frame_bytes = pcm.config().channels as usize * 2;
-            let n = ((p.chunk.len() / frame_bytes) as u64).min(p.frames - p.done) as usize;
-            let bytes = &mut p.chunk[..n * frame_bytes];
-            p.signal.fill(p.done, bytes);
-            match pcm.try_write(bytes) {
+            let channels = p.stream.channels();
+            let n = ((p.chunk.len() / channels) as u64).min(p.frames - p.done) as usize;
+            let samples = &mut p.chunk[..n * channels];
+            p.signal.fill(p.done, samples);
+            match p.stream.try_write(samples) {
                 Ok(written) => {
-                    p.crc.update(&bytes[..written * frame_bytes]);
+                    p.crc.update(p.stream.wire());
                     p.done += written as u64;
                     any = true;
                 }
                 Err(e) if e.kind() == crate::pcm::ErrorKind::WouldBlock => {}
-                Err(e) => return Err(format!("play {unique_id}: {e}")),
+                Err(e) => return Err(format!("play {}: {e}", p.unique_id)),
             }
         }
         if all_done {
             break;
         }
         if !any {
-            let pcm = &streams[0].2;
-            pcm.frontend().with_platform(|xen| {
+            players[0].stream.get_ref().frontend().with_platform(|xen| {
                 let deadline = xen.now_ns() + 2_000_000;
                 xen.wait_until(deadline);
             });
         }
     }
-    for ((unique_id, _, pcm), p) in streams.iter_mut().zip(progress.iter()) {
-        if pcm.state() == StreamState::Running {
-            pcm.drain().map_err(|e| format!("drain {unique_id}: {e}"))?;
+    for p in players.iter_mut() {
+        let unique_id = p.unique_id;
+        if p.stream.state() == StreamState::Running {
+            p.stream
+                .drain()
+                .map_err(|e| format!("drain {unique_id}: {e}"))?;
         }
         let report = PlayReport {
             frames: p.done,
-            position: pcm.position(),
+            position: p.stream.position(),
             crc32: p.crc.value(),
         };
-        print_play(unique_id, &report, 0, pcm);
-        pcm.close()
+        print_play(unique_id, &report, 0, p.stream.get_ref());
+        p.stream
+            .close()
             .map_err(|e| format!("close {unique_id}: {}", e.kind()))?;
     }
     Ok(())
@@ -475,7 +488,6 @@ fn play_interleaved<X: Platform>(
 /// stream `options.cycles` times; the grants and event channels in use
 /// (the platform's own counts) must be the same before and after.
 fn cycles<X: Platform>(frontend: &Frontend<X>, options: &Options) -> Result<(), String> {
-    use crate::pcm::Playback;
     let usage = || {
         frontend.poll();
         frontend
@@ -500,9 +512,10 @@ fn cycles<X: Platform>(frontend: &Frontend<X>, options: &Options) -> Result<(), 
             channels: c.channels,
             level_millidb: options.level_millidb,
         };
-        let mut period = alloc::vec![0u8; c.period_frames as usize * c.channels as usize * 2];
-        tone.fill_s16le(0, &mut period);
-        pcm.write(&period)
+        let mut period = alloc::vec![0i16; c.period_frames as usize * c.channels as usize];
+        tone.fill(0, &mut period);
+        ConvertingStream::new(&mut pcm)
+            .and_then(|mut stream| stream.write(&period))
             .map_err(|e| format!("cycle {cycle}: write {unique_id}: {e}"))?;
         let during = usage()?;
         peak.grants = peak.grants.max(during.grants);

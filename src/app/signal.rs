@@ -36,6 +36,17 @@ impl Tone {
         libm::roundf(value) as i16
     }
 
+    /// Write frames `first..` as interleaved samples into `out` (whole
+    /// frames of `channels` samples).
+    pub fn fill(&self, first: u64, out: &mut [i16]) {
+        for (i, frame) in out
+            .chunks_exact_mut(self.channels.max(1) as usize)
+            .enumerate()
+        {
+            frame.fill(self.sample(first + i as u64));
+        }
+    }
+
     /// Write frames `first..first + frames` as s16_le bytes into `out`
     /// (which must hold `frames * channels * 2` bytes).
     pub fn fill_s16le(&self, first: u64, out: &mut [u8]) {
@@ -109,13 +120,20 @@ pub struct Meter {
 }
 
 impl Meter {
-    /// Feed s16_le bytes (a trailing odd byte is ignored).
-    pub fn update_s16le(&mut self, bytes: &[u8]) {
-        for s in bytes.chunks_exact(2) {
-            let v = i16::from_le_bytes([s[0], s[1]]) as i32;
+    /// Feed samples.
+    pub fn update(&mut self, samples: &[i16]) {
+        for &s in samples {
+            let v = s as i32;
             self.peak = self.peak.max(v.unsigned_abs() as u16);
             self.sum_squares += (v * v) as u128;
             self.samples += 1;
+        }
+    }
+
+    /// Feed s16_le bytes (a trailing odd byte is ignored).
+    pub fn update_s16le(&mut self, bytes: &[u8]) {
+        for s in bytes.chunks_exact(2) {
+            self.update(&[i16::from_le_bytes([s[0], s[1]])]);
         }
     }
 

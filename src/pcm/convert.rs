@@ -234,8 +234,7 @@ impl Converter {
             }
             Kind::Signed | Kind::Unsigned => self
                 .integer_word(shift_round(wide, u32::from(16 - self.bits)).min(self.integer_max())),
-            Kind::Float if self.bytes == 4 => u64::from((f32::from(value) / 32768.0).to_bits()),
-            Kind::Float => (f64::from(value) / 32768.0).to_bits(),
+            Kind::Float => i16_to_float_bits(value, self.float_layout()),
             Kind::MuLaw => u64::from(mulaw_encode(value)),
             Kind::ALaw => u64::from(alaw_encode(value)),
         }
@@ -251,13 +250,18 @@ impl Converter {
                     (value << (16 - self.bits)) as i16
                 }
             }
-            Kind::Float if self.bytes == 4 => f32_to_i16(f32::from_bits(word as u32)),
-            Kind::Float => {
-                let x = clean_f64(f64::from_bits(word));
-                round_half_even_f64(x * 32768.0).min(32767.0) as i16
-            }
+            Kind::Float => float_bits_to_i16(word, self.float_layout()),
             Kind::MuLaw => mulaw_decode(word as u8),
             Kind::ALaw => alaw_decode(word as u8),
+        }
+    }
+
+    /// (mantissa bits, exponent bits) of a float format.
+    fn float_layout(&self) -> (u32, u32) {
+        if self.bytes == 4 {
+            (23, 8)
+        } else {
+            (52, 11)
         }
     }
 
@@ -308,12 +312,54 @@ fn clean_f32(x: f32) -> f32 {
     }
 }
 
-/// NaN → 0, then clamped to `[-1, 1]`.
-fn clean_f64(x: f64) -> f64 {
-    if x.is_nan() {
-        0.0
+/// The IEEE 754 bits of `value / 32768` in a binary format with
+/// `mantissa` fraction bits and `exponent` exponent bits (exact). Integer
+/// arithmetic only: the guest has no FPU code (soft float), and this keeps
+/// the `i16` paths free of it.
+fn i16_to_float_bits(value: i16, (mantissa, exponent): (u32, u32)) -> u64 {
+    let magnitude = u64::from(value.unsigned_abs());
+    if magnitude == 0 {
+        return 0;
+    }
+    let sign = u64::from(value < 0) << (mantissa + exponent);
+    let top = magnitude.ilog2();
+    // value / 2^15 = 1.f * 2^(top - 15); the bias is 2^(exponent - 1) - 1.
+    let biased = u64::from(top) + (1 << (exponent - 1)) - 1 - 15;
+    let fraction = (magnitude << (mantissa - top)) & ((1 << mantissa) - 1);
+    sign | biased << mantissa | fraction
+}
+
+/// `round_half_even(x * 32768)` clipped to `i16` for the float `x` whose
+/// IEEE 754 bits are `bits` (`mantissa` fraction bits, `exponent` exponent
+/// bits); NaN gives 0, infinities clip. Integer arithmetic only, and exact
+/// (no rounding before the final one).
+fn float_bits_to_i16(bits: u64, (mantissa, exponent): (u32, u32)) -> i16 {
+    let max_exponent = (1u64 << exponent) - 1;
+    let biased = (bits >> mantissa) & max_exponent;
+    let fraction = bits & ((1 << mantissa) - 1);
+    let negative = bits >> (mantissa + exponent) & 1 == 1;
+    if biased == max_exponent && fraction != 0 {
+        return 0; // NaN
+    }
+    // |x| * 2^15 = significand * 2^(biased - bias - mantissa + 15), with
+    // the implicit one for normal numbers (subnormals use biased = 1).
+    let (significand, biased) = match biased {
+        0 => (fraction, 1),
+        _ => (fraction | 1 << mantissa, biased),
+    };
+    let scale = biased as i64 - ((1 << (exponent - 1)) - 1) - i64::from(mantissa) + 15;
+    let magnitude = if scale >= 0 {
+        // At least 2^mantissa * 2^0 >= 2^23: far past full scale.
+        32768
+    } else if scale > -63 {
+        shift_round(significand as i64, (-scale) as u32).min(32768)
     } else {
-        x.clamp(-1.0, 1.0)
+        0
+    };
+    if negative {
+        -magnitude as i16
+    } else {
+        magnitude.min(32767) as i16
     }
 }
 
