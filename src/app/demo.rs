@@ -2,17 +2,19 @@
 //! the chime, record and measure, and a duplex loopback.
 //!
 //! The signals are `i16` samples; every demo plays and records on a stream
-//! of any format with a sample value (see [`crate::pcm::convert`]) through
-//! a [`ConvertingStream`]. The CRC-32 in the reports is over the bytes that
-//! travelled, in the stream's format (for `s16_le`: the `i16` samples,
-//! little-endian, as before); peak and RMS are over the samples as `i16`.
+//! of any format with a sample value, converting with
+//! [`crate::pcm::convert::Converter`] (the guest carries the converter
+//! only, not [`crate::pcm::convert::ConvertingStream`]: same conversion,
+//! less code). The CRC-32 in the reports is over the bytes that travelled,
+//! in the stream's format (for `s16_le`: the `i16` samples, little-endian,
+//! as before); peak and RMS are over the samples as `i16`.
 #![forbid(unsafe_code)]
 
 use alloc::vec::Vec;
 
 use super::chime;
 use super::signal::{Crc32, Meter, Tone};
-use crate::pcm::convert::ConvertingStream;
+use crate::pcm::convert::Converter;
 use crate::pcm::{Capture, Error, ErrorKind, Playback, Stream};
 
 /// What a playback demo did.
@@ -67,17 +69,53 @@ impl Signal for Chime {
     }
 }
 
-/// `stream` taking and giving `i16` samples in whatever format it has
-/// ([`ErrorKind::Unsupported`] for a format without conversion).
-fn converting<S: Stream>(stream: S) -> Result<ConvertingStream<S, i16>, ErrorKind> {
-    ConvertingStream::new(stream).map_err(|error| error.kind())
+/// Samples converted at a time (on the stack): whole frames for every
+/// channel count up to 8 (840 is their least common multiple).
+const CHUNK_SAMPLES: usize = 840;
+
+/// The demo's side of a stream's format: its [`Converter`] and channel count.
+pub(crate) struct Codec {
+    converter: Converter,
+    channels: usize,
 }
 
-/// A period of `i16` frames of `stream`, and its frames and channels.
-fn period_buffer<S: Stream>(stream: &ConvertingStream<S, i16>) -> (Vec<i16>, u64, usize) {
-    let period = stream.config().period_frames.max(1) as u64;
-    let channels = stream.channels();
-    (alloc::vec![0; period as usize * channels], period, channels)
+impl Codec {
+    /// For `stream`'s format, with its frame size in bytes;
+    /// [`ErrorKind::Unsupported`] for a format without conversion.
+    #[inline(never)]
+    pub(crate) fn new<S: Stream>(stream: &S) -> Result<(Codec, usize), ErrorKind> {
+        let config = stream.config();
+        let converter = Converter::new(config.format).map_err(|_| ErrorKind::Unsupported)?;
+        let channels = usize::from(config.channels.max(1));
+        let codec = Codec {
+            converter,
+            channels,
+        };
+        Ok((codec, channels * converter.sample_bytes()))
+    }
+
+    /// Frames `first..` of `signal` into `out` (whole frames), in the stream's format.
+    pub(crate) fn render(&self, signal: &dyn Signal, first: u64, out: &mut [u8]) {
+        let frames = (CHUNK_SAMPLES / self.channels).max(1);
+        let bytes = frames * self.channels * self.converter.sample_bytes();
+        let mut samples = [0i16; CHUNK_SAMPLES];
+        let mut frame = first;
+        for out in out.chunks_mut(bytes) {
+            let samples = &mut samples[..out.len() / self.converter.sample_bytes()];
+            signal.fill(frame, samples);
+            self.converter.encode(samples, out);
+            frame += frames as u64;
+        }
+    }
+
+    /// Feed the samples of `bytes` (in the stream's format) to `meter` as `i16`.
+    fn measure(&self, bytes: &[u8], meter: &mut Meter) {
+        let mut samples = [0i16; CHUNK_SAMPLES];
+        for bytes in bytes.chunks(CHUNK_SAMPLES * self.converter.sample_bytes()) {
+            let count = self.converter.decode(bytes, &mut samples);
+            meter.update(&samples[..count]);
+        }
+    }
 }
 
 /// Play `frames` frames of `signal` on a prepared stream in period-sized
@@ -89,30 +127,31 @@ pub fn play<P: Playback>(
     frames: u64,
     pause: Option<(u64, &mut dyn FnMut())>,
 ) -> Result<PlayReport, ErrorKind> {
-    let mut stream = converting(stream)?;
-    let (mut chunk, period, channels) = period_buffer(&stream);
+    let (codec, frame_bytes) = Codec::new(stream)?;
+    let period = stream.config().period_frames.max(1) as u64;
+    let mut chunk = alloc::vec![0u8; period as usize * frame_bytes];
     let mut crc = Crc32::new();
     let mut done = 0u64;
     let mut pause = pause;
     while done < frames {
         let n = period.min(frames - done);
-        let samples = &mut chunk[..n as usize * channels];
-        signal.fill(done, samples);
+        let bytes = &mut chunk[..n as usize * frame_bytes];
+        codec.render(signal, done, bytes);
         let mut queued = 0usize;
-        while queued < samples.len() {
+        while queued < bytes.len() {
             // Start once the buffer cannot take the next period (a blocking
             // write into a full stream that is not running cannot succeed).
             if stream.state() == crate::pcm::StreamState::Prepared
-                && stream.available() < (samples.len() - queued) / channels
+                && stream.available() < (bytes.len() - queued) / frame_bytes
             {
                 stream.start().map_err(|e| e.kind())?;
             }
-            let written = stream.write(&samples[queued..]).map_err(|e| e.kind())?;
-            crc.update(stream.wire());
-            queued += written * channels;
+            let written = stream.write(&bytes[queued..]).map_err(|e| e.kind())?;
+            queued += written * frame_bytes;
         }
+        crc.update(bytes);
         done += n;
-        pause_once(&mut stream, &mut pause, done)?;
+        pause_once(stream, &mut pause, done)?;
     }
     if stream.state() == crate::pcm::StreamState::Prepared {
         stream.start().map_err(|e| e.kind())?;
@@ -125,16 +164,12 @@ pub fn play<P: Playback>(
     })
 }
 
-/// Record `frames` frames from a prepared capture stream and measure them;
-/// returns the report and the captured bytes (in the stream's format).
-pub fn record<C: Capture>(
-    stream: &mut C,
-    frames: u64,
-) -> Result<(RecordReport, Vec<u8>), ErrorKind> {
-    let mut stream = converting(stream)?;
-    let (mut chunk, period, channels) = period_buffer(&stream);
-    let frame_bytes = channels * stream.converter().sample_bytes();
-    let mut captured = Vec::with_capacity(frames as usize * frame_bytes);
+/// Record `frames` frames from a prepared capture stream and measure them
+/// (nothing is kept: a long recording needs no memory for it).
+pub fn record<C: Capture>(stream: &mut C, frames: u64) -> Result<RecordReport, ErrorKind> {
+    let (codec, frame_bytes) = Codec::new(stream)?;
+    let period = stream.config().period_frames.max(1) as u64;
+    let mut chunk = alloc::vec![0u8; period as usize * frame_bytes];
     let mut meter = Meter::default();
     let mut crc = Crc32::new();
     let mut done = 0u64;
@@ -143,63 +178,58 @@ pub fn record<C: Capture>(
     }
     while done < frames {
         let n = period.min(frames - done) as usize;
-        let samples = &mut chunk[..n * channels];
+        let bytes = &mut chunk[..n * frame_bytes];
         let mut got = 0usize;
-        while got < samples.len() {
-            let read = stream.read(&mut samples[got..]).map_err(|e| e.kind())?;
-            crc.update(stream.wire());
-            captured.extend_from_slice(stream.wire());
-            got += read * channels;
+        while got < bytes.len() {
+            let read = stream.read(&mut bytes[got..]).map_err(|e| e.kind())?;
+            got += read * frame_bytes;
         }
-        meter.update(samples);
+        codec.measure(bytes, &mut meter);
+        crc.update(bytes);
         done += n as u64;
     }
     stream.stop().map_err(|e| e.kind())?;
-    Ok((
-        RecordReport {
-            frames: done,
-            peak: meter.peak,
-            rms: meter.rms(),
-            crc32: crc.value(),
-        },
-        captured,
-    ))
+    Ok(RecordReport {
+        frames: done,
+        peak: meter.peak,
+        rms: meter.rms(),
+        crc32: crc.value(),
+    })
 }
 
 /// Duplex loopback: what `capture` records is played on `playback`, period
-/// by period, for `frames` frames (the two formats may differ; the channel
-/// counts must not). Returns (captured, played) reports, each CRC over its
-/// stream's bytes.
+/// by period, for `frames` frames; both must have the same format and
+/// channel count ([`ErrorKind::InvalidConfig`]). Returns (captured, played)
+/// reports (the same CRC: the bytes pass through).
 pub fn loopback<C: Capture, P: Playback>(
     capture: &mut C,
     playback: &mut P,
     frames: u64,
 ) -> Result<(RecordReport, PlayReport), ErrorKind> {
-    let mut capture = converting(capture)?;
-    let mut playback = converting(playback)?;
-    if capture.channels() != playback.channels() {
+    let (codec, frame_bytes) = Codec::new(capture)?;
+    let (input, output) = (capture.config(), playback.config());
+    if (input.format, input.channels) != (output.format, output.channels) {
         return Err(ErrorKind::InvalidConfig);
     }
-    let (mut chunk, period, channels) = period_buffer(&capture);
+    let period = capture.config().period_frames.max(1) as u64;
+    let mut chunk = alloc::vec![0u8; period as usize * frame_bytes];
     let mut meter = Meter::default();
     let mut crc = Crc32::new();
-    let mut played = Crc32::new();
     let mut done = 0u64;
     capture.start().map_err(|e| e.kind())?;
     while done < frames {
         let n = period.min(frames - done) as usize;
-        let samples = &mut chunk[..n * channels];
+        let bytes = &mut chunk[..n * frame_bytes];
         let mut got = 0usize;
-        while got < samples.len() {
-            got += capture.read(&mut samples[got..]).map_err(|e| e.kind())? * channels;
-            crc.update(capture.wire());
+        while got < bytes.len() {
+            got += capture.read(&mut bytes[got..]).map_err(|e| e.kind())? * frame_bytes;
         }
         let mut queued = 0usize;
-        while queued < samples.len() {
-            queued += playback.write(&samples[queued..]).map_err(|e| e.kind())? * channels;
-            played.update(playback.wire());
+        while queued < bytes.len() {
+            queued += playback.write(&bytes[queued..]).map_err(|e| e.kind())? * frame_bytes;
         }
-        meter.update(samples);
+        codec.measure(bytes, &mut meter);
+        crc.update(bytes);
         done += n as u64;
     }
     capture.stop().map_err(|e| e.kind())?;
@@ -216,7 +246,7 @@ pub fn loopback<C: Capture, P: Playback>(
     let play = PlayReport {
         frames: done,
         position: playback.position(),
-        crc32: played.value(),
+        crc32: crc.value(),
     };
     Ok((record, play))
 }
@@ -286,8 +316,7 @@ pub fn play_resuming<P: Playback>(
     frames: u64,
     control: PlayControl<'_>,
 ) -> Result<ResumingReport, ErrorKind> {
-    let mut stream = converting(stream)?;
-    let stream = &mut stream;
+    let (codec, frame_bytes) = Codec::new(stream)?;
     let PlayControl {
         mut pause,
         idle,
@@ -314,7 +343,9 @@ pub fn play_resuming<P: Playback>(
             stream,
             &mut position,
             signal,
+            &codec,
             frames,
+            frame_bytes,
             &mut done,
             &mut crc,
             &mut checkpoints,
@@ -368,16 +399,13 @@ pub fn play_resuming<P: Playback>(
         checkpoints.retain(|(frame, _)| *frame <= played);
         let (mut at, checkpoint) = checkpoints.last().copied().unwrap_or((0, Crc32::new()));
         crc = checkpoint;
-        let channels = stream.channels();
-        let converter = *stream.converter();
-        let mut samples = alloc::vec![0i16; 1024 * channels];
-        let mut bytes = alloc::vec![0u8; samples.len() * converter.sample_bytes()];
+        let mut scratch = alloc::vec![0u8; 1024 * frame_bytes];
         while at < played {
-            let n = (played - at).min(1024) as usize;
-            signal.fill(at, &mut samples[..n * channels]);
-            let converted = converter.encode(&samples[..n * channels], &mut bytes);
-            crc.update(&bytes[..converted * converter.sample_bytes()]);
-            at += n as u64;
+            let n = (played - at).min(1024);
+            let bytes = &mut scratch[..n as usize * frame_bytes];
+            codec.render(signal, at, bytes);
+            crc.update(bytes);
+            at += n;
         }
     }
     report.play = PlayReport {
@@ -395,10 +423,12 @@ pub fn play_resuming<P: Playback>(
     reason = "the loop state of play_resuming, split out to keep it readable"
 )]
 fn write_all<P: Playback>(
-    stream: &mut ConvertingStream<P, i16>,
+    stream: &mut P,
     position: &mut u64,
     signal: &dyn Signal,
+    codec: &Codec,
     frames: u64,
+    frame_bytes: usize,
     done: &mut u64,
     crc: &mut Crc32,
     checkpoints: &mut Vec<(u64, Crc32)>,
@@ -410,17 +440,18 @@ fn write_all<P: Playback>(
     waits: &mut u64,
 ) -> Result<Step, ErrorKind> {
     use crate::pcm::StreamState;
-    let (mut chunk, period, channels) = period_buffer(stream);
+    let period = stream.config().period_frames.max(1) as u64;
+    let mut chunk = alloc::vec![0u8; period as usize * frame_bytes];
     while *done < frames {
         let n = period.min(frames - *done);
-        let samples = &mut chunk[..n as usize * channels];
-        signal.fill(*done, samples);
+        let bytes = &mut chunk[..n as usize * frame_bytes];
+        codec.render(signal, *done, bytes);
         let mut queued = 0usize;
-        while queued < samples.len() {
+        while queued < bytes.len() {
             let started_ns = now_ns();
             // Start once the buffer cannot take the rest of this period.
             if stream.state() == StreamState::Prepared
-                && stream.available() < (samples.len() - queued) / channels
+                && stream.available() < (bytes.len() - queued) / frame_bytes
             {
                 match stream.start() {
                     Ok(()) => {}
@@ -433,7 +464,7 @@ fn write_all<P: Playback>(
             // Running: wait until the rest of this period fits (like ALSA's
             // avail_min), so each WRITE is a whole period rather than the
             // few frames a position event just freed.
-            let wanted = (samples.len() - queued) / channels;
+            let wanted = (bytes.len() - queued) / frame_bytes;
             if stream.state() == StreamState::Running && stream.available() < wanted {
                 match stream.write_ready() {
                     Ok(_) if stream.available() >= wanted => {}
@@ -449,11 +480,10 @@ fn write_all<P: Playback>(
                     Err(error) => return Err(error.kind()),
                 }
             }
-            match stream.try_write(&samples[queued..]) {
+            match stream.try_write(&bytes[queued..]) {
                 Ok(written) => {
                     *position = stream.position();
-                    crc.update(stream.wire());
-                    queued += written * channels;
+                    queued += written * frame_bytes;
                     if written > 0 {
                         if let Some((index, since)) = awaiting_first_write.take() {
                             let after = now_ns().saturating_sub(since);
@@ -477,6 +507,7 @@ fn write_all<P: Playback>(
                 Err(error) => return Err(error.kind()),
             }
         }
+        crc.update(bytes);
         *done += n;
         checkpoints.push((*done, *crc));
         pause_once(stream, pause, *done)?;
@@ -488,8 +519,8 @@ fn write_all<P: Playback>(
 /// Once `done` frames are queued past the pause point: start the stream if
 /// it is not running yet, pause it, call the sleep, resume, and forget the
 /// pause (it happens once).
-fn pause_once<S: Stream>(
-    stream: &mut S,
+fn pause_once<P: Playback>(
+    stream: &mut P,
     pause: &mut Option<(u64, &mut dyn FnMut())>,
     done: u64,
 ) -> Result<(), ErrorKind> {
@@ -511,7 +542,7 @@ fn pause_once<S: Stream>(
     Ok(())
 }
 
-fn drain_or_lost<S: Stream>(stream: &mut S, now_ns: &dyn Fn() -> u64) -> Result<Step, ErrorKind> {
+fn drain_or_lost<P: Playback>(stream: &mut P, now_ns: &dyn Fn() -> u64) -> Result<Step, ErrorKind> {
     let started_ns = now_ns();
     let result = if stream.state() == crate::pcm::StreamState::Prepared {
         stream.start().and_then(|()| stream.drain())

@@ -34,7 +34,6 @@ use alloc::vec::Vec;
 
 use super::demo::{self, Chime, PlayReport, Signal};
 use super::signal::Tone;
-use crate::pcm::convert::{Converter, ConvertingStream};
 use crate::pcm::{Error, Stream};
 use crate::sndif::config::StreamKind;
 use crate::sndif::format::SampleFormat;
@@ -131,10 +130,10 @@ impl Options {
                 "period" => o.request.period_frames = Some(number(key, value)?),
                 "buffer" => o.request.buffer_frames = Some(number(key, value)?),
                 "format" => {
-                    let format = SampleFormat::from_name(value.trim())
-                        .ok_or_else(|| format!("option format={value}: unknown sample format"))?;
-                    Converter::new(format).map_err(|e| format!("option format={value}: {e}"))?;
-                    o.request.format = Some(format);
+                    o.request.format = Some(
+                        SampleFormat::from_name(value.trim())
+                            .ok_or_else(|| format!("option format={value}: unknown"))?,
+                    )
                 }
                 "pause-at" => o.pause_at_ms = Some(number(key, value)?),
                 "pause-ms" => o.pause_ms = number(key, value)?,
@@ -243,7 +242,7 @@ pub fn run<X: Platform>(frontend: &Frontend<X>, options: &Options) -> Result<(),
                 &options.request,
             )?;
             let rate = pcm.config().rate as u64;
-            let (report, _) = demo::record(&mut pcm, rate * options.milliseconds / 1000)
+            let report = demo::record(&mut pcm, rate * options.milliseconds / 1000)
                 .map_err(|e| format!("record: {e}"))?;
             log::info!(
                 // rms rounded to a whole sample value: integer formatting
@@ -402,83 +401,82 @@ fn play_interleaved<X: Platform>(
     options: &Options,
     streams: &mut [(String, u32, SndPcm<X>)],
 ) -> Result<(), String> {
-    use crate::pcm::StreamState;
-    struct Player<'a, X: Platform> {
-        unique_id: &'a str,
-        stream: ConvertingStream<&'a mut SndPcm<X>, i16>,
+    use crate::pcm::{Playback, StreamState};
+    struct Progress {
         frames: u64,
         done: u64,
         crc: super::signal::Crc32,
         signal: alloc::boxed::Box<dyn Signal>,
-        chunk: Vec<i16>,
+        codec: demo::Codec,
+        frame_bytes: usize,
+        chunk: Vec<u8>,
     }
-    let mut players = Vec::new();
-    for (unique_id, frequency, pcm) in streams.iter_mut() {
-        let c = *pcm.config();
+    let mut progress = Vec::new();
+    for (unique_id, frequency, pcm) in streams.iter() {
+        let c = pcm.config();
         let frames = match options.demo.as_str() {
             "chime" => super::chime::frames_at(c.rate),
             _ => c.rate as u64 * options.milliseconds / 1000,
         };
-        players.push(Player {
-            unique_id: unique_id.as_str(),
-            stream: ConvertingStream::new(pcm).map_err(|e| format!("play {unique_id}: {e}"))?,
+        let (codec, frame_bytes) =
+            demo::Codec::new(pcm).map_err(|e| format!("play {unique_id}: {e}"))?;
+        progress.push(Progress {
             frames,
             done: 0,
             crc: super::signal::Crc32::new(),
             signal: signal_for(options, *frequency, c.rate, c.channels),
-            chunk: alloc::vec![0; c.period_frames as usize * c.channels as usize],
+            codec,
+            frame_bytes,
+            chunk: alloc::vec![0u8; c.period_frames as usize * frame_bytes],
         });
     }
-    for player in players.iter_mut() {
-        player.stream.start().map_err(|e| format!("start: {e}"))?;
+    for (_, _, pcm) in streams.iter_mut() {
+        pcm.start().map_err(|e| format!("start: {e}"))?;
     }
     loop {
         let mut any = false;
         let mut all_done = true;
-        for p in players.iter_mut() {
+        for ((unique_id, _, pcm), p) in streams.iter_mut().zip(progress.iter_mut()) {
             if p.done >= p.frames {
                 continue;
             }
             all_done = false;
-            let channels = p.stream.channels();
-            let n = ((p.chunk.len() / channels) as u64).min(p.frames - p.done) as usize;
-            let samples = &mut p.chunk[..n * channels];
-            p.signal.fill(p.done, samples);
-            match p.stream.try_write(samples) {
+            let frame_bytes = p.frame_bytes;
+            let n = ((p.chunk.len() / frame_bytes) as u64).min(p.frames - p.done) as usize;
+            let bytes = &mut p.chunk[..n * frame_bytes];
+            p.codec.render(p.signal.as_ref(), p.done, bytes);
+            match pcm.try_write(bytes) {
                 Ok(written) => {
-                    p.crc.update(p.stream.wire());
+                    p.crc.update(&bytes[..written * frame_bytes]);
                     p.done += written as u64;
                     any = true;
                 }
                 Err(e) if e.kind() == crate::pcm::ErrorKind::WouldBlock => {}
-                Err(e) => return Err(format!("play {}: {e}", p.unique_id)),
+                Err(e) => return Err(format!("play {unique_id}: {e}")),
             }
         }
         if all_done {
             break;
         }
         if !any {
-            players[0].stream.get_ref().frontend().with_platform(|xen| {
+            let pcm = &streams[0].2;
+            pcm.frontend().with_platform(|xen| {
                 let deadline = xen.now_ns() + 2_000_000;
                 xen.wait_until(deadline);
             });
         }
     }
-    for p in players.iter_mut() {
-        let unique_id = p.unique_id;
-        if p.stream.state() == StreamState::Running {
-            p.stream
-                .drain()
-                .map_err(|e| format!("drain {unique_id}: {e}"))?;
+    for ((unique_id, _, pcm), p) in streams.iter_mut().zip(progress.iter()) {
+        if pcm.state() == StreamState::Running {
+            pcm.drain().map_err(|e| format!("drain {unique_id}: {e}"))?;
         }
         let report = PlayReport {
             frames: p.done,
-            position: p.stream.position(),
+            position: pcm.position(),
             crc32: p.crc.value(),
         };
-        print_play(unique_id, &report, 0, p.stream.get_ref());
-        p.stream
-            .close()
+        print_play(unique_id, &report, 0, pcm);
+        pcm.close()
             .map_err(|e| format!("close {unique_id}: {}", e.kind()))?;
     }
     Ok(())
@@ -488,6 +486,7 @@ fn play_interleaved<X: Platform>(
 /// stream `options.cycles` times; the grants and event channels in use
 /// (the platform's own counts) must be the same before and after.
 fn cycles<X: Platform>(frontend: &Frontend<X>, options: &Options) -> Result<(), String> {
+    use crate::pcm::Playback;
     let usage = || {
         frontend.poll();
         frontend
@@ -512,10 +511,11 @@ fn cycles<X: Platform>(frontend: &Frontend<X>, options: &Options) -> Result<(), 
             channels: c.channels,
             level_millidb: options.level_millidb,
         };
-        let mut period = alloc::vec![0i16; c.period_frames as usize * c.channels as usize];
-        tone.fill(0, &mut period);
-        ConvertingStream::new(&mut pcm)
-            .and_then(|mut stream| stream.write(&period))
+        let (codec, frame_bytes) =
+            demo::Codec::new(&pcm).map_err(|e| format!("cycle {cycle}: {unique_id}: {e}"))?;
+        let mut period = alloc::vec![0u8; c.period_frames as usize * frame_bytes];
+        codec.render(&tone, 0, &mut period);
+        pcm.write(&period)
             .map_err(|e| format!("cycle {cycle}: write {unique_id}: {e}"))?;
         let during = usage()?;
         peak.grants = peak.grants.max(during.grants);

@@ -81,7 +81,7 @@ use core::fmt;
 use core::marker::PhantomData;
 
 use super::{Capture, ErrorKind, ErrorType, Playback, Stream, StreamConfig, StreamState};
-use crate::sndif::format::{Encoding, Endianness, SampleFormat};
+use crate::sndif::format::SampleFormat;
 
 /// How a stream format stores a value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,27 +123,33 @@ impl Converter {
     /// A converter for `format`; [`Unconvertible`] for the IEC 958 and
     /// compressed formats.
     pub const fn new(format: SampleFormat) -> Result<Converter, Unconvertible> {
-        let kind = match format.encoding() {
-            Encoding::SignedInteger => Kind::Signed,
-            Encoding::UnsignedInteger => Kind::Unsigned,
-            Encoding::Float => Kind::Float,
-            Encoding::MuLaw => Kind::MuLaw,
-            Encoding::ALaw => Kind::ALaw,
-            Encoding::Iec958Subframe | Encoding::Compressed => return Err(Unconvertible(format)),
-        };
-        let (Some(bytes), bits) = (format.bytes_per_sample(), format.significant_bits()) else {
-            return Err(Unconvertible(format));
-        };
-        let bits = match bits {
-            Some(bits) => bits,
-            None => 8,
+        use SampleFormat::*;
+        // One table for the guest (format.rs's per-property matches cost more).
+        let (kind, bytes, bits) = match format {
+            S8 => (Kind::Signed, 1, 8),
+            U8 => (Kind::Unsigned, 1, 8),
+            S16Le | S16Be => (Kind::Signed, 2, 16),
+            U16Le | U16Be => (Kind::Unsigned, 2, 16),
+            S24Le | S24Be => (Kind::Signed, 4, 24),
+            U24Le | U24Be => (Kind::Unsigned, 4, 24),
+            S32Le | S32Be => (Kind::Signed, 4, 32),
+            U32Le | U32Be => (Kind::Unsigned, 4, 32),
+            F32Le | F32Be => (Kind::Float, 4, 32),
+            F64Le | F64Be => (Kind::Float, 8, 64),
+            MuLaw => (Kind::MuLaw, 1, 8),
+            ALaw => (Kind::ALaw, 1, 8),
+            Iec958SubframeLe | Iec958SubframeBe | ImaAdpcm | Mpeg | Gsm => {
+                return Err(Unconvertible(format))
+            }
         };
         Ok(Converter {
             format,
             kind,
-            bytes: bytes as u8,
-            bits: bits as u8,
-            big_endian: matches!(format.endianness(), Some(Endianness::Big)),
+            bytes,
+            bits,
+            // sndif numbers each multi-byte format little-endian first:
+            // the big-endian ones are the odd codes 3..=17.
+            big_endian: bytes > 1 && format as u8 % 2 == 1,
         })
     }
 
@@ -292,6 +298,7 @@ impl Converter {
 }
 
 /// `value / 2^shift` rounded to the nearest integer, ties to even.
+#[inline(never)]
 fn shift_round(value: i64, shift: u32) -> i64 {
     let floor = value >> shift;
     let rest = value - (floor << shift);
