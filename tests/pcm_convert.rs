@@ -606,9 +606,14 @@ fn adapter_passes_the_stream_through() {
     stream.set_mute(true).unwrap();
     assert!(stream.get_ref().is_muted());
     // Fill the buffer: a non-blocking write then fails with WouldBlock.
+    let mut partial = false;
     while stream.available() > 0 {
-        stream.try_write(&[0; 2 * 48]).unwrap();
+        let written = stream.try_write(&[0; 2 * 48]).unwrap();
+        // wire() is what the stream took, not what was converted.
+        assert_eq!(stream.wire().len(), written * 2);
+        partial |= written < 48;
     }
+    assert!(partial, "the last write was cut by the buffer's end");
     assert_eq!(
         stream.try_write(&[1, 1]).unwrap_err().kind(),
         ErrorKind::WouldBlock

@@ -429,9 +429,10 @@ pub fn patterns_every(layout: Layout, big: bool, stride: usize) -> Vec<Vec<u8>> 
             for v in (i16::MIN..=i16::MAX).step_by(stride) {
                 let x = f64::from(v) / 32768.0;
                 let half = 0.5 / 32768.0;
-                let near_tie = [x + half + 1e-12, x + half - 1e-12];
-                let extra: &[f64] = if bytes == 8 { &near_tie } else { &[] };
-                for &y in [x, x + half, x - half].iter().chain(extra) {
+                // The value, the tie above it (the one below is the
+                // previous value's), each with its neighbours one unit in
+                // the last place away.
+                for y in [x, x + half] {
                     if bytes == 4 {
                         let f = y as f32;
                         for bits in [f.to_bits(), f.to_bits() + 1, f.to_bits().wrapping_sub(1)] {
@@ -442,6 +443,11 @@ pub fn patterns_every(layout: Layout, big: bool, stride: usize) -> Vec<Vec<u8>> 
                             words.push(bits);
                         }
                     }
+                }
+                // float64 just off the tie by far less than an f32 could
+                // tell apart (no rounding through f32 on the way).
+                if bytes == 8 {
+                    words.extend([(x + half + 1e-12).to_bits(), (x + half - 1e-12).to_bits()]);
                 }
             }
             let specials = [
