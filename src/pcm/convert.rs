@@ -2,7 +2,9 @@
 //! from every PCM format of `io/sndif.h` ("PCM FORMATS") that has a sample
 //! value, both directions, exactly specified; and [`ConvertingStream`], the
 //! adapter that puts it between an application and any [`Playback`] /
-//! [`Capture`] stream (the in-memory mock, the simulator, Xen).
+//! [`Capture`] stream (no Xen dependency: the tests run it over the
+//! in-memory mock and over the simulated backend; the guest's demo uses
+//! [`Converter`] directly, which is less code in the image).
 //!
 //! # The rule
 //! Every linear sample stands for a value `x` in full-scale units:
