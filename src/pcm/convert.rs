@@ -234,6 +234,8 @@ impl Converter {
         (1 << (self.bits - 1)) - 1
     }
 
+    // Out of line: the per-format match is not copied into every loop.
+    #[inline(never)]
     fn word_from_i16(&self, value: i16) -> u64 {
         let wide = i64::from(value);
         match self.kind {
@@ -248,6 +250,8 @@ impl Converter {
         }
     }
 
+    // Out of line: the per-format match is not copied into every loop.
+    #[inline(never)]
     fn i16_from_word(&self, word: u64) -> i16 {
         match self.kind {
             Kind::Signed | Kind::Unsigned => {
