@@ -67,12 +67,12 @@ impl ActAt {
 }
 
 impl Signal for ActAt {
-    fn fill(&self, first: u64, out: &mut [u8]) {
+    fn fill(&self, first: u64, out: &mut [i16]) {
         if !self.fired.get() && first >= self.at {
             self.fired.set(true);
             (self.action)();
         }
-        TONE.fill_s16le(first, out);
+        TONE.fill(first, out);
     }
 }
 

@@ -90,6 +90,13 @@ pub fn sample(rate: u32, n: u64) -> i16 {
     (a + (((b - a) * fraction) >> 16)) as i16
 }
 
+/// Write output frames `first..` as interleaved samples with `channels` copies.
+pub fn fill(rate: u32, channels: u8, first: u64, out: &mut [i16]) {
+    for (i, frame) in out.chunks_exact_mut(channels.max(1) as usize).enumerate() {
+        frame.fill(sample(rate, first + i as u64));
+    }
+}
+
 /// Write output frames `first..` as interleaved s16_le with `channels` copies.
 pub fn fill_s16le(rate: u32, channels: u8, first: u64, out: &mut [u8]) {
     let frame_bytes = 2 * channels.max(1) as usize;

@@ -1,13 +1,21 @@
 //! The demo programs, written against the PCM traits only: play a tone or
 //! the chime, record and measure, and a duplex loopback.
+//!
+//! The signals are `i16` samples; every demo plays and records on a stream
+//! of any format with a sample value, converting with
+//! [`crate::pcm::convert::Converter`] (the guest carries the converter
+//! only, not [`crate::pcm::convert::ConvertingStream`]: same conversion,
+//! less code). The CRC-32 in the reports is over the bytes that travelled,
+//! in the stream's format (for `s16_le`: the `i16` samples, little-endian,
+//! as before); peak and RMS are over the samples as `i16`.
 #![forbid(unsafe_code)]
 
 use alloc::vec::Vec;
 
 use super::chime;
 use super::signal::{Crc32, Meter, Tone};
+use crate::pcm::convert::Converter;
 use crate::pcm::{Capture, Error, ErrorKind, Playback, Stream};
-use crate::sndif::format::SampleFormat;
 
 /// What a playback demo did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -16,7 +24,8 @@ pub struct PlayReport {
     pub frames: u64,
     /// Frames the stream reported as played at the end.
     pub position: u64,
-    /// CRC-32 of the bytes queued.
+    /// CRC-32 of the bytes queued, in the stream's format (what went to
+    /// the backend).
     pub crc32: u32,
 }
 
@@ -29,19 +38,19 @@ pub struct RecordReport {
     pub peak: u16,
     /// RMS in sample units.
     pub rms: f32,
-    /// CRC-32 of the captured bytes.
+    /// CRC-32 of the captured bytes as they arrived, in the stream's format.
     pub crc32: u32,
 }
 
-/// Something that produces s16_le frames by index.
+/// Something that produces interleaved `i16` frames by index.
 pub trait Signal {
-    /// Write frames `first..` into `out` (whole frames of the stream's layout).
-    fn fill(&self, first: u64, out: &mut [u8]);
+    /// Write frames `first..` into `out` (whole frames of the stream's channel count).
+    fn fill(&self, first: u64, out: &mut [i16]);
 }
 
 impl Signal for Tone {
-    fn fill(&self, first: u64, out: &mut [u8]) {
-        self.fill_s16le(first, out);
+    fn fill(&self, first: u64, out: &mut [i16]) {
+        Tone::fill(self, first, out);
     }
 }
 
@@ -55,17 +64,58 @@ pub struct Chime {
 }
 
 impl Signal for Chime {
-    fn fill(&self, first: u64, out: &mut [u8]) {
-        chime::fill_s16le(self.rate, self.channels, first, out);
+    fn fill(&self, first: u64, out: &mut [i16]) {
+        chime::fill(self.rate, self.channels, first, out);
     }
 }
 
-fn require_s16<S: Stream>(stream: &S) -> Result<usize, ErrorKind> {
-    let config = stream.config();
-    if config.format != SampleFormat::S16Le {
-        return Err(ErrorKind::Unsupported);
+/// Samples converted at a time (on the stack): whole frames for every
+/// channel count up to 8 (840 is their least common multiple).
+const CHUNK_SAMPLES: usize = 840;
+
+/// The demo's side of a stream's format: its [`Converter`] and channel count.
+pub(crate) struct Codec {
+    converter: Converter,
+    channels: usize,
+}
+
+impl Codec {
+    /// For `stream`'s format, with its frame size in bytes;
+    /// [`ErrorKind::Unsupported`] for a format without conversion.
+    #[inline(never)]
+    pub(crate) fn new<S: Stream>(stream: &S) -> Result<(Codec, usize), ErrorKind> {
+        let config = stream.config();
+        let converter = Converter::new(config.format).map_err(|_| ErrorKind::Unsupported)?;
+        let channels = usize::from(config.channels.max(1));
+        let codec = Codec {
+            converter,
+            channels,
+        };
+        Ok((codec, channels * converter.sample_bytes()))
     }
-    Ok(2 * config.channels as usize)
+
+    /// Frames `first..` of `signal` into `out` (whole frames), in the stream's format.
+    pub(crate) fn render(&self, signal: &dyn Signal, first: u64, out: &mut [u8]) {
+        let frames = (CHUNK_SAMPLES / self.channels).max(1);
+        let bytes = frames * self.channels * self.converter.sample_bytes();
+        let mut samples = [0i16; CHUNK_SAMPLES];
+        let mut frame = first;
+        for out in out.chunks_mut(bytes) {
+            let samples = &mut samples[..out.len() / self.converter.sample_bytes()];
+            signal.fill(frame, samples);
+            self.converter.encode(samples, out);
+            frame += frames as u64;
+        }
+    }
+
+    /// Feed the samples of `bytes` (in the stream's format) to `meter` as `i16`.
+    fn measure(&self, bytes: &[u8], meter: &mut Meter) {
+        let mut samples = [0i16; CHUNK_SAMPLES];
+        for bytes in bytes.chunks(CHUNK_SAMPLES * self.converter.sample_bytes()) {
+            let count = self.converter.decode(bytes, &mut samples);
+            meter.update(&samples[..count]);
+        }
+    }
 }
 
 /// Play `frames` frames of `signal` on a prepared stream in period-sized
@@ -77,7 +127,7 @@ pub fn play<P: Playback>(
     frames: u64,
     pause: Option<(u64, &mut dyn FnMut())>,
 ) -> Result<PlayReport, ErrorKind> {
-    let frame_bytes = require_s16(stream)?;
+    let (codec, frame_bytes) = Codec::new(stream)?;
     let period = stream.config().period_frames.max(1) as u64;
     let mut chunk = alloc::vec![0u8; period as usize * frame_bytes];
     let mut crc = Crc32::new();
@@ -86,7 +136,7 @@ pub fn play<P: Playback>(
     while done < frames {
         let n = period.min(frames - done);
         let bytes = &mut chunk[..n as usize * frame_bytes];
-        signal.fill(done, bytes);
+        codec.render(signal, done, bytes);
         let mut queued = 0usize;
         while queued < bytes.len() {
             // Start once the buffer cannot take the next period (a blocking
@@ -114,14 +164,11 @@ pub fn play<P: Playback>(
     })
 }
 
-/// Record `frames` frames from a prepared capture stream and measure them.
-pub fn record<C: Capture>(
-    stream: &mut C,
-    frames: u64,
-) -> Result<(RecordReport, Vec<u8>), ErrorKind> {
-    let frame_bytes = require_s16(stream)?;
+/// Record `frames` frames from a prepared capture stream and measure them
+/// (nothing is kept: a long recording needs no memory for it).
+pub fn record<C: Capture>(stream: &mut C, frames: u64) -> Result<RecordReport, ErrorKind> {
+    let (codec, frame_bytes) = Codec::new(stream)?;
     let period = stream.config().period_frames.max(1) as u64;
-    let mut captured = Vec::with_capacity(frames as usize * frame_bytes);
     let mut chunk = alloc::vec![0u8; period as usize * frame_bytes];
     let mut meter = Meter::default();
     let mut crc = Crc32::new();
@@ -137,32 +184,31 @@ pub fn record<C: Capture>(
             let read = stream.read(&mut bytes[got..]).map_err(|e| e.kind())?;
             got += read * frame_bytes;
         }
-        meter.update_s16le(bytes);
+        codec.measure(bytes, &mut meter);
         crc.update(bytes);
-        captured.extend_from_slice(bytes);
         done += n as u64;
     }
     stream.stop().map_err(|e| e.kind())?;
-    Ok((
-        RecordReport {
-            frames: done,
-            peak: meter.peak,
-            rms: meter.rms(),
-            crc32: crc.value(),
-        },
-        captured,
-    ))
+    Ok(RecordReport {
+        frames: done,
+        peak: meter.peak,
+        rms: meter.rms(),
+        crc32: crc.value(),
+    })
 }
 
 /// Duplex loopback: what `capture` records is played on `playback`, period
-/// by period, for `frames` frames. Returns (captured, played) CRC reports.
+/// by period, for `frames` frames; both must have the same format and
+/// channel count ([`ErrorKind::InvalidConfig`]). Returns (captured, played)
+/// reports (the same CRC: the bytes pass through).
 pub fn loopback<C: Capture, P: Playback>(
     capture: &mut C,
     playback: &mut P,
     frames: u64,
 ) -> Result<(RecordReport, PlayReport), ErrorKind> {
-    let frame_bytes = require_s16(capture)?;
-    if require_s16(playback)? != frame_bytes {
+    let (codec, frame_bytes) = Codec::new(capture)?;
+    let (input, output) = (capture.config(), playback.config());
+    if (input.format, input.channels) != (output.format, output.channels) {
         return Err(ErrorKind::InvalidConfig);
     }
     let period = capture.config().period_frames.max(1) as u64;
@@ -182,7 +228,7 @@ pub fn loopback<C: Capture, P: Playback>(
         while queued < bytes.len() {
             queued += playback.write(&bytes[queued..]).map_err(|e| e.kind())? * frame_bytes;
         }
-        meter.update_s16le(bytes);
+        codec.measure(bytes, &mut meter);
         crc.update(bytes);
         done += n as u64;
     }
@@ -274,7 +320,7 @@ pub fn play_resuming<P: Playback>(
     frames: u64,
     control: PlayControl<'_>,
 ) -> Result<ResumingReport, ErrorKind> {
-    let frame_bytes = require_s16(stream)?;
+    let (codec, frame_bytes) = Codec::new(stream)?;
     let PlayControl {
         mut pause,
         idle,
@@ -302,6 +348,7 @@ pub fn play_resuming<P: Playback>(
             stream,
             &mut position,
             signal,
+            &codec,
             frames,
             frame_bytes,
             &mut done,
@@ -362,7 +409,7 @@ pub fn play_resuming<P: Playback>(
         while at < played {
             let n = (played - at).min(1024);
             let bytes = &mut scratch[..n as usize * frame_bytes];
-            signal.fill(at, bytes);
+            codec.render(signal, at, bytes);
             crc.update(bytes);
             at += n;
         }
@@ -385,6 +432,7 @@ fn write_all<P: Playback>(
     stream: &mut P,
     position: &mut u64,
     signal: &dyn Signal,
+    codec: &Codec,
     frames: u64,
     frame_bytes: usize,
     done: &mut u64,
@@ -407,7 +455,7 @@ fn write_all<P: Playback>(
     while *done < frames {
         let n = period.min(frames - *done);
         let bytes = &mut chunk[..n as usize * frame_bytes];
-        signal.fill(*done, bytes);
+        codec.render(signal, *done, bytes);
         let mut queued = 0usize;
         while queued < bytes.len() {
             let started_ns = now_ns();

@@ -8,6 +8,10 @@
 //!   first playback, or capture for `record`); several streams play at once
 //! - `freq=<Hz>[,<Hz>...]` (tone, per stream), `ms=<length>`, `level=<0.001 dBFS>`
 //! - `rate=`, `channels=`, `period=` (frames), `buffer=` (frames): requested configuration
+//! - `format=<name>`: the stream's sample format (any sndif name with a
+//!   sample value, e.g. `s32_le`, `float_le`, `mu_law`); default: the best
+//!   the stream offers (negotiation's choice). The demo's `i16` signal is
+//!   converted to it ([`crate::pcm::convert`]); CRCs are over the stream's bytes
 //! - `pause-at=<ms>` and `pause-ms=<ms>`: pause and resume mid-stream
 //! - `volume=<0.001 dB>` and `mute=1`: set on the stream before playing
 //! - `timeout-ms=`: request timeout; `depth=`: requests in flight
@@ -75,10 +79,7 @@ impl Default for Options {
             frequencies: alloc::vec![440],
             milliseconds: 1000,
             level_millidb: -6000,
-            request: StreamRequest {
-                format: Some(SampleFormat::S16Le),
-                ..StreamRequest::default()
-            },
+            request: StreamRequest::default(),
             pause_at_ms: None,
             pause_ms: 500,
             volume_millidb: None,
@@ -128,6 +129,12 @@ impl Options {
                 "channels" => o.request.channels = Some(number(key, value)?),
                 "period" => o.request.period_frames = Some(number(key, value)?),
                 "buffer" => o.request.buffer_frames = Some(number(key, value)?),
+                "format" => {
+                    o.request.format = Some(
+                        SampleFormat::from_name(value.trim())
+                            .ok_or_else(|| format!("option format={value}: unknown"))?,
+                    )
+                }
                 "pause-at" => o.pause_at_ms = Some(number(key, value)?),
                 "pause-ms" => o.pause_ms = number(key, value)?,
                 "volume" => o.volume_millidb = Some(number(key, value)?),
@@ -235,7 +242,7 @@ pub fn run<X: Platform>(frontend: &Frontend<X>, options: &Options) -> Result<(),
                 &options.request,
             )?;
             let rate = pcm.config().rate as u64;
-            let (report, _) = demo::record(&mut pcm, rate * options.milliseconds / 1000)
+            let report = demo::record(&mut pcm, rate * options.milliseconds / 1000)
                 .map_err(|e| format!("record: {e}"))?;
             log::info!(
                 // rms rounded to a whole sample value: integer formatting
@@ -401,25 +408,29 @@ fn play_interleaved<X: Platform>(
         done: u64,
         crc: super::signal::Crc32,
         signal: alloc::boxed::Box<dyn Signal>,
+        codec: demo::Codec,
+        frame_bytes: usize,
         chunk: Vec<u8>,
     }
-    let mut progress: Vec<Progress> = streams
-        .iter()
-        .map(|(_, frequency, pcm)| {
-            let c = pcm.config();
-            let frames = match options.demo.as_str() {
-                "chime" => super::chime::frames_at(c.rate),
-                _ => c.rate as u64 * options.milliseconds / 1000,
-            };
-            Progress {
-                frames,
-                done: 0,
-                crc: super::signal::Crc32::new(),
-                signal: signal_for(options, *frequency, c.rate, c.channels),
-                chunk: alloc::vec![0u8; c.period_frames as usize * c.channels as usize * 2],
-            }
-        })
-        .collect();
+    let mut progress = Vec::new();
+    for (unique_id, frequency, pcm) in streams.iter() {
+        let c = pcm.config();
+        let frames = match options.demo.as_str() {
+            "chime" => super::chime::frames_at(c.rate),
+            _ => c.rate as u64 * options.milliseconds / 1000,
+        };
+        let (codec, frame_bytes) =
+            demo::Codec::new(pcm).map_err(|e| format!("play {unique_id}: {e}"))?;
+        progress.push(Progress {
+            frames,
+            done: 0,
+            crc: super::signal::Crc32::new(),
+            signal: signal_for(options, *frequency, c.rate, c.channels),
+            codec,
+            frame_bytes,
+            chunk: alloc::vec![0u8; c.period_frames as usize * frame_bytes],
+        });
+    }
     for (_, _, pcm) in streams.iter_mut() {
         pcm.start().map_err(|e| format!("start: {e}"))?;
     }
@@ -431,10 +442,10 @@ fn play_interleaved<X: Platform>(
                 continue;
             }
             all_done = false;
-            let frame_bytes = pcm.config().channels as usize * 2;
+            let frame_bytes = p.frame_bytes;
             let n = ((p.chunk.len() / frame_bytes) as u64).min(p.frames - p.done) as usize;
             let bytes = &mut p.chunk[..n * frame_bytes];
-            p.signal.fill(p.done, bytes);
+            p.codec.render(p.signal.as_ref(), p.done, bytes);
             match pcm.try_write(bytes) {
                 Ok(written) => {
                     p.crc.update(&bytes[..written * frame_bytes]);
@@ -501,8 +512,10 @@ fn cycles<X: Platform>(frontend: &Frontend<X>, options: &Options) -> Result<(), 
             channels: c.channels,
             level_millidb: options.level_millidb,
         };
-        let mut period = alloc::vec![0u8; c.period_frames as usize * c.channels as usize * 2];
-        tone.fill_s16le(0, &mut period);
+        let (codec, frame_bytes) =
+            demo::Codec::new(&pcm).map_err(|e| format!("cycle {cycle}: {unique_id}: {e}"))?;
+        let mut period = alloc::vec![0u8; c.period_frames as usize * frame_bytes];
+        codec.render(&tone, 0, &mut period);
         pcm.write(&period)
             .map_err(|e| format!("cycle {cycle}: write {unique_id}: {e}"))?;
         let during = usage()?;

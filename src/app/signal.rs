@@ -29,11 +29,28 @@ impl Tone {
     /// reduced with integer arithmetic first, so the value depends only on
     /// `n`, never on where a chunk started.
     pub fn sample(&self, n: u64) -> i16 {
+        self.sample_at(n, self.amplitude())
+    }
+
+    /// [`sample`](Tone::sample) with the amplitude computed once by the caller.
+    fn sample_at(&self, n: u64, amplitude: f32) -> i16 {
         let rate = self.rate.max(1) as u64;
         let phase_units = (n * self.frequency_hz as u64) % rate;
         let phase = phase_units as f32 / rate as f32;
-        let value = libm::sinf(2.0 * core::f32::consts::PI * phase) * self.amplitude();
+        let value = libm::sinf(2.0 * core::f32::consts::PI * phase) * amplitude;
         libm::roundf(value) as i16
+    }
+
+    /// Write frames `first..` as interleaved samples into `out` (whole
+    /// frames of `channels` samples).
+    pub fn fill(&self, first: u64, out: &mut [i16]) {
+        let amplitude = self.amplitude();
+        for (i, frame) in out
+            .chunks_exact_mut(self.channels.max(1) as usize)
+            .enumerate()
+        {
+            frame.fill(self.sample_at(first + i as u64, amplitude));
+        }
     }
 
     /// Write frames `first..first + frames` as s16_le bytes into `out`
@@ -109,13 +126,20 @@ pub struct Meter {
 }
 
 impl Meter {
-    /// Feed s16_le bytes (a trailing odd byte is ignored).
-    pub fn update_s16le(&mut self, bytes: &[u8]) {
-        for s in bytes.chunks_exact(2) {
-            let v = i16::from_le_bytes([s[0], s[1]]) as i32;
+    /// Feed samples.
+    pub fn update(&mut self, samples: &[i16]) {
+        for &s in samples {
+            let v = s as i32;
             self.peak = self.peak.max(v.unsigned_abs() as u16);
             self.sum_squares += (v * v) as u128;
             self.samples += 1;
+        }
+    }
+
+    /// Feed s16_le bytes (a trailing odd byte is ignored).
+    pub fn update_s16le(&mut self, bytes: &[u8]) {
+        for s in bytes.chunks_exact(2) {
+            self.update(&[i16::from_le_bytes([s[0], s[1]])]);
         }
     }
 

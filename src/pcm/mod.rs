@@ -65,6 +65,7 @@
 
 use core::fmt;
 
+pub mod convert;
 pub mod mock;
 
 pub use crate::sndif::config::{StreamCaps, StreamKind};
