@@ -17,6 +17,8 @@
 //! - `crc32`: CRC-32 of a WAV file's sample bytes as they travel over sndif
 //!   (what the guest prints for a capture); `--frames N [--loop]`: of its
 //!   first N frames, the file repeating as sndback's `wav:` capture source plays it.
+//! - `raw`: write those sample bytes to a file (to hash them as the wire
+//!   carries them, e.g. against what `arecord` stored after its 44-byte header).
 //! - `stats`: frames, peak, RMS, dominant frequency and CRC-32.
 //! - `plot`: a PNG with the waveform (start and envelope) and spectrum.
 //!
@@ -158,6 +160,14 @@ enum Command {
         #[arg(long = "loop")]
         repeat: bool,
     },
+    /// Write a WAV file's sample bytes as they travel over sndif (no header).
+    Raw {
+        /// The WAV file.
+        file: PathBuf,
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Print frames, layout, peak, RMS, the dominant frequency and the CRC-32.
     Stats {
         /// The WAV file.
@@ -297,6 +307,11 @@ fn main() -> ExitCode {
         } => check::crc32(&file, frames, repeat).map(|crc| {
             println!("{crc:08x}");
             true
+        }),
+        Command::Raw { file, out } => Audio::load(&file).and_then(|audio| {
+            std::fs::write(&out, audio.wire_bytes())
+                .map(|_| true)
+                .map_err(|e| format!("{}: {e}", out.display()))
         }),
         Command::Stats { file } => picture::stats(&file).map(|_| true),
         Command::Plot { file, out } => picture::plot(&file, &out).map(|_| true),
