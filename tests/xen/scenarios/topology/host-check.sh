@@ -16,7 +16,7 @@ refs=$OUT/references
 mkdir -p "$refs"
 # result_field NAME STREAM KEY: KEY= of the guest's XENSND-RESULT line for STREAM
 result_field() {
-  console "$1" | grep -E "XENSND-RESULT $2" | head -n1 | sed -n "s/.* $3=\([^ ]*\).*/\1/p"
+  { console "$1" | grep -E "XENSND-RESULT $2" || true; } | head -n1 | sed -n "s/.* $3=\([^ ]*\).*/\1/p"
 }
 # opened DOMID ID: sndback's OPEN line of stream ID
 opened() { grep -oE "dom$1/vsnd[0-9]+/[0-9]+/[0-9]+\($2\): OPEN .*" "$OUT/backend.log" | head -n1 || true; }
@@ -59,7 +59,7 @@ played() {
 
 echo "-- guests"
 for name in xt-cards xt-big xt-rec; do
-  done_line=$(console "$name" 2>/dev/null | grep -oE 'XENSND-DONE.*' | head -n1 || true)
+  done_line=$({ console "$name" 2>/dev/null | grep -oE 'XENSND-DONE.*' || true; } | head -n1)
   [ "$done_line" = "XENSND-DONE ok" ] && ok "$name: $done_line" || bad "$name: ${done_line:-no XENSND-DONE}"
 done
 
