@@ -1,10 +1,13 @@
 # An awkward topology for the xensnd guest under Xen (issue #12 item 9), served
-# by sndback. Every guest gets the same two cards (the *.cfg files):
-#   card 0 (buffer-size 5 MiB, no card-level formats or rates)
-#     PCM s32-22k: spk22, playback, 22050 Hz s32_le stereo
-#     PCM eight:   big8,  playback, 48 kHz s32_le 8 ch
-#   card 1 (48 kHz s16_le, buffer-size 65534: not whole frames of 6 ch (12 bytes)
-#           nor of 2 ch (4 bytes), nor whole pages)
+# by sndback. Every guest gets the same two cards (the *.cfg files). Each card
+# lists everything its PCMs use and each PCM narrows it (the rule both ends
+# apply, see sndif::config; Linux would also accept PCM values the card does
+# not list, as each of its levels overrides the parent):
+#   card 0: 22050 and 48000 Hz, s32_le, 2-8 ch, buffer-size 5 MiB
+#     PCM s32-22k: spk22, playback, 22050 Hz stereo
+#     PCM eight:   big8,  playback, 48 kHz 8 ch
+#   card 1: 48 kHz s16_le, 2-6 ch, buffer-size 65534: not whole frames of 6 ch
+#           (12 bytes) nor of 2 ch (4 bytes), nor whole pages
 #     PCM surround:     spk6, playback, 6 ch
 #     PCM capture-only: mic,  capture, stereo (no playback stream in the PCM)
 # Guests (created back to back, waited for in order):
