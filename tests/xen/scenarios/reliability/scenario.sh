@@ -5,7 +5,7 @@
 #  - rl-garbage: created paused (`xl create -p`), then sample-rates=abc is
 #    written into stream 1's node before `xl unpause`: the guest names the
 #    full XenStore node, sndback leaves that stream out, spk plays exactly;
-#  - rl-destroy: `xl destroy` while an 8 s tone plays: sndback tears the
+#  - rl-destroy: `xl destroy` while a 120 s tone plays: sndback tears the
 #    device down and still holds 0 grant mappings and 0 event channels of
 #    that domain (its gnttab/evtchn handles' bookkeeping), Xen finishes the
 #    domain (no dying "(null)" domain left) and its dump of dom0's event
