@@ -84,7 +84,7 @@ echo "-- a buffer of more than 1023 pages"
 played xt-big big8 750 48000 8 s32_le 3500
 d=$(domid xt-big)
 open8=$(opened "$d" big8)
-pages=$(echo "$open8" | sed -n 's/.*(\([0-9]*\) pages).*/\1/p')
+pages=$(echo "$open8" | sed -n 's/.*[( ]\([0-9]*\) pages).*/\1/p')
 if [ -n "$pages" ] && [ "$pages" -gt 1023 ]; then
   ok "xt-big: big8's buffer: $pages pages (> 1023: more than one directory page): $open8"
 else
