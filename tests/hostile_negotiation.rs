@@ -3,7 +3,7 @@
 //! excludes what was asked. Nonsense fields are ignored (and reported in
 //! the negotiation's issues), the XenStore limits are used instead, and the
 //! stream then plays normally; an answer that is valid but excludes the
-//! request is a clear `Unsupported` error.
+//! request is a clear `InvalidConfig` error naming both sides.
 
 mod hostile_common;
 
@@ -116,7 +116,7 @@ fn hostile_hw_param_zero_buffer_and_period_are_ignored() {
 }
 
 #[test]
-fn hostile_hw_param_answer_excluding_the_request_is_unsupported() {
+fn hostile_hw_param_answer_excluding_the_request_is_invalid_config() {
     let world = setup();
     answer_with(&world, |hw| {
         hw.rates = Interval {
@@ -128,7 +128,8 @@ fn hostile_hw_param_answer_excluding_the_request_is_unsupported() {
         .frontend
         .open_unique_id("spk", &request())
         .unwrap_err();
-    assert_eq!(kind(&error), ErrorKind::Unsupported, "{error}");
+    assert_eq!(kind(&error), ErrorKind::InvalidConfig, "{error}");
+    assert!(error.detail.contains("unsupported rate 48000"), "{error}");
     // Nothing is broken: a second open gets an honest answer.
     let mut pcm = world.frontend.open_unique_id("spk", &request()).unwrap();
     pcm.prepare().unwrap();

@@ -78,6 +78,35 @@ fn a_buffer_over_1023_pages_uses_a_chain_of_directory_pages() {
 }
 
 #[test]
+fn directory_is_mappable_read_write() {
+    // libxenbe (under snd_be) maps every grant read-write, the directory
+    // pages included; Xen refuses a writable mapping of a read-only grant.
+    let sim = SimXen::new();
+    let mut guest = sim.add_guest_with(
+        GUEST,
+        GuestConfig {
+            grant_frames: 8,
+            ..GuestConfig::default()
+        },
+    );
+    // A chain of three directory pages.
+    let buffer = SharedBuffer::new(&mut guest, 0, 2100 * PAGE_SIZE).unwrap();
+    let mut next = buffer.directory_gref();
+    let mut directories = 0;
+    while next != 0 {
+        let mapping = sim
+            .map_grant(0, GUEST, next, true)
+            .expect("directory page mappable read-write");
+        directories += 1;
+        next = mapping.page.load_u32(0);
+        sim.unmap_grant(mapping.handle).unwrap();
+    }
+    assert_eq!(directories, 3);
+    assert!(buffer.release(&mut guest).is_empty());
+    assert!(sim.granted_refs(GUEST).is_empty());
+}
+
+#[test]
 fn a_buffer_of_exactly_1023_pages_needs_one_directory_page() {
     let sim = SimXen::new();
     let mut guest = sim.add_guest(GUEST);

@@ -175,6 +175,9 @@ pub struct HostileState {
     pub keep_mappings: bool,
     /// Keep the audio buffer mapped at CLOSE (and teardown).
     pub keep_buffer_mapped: bool,
+    /// Map the page directory read-write, as libxenbe (under snd_be) maps
+    /// every grant: a directory granted read-only then fails OPEN.
+    pub directory_writable: bool,
     /// Go back to InitWait after the frontend closed.
     pub reconnect: bool,
     /// Stop touching XenStore at all (the backend vanished).
@@ -239,6 +242,7 @@ impl HostileBackend {
             report_positions: true,
             keep_mappings: false,
             keep_buffer_mapped: false,
+            directory_writable: false,
             reconnect: false,
             vanished: false,
             scribble: None,
@@ -455,6 +459,7 @@ impl HostileBackend {
     ) -> Response {
         let guest = state.guest;
         let keep_buffer = state.keep_buffer_mapped;
+        let directory_writable = state.directory_writable;
         let stream = &mut state.streams[index];
         let mut response = honest(request);
         match request.operation {
@@ -462,7 +467,7 @@ impl HostileBackend {
                 stream.written = 0;
                 stream.running = false;
                 if let Ok((open, _)) = OpenRequest::read_from_prefix(&request.op) {
-                    if !Self::map_buffer(stream, core, guest, &open) {
+                    if !Self::map_buffer(stream, core, guest, &open, directory_writable) {
                         response.status = -crate::abi::errno::XEN_EINVAL;
                     }
                 }
@@ -500,13 +505,14 @@ impl HostileBackend {
         core: &mut SimCore,
         guest: DomId,
         open: &OpenRequest,
+        directory_writable: bool,
     ) -> bool {
         let mut remaining = (open.buffer_sz as usize).div_ceil(crate::xen::PAGE_SIZE);
         let mut directory = open.gref_directory;
         let mut directories = 0;
         while remaining > 0 && directory != 0 && directories < 8 {
             directories += 1;
-            let Ok(mapping) = core.map_grant(0, guest, directory, false) else {
+            let Ok(mapping) = core.map_grant(0, guest, directory, directory_writable) else {
                 return false;
             };
             stream.buffer_handles.push(mapping.handle);

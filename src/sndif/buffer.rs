@@ -1,11 +1,31 @@
 //! The stream's shared PCM buffer and its page directory (`io/sndif.h`,
 //! `struct xensnd_page_directory`).
 //!
-//! The buffer is `ceil(buffer_sz / 4096)` pages, each granted read-write to
-//! the backend. Their grant references are listed in a chain of directory
-//! pages (granted read-only): each holds the next directory page's reference
-//! (0 at the end) and up to 1023 buffer references. The first directory
-//! page's reference goes into `XENSND_OP_OPEN`.
+//! The buffer is `ceil(buffer_sz / 4096)` pages. Their grant references are
+//! listed in a chain of directory pages: each holds the next directory
+//! page's reference (0 at the end) and up to 1023 buffer references. The
+//! first directory page's reference goes into `XENSND_OP_OPEN`
+//! (`io/sndif.h`: "gref_directory - grant_ref_t, a reference to the first
+//! shared page describing shared buffer references").
+//!
+//! # Grant permissions: everything read-write, as the ecosystem does
+//! `io/sndif.h` does not say how the pages are granted; the peers decide:
+//! - Linux's frontend (`drivers/xen/xen-front-pgdir-shbuf.c`,
+//!   `grant_references`) grants the directory pages and the buffer pages
+//!   with `gnttab_grant_foreign_access_ref(ref, otherend_id, frame, 0)`:
+//!   read-write, both.
+//! - xen-troops libxenbe (under the snd_be backend) maps every grant
+//!   read-write whatever it is asked (`XenGnttabBuffer::init` calls
+//!   `xengnttab_map_domain_grant_refs(..., PROT_READ | PROT_WRITE)` and
+//!   ignores its `prot` argument), the directory pages included, and Xen
+//!   refuses to map a read-only grant writable: with a read-only directory
+//!   every OPEN against snd_be fails with `-EINVAL`.
+//!
+//! So the directory pages are granted read-write (the backend has no reason
+//! to write them, and nothing we read back from them is trusted: we never
+//! read them), and so are the data pages, for both directions: capture and
+//! `XENSND_OP_GET_VOLUME` need the backend to write, and a libxenbe backend
+//! maps them read-write anyway.
 #![forbid(unsafe_code)]
 
 use alloc::vec::Vec;
@@ -62,8 +82,9 @@ pub fn directory_pages(data_pages: usize) -> usize {
 
 impl<Page: SharedPage> SharedBuffer<Page> {
     /// Allocate `len` bytes of zeroed pages, grant them to `backend`
-    /// (read-write) and build the directory (granted read-only). On failure
-    /// everything granted so far is revoked again.
+    /// (read-write) and build the directory (granted read-write too, see
+    /// the module docs). On failure everything granted so far is revoked
+    /// again.
     pub fn new<X>(xen: &mut X, backend: DomId, len: usize) -> Result<Self, BufferError>
     where
         X: GrantTable + PageAllocator<Page = Page>,
@@ -108,7 +129,8 @@ impl<Page: SharedPage> SharedBuffer<Page> {
             for (i, granted) in chunk.iter().enumerate() {
                 page.store_u32(XENSND_PAGE_DIRECTORY_GREF_OFFSET + 4 * i, granted.gref);
             }
-            let gref = xen.grant(backend, page.gfn(), true)?;
+            // Read-write, like Linux: a libxenbe backend maps it writable.
+            let gref = xen.grant(backend, page.gfn(), false)?;
             next = gref;
             directory.push(Granted { page, gref });
         }

@@ -100,6 +100,8 @@ pub struct Channel<X: Platform> {
     completed: Vec<Completion>,
     position: Position,
     position_limit: Option<u64>,
+    /// How far past `position_limit` a position may be (then clamped to it).
+    position_slack: u64,
     broken: Option<SndError>,
     timeout_ns: u64,
     stats: ChannelStats,
@@ -169,6 +171,7 @@ impl<X: Platform> Channel<X> {
             completed: Vec::new(),
             position: Position::default(),
             position_limit: None,
+            position_slack: 0,
             broken: None,
             timeout_ns: DEFAULT_TIMEOUT_NS,
             stats: ChannelStats::default(),
@@ -244,10 +247,19 @@ impl<X: Platform> Channel<X> {
         self.position_limit = None;
     }
 
-    /// Positions above `limit` bytes are impossible (for playback: bytes
-    /// handed to the backend so far). `None`: no upper bound known.
+    /// The position cannot be above `limit` bytes (for playback: bytes
+    /// handed to the backend so far). A position reported up to the slack
+    /// ([`Channel::set_position_slack`]) past it is taken as `limit` (a
+    /// device running dry keeps counting); one further past is impossible
+    /// and ignored. `None`: no upper bound known.
     pub fn set_position_limit(&mut self, limit: Option<u64>) {
         self.position_limit = limit;
+    }
+
+    /// How many bytes past the limit a reported position is clamped
+    /// rather than ignored (for playback: one buffer).
+    pub fn set_position_slack(&mut self, slack: u64) {
+        self.position_slack = slack;
     }
 
     /// Send a request; returns its id. The payload is the 56-byte `op` union.
@@ -431,11 +443,17 @@ impl<X: Platform> Channel<X> {
             return;
         };
         let position = cur_pos.position;
-        let too_far = self.position_limit.is_some_and(|limit| position > limit);
+        let too_far = self
+            .position_limit
+            .is_some_and(|limit| position > limit.saturating_add(self.position_slack));
         if position < self.position.bytes || too_far {
             self.stats.bad_positions += 1;
             return;
         }
+        // Past the limit but within the slack: as far as it can be.
+        let position = self
+            .position_limit
+            .map_or(position, |limit| position.min(limit));
         self.position = Position {
             bytes: position,
             updates: self.position.updates + 1,

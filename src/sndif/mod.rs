@@ -1,5 +1,57 @@
 //! The sndif frontend (`io/sndif.h`): per-stream rings and event pages,
 //! page-directory buffers, requests in flight, position tracking.
+//!
+//! # The shared buffer: audio, and volume and mute values
+//! `XENSND_OP_OPEN.buffer_sz` is exactly the PCM buffer the stream was
+//! negotiated with, `buffer_frames` whole frames. Backends take it at its
+//! word: snd_be sets its ALSA buffer to `buffer_sz / frame` frames and lets
+//! ALSA pick the period nearest `period_sz` within it, and our backend
+//! refuses a `buffer_sz` that is not whole frames. Anything added to it
+//! would move the backend's buffer and period.
+//!
+//! Volume and mute values share that buffer with the audio. `io/sndif.h`
+//! allows it:
+//!
+//! > Packets, used for input/output operations, e.g. read/write, set/get
+//! > volume, etc., provide offset/length fields in order to allow
+//! > asynchronous protocol operation with buffer space sharing: part of the
+//! > buffer allocated at XENSND_OP_OPEN can be used for audio samples and
+//! > part, for example, for volume control.
+//!
+//! and bounds every offset by that buffer only ("offset - uint32_t, read or
+//! write data offset within the shared buffer, passed with XENSND_OP_OPEN
+//! request, octets, \[0; XENSND_OP_OPEN.buffer_sz - 1\]"); the values are
+//! "channel\[i\] - sint32_t" at `i * 4` (volume) and one slot per channel at
+//! `i * 4` (mute; we write a little-endian `1u32`, non-zero either way).
+//!
+//! So `SET_VOLUME`, `GET_VOLUME`, `MUTE` and `UNMUTE` carry their
+//! `channels * 4` bytes in a region of the buffer that holds no audio the
+//! backend still needs at that moment:
+//! - playback: not between the oldest byte not yet played (or whose WRITE
+//!   has not completed) and the last byte written; that is, in space whose
+//!   audio was already played;
+//! - capture: not between the oldest byte the application has not copied
+//!   out yet and the end of the last READ; that is, in space whose audio was
+//!   already read;
+//! - of that free space, the `channels * 4` bytes just before the oldest
+//!   needed byte, so the next audio writes reach them last; the offset is a
+//!   multiple of 4 and of the frame size.
+//!
+//! The region stays reserved until the response arrives: the request is
+//! synchronous and the stream's data path does not run meanwhile. When there
+//! is no such room, a running playback stream waits (at most one request
+//! timeout) for the backend to play some; a stream that cannot make room by
+//! itself (capture, whose room only the application's reads make; playback
+//! not running with nothing in flight) fails at once with
+//! [`SndError::NoControlRoom`] (`ErrorKind::WouldBlock`). A buffer smaller
+//! than `channels * 4` bytes cannot carry the values at all:
+//! [`SndError::Unsupported`]. As with a WRITE whose answer comes after its
+//! timeout, a `GET_VOLUME` answered after its timeout may write into space
+//! that holds audio again by then; the application saw the timeout.
+//!
+//! A backend without volume and mute (snd_be, Linux's peers) answers these
+//! requests with `-EINVAL`; others use `-EOPNOTSUPP` or `-ENOSYS`. The
+//! application sees `ErrorKind::Unsupported` for those ([`pcm::kind_of`]).
 #![forbid(unsafe_code)]
 
 pub mod buffer;
@@ -46,6 +98,10 @@ pub enum SndError {
     Xen(XenError),
     /// The buffer could not be set up.
     Buffer(buffer::BufferError),
+    /// Volume or mute values found no room in the shared buffer: every
+    /// byte holds audio the backend still needs and the stream cannot make
+    /// room by itself (read captured audio, or start the stream, first).
+    NoControlRoom,
 }
 
 impl From<XenError> for SndError {
@@ -80,6 +136,7 @@ impl core::fmt::Display for SndError {
             SndError::Unsupported => write!(f, "configuration not supported"),
             SndError::Xen(e) => write!(f, "hypervisor service failed: {e:?}"),
             SndError::Buffer(e) => write!(f, "shared buffer: {e:?}"),
+            SndError::NoControlRoom => write!(f, "no room for volume/mute values in the buffer"),
         }
     }
 }

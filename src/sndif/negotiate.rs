@@ -19,6 +19,37 @@
 //! A well-formed answer that does not overlap the XenStore limits (or the
 //! user's wish) is a real refusal: [`NegotiationError`].
 //!
+//! # When nothing fits: the policy
+//! `io/sndif.h` says only that the response status is "zero on success and
+//! -XEN_EXX on failure". What the peers do:
+//! - Linux's frontend (`sound/xen/xen_snd_front_alsa.c`, `alsa_hw_rule`)
+//!   returns any error of `xen_snd_front_stream_query_hw_param` (a backend
+//!   status, or `-ETIMEDOUT` after 3 s) from its ALSA hardware rule, so
+//!   `snd_pcm_hw_params` fails: no configuration, no OPEN. It has no
+//!   fallback at all.
+//! - snd_be answers from ALSA (`AlsaPcm::queryHwRanges`): a range that
+//!   leaves nothing makes ALSA's `snd_pcm_hw_params_set_*_minmax` fail,
+//!   and the request is answered with that error, `-EINVAL` in practice;
+//!   its PulseAudio device echoes the request. Our backend engine answers
+//!   `-EINVAL` ("no parameters in common") and `-EOPNOTSUPP` for operations
+//!   it does not know.
+//!
+//! So the frontend ([`crate::sndif::pcm`], `Frontend::open`):
+//! 1. checks the request against the stream's XenStore configuration first:
+//!    what it excludes is `InvalidConfig` at once, without asking anybody;
+//! 2. asks `HW_PARAM_QUERY` with the XenStore limits narrowed to the
+//!    request ([`build_query`]);
+//! 3. a backend that does not implement the query (no answer within the
+//!    request timeout, `-EOPNOTSUPP`, `-ENOSYS` ([`query_not_implemented`]),
+//!    or an answer that is not a HW_PARAM_QUERY response) leaves the
+//!    XenStore limits to decide, as before (more lenient than Linux);
+//! 4. any other error status is a refusal ("nothing fits"), and so is an
+//!    answer whose ranges exclude the request ([`negotiate`] fails): the
+//!    frontend asks once more with the stream's whole XenStore limits to
+//!    learn what the backend offers ([`BackendOffer`]) and the application
+//!    gets `InvalidConfig` naming both sides ([`NoCommonConfig`]). No OPEN
+//!    is sent.
+//!
 //! # Choices when the user says "any"
 //! - format: the first of `s16_le`, `s32_le`, `s24_le`, `float_le`, `u8`,
 //!   `s8` allowed, else the lowest allowed code with a fixed sample size.
@@ -34,6 +65,7 @@
 use alloc::vec::Vec;
 use core::fmt;
 
+use crate::abi::errno::{XEN_ENOSYS, XEN_EOPNOTSUPP};
 use crate::abi::sndif::{HwParam, Interval, OpenRequest};
 use crate::pcm::StreamConfig;
 use crate::sndif::config::StreamCaps;
@@ -72,6 +104,139 @@ impl StreamRequest {
         }
     }
 }
+
+/// A value the request may leave open: the value, or "any".
+struct Wish(Option<u32>);
+
+impl fmt::Display for Wish {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(value) => fmt::Display::fmt(&value, formatter),
+            None => formatter.write_str("any"),
+        }
+    }
+}
+
+/// "format s16_le, rate 48000 Hz, channels 2, period 480 frames, buffer
+/// 1920 frames", with "any" where the request leaves the choice.
+impl fmt::Display for StreamRequest {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            formatter,
+            "format {}, rate {} Hz, channels {}, period {} frames, buffer {} frames",
+            self.format.map_or("any", SampleFormat::name),
+            Wish(self.rate),
+            Wish(self.channels.map(u32::from)),
+            Wish(self.period_frames),
+            Wish(self.buffer_frames)
+        )
+    }
+}
+
+/// A HW_PARAM_QUERY request or answer for people: "formats s16_le,s32_le,
+/// rates 8000-192000 Hz, channels 1-8, buffer 64-1048576 frames, period
+/// 16-1048576 frames".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShowHwParam<'a>(pub &'a HwParam);
+
+impl fmt::Display for ShowHwParam<'_> {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let hw = self.0;
+        let formats = FormatSet::from_bits_truncate(hw.formats);
+        if formats.is_empty() {
+            formatter.write_str("formats none")?;
+        } else {
+            write!(formatter, "formats {formats}")?;
+        }
+        write!(
+            formatter,
+            ", rates {}-{} Hz, channels {}-{}, buffer {}-{} frames, period {}-{} frames",
+            hw.rates.min,
+            hw.rates.max,
+            hw.channels.min,
+            hw.channels.max,
+            hw.buffer.min,
+            hw.buffer.max,
+            hw.period.min,
+            hw.period.max
+        )
+    }
+}
+
+/// Whether a `HW_PARAM_QUERY` error status says the backend does not
+/// implement the query (`-EOPNOTSUPP`, `-ENOSYS`): the XenStore limits
+/// decide then. Every other error status is a refusal (see the module docs).
+pub fn query_not_implemented(status: i32) -> bool {
+    status == -XEN_EOPNOTSUPP || status == -XEN_ENOSYS
+}
+
+/// What the backend offers for a stream, as far as `HW_PARAM_QUERY` with the
+/// stream's whole XenStore limits told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendOffer {
+    /// Its answer.
+    Answer(HwParam),
+    /// It refused that query too, with this status: nothing within the
+    /// stream's XenStore limits.
+    Refused(i32),
+    /// That query failed another way; what it offers is unknown.
+    Unknown,
+}
+
+/// How the backend turned the request down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// It answered the query narrowed to the request with this error status.
+    Status(i32),
+    /// Its answer excludes the request, for this reason.
+    Excluded(NegotiationError),
+}
+
+/// The request and the backend have no configuration in common: the
+/// backend refused the `HW_PARAM_QUERY` narrowed to the request, or
+/// answered with ranges that exclude it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoCommonConfig {
+    /// What the application asked for.
+    pub request: StreamRequest,
+    /// The stream's XenStore limits, as asked of the backend
+    /// ([`build_query`] with no wishes).
+    pub limits: HwParam,
+    /// How the backend turned the request down.
+    pub refusal: Refusal,
+    /// What it offers within the XenStore limits.
+    pub offer: BackendOffer,
+}
+
+impl fmt::Display for NoCommonConfig {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            formatter,
+            "asked for {}; XenStore allows {}; ",
+            self.request,
+            ShowHwParam(&self.limits)
+        )?;
+        match self.refusal {
+            Refusal::Status(status) => write!(
+                formatter,
+                "backend refused HW_PARAM_QUERY (status {status})"
+            )?,
+            Refusal::Excluded(reason) => write!(formatter, "backend answer excludes it: {reason}")?,
+        }
+        match &self.offer {
+            BackendOffer::Answer(offer) => {
+                write!(formatter, "; backend offers {}", ShowHwParam(offer))
+            }
+            BackendOffer::Refused(status) => write!(
+                formatter,
+                "; backend offers nothing within the XenStore limits (status {status})"
+            ),
+            BackendOffer::Unknown => formatter.write_str("; backend offer unknown (no answer)"),
+        }
+    }
+}
+
+impl core::error::Error for NoCommonConfig {}
 
 /// A field of `struct xensnd_query_hw_param`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

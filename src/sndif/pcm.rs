@@ -1,6 +1,8 @@
 //! The `pcm` traits implemented over a sndif stream: what the application
 //! uses. Opening negotiates a configuration (backend `HW_PARAM_QUERY`
-//! answer if it gives one, XenStore limits otherwise); every operation
+//! answer if it gives one, XenStore limits if it does not implement the
+//! query; a refusal is `InvalidConfig` naming both sides, see
+//! [`super::negotiate`]); every operation
 //! follows the backend's connection and reports `Disconnected` once when
 //! the backend went away, after which `prepare` opens the stream again on
 //! the new connection.
@@ -12,9 +14,16 @@ use alloc::vec::Vec;
 use super::channel::ChannelStats;
 use super::config::{StreamCaps, StreamKind};
 use super::frontend::{Frontend, Shared};
-use super::negotiate::{build_query, negotiate, AnswerIssue, NegotiationError, StreamRequest};
+use super::negotiate::{
+    build_query, negotiate, query_not_implemented, AnswerIssue, BackendOffer, NoCommonConfig,
+    Refusal, ShowHwParam, StreamRequest,
+};
 use super::stream::{OpenParams, Stream as SndStream, StreamCounters};
 use super::SndError;
+use crate::abi::errno::{XEN_EINVAL, XEN_ENOSYS, XEN_EOPNOTSUPP};
+use crate::abi::sndif::{
+    XENSND_OP_GET_VOLUME, XENSND_OP_MUTE, XENSND_OP_SET_VOLUME, XENSND_OP_UNMUTE,
+};
 use crate::pcm::{
     self, Capture, ErrorKind, ErrorType, Playback, StreamConfig, StreamOperation, StreamState,
 };
@@ -51,17 +60,45 @@ impl PcmError {
 }
 
 /// The error kind an application sees for a protocol-level error.
+///
+/// Volume and mute are optional: a backend without them answers
+/// `SET_VOLUME`/`GET_VOLUME`/`MUTE`/`UNMUTE` with `-EINVAL` (snd_be: its
+/// command table has no handler), `-EOPNOTSUPP` (our backend engine for an
+/// operation it does not know) or `-ENOSYS`; those are
+/// [`ErrorKind::Unsupported`]. Any other status stays
+/// [`ErrorKind::Backend`].
 pub fn kind_of(error: &SndError) -> ErrorKind {
     match error {
         SndError::Timeout { .. } => ErrorKind::Timeout,
         SndError::Disconnected | SndError::Protocol(_) => ErrorKind::Disconnected,
+        SndError::Backend { operation, status }
+            if is_control(*operation) && lacks_operation(*status) =>
+        {
+            ErrorKind::Unsupported
+        }
         SndError::Backend { status, .. } => ErrorKind::Backend(*status),
         SndError::Busy => ErrorKind::WouldBlock,
         SndError::InvalidState => ErrorKind::InvalidState,
         SndError::Unsupported => ErrorKind::Unsupported,
         SndError::Buffer(_) => ErrorKind::InvalidConfig,
+        SndError::NoControlRoom => ErrorKind::WouldBlock,
         _ => ErrorKind::Other,
     }
+}
+
+/// `SET_VOLUME`, `GET_VOLUME`, `MUTE` or `UNMUTE`.
+fn is_control(operation: u8) -> bool {
+    matches!(
+        operation,
+        XENSND_OP_SET_VOLUME | XENSND_OP_GET_VOLUME | XENSND_OP_MUTE | XENSND_OP_UNMUTE
+    )
+}
+
+/// The statuses with which backends say they do not implement an
+/// operation: `-EINVAL` (snd_be answers every operation missing from its
+/// command table so), `-EOPNOTSUPP`, `-ENOSYS`.
+fn lacks_operation(status: i32) -> bool {
+    [XEN_EINVAL, XEN_EOPNOTSUPP, XEN_ENOSYS].contains(&-status)
 }
 
 impl From<SndError> for PcmError {
@@ -76,9 +113,9 @@ impl From<pcm::InvalidTransition> for PcmError {
     }
 }
 
-impl From<NegotiationError> for PcmError {
-    fn from(e: NegotiationError) -> Self {
-        PcmError::new(ErrorKind::Unsupported, alloc::format!("{e}"))
+impl From<NoCommonConfig> for PcmError {
+    fn from(e: NoCommonConfig) -> Self {
+        PcmError::new(ErrorKind::InvalidConfig, alloc::format!("{e}"))
     }
 }
 
@@ -167,17 +204,53 @@ impl<X: Platform> Frontend<X> {
             .stream
             .as_mut()
             .ok_or_else(|| PcmError::new(ErrorKind::Disconnected, "device not connected"))?;
+        // The stream's whole XenStore limits, as a query.
+        let limits = build_query(&caps, &StreamRequest::default());
+        // What the XenStore configuration excludes needs no backend.
+        if let Err(reason) = negotiate(&caps, None, request) {
+            return Err(PcmError::new(
+                ErrorKind::InvalidConfig,
+                alloc::format!(
+                    "asked for {request}; XenStore allows {}: {reason}",
+                    ShowHwParam(&limits)
+                ),
+            ));
+        }
+        // The policy is in the `negotiate` module docs.
         let query = build_query(&caps, request);
-        let answer = match snd.query_hw_params(&mut shared.xen, &query) {
+        let xen = &mut shared.xen;
+        let no_common = |snd: &mut SndStream<X>, xen: &mut X, refusal| {
+            let offer = match snd.query_hw_params(xen, &limits) {
+                Ok(answer) => BackendOffer::Answer(answer),
+                Err(SndError::Backend { status, .. }) => BackendOffer::Refused(status),
+                Err(_) => BackendOffer::Unknown,
+            };
+            PcmError::from(NoCommonConfig {
+                request: *request,
+                limits,
+                refusal,
+                offer,
+            })
+        };
+        let answer = match snd.query_hw_params(xen, &query) {
             Ok(answer) => Some(answer),
-            Err(e) => {
+            Err(SndError::Backend { status, .. }) if !query_not_implemented(status) => {
+                return Err(no_common(snd, xen, Refusal::Status(status)));
+            }
+            Err(
+                e @ (SndError::Timeout { .. } | SndError::BadResponse | SndError::Backend { .. }),
+            ) => {
                 log::info!(
-                    "vsnd: backend did not answer HW_PARAM_QUERY ({e}); using XenStore limits"
+                    "vsnd: backend does not implement HW_PARAM_QUERY ({e}); using XenStore limits"
                 );
                 None
             }
+            Err(e) => return Err(e.into()),
         };
-        let negotiated = negotiate(&caps, answer.as_ref(), request)?;
+        let negotiated = match negotiate(&caps, answer.as_ref(), request) {
+            Ok(negotiated) => negotiated,
+            Err(reason) => return Err(no_common(snd, xen, Refusal::Excluded(reason))),
+        };
         for issue in &negotiated.issues {
             log::warn!("vsnd: ignored part of the backend's HW_PARAM answer: {issue:?}");
         }

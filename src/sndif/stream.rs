@@ -13,8 +13,32 @@
 //! READ(offset, length) asks it to put the chunk into the shared buffer and
 //! the frames are copied out.
 //!
-//! Volume and mute values travel in a small control area after the audio
-//! part of the shared buffer, so they never overwrite queued audio.
+//! # Positions while a playback stream runs dry
+//! A real device keeps its pointer moving when it runs out of data, and so
+//! does snd_be, which reports a position from ALSA's audio timestamp: its
+//! `CUR_POS` can pass the bytes written until ALSA stops the device with an
+//! xrun (snd_be then reports the bytes written again). The frontend takes
+//! such a position as "everything written was played": it is clamped to
+//! the bytes written. A position more than one buffer past the bytes
+//! written is impossible for a device (it plays out of a ring of one
+//! buffer: ALSA stops it as soon as the ring runs empty, and a device left
+//! running would be replaying its ring a buffer later) and is ignored as
+//! bad, as is one below the position already held
+//! (compared after clamping, so going past the end and then reporting
+//! exactly the end again, as snd_be does around its xrun recovery, is not
+//! going backwards).
+//!
+//! An underrun is counted when, while the stream is running and not
+//! draining, the backend's position reaches or passes the bytes written:
+//! the device has nothing left to play, which is ALSA's own definition
+//! (`avail >= stop_threshold`). It is counted once per dry spell: a second
+//! one needs more data written first. `drain` completes as soon as the
+//! position reaches or passes the end.
+//!
+//! `buffer_sz` in OPEN is exactly the PCM buffer (whole frames). Volume and
+//! mute values travel through a part of that buffer that holds no audio the
+//! backend still needs at that moment (see "The shared buffer" in the
+//! [`super`] module docs).
 #![forbid(unsafe_code)]
 
 use alloc::collections::VecDeque;
@@ -26,9 +50,6 @@ use super::channel::{Channel, ChannelStats};
 use super::SndError;
 use crate::abi::sndif::*;
 use crate::xen::{DomId, Platform};
-
-/// Bytes reserved after the audio for volume/mute values (64 channels × i32).
-pub const CONTROL_BYTES: usize = 256;
 
 /// Playback or capture.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,8 +96,7 @@ impl OpenParams {
             && self.channels > 0
             && self.period_frames > 0
             && self.buffer_frames >= self.period_frames
-            && (self.channels as usize) * 4 <= CONTROL_BYTES
-            && self.buffer_bytes() + CONTROL_BYTES <= super::buffer::MAX_BUFFER_BYTES;
+            && self.buffer_bytes() <= super::buffer::MAX_BUFFER_BYTES;
         if ok {
             Ok(())
         } else {
@@ -255,13 +275,15 @@ impl<X: Platform> Stream<X> {
     }
 
     /// `XENSND_OP_OPEN`: share a buffer for `params` and open the stream.
+    /// `buffer_sz` is exactly the PCM buffer (`buffer_frames` whole frames):
+    /// a backend sizes its device buffer (and so its period) from it.
     /// Reopening an open stream closes it first.
     pub fn open(&mut self, xen: &mut X, params: OpenParams) -> Result<(), SndError> {
         params.validate()?;
         if self.state != State::Closed {
             self.close(xen)?;
         }
-        let total = params.buffer_bytes() + CONTROL_BYTES;
+        let total = params.buffer_bytes();
         let buffer = SharedBuffer::new(xen, self.channel.backend(), total)?;
         let open = OpenRequest {
             pcm_rate: params.rate,
@@ -273,6 +295,8 @@ impl<X: Platform> Stream<X> {
             period_sz: params.period_bytes() as u32,
         };
         self.reset_accounting();
+        self.channel
+            .set_position_slack(params.buffer_bytes() as u64);
         match self.channel.call(xen, XENSND_OP_OPEN, open.as_bytes()) {
             Ok(_) => {
                 self.buffer = Some(buffer);
@@ -384,7 +408,8 @@ impl<X: Platform> Stream<X> {
         }
     }
 
-    /// Bytes the backend reports as played or captured since OPEN.
+    /// Bytes the backend reports as played or captured since OPEN
+    /// (playback: at most the bytes written, see the module docs).
     pub fn position_bytes(&self) -> u64 {
         self.channel.position().bytes
     }
@@ -460,8 +485,10 @@ impl<X: Platform> Stream<X> {
         let position = self.position_bytes();
         match self.direction {
             Direction::Playback => {
-                // Everything we gave was played while running: an underrun,
-                // counted once per occurrence.
+                // The backend played everything we gave while running (its
+                // position reached or passed the end; positions past it
+                // are clamped): an underrun, counted once per dry spell
+                // (per amount written). See the module docs.
                 if self.submitted > 0
                     && !self.draining
                     && position >= self.submitted
@@ -838,9 +865,91 @@ impl<X: Platform> Stream<X> {
         Ok(done)
     }
 
-    /// Exchange per-channel control values through the control area:
-    /// `values` (if any) are written first, the request is sent, and the
-    /// area is read back (what GET_VOLUME returns).
+    /// Where `length` bytes of control values can travel now: an offset
+    /// into the shared buffer whose bytes hold no audio the backend still
+    /// needs, or `None` when there is no such room right now.
+    ///
+    /// Playback: the bytes from the oldest one not yet played or whose
+    /// WRITE has not completed up to the last one written are needed; the
+    /// rest of the circular buffer (played audio) is free. Capture: the bytes
+    /// from the oldest one not yet copied out to the application up to the
+    /// end of the last READ are needed. Of the free space, the last
+    /// `length` bytes before the oldest needed byte are used: the next
+    /// audio writes reach them last. The offset is a multiple of 4 (the
+    /// values are `i32`s) and of the frame size (a backend may insist on
+    /// frame-aligned offsets).
+    fn control_region(&self, length: usize) -> Option<usize> {
+        let params = self.params?;
+        let buffer = params.buffer_bytes();
+        let oldest_needed = match self.direction {
+            Direction::Playback => self.position_bytes().min(self.completed),
+            Direction::Capture => self.consumed,
+        };
+        let needed = self.submitted.saturating_sub(oldest_needed) as usize;
+        let free = buffer.saturating_sub(needed);
+        let start = (self.submitted % buffer as u64) as usize;
+        let frame = params.frame_bytes();
+        let align = frame * 4 / gcd(frame, 4);
+        // The free space is one piece, or two when it wraps past the end;
+        // the later piece is tried first. A buffer with nothing needed is
+        // free as a whole.
+        let first_end = (start + free).min(buffer);
+        let wrapped_end = start + free - first_end;
+        let whole = if needed == 0 { buffer } else { 0 };
+        [(0, wrapped_end), (start, first_end), (0, whole)]
+            .into_iter()
+            .find_map(|(from, to)| {
+                let at = to.checked_sub(length)? / align * align;
+                (at >= from).then_some(at)
+            })
+    }
+
+    /// Wait until [`Stream::control_region`] finds room for `length` bytes
+    /// (at most a request timeout): playback gets room as the backend plays;
+    /// a stream that cannot make progress (capture, whose room only the
+    /// application's reads make, or playback that is not running with
+    /// nothing in flight) fails at once with [`SndError::NoControlRoom`].
+    fn wait_for_control_room(
+        &mut self,
+        xen: &mut X,
+        operation: u8,
+        length: usize,
+    ) -> Result<usize, SndError> {
+        let params = self.params_or_err()?;
+        if params.buffer_bytes() < length {
+            return Err(SndError::Unsupported);
+        }
+        let give_up = xen.now_ns().saturating_add(self.channel.timeout_ns());
+        loop {
+            self.poll(xen)?;
+            if let Some(offset) = self.control_region(length) {
+                return Ok(offset);
+            }
+            let progress = self.direction == Direction::Playback
+                && (self.state == State::Running || !self.transfers.is_empty());
+            if !progress {
+                return Err(SndError::NoControlRoom);
+            }
+            if xen.now_ns() >= give_up {
+                return Err(SndError::Timeout { operation });
+            }
+            if self.room_needs_response() && self.channel.arm_response_notification(xen)? {
+                continue;
+            }
+            let wake = self
+                .channel
+                .next_deadline()
+                .map_or(give_up, |deadline| deadline.min(give_up));
+            xen.wait_until(wake);
+        }
+    }
+
+    /// Exchange per-channel control values through a region of the shared
+    /// buffer that holds no audio the backend still needs
+    /// ([`Stream::control_region`]): `values` (if any) are written first,
+    /// the request is sent, and the region is read back (what GET_VOLUME
+    /// returns). The data path does not run while the request is in
+    /// flight, so the region stays reserved until the response arrives.
     fn control(
         &mut self,
         xen: &mut X,
@@ -848,8 +957,7 @@ impl<X: Platform> Stream<X> {
         values: Option<&[u8]>,
         length: usize,
     ) -> Result<Vec<u8>, SndError> {
-        let params = self.params_or_err()?;
-        let offset = params.buffer_bytes();
+        let offset = self.wait_for_control_room(xen, operation, length)?;
         let buffer = self.buffer.as_ref().ok_or(SndError::InvalidState)?;
         if let Some(values) = values {
             buffer.write(offset, values);
@@ -913,4 +1021,12 @@ impl<X: Platform> Stream<X> {
         stuck.extend(self.channel.close(xen));
         stuck
     }
+}
+
+/// Greatest common divisor (for the control values' alignment).
+fn gcd(mut a: usize, mut b: usize) -> usize {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
 }
