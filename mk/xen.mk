@@ -22,12 +22,15 @@ xen-deps: deps
 xen-build-sndback: deps toolchain
 	$(CARGO) build --release -p sndback
 
-# Every scenario, each in its own QEMU boot; all run, then the failures are listed.
+# Every scenario, each in its own QEMU boot; all run, then the failures are listed,
+# with each scenario's wall time (run.sh prints the stages inside each one).
 test-xen: xen-deps guest xen-build-sndback
-	@failed=""; for s in $(XEN_SCENARIOS); do \
-	  echo "== xen scenario $$s"; \
+	@failed=""; times=""; all=$$(date +%s); for s in $(XEN_SCENARIOS); do \
+	  echo "== xen scenario $$s"; t0=$$(date +%s); \
 	  $(XEN_TESTS)/run.sh --scenario $(XEN_TESTS)/scenarios/$$s --out $(XEN_OUT)/$$s || failed="$$failed $$s"; \
+	  times="$$times $$s=$$(( $$(date +%s) - t0 ))s"; \
 	done; \
+	echo "== test-xen times:$$times; total $$(( $$(date +%s) - all )) s"; \
 	if [ -n "$$failed" ]; then echo "== test-xen FAILED:$$failed (outputs in $(XEN_OUT))"; exit 1; fi; \
 	echo "== test-xen: all scenarios passed ($(XEN_SCENARIOS))"
 
