@@ -67,7 +67,7 @@ fn setup(formats: &str) -> (SimXen, Frontend<SimGuest>, View) {
     // The backend serves every format with a sample size (its default is
     // s16_le and s32_le); the card narrows it.
     let mut settings = DeviceSettings::dom0(1 << 20);
-    settings.limits.formats = FormatSet::SIZED.bits();
+    settings.limits.formats = FormatSet::SIZED;
     let view = SimSndBackend::attach(
         &sim,
         settings,
