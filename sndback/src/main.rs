@@ -56,9 +56,11 @@ struct Cli {
     /// Playback sink.
     #[arg(long, value_enum, default_value_t = SinkKind::Wav)]
     sink: SinkKind,
-    /// Capture source: `tone:FREQ`, `silence` or `wav:FILE`.
-    #[arg(long, value_name = "SOURCE", default_value = "tone:440")]
-    source: String,
+    /// Capture source: `tone:FREQ`, `silence` or `wav:FILE`; repeat as
+    /// `ID=SOURCE` to give the stream whose `unique-id` is ID its own source
+    /// (the others use the one without `ID=`, default `tone:440`).
+    #[arg(long, value_name = "[ID=]SOURCE")]
+    source: Vec<String>,
     /// Sample rates: `MIN-MAX`, one rate, or a comma-separated list.
     #[arg(long, default_value = "8000-192000")]
     rates: String,
@@ -132,6 +134,36 @@ fn parse_format_option(text: &str) -> Result<FormatSet, String> {
     parse_formats(text).map_err(|reason| format!("{text:?}: {reason}"))
 }
 
+/// `ID=SOURCE` → (`Some(ID)`, SOURCE); a plain SOURCE (whose text before
+/// the first `=` names a kind, `wav:`/`tone:`, or has no `=`) → (`None`, it).
+fn split_source_id(text: &str) -> (Option<&str>, &str) {
+    match text.split_once('=') {
+        Some((id, spec)) if !id.is_empty() && !id.contains(':') => (Some(id), spec),
+        _ => (None, text),
+    }
+}
+
+/// One capture source: `tone:FREQ`, `silence` or `wav:FILE`.
+fn parse_source(text: &str) -> Result<SourceKind, String> {
+    if text == "silence" {
+        Ok(SourceKind::Silence)
+    } else if let Some(frequency) = text.strip_prefix("tone:") {
+        let frequency: f32 = frequency
+            .parse()
+            .map_err(|_| format!("bad frequency {frequency:?}"))?;
+        if !(frequency.is_finite() && frequency > 0.0) {
+            return Err(format!("bad frequency {frequency}"));
+        }
+        Ok(SourceKind::Tone(frequency))
+    } else if let Some(file) = text.strip_prefix("wav:") {
+        Ok(SourceKind::Wav(media::load_wav(file.as_ref())?))
+    } else {
+        Err(format!(
+            "expected tone:FREQ, silence or wav:FILE, got {text:?}"
+        ))
+    }
+}
+
 fn settings_from(cli: &Cli) -> Result<Settings, String> {
     let defaults = Limits::default();
     let optional_range = |text: &Option<String>, default: Interval| match text {
@@ -148,24 +180,29 @@ fn settings_from(cli: &Cli) -> Result<Settings, String> {
         period_frames: optional_range(&cli.period_frames, defaults.period_frames)
             .map_err(|error| format!("--period-frames: {error}"))?,
     };
-    let source = if cli.source == "silence" {
-        SourceKind::Silence
-    } else if let Some(frequency) = cli.source.strip_prefix("tone:") {
-        let frequency: f32 = frequency
-            .parse()
-            .map_err(|_| format!("--source: bad frequency {frequency:?}"))?;
-        if !(frequency.is_finite() && frequency > 0.0) {
-            return Err(format!("--source: bad frequency {frequency}"));
+    let mut source = None;
+    let mut per_stream: Vec<(String, SourceKind)> = Vec::new();
+    for text in &cli.source {
+        match split_source_id(text) {
+            (Some(id), spec) => {
+                if per_stream.iter().any(|(known, _)| known == id) {
+                    return Err(format!("--source: stream {id:?} given twice"));
+                }
+                let kind =
+                    parse_source(spec).map_err(|error| format!("--source {id}=: {error}"))?;
+                per_stream.push((id.to_owned(), kind));
+            }
+            (None, spec) => {
+                if source.is_some() {
+                    return Err(format!(
+                        "--source: two default sources (use ID=SOURCE for a stream's own): {text:?}"
+                    ));
+                }
+                source = Some(parse_source(spec).map_err(|error| format!("--source: {error}"))?);
+            }
         }
-        SourceKind::Tone(frequency)
-    } else if let Some(file) = cli.source.strip_prefix("wav:") {
-        SourceKind::Wav(media::load_wav(file.as_ref())?)
-    } else {
-        return Err(format!(
-            "--source: expected tone:FREQ, silence or wav:FILE, got {:?}",
-            cli.source
-        ));
-    };
+    }
+    let source = source.unwrap_or(SourceKind::Tone(440.0));
     let out_dir = match cli.sink {
         SinkKind::Wav => {
             std::fs::create_dir_all(&cli.out_dir)
@@ -185,6 +222,7 @@ fn settings_from(cli: &Cli) -> Result<Settings, String> {
         media: MediaSettings {
             out_dir,
             source,
+            per_stream,
             files: media::FileRegistry::default(),
         },
     })
@@ -563,7 +601,11 @@ fn main() -> ExitCode {
         env!("CARGO_PKG_VERSION"),
         cli.sink,
         cli.out_dir.display(),
-        cli.source,
+        if cli.source.is_empty() {
+            "tone:440".to_owned()
+        } else {
+            cli.source.join(" ")
+        },
         cli.formats,
         cli.rates,
         cli.channels
@@ -632,8 +674,53 @@ mod tests {
         assert_eq!(settings.device.backend_root, "/local/domain/0/backend/vsnd");
         let bad = Cli::parse_from(["sndback", "--sink", "null", "--source", "noise"]);
         assert!(settings_from(&bad).is_err());
+        let default = settings_from(&Cli::parse_from(["sndback", "--sink", "null"])).unwrap();
+        assert!(matches!(default.media.source, SourceKind::Tone(frequency) if frequency == 440.0));
+        assert!(default.media.per_stream.is_empty());
         let bad = Cli::parse_from(["sndback", "--sink", "null", "--formats", "s16_le,nope"]);
         assert!(settings_from(&bad).is_err());
+    }
+
+    #[test]
+    fn per_stream_sources_by_unique_id() {
+        let cli = Cli::parse_from([
+            "sndback",
+            "--sink",
+            "null",
+            "--source",
+            "silence",
+            "--source",
+            "mic=tone:1000",
+            "--source",
+            "mic2=silence",
+        ]);
+        let settings = settings_from(&cli).unwrap();
+        assert!(matches!(settings.media.source, SourceKind::Silence));
+        let ids: Vec<&str> = settings
+            .media
+            .per_stream
+            .iter()
+            .map(|(id, _)| id.as_str())
+            .collect();
+        assert_eq!(ids, ["mic", "mic2"]);
+        assert!(matches!(settings.media.per_stream[0].1, SourceKind::Tone(f) if f == 1000.0));
+        assert_eq!(
+            split_source_id("wav:/tmp/a=b.wav"),
+            (None, "wav:/tmp/a=b.wav")
+        );
+        assert_eq!(
+            split_source_id("x=wav:/tmp/a=b.wav"),
+            (Some("x"), "wav:/tmp/a=b.wav")
+        );
+        for bad in [
+            &["--source", "silence", "--source", "tone:1"][..],
+            &["--source", "a=silence", "--source", "a=tone:1"],
+            &["--source", "a=noise"],
+        ] {
+            let mut args = vec!["sndback", "--sink", "null"];
+            args.extend_from_slice(bad);
+            assert!(settings_from(&Cli::parse_from(args)).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

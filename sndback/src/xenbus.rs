@@ -33,8 +33,10 @@ pub enum SourceKind {
 pub struct MediaSettings {
     /// Where WAV sinks go; `None`: null sinks.
     pub out_dir: Option<PathBuf>,
-    /// Capture source.
+    /// Capture source of streams without their own.
     pub source: SourceKind,
+    /// Capture sources by stream `unique-id` (`--source ID=SOURCE`).
+    pub per_stream: Vec<(String, SourceKind)>,
     /// WAV files started so far (shared by every sink).
     pub files: FileRegistry,
 }
@@ -67,7 +69,12 @@ pub fn media_for(
             (sink, Box::new(SilenceSource::default()))
         }
         Direction::Capture => {
-            let source: Box<dyn Source> = match &media.source {
+            let kind = media
+                .per_stream
+                .iter()
+                .find(|(id, _)| *id == info.unique_id)
+                .map_or(&media.source, |(_, kind)| kind);
+            let source: Box<dyn Source> = match kind {
                 SourceKind::Silence => Box::new(SilenceSource::default()),
                 SourceKind::Tone(frequency) => Box::new(ToneSource::new(*frequency, 0.5)),
                 SourceKind::Wav(data) => Box::new(WavSource::new(Rc::clone(data))),

@@ -53,7 +53,20 @@ check() {
 console_log() { echo "/var/log/xen/console/guest-$1.log"; }
 
 # wait_console NAME SECONDS PATTERN: wait until the guest console log matches PATTERN (grep -E).
-wait_console() { waitfor "$2" grep -qE "$3" "$(console_log "$1")"; }
+# Gives up at once (status 1, logged) when the guest's kernel panics: a dead
+# Linux domU would otherwise hold the scenario until SECONDS have passed.
+_console_seen() {
+  grep -qE "$2" "$1" 2>/dev/null && return 0
+  grep -q 'Kernel panic' "$1" 2>/dev/null && { _console_panic=1; return 0; }
+  return 1
+}
+wait_console() {
+  _console_panic=0
+  waitfor "$2" _console_seen "$(console_log "$1")" "$3" || return 1
+  [ "$_console_panic" = 0 ] && return 0
+  log "guest $1: $(grep -m 1 'Kernel panic' "$(console_log "$1")" | tr -d '\r')"
+  return 1
+}
 
 # dmesg_match PATTERN: `xl dmesg` (Xen console, incl. guests' port 0xe9 output) matches (grep -E).
 # wait_dmesg SECONDS PATTERN: wait until it does.

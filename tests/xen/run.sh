@@ -22,7 +22,7 @@
 #                   An existing DIR is emptied only if an earlier run made it.
 #   --timeout S     hard limit for the whole QEMU run (default 300); QEMU is killed then.
 #
-# Environment: XEN_CACHE (package cache, default target/xen-cache), QEMU_CPU (max), QEMU_MEM (MiB,
+# Environment: XEN_CACHE (package cache, default target/xen-cache), QEMU_CPU (max,-avx,-avx2), QEMU_MEM (MiB,
 # default 1024), DOM0_MEM (default 512M), SMP (QEMU CPUs, 3), DOM0_VCPUS (2), XEN_CMDLINE_EXTRA, DOM0_CMDLINE_EXTRA,
 # XENSND_ELF (default target/x86_64-unknown-none/release/xensnd),
 # SNDBACK (default target/release/sndback): shipped as /project/... when they exist
@@ -136,7 +136,11 @@ dom0_vcpus=${DOM0_VCPUS:-2}
 [ "$smp" -gt "$dom0_vcpus" ] || { echo "run.sh: SMP ($smp) must be greater than DOM0_VCPUS ($dom0_vcpus)" >&2; exit 2; }
 guest_cpus=$dom0_vcpus
 [ $(( smp - 1 )) -eq "$dom0_vcpus" ] || guest_cpus=$dom0_vcpus-$(( smp - 1 ))
-cpu=${QEMU_CPU:-max}
+# No AVX: once in CI, the Linux domU's init (busybox, static glibc) died of
+# SIGILL at a VEX-coded instruction (glibc's AVX2 string functions chosen by
+# CPUID) and its kernel panicked; QEMU 7.2 is the first TCG with AVX, and
+# nothing here needs it. QEMU_CPU=max brings it back.
+cpu=${QEMU_CPU:-max,-avx,-avx2}
 guest_timeout=$(( timeout - 60 ))
 [ $guest_timeout -ge 30 ] || guest_timeout=30
 xen_cmd="console=com1 com1=115200,8n1 dom0_mem=$dom0_mem,max:$dom0_mem dom0_max_vcpus=$dom0_vcpus dom0_vcpus_pin loglvl=all guest_loglvl=all noreboot console_timestamps=boot smap=0 smep=0 ${XEN_CMDLINE_EXTRA:-}"
