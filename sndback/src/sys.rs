@@ -85,10 +85,11 @@ extern "C" {
 extern "C" {
     fn xengnttab_open(logger: *mut c_void, flags: c_uint) -> *mut XengnttabHandle;
     fn xengnttab_close(handle: *mut XengnttabHandle) -> c_int;
-    fn xengnttab_map_grant_ref(
+    fn xengnttab_map_domain_grant_refs(
         handle: *mut XengnttabHandle,
+        count: u32,
         domid: u32,
-        gref: u32,
+        refs: *mut u32,
         protection: c_int,
     ) -> *mut c_void;
     fn xengnttab_unmap(handle: *mut XengnttabHandle, address: *mut c_void, count: u32) -> c_int;
@@ -385,34 +386,120 @@ impl Drop for GrantTable {
     }
 }
 
-/// One page of another domain mapped into our address space; unmapped on drop.
-pub struct MappedPage {
+/// Pages of another domain mapped by one call, contiguous in our address
+/// space; unmapped (all at once) when the last of its pages is dropped.
+struct MappedRegion {
     table: Rc<GrantTable>,
     address: NonNull<u8>,
+    count: u32,
     domid: u32,
 }
 
-impl MappedPage {
-    /// Map `gref` of `domid`.
-    pub fn map(table: &Rc<GrantTable>, domid: u32, gref: u32, writable: bool) -> io::Result<Self> {
+impl MappedRegion {
+    /// Map `grefs` of `domid` in one `xengnttab_map_domain_grant_refs`
+    /// (one mmap; gntdev maps every grant or fails the whole call).
+    fn map(table: &Rc<GrantTable>, domid: u32, grefs: &[u32], writable: bool) -> io::Result<Self> {
         let protection = if writable {
             libc::PROT_READ | libc::PROT_WRITE
         } else {
             libc::PROT_READ
         };
-        // SAFETY: the handle is live; plain integer arguments. The result is
-        // a fresh PAGE_SIZE mapping or NULL.
-        let address =
-            unsafe { xengnttab_map_grant_ref(table.handle.as_ptr(), domid, gref, protection) };
-        let page = NonNull::new(address.cast::<u8>())
+        let count = u32::try_from(grefs.len())
+            .ok()
+            .filter(|count| *count > 0)
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
+        // libxengnttab takes a non-const array; give it a copy.
+        let mut refs = grefs.to_vec();
+        // SAFETY: the handle is live; `refs` holds `count` grant references
+        // and outlives the call. The result is a fresh mapping of `count`
+        // pages or NULL.
+        let address = unsafe {
+            xengnttab_map_domain_grant_refs(
+                table.handle.as_ptr(),
+                count,
+                domid,
+                refs.as_mut_ptr(),
+                protection,
+            )
+        };
+        let region = NonNull::new(address.cast::<u8>())
             .map(|address| Self {
                 table: Rc::clone(table),
                 address,
+                count,
                 domid,
             })
             .ok_or_else(io::Error::last_os_error)?;
-        *table.mapped.borrow_mut().entry(domid).or_insert(0) += 1;
-        Ok(page)
+        *table.mapped.borrow_mut().entry(domid).or_insert(0) += count as usize;
+        Ok(region)
+    }
+}
+
+impl Drop for MappedRegion {
+    fn drop(&mut self) {
+        // SAFETY: the address came from xengnttab_map_domain_grant_refs on
+        // this handle (kept alive by our Rc) for `count` pages and is
+        // unmapped exactly once.
+        let result = unsafe {
+            xengnttab_unmap(
+                self.table.handle.as_ptr(),
+                self.address.as_ptr().cast(),
+                self.count,
+            )
+        };
+        if result != 0 {
+            log::error!("xengnttab_unmap failed: {}", io::Error::last_os_error());
+            return;
+        }
+        let mut mapped = self.table.mapped.borrow_mut();
+        if let Some(pages) = mapped.get_mut(&self.domid) {
+            *pages = pages.saturating_sub(self.count as usize);
+            if *pages == 0 {
+                mapped.remove(&self.domid);
+            }
+        }
+    }
+}
+
+/// One page of another domain mapped into our address space; its region is
+/// unmapped when its last page is dropped.
+pub struct MappedPage {
+    /// Held so the mapping lives as long as any of its pages.
+    _region: Rc<MappedRegion>,
+    address: NonNull<u8>,
+}
+
+impl MappedPage {
+    /// Map `gref` of `domid`.
+    pub fn map(table: &Rc<GrantTable>, domid: u32, gref: u32, writable: bool) -> io::Result<Self> {
+        let region = Rc::new(MappedRegion::map(table, domid, &[gref], writable)?);
+        Ok(Self {
+            address: region.address,
+            _region: region,
+        })
+    }
+
+    /// Map every page of `grefs` of `domid` with one call, in order.
+    pub fn map_many(
+        table: &Rc<GrantTable>,
+        domid: u32,
+        grefs: &[u32],
+        writable: bool,
+    ) -> io::Result<Vec<Self>> {
+        if grefs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let region = Rc::new(MappedRegion::map(table, domid, grefs, writable)?);
+        Ok((0..grefs.len())
+            .map(|index| Self {
+                // SAFETY: index < count: the address stays inside the
+                // region's `count * PAGE_SIZE` bytes, so it is non-null.
+                address: unsafe {
+                    NonNull::new_unchecked(region.address.as_ptr().add(index * PAGE_SIZE))
+                },
+                _region: Rc::clone(&region),
+            })
+            .collect())
     }
 
     fn check(offset: usize, length: usize) {
@@ -487,26 +574,6 @@ impl SharedPage for MappedPage {
     }
 }
 
-impl Drop for MappedPage {
-    fn drop(&mut self) {
-        // SAFETY: the address came from xengnttab_map_grant_ref on this
-        // handle (kept alive by our Rc) and is unmapped exactly once.
-        let result =
-            unsafe { xengnttab_unmap(self.table.handle.as_ptr(), self.address.as_ptr().cast(), 1) };
-        if result != 0 {
-            log::error!("xengnttab_unmap failed: {}", io::Error::last_os_error());
-            return;
-        }
-        let mut mapped = self.table.mapped.borrow_mut();
-        if let Some(count) = mapped.get_mut(&self.domid) {
-            *count = count.saturating_sub(1);
-            if *count == 0 {
-                mapped.remove(&self.domid);
-            }
-        }
-    }
-}
-
 /// Maps grants of one frontend domain.
 pub struct DomainMapper {
     table: Rc<GrantTable>,
@@ -532,6 +599,14 @@ impl GrantMapper for DomainMapper {
     type Page = MappedPage;
     fn map(&mut self, gref: GrantRef, writable: bool) -> Result<MappedPage, XenError> {
         MappedPage::map(&self.table, self.domid, gref, writable)
+            .map_err(|error| XenError::Hypercall(-error.raw_os_error().unwrap_or(libc::EIO)))
+    }
+    fn map_many(
+        &mut self,
+        grefs: &[GrantRef],
+        writable: bool,
+    ) -> Result<Vec<MappedPage>, XenError> {
+        MappedPage::map_many(&self.table, self.domid, grefs, writable)
             .map_err(|error| XenError::Hypercall(-error.raw_os_error().unwrap_or(libc::EIO)))
     }
 }

@@ -119,6 +119,13 @@ impl GrantMapper for DomHost<'_> {
     fn map(&mut self, gref: GrantRef, writable: bool) -> Result<MappedPage, XenError> {
         self.mapper.map(gref, writable)
     }
+    fn map_many(
+        &mut self,
+        grefs: &[GrantRef],
+        writable: bool,
+    ) -> Result<Vec<MappedPage>, XenError> {
+        self.mapper.map_many(grefs, writable)
+    }
 }
 
 impl XenBusHost for DomHost<'_> {

@@ -22,12 +22,39 @@ pub trait GrantMapper {
     type Page: SharedPage;
     /// Map the page behind `gref`; `writable` asks for a read-write mapping.
     fn map(&mut self, gref: GrantRef, writable: bool) -> Result<Self::Page, XenError>;
+
+    /// Map every page of `grefs`, in order: all or nothing (on an error
+    /// nothing stays mapped). A host that can map many grants in one call
+    /// (libxengnttab's `xengnttab_map_domain_grant_refs`: one `mmap`, one
+    /// hypercall batch, one unmap) overrides this; a buffer of a thousand
+    /// pages then costs one round trip instead of a thousand.
+    fn map_many(
+        &mut self,
+        grefs: &[GrantRef],
+        writable: bool,
+    ) -> Result<Vec<Self::Page>, XenError> {
+        let mut pages = Vec::new();
+        pages
+            .try_reserve_exact(grefs.len())
+            .map_err(|_| XenError::Hypercall(-12))?;
+        for &gref in grefs {
+            pages.push(self.map(gref, writable)?);
+        }
+        Ok(pages)
+    }
 }
 
 impl<M: GrantMapper + ?Sized> GrantMapper for &mut M {
     type Page = M::Page;
     fn map(&mut self, gref: GrantRef, writable: bool) -> Result<Self::Page, XenError> {
         (**self).map(gref, writable)
+    }
+    fn map_many(
+        &mut self,
+        grefs: &[GrantRef],
+        writable: bool,
+    ) -> Result<Vec<Self::Page>, XenError> {
+        (**self).map_many(grefs, writable)
     }
 }
 
@@ -63,8 +90,10 @@ impl<P: SharedPage> SharedBuffer<P> {
         if page_count == 0 {
             return Err(RequestError::Invalid("empty buffer"));
         }
-        let mut pages = Vec::new();
-        pages
+        // The directory walk collects every gref first (copied out of the
+        // shared pages), then the buffer pages are mapped in one batch.
+        let mut grefs: Vec<GrantRef> = Vec::new();
+        grefs
             .try_reserve_exact(page_count)
             .map_err(|_| RequestError::NoMemory)?;
         let mut next_directory = directory;
@@ -87,32 +116,36 @@ impl<P: SharedPage> SharedBuffer<P> {
                 mapper
                     .map(next_directory, directory_writable)
                     .map_err(|error| {
-                        log::warn!("directory page gref {next_directory}: map failed: {error:?}");
+                        log::warn!(
+                            "directory page {directory_index} gref {next_directory}: map failed: {error:?}"
+                        );
                         RequestError::Fault
                     })?;
-            let remaining = page_count - pages.len();
+            let remaining = page_count - grefs.len();
             let in_this_page = remaining.min(XENSND_PAGE_DIRECTORY_GREFS_PER_PAGE);
             // Copy the grefs out of the shared page once, then use the copy.
-            let mut grefs = [0u8; PAGE_SIZE - XENSND_PAGE_DIRECTORY_GREF_OFFSET];
+            let mut raw = [0u8; PAGE_SIZE - XENSND_PAGE_DIRECTORY_GREF_OFFSET];
             directory_page.read(
                 XENSND_PAGE_DIRECTORY_GREF_OFFSET,
-                &mut grefs[..in_this_page * 4],
+                &mut raw[..in_this_page * 4],
             );
             let chained = directory_page.load_u32(0);
             drop(directory_page);
-            for raw in grefs[..in_this_page * 4].chunks_exact(4) {
-                let gref = u32::from_le_bytes([raw[0], raw[1], raw[2], raw[3]]);
-                let page = mapper.map(gref, true).map_err(|error| {
-                    log::warn!(
-                        "buffer page {} (directory page {directory_index}) gref {gref}: map failed: {error:?}",
-                        pages.len()
-                    );
-                    RequestError::Fault
-                })?;
-                pages.push(page);
-            }
+            grefs.extend(
+                raw[..in_this_page * 4]
+                    .chunks_exact(4)
+                    .map(|bytes| u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])),
+            );
             next_directory = chained;
         }
+        let pages = mapper.map_many(&grefs, true).map_err(|error| {
+            log::warn!(
+                "{} buffer pages (grefs {}..): map failed: {error:?}",
+                grefs.len(),
+                grefs.first().copied().unwrap_or(0)
+            );
+            RequestError::Fault
+        })?;
         Ok(Self { pages, size })
     }
 
