@@ -541,6 +541,70 @@ mod tests {
     }
 
     #[test]
+    fn s24_capture_from_24_bits_in_4_byte_containers_is_bit_exact() {
+        // 24 valid bits in 4-byte containers, the value in the low three
+        // bytes: WAVE_FORMAT_EXTENSIBLE as hound (and so wavtool) writes it,
+        // and plain PCM with 24 bits and a 4-byte block as arecord -f S24_LE
+        // writes it. linux-sndback's s24 capture read the first as 32-bit
+        // and came back shifted by 8 bits.
+        let directory = scratch("s24in32");
+        let values: [i32; 6] = [0, 1, -1, 0x7f_ffff, -0x80_0000, 0x7e_e388];
+        let wire: Vec<u8> = values
+            .iter()
+            .flat_map(|value| value.to_le_bytes())
+            .collect();
+        let extensible = directory.join("extensible.wav");
+        let spec = WavSpec {
+            channels: 1,
+            sample_rate: 8000,
+            bits_per_sample: 24,
+            sample_format: HoundFormat::Int,
+        };
+        let spec = hound::WavSpecEx {
+            spec,
+            bytes_per_sample: 4,
+        };
+        let mut writer = hound::WavWriter::new_with_spec_ex(
+            std::io::BufWriter::new(std::fs::File::create(&extensible).unwrap()),
+            spec,
+        )
+        .unwrap();
+        for &value in &values {
+            writer.write_sample(value).unwrap();
+        }
+        writer.finalize().unwrap();
+        let file = load_wav(&extensible).unwrap();
+        assert_eq!(capture(&file, SampleFormat::S24Le, values.len()), wire);
+        // arecord's header: PCM tag, 24 bits, block align 4.
+        let mut plain = Vec::new();
+        let data_len = (values.len() * 4) as u32;
+        plain.extend_from_slice(b"RIFF");
+        plain.extend_from_slice(&(36 + data_len).to_le_bytes());
+        plain.extend_from_slice(b"WAVEfmt ");
+        plain.extend_from_slice(&16u32.to_le_bytes());
+        plain.extend_from_slice(&1u16.to_le_bytes());
+        plain.extend_from_slice(&1u16.to_le_bytes());
+        plain.extend_from_slice(&8000u32.to_le_bytes());
+        plain.extend_from_slice(&32_000u32.to_le_bytes());
+        plain.extend_from_slice(&4u16.to_le_bytes());
+        plain.extend_from_slice(&24u16.to_le_bytes());
+        plain.extend_from_slice(b"data");
+        plain.extend_from_slice(&data_len.to_le_bytes());
+        plain.extend_from_slice(&wire);
+        let path = directory.join("plain.wav");
+        std::fs::write(&path, &plain).unwrap();
+        let file = load_wav(&path).unwrap();
+        assert_eq!(capture(&file, SampleFormat::S24Le, values.len()), wire);
+        // The 16-bit stream gets the top 16 of the 24 bits.
+        let narrow: Vec<u8> = values
+            .iter()
+            .flat_map(|&value| ((value >> 8) as i16).to_le_bytes())
+            .collect();
+        assert_eq!(capture(&file, SampleFormat::S16Le, values.len()), narrow);
+        std::fs::remove_dir_all(&directory).unwrap();
+    }
+
+    #[test]
     fn capture_converts_a_file_of_another_format() {
         let directory = scratch("convert");
         let path = directory.join("sixteen.wav");

@@ -444,6 +444,7 @@ pub fn parse(bytes: &[u8]) -> io::Result<WavFile> {
     }
     let mut at = 12;
     let mut layout = None;
+    let mut repack_24_in_32 = false;
     while at + 8 <= bytes.len() {
         let id = &bytes[at..at + 4];
         let length = u32_at(bytes, at + 4)? as usize;
@@ -455,12 +456,29 @@ pub fn parse(bytes: &[u8]) -> io::Result<WavFile> {
                 let mut tag = u16_at(body, 0)?;
                 let channels = u16_at(body, 2)?;
                 let rate = u32_at(body, 4)?;
-                let bits = u16_at(body, 14)?;
+                let block_align = u16_at(body, 12)?;
+                let mut bits = u16_at(body, 14)?;
+                // Valid bits (of `bits` per container, or of `block_align /
+                // channels` bytes): only 24 in 4 bytes differs from the
+                // container, and is repacked below.
+                let mut valid_bits = bits;
                 if tag == TAG_EXTENSIBLE {
+                    valid_bits = u16_at(body, 18)?;
                     tag = u16_at(body, 24)?;
                     if body.get(26..40) != Some(&SUBTYPE_TAIL[..]) {
                         return Err(bad("unknown WAVE_FORMAT_EXTENSIBLE subformat"));
                     }
+                }
+                let container_bits = if channels > 0 && block_align % channels == 0 {
+                    (block_align / channels).saturating_mul(8)
+                } else {
+                    bits
+                };
+                if tag == TAG_PCM && valid_bits == 24 && container_bits == 32 {
+                    repack_24_in_32 = true;
+                    bits = 24;
+                } else if valid_bits != bits && valid_bits != 0 {
+                    return Err(bad("unsupported valid bits per sample"));
                 }
                 let encoding =
                     WavEncoding::from_tag(tag).ok_or_else(|| bad("unsupported WAV format tag"))?;
@@ -481,6 +499,18 @@ pub fn parse(bytes: &[u8]) -> io::Result<WavFile> {
             }
             b"data" => {
                 let layout = layout.ok_or_else(|| bad("data before fmt"))?;
+                if repack_24_in_32 {
+                    // 24 significant bits in 4-byte containers, the value in
+                    // the low three bytes (ALSA's S24_LE as arecord and hound
+                    // write it): kept as packed 24-bit samples.
+                    let samples = body.len() / 4 / usize::from(layout.channels)
+                        * usize::from(layout.channels);
+                    let mut data = Vec::with_capacity(samples * 3);
+                    for sample in body.chunks_exact(4).take(samples) {
+                        data.extend_from_slice(&sample[..3]);
+                    }
+                    return Ok(WavFile { layout, data });
+                }
                 let block = layout.block_align() as usize;
                 let whole = body.len() / block * block;
                 return Ok(WavFile {
