@@ -529,7 +529,7 @@ fn stop_drops_what_was_not_played_and_an_empty_start_waits() {
 }
 
 #[test]
-fn timer_events_come_once_per_period_and_pass_the_written_end() {
+fn timer_events_come_once_per_period_and_pass_the_written_end_once() {
     // 48 kHz, 4-byte frames, period 960 frames: a tick every 20 ms; 2000
     // frames written.
     let mut clock = PositionClock::new(48_000, 4, 3840, true, EventTiming::Timer);
@@ -545,23 +545,84 @@ fn timer_events_come_once_per_period_and_pass_the_written_end() {
             (25, 3840),
             (45, 7680),
             (65, 11_520),
-            (85, 15_360),
-            (105, 19_200)
+            (85, 8000),
+            (105, 8000)
         ],
-        "one per tick, past the 8000 bytes written"
+        "one per tick; the tick that finds the device dry reports past the \
+         8000 bytes written, then ALSA is in XRUN and snd_be reports them"
     );
+    assert!(clock.is_xrun());
     clock.pause(110 * MS);
     assert_eq!(clock.next_due_ns(), None);
     clock.run(200 * MS);
     assert_eq!(clock.next_due_ns(), Some(220 * MS));
-    // A late host: one event at the time it comes, the next a tick later
-    // (paused at 105 ms of running, then 50 ms more).
-    assert_eq!(clock.take_due(250 * MS), Some((105 + 50) * 48 * 4));
+    // A late host: one event at the time it comes, the next a tick later.
+    assert_eq!(clock.take_due(250 * MS), Some(8000));
     assert_eq!(clock.next_due_ns(), Some(270 * MS));
     // A period under a millisecond ticks every millisecond.
     let mut fast = PositionClock::new(48_000, 4, 40, false, EventTiming::Timer);
     fast.run(0);
     assert_eq!(fast.next_due_ns(), Some(MS));
+}
+
+#[test]
+fn timer_positions_after_an_underrun_continue_from_the_data_written() {
+    let mut clock = PositionClock::new(48_000, 4, 3840, true, EventTiming::Timer);
+    clock.supply(0, 4000);
+    clock.run(0);
+    // 20 ms = 960 frames < 1000 written; 40 ms: dry, reported past the end.
+    assert_eq!(
+        events_until(&mut clock, 60 * MS),
+        vec![(20, 3840), (40, 7680), (60, 4000)]
+    );
+    // A WRITE recovers: mFrameUnderrun = 1000 frames, the device restarts.
+    clock.supply(70 * MS, 8000);
+    assert!(!clock.is_xrun());
+    assert_eq!(clock.position(), 4000);
+    assert_eq!(
+        events_until(&mut clock, 100 * MS),
+        vec![(80, 4000 + 10 * 48 * 4), (100, 4000 + 30 * 48 * 4)]
+    );
+}
+
+#[test]
+fn timer_positions_restart_after_stop_and_start() {
+    let mut clock = PositionClock::new(48_000, 4, 3840, true, EventTiming::Timer);
+    clock.supply(0, 40_000);
+    clock.run(0);
+    assert_eq!(
+        events_until(&mut clock, 40 * MS),
+        vec![(20, 3840), (40, 7680)]
+    );
+    // STOP drops the queued data and prepares: the pointer restarts at 0
+    // (no underrun yet: mFrameUnderrun = 0), below what was reported.
+    clock.stop(50 * MS);
+    assert_eq!(clock.next_due_ns(), None, "the timer stops");
+    assert_eq!(clock.position(), 0);
+    // START with nothing in the device: the pointer waits for data.
+    clock.run(100 * MS);
+    assert_eq!(events_until(&mut clock, 120 * MS), vec![(120, 0)]);
+    clock.supply(130 * MS, 8000);
+    assert_eq!(events_until(&mut clock, 140 * MS), vec![(140, 10 * 48 * 4)]);
+    // After an underrun, STOP + START restarts at the frames written then.
+    assert_eq!(
+        events_until(&mut clock, 200 * MS),
+        vec![(160, 30 * 48 * 4), (180, 50 * 48 * 4), (200, 48_000)],
+        "dry at 180 ms: reported past the end, then mFrameWritten (all 48000 bytes)"
+    );
+    clock.supply(210 * MS, 400);
+    clock.stop(215 * MS);
+    assert_eq!(
+        clock.position(),
+        48_000,
+        "mFrameUnderrun: the 48000 bytes written at the recovery"
+    );
+    clock.supply(216 * MS, 4000);
+    clock.run(220 * MS);
+    assert_eq!(
+        events_until(&mut clock, 240 * MS),
+        vec![(240, 48_000 + 20 * 48 * 4)]
+    );
 }
 
 #[test]
