@@ -17,6 +17,7 @@
 
 pub mod chaos;
 pub mod hostile;
+pub mod linux_front;
 pub mod page;
 pub mod vsnd;
 pub mod xenstored;
