@@ -442,3 +442,40 @@ per_backend! {
         assert_eq!(frontend.leftover_grants(), 0);
     }
 }
+
+per_backend! {
+    fn playback_that_runs_dry_mid_stream_recovers_sample_exact_and_drains(profile) {
+        let (sim, frontend, handle) = setup(profile);
+        let mut pcm = frontend.open_unique_id("spk", &request(480, 1920)).unwrap();
+        pcm.prepare().unwrap();
+        let audio: Vec<u8> = (0..4 * 9600u32).map(|i| (i * 7 + i / 251) as u8).collect();
+        let mut done = 0;
+        // Three dry spells: a buffer and a half, then the application
+        // sleeps 150 ms (the backend plays everything and runs dry).
+        for spell in 0..3 {
+            let end = (done + 4 * 2880).min(audio.len());
+            while done < end {
+                done += pcm.write(&audio[done..end]).unwrap() * 4;
+            }
+            if pcm.state() == StreamState::Prepared {
+                pcm.start().unwrap();
+            }
+            sim.run_until(sim.now_ns() + 150_000_000);
+            assert_eq!(pcm.state(), StreamState::Running, "{profile}: spell {spell}");
+        }
+        while done < audio.len() {
+            done += pcm.write(&audio[done..]).unwrap() * 4;
+        }
+        let before = sim.now_ns();
+        pcm.drain().unwrap();
+        // The last 960 frames: 20 ms, and a position within a period or a
+        // timer tick of them.
+        let took = sim.now_ns() - before;
+        assert!(took <= 60_000_000, "{profile}: drain took {took} ns");
+        assert_eq!(pcm.position(), 9600, "{profile}");
+        assert!(handle.played("spk") == audio, "{profile}: audio differs");
+        let underruns = pcm.counters().underruns;
+        assert_eq!(underruns, 3, "{profile}: one underrun per dry spell");
+        pcm.close().unwrap();
+    }
+}

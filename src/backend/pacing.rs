@@ -47,11 +47,13 @@
 //!   last underrun was recovered (0 at OPEN);
 //! - once ALSA is in XRUN: `mFrameWritten`, every frame written since OPEN.
 //!
-//! ALSA (stop threshold = the buffer) goes to XRUN as soon as a status call
-//! finds the hardware pointer at or past the frames in the device; that
-//! call still returns the state from before, so the tick that finds the
-//! device dry reports a position *past* the data written (by up to a tick),
-//! and every later tick reports exactly the data written: the position goes
+//! ALSA (stop threshold = the buffer) goes to XRUN as soon as it finds the
+//! hardware pointer at or past the frames in the device: at the device's
+//! next period interrupt (the pointer stops there, on a period boundary),
+//! or earlier at a tick's status call, which still returns the state from
+//! before. So a tick between the end of the data and that interrupt
+//! reports a position *past* the data written (by less than a period), and
+//! every later tick reports exactly the data written: the position goes
 //! back once. A WRITE in XRUN recovers (`snd_pcm_recover` prepares the
 //! device: pointer 0), sets `mFrameUnderrun = mFrameWritten`, writes and
 //! starts the device again: positions continue from the data written.
@@ -165,6 +167,19 @@ impl PositionClock {
         self.device_bytes / frame * frame
     }
 
+    /// Timer, playback: where the device's pointer is when the period
+    /// interrupt that finds it dry comes (the first period boundary since
+    /// its start at or past the data it holds); `None` otherwise.
+    fn xrun_interrupt(&self) -> Option<u64> {
+        if self.timing != EventTiming::Timer || self.written.is_none() || self.waiting || self.xrun {
+            return None;
+        }
+        let held = self.device_frames_bytes();
+        let period = u64::from(self.period_bytes);
+        let periods = if period == 0 { 0 } else { held.div_ceil(period) };
+        Some(self.underrun_base.saturating_add(periods.saturating_mul(period).max(held)))
+    }
+
     /// Timer, playback: whether the device is in XRUN (ran dry).
     pub fn is_xrun(&self) -> bool {
         self.xrun
@@ -211,6 +226,14 @@ impl PositionClock {
         self.carry = total % NANOS_PER_SECOND;
         let advanced = u128::from(self.position) + frames * u128::from(self.frame_bytes);
         let mut position = u64::try_from(advanced).unwrap_or(u64::MAX);
+        if let Some(interrupt) = self.xrun_interrupt() {
+            if position >= interrupt {
+                // The device's period interrupt finds it dry: ALSA stops it.
+                position = interrupt.max(self.position);
+                self.carry = 0;
+                self.xrun = true;
+            }
+        }
         if let Some(stop) = self.dry_stop() {
             if position >= stop {
                 // Underrun detected: the device holds (the time is lost).

@@ -530,10 +530,10 @@ fn stop_drops_what_was_not_played_and_an_empty_start_waits() {
 
 #[test]
 fn timer_events_come_once_per_period_and_pass_the_written_end_once() {
-    // 48 kHz, 4-byte frames, period 960 frames: a tick every 20 ms; 2000
-    // frames written.
-    let mut clock = PositionClock::new(48_000, 4, 3840, true, EventTiming::Timer);
-    clock.supply(0, 8000);
+    // 48 kHz, 4-byte frames, device period 1000 frames (4000 bytes): a tick
+    // every 20 ms (960 frames); 2250 frames written.
+    let mut clock = PositionClock::new(48_000, 4, 4000, true, EventTiming::Timer);
+    clock.supply(0, 9000);
     assert_eq!(clock.next_due_ns(), None, "not before START");
     clock.run(5 * MS);
     assert_eq!(clock.next_due_ns(), Some(25 * MS));
@@ -545,11 +545,12 @@ fn timer_events_come_once_per_period_and_pass_the_written_end_once() {
             (25, 3840),
             (45, 7680),
             (65, 11_520),
-            (85, 8000),
-            (105, 8000)
+            (85, 9000),
+            (105, 9000)
         ],
-        "one per tick; the tick that finds the device dry reports past the \
-         8000 bytes written, then ALSA is in XRUN and snd_be reports them"
+        "one per tick; the tick between the end of the data (9000) and the \
+         period interrupt that stops the device (12000) reports past it, \
+         then ALSA is in XRUN and snd_be reports the bytes written"
     );
     assert!(clock.is_xrun());
     clock.pause(110 * MS);
@@ -557,7 +558,7 @@ fn timer_events_come_once_per_period_and_pass_the_written_end_once() {
     clock.run(200 * MS);
     assert_eq!(clock.next_due_ns(), Some(220 * MS));
     // A late host: one event at the time it comes, the next a tick later.
-    assert_eq!(clock.take_due(250 * MS), Some(8000));
+    assert_eq!(clock.take_due(250 * MS), Some(9000));
     assert_eq!(clock.next_due_ns(), Some(270 * MS));
     // A period under a millisecond ticks every millisecond.
     let mut fast = PositionClock::new(48_000, 4, 40, false, EventTiming::Timer);
@@ -570,11 +571,14 @@ fn timer_positions_after_an_underrun_continue_from_the_data_written() {
     let mut clock = PositionClock::new(48_000, 4, 3840, true, EventTiming::Timer);
     clock.supply(0, 4000);
     clock.run(0);
-    // 20 ms = 960 frames < 1000 written; 40 ms: dry, reported past the end.
+    // 20 ms = 960 frames < 1000 written; the period interrupt at 1920
+    // frames finds the device dry before the 40 ms tick: XRUN, so the tick
+    // reports the bytes written (never past them).
     assert_eq!(
         events_until(&mut clock, 60 * MS),
-        vec![(20, 3840), (40, 7680), (60, 4000)]
+        vec![(20, 3840), (40, 4000), (60, 4000)]
     );
+    assert_eq!(clock.position(), 7680, "the pointer stopped at the interrupt");
     // A WRITE recovers: mFrameUnderrun = 1000 frames, the device restarts.
     clock.supply(70 * MS, 8000);
     assert!(!clock.is_xrun());
