@@ -171,13 +171,21 @@ impl PositionClock {
     /// interrupt that finds it dry comes (the first period boundary since
     /// its start at or past the data it holds); `None` otherwise.
     fn xrun_interrupt(&self) -> Option<u64> {
-        if self.timing != EventTiming::Timer || self.written.is_none() || self.waiting || self.xrun {
+        if self.timing != EventTiming::Timer || self.written.is_none() || self.waiting || self.xrun
+        {
             return None;
         }
         let held = self.device_frames_bytes();
         let period = u64::from(self.period_bytes);
-        let periods = if period == 0 { 0 } else { held.div_ceil(period) };
-        Some(self.underrun_base.saturating_add(periods.saturating_mul(period).max(held)))
+        let periods = if period == 0 {
+            0
+        } else {
+            held.div_ceil(period)
+        };
+        Some(
+            self.underrun_base
+                .saturating_add(periods.saturating_mul(period).max(held)),
+        )
     }
 
     /// Timer, playback: whether the device is in XRUN (ran dry).

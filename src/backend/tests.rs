@@ -578,7 +578,11 @@ fn timer_positions_after_an_underrun_continue_from_the_data_written() {
         events_until(&mut clock, 60 * MS),
         vec![(20, 3840), (40, 4000), (60, 4000)]
     );
-    assert_eq!(clock.position(), 7680, "the pointer stopped at the interrupt");
+    assert_eq!(
+        clock.position(),
+        7680,
+        "the pointer stopped at the interrupt"
+    );
     // A WRITE recovers: mFrameUnderrun = 1000 frames, the device restarts.
     clock.supply(70 * MS, 8000);
     assert!(!clock.is_xrun());
@@ -645,6 +649,29 @@ fn counters_accumulate() {
     assert_eq!(total.unknown_requests, 1);
     assert_eq!(total.total_requests(), 3);
     assert_eq!(total.first_write_ns, Some(20));
+}
+
+#[test]
+fn a_law_encoding_is_symmetric_as_alsa_lib_and_the_frontend_encode_it() {
+    use super::sample::alaw_encode;
+    // The backend's A-law encoder followed ITU's reference (one's
+    // complement for negative samples: -16 -> 0x55), the frontend's
+    // alsa-lib's s16_to_alaw (sign and magnitude: -16 -> 0x54): the two
+    // ends coded half the negative samples of the first segments apart.
+    assert_eq!(alaw_encode(16), 0xd4);
+    assert_eq!(alaw_encode(-16), 0x54);
+    assert_eq!(alaw_encode(-23), 0x54);
+    assert_eq!(alaw_encode(-15), 0x55);
+    let mut out = [0u8; 1];
+    for v in 1..=i16::MAX {
+        assert_eq!(alaw_encode(-v), alaw_encode(v) ^ 0x80, "{v}");
+        assert_eq!(alaw_encode(v), crate::pcm::convert::alaw_encode(v));
+        // The tone generator's path too.
+        let value = f32::from(-v) / 32767.0;
+        encode(21, value, &mut out);
+        let expected = alaw_encode(libm::round(f64::from(value) * 32767.0) as i16);
+        assert_eq!(out[0], expected, "{v}");
+    }
 }
 
 #[test]
