@@ -7,6 +7,9 @@
 
 mod convert_model;
 
+#[macro_use]
+mod profiles;
+
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -15,8 +18,8 @@ use xensnd::app::demo;
 use xensnd::app::run::{run, Options};
 use xensnd::app::signal::{Crc32, Tone};
 use xensnd::backend::io::IoError;
+use xensnd::backend::sim_host::BackendProfile;
 use xensnd::backend::sim_host::{SimBackendView, SimSndBackend};
-use xensnd::backend::xenbus::DeviceSettings;
 use xensnd::backend::Source;
 use xensnd::pcm::convert::ConvertingStream;
 use xensnd::pcm::{Stream, StreamState};
@@ -53,7 +56,7 @@ type View = Rc<RefCell<SimBackendView>>;
 
 /// A card offering `formats` (a XenStore list, e.g. `s32_le` or
 /// `s16_le,float_le`), 48 kHz, 1..2 channels, with `spk` and `mic`.
-fn setup(formats: &str) -> (SimXen, Frontend<SimGuest>, View) {
+fn setup(profile: BackendProfile, formats: &str) -> (SimXen, Frontend<SimGuest>, View) {
     let mut spec = SimVsndSpec::simple();
     for (key, value) in spec.card.iter_mut() {
         if key == "sample-formats" {
@@ -66,7 +69,7 @@ fn setup(formats: &str) -> (SimXen, Frontend<SimGuest>, View) {
     let bytes = pattern();
     // The backend serves every format with a sample size (its default is
     // s16_le and s32_le); the card narrows it.
-    let mut settings = DeviceSettings::dom0(1 << 20);
+    let mut settings = profile.settings(1 << 20);
     settings.limits.formats = FormatSet::SIZED;
     let view = SimSndBackend::attach(
         &sim,
@@ -116,175 +119,180 @@ fn options(pairs: &[(&str, &str)]) -> Options {
     Options::parse(pairs.iter().copied()).expect("options")
 }
 
-#[test]
-fn the_demo_plays_on_a_card_offering_only_one_format_any_of_them() {
-    for (format, layout, big) in formats() {
-        let (_sim, frontend, view) = setup(format.name());
-        run(&frontend, &options(&[("demo", "tone"), ("ms", "100")]))
-            .unwrap_or_else(|error| panic!("{format}: {error}"));
-        let (bytes, code) = played(&view);
-        assert_eq!(code, Some(format.code()), "{format}: the stream's format");
-        let expected = tone_in(layout, big, 4_800);
-        assert_eq!(bytes.len(), expected.len(), "{format}");
-        assert!(
-            bytes == expected,
-            "{format}: the sink differs from the model"
-        );
-    }
-}
-
-#[test]
-fn format_option_chooses_and_the_default_prefers_s16() {
-    let both = "u8,s16_le,s32_le,float_le";
-    for (wish, expected) in [
-        (None, SampleFormat::S16Le),
-        (Some("s32_le"), SampleFormat::S32Le),
-        (Some("FLOAT_LE"), SampleFormat::F32Le),
-        (Some("u8"), SampleFormat::U8),
-    ] {
-        let (_sim, frontend, view) = setup(both);
-        let mut pairs = vec![("demo", "tone"), ("ms", "20")];
-        if let Some(name) = wish {
-            pairs.push(("format", name));
+per_backend! {
+    fn the_demo_plays_on_a_card_offering_only_one_format_any_of_them(profile) {
+        for (format, layout, big) in formats() {
+            let (_sim, frontend, view) = setup(profile, format.name());
+            run(&frontend, &options(&[("demo", "tone"), ("ms", "100")]))
+                .unwrap_or_else(|error| panic!("{format}: {error}"));
+            let (bytes, code) = played(&view);
+            assert_eq!(code, Some(format.code()), "{format}: the stream's format");
+            let expected = tone_in(layout, big, 4_800);
+            assert_eq!(bytes.len(), expected.len(), "{format}");
+            assert!(
+                bytes == expected,
+                "{format}: the sink differs from the model"
+            );
         }
-        run(&frontend, &options(&pairs)).unwrap();
-        let (bytes, code) = played(&view);
-        assert_eq!(code, Some(expected.code()), "format={wish:?}");
-        let (_, layout, big) = formats().find(|(f, ..)| *f == expected).unwrap();
-        assert!(bytes == tone_in(layout, big, 960), "format={wish:?}");
-    }
-    // A format the card does not offer: a clear error naming it, nothing played.
-    let (_sim, frontend, view) = setup("s32_le");
-    let error = run(
-        &frontend,
-        &options(&[("demo", "tone"), ("ms", "20"), ("format", "s16_le")]),
-    )
-    .unwrap_err();
-    assert!(error.contains("s16_le"), "{error}");
-    assert!(view
-        .borrow()
-        .sinks
-        .iter()
-        .all(|(_, sink)| sink.bytes().is_empty()));
-    // Names that are no format.
-    let error = Options::parse([("format", "s16")]).unwrap_err();
-    assert!(error.contains("format=s16"), "{error}");
-    // A card with no convertible format: Unsupported, nothing played.
-    let (_sim, frontend, view) = setup("iec958_subframe_le");
-    let error = run(&frontend, &options(&[("demo", "tone"), ("ms", "20")])).unwrap_err();
-    assert!(error.contains("not supported"), "{error}");
-    assert!(view
-        .borrow()
-        .sinks
-        .iter()
-        .all(|(_, sink)| sink.bytes().is_empty()));
-}
-
-#[test]
-fn the_chime_and_cycles_convert_too() {
-    let (_sim, frontend, view) = setup("s24_be");
-    run(&frontend, &options(&[("demo", "chime")])).unwrap();
-    let frames = xensnd::app::chime::frames_at(48_000);
-    let mut samples = vec![0i16; frames as usize * 2];
-    xensnd::app::chime::fill(48_000, 2, 0, &mut samples);
-    let (_, layout, big) = formats().find(|(f, ..)| *f == SampleFormat::S24Be).unwrap();
-    let expected: Vec<u8> = samples
-        .iter()
-        .flat_map(|&v| model_from_i16(layout, big, v))
-        .collect();
-    assert!(played(&view).0 == expected, "chime on s24_be");
-    let (_sim, frontend, _view) = setup("mu_law");
-    run(
-        &frontend,
-        &options(&[("demo", "cycles"), ("cycles", "3"), ("stream", "spk")]),
-    )
-    .unwrap();
-}
-
-#[test]
-fn record_measures_every_format_and_its_crc_is_over_the_stream_bytes() {
-    let source = pattern();
-    for (format, layout, big) in formats() {
-        let (_sim, frontend, _view) = setup(format.name());
-        let mut pcm = frontend
-            .open_unique_id("mic", &StreamRequest::default())
-            .unwrap();
-        assert_eq!(pcm.config().format, format);
-        pcm.prepare().unwrap();
-        let frames = 2_400u64;
-        let report = demo::record(&mut pcm, frames).unwrap();
-        let width = bytes_of(layout);
-        let total = frames as usize * 2 * width;
-        let wire: Vec<u8> = source.iter().copied().cycle().take(total).collect();
-        assert_eq!(report.frames, frames);
-        assert_eq!(
-            report.crc32,
-            Crc32::of(&wire),
-            "{format}: CRC over the wire bytes"
-        );
-        let peak = wire
-            .chunks_exact(width)
-            .map(|bytes| i32::from(model_to_i16(layout, big, bytes)).unsigned_abs())
-            .max()
-            .unwrap();
-        assert_eq!(u32::from(report.peak), peak, "{format}: peak");
-        pcm.close().unwrap();
     }
 }
 
-#[test]
-fn the_adapter_works_unchanged_over_the_simulated_backend() {
-    let source = pattern();
-    for (format, layout, big) in formats() {
-        let (_sim, frontend, view) = setup(format.name());
-        // Playback of f32 samples.
-        let pcm = frontend
-            .open_unique_id("spk", &StreamRequest::default())
-            .unwrap();
-        let mut stream = ConvertingStream::<_, f32>::new(pcm).unwrap();
-        stream.prepare().unwrap();
-        let frames = 3_000usize;
-        let samples: Vec<f32> = (0..frames * 2)
-            .map(|i| ((i * 7919) % 65_537) as f32 / 32_768.5 - 1.0 + 1.0 / 3.0e5)
-            .collect();
-        let mut done = 0;
-        while done < frames {
-            let rest = &samples[done * 2..];
-            if stream.state() == StreamState::Prepared && stream.available() < rest.len() / 2 {
-                stream.start().unwrap();
+per_backend! {
+    fn format_option_chooses_and_the_default_prefers_s16(profile) {
+        let both = "u8,s16_le,s32_le,float_le";
+        for (wish, expected) in [
+            (None, SampleFormat::S16Le),
+            (Some("s32_le"), SampleFormat::S32Le),
+            (Some("FLOAT_LE"), SampleFormat::F32Le),
+            (Some("u8"), SampleFormat::U8),
+        ] {
+            let (_sim, frontend, view) = setup(profile, both);
+            let mut pairs = vec![("demo", "tone"), ("ms", "20")];
+            if let Some(name) = wish {
+                pairs.push(("format", name));
             }
-            done += stream.write(rest).unwrap();
+            run(&frontend, &options(&pairs)).unwrap();
+            let (bytes, code) = played(&view);
+            assert_eq!(code, Some(expected.code()), "format={wish:?}");
+            let (_, layout, big) = formats().find(|(f, ..)| *f == expected).unwrap();
+            assert!(bytes == tone_in(layout, big, 960), "format={wish:?}");
         }
-        if stream.state() == StreamState::Prepared {
-            stream.start().unwrap();
-        }
-        stream.drain().unwrap();
+        // A format the card does not offer: a clear error naming it, nothing played.
+        let (_sim, frontend, view) = setup(profile, "s32_le");
+        let error = run(
+            &frontend,
+            &options(&[("demo", "tone"), ("ms", "20"), ("format", "s16_le")]),
+        )
+        .unwrap_err();
+        assert!(error.contains("s16_le"), "{error}");
+        assert!(view
+            .borrow()
+            .sinks
+            .iter()
+            .all(|(_, sink)| sink.bytes().is_empty()));
+        // Names that are no format.
+        let error = Options::parse([("format", "s16")]).unwrap_err();
+        assert!(error.contains("format=s16"), "{error}");
+        // A card with no convertible format: Unsupported, nothing played.
+        let (_sim, frontend, view) = setup(profile, "iec958_subframe_le");
+        let error = run(&frontend, &options(&[("demo", "tone"), ("ms", "20")])).unwrap_err();
+        assert!(error.contains("not supported"), "{error}");
+        assert!(view
+            .borrow()
+            .sinks
+            .iter()
+            .all(|(_, sink)| sink.bytes().is_empty()));
+    }
+}
+
+per_backend! {
+    fn the_chime_and_cycles_convert_too(profile) {
+        let (_sim, frontend, view) = setup(profile, "s24_be");
+        run(&frontend, &options(&[("demo", "chime")])).unwrap();
+        let frames = xensnd::app::chime::frames_at(48_000);
+        let mut samples = vec![0i16; frames as usize * 2];
+        xensnd::app::chime::fill(48_000, 2, 0, &mut samples);
+        let (_, layout, big) = formats().find(|(f, ..)| *f == SampleFormat::S24Be).unwrap();
         let expected: Vec<u8> = samples
             .iter()
-            .flat_map(|&x| model_from_f32(layout, big, x))
+            .flat_map(|&v| model_from_i16(layout, big, v))
             .collect();
-        assert!(played(&view).0 == expected, "{format}: f32 playback");
-        // Capture into f32 samples.
-        let pcm = frontend
-            .open_unique_id("mic", &StreamRequest::default())
-            .unwrap();
-        let mut stream = ConvertingStream::<_, f32>::new(pcm).unwrap();
-        stream.prepare().unwrap();
-        stream.start().unwrap();
-        let mut got = vec![0f32; frames * 2];
-        let mut wire = Vec::new();
-        let mut done = 0;
-        while done < frames {
-            done += stream.read(&mut got[done * 2..]).unwrap();
-            wire.extend_from_slice(stream.wire());
+        assert!(played(&view).0 == expected, "chime on s24_be");
+        let (_sim, frontend, _view) = setup(profile, "mu_law");
+        run(
+            &frontend,
+            &options(&[("demo", "cycles"), ("cycles", "3"), ("stream", "spk")]),
+        )
+        .unwrap();
+    }
+}
+
+per_backend! {
+    fn record_measures_every_format_and_its_crc_is_over_the_stream_bytes(profile) {
+        let source = pattern();
+        for (format, layout, big) in formats() {
+            let (_sim, frontend, _view) = setup(profile, format.name());
+            let mut pcm = frontend
+                .open_unique_id("mic", &StreamRequest::default())
+                .unwrap();
+            assert_eq!(pcm.config().format, format);
+            pcm.prepare().unwrap();
+            let frames = 2_400u64;
+            let report = demo::record(&mut pcm, frames).unwrap();
+            let width = bytes_of(layout);
+            let total = frames as usize * 2 * width;
+            let wire: Vec<u8> = source.iter().copied().cycle().take(total).collect();
+            assert_eq!(report.frames, frames);
+            assert_eq!(
+                report.crc32,
+                Crc32::of(&wire),
+                "{format}: CRC over the wire bytes"
+            );
+            let peak = wire
+                .chunks_exact(width)
+                .map(|bytes| i32::from(model_to_i16(layout, big, bytes)).unsigned_abs())
+                .max()
+                .unwrap();
+            assert_eq!(u32::from(report.peak), peak, "{format}: peak");
+            pcm.close().unwrap();
         }
-        stream.stop().unwrap();
-        let width = bytes_of(layout);
-        let expected: Vec<u8> = source.iter().copied().cycle().take(wire.len()).collect();
-        assert!(wire == expected, "{format}: capture wire bytes");
-        for (index, (sample, bytes)) in got.iter().zip(wire.chunks_exact(width)).enumerate() {
-            let want = model_to_f32(layout, big, bytes);
-            assert_eq!(sample.to_bits(), want.to_bits(), "{format}: sample {index}");
+    }
+}
+
+per_backend! {
+    fn the_adapter_works_unchanged_over_the_simulated_backend(profile) {
+        let source = pattern();
+        for (format, layout, big) in formats() {
+            let (_sim, frontend, view) = setup(profile, format.name());
+            // Playback of f32 samples.
+            let pcm = frontend
+                .open_unique_id("spk", &StreamRequest::default())
+                .unwrap();
+            let mut stream = ConvertingStream::<_, f32>::new(pcm).unwrap();
+            stream.prepare().unwrap();
+            let frames = 3_000usize;
+            let samples: Vec<f32> = (0..frames * 2)
+                .map(|i| ((i * 7919) % 65_537) as f32 / 32_768.5 - 1.0 + 1.0 / 3.0e5)
+                .collect();
+            let mut done = 0;
+            while done < frames {
+                let rest = &samples[done * 2..];
+                if stream.state() == StreamState::Prepared && stream.available() < rest.len() / 2 {
+                    stream.start().unwrap();
+                }
+                done += stream.write(rest).unwrap();
+            }
+            if stream.state() == StreamState::Prepared {
+                stream.start().unwrap();
+            }
+            stream.drain().unwrap();
+            let expected: Vec<u8> = samples
+                .iter()
+                .flat_map(|&x| model_from_f32(layout, big, x))
+                .collect();
+            assert!(played(&view).0 == expected, "{format}: f32 playback");
+            // Capture into f32 samples.
+            let pcm = frontend
+                .open_unique_id("mic", &StreamRequest::default())
+                .unwrap();
+            let mut stream = ConvertingStream::<_, f32>::new(pcm).unwrap();
+            stream.prepare().unwrap();
+            stream.start().unwrap();
+            let mut got = vec![0f32; frames * 2];
+            let mut wire = Vec::new();
+            let mut done = 0;
+            while done < frames {
+                done += stream.read(&mut got[done * 2..]).unwrap();
+                wire.extend_from_slice(stream.wire());
+            }
+            stream.stop().unwrap();
+            let width = bytes_of(layout);
+            let expected: Vec<u8> = source.iter().copied().cycle().take(wire.len()).collect();
+            assert!(wire == expected, "{format}: capture wire bytes");
+            for (index, (sample, bytes)) in got.iter().zip(wire.chunks_exact(width)).enumerate() {
+                let want = model_to_f32(layout, big, bytes);
+                assert_eq!(sample.to_bits(), want.to_bits(), "{format}: sample {index}");
+            }
         }
     }
 }

@@ -10,9 +10,13 @@
 
 mod hostile_common;
 
+#[macro_use]
+mod profiles;
+
 use hostile_common::*;
 use xensnd::abi::sndif::*;
 use xensnd::backend::io::{IoError, Source};
+use xensnd::backend::sim_host::BackendProfile;
 use xensnd::backend::sim_host::{SimBackendView, SimSndBackend};
 use xensnd::backend::xenbus::DeviceSettings;
 use xensnd::pcm::{Capture, ErrorKind, Playback, Stream, StreamState};
@@ -99,8 +103,8 @@ struct Engine {
 }
 
 impl Engine {
-    fn new(spec: &SimVsndSpec, pattern: Vec<u8>) -> Self {
-        Self::with_settings(spec, pattern, DeviceSettings::dom0(16 << 20))
+    fn new(profile: BackendProfile, spec: &SimVsndSpec, pattern: Vec<u8>) -> Self {
+        Self::with_settings(spec, pattern, profile.settings(16 << 20))
     }
 
     fn with_settings(spec: &SimVsndSpec, pattern: Vec<u8>, settings: DeviceSettings) -> Self {
@@ -208,27 +212,28 @@ fn open_against_a_backend_mapping_the_directory_read_write_succeeds() {
     assert_clean_teardown(&world);
 }
 
-#[test]
-fn six_channel_s16_stream_on_a_65536_byte_card_plays_sample_exact() {
-    // 65536 bytes / 12-byte frames = 5461 frames = 65532 bytes: with 256
-    // bytes added, buffer_sz was not whole frames and the backend refused it.
-    let engine = Engine::new(
-        &card(&[("channels-min", "6"), ("channels-max", "6")]),
-        vec![0],
-    );
-    let request = StreamRequest {
-        format: Some(SampleFormat::S16Le),
-        ..StreamRequest::default()
-    };
-    let mut pcm = engine.frontend.open_unique_id("spk", &request).unwrap();
-    assert_eq!(pcm.config().channels, 6);
-    assert_eq!(pcm.config().buffer_frames, 5461);
-    pcm.prepare().unwrap();
-    let audio = ramp(12_000, 12);
-    write_all(&mut pcm, &audio, 12);
-    pcm.drain().unwrap();
-    assert_eq!(pcm.position(), 12_000);
-    assert!(engine.played("spk") == audio, "audio differs");
+per_backend! {
+    fn six_channel_s16_stream_on_a_65536_byte_card_plays_sample_exact(profile) {
+        // 65536 bytes / 12-byte frames = 5461 frames = 65532 bytes: with 256
+        // bytes added, buffer_sz was not whole frames and the backend refused it.
+        let engine = Engine::new(profile,
+            &card(&[("channels-min", "6"), ("channels-max", "6")]),
+            vec![0],
+        );
+        let request = StreamRequest {
+            format: Some(SampleFormat::S16Le),
+            ..StreamRequest::default()
+        };
+        let mut pcm = engine.frontend.open_unique_id("spk", &request).unwrap();
+        assert_eq!(pcm.config().channels, 6);
+        assert_eq!(pcm.config().buffer_frames, 5461);
+        pcm.prepare().unwrap();
+        let audio = ramp(12_000, 12);
+        write_all(&mut pcm, &audio, 12);
+        pcm.drain().unwrap();
+        assert_eq!(pcm.position(), 12_000);
+        assert!(engine.played("spk") == audio, "audio differs");
+    }
 }
 
 // ---- volume and mute ----
@@ -281,64 +286,81 @@ fn volume_values_travel_in_played_space_and_never_overwrite_queued_audio() {
     assert_clean_teardown(&world);
 }
 
-#[test]
-fn volume_on_a_full_running_buffer_waits_for_played_space_and_keeps_audio_exact() {
-    let engine = Engine::new(&SimVsndSpec::simple(), vec![0]);
-    let request = StreamRequest::exact(SampleFormat::S16Le, 48_000, 2, 480, 1920);
-    let mut pcm = engine.frontend.open_unique_id("spk", &request).unwrap();
-    pcm.prepare().unwrap();
-    let audio = ramp(9600, 4);
-    // Start, then fill the buffer to the last byte: all of it is queued.
-    write_all(&mut pcm, &audio[..1920 * 4], 4);
-    pcm.start().unwrap();
-    let mut written = 1920 * 4;
-    loop {
-        match pcm.try_write(&audio[written..written + 4 * 4]) {
-            Ok(frames) => written += frames * 4,
-            Err(error) => {
-                assert_eq!(error.kind, ErrorKind::WouldBlock, "{error}");
-                break;
+per_backend! {
+    fn volume_on_a_full_running_buffer_waits_for_played_space_and_keeps_audio_exact(profile) {
+        let engine = Engine::new(profile, &SimVsndSpec::simple(), vec![0]);
+        let request = StreamRequest::exact(SampleFormat::S16Le, 48_000, 2, 480, 1920);
+        let mut pcm = engine.frontend.open_unique_id("spk", &request).unwrap();
+        pcm.prepare().unwrap();
+        let audio = ramp(9600, 4);
+        // Start, then fill the buffer to the last byte: all of it is queued.
+        write_all(&mut pcm, &audio[..1920 * 4], 4);
+        pcm.start().unwrap();
+        let mut written = 1920 * 4;
+        loop {
+            match pcm.try_write(&audio[written..written + 4 * 4]) {
+                Ok(frames) => written += frames * 4,
+                Err(error) => {
+                    assert_eq!(error.kind, ErrorKind::WouldBlock, "{error}");
+                    break;
+                }
             }
         }
+        let before = engine.sim.now_ns();
+        let set = pcm.set_volume(&[0, 0]);
+        // It had to wait for the backend to play some of it.
+        assert!(engine.sim.now_ns() > before, "{profile}");
+        let mut values = [1i32; 2];
+        let got = pcm.volume(&mut values);
+        let mute = pcm.set_mute(false);
+        if profile.has_volume() {
+            set.unwrap();
+            got.unwrap();
+            assert_eq!(values, [0, 0]);
+            mute.unwrap();
+        } else {
+            // No volume handler (snd_be): Unsupported, the audio unharmed.
+            for error in [set.unwrap_err(), got.unwrap_err(), mute.unwrap_err()] {
+                assert_eq!(error.kind, ErrorKind::Unsupported, "{profile}: {error}");
+            }
+        }
+        write_all(&mut pcm, &audio[written..], 4);
+        pcm.drain().unwrap();
+        assert_eq!(pcm.position(), 9600);
+        assert!(engine.played("spk") == audio, "audio differs");
     }
-    let before = engine.sim.now_ns();
-    pcm.set_volume(&[0, 0]).unwrap();
-    // It had to wait for the backend to play some of it.
-    assert!(engine.sim.now_ns() > before);
-    let mut values = [1i32; 2];
-    pcm.volume(&mut values).unwrap();
-    assert_eq!(values, [0, 0]);
-    pcm.set_mute(false).unwrap();
-    write_all(&mut pcm, &audio[written..], 4);
-    pcm.drain().unwrap();
-    assert_eq!(pcm.position(), 9600);
-    assert!(engine.played("spk") == audio, "audio differs");
 }
 
-#[test]
-fn get_volume_never_overwrites_captured_audio_not_yet_read() {
-    let pattern: Vec<u8> = (1..=250u8).collect();
-    let engine = Engine::new(&SimVsndSpec::simple(), pattern.clone());
-    let request = StreamRequest::exact(SampleFormat::S16Le, 48_000, 2, 480, 1920);
-    let mut mic = engine.frontend.open_unique_id("mic", &request).unwrap();
-    mic.prepare().unwrap();
-    mic.start().unwrap();
-    let mut got = vec![0u8; 4 * 4800];
-    let mut done = 0;
-    // Read a little at a time, asking for the volume between reads: most
-    // of the time a READ's audio is waiting to be copied out.
-    while done < got.len() {
-        done += mic
-            .read(&mut got[done..(done + 4 * 100).min(4 * 4800)])
-            .unwrap()
-            * 4;
-        let mut values = [7i32; 2];
-        mic.volume(&mut values).unwrap();
-        assert_eq!(values, [0, 0]);
+per_backend! {
+    fn get_volume_never_overwrites_captured_audio_not_yet_read(profile) {
+        let pattern: Vec<u8> = (1..=250u8).collect();
+        let engine = Engine::new(profile, &SimVsndSpec::simple(), pattern.clone());
+        let request = StreamRequest::exact(SampleFormat::S16Le, 48_000, 2, 480, 1920);
+        let mut mic = engine.frontend.open_unique_id("mic", &request).unwrap();
+        mic.prepare().unwrap();
+        mic.start().unwrap();
+        let mut got = vec![0u8; 4 * 4800];
+        let mut done = 0;
+        // Read a little at a time, asking for the volume between reads: most
+        // of the time a READ's audio is waiting to be copied out.
+        while done < got.len() {
+            done += mic
+                .read(&mut got[done..(done + 4 * 100).min(4 * 4800)])
+                .unwrap()
+                * 4;
+            let mut values = [7i32; 2];
+            match mic.volume(&mut values) {
+                Ok(_) => assert_eq!(values, [0, 0], "{profile}"),
+                Err(error) => {
+                    assert!(!profile.has_volume(), "{profile}: {error}");
+                    assert_eq!(error.kind, ErrorKind::Unsupported, "{profile}: {error}");
+                }
+            }
+        }
+        let expected: Vec<u8> = pattern.iter().cycle().take(got.len()).copied().collect();
+        assert!(got == expected, "captured audio overwritten");
+        mic.stop().unwrap();
     }
-    let expected: Vec<u8> = pattern.iter().cycle().take(got.len()).copied().collect();
-    assert!(got == expected, "captured audio overwritten");
-    mic.stop().unwrap();
 }
 
 #[test]
@@ -425,67 +447,69 @@ impl Engine {
 
 /// A backend whose device holds at most 1048576 frames (sndback's limit
 /// before it bounded buffers by bytes: the reported case).
-fn engine_with_a_1048576_frame_device(spec: &SimVsndSpec) -> Engine {
-    let mut settings = DeviceSettings::dom0(16 << 20);
+fn engine_with_a_1048576_frame_device(profile: BackendProfile, spec: &SimVsndSpec) -> Engine {
+    let mut settings = profile.settings(16 << 20);
     settings.limits.buffer_frames.max = 1 << 20;
     Engine::with_settings(spec, vec![0], settings)
 }
 
-#[test]
-fn query_without_common_parameters_is_invalid_config_and_sends_no_open() {
-    // The reported case: xl accepts buffer-size=5242880; a buffer of all
-    // of it (1310720 s16 stereo frames) is more than the backend's limit of
-    // 1048576 frames, so it answers HW_PARAM_QUERY "no parameters in
-    // common" (-EINVAL). It used to be ignored; OPEN then failed with an
-    // opaque "backend error -22". (sndback itself serves the whole
-    // buffer-size now: tests/backend_sim.rs.)
-    let engine = engine_with_a_1048576_frame_device(&card(&[("buffer-size", "5242880")]));
-    let request = StreamRequest {
-        format: Some(SampleFormat::S16Le),
-        channels: Some(2),
-        buffer_frames: Some(1_310_720),
-        ..StreamRequest::default()
-    };
-    let error = engine.frontend.open_unique_id("spk", &request).unwrap_err();
-    assert_eq!(kind(&error), ErrorKind::InvalidConfig, "{error}");
-    // Both sides are named: what was asked, and what the backend offers.
-    for part in [
-        "buffer 1310720 frames",
-        // The XenStore limits: 5242880 bytes of the smallest frame (mono s16).
-        "buffer 1-2621440 frames",
-        "backend refused HW_PARAM_QUERY (status -22)",
-        "backend offers formats s16_le",
-        "buffer 64-1048576 frames",
-    ] {
-        assert!(error.detail.contains(part), "{part:?} missing: {error}");
+per_backend! {
+    fn query_without_common_parameters_is_invalid_config_and_sends_no_open(profile) {
+        // The reported case: xl accepts buffer-size=5242880; a buffer of all
+        // of it (1310720 s16 stereo frames) is more than the backend's limit of
+        // 1048576 frames, so it answers HW_PARAM_QUERY "no parameters in
+        // common" (-EINVAL). It used to be ignored; OPEN then failed with an
+        // opaque "backend error -22". (sndback itself serves the whole
+        // buffer-size now: tests/backend_sim.rs.)
+        let engine = engine_with_a_1048576_frame_device(profile, &card(&[("buffer-size", "5242880")]));
+        let request = StreamRequest {
+            format: Some(SampleFormat::S16Le),
+            channels: Some(2),
+            buffer_frames: Some(1_310_720),
+            ..StreamRequest::default()
+        };
+        let error = engine.frontend.open_unique_id("spk", &request).unwrap_err();
+        assert_eq!(kind(&error), ErrorKind::InvalidConfig, "{error}");
+        // Both sides are named: what was asked, and what the backend offers.
+        for part in [
+            "buffer 1310720 frames",
+            // The XenStore limits: 5242880 bytes of the smallest frame (mono s16).
+            "buffer 1-2621440 frames",
+            "backend refused HW_PARAM_QUERY (status -22)",
+            "backend offers formats s16_le",
+            "buffer 64-1048576 frames",
+        ] {
+            assert!(error.detail.contains(part), "{part:?} missing: {error}");
+        }
+        assert_eq!(engine.requests("spk", XENSND_OP_HW_PARAM_QUERY), 2);
+        assert_eq!(engine.requests("spk", XENSND_OP_OPEN), 0);
     }
-    assert_eq!(engine.requests("spk", XENSND_OP_HW_PARAM_QUERY), 2);
-    assert_eq!(engine.requests("spk", XENSND_OP_OPEN), 0);
 }
 
-#[test]
-fn buffer_of_4_mib_legal_for_both_sides_plays_sample_exact() {
-    // The same card with no buffer wish: the largest buffer both allow,
-    // 1048576 frames = 4 MiB, which the backend refused while buffer_sz
-    // carried 256 bytes more.
-    let engine = engine_with_a_1048576_frame_device(&card(&[("buffer-size", "5242880")]));
-    let request = StreamRequest {
-        format: Some(SampleFormat::S16Le),
-        channels: Some(2),
-        period_frames: Some(4800),
-        ..StreamRequest::default()
-    };
-    let mut pcm = engine.frontend.open_unique_id("spk", &request).unwrap();
-    assert!(pcm.negotiation().backend_answered);
-    assert_eq!(pcm.config().buffer_frames, 1 << 20);
-    pcm.prepare().unwrap();
-    // Less than a buffer: start explicitly.
-    pcm.start().unwrap();
-    let audio = ramp(24_000, 4);
-    write_all(&mut pcm, &audio, 4);
-    pcm.drain().unwrap();
-    assert_eq!(pcm.position(), 24_000);
-    assert!(engine.played("spk") == audio, "audio differs");
+per_backend! {
+    fn buffer_of_4_mib_legal_for_both_sides_plays_sample_exact(profile) {
+        // The same card with no buffer wish: the largest buffer both allow,
+        // 1048576 frames = 4 MiB, which the backend refused while buffer_sz
+        // carried 256 bytes more.
+        let engine = engine_with_a_1048576_frame_device(profile, &card(&[("buffer-size", "5242880")]));
+        let request = StreamRequest {
+            format: Some(SampleFormat::S16Le),
+            channels: Some(2),
+            period_frames: Some(4800),
+            ..StreamRequest::default()
+        };
+        let mut pcm = engine.frontend.open_unique_id("spk", &request).unwrap();
+        assert!(pcm.negotiation().backend_answered);
+        assert_eq!(pcm.config().buffer_frames, 1 << 20);
+        pcm.prepare().unwrap();
+        // Less than a buffer: start explicitly.
+        pcm.start().unwrap();
+        let audio = ramp(24_000, 4);
+        write_all(&mut pcm, &audio, 4);
+        pcm.drain().unwrap();
+        assert_eq!(pcm.position(), 24_000);
+        assert!(engine.played("spk") == audio, "audio differs");
+    }
 }
 
 /// Answer every HW_PARAM_QUERY whose buffer maximum is below `whole`

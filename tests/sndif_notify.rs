@@ -7,11 +7,14 @@
 //! or its timer, like a halted vCPU (the plain simulator also wakes on any
 //! backend progress, which would hide a missing notification).
 
+#[macro_use]
+mod profiles;
+
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use xensnd::backend::sim_host::BackendProfile;
 use xensnd::backend::sim_host::{SimBackendView, SimSndBackend};
-use xensnd::backend::xenbus::DeviceSettings;
 use xensnd::backend::Counters;
 use xensnd::pcm::{Playback, Stream};
 use xensnd::sim::page::SimPage;
@@ -111,15 +114,11 @@ struct Rig {
     wakeups: Rc<RefCell<u64>>,
 }
 
-fn rig(depth: usize) -> Rig {
+fn rig(profile: BackendProfile, depth: usize) -> Rig {
     let sim = SimXen::new();
     let guest = sim.add_guest(GUEST);
     sim.with_core(|core| add_vsnd_device(core, GUEST, 0, &SimVsndSpec::simple()));
-    let view = SimSndBackend::attach(
-        &sim,
-        DeviceSettings::dom0(1 << 20),
-        SimSndBackend::silence(),
-    );
+    let view = SimSndBackend::attach(&sim, profile.settings(1 << 20), SimSndBackend::silence());
     let store = guest.xenstore().unwrap();
     let wakeups = Rc::new(RefCell::new(0));
     let halting = HaltingGuest {
@@ -191,99 +190,103 @@ fn play(rig: &Rig, pcm: &mut SndPcm<HaltingGuest>, source: &[u8]) -> (Counters, 
     (before, rig.counters(), rig.sim.now_ns() - start)
 }
 
-#[test]
-fn steady_playback_costs_the_backend_one_notification_per_period() {
-    let rig = rig(4);
-    let mut pcm = rig.open();
-    pcm.prepare().unwrap();
-    let periods = 200;
-    let source = audio(periods);
-    let (before, after, elapsed_ns) = play(&rig, &mut pcm, &source);
-    assert_eq!(rig.played(), source, "audio must arrive exactly");
-    let ring = after.notifications_out - before.notifications_out;
-    let events = after.event_notifications_out - before.event_notifications_out;
-    // One position event per period; ring notifications only for the few
-    // synchronous requests (TRIGGER START/STOP) and the drain's last wait.
-    assert!(events <= periods as u64 + 1, "events {events}");
-    assert!(ring <= 4, "ring notifications {ring} for {periods} periods");
-    assert!(
-        ring + events <= periods as u64 + 4,
-        "backend notified {} times for {periods} periods",
-        ring + events
-    );
-    // Real time, not request timeouts: 2 s of audio in about 2 s.
-    assert!(
-        elapsed_ns < 2_200_000_000,
-        "took {elapsed_ns} ns of simulated time"
-    );
-    let stats = pcm.channel_stats();
-    assert_eq!(stats.timeouts, 0);
-    assert_eq!(pcm.counters().underruns, 0);
-    // The guest sends at most one notification per WRITE.
-    let writes = after.requests[usize::from(xensnd::abi::sndif::XENSND_OP_WRITE)]
-        - before.requests[usize::from(xensnd::abi::sndif::XENSND_OP_WRITE)];
-    assert_eq!(writes, periods as u64);
-    assert!(after.notifications_in - before.notifications_in <= writes + 4);
-    // About one wake-up per period, not one per response.
-    assert!(
-        *rig.wakeups.borrow() < 2 * periods as u64,
-        "{} wake-ups",
-        rig.wakeups.borrow()
-    );
-    pcm.close().unwrap();
+per_backend! {
+    fn steady_playback_costs_the_backend_one_notification_per_period(profile) {
+        let rig = rig(profile, 4);
+        let mut pcm = rig.open();
+        pcm.prepare().unwrap();
+        let periods = 200;
+        let source = audio(periods);
+        let (before, after, elapsed_ns) = play(&rig, &mut pcm, &source);
+        assert_eq!(rig.played(), source, "audio must arrive exactly");
+        let ring = after.notifications_out - before.notifications_out;
+        let events = after.event_notifications_out - before.event_notifications_out;
+        // One position event per period; ring notifications only for the few
+        // synchronous requests (TRIGGER START/STOP) and the drain's last wait.
+        assert!(events <= periods as u64 + 1, "events {events}");
+        assert!(ring <= 4, "ring notifications {ring} for {periods} periods");
+        assert!(
+            ring + events <= periods as u64 + 4,
+            "backend notified {} times for {periods} periods",
+            ring + events
+        );
+        // Real time, not request timeouts: 2 s of audio in about 2 s.
+        assert!(
+            elapsed_ns < 2_200_000_000,
+            "took {elapsed_ns} ns of simulated time"
+        );
+        let stats = pcm.channel_stats();
+        assert_eq!(stats.timeouts, 0);
+        assert_eq!(pcm.counters().underruns, 0);
+        // The guest sends at most one notification per WRITE.
+        let writes = after.requests[usize::from(xensnd::abi::sndif::XENSND_OP_WRITE)]
+            - before.requests[usize::from(xensnd::abi::sndif::XENSND_OP_WRITE)];
+        assert_eq!(writes, periods as u64);
+        assert!(after.notifications_in - before.notifications_in <= writes + 4);
+        // About one wake-up per period, not one per response.
+        assert!(
+            *rig.wakeups.borrow() < 2 * periods as u64,
+            "{} wake-ups",
+            rig.wakeups.borrow()
+        );
+        pcm.close().unwrap();
+    }
 }
 
-#[test]
-fn synchronous_requests_ask_for_a_notification_and_never_wait_for_a_timeout() {
-    // OPEN, HW_PARAM_QUERY, TRIGGER and CLOSE get no position event: if the
-    // frontend did not set rsp_event before blocking, each would sleep
-    // until its 3 s deadline here.
-    let rig = rig(4);
-    let start = rig.sim.now_ns();
-    let mut pcm = rig.open();
-    pcm.prepare().unwrap();
-    pcm.start().unwrap();
-    pcm.stop().unwrap();
-    pcm.prepare().unwrap();
-    pcm.close().unwrap();
-    let elapsed_ns = rig.sim.now_ns() - start;
-    assert!(
-        elapsed_ns < 100_000_000,
-        "synchronous requests took {elapsed_ns} ns of simulated time"
-    );
-    assert!(pcm.channel_stats().armed_waits > 0);
+per_backend! {
+    fn synchronous_requests_ask_for_a_notification_and_never_wait_for_a_timeout(profile) {
+        // OPEN, HW_PARAM_QUERY, TRIGGER and CLOSE get no position event: if the
+        // frontend did not set rsp_event before blocking, each would sleep
+        // until its 3 s deadline here.
+        let rig = rig(profile, 4);
+        let start = rig.sim.now_ns();
+        let mut pcm = rig.open();
+        pcm.prepare().unwrap();
+        pcm.start().unwrap();
+        pcm.stop().unwrap();
+        pcm.prepare().unwrap();
+        pcm.close().unwrap();
+        let elapsed_ns = rig.sim.now_ns() - start;
+        assert!(
+            elapsed_ns < 100_000_000,
+            "synchronous requests took {elapsed_ns} ns of simulated time"
+        );
+        assert!(pcm.channel_stats().armed_waits > 0);
+    }
 }
 
-#[test]
-fn one_write_in_flight_waits_for_each_response_without_stalling() {
-    // Depth 1 (like Linux): every WRITE waits for the previous answer, so
-    // every such wait must ask for the response's notification.
-    let rig = rig(1);
-    let mut pcm = rig.open();
-    pcm.prepare().unwrap();
-    let periods = 50;
-    let source = audio(periods);
-    let (_, _, elapsed_ns) = play(&rig, &mut pcm, &source);
-    assert_eq!(rig.played(), source);
-    assert_eq!(pcm.channel_stats().timeouts, 0);
-    assert!(
-        elapsed_ns < 700_000_000,
-        "0.5 s of audio took {elapsed_ns} ns of simulated time"
-    );
-    pcm.close().unwrap();
+per_backend! {
+    fn one_write_in_flight_waits_for_each_response_without_stalling(profile) {
+        // Depth 1 (like Linux): every WRITE waits for the previous answer, so
+        // every such wait must ask for the response's notification.
+        let rig = rig(profile, 1);
+        let mut pcm = rig.open();
+        pcm.prepare().unwrap();
+        let periods = 50;
+        let source = audio(periods);
+        let (_, _, elapsed_ns) = play(&rig, &mut pcm, &source);
+        assert_eq!(rig.played(), source);
+        assert_eq!(pcm.channel_stats().timeouts, 0);
+        assert!(
+            elapsed_ns < 700_000_000,
+            "0.5 s of audio took {elapsed_ns} ns of simulated time"
+        );
+        pcm.close().unwrap();
+    }
 }
 
-#[test]
-fn a_prepared_stream_waits_for_responses_not_events() {
-    // Before TRIGGER START no position event comes: a write that fills the
-    // buffer while WRITEs are unanswered must be woken by the responses.
-    let rig = rig(4);
-    let mut pcm = rig.open();
-    pcm.prepare().unwrap();
-    let source = audio(6);
-    let start = rig.sim.now_ns();
-    let (_, _, _) = play(&rig, &mut pcm, &source);
-    assert_eq!(rig.played(), source);
-    assert!(rig.sim.now_ns() - start < 200_000_000);
-    assert_eq!(pcm.channel_stats().timeouts, 0);
+per_backend! {
+    fn a_prepared_stream_waits_for_responses_not_events(profile) {
+        // Before TRIGGER START no position event comes: a write that fills the
+        // buffer while WRITEs are unanswered must be woken by the responses.
+        let rig = rig(profile, 4);
+        let mut pcm = rig.open();
+        pcm.prepare().unwrap();
+        let source = audio(6);
+        let start = rig.sim.now_ns();
+        let (_, _, _) = play(&rig, &mut pcm, &source);
+        assert_eq!(rig.played(), source);
+        assert!(rig.sim.now_ns() - start < 200_000_000);
+        assert_eq!(pcm.channel_stats().timeouts, 0);
+    }
 }

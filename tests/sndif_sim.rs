@@ -3,14 +3,17 @@
 //! the real backend engine and XenBus code (what `sndback` runs) hosted as
 //! a simulated dom0 process.
 
+#[macro_use]
+mod profiles;
+
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use xensnd::app::signal::{Crc32, Tone};
 use xensnd::backend::io::{IoError, Source};
+use xensnd::backend::sim_host::BackendProfile;
 use xensnd::backend::sim_host::{SimBackendView, SimSndBackend};
-use xensnd::backend::xenbus::DeviceSettings;
-use xensnd::pcm::{Capture, ErrorKind, Playback, Stream, StreamState};
+use xensnd::pcm::{Capture, Error as _, ErrorKind, Playback, Stream, StreamState};
 use xensnd::sim::vsnd::{add_vsnd_device, SimVsndSpec};
 use xensnd::sim::{SimGuest, SimXen};
 use xensnd::sndif::format::SampleFormat;
@@ -52,6 +55,7 @@ impl Source for Pattern {
 }
 
 fn setup_with(
+    profile: BackendProfile,
     spec: &SimVsndSpec,
     pattern: Vec<u8>,
     options: FrontendOptions,
@@ -59,7 +63,7 @@ fn setup_with(
     let sim = SimXen::new();
     let guest = sim.add_guest(GUEST);
     sim.with_core(|core| add_vsnd_device(core, GUEST, 0, spec));
-    let settings = DeviceSettings::dom0(1 << 20);
+    let settings = profile.settings(1 << 20);
     let pattern = if pattern.is_empty() { vec![0] } else { pattern };
     let (backend, view) = SimSndBackend::new(
         settings,
@@ -82,8 +86,9 @@ fn setup_with(
     (sim, probe.frontend, handle)
 }
 
-fn setup() -> (SimXen, Frontend<SimGuest>, Handle) {
+fn setup(profile: BackendProfile) -> (SimXen, Frontend<SimGuest>, Handle) {
     setup_with(
+        profile,
         &SimVsndSpec::simple(),
         (0..=255u8).collect(),
         FrontendOptions::default(),
@@ -94,312 +99,383 @@ fn request(period: u32, buffer: u32) -> StreamRequest {
     StreamRequest::exact(SampleFormat::S16Le, 48_000, 2, period, buffer)
 }
 
-#[test]
-fn handshake_connects_and_lists_streams() {
-    let (sim, frontend, handle) = setup();
-    assert_eq!(frontend.connected_devices(), 1);
-    assert_eq!(handle.0.borrow().active.len(), 2);
-    let streams = frontend.streams();
-    let ids: Vec<_> = streams
-        .iter()
-        .map(|s| s.config.unique_id.as_str())
-        .collect();
-    assert_eq!(ids, ["spk", "mic"]);
-    // The frontend wrote its four nodes per stream and went Connected.
-    let fe = "/local/domain/7/device/vsnd/0";
-    for node in [
-        "ring-ref",
-        "event-channel",
-        "evt-ring-ref",
-        "evt-event-channel",
-    ] {
-        let value = sim.store_read(&format!("{fe}/0/0/{node}")).expect(node);
-        assert!(std::str::from_utf8(&value).unwrap().parse::<u32>().is_ok());
+per_backend! {
+    fn handshake_connects_and_lists_streams(profile) {
+        let (sim, frontend, handle) = setup(profile);
+        assert_eq!(frontend.connected_devices(), 1);
+        assert_eq!(handle.0.borrow().active.len(), 2);
+        let streams = frontend.streams();
+        let ids: Vec<_> = streams
+            .iter()
+            .map(|s| s.config.unique_id.as_str())
+            .collect();
+        assert_eq!(ids, ["spk", "mic"]);
+        // The frontend wrote its four nodes per stream and went Connected.
+        let fe = "/local/domain/7/device/vsnd/0";
+        for node in [
+            "ring-ref",
+            "event-channel",
+            "evt-ring-ref",
+            "evt-event-channel",
+        ] {
+            let value = sim.store_read(&format!("{fe}/0/0/{node}")).expect(node);
+            assert!(std::str::from_utf8(&value).unwrap().parse::<u32>().is_ok());
+        }
+        assert_eq!(sim.store_read(&format!("{fe}/state")).unwrap(), b"4");
+        assert_eq!(
+            sim.store_read("/local/domain/0/backend/vsnd/7/0/state")
+                .unwrap(),
+            b"4"
+        );
     }
-    assert_eq!(sim.store_read(&format!("{fe}/state")).unwrap(), b"4");
-    assert_eq!(
-        sim.store_read("/local/domain/0/backend/vsnd/7/0/state")
-            .unwrap(),
-        b"4"
-    );
 }
 
-#[test]
-fn playback_arrives_sample_for_sample() {
-    let (_sim, frontend, handle) = setup();
-    let mut pcm = frontend.open_unique_id("spk", &request(480, 1920)).unwrap();
-    assert!(pcm.negotiation().backend_answered);
-    pcm.prepare().unwrap();
-    let tone = Tone {
-        frequency_hz: 440,
-        rate: 48_000,
-        channels: 2,
-        level_millidb: -6000,
-    };
-    let reference = tone.render_s16le(48_000);
-    let mut written = 0;
-    while written < reference.len() {
-        let frames = pcm
-            .write(&reference[written..(written + 4 * 1000).min(reference.len())])
-            .unwrap();
-        assert!(frames > 0);
-        written += frames * 4;
+per_backend! {
+    fn playback_arrives_sample_for_sample(profile) {
+        let (_sim, frontend, handle) = setup(profile);
+        let mut pcm = frontend.open_unique_id("spk", &request(480, 1920)).unwrap();
+        assert!(pcm.negotiation().backend_answered);
+        pcm.prepare().unwrap();
+        let tone = Tone {
+            frequency_hz: 440,
+            rate: 48_000,
+            channels: 2,
+            level_millidb: -6000,
+        };
+        let reference = tone.render_s16le(48_000);
+        let mut written = 0;
+        while written < reference.len() {
+            let frames = pcm
+                .write(&reference[written..(written + 4 * 1000).min(reference.len())])
+                .unwrap();
+            assert!(frames > 0);
+            written += frames * 4;
+        }
+        pcm.drain().unwrap();
+        assert_eq!(pcm.state(), StreamState::Drained);
+        assert_eq!(pcm.position(), 48_000);
+        let got = handle.played("spk");
+        assert_eq!(got.len(), reference.len());
+        assert!(got == reference, "audio differs");
+        // Pipelining: more than one WRITE was in flight at some point.
+        assert!(pcm.counters().max_in_flight > 1, "{:?}", pcm.counters());
+        assert_eq!(pcm.counters().underruns, 0);
+        pcm.close().unwrap();
     }
-    pcm.drain().unwrap();
-    assert_eq!(pcm.state(), StreamState::Drained);
-    assert_eq!(pcm.position(), 48_000);
-    let got = handle.played("spk");
-    assert_eq!(got.len(), reference.len());
-    assert!(got == reference, "audio differs");
-    // Pipelining: more than one WRITE was in flight at some point.
-    assert!(pcm.counters().max_in_flight > 1, "{:?}", pcm.counters());
-    assert_eq!(pcm.counters().underruns, 0);
-    pcm.close().unwrap();
 }
 
-#[test]
-fn zero_copy_playback_matches_copying_playback() {
-    let (_sim, frontend, handle) = setup();
-    let mut pcm = frontend.open_unique_id("spk", &request(256, 1024)).unwrap();
-    pcm.prepare().unwrap();
-    let tone = Tone {
-        frequency_hz: 1000,
-        rate: 48_000,
-        channels: 2,
-        level_millidb: 0,
-    };
-    let total = 24_000usize;
-    let mut done = 0usize;
-    while done < total {
-        let n = pcm
-            .write_in_place(total - done, |bytes, first| {
-                tone.fill_s16le((done + first) as u64, bytes)
-            })
-            .unwrap();
-        assert!(n > 0);
-        done += n;
+per_backend! {
+    fn zero_copy_playback_matches_copying_playback(profile) {
+        let (_sim, frontend, handle) = setup(profile);
+        let mut pcm = frontend.open_unique_id("spk", &request(256, 1024)).unwrap();
+        pcm.prepare().unwrap();
+        let tone = Tone {
+            frequency_hz: 1000,
+            rate: 48_000,
+            channels: 2,
+            level_millidb: 0,
+        };
+        let total = 24_000usize;
+        let mut done = 0usize;
+        while done < total {
+            let n = pcm
+                .write_in_place(total - done, |bytes, first| {
+                    tone.fill_s16le((done + first) as u64, bytes)
+                })
+                .unwrap();
+            assert!(n > 0);
+            done += n;
+        }
+        pcm.drain().unwrap();
+        assert!(handle.played("spk") == tone.render_s16le(total as u64));
     }
-    pcm.drain().unwrap();
-    assert!(handle.played("spk") == tone.render_s16le(total as u64));
 }
 
-#[test]
-fn capture_returns_the_backend_source_exactly() {
-    let pattern: Vec<u8> = (0..4000u32).map(|i| (i * 7 % 251) as u8).collect();
-    let (sim, frontend, _handle) = setup_with(
-        &SimVsndSpec::simple(),
-        pattern.clone(),
-        FrontendOptions::default(),
-    );
-    let mut pcm = frontend.open_unique_id("mic", &request(240, 960)).unwrap();
-    pcm.prepare().unwrap();
-    let started = sim.now_ns();
-    pcm.start().unwrap();
-    let mut got = vec![0u8; 4 * 12_000];
-    let mut done = 0;
-    while done < got.len() {
-        done += pcm.read(&mut got[done..]).unwrap() * 4;
+per_backend! {
+    fn capture_returns_the_backend_source_exactly(profile) {
+        let pattern: Vec<u8> = (0..4000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let (sim, frontend, _handle) = setup_with(profile,
+            &SimVsndSpec::simple(),
+            pattern.clone(),
+            FrontendOptions::default(),
+        );
+        let mut pcm = frontend.open_unique_id("mic", &request(240, 960)).unwrap();
+        pcm.prepare().unwrap();
+        let started = sim.now_ns();
+        pcm.start().unwrap();
+        let mut got = vec![0u8; 4 * 12_000];
+        let mut done = 0;
+        while done < got.len() {
+            done += pcm.read(&mut got[done..]).unwrap() * 4;
+        }
+        // 12 000 frames at 48 kHz cannot be captured in less than 250 ms.
+        let elapsed = sim.now_ns() - started;
+        assert!(
+            elapsed >= 250_000_000,
+            "captured 250 ms of audio in {elapsed} ns"
+        );
+        let expected: Vec<u8> = pattern.iter().cycle().take(got.len()).copied().collect();
+        assert_eq!(Crc32::of(&got), Crc32::of(&expected));
+        assert!(got == expected);
+        pcm.stop().unwrap();
+        pcm.close().unwrap();
     }
-    // 12 000 frames at 48 kHz cannot be captured in less than 250 ms.
-    let elapsed = sim.now_ns() - started;
-    assert!(
-        elapsed >= 250_000_000,
-        "captured 250 ms of audio in {elapsed} ns"
-    );
-    let expected: Vec<u8> = pattern.iter().cycle().take(got.len()).copied().collect();
-    assert_eq!(Crc32::of(&got), Crc32::of(&expected));
-    assert!(got == expected);
-    pcm.stop().unwrap();
-    pcm.close().unwrap();
 }
 
-#[test]
-fn pause_and_resume_keep_the_position_monotonic() {
-    let (sim, frontend, handle) = setup();
-    let mut pcm = frontend.open_unique_id("spk", &request(480, 1920)).unwrap();
-    pcm.prepare().unwrap();
-    let tone = Tone {
-        frequency_hz: 440,
-        rate: 48_000,
-        channels: 2,
-        level_millidb: -6000,
-    };
-    let audio = tone.render_s16le(9_600);
-    pcm.write(&audio[..4 * 1920]).unwrap();
-    pcm.start().unwrap();
-    pcm.write(&audio[4 * 1920..4 * 4800]).unwrap();
-    pcm.pause().unwrap();
-    let paused_at = pcm.position();
-    // Time passes while paused: the position must not move.
-    sim.advance_to(sim.now_ns() + 200_000_000);
-    frontend.poll();
-    pcm.write_ready().unwrap();
-    assert_eq!(pcm.position(), paused_at);
-    pcm.resume().unwrap();
-    pcm.write(&audio[4 * 4800..]).unwrap();
-    pcm.drain().unwrap();
-    assert!(pcm.position() >= paused_at);
-    assert_eq!(pcm.position(), 9_600);
-    assert!(handle.played("spk") == audio);
+per_backend! {
+    fn pause_and_resume_keep_the_position_monotonic(profile) {
+        let (sim, frontend, handle) = setup(profile);
+        let mut pcm = frontend.open_unique_id("spk", &request(480, 1920)).unwrap();
+        pcm.prepare().unwrap();
+        let tone = Tone {
+            frequency_hz: 440,
+            rate: 48_000,
+            channels: 2,
+            level_millidb: -6000,
+        };
+        let audio = tone.render_s16le(9_600);
+        pcm.write(&audio[..4 * 1920]).unwrap();
+        pcm.start().unwrap();
+        pcm.write(&audio[4 * 1920..4 * 4800]).unwrap();
+        pcm.pause().unwrap();
+        let paused_at = pcm.position();
+        // Time passes while paused: the position must not move.
+        sim.advance_to(sim.now_ns() + 200_000_000);
+        frontend.poll();
+        pcm.write_ready().unwrap();
+        assert_eq!(pcm.position(), paused_at);
+        pcm.resume().unwrap();
+        pcm.write(&audio[4 * 4800..]).unwrap();
+        pcm.drain().unwrap();
+        assert!(pcm.position() >= paused_at);
+        assert_eq!(pcm.position(), 9_600);
+        assert!(handle.played("spk") == audio);
+    }
 }
 
-#[test]
-fn volume_and_mute_reach_the_backend() {
-    let (_sim, frontend, _handle) = setup();
-    let mut pcm = frontend.open_unique_id("spk", &request(480, 1920)).unwrap();
-    pcm.prepare().unwrap();
-    pcm.set_volume(&[-6000, -12000]).unwrap();
-    let mut values = [0i32; 2];
-    assert_eq!(pcm.volume(&mut values).unwrap(), 2);
-    assert_eq!(values, [-6000, -12000]);
-    pcm.set_mute(true).unwrap();
-    pcm.set_mute(false).unwrap();
-    assert!(pcm.set_volume(&[0]).is_err(), "one value per channel");
+per_backend! {
+    fn volume_and_mute_reach_the_backend(profile) {
+        let (_sim, frontend, handle) = setup(profile);
+        let mut pcm = frontend.open_unique_id("spk", &request(480, 1920)).unwrap();
+        pcm.prepare().unwrap();
+        if !profile.has_volume() {
+            // snd_be has no volume or mute handler: -EINVAL, which the
+            // application sees as Unsupported; the stream stays usable.
+            let mut values = [0i32; 2];
+            let kinds = [
+                pcm.set_volume(&[-6000, -12000]).unwrap_err().kind(),
+                pcm.volume(&mut values).unwrap_err().kind(),
+                pcm.set_mute(true).unwrap_err().kind(),
+                pcm.set_mute(false).unwrap_err().kind(),
+            ];
+            assert_eq!(kinds, [ErrorKind::Unsupported; 4], "{profile}");
+            assert_eq!(pcm.state(), StreamState::Prepared, "{profile}");
+            let audio = vec![7u8; 1920 * 4];
+            let mut done = 0;
+            while done < audio.len() {
+                done += pcm.write(&audio[done..]).unwrap() * 4;
+            }
+            if pcm.state() == StreamState::Prepared {
+                pcm.start().unwrap();
+            }
+            pcm.drain().unwrap();
+            assert!(handle.played("spk") == audio, "{profile}: plays after the refusals");
+            return;
+        }
+        pcm.set_volume(&[-6000, -12000]).unwrap();
+        let mut values = [0i32; 2];
+        assert_eq!(pcm.volume(&mut values).unwrap(), 2);
+        assert_eq!(values, [-6000, -12000]);
+        pcm.set_mute(true).unwrap();
+        pcm.set_mute(false).unwrap();
+        assert!(pcm.set_volume(&[0]).is_err(), "one value per channel");
+    }
 }
 
-#[test]
-fn two_streams_play_at_once() {
-    let mut spec = SimVsndSpec::simple();
-    let second = xensnd::sim::vsnd::SimPcmSpec {
-        name: "second".into(),
-        nodes: vec![],
-        streams: vec![xensnd::sim::vsnd::SimStreamSpec {
-            unique_id: "spk2".into(),
-            playback: true,
+per_backend! {
+    fn two_streams_play_at_once(profile) {
+        let mut spec = SimVsndSpec::simple();
+        let second = xensnd::sim::vsnd::SimPcmSpec {
+            name: "second".into(),
             nodes: vec![],
-        }],
-    };
-    spec.pcms.push(second);
-    let (_sim, frontend, handle) = setup_with(&spec, vec![], FrontendOptions::default());
-    let mut a = frontend.open_unique_id("spk", &request(480, 1920)).unwrap();
-    let mut b = frontend
-        .open_unique_id("spk2", &request(480, 1920))
-        .unwrap();
-    a.prepare().unwrap();
-    b.prepare().unwrap();
-    a.start().unwrap();
-    b.start().unwrap();
-    let ta = Tone {
-        frequency_hz: 440,
-        rate: 48_000,
-        channels: 2,
-        level_millidb: -6000,
-    }
-    .render_s16le(24_000);
-    let tb = Tone {
-        frequency_hz: 880,
-        rate: 48_000,
-        channels: 2,
-        level_millidb: -6000,
-    }
-    .render_s16le(24_000);
-    let (mut da, mut db) = (0, 0);
-    while da < ta.len() || db < tb.len() {
-        let mut progress = false;
-        if da < ta.len() {
-            match a.try_write(&ta[da..(da + 1920).min(ta.len())]) {
-                Ok(n) => {
-                    da += n * 4;
-                    progress = true;
+            streams: vec![xensnd::sim::vsnd::SimStreamSpec {
+                unique_id: "spk2".into(),
+                playback: true,
+                nodes: vec![],
+            }],
+        };
+        spec.pcms.push(second);
+        let (_sim, frontend, handle) = setup_with(profile, &spec, vec![], FrontendOptions::default());
+        let mut a = frontend.open_unique_id("spk", &request(480, 1920)).unwrap();
+        let mut b = frontend
+            .open_unique_id("spk2", &request(480, 1920))
+            .unwrap();
+        a.prepare().unwrap();
+        b.prepare().unwrap();
+        a.start().unwrap();
+        b.start().unwrap();
+        let ta = Tone {
+            frequency_hz: 440,
+            rate: 48_000,
+            channels: 2,
+            level_millidb: -6000,
+        }
+        .render_s16le(24_000);
+        let tb = Tone {
+            frequency_hz: 880,
+            rate: 48_000,
+            channels: 2,
+            level_millidb: -6000,
+        }
+        .render_s16le(24_000);
+        let (mut da, mut db) = (0, 0);
+        while da < ta.len() || db < tb.len() {
+            let mut progress = false;
+            if da < ta.len() {
+                match a.try_write(&ta[da..(da + 1920).min(ta.len())]) {
+                    Ok(n) => {
+                        da += n * 4;
+                        progress = true;
+                    }
+                    Err(e) => assert_eq!(xensnd::pcm::Error::kind(&e), ErrorKind::WouldBlock),
                 }
-                Err(e) => assert_eq!(xensnd::pcm::Error::kind(&e), ErrorKind::WouldBlock),
+            }
+            if db < tb.len() {
+                match b.try_write(&tb[db..(db + 1920).min(tb.len())]) {
+                    Ok(n) => {
+                        db += n * 4;
+                        progress = true;
+                    }
+                    Err(e) => assert_eq!(xensnd::pcm::Error::kind(&e), ErrorKind::WouldBlock),
+                }
+            }
+            if !progress {
+                frontend.with_platform(|xen| {
+                    use xensnd::xen::Clock;
+                    let deadline = xen.now_ns() + 1_000_000;
+                    xen.wait_until(deadline);
+                });
             }
         }
-        if db < tb.len() {
-            match b.try_write(&tb[db..(db + 1920).min(tb.len())]) {
-                Ok(n) => {
-                    db += n * 4;
-                    progress = true;
-                }
-                Err(e) => assert_eq!(xensnd::pcm::Error::kind(&e), ErrorKind::WouldBlock),
+        a.drain().unwrap();
+        b.drain().unwrap();
+        assert!(handle.played("spk") == ta);
+        assert!(handle.played("spk2") == tb);
+    }
+}
+
+per_backend! {
+    fn backend_restart_disconnects_then_reconnects(profile) {
+        let (sim, frontend, handle) = setup(profile);
+        let mut pcm = frontend.open_unique_id("spk", &request(480, 1920)).unwrap();
+        pcm.prepare().unwrap();
+        let audio = Tone {
+            frequency_hz: 440,
+            rate: 48_000,
+            channels: 2,
+            level_millidb: -6000,
+        }
+        .render_s16le(4_800);
+        pcm.write(&audio).unwrap();
+        sim.run_until_idle(100);
+        let played_before = pcm.position();
+        assert!(played_before > 0, "some of the audio was played");
+        handle.restart();
+        // Let the backend tear down and come back to InitWait; the frontend
+        // follows through its watch.
+        sim.run_until_idle(100);
+        let error = pcm.write(&audio).unwrap_err();
+        assert_eq!(xensnd::pcm::Error::kind(&error), ErrorKind::Disconnected);
+        assert_eq!(pcm.state(), StreamState::Open);
+        // The position stays the last one the old connection reported (an app
+        // resumes from it), not the new connection's zero.
+        assert_eq!(pcm.position(), played_before);
+        let _ = pcm.write(&audio);
+        assert_eq!(pcm.position(), played_before, "still after a second try");
+        assert_eq!(frontend.connected_devices(), 1, "the frontend reconnected");
+        assert_eq!(
+            handle.0.borrow().history.len(),
+            2,
+            "first connection torn down"
+        );
+        // Prepare again and play on the new connection.
+        pcm.prepare().unwrap();
+        pcm.write(&audio).unwrap();
+        pcm.drain().unwrap();
+        let recorded = handle.played("spk");
+        assert!(recorded.ends_with(&audio));
+        // Nothing of the first connection is still granted except live pages.
+        let _ = sim;
+    }
+}
+
+per_backend! {
+    fn a_silent_backend_times_out_with_a_clear_error(profile) {
+        let options = FrontendOptions {
+            request_timeout_ns: 50_000_000,
+            ..FrontendOptions::default()
+        };
+        let (_sim, frontend, handle) = setup_with(profile, &SimVsndSpec::simple(), vec![], options);
+        handle.set_silent(true);
+        // The HW_PARAM_QUERY times out and negotiation falls back to XenStore.
+        let mut pcm = frontend.open_unique_id("spk", &request(480, 1920)).unwrap();
+        assert!(!pcm.negotiation().backend_answered);
+        let error = pcm.prepare().unwrap_err();
+        assert_eq!(xensnd::pcm::Error::kind(&error), ErrorKind::Timeout);
+        // A late answer must not complete a newer request.
+        handle.set_silent(false);
+        pcm.prepare().unwrap();
+        assert_eq!(pcm.state(), StreamState::Prepared);
+    }
+}
+
+per_backend! {
+    fn teardown_revokes_every_grant(profile) {
+        let (sim, frontend, _handle) = setup(profile);
+        let mut pcm = frontend.open_unique_id("spk", &request(480, 1920)).unwrap();
+        pcm.prepare().unwrap();
+        pcm.close().unwrap();
+        drop(pcm);
+        frontend.shutdown();
+        sim.run_until_idle(100);
+        assert_eq!(sim.granted_refs(GUEST), Vec::<u32>::new(), "grants leaked");
+        assert_eq!(frontend.leftover_grants(), 0);
+    }
+}
+
+per_backend! {
+    fn playback_that_runs_dry_mid_stream_recovers_sample_exact_and_drains(profile) {
+        let (sim, frontend, handle) = setup(profile);
+        let mut pcm = frontend.open_unique_id("spk", &request(480, 1920)).unwrap();
+        pcm.prepare().unwrap();
+        let audio: Vec<u8> = (0..4 * 9600u32).map(|i| (i * 7 + i / 251) as u8).collect();
+        let mut done = 0;
+        // Three dry spells: a buffer and a half, then the application
+        // sleeps 150 ms (the backend plays everything and runs dry).
+        for spell in 0..3 {
+            let end = (done + 4 * 2880).min(audio.len());
+            while done < end {
+                done += pcm.write(&audio[done..end]).unwrap() * 4;
             }
+            if pcm.state() == StreamState::Prepared {
+                pcm.start().unwrap();
+            }
+            sim.run_until(sim.now_ns() + 150_000_000);
+            assert_eq!(pcm.state(), StreamState::Running, "{profile}: spell {spell}");
         }
-        if !progress {
-            frontend.with_platform(|xen| {
-                use xensnd::xen::Clock;
-                let deadline = xen.now_ns() + 1_000_000;
-                xen.wait_until(deadline);
-            });
+        while done < audio.len() {
+            done += pcm.write(&audio[done..]).unwrap() * 4;
         }
+        let before = sim.now_ns();
+        pcm.drain().unwrap();
+        // The last 960 frames: 20 ms, and a position within a period or a
+        // timer tick of them.
+        let took = sim.now_ns() - before;
+        assert!(took <= 60_000_000, "{profile}: drain took {took} ns");
+        assert_eq!(pcm.position(), 9600, "{profile}");
+        assert!(handle.played("spk") == audio, "{profile}: audio differs");
+        let underruns = pcm.counters().underruns;
+        assert_eq!(underruns, 3, "{profile}: one underrun per dry spell");
+        pcm.close().unwrap();
     }
-    a.drain().unwrap();
-    b.drain().unwrap();
-    assert!(handle.played("spk") == ta);
-    assert!(handle.played("spk2") == tb);
-}
-
-#[test]
-fn backend_restart_disconnects_then_reconnects() {
-    let (sim, frontend, handle) = setup();
-    let mut pcm = frontend.open_unique_id("spk", &request(480, 1920)).unwrap();
-    pcm.prepare().unwrap();
-    let audio = Tone {
-        frequency_hz: 440,
-        rate: 48_000,
-        channels: 2,
-        level_millidb: -6000,
-    }
-    .render_s16le(4_800);
-    pcm.write(&audio).unwrap();
-    sim.run_until_idle(100);
-    let played_before = pcm.position();
-    assert!(played_before > 0, "some of the audio was played");
-    handle.restart();
-    // Let the backend tear down and come back to InitWait; the frontend
-    // follows through its watch.
-    sim.run_until_idle(100);
-    let error = pcm.write(&audio).unwrap_err();
-    assert_eq!(xensnd::pcm::Error::kind(&error), ErrorKind::Disconnected);
-    assert_eq!(pcm.state(), StreamState::Open);
-    // The position stays the last one the old connection reported (an app
-    // resumes from it), not the new connection's zero.
-    assert_eq!(pcm.position(), played_before);
-    let _ = pcm.write(&audio);
-    assert_eq!(pcm.position(), played_before, "still after a second try");
-    assert_eq!(frontend.connected_devices(), 1, "the frontend reconnected");
-    assert_eq!(
-        handle.0.borrow().history.len(),
-        2,
-        "first connection torn down"
-    );
-    // Prepare again and play on the new connection.
-    pcm.prepare().unwrap();
-    pcm.write(&audio).unwrap();
-    pcm.drain().unwrap();
-    let recorded = handle.played("spk");
-    assert!(recorded.ends_with(&audio));
-    // Nothing of the first connection is still granted except live pages.
-    let _ = sim;
-}
-
-#[test]
-fn a_silent_backend_times_out_with_a_clear_error() {
-    let options = FrontendOptions {
-        request_timeout_ns: 50_000_000,
-        ..FrontendOptions::default()
-    };
-    let (_sim, frontend, handle) = setup_with(&SimVsndSpec::simple(), vec![], options);
-    handle.set_silent(true);
-    // The HW_PARAM_QUERY times out and negotiation falls back to XenStore.
-    let mut pcm = frontend.open_unique_id("spk", &request(480, 1920)).unwrap();
-    assert!(!pcm.negotiation().backend_answered);
-    let error = pcm.prepare().unwrap_err();
-    assert_eq!(xensnd::pcm::Error::kind(&error), ErrorKind::Timeout);
-    // A late answer must not complete a newer request.
-    handle.set_silent(false);
-    pcm.prepare().unwrap();
-    assert_eq!(pcm.state(), StreamState::Prepared);
-}
-
-#[test]
-fn teardown_revokes_every_grant() {
-    let (sim, frontend, _handle) = setup();
-    let mut pcm = frontend.open_unique_id("spk", &request(480, 1920)).unwrap();
-    pcm.prepare().unwrap();
-    pcm.close().unwrap();
-    drop(pcm);
-    frontend.shutdown();
-    sim.run_until_idle(100);
-    assert_eq!(sim.granted_refs(GUEST), Vec::<u32>::new(), "grants leaked");
-    assert_eq!(frontend.leftover_grants(), 0);
 }

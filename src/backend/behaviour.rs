@@ -43,8 +43,7 @@ pub enum EventTiming {
     PeriodBoundary,
     /// From a timer once per period (snd_be: `period_frames * 1000 / rate`
     /// whole milliseconds, started at TRIGGER START), carrying the position
-    /// at that moment, which keeps advancing while a playback stream runs
-    /// dry.
+    /// of a snd_be-like device at that moment (see [`super::pacing`]).
     Timer,
 }
 
@@ -143,10 +142,13 @@ impl Behaviour {
     /// to a power of two frames. The device buffer is `buffer_sz / frame`
     /// frames, as snd_be asks ALSA (and as this engine always does).
     ///
-    /// Not modelled: snd_be's position jumping back to the frames written
-    /// once ALSA reports an xrun, and restarting from 0 after STOP and
-    /// START (its audio timestamp restarts); both break Linux's frontend,
-    /// which computes unsigned deltas.
+    /// Its positions follow `AlsaPcm.cpp` (see [`super::pacing`]): the
+    /// device's pointer plus the frames written at the last underrun; the
+    /// tick that finds a playback device dry reports past the data written,
+    /// later ticks exactly the data written (ALSA is in XRUN); a WRITE
+    /// recovers and positions continue from the data written; after STOP
+    /// and START the position restarts at the frames written at the last
+    /// underrun (0 if none), below what was reported before.
     pub const SND_BE_LIKE: Behaviour = Behaviour {
         directory_writable: true,
         volume: false,

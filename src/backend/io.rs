@@ -100,6 +100,25 @@ impl MemorySink {
         self.bytes.borrow().clone()
     }
 
+    /// How many bytes were written so far.
+    pub fn len(&self) -> usize {
+        self.bytes.borrow().len()
+    }
+
+    /// Whether nothing was written so far.
+    pub fn is_empty(&self) -> bool {
+        self.bytes.borrow().is_empty()
+    }
+
+    /// A copy of the bytes written from byte `start` on.
+    pub fn bytes_from(&self, start: usize) -> Vec<u8> {
+        self.bytes
+            .borrow()
+            .get(start..)
+            .unwrap_or_default()
+            .to_vec()
+    }
+
     /// The parameters of the last OPEN.
     pub fn params(&self) -> Option<PcmParams> {
         *self.params.borrow()

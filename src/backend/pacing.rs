@@ -36,10 +36,34 @@
 //! underran (or drained); at TRIGGER STOP what was written but not played
 //! is dropped.
 //!
-//! With [`EventTiming::Timer`] (the snd_be-like behaviour), an event is due
-//! every timer tick (`period_frames * 1000 / rate` whole milliseconds, at
-//! least 1, from TRIGGER START), carrying the position then, and a running
-//! playback stream keeps advancing whatever was written.
+//! # The snd_be-like device ([`EventTiming::Timer`])
+//! snd_be (`AlsaPcm.cpp`) starts a timer at TRIGGER START (and RESUME)
+//! ticking every `period_frames * 1000 / rate` whole milliseconds (here at
+//! least 1) and stops it at PAUSE and STOP. Each tick it asks ALSA for the
+//! stream's status and reports, in bytes:
+//! - while ALSA's state read at the start of the status call is not XRUN:
+//!   the frames of the audio timestamp (the device's hardware pointer since
+//!   its last `prepare`) plus `mFrameUnderrun`, the frames written when the
+//!   last underrun was recovered (0 at OPEN);
+//! - once ALSA is in XRUN: `mFrameWritten`, every frame written since OPEN.
+//!
+//! ALSA (stop threshold = the buffer) goes to XRUN as soon as it finds the
+//! hardware pointer at or past the frames in the device: at the device's
+//! next period interrupt (the pointer stops there, on a period boundary),
+//! or earlier at a tick's status call, which still returns the state from
+//! before. So a tick between the end of the data and that interrupt
+//! reports a position *past* the data written (by less than a period), and
+//! every later tick reports exactly the data written: the position goes
+//! back once. A WRITE in XRUN recovers (`snd_pcm_recover` prepares the
+//! device: pointer 0), sets `mFrameUnderrun = mFrameWritten`, writes and
+//! starts the device again: positions continue from the data written.
+//! TRIGGER STOP is `snd_pcm_drop` + `snd_pcm_prepare`: the data queued in
+//! the device is dropped and the pointer restarts at 0, so after STOP and
+//! START the position restarts at `mFrameUnderrun` (0 if the stream never
+//! underran), below what was reported before. Both counters are reset only
+//! by OPEN. A playback START with no data in the device is accepted and the
+//! device waits for data (dmix, ALSA's default device, is "run pending");
+//! capture has no overrun modelled (the engine captures on READ).
 //!
 //! With [`EventTiming::PeriodBoundary`], one event is due each time the
 //! position passes a multiple of the period by one frame; a late caller
@@ -77,6 +101,16 @@ pub struct PositionClock {
     next_tick_ns: Option<u64>,
     /// The position when the clock last started.
     position_at_run: u64,
+    /// Timer (snd_be-like): `mFrameUnderrun` in bytes, the frames written
+    /// when the last underrun was recovered (0 at OPEN).
+    underrun_base: u64,
+    /// Timer, playback: bytes written into the device since it was last
+    /// prepared (OPEN, STOP, underrun recovery).
+    device_bytes: u64,
+    /// Timer, playback: ALSA's state is XRUN (the device ran dry).
+    xrun: bool,
+    /// Timer, playback: started with no data; the pointer waits for data.
+    waiting: bool,
 }
 
 impl PositionClock {
@@ -104,6 +138,10 @@ impl PositionClock {
             dry_reported: 0,
             next_tick_ns: None,
             position_at_run: 0,
+            underrun_base: 0,
+            device_bytes: 0,
+            xrun: false,
+            waiting: false,
         }
     }
 
@@ -121,6 +159,38 @@ impl PositionClock {
     fn written_frames_bytes(&self) -> Option<u64> {
         let frame = u64::from(self.frame_bytes);
         self.written.map(|written| written / frame * frame)
+    }
+
+    /// Timer, playback: whole frames in the device since it was prepared.
+    fn device_frames_bytes(&self) -> u64 {
+        let frame = u64::from(self.frame_bytes);
+        self.device_bytes / frame * frame
+    }
+
+    /// Timer, playback: where the device's pointer is when the period
+    /// interrupt that finds it dry comes (the first period boundary since
+    /// its start at or past the data it holds); `None` otherwise.
+    fn xrun_interrupt(&self) -> Option<u64> {
+        if self.timing != EventTiming::Timer || self.written.is_none() || self.waiting || self.xrun
+        {
+            return None;
+        }
+        let held = self.device_frames_bytes();
+        let period = u64::from(self.period_bytes);
+        let periods = if period == 0 {
+            0
+        } else {
+            held.div_ceil(period)
+        };
+        Some(
+            self.underrun_base
+                .saturating_add(periods.saturating_mul(period).max(held)),
+        )
+    }
+
+    /// Timer, playback: whether the device is in XRUN (ran dry).
+    pub fn is_xrun(&self) -> bool {
+        self.xrun
     }
 
     /// Playback with period-boundary events: where the device stops when it
@@ -150,6 +220,13 @@ impl PositionClock {
         if !self.running {
             return;
         }
+        if self.timing == EventTiming::Timer && (self.xrun || self.waiting) {
+            // The device is not moving (stopped by its xrun, or waiting
+            // for its first data).
+            self.last_ns = self.last_ns.max(now_ns);
+            self.carry = 0;
+            return;
+        }
         let elapsed = now_ns.saturating_sub(self.last_ns);
         self.last_ns = self.last_ns.max(now_ns);
         let total = u128::from(elapsed) * u128::from(self.rate) + self.carry;
@@ -157,6 +234,14 @@ impl PositionClock {
         self.carry = total % NANOS_PER_SECOND;
         let advanced = u128::from(self.position) + frames * u128::from(self.frame_bytes);
         let mut position = u64::try_from(advanced).unwrap_or(u64::MAX);
+        if let Some(interrupt) = self.xrun_interrupt() {
+            if position >= interrupt {
+                // The device's period interrupt finds it dry: ALSA stops it.
+                position = interrupt.max(self.position);
+                self.carry = 0;
+                self.xrun = true;
+            }
+        }
         if let Some(stop) = self.dry_stop() {
             if position >= stop {
                 // Underrun detected: the device holds (the time is lost).
@@ -170,6 +255,25 @@ impl PositionClock {
     /// Playback: the frontend wrote `bytes` more.
     pub fn supply(&mut self, now_ns: u64, bytes: u32) {
         self.advance(now_ns);
+        if self.timing == EventTiming::Timer && self.written.is_some() {
+            if self.xrun {
+                // snd_pcm_recover (prepare: the pointer restarts at 0),
+                // mFrameUnderrun = mFrameWritten, write, start again.
+                self.underrun_base = self.written_frames_bytes().unwrap_or(0);
+                self.position = self.underrun_base;
+                self.device_bytes = 0;
+                self.xrun = false;
+                self.waiting = false;
+                self.last_ns = self.last_ns.max(now_ns);
+                self.carry = 0;
+            } else if self.waiting {
+                // The first data of a device started empty: it starts now.
+                self.waiting = false;
+                self.last_ns = self.last_ns.max(now_ns);
+                self.carry = 0;
+            }
+            self.device_bytes = self.device_bytes.saturating_add(u64::from(bytes));
+        }
         if let Some(written) = self.written.as_mut() {
             *written = written.saturating_add(u64::from(bytes));
         }
@@ -182,6 +286,13 @@ impl PositionClock {
             self.last_ns = now_ns;
             self.position_at_run = self.position;
             self.next_tick_ns = self.tick_ns().and_then(|tick| now_ns.checked_add(tick));
+            if self.timing == EventTiming::Timer
+                && self.written.is_some()
+                && !self.xrun
+                && self.device_frames_bytes() == 0
+            {
+                self.waiting = true;
+            }
         }
     }
 
@@ -197,6 +308,15 @@ impl PositionClock {
     pub fn stop(&mut self, now_ns: u64) {
         self.pause(now_ns);
         self.carry = 0;
+        if self.timing == EventTiming::Timer {
+            // snd_pcm_drop + snd_pcm_prepare: queued data dropped, pointer
+            // back to 0; mFrameWritten and mFrameUnderrun stay.
+            self.position = self.underrun_base;
+            self.device_bytes = 0;
+            self.xrun = false;
+            self.waiting = false;
+            return;
+        }
         if let Some(written) = self.written.as_mut() {
             *written = self.position;
         }
@@ -249,8 +369,26 @@ impl PositionClock {
                 return None;
             }
             self.next_tick_ns = now_ns.checked_add(tick);
-            self.reported_position = self.position;
-            return Some(self.position);
+            if self.xrun {
+                // ALSA in XRUN: snd_be reports mFrameWritten.
+                let written = self.written_frames_bytes().unwrap_or(self.position);
+                self.reported_position = written;
+                return Some(written);
+            }
+            // The state was read before the status call updated the
+            // pointer: a tick that finds the device dry still reports it.
+            let reported = self.position;
+            if self.written.is_some()
+                && !self.waiting
+                && self.position
+                    >= self
+                        .underrun_base
+                        .saturating_add(self.device_frames_bytes())
+            {
+                self.xrun = true;
+            }
+            self.reported_position = reported;
+            return Some(reported);
         }
         if let Some(written) = self.dry_point_unreported() {
             self.dry_reported = written;

@@ -6,11 +6,9 @@
 //! to s16_le, s32_le and float_le samples (saturating) and mute to every
 //! format (the format's silence).
 //!
-//! G.711 (ITU-T G.711, the segment tables of its μ-law and A-law encoders)
-//! for the `mu_law`/`a_law` formats: [`mulaw_encode`] takes a 16-bit
-//! sample to the 14-bit μ-law range (bias 132, clipped at 32635),
-//! [`alaw_encode`] to A-law's 13 bits; the decoders give the segment's
-//! midpoint as a 16-bit sample.
+//! G.711 for the `mu_law`/`a_law` formats is the frontend's
+//! ([`crate::pcm::convert`]: as alsa-lib and Linux convert 16-bit PCM,
+//! symmetric in the sign), re-exported here: one definition for both ends.
 #![forbid(unsafe_code)]
 
 use super::hw::{sample_bytes, PcmParams};
@@ -166,80 +164,6 @@ fn scale_sample(format: u8, gain: f64, sample: &mut [u8]) {
     }
 }
 
-/// Bias added to a μ-law magnitude before the segment search (G.711).
-const MULAW_BIAS: i32 = 0x84;
-/// Largest μ-law magnitude before the bias (the top of the last segment).
-const MULAW_CLIP: i32 = 32_635;
-
-/// The segment (exponent) of a biased or shifted magnitude: the position of
-/// its highest set bit above bit `low`, at most 7.
-fn segment(magnitude: i32, low: u32) -> u32 {
-    let bits = 32 - (magnitude >> low).max(0).leading_zeros();
-    bits.min(8).saturating_sub(1).min(7)
-}
-
-/// The G.711 μ-law code of a 16-bit linear sample.
-pub fn mulaw_encode(sample: i16) -> u8 {
-    let value = i32::from(sample);
-    let sign = if value < 0 { 0x80 } else { 0 };
-    let magnitude = value.abs().min(MULAW_CLIP) + MULAW_BIAS;
-    let exponent = segment(magnitude, 7);
-    let mantissa = (magnitude >> (exponent + 3)) & 0x0f;
-    !(sign | ((exponent as i32) << 4) | mantissa) as u8
-}
-
-/// The 16-bit linear value of a G.711 μ-law code.
-pub fn mulaw_decode(code: u8) -> i16 {
-    let code = !code;
-    let exponent = u32::from((code >> 4) & 0x07);
-    let mantissa = i32::from(code & 0x0f);
-    let magnitude = (((mantissa << 3) + MULAW_BIAS) << exponent) - MULAW_BIAS;
-    let value = if code & 0x80 != 0 {
-        -magnitude
-    } else {
-        magnitude
-    };
-    value as i16
-}
-
-/// The G.711 A-law code of a 16-bit linear sample (13 significant bits).
-pub fn alaw_encode(sample: i16) -> u8 {
-    let value = i32::from(sample) >> 3;
-    let (mask, magnitude) = if value >= 0 {
-        (0xd5u8, value)
-    } else {
-        (0x55u8, -value - 1)
-    };
-    // Segments end at 0x1f, 0x3f, 0x7f, ..., 0xfff.
-    let segment = (32 - magnitude.leading_zeros()).saturating_sub(5);
-    if segment > 7 {
-        return 0x7f ^ mask;
-    }
-    let mantissa = if segment < 2 {
-        (magnitude >> 1) & 0x0f
-    } else {
-        (magnitude >> segment) & 0x0f
-    };
-    (((segment as i32) << 4) | mantissa) as u8 ^ mask
-}
-
-/// The 16-bit linear value of a G.711 A-law code.
-pub fn alaw_decode(code: u8) -> i16 {
-    let code = code ^ 0x55;
-    let mut magnitude = i32::from(code & 0x0f) << 4;
-    let segment = u32::from((code & 0x70) >> 4);
-    match segment {
-        0 => magnitude += 8,
-        1 => magnitude += 0x108,
-        _ => {
-            magnitude += 0x108;
-            magnitude <<= segment - 1;
-        }
-    }
-    let value = if code & 0x80 != 0 {
-        magnitude
-    } else {
-        -magnitude
-    };
-    value as i16
-}
+/// G.711 is converted by the one implementation both ends share
+/// ([`crate::pcm::convert`], alsa-lib's `s16_to_alaw`/`s16_to_ulaw` rule).
+pub use crate::pcm::convert::{alaw_decode, alaw_encode, mulaw_decode, mulaw_encode};

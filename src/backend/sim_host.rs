@@ -26,9 +26,67 @@ use core::cell::RefCell;
 use super::buffer::GrantMapper;
 use super::io::{MemorySink, NullSink, SilenceSource, Sink, Source};
 use super::xenbus::{Device, DeviceSet, DeviceSettings, StreamInfo, StreamSummary, XenBusHost};
-use super::Direction;
+use super::{Behaviour, Direction};
 use crate::sim::{ConnId, SimCore, SimPage, SimPeer, SimXen};
 use crate::xen::{DomId, Gfn, GrantRef, SharedPage, XenError};
+
+/// The backends the simulator can run: ours, or one that behaves like
+/// xen-troops snd_be on libxenbe (see [`Behaviour::SND_BE_LIKE`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BackendProfile {
+    /// `sndback`: [`Behaviour::SNDBACK`], whole frames required.
+    Sndback,
+    /// snd_be-like: [`Behaviour::SND_BE_LIKE`] (directory mapped
+    /// read-write, no volume or mute, timer-driven positions as ALSA
+    /// reports them, period rounded to a power of two frames); READ and
+    /// WRITE lengths are not checked for whole frames (snd_be converts
+    /// them with `snd_pcm_bytes_to_frames`).
+    SndBeLike,
+}
+
+impl BackendProfile {
+    /// Every profile, ours first.
+    pub const ALL: [BackendProfile; 2] = [BackendProfile::Sndback, BackendProfile::SndBeLike];
+
+    /// A short name for test names and messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendProfile::Sndback => "sndback",
+            BackendProfile::SndBeLike => "snd_be-like",
+        }
+    }
+
+    /// The engine's behaviour.
+    pub fn behaviour(self) -> Behaviour {
+        match self {
+            BackendProfile::Sndback => Behaviour::SNDBACK,
+            BackendProfile::SndBeLike => Behaviour::SND_BE_LIKE,
+        }
+    }
+
+    /// Whether SET_VOLUME, GET_VOLUME, MUTE and UNMUTE are served.
+    pub fn has_volume(self) -> bool {
+        self.behaviour().volume
+    }
+
+    /// A dom0 backend's settings ([`DeviceSettings::dom0`]) for this profile.
+    pub fn settings(self, max_buffer_bytes: u32) -> DeviceSettings {
+        self.apply(DeviceSettings::dom0(max_buffer_bytes))
+    }
+
+    /// `settings` with this profile's behaviour and frame check.
+    pub fn apply(self, mut settings: DeviceSettings) -> DeviceSettings {
+        settings.behaviour = self.behaviour();
+        settings.whole_frames = self == BackendProfile::Sndback;
+        settings
+    }
+}
+
+impl core::fmt::Display for BackendProfile {
+    fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        formatter.write_str(self.name())
+    }
+}
 
 /// Handles of pages the engine dropped, waiting to be unmapped.
 #[derive(Debug, Clone, Default)]

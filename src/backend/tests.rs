@@ -529,11 +529,11 @@ fn stop_drops_what_was_not_played_and_an_empty_start_waits() {
 }
 
 #[test]
-fn timer_events_come_once_per_period_and_pass_the_written_end() {
-    // 48 kHz, 4-byte frames, period 960 frames: a tick every 20 ms; 2000
-    // frames written.
-    let mut clock = PositionClock::new(48_000, 4, 3840, true, EventTiming::Timer);
-    clock.supply(0, 8000);
+fn timer_events_come_once_per_period_and_pass_the_written_end_once() {
+    // 48 kHz, 4-byte frames, device period 1000 frames (4000 bytes): a tick
+    // every 20 ms (960 frames); 2250 frames written.
+    let mut clock = PositionClock::new(48_000, 4, 4000, true, EventTiming::Timer);
+    clock.supply(0, 9000);
     assert_eq!(clock.next_due_ns(), None, "not before START");
     clock.run(5 * MS);
     assert_eq!(clock.next_due_ns(), Some(25 * MS));
@@ -545,23 +545,92 @@ fn timer_events_come_once_per_period_and_pass_the_written_end() {
             (25, 3840),
             (45, 7680),
             (65, 11_520),
-            (85, 15_360),
-            (105, 19_200)
+            (85, 9000),
+            (105, 9000)
         ],
-        "one per tick, past the 8000 bytes written"
+        "one per tick; the tick between the end of the data (9000) and the \
+         period interrupt that stops the device (12000) reports past it, \
+         then ALSA is in XRUN and snd_be reports the bytes written"
     );
+    assert!(clock.is_xrun());
     clock.pause(110 * MS);
     assert_eq!(clock.next_due_ns(), None);
     clock.run(200 * MS);
     assert_eq!(clock.next_due_ns(), Some(220 * MS));
-    // A late host: one event at the time it comes, the next a tick later
-    // (paused at 105 ms of running, then 50 ms more).
-    assert_eq!(clock.take_due(250 * MS), Some((105 + 50) * 48 * 4));
+    // A late host: one event at the time it comes, the next a tick later.
+    assert_eq!(clock.take_due(250 * MS), Some(9000));
     assert_eq!(clock.next_due_ns(), Some(270 * MS));
     // A period under a millisecond ticks every millisecond.
     let mut fast = PositionClock::new(48_000, 4, 40, false, EventTiming::Timer);
     fast.run(0);
     assert_eq!(fast.next_due_ns(), Some(MS));
+}
+
+#[test]
+fn timer_positions_after_an_underrun_continue_from_the_data_written() {
+    let mut clock = PositionClock::new(48_000, 4, 3840, true, EventTiming::Timer);
+    clock.supply(0, 4000);
+    clock.run(0);
+    // 20 ms = 960 frames < 1000 written; the period interrupt at 1920
+    // frames finds the device dry before the 40 ms tick: XRUN, so the tick
+    // reports the bytes written (never past them).
+    assert_eq!(
+        events_until(&mut clock, 60 * MS),
+        vec![(20, 3840), (40, 4000), (60, 4000)]
+    );
+    assert_eq!(
+        clock.position(),
+        7680,
+        "the pointer stopped at the interrupt"
+    );
+    // A WRITE recovers: mFrameUnderrun = 1000 frames, the device restarts.
+    clock.supply(70 * MS, 8000);
+    assert!(!clock.is_xrun());
+    assert_eq!(clock.position(), 4000);
+    assert_eq!(
+        events_until(&mut clock, 100 * MS),
+        vec![(80, 4000 + 10 * 48 * 4), (100, 4000 + 30 * 48 * 4)]
+    );
+}
+
+#[test]
+fn timer_positions_restart_after_stop_and_start() {
+    let mut clock = PositionClock::new(48_000, 4, 3840, true, EventTiming::Timer);
+    clock.supply(0, 40_000);
+    clock.run(0);
+    assert_eq!(
+        events_until(&mut clock, 40 * MS),
+        vec![(20, 3840), (40, 7680)]
+    );
+    // STOP drops the queued data and prepares: the pointer restarts at 0
+    // (no underrun yet: mFrameUnderrun = 0), below what was reported.
+    clock.stop(50 * MS);
+    assert_eq!(clock.next_due_ns(), None, "the timer stops");
+    assert_eq!(clock.position(), 0);
+    // START with nothing in the device: the pointer waits for data.
+    clock.run(100 * MS);
+    assert_eq!(events_until(&mut clock, 120 * MS), vec![(120, 0)]);
+    clock.supply(130 * MS, 8000);
+    assert_eq!(events_until(&mut clock, 140 * MS), vec![(140, 10 * 48 * 4)]);
+    // After an underrun, STOP + START restarts at the frames written then.
+    assert_eq!(
+        events_until(&mut clock, 200 * MS),
+        vec![(160, 30 * 48 * 4), (180, 50 * 48 * 4), (200, 48_000)],
+        "dry at 180 ms: reported past the end, then mFrameWritten (all 48000 bytes)"
+    );
+    clock.supply(210 * MS, 400);
+    clock.stop(215 * MS);
+    assert_eq!(
+        clock.position(),
+        48_000,
+        "mFrameUnderrun: the 48000 bytes written at the recovery"
+    );
+    clock.supply(216 * MS, 4000);
+    clock.run(220 * MS);
+    assert_eq!(
+        events_until(&mut clock, 240 * MS),
+        vec![(240, 48_000 + 20 * 48 * 4)]
+    );
 }
 
 #[test]
@@ -580,6 +649,29 @@ fn counters_accumulate() {
     assert_eq!(total.unknown_requests, 1);
     assert_eq!(total.total_requests(), 3);
     assert_eq!(total.first_write_ns, Some(20));
+}
+
+#[test]
+fn a_law_encoding_is_symmetric_as_alsa_lib_and_the_frontend_encode_it() {
+    use super::sample::alaw_encode;
+    // The backend's A-law encoder followed ITU's reference (one's
+    // complement for negative samples: -16 -> 0x55), the frontend's
+    // alsa-lib's s16_to_alaw (sign and magnitude: -16 -> 0x54): the two
+    // ends coded half the negative samples of the first segments apart.
+    assert_eq!(alaw_encode(16), 0xd4);
+    assert_eq!(alaw_encode(-16), 0x54);
+    assert_eq!(alaw_encode(-23), 0x54);
+    assert_eq!(alaw_encode(-15), 0x55);
+    let mut out = [0u8; 1];
+    for v in 1..=i16::MAX {
+        assert_eq!(alaw_encode(-v), alaw_encode(v) ^ 0x80, "{v}");
+        assert_eq!(alaw_encode(v), crate::pcm::convert::alaw_encode(v));
+        // The tone generator's path too.
+        let value = f32::from(-v) / 32767.0;
+        encode(21, value, &mut out);
+        let expected = alaw_encode(libm::round(f64::from(value) * 32767.0) as i16);
+        assert_eq!(out[0], expected, "{v}");
+    }
 }
 
 #[test]

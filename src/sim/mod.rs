@@ -17,6 +17,7 @@
 
 pub mod chaos;
 pub mod hostile;
+pub mod linux_front;
 pub mod page;
 pub mod vsnd;
 pub mod xenstored;
@@ -709,6 +710,24 @@ impl SimXen {
     /// Simulated nanoseconds since boot.
     pub fn now_ns(&self) -> u64 {
         self.world.borrow().core.now_ns
+    }
+
+    /// Let simulated time pass up to `ns`, running xenstored and every
+    /// peer at each deadline they ask for on the way (a guest that sleeps
+    /// without touching its streams).
+    pub fn run_until(&self, ns: u64) {
+        loop {
+            self.run_until_idle(10_000);
+            let mut world = self.world.borrow_mut();
+            let now = world.core.now_ns;
+            if now >= ns {
+                return;
+            }
+            let next = world
+                .next_peer_deadline()
+                .map_or(ns, |deadline| deadline.max(now + 1).min(ns));
+            world.core.now_ns = next;
+        }
     }
 
     /// Move simulated time forward to `ns` (never backwards).

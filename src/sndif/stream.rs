@@ -473,6 +473,13 @@ impl<X: Platform> Stream<X> {
 
     /// TRIGGER START (from Prepared or Stopped; not after a failed WRITE:
     /// `open` again).
+    ///
+    /// From Stopped the backend's positions are its own: sndback continues
+    /// from where it stopped, snd_be restarts from the bytes written at its
+    /// last underrun (0 if none; ALSA's pointer restarts after
+    /// `snd_pcm_drop`), below the position held here, which this stream
+    /// takes for bad positions. The PCM layer therefore always opens again
+    /// (`prepare`) after a stop.
     pub fn start(&mut self, xen: &mut X) -> Result<(), SndError> {
         match self.state {
             State::Prepared | State::Stopped if self.failed.is_none() => {
