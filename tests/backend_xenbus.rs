@@ -185,6 +185,7 @@ fn settings() -> DeviceSettings {
         max_buffer_bytes: 1 << 20,
         whole_frames: false,
         behaviour: Behaviour::default(),
+        quota: xensnd::backend::Ledger::default(),
     }
 }
 

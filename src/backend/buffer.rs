@@ -87,7 +87,7 @@ impl<P: SharedPage> SharedBuffer<P> {
                 mapper
                     .map(next_directory, directory_writable)
                     .map_err(|error| {
-                        log::warn!("directory page gref {next_directory}: map failed: {error:?}");
+                        log::debug!("directory page gref {next_directory}: map failed: {error:?}");
                         RequestError::Fault
                     })?;
             let remaining = page_count - pages.len();
@@ -103,7 +103,7 @@ impl<P: SharedPage> SharedBuffer<P> {
             for raw in grefs[..in_this_page * 4].chunks_exact(4) {
                 let gref = u32::from_le_bytes([raw[0], raw[1], raw[2], raw[3]]);
                 let page = mapper.map(gref, true).map_err(|error| {
-                    log::warn!(
+                    log::debug!(
                         "buffer page {} (directory page {directory_index}) gref {gref}: map failed: {error:?}",
                         pages.len()
                     );

@@ -31,11 +31,13 @@ use alloc::vec::Vec;
 use zerocopy::{FromBytes, FromZeros, IntoBytes};
 
 use super::behaviour::{Behaviour, EventIds};
-use super::buffer::{GrantMapper, SharedBuffer, DEFAULT_MAX_BUFFER_BYTES};
+use super::buffer::{pages_for, GrantMapper, SharedBuffer, DEFAULT_MAX_BUFFER_BYTES};
 use super::counters::Counters;
 use super::hw::{format_name, Limits, Mismatch, Offer, PcmParams};
 use super::io::{Sink, Source};
 use super::pacing::PositionClock;
+use super::quota::{Charge, Ledger};
+use super::ratelimit::{RateLimit, Verdict};
 use super::sample::Mixer;
 use super::RequestError;
 use crate::abi::sndif::{
@@ -125,6 +127,8 @@ struct OpenStream<P: SharedPage> {
     params: PcmParams,
     buffer: SharedBuffer<P>,
     clock: PositionClock,
+    /// The buffer's pages in the host's [`Ledger`], refunded at CLOSE.
+    _charge: Option<Charge>,
 }
 
 /// One stream: its state, buffer, sink or source, mixer, clock and counters.
@@ -139,6 +143,13 @@ pub struct Stream<P: SharedPage> {
     counters: Counters,
     /// A name for log lines (e.g. `dom1/0/0/0`).
     label: alloc::string::String,
+    /// Where the buffer pages are charged: the host's ledger and the
+    /// frontend's domain.
+    quota: Option<(Ledger, u32)>,
+    /// Log lines about this stream's requests, rate-limited.
+    log_limit: RateLimit,
+    /// The latest time the host gave (for the rate limit).
+    now_ns: u64,
 }
 
 impl<P: SharedPage> core::fmt::Debug for Stream<P> {
@@ -188,6 +199,47 @@ impl<P: SharedPage> Stream<P> {
             next_event_id: 0,
             counters: Counters::default(),
             label: label.into(),
+            quota: None,
+            log_limit: RateLimit::default(),
+            now_ns: 0,
+        }
+    }
+
+    /// Charge the buffer pages of every OPEN to `domid` in `ledger`: an
+    /// OPEN that would pass a cap fails with `-ENOMEM`, nothing mapped.
+    pub fn set_quota(&mut self, ledger: Ledger, domid: u32) {
+        self.quota = Some((ledger, domid));
+    }
+
+    /// Limit this stream's per-request log lines to `limit`.
+    pub fn set_log_limit(&mut self, limit: RateLimit) {
+        self.log_limit = limit;
+    }
+
+    /// Whether a per-request log line may be written now (rate limit); when
+    /// lines were suppressed before it, says how many first.
+    fn may_log(&mut self) -> bool {
+        match self.log_limit.check(self.now_ns) {
+            Verdict::Log { suppressed: 0 } => true,
+            Verdict::Log { suppressed } => {
+                log::warn!(
+                    "{}: {suppressed} log lines about this stream suppressed (rate limit)",
+                    self.label
+                );
+                true
+            }
+            Verdict::Suppress => false,
+        }
+    }
+
+    /// The stream goes away: report log lines suppressed and not yet said.
+    pub fn report_suppressed(&mut self) {
+        let suppressed = self.log_limit.take_suppressed();
+        if suppressed > 0 {
+            log::warn!(
+                "{}: {suppressed} log lines about this stream suppressed (rate limit)",
+                self.label
+            );
         }
     }
 
@@ -244,6 +296,7 @@ impl<P: SharedPage> Stream<P> {
             Err(_) => Request::new_zeroed(),
         };
         self.counters.count_request(request.operation);
+        self.now_ns = now_ns;
         let mut response = ok_response(&request);
         let result = match request.operation {
             XENSND_OP_OPEN => self.open(&request, mapper, now_ns),
@@ -266,15 +319,17 @@ impl<P: SharedPage> Stream<P> {
         if let Err(error) = result {
             response.status = error.status();
             self.counters.errors += 1;
-            log::warn!(
-                "{}: request id {} op {} in state {:?}: {} (status {})",
-                self.label,
-                request.id,
-                request.operation,
-                self.state,
-                error,
-                response.status
-            );
+            if self.may_log() {
+                log::warn!(
+                    "{}: request id {} op {} in state {:?}: {} (status {})",
+                    self.label,
+                    request.id,
+                    request.operation,
+                    self.state,
+                    error,
+                    response.status
+                );
+            }
         }
         let mut entry = [0u8; 64];
         entry.copy_from_slice(response.as_bytes());
@@ -297,10 +352,25 @@ impl<P: SharedPage> Stream<P> {
     ) -> Result<(), RequestError> {
         let open: OpenRequest = payload(request);
         if self.state != StreamState::Closed {
-            log::info!("{}: OPEN on an open stream: closing it first", self.label);
+            if self.may_log() {
+                log::info!("{}: OPEN on an open stream: closing it first", self.label);
+            }
             self.close()?;
         }
         let params = self.validate_open(&open)?;
+        // `validate_open` capped buffer_sz; the directory pages are mapped
+        // one at a time while walking and not kept.
+        let charge = match &self.quota {
+            Some((ledger, domid)) => {
+                let pages = u32::try_from(pages_for(open.buffer_sz)).unwrap_or(u32::MAX);
+                Some(
+                    ledger
+                        .charge(*domid, 0, pages)
+                        .map_err(RequestError::OverCap)?,
+                )
+            }
+            None => None,
+        };
         let buffer = SharedBuffer::map(
             mapper,
             open.gref_directory,
@@ -319,7 +389,9 @@ impl<P: SharedPage> Stream<P> {
             self.config.direction == Direction::Playback,
             self.config.behaviour.events,
         );
-        log::info!(
+        let may_log = self.may_log();
+        log::log!(
+            if may_log { log::Level::Info } else { log::Level::Trace },
             "{}: OPEN {} {} ch {} Hz, buffer {} bytes ({} frames, {} pages), period {} bytes ({} frames, asked {} bytes) at {} ns",
             self.label,
             format_name(params.format).unwrap_or("?"),
@@ -341,6 +413,7 @@ impl<P: SharedPage> Stream<P> {
             params,
             buffer,
             clock,
+            _charge: charge,
         });
         self.state = StreamState::Open;
         Ok(())
@@ -358,7 +431,9 @@ impl<P: SharedPage> Stream<P> {
             Direction::Playback => self.sink.finish(),
             Direction::Capture => self.source.finish(),
         };
-        log::info!("{}: closed", self.label);
+        if self.may_log() {
+            log::info!("{}: closed", self.label);
+        }
         finished.map_err(|_| RequestError::Io)
     }
 
@@ -483,7 +558,7 @@ impl<P: SharedPage> Stream<P> {
             .offer()
             .and_then(|offer| offer.answer(&query))
             .map_err(|mismatch| {
-                log::info!("{}: HW_PARAM_QUERY {:?}: {mismatch}", self.label, query);
+                log::debug!("{}: HW_PARAM_QUERY {:?}: {mismatch}", self.label, query);
                 RequestError::Invalid("no parameters in common")
             })?;
         response.resp[..core::mem::size_of::<HwParam>()].copy_from_slice(answer.as_bytes());
@@ -514,7 +589,9 @@ impl<P: SharedPage> Stream<P> {
     fn set_volume(&mut self, request: &Request) -> Result<(), RequestError> {
         let (rw, channels) = self.channel_table(request)?;
         let volumes = self.read_table(&rw, channels)?;
-        log::info!("{}: SET_VOLUME {:?} (0.001 dB)", self.label, volumes);
+        if self.may_log() {
+            log::info!("{}: SET_VOLUME {:?} (0.001 dB)", self.label, volumes);
+        }
         self.mixer.volumes = volumes;
         Ok(())
     }
@@ -539,7 +616,9 @@ impl<P: SharedPage> Stream<P> {
                 *flag = mute;
             }
         }
-        log::info!("{}: mute flags {:?}", self.label, self.mixer.muted);
+        if self.may_log() {
+            log::info!("{}: mute flags {:?}", self.label, self.mixer.muted);
+        }
         Ok(())
     }
 
