@@ -52,7 +52,8 @@ use crate::backend::xenbus::DeviceSettings;
 use crate::ring::{ENTRY_SIZE, RING_SLOTS};
 use crate::xen::{GrantRef, SharedPage, PAGE_SIZE};
 
-const GUEST: u16 = 5;
+/// The frontend domain of a run.
+pub const GUEST: u16 = 5;
 /// Buffer pages the frontend grants (the backend maps at most 16 per OPEN).
 const BUFFER_PAGES: usize = 20;
 /// Directory pages the frontend grants.
@@ -87,7 +88,7 @@ pub struct Report {
 }
 
 /// One stream's frontend side: its pages, grants and ports.
-struct FrontStream {
+pub struct FrontStream {
     ring: SimPage,
     ring_ref: GrantRef,
     events: SimPage,
@@ -99,8 +100,14 @@ struct FrontStream {
     path: String,
 }
 
-struct Frontend {
+/// A frontend domain that writes whatever it likes into its XenStore
+/// nodes, ring and event pages and page directories, against the
+/// simulated backend (see the module docs). The regression tests of
+/// `tests/backend_hostile.rs` drive it by hand; [`run`] drives it from
+/// bytes.
+pub struct HostileFrontend {
     sim: SimXen,
+    domid: u16,
     view: Rc<RefCell<SimBackendView>>,
     ledger: Ledger,
     caps: Caps,
@@ -135,25 +142,49 @@ fn coin(u: &mut Unstructured<'_>) -> bool {
     u.arbitrary().unwrap_or(false)
 }
 
-impl Frontend {
+impl HostileFrontend {
     fn new(u: &mut Unstructured<'_>) -> Self {
-        let sim = SimXen::new();
-        let mut guest = sim.add_guest(GUEST);
-        sim.with_core(|core| add_vsnd_device(core, GUEST, 0, &SimVsndSpec::simple()));
         let caps = Caps {
             streams_per_domain: pick([1, 2, 32, 32, 32], u),
             streams_total: pick([1, 2, 256, 256, 256], u),
             pages_per_domain: pick([2, 5, 12, 20, 40, 16_384, 16_384], u),
             pages_total: pick([4, 18, 65_536, 65_536], u),
         };
+        let (sim, view, ledger) = Self::backend(caps, coin(u));
+        Self::attach(&sim, &view, &ledger, GUEST)
+    }
+
+    /// A simulation with a dom0 backend checked against `caps` (buffers of
+    /// at most 16 pages): the simulation, the backend's view and its ledger.
+    pub fn backend(
+        caps: Caps,
+        whole_frames: bool,
+    ) -> (SimXen, Rc<RefCell<SimBackendView>>, Ledger) {
+        let sim = SimXen::new();
         let ledger = Ledger::new(caps);
         let mut settings = DeviceSettings::dom0(MAX_BUFFER_BYTES);
-        settings.whole_frames = coin(u);
+        settings.whole_frames = whole_frames;
         settings.quota = ledger.clone();
         let view = SimSndBackend::attach(&sim, settings, SimSndBackend::silence());
+        (sim, view, ledger)
+    }
+
+    /// Frontend `domid` with the simple vsnd device (`spk` playback, `mic`
+    /// capture, s16_le 48 kHz 1-2 channels) in `sim`: pages granted, ports
+    /// allocated, nodes written, Initialised. Nothing has run yet.
+    pub fn attach(
+        sim: &SimXen,
+        view: &Rc<RefCell<SimBackendView>>,
+        ledger: &Ledger,
+        domid: u16,
+    ) -> Self {
+        let sim = sim.clone();
+        let mut guest = sim.add_guest(domid);
+        sim.with_core(|core| add_vsnd_device(core, domid, 0, &SimVsndSpec::simple()));
+        let caps = ledger.caps();
         let mut granted = Vec::new();
         let mut grant = |guest: &mut super::SimGuest, readonly: bool| {
-            let page = sim.with_core(|core| core.alloc_page(GUEST)).expect("page");
+            let page = sim.with_core(|core| core.alloc_page(domid)).expect("page");
             let granted_page = guest
                 .grant_page(page.clone(), 0, readonly)
                 .map_err(|(_, error)| error)
@@ -169,10 +200,10 @@ impl Frontend {
             let (ring, ring_ref) = grant(&mut guest, false);
             let (events, events_ref) = grant(&mut guest, false);
             let ring_port = sim
-                .with_core(|core| core.evtchn_alloc_unbound(GUEST, 0))
+                .with_core(|core| core.evtchn_alloc_unbound(domid, 0))
                 .expect("port");
             let event_port = sim
-                .with_core(|core| core.evtchn_alloc_unbound(GUEST, 0))
+                .with_core(|core| core.evtchn_alloc_unbound(domid, 0))
                 .expect("port");
             streams.push(FrontStream {
                 ring,
@@ -182,7 +213,7 @@ impl Frontend {
                 ring_port,
                 event_port,
                 produced: 0,
-                path: format!("{}/0/{index}", frontend_path(GUEST, 0)),
+                path: format!("{}/0/{index}", frontend_path(domid, 0)),
             });
         }
         let directories: Vec<(SimPage, GrantRef)> = (0..DIRECTORY_PAGES)
@@ -198,8 +229,9 @@ impl Frontend {
             .collect();
         let mut frontend = Self {
             sim,
-            view,
-            ledger,
+            domid,
+            view: Rc::clone(view),
+            ledger: ledger.clone(),
             caps,
             streams,
             directories,
@@ -218,14 +250,70 @@ impl Frontend {
         frontend
     }
 
-    fn write(&self, path: &str, value: &str) {
+    /// The frontend domain.
+    pub fn domid(&self) -> u16 {
+        self.domid
+    }
+
+    /// The simulation.
+    pub fn sim(&self) -> &SimXen {
+        &self.sim
+    }
+
+    /// Stream `index`'s frontend directory (0: `spk`, 1: `mic`).
+    pub fn stream_path(&self, index: usize) -> &str {
+        &self.streams[index].path
+    }
+
+    /// The first directory page's gref (an honest directory of 16 pages).
+    pub fn directory_ref(&self) -> GrantRef {
+        self.directories[0].1
+    }
+
+    /// Put `requests` on stream `index`'s ring, publish them and notify.
+    pub fn send(&mut self, index: usize, requests: &[Request]) {
+        let stream = &mut self.streams[index];
+        for request in requests {
+            let slot = (stream.produced & (RING_SLOTS - 1)) as usize;
+            stream.ring.write(
+                RING_HEADER + slot * ENTRY_SIZE,
+                zerocopy::IntoBytes::as_bytes(request),
+            );
+            stream.produced = stream.produced.wrapping_add(1);
+        }
+        stream.ring.store_u32(REQ_PROD, stream.produced);
+        let port = stream.ring_port;
+        let domid = self.domid;
+        let _ = self.sim.with_core(|core| core.evtchn_send(domid, port));
+    }
+
+    /// The responses on stream `index`'s ring for its last `count` requests.
+    pub fn last_responses(&self, index: usize, count: u32) -> Vec<Response> {
+        let stream = &self.streams[index];
+        (0..count)
+            .map(|back| {
+                let at = stream.produced.wrapping_sub(count - back);
+                let slot = (at & (RING_SLOTS - 1)) as usize;
+                let mut bytes = [0u8; ENTRY_SIZE];
+                stream
+                    .ring
+                    .read(RING_HEADER + slot * ENTRY_SIZE, &mut bytes);
+                zerocopy::FromBytes::read_from_bytes(&bytes[..])
+                    .unwrap_or_else(|_| <Response as zerocopy::FromZeros>::new_zeroed())
+            })
+            .collect()
+    }
+
+    /// Write `value` at `path` as the frontend (or the toolstack).
+    pub fn write(&self, path: &str, value: &str) {
         // A node the toolstack removed with the device may be gone; a
         // frontend writing into its own directory always succeeds.
         let _ = self.sim.store_write(path, value.as_bytes());
     }
 
-    fn write_state(&self, state: &str) {
-        self.write(&format!("{}/state", frontend_path(GUEST, 0)), state);
+    /// Write the frontend's XenBus state node.
+    pub fn write_state(&self, state: &str) {
+        self.write(&format!("{}/state", frontend_path(self.domid, 0)), state);
     }
 
     /// A fresh ring and event page, and the four nodes.
@@ -398,7 +486,8 @@ impl Frontend {
         };
         stream.ring.store_u32(REQ_PROD, published);
         let port = stream.ring_port;
-        let _ = self.sim.with_core(|core| core.evtchn_send(GUEST, port));
+        let domid = self.domid;
+        let _ = self.sim.with_core(|core| core.evtchn_send(domid, port));
     }
 
     fn sabotage_pages(&mut self, u: &mut Unstructured<'_>) {
@@ -487,15 +576,16 @@ impl Frontend {
             }
             6 => {
                 // The toolstack asks the backend to close.
-                self.write(&format!("{}/state", backend_path(GUEST, 0)), "5");
+                self.write(&format!("{}/state", backend_path(self.domid, 0)), "5");
             }
             7 if self.device_present => {
-                let _ = self.sim.store_rm(&backend_path(GUEST, 0));
+                let _ = self.sim.store_rm(&backend_path(self.domid, 0));
                 self.device_present = false;
             }
             7 | 8 if !self.device_present => {
+                let domid = self.domid;
                 self.sim
-                    .with_core(|core| add_vsnd_device(core, GUEST, 0, &SimVsndSpec::simple()));
+                    .with_core(|core| add_vsnd_device(core, domid, 0, &SimVsndSpec::simple()));
                 self.device_present = true;
                 for index in 0..self.streams.len() {
                     self.publish_stream(index);
@@ -505,7 +595,7 @@ impl Frontend {
             _ => {
                 let sample_rates = pick(["48000", "abc", "8000;48000", "0"], u);
                 self.write(
-                    &format!("{}/sample-rates", frontend_path(GUEST, 0)),
+                    &format!("{}/sample-rates", frontend_path(self.domid, 0)),
                     sample_rates,
                 );
             }
@@ -513,7 +603,7 @@ impl Frontend {
     }
 
     /// Run the simulation until nothing happens; bounded.
-    fn settle(&mut self) {
+    pub fn settle(&mut self) {
         let steps = self.sim.run_until_idle(STEP_LIMIT);
         assert!(
             steps < STEP_LIMIT,
@@ -523,24 +613,24 @@ impl Frontend {
     }
 
     /// Grant mappings of the frontend's pages held now.
-    fn mappings(&self) -> u32 {
+    pub fn mappings(&self) -> u32 {
         self.sim.with_core(|core| {
             self.granted
                 .iter()
-                .filter_map(|gref| core.grant_entry(GUEST, *gref))
+                .filter_map(|gref| core.grant_entry(self.domid, *gref))
                 .map(|entry| entry.maps)
                 .sum()
         })
     }
 
     /// The frontend's ports bound by the backend now.
-    fn bound_ports(&self) -> u32 {
+    pub fn bound_ports(&self) -> u32 {
         self.sim.with_core(|core| {
             self.ports
                 .iter()
                 .filter(|port| {
                     matches!(
-                        core.evtchn_state(GUEST, **port),
+                        core.evtchn_state(self.domid, **port),
                         Some(PortState::Interdomain { .. })
                     )
                 })
@@ -548,10 +638,11 @@ impl Frontend {
         })
     }
 
-    fn check(&mut self) {
-        let usage = self.ledger.usage(u32::from(GUEST));
+    /// Check the invariants of the module docs (panics otherwise).
+    pub fn check(&mut self) {
+        let usage = self.ledger.usage(u32::from(self.domid));
         let total = self.ledger.total();
-        assert_eq!(usage, total, "one frontend: its usage is the total");
+        assert!(usage.pages <= total.pages && usage.streams <= total.streams);
         let mappings = self.mappings();
         assert_eq!(
             usage.pages, mappings,
@@ -562,7 +653,14 @@ impl Frontend {
             usage.streams <= self.caps.streams_per_domain
                 && usage.streams <= self.caps.streams_total
         );
-        let active = self.view.borrow().active.len() as u32;
+        let domid = u32::from(self.domid);
+        let active = self
+            .view
+            .borrow()
+            .active
+            .iter()
+            .filter(|stream| stream.domid == domid)
+            .count() as u32;
         assert_eq!(
             usage.streams, active,
             "the ledger counts the connected streams"
@@ -572,7 +670,7 @@ impl Frontend {
             2 * active,
             "two event channels per stream"
         );
-        assert!(self.ledger.domains() <= 1);
+        assert!(self.ledger.domains() <= self.ledger.total().streams as usize);
         if active > 0 && self.report.most_streams == 0 {
             self.report.connects += 1;
         }
@@ -580,9 +678,11 @@ impl Frontend {
         self.report.most_streams = self.report.most_streams.max(active);
     }
 
-    fn finish(mut self) -> Report {
+    /// The toolstack removes the device; check nothing is left (panics
+    /// otherwise).
+    pub fn finish(mut self) -> Report {
         // The toolstack removes the device (xl destroy): everything goes.
-        let _ = self.sim.store_rm(&backend_path(GUEST, 0));
+        let _ = self.sim.store_rm(&backend_path(self.domid, 0));
         self.settle();
         assert_eq!(self.mappings(), 0, "every mapping unmapped after teardown");
         assert_eq!(
@@ -590,9 +690,18 @@ impl Frontend {
             0,
             "every event channel closed after teardown"
         );
-        assert_eq!(self.ledger.total(), Default::default(), "ledger empty");
-        assert_eq!(self.ledger.domains(), 0, "no ledger row left");
-        assert!(self.view.borrow().active.is_empty());
+        assert_eq!(
+            self.ledger.usage(u32::from(self.domid)),
+            Default::default(),
+            "nothing charged to the domain"
+        );
+        let domid = u32::from(self.domid);
+        assert!(!self
+            .view
+            .borrow()
+            .active
+            .iter()
+            .any(|stream| stream.domid == domid));
         self.report
     }
 }
@@ -603,7 +712,7 @@ pub fn run(data: &[u8]) -> Report {
 }
 
 fn run_with(u: &mut Unstructured<'_>) -> Report {
-    let mut frontend = Frontend::new(u);
+    let mut frontend = HostileFrontend::new(u);
     frontend.settle();
     frontend.check();
     while !u.is_empty() && (frontend.report.actions as usize) < MAX_ACTIONS {
@@ -632,5 +741,9 @@ fn run_with(u: &mut Unstructured<'_>) -> Report {
         frontend.settle();
         frontend.check();
     }
-    frontend.finish()
+    let ledger = frontend.ledger.clone();
+    let report = frontend.finish();
+    assert_eq!(ledger.total(), Default::default(), "ledger empty");
+    assert_eq!(ledger.domains(), 0, "no ledger row left");
+    report
 }
