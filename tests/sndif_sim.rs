@@ -433,7 +433,10 @@ fn drain_of_a_prepared_stream_returns_at_once_or_plays_what_is_queued() {
         assert_eq!(pcm.state(), StreamState::Drained, "{frames}");
         assert_eq!(pcm.position(), frames as u64, "{frames}");
         let played = handle.played("spk");
-        assert!(played[played_before..] == data[..], "{frames}: the queued frames");
+        assert!(
+            played[played_before..] == data[..],
+            "{frames}: the queued frames"
+        );
     }
     // A capture stream still refuses to drain.
     let mut mic = frontend.open_unique_id("mic", &request(480, 1920)).unwrap();
