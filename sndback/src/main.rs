@@ -679,6 +679,50 @@ mod tests {
     }
 
     #[test]
+    fn caps_are_options_with_the_documented_defaults() {
+        let cli = Cli::parse_from(["sndback", "--sink", "null"]);
+        let settings = settings_from(&cli).unwrap();
+        assert_eq!(settings.device.quota.caps(), Caps::default());
+        assert_eq!(cli.stats_history, stats::DEFAULT_HISTORY);
+        let cli = Cli::parse_from([
+            "sndback",
+            "--sink",
+            "null",
+            "--max-streams-per-domain",
+            "3",
+            "--max-streams",
+            "7",
+            "--max-pages-per-domain",
+            "100",
+            "--max-pages",
+            "400",
+        ]);
+        let caps = settings_from(&cli).unwrap().device.quota.caps();
+        assert_eq!(
+            caps,
+            Caps {
+                streams_per_domain: 3,
+                streams_total: 7,
+                pages_per_domain: 100,
+                pages_total: 400,
+            }
+        );
+        // --help documents them.
+        let help = <Cli as clap::CommandFactory>::command()
+            .render_long_help()
+            .to_string();
+        for option in [
+            "--max-streams-per-domain",
+            "--max-streams ",
+            "--max-pages-per-domain",
+            "--max-pages ",
+            "--stats-history",
+        ] {
+            assert!(help.contains(option), "{option} in --help");
+        }
+    }
+
+    #[test]
     fn timestamps_look_like_iso_8601() {
         let stamp = utc_timestamp();
         assert_eq!(stamp.len(), 24, "{stamp}");

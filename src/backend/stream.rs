@@ -83,7 +83,9 @@ pub struct StreamConfig {
     pub limits: Limits,
     /// Largest `buffer_sz` mapped, bytes.
     pub max_buffer_bytes: u32,
-    /// Require WRITE/READ lengths and offsets to be whole frames.
+    /// Require WRITE/READ lengths and offsets to be whole frames (audio
+    /// only: a volume or mute table is 4 bytes per channel, which is not a
+    /// frame of most formats, e.g. 8 bytes per channel for float64).
     pub require_whole_frames: bool,
     /// Where sndif leaves room: mapping, events, period, volume.
     pub behaviour: Behaviour,
@@ -437,14 +439,21 @@ impl<P: SharedPage> Stream<P> {
         finished.map_err(|_| RequestError::Io)
     }
 
-    fn data_range(&self, request: &Request) -> Result<(PcmParams, RwRequest), RequestError> {
+    /// The range of a READ/WRITE (`audio`: held to whole frames when the
+    /// configuration asks) or of a volume/mute table (never: its length is
+    /// 4 bytes per channel), checked against the buffer.
+    fn data_range(
+        &self,
+        request: &Request,
+        audio: bool,
+    ) -> Result<(PcmParams, RwRequest), RequestError> {
         let open = self
             .open
             .as_ref()
             .ok_or(RequestError::Invalid("stream not open"))?;
         let rw: RwRequest = payload(request);
         open.buffer.check_range(rw.offset, rw.length)?;
-        if self.config.require_whole_frames {
+        if audio && self.config.require_whole_frames {
             let frame = open.params.frame_bytes();
             if rw.offset % frame != 0 || rw.length % frame != 0 {
                 return Err(RequestError::Invalid("offset or length not whole frames"));
@@ -471,7 +480,7 @@ impl<P: SharedPage> Stream<P> {
         if self.config.direction != Direction::Playback {
             return Err(RequestError::Invalid("WRITE on a capture stream"));
         }
-        let (params, rw) = self.data_range(request)?;
+        let (params, rw) = self.data_range(request, true)?;
         let mut bytes = self.copy_in(&rw)?;
         self.mixer.apply(&params, rw.offset, &mut bytes);
         self.sink.write(&bytes).map_err(|_| RequestError::Io)?;
@@ -490,7 +499,7 @@ impl<P: SharedPage> Stream<P> {
         if self.config.direction != Direction::Capture {
             return Err(RequestError::Invalid("READ on a playback stream"));
         }
-        let (params, rw) = self.data_range(request)?;
+        let (params, rw) = self.data_range(request, true)?;
         let mut bytes = Vec::new();
         bytes
             .try_reserve_exact(rw.length as usize)
@@ -568,7 +577,7 @@ impl<P: SharedPage> Stream<P> {
     /// The (offset, channel count) of a per-channel table request: the
     /// length must be exactly 4 bytes per channel.
     fn channel_table(&self, request: &Request) -> Result<(RwRequest, usize), RequestError> {
-        let (params, rw) = self.data_range(request)?;
+        let (params, rw) = self.data_range(request, false)?;
         let channels = usize::from(params.channels);
         if rw.length as usize != channels * 4 {
             return Err(RequestError::Invalid("length is not 4 bytes per channel"));
