@@ -105,6 +105,7 @@ impl WavSink {
     }
 
     /// Create files with `opener` instead (tests of write errors).
+    #[cfg(test)]
     pub fn with_opener(mut self, opener: Opener) -> Self {
         self.opener = opener;
         self

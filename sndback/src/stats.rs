@@ -338,8 +338,10 @@ mod tests {
     }
 
     fn record(domid: u32, written: u64) -> StreamRecord {
-        let mut counters = Counters::default();
-        counters.bytes_written = written;
+        let mut counters = Counters {
+            bytes_written: written,
+            ..Counters::default()
+        };
         counters.count_request(3);
         StreamRecord {
             domid,

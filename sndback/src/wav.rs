@@ -342,6 +342,7 @@ pub struct WavWriter {
 impl WavWriter {
     /// Create `path` for `layout`; at most `limit` data bytes (whole
     /// frames; `None`: what RIFF allows, [`max_data_bytes`]).
+    #[cfg(test)]
     pub fn create(path: &Path, layout: WavLayout, limit: Option<u64>) -> io::Result<Self> {
         Self::to_output(Box::new(File::create(path)?), layout, limit)
     }
@@ -394,6 +395,7 @@ impl WavWriter {
     }
 
     /// Whether a write failed (see "Write errors"): nothing more is written.
+    #[cfg(test)]
     pub fn failed(&self) -> bool {
         self.file.is_none()
     }

@@ -189,9 +189,8 @@ impl HostileFrontend {
                 .grant_page(page.clone(), 0, readonly)
                 .map_err(|(_, error)| error)
                 .expect("grant");
+            // The frontend never revokes: the handle goes, the grant stays.
             let gref = granted_page.gref();
-            // The frontend never revokes: forget the handle.
-            core::mem::forget(granted_page);
             granted.push(gref);
             (page, gref)
         };
@@ -222,7 +221,6 @@ impl HostileFrontend {
         let buffers: Vec<GrantRef> = (0..BUFFER_PAGES)
             .map(|index| grant(&mut guest, index == BUFFER_PAGES - 1).1)
             .collect();
-        drop(grant);
         let ports = streams
             .iter()
             .flat_map(|stream| [stream.ring_port, stream.event_port])
@@ -242,7 +240,7 @@ impl HostileFrontend {
             report: Report::default(),
         };
         // An honest start: a directory of the first 16 buffer pages.
-        frontend.write_directory(0, 0, &frontend.buffers[..16].to_vec());
+        frontend.write_directory(0, 0, &frontend.buffers[..16]);
         for index in 0..frontend.streams.len() {
             frontend.publish_stream(index);
         }
