@@ -107,6 +107,9 @@ pub struct FrontStream {
 /// bytes.
 pub struct HostileFrontend {
     sim: SimXen,
+    guest: super::SimGuest,
+    /// The grants, revoked at the end.
+    handles: Vec<crate::xen::grant::GrantedPage<SimPage>>,
     domid: u16,
     view: Rc<RefCell<SimBackendView>>,
     ledger: Ledger,
@@ -183,15 +186,17 @@ impl HostileFrontend {
         sim.with_core(|core| add_vsnd_device(core, domid, 0, &SimVsndSpec::simple()));
         let caps = ledger.caps();
         let mut granted = Vec::new();
+        let mut handles = Vec::new();
         let mut grant = |guest: &mut super::SimGuest, readonly: bool| {
             let page = sim.with_core(|core| core.alloc_page(domid)).expect("page");
             let granted_page = guest
                 .grant_page(page.clone(), 0, readonly)
                 .map_err(|(_, error)| error)
                 .expect("grant");
-            // The frontend never revokes: the handle goes, the grant stays.
+            // Revoked only at the end ([`HostileFrontend::finish`]).
             let gref = granted_page.gref();
             granted.push(gref);
+            handles.push(granted_page);
             (page, gref)
         };
         let mut streams = Vec::new();
@@ -227,6 +232,8 @@ impl HostileFrontend {
             .collect();
         let mut frontend = Self {
             sim,
+            guest,
+            handles,
             domid,
             view: Rc::clone(view),
             ledger: ledger.clone(),
@@ -700,6 +707,13 @@ impl HostileFrontend {
             .active
             .iter()
             .any(|stream| stream.domid == domid));
+        // Nothing maps them any more: every grant can be revoked.
+        for handle in core::mem::take(&mut self.handles) {
+            let gref = handle.gref();
+            if let Err((_, error)) = self.guest.revoke_page(handle) {
+                panic!("gref {gref} cannot be revoked after teardown: {error:?}");
+            }
+        }
         self.report
     }
 }
