@@ -7,6 +7,7 @@
 #
 #   make fuzz-smoke                              every target, FUZZ_SMOKE_SECONDS each (a `make test` step)
 #   make fuzz FUZZ_TARGET=event_page FUZZ_SECONDS=600   one target, longer
+#                                                 (new inputs in out/fuzz-corpus/<target>, never in git's fuzz/corpus)
 #   make hostile-test                             just the hostile-backend tests
 #   make chaos-release                            the seeded stream chaos run built like the guest
 #                                                 (no overflow checks; `cargo test` runs it with them)
@@ -17,7 +18,7 @@
 # support target 'x'").
 TEST_STEPS += fuzz-smoke chaos-release
 
-FUZZ_TARGETS       := ring_responses event_page xenstore_replies vsnd_config stream_chaos
+FUZZ_TARGETS       := ring_responses event_page xenstore_replies vsnd_config stream_chaos backend_chaos
 FUZZ_SMOKE_SECONDS ?= 12
 FUZZ_ENV           := RUSTC_BOOTSTRAP=1
 FUZZ_TARGET        ?= ring_responses
@@ -49,11 +50,17 @@ fuzz-smoke: fuzz-build
 	  fi; \
 	done; echo "== fuzz-smoke: all targets ran clean"
 
-# A corpus directory that is missing (a new target) is created first.
+# The long run: libFuzzer writes new inputs into its first corpus
+# directory, so that is a scratch one, FUZZ_CORPUS (out/, ignored by git,
+# kept across runs so a long run builds on the last); the checked-in
+# fuzz/corpus/<target> only seeds it (read, never written: a fuzz run
+# never dirties the git tree). Crash inputs go to fuzz/artifacts/ (ignored).
+FUZZ_CORPUS ?= $(OUT)/fuzz-corpus/$(FUZZ_TARGET)
+
 fuzz: fuzz-build
 	@case " $(FUZZ_TARGETS) " in *" $(FUZZ_TARGET) "*) ;; *) echo "no fuzz target '$(FUZZ_TARGET)'; one of: $(FUZZ_TARGETS)"; exit 2;; esac
-	mkdir -p fuzz/corpus/$(FUZZ_TARGET)
-	cd fuzz && $(FUZZ_ENV) $(CARGO) fuzz run $(FUZZ_TARGET) corpus/$(FUZZ_TARGET) -- -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1
+	mkdir -p $(FUZZ_CORPUS)
+	cd fuzz && $(FUZZ_ENV) $(CARGO) fuzz run $(FUZZ_TARGET) $(FUZZ_CORPUS) $(if $(wildcard fuzz/corpus/$(FUZZ_TARGET)),corpus/$(FUZZ_TARGET)) -- -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1
 
 hostile-test: deps toolchain
 	$(CARGO) test -p xensnd $(patsubst tests/%.rs,--test %,$(wildcard tests/hostile_*.rs))

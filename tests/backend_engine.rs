@@ -1802,3 +1802,80 @@ fn snd_be_like_period_is_rounded_and_positions_come_from_a_timer() {
     let expected: Vec<(u16, u64)> = vec![(0, 4032), (1, 8064), (2, 7680), (3, 7680), (4, 7680)];
     assert_eq!(seen, expected);
 }
+
+/// `--whole-frames` holds READ/WRITE to whole frames, not the volume and
+/// mute tables (4 bytes per channel): with it, every format and channel
+/// count still takes SET_VOLUME, GET_VOLUME, MUTE and UNMUTE anywhere in the
+/// buffer (float64 has 8-byte samples, so its table was never whole frames
+/// and volume was refused), while a WRITE cut inside a frame is refused.
+#[test]
+fn whole_frames_apply_to_audio_not_to_volume_tables() {
+    let mut checked = 0;
+    for format in SampleFormat::ALL {
+        let Some(sample) = format.bytes_per_sample() else {
+            continue;
+        };
+        for channels in [1u8, 2, 3, 8] {
+            let mut mapper = TestMapper::new();
+            let buffer = FrontBuffer::new(&mut mapper, 8192);
+            let mut config = StreamConfig::new(Direction::Playback);
+            config.limits = wide_limits();
+            config.require_whole_frames = true;
+            let mut stream = Stream::new(
+                config,
+                Box::new(NullSink),
+                Box::new(SilenceSource::default()),
+                "test/whole",
+            );
+            let frame = sample * u32::from(channels);
+            let open = open_request(
+                1,
+                format.code(),
+                channels,
+                48_000,
+                8192,
+                buffer.directory,
+                0,
+            );
+            let what = format!("{format} x{channels}");
+            assert_eq!(
+                reply(stream.handle(&open, &mut mapper, 0)).status,
+                0,
+                "{what}"
+            );
+            let table = 4 * u32::from(channels);
+            for (id, operation) in [
+                XENSND_OP_SET_VOLUME,
+                XENSND_OP_GET_VOLUME,
+                XENSND_OP_MUTE,
+                XENSND_OP_UNMUTE,
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                for offset in [0u32, 4, 8188 - table] {
+                    let answer = reply(stream.handle(
+                        &rw_request(10 + id as u16, operation, offset, table),
+                        &mut mapper,
+                        0,
+                    ));
+                    assert_eq!(answer.status, 0, "{what}: op {operation} at {offset}");
+                }
+            }
+            // A WRITE of one frame is fine; one byte less is not.
+            let whole =
+                reply(stream.handle(&rw_request(20, XENSND_OP_WRITE, 0, frame), &mut mapper, 0));
+            assert_eq!(whole.status, 0, "{what}");
+            if frame > 1 {
+                let cut = reply(stream.handle(
+                    &rw_request(21, XENSND_OP_WRITE, 0, frame - 1),
+                    &mut mapper,
+                    0,
+                ));
+                assert_eq!(cut.status, status::EINVAL, "{what}");
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 22 * 4);
+}

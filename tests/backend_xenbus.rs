@@ -20,6 +20,8 @@ use zerocopy::IntoBytes;
 struct MemoryStore {
     nodes: RefCell<BTreeMap<String, String>>,
     watches: RefCell<BTreeSet<(String, String)>>,
+    /// Writes of this (path, value) fail (xenstored refusing, a quota).
+    refuse_write: RefCell<Option<(String, String)>>,
 }
 
 impl MemoryStore {
@@ -80,6 +82,9 @@ impl XenBusHost for Host<'_> {
         })
     }
     fn write(&mut self, path: &str, value: &str) -> Result<(), String> {
+        if self.store.refuse_write.borrow().as_ref() == Some(&(path.into(), value.into())) {
+            return Err("refused".into());
+        }
         self.store.set(path, value);
         Ok(())
     }
@@ -185,6 +190,7 @@ fn settings() -> DeviceSettings {
         max_buffer_bytes: 1 << 20,
         whole_frames: false,
         behaviour: Behaviour::default(),
+        quota: xensnd::backend::Ledger::default(),
     }
 }
 
@@ -694,5 +700,47 @@ fn configuration_errors_are_logged_with_what_they_left_out() {
     assert_eq!(
         error_consequence(&config, error, &mut |path| host.read(path)),
         "the card cannot come up"
+    );
+}
+
+/// Publishing Connected fails after the streams were set up: the device
+/// stays in InitWait with its streams. When the frontend's watch fires
+/// again (still Initialised), the old streams are torn down before the new
+/// connect: never two sets, no grant mapping or event channel leaked, and
+/// nothing charged twice.
+#[test]
+fn a_connect_whose_connected_write_failed_is_torn_down_before_the_next() {
+    let store = MemoryStore::default();
+    let ports = FakePorts::default();
+    let grants = Grants::default();
+    let settings = settings();
+    let mut device = initialised_device(&store, &ports, &grants, &settings);
+    *store.refuse_write.borrow_mut() = Some((format!("{BACKEND}/state"), "4".into()));
+    for attempt in 1..=3 {
+        device.on_frontend_change(&mut host(&store, &ports, &grants), &settings);
+        assert_eq!(backend_state(&store).as_deref(), Some("2"), "{attempt}");
+        assert_eq!(
+            device.streams.len(),
+            2,
+            "attempt {attempt}: one set of streams"
+        );
+        assert_eq!(ports.bound.borrow().len(), 4, "attempt {attempt}: ports");
+        assert_eq!(
+            settings.quota.total().streams,
+            2,
+            "attempt {attempt}: charged once"
+        );
+    }
+    // Once the write goes through, the device connects with one set.
+    *store.refuse_write.borrow_mut() = None;
+    device.on_frontend_change(&mut host(&store, &ports, &grants), &settings);
+    assert_eq!(backend_state(&store).as_deref(), Some("4"));
+    assert_eq!(device.streams.len(), 2);
+    assert_eq!(ports.bound.borrow().len(), 4);
+    device.remove(&mut host(&store, &ports, &grants));
+    assert!(ports.bound.borrow().is_empty());
+    assert_eq!(
+        settings.quota.total(),
+        xensnd::backend::quota::Usage::default()
     );
 }

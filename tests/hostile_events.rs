@@ -218,3 +218,85 @@ fn hostile_capture_position_far_ahead_counts_an_overrun_and_keeps_reading() {
     mic.stop().unwrap();
     assert_clean_teardown(&world);
 }
+
+/// `drain` waits while the position is *below* what was written and ends
+/// when it reaches it exactly (a backend that reports the end and nothing
+/// past it, as one running dry at a frame boundary does); one frame short,
+/// it fails with a timeout at its deadline `d(queued) + S + T`, not later.
+#[test]
+fn drain_ends_when_the_position_reaches_exactly_what_was_written() {
+    use xensnd::pcm::ErrorKind;
+    let world = setup();
+    let mut pcm = after_some_audio(&world);
+    // Position == written (7680 bytes): done at once, no wait.
+    let before = world.sim.now_ns();
+    pcm.drain().unwrap();
+    assert_eq!(pcm.state(), StreamState::Drained);
+    assert_eq!(pcm.position(), 1920);
+    assert!(world.sim.now_ns() - before < 1_000_000, "returned at once");
+    // Again, one frame short of the end.
+    pcm.prepare().unwrap();
+    world.hostile.borrow_mut().report_positions = true;
+    play(&mut pcm, 1920).unwrap();
+    settle(&world, &mut pcm);
+    world.hostile.borrow_mut().report_positions = false;
+    let reported = pcm.position();
+    let written = 1920 * 4;
+    push_positions(&world, &[written - 4]);
+    settle(&world, &mut pcm);
+    assert_eq!(pcm.position(), 1919, "from {reported}");
+    let before = world.sim.now_ns();
+    let error = pcm.drain().unwrap_err();
+    assert_eq!(kind(&error), ErrorKind::Timeout, "{error}");
+    let waited = world.sim.now_ns() - before;
+    // d(one frame) + S (10 s) + T (100 ms).
+    let bound = 20_833 + 10_000_000_000 + 100_000_000;
+    assert!(
+        (bound..bound + 2_000_000).contains(&waited),
+        "waited {waited} ns, bound {bound}"
+    );
+    assert_clean_teardown(&world);
+}
+
+/// Several playback streams played at once (`run` with `stream=a,b`, the
+/// non-blocking interleaved player): a backend that answers every request
+/// but never reports a position fills the buffers, after which nothing
+/// more can be written; the run ends with a timeout after the stall
+/// timeout, as a blocking `write` does, instead of spinning forever.
+#[test]
+fn interleaved_playback_ends_with_a_timeout_when_the_backend_stalls() {
+    use xensnd::app::run::{run, Options};
+    use xensnd::sim::vsnd::{SimStreamSpec, SimVsndSpec};
+    use xensnd::sndif::frontend::FrontendOptions;
+    use xensnd::sndif::stream::DEFAULT_STALL_TIMEOUT_NS;
+    let mut spec = SimVsndSpec::simple();
+    spec.pcms[0].streams.push(SimStreamSpec {
+        unique_id: "spk2".to_string(),
+        playback: true,
+        nodes: Vec::new(),
+    });
+    let options = FrontendOptions {
+        request_timeout_ns: 100_000_000,
+        ..FrontendOptions::default()
+    };
+    let (sim, probe, hostile) = probe_with(&spec, options, |_| {});
+    assert!(probe.failed.is_empty(), "{:?}", probe.failed);
+    hostile.borrow_mut().report_positions = false;
+    let run_options = Options::parse([
+        ("stream", "spk,spk2"),
+        ("ms", "5000"),
+        ("rate", "48000"),
+        ("channels", "2"),
+        ("period", "480"),
+        ("buffer", "1920"),
+    ])
+    .unwrap();
+    let before = sim.now_ns();
+    let error = run(&probe.frontend, &run_options).unwrap_err();
+    let waited = sim.now_ns() - before;
+    assert!(error.contains("timed out"), "{error}");
+    assert!(
+        (DEFAULT_STALL_TIMEOUT_NS..DEFAULT_STALL_TIMEOUT_NS + 1_000_000_000).contains(&waited),
+        "gave up after the stall timeout: {waited} ns ({error})"
+    );
+}

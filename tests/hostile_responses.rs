@@ -380,3 +380,86 @@ fn hostile_write_failing_mid_stream_reaches_the_app_and_the_stream_recovers() {
     pcm.drain().unwrap();
     assert_clean_teardown(&world);
 }
+
+/// `late_responses` counts each answer to a request that timed out once,
+/// and only while its id is still held back; the held ids are the newest
+/// `RING_SLOTS` timed-out ones (the oldest are released first), so the
+/// answer of a recent request is recognised and one of the oldest is not.
+/// Checked against a model of that policy, answer by answer.
+#[test]
+fn late_answers_are_counted_once_each_and_the_oldest_ids_are_released_first() {
+    use std::cell::RefCell;
+    use std::collections::VecDeque;
+    use std::rc::Rc;
+    use xensnd::ring::RING_SLOTS;
+    let world = setup();
+    let mut pcm = running_speaker(&world);
+    // Every SET_VOLUME's honest answer is held back; its ring slot is
+    // freed by an invented answer (so more than a ring's worth can time
+    // out), or by the late answer the test chose to deliver.
+    let held: Rc<RefCell<Vec<Response>>> = Rc::default();
+    let deliver: Rc<RefCell<Option<Response>>> = Rc::default();
+    {
+        let (held, deliver) = (Rc::clone(&held), Rc::clone(&deliver));
+        world.hostile.borrow_mut().script = Some(Box::new(move |request, honest| {
+            if request.operation != XENSND_OP_SET_VOLUME {
+                return vec![Reply::Now(honest)];
+            }
+            held.borrow_mut().push(honest);
+            let reply = deliver.borrow_mut().take().unwrap_or_else(|| {
+                let mut invented = honest;
+                invented.id = 0xF000;
+                invented
+            });
+            vec![Reply::Now(reply)]
+        }));
+    }
+    // The model: ids held back, oldest first.
+    let mut model: VecDeque<u16> = VecDeque::new();
+    let timed_out = |model: &mut VecDeque<u16>, id: u16| {
+        if model.len() >= RING_SLOTS as usize {
+            model.pop_front();
+        }
+        model.push_back(id);
+    };
+    let baseline = pcm.channel_stats();
+    let (mut late, mut unexpected) = (baseline.late_responses, baseline.unexpected_responses);
+    let first = RING_SLOTS as usize + 6;
+    for index in 0..first {
+        let error = pcm.set_volume(&[0, 0]).unwrap_err();
+        assert_eq!(kind(&error), ErrorKind::Timeout, "{error}");
+        unexpected += 1; // the invented answer
+        timed_out(&mut model, held.borrow()[index].id);
+    }
+    // Deliver late answers: a recent one, the oldest (released), a
+    // duplicate, then every other from the newest down, each in place of a
+    // new request's answer (which then times out too, releasing the oldest
+    // held id).
+    let mut order = vec![first - 2, 0, first - 2];
+    order.extend((1..first - 2).rev());
+    for index in order {
+        let answer = held.borrow()[index];
+        *deliver.borrow_mut() = Some(answer);
+        let error = pcm.set_volume(&[0, 0]).unwrap_err();
+        assert_eq!(kind(&error), ErrorKind::Timeout, "{error}");
+        match model.iter().position(|id| *id == answer.id) {
+            Some(at) => {
+                model.remove(at);
+                late += 1;
+            }
+            None => unexpected += 1,
+        }
+        let newest = held.borrow().last().unwrap().id;
+        timed_out(&mut model, newest);
+        let stats = pcm.channel_stats();
+        assert_eq!(
+            (stats.late_responses, stats.unexpected_responses),
+            (late, unexpected),
+            "after the answer of request {index} (id {}): {stats:?}",
+            answer.id
+        );
+    }
+    let recognised = late - baseline.late_responses;
+    assert!(recognised >= 10, "{recognised}");
+    assert_clean_teardown(&world);
+}

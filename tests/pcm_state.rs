@@ -37,6 +37,7 @@ fn expected(from: StreamState, operation: StreamOperation) -> Option<StreamState
         (S::Prepared, Op::Stop, S::Stopped),
         (S::Running, Op::Stop, S::Stopped),
         (S::Paused, Op::Stop, S::Stopped),
+        (S::Prepared, Op::Drain, S::Drained),
         (S::Running, Op::Drain, S::Drained),
         (S::Open, Op::Close, S::Closed),
         (S::Prepared, Op::Close, S::Closed),
@@ -70,7 +71,7 @@ fn full_transition_table() {
             }
         }
     }
-    assert_eq!(allowed, 17);
+    assert_eq!(allowed, 18);
 }
 
 #[test]

@@ -479,3 +479,47 @@ per_backend! {
         pcm.close().unwrap();
     }
 }
+
+/// ALSA's `snd_pcm_drain` on a PREPARED stream: nothing queued, it returns
+/// at once; data queued (less than the buffer, so nothing started it), it
+/// starts the stream and plays it out. Ours does the same.
+per_backend! {
+    fn drain_of_a_prepared_stream_returns_at_once_or_plays_what_is_queued(profile) {
+        let (sim, frontend, handle) = setup(profile);
+        let mut pcm = frontend.open_unique_id("spk", &request(480, 1920)).unwrap();
+        // Nothing queued: Drained at once, nothing sent but the OPEN.
+        pcm.prepare().unwrap();
+        let before = sim.now_ns();
+        pcm.drain().unwrap();
+        assert_eq!(pcm.state(), StreamState::Drained);
+        assert_eq!(pcm.position(), 0);
+        assert!(sim.now_ns() - before < 1_000_000, "{profile}: returned at once");
+        assert!(handle.played("spk").is_empty());
+        // Queued frames of every count from one to a whole buffer: played out.
+        for frames in [1usize, 479, 480, 481, 1919, 1920] {
+            pcm.prepare().unwrap();
+            let data: Vec<u8> = (0..frames * 4).map(|at| (at * 7 + frames) as u8).collect();
+            let mut queued = 0;
+            while queued < data.len() {
+                queued += pcm.write(&data[queued..]).unwrap() * 4;
+            }
+            assert_eq!(pcm.state(), StreamState::Prepared, "{profile} {frames}");
+            let played_before = handle.played("spk").len();
+            pcm.drain().unwrap();
+            assert_eq!(pcm.state(), StreamState::Drained, "{profile} {frames}");
+            assert_eq!(pcm.position(), frames as u64, "{profile} {frames}");
+            let played = handle.played("spk");
+            assert!(
+                played[played_before..] == data[..],
+                "{profile} {frames}: the queued frames"
+            );
+        }
+        // A capture stream still refuses to drain.
+        let mut mic = frontend.open_unique_id("mic", &request(480, 1920)).unwrap();
+        mic.prepare().unwrap();
+        assert_eq!(mic.drain().unwrap_err().kind, ErrorKind::InvalidState);
+        assert_eq!(mic.state(), StreamState::Prepared);
+        pcm.close().unwrap();
+        mic.close().unwrap();
+    }
+}

@@ -28,7 +28,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use clap::{Parser, ValueEnum};
 use xensnd::abi::sndif::Interval;
 use xensnd::backend::xenbus::{DeviceSet, DeviceSettings, StreamSummary};
-use xensnd::backend::{Behaviour, DeviceRates, Limits};
+use xensnd::backend::{Behaviour, Caps, DeviceRates, Ledger, Limits};
 use xensnd::sndif::config::{parse_formats, parse_number, parse_rates};
 use xensnd::sndif::format::FormatSet;
 
@@ -84,6 +84,24 @@ struct Cli {
     /// Refuse READ/WRITE offsets and lengths that are not whole frames.
     #[arg(long)]
     whole_frames: bool,
+    /// Most connected streams of one frontend domain (a device that would
+    /// pass it does not connect: error node, state Closed).
+    #[arg(long, value_name = "N", default_value_t = Caps::default().streams_per_domain)]
+    max_streams_per_domain: u32,
+    /// Most connected streams of every frontend together.
+    #[arg(long, value_name = "N", default_value_t = Caps::default().streams_total)]
+    max_streams: u32,
+    /// Most grant-mapped pages (rings and buffers, 4 KiB each) of one
+    /// frontend domain (an OPEN that would pass it fails with ENOMEM).
+    #[arg(long, value_name = "PAGES", default_value_t = Caps::default().pages_per_domain)]
+    max_pages_per_domain: u32,
+    /// Most grant-mapped pages of every frontend together.
+    #[arg(long, value_name = "PAGES", default_value_t = Caps::default().pages_total)]
+    max_pages: u32,
+    /// Stream records kept for `--stats` after their teardown (older ones
+    /// are summed into one record).
+    #[arg(long, value_name = "N", default_value_t = stats::DEFAULT_HISTORY)]
+    stats_history: usize,
     /// Log level: error, warn, info, debug, trace.
     #[arg(long, default_value = "info", value_parser = parse_level)]
     log: log::LevelFilter,
@@ -218,6 +236,12 @@ fn settings_from(cli: &Cli) -> Result<Settings, String> {
             max_buffer_bytes: cli.max_buffer_bytes,
             whole_frames: cli.whole_frames,
             behaviour: Behaviour::SNDBACK,
+            quota: Ledger::new(Caps {
+                streams_per_domain: cli.max_streams_per_domain,
+                streams_total: cli.max_streams,
+                pages_per_domain: cli.max_pages_per_domain,
+                pages_total: cli.max_pages,
+            }),
         },
         media: MediaSettings {
             out_dir,
@@ -299,7 +323,8 @@ struct Backend {
     settings: Settings,
     set: DeviceSet<MappedPage>,
     ports: HashMap<u32, PortTarget>,
-    history: Vec<StreamSummary>,
+    history: stats::History,
+    stats_throttle: stats::Throttle,
     start: Instant,
     start_unix_ns: u64,
     stats_path: Option<PathBuf>,
@@ -344,6 +369,15 @@ impl Backend {
                 self.log_held(domid);
             }
             self.history.extend(records);
+            self.stats_throttle.mark();
+            self.write_stats_if_due();
+        }
+    }
+
+    /// Write the stats file if a teardown is not written yet and the last
+    /// write is long enough ago ([`stats::Throttle`]).
+    fn write_stats_if_due(&mut self) {
+        if self.stats_path.is_some() && self.stats_throttle.due(self.now_ns()) {
             self.write_stats();
         }
     }
@@ -365,13 +399,13 @@ impl Backend {
         let Some(path) = &self.stats_path else {
             return;
         };
-        let mut records = self.history.clone();
+        let mut active = Vec::new();
         for device in self.set.devices.values() {
-            records.extend(device.records(true));
+            active.extend(device.records(true));
         }
         stats::write(
             path,
-            &stats::to_json(&records, self.start_unix_ns, self.now_ns()),
+            &stats::to_json(&self.history, &active, self.start_unix_ns, self.now_ns()),
         );
     }
 
@@ -478,6 +512,12 @@ impl Backend {
             }
             None => 1000,
         }
+        .min(match self.stats_throttle.pending_until() {
+            Some(due) if self.stats_path.is_some() => {
+                due.saturating_sub(now).div_ceil(1_000_000).min(1000) as i32
+            }
+            _ => 1000,
+        })
     }
 
     fn on_event_channel(&mut self) -> Result<(), String> {
@@ -519,6 +559,7 @@ impl Backend {
         let descriptors = [self.store.fileno(), self.events.fd()];
         while !sys::termination_requested() {
             self.service_due();
+            self.write_stats_if_due();
             let timeout = self.next_timeout_ms();
             let ready = sys::poll_readable(&descriptors, timeout)
                 .map_err(|error| format!("poll: {error}"))?;
@@ -617,7 +658,8 @@ fn main() -> ExitCode {
         settings,
         set: DeviceSet::default(),
         ports: HashMap::new(),
-        history: Vec::new(),
+        history: stats::History::new(cli.stats_history),
+        stats_throttle: stats::Throttle::new(stats::WRITE_INTERVAL_NS),
         start: Instant::now(),
         start_unix_ns,
         stats_path: cli.stats.clone(),
@@ -679,6 +721,50 @@ mod tests {
         assert!(default.media.per_stream.is_empty());
         let bad = Cli::parse_from(["sndback", "--sink", "null", "--formats", "s16_le,nope"]);
         assert!(settings_from(&bad).is_err());
+    }
+
+    #[test]
+    fn caps_are_options_with_the_documented_defaults() {
+        let cli = Cli::parse_from(["sndback", "--sink", "null"]);
+        let settings = settings_from(&cli).unwrap();
+        assert_eq!(settings.device.quota.caps(), Caps::default());
+        assert_eq!(cli.stats_history, stats::DEFAULT_HISTORY);
+        let cli = Cli::parse_from([
+            "sndback",
+            "--sink",
+            "null",
+            "--max-streams-per-domain",
+            "3",
+            "--max-streams",
+            "7",
+            "--max-pages-per-domain",
+            "100",
+            "--max-pages",
+            "400",
+        ]);
+        let caps = settings_from(&cli).unwrap().device.quota.caps();
+        assert_eq!(
+            caps,
+            Caps {
+                streams_per_domain: 3,
+                streams_total: 7,
+                pages_per_domain: 100,
+                pages_total: 400,
+            }
+        );
+        // --help documents them.
+        let help = <Cli as clap::CommandFactory>::command()
+            .render_long_help()
+            .to_string();
+        for option in [
+            "--max-streams-per-domain",
+            "--max-streams ",
+            "--max-pages-per-domain",
+            "--max-pages ",
+            "--stats-history",
+        ] {
+            assert!(help.contains(option), "{option} in --help");
+        }
     }
 
     #[test]

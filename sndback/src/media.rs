@@ -7,6 +7,12 @@
 //! full file stays valid, nothing is lost). The header is brought up to
 //! date at every CLOSE and the file finalised at teardown. Every sndif
 //! format with a frame size is stored, losslessly ([`crate::wav`]).
+//!
+//! A write error (a full disk) is logged once; the file is finalised with
+//! the audio before the error (a valid WAV file) and the stream goes on
+//! being served, its audio discarded until its next OPEN, which starts a
+//! new file. An OPEN whose file cannot be created fails with `-EIO`
+//! (logged once while it keeps failing).
 #![forbid(unsafe_code)]
 
 use std::path::{Path, PathBuf};
@@ -55,6 +61,19 @@ pub struct WavSink {
     limit: Option<u64>,
     /// Bytes of a frame cut by the end of the last WRITE.
     pending: Vec<u8>,
+    /// A write failed since the last OPEN: audio is discarded.
+    failed: bool,
+    /// Creating the last file failed (logged once until one succeeds).
+    create_failed: bool,
+    /// Where files are created (tests inject failing outputs).
+    opener: Opener,
+}
+
+/// Creates a sink's files.
+pub type Opener = Rc<dyn Fn(&Path) -> std::io::Result<Box<dyn wav::Output>>>;
+
+fn open_file_output(path: &Path) -> std::io::Result<Box<dyn wav::Output>> {
+    Ok(Box::new(std::fs::File::create(path)?))
 }
 
 impl WavSink {
@@ -79,7 +98,17 @@ impl WavSink {
             files: 0,
             limit,
             pending: Vec::new(),
+            failed: false,
+            create_failed: false,
+            opener: Rc::new(open_file_output),
         }
+    }
+
+    /// Create files with `opener` instead (tests of write errors).
+    #[cfg(test)]
+    pub fn with_opener(mut self, opener: Opener) -> Self {
+        self.opener = opener;
+        self
     }
 
     fn path(&self) -> PathBuf {
@@ -101,11 +130,24 @@ impl WavSink {
             *used
         };
         let path = self.path();
-        let writer = WavWriter::create(&path, layout, self.limit).map_err(|error| {
-            log::error!("{}: {error}", path.display());
-            IoError
-        })?;
+        let created = (self.opener)(&path)
+            .and_then(|output| WavWriter::to_output(output, layout, self.limit));
+        let writer = match created {
+            Ok(writer) => writer,
+            Err(error) => {
+                if !self.create_failed {
+                    log::error!(
+                        "{}: {error}: OPEN fails (logged once until a file can be created)",
+                        path.display()
+                    );
+                }
+                self.create_failed = true;
+                return Err(IoError);
+            }
+        };
         log::info!("writing {}", path.display());
+        self.create_failed = false;
+        self.failed = false;
         self.writer = Some(writer);
         Ok(())
     }
@@ -117,10 +159,19 @@ impl WavSink {
             let Some(writer) = self.writer.as_mut() else {
                 return Err(IoError);
             };
-            let written = writer.write_frames(data).map_err(|error| {
-                log::error!("{}: {error}", path.display());
-                IoError
-            })?;
+            let written = match writer.write_frames(data) {
+                Ok(written) => written,
+                Err(error) => {
+                    log::error!(
+                        "{}: {error}: the file keeps the {} data bytes before it; this stream's audio is discarded until its next OPEN",
+                        path.display(),
+                        writer.data_bytes()
+                    );
+                    self.writer = None;
+                    self.failed = true;
+                    return Ok(());
+                }
+            };
             data = &data[written..];
             if data.is_empty() {
                 break;
@@ -153,10 +204,11 @@ impl Sink for WavSink {
             return Err(IoError);
         };
         self.pending.clear();
-        if self
-            .writer
-            .as_ref()
-            .is_some_and(|writer| writer.layout() == layout)
+        if !self.failed
+            && self
+                .writer
+                .as_ref()
+                .is_some_and(|writer| writer.layout() == layout)
             && self.format == format
         {
             return Ok(());
@@ -166,6 +218,10 @@ impl Sink for WavSink {
     }
 
     fn write(&mut self, bytes: &[u8]) -> Result<(), IoError> {
+        if self.failed {
+            // Served, discarded (see the module docs).
+            return Ok(());
+        }
         let (Some(format), Some(writer)) = (self.format, self.writer.as_ref()) else {
             return Err(IoError);
         };
@@ -183,10 +239,15 @@ impl Sink for WavSink {
 
     fn finish(&mut self) -> Result<(), IoError> {
         if let Some(writer) = self.writer.as_mut() {
-            writer.flush().map_err(|error| {
-                log::error!("{}: {error}", self.base.display());
-                IoError
-            })?;
+            if let Err(error) = writer.flush() {
+                log::error!(
+                    "{}: {error}: the file keeps the {} data bytes before it; this stream's audio is discarded until its next OPEN",
+                    self.base.display(),
+                    writer.data_bytes()
+                );
+                self.writer = None;
+                self.failed = true;
+            }
         }
         Ok(())
     }
@@ -784,5 +845,216 @@ mod tests {
             .map(|bytes| i16::from_le_bytes([bytes[0], bytes[1]]))
             .collect();
         assert_eq!(values, vec![100, -100, 100, 200, -200, 200, 100, -100, 100]);
+    }
+
+    /// A disk of `capacity` bytes: writes that would grow the file past it
+    /// fail with ENOSPC after writing what fits (overwriting is free).
+    #[derive(Clone)]
+    struct SmallDisk {
+        bytes: Rc<std::cell::RefCell<Vec<u8>>>,
+        position: u64,
+        capacity: usize,
+    }
+
+    impl SmallDisk {
+        fn new(capacity: usize) -> Self {
+            Self {
+                bytes: Rc::default(),
+                position: 0,
+                capacity,
+            }
+        }
+    }
+
+    impl std::io::Write for SmallDisk {
+        fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+            let mut bytes = self.bytes.borrow_mut();
+            let at = self.position as usize;
+            let fits = data.len().min(self.capacity.saturating_sub(at));
+            if fits == 0 && !data.is_empty() {
+                return Err(std::io::Error::from_raw_os_error(libc::ENOSPC));
+            }
+            if bytes.len() < at + fits {
+                bytes.resize(at + fits, 0);
+            }
+            bytes[at..at + fits].copy_from_slice(&data[..fits]);
+            self.position += fits as u64;
+            Ok(fits)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl std::io::Seek for SmallDisk {
+        fn seek(&mut self, to: std::io::SeekFrom) -> std::io::Result<u64> {
+            let at = match to {
+                std::io::SeekFrom::Start(at) => Some(at),
+                std::io::SeekFrom::Current(by) => self.position.checked_add_signed(by),
+                std::io::SeekFrom::End(by) => {
+                    (self.bytes.borrow().len() as u64).checked_add_signed(by)
+                }
+            };
+            self.position = at.ok_or_else(|| std::io::Error::other("before the start"))?;
+            Ok(self.position)
+        }
+    }
+
+    impl wav::Output for SmallDisk {
+        fn truncate(&mut self, length: u64) -> std::io::Result<()> {
+            self.bytes.borrow_mut().truncate(length as usize);
+            Ok(())
+        }
+    }
+
+    /// A file's bytes are a valid WAV file holding a prefix of `sent` in
+    /// whole frames, with every size field consistent.
+    fn assert_valid_prefix(bytes: &[u8], sent: &[u8], block: usize, what: &str) -> usize {
+        let file = wav::parse(bytes).unwrap_or_else(|error| panic!("{what}: {error}"));
+        let data = file.data.len();
+        assert_eq!(data % block, 0, "{what}");
+        assert!(
+            sent.starts_with(&file.data),
+            "{what}: data is what was sent"
+        );
+        let riff = u32::from_le_bytes(bytes[4..8].try_into().unwrap()) as usize;
+        assert_eq!(riff + 8, bytes.len(), "{what}: RIFF size is the file's");
+        let declared = u32::from_le_bytes(
+            bytes[bytes.len() - data - data % 2 - 4..][..4]
+                .try_into()
+                .unwrap(),
+        );
+        assert_eq!(declared as usize, data, "{what}: data size");
+        data
+    }
+
+    #[test]
+    fn wav_writer_stays_valid_when_the_disk_fills_at_any_byte() {
+        let mut checked = 0;
+        // Odd and even frames, with and without a fact chunk.
+        for (format, channels) in [
+            (SampleFormat::S16Le, 2u8),
+            (SampleFormat::U8, 3),
+            (SampleFormat::MuLaw, 1),
+            (SampleFormat::F64Le, 1),
+        ] {
+            let layout = wav::layout_for(format, channels, 8000).unwrap();
+            let block = layout.block_align() as usize;
+            let sent = noise(u64::from(format.code()), block * 300);
+            for capacity in 0..=(sent.len() + 120) {
+                let disk = SmallDisk::new(capacity);
+                let Ok(mut writer) =
+                    wav::WavWriter::to_output(Box::new(disk.clone()), layout, None)
+                else {
+                    // Not even the header fits: nothing to be valid.
+                    continue;
+                };
+                let mut failed = false;
+                for (index, chunk) in sent.chunks(block * 7).enumerate() {
+                    match writer.write_frames(chunk) {
+                        Ok(written) => assert_eq!(written, chunk.len()),
+                        Err(_) => {
+                            failed = true;
+                            assert!(writer.failed());
+                            assert!(writer.write_frames(chunk).is_err(), "refused after");
+                            break;
+                        }
+                    }
+                    if index % 9 == 8 {
+                        let _ = writer.flush();
+                    }
+                }
+                if !failed {
+                    let flushed = writer.flush().is_ok();
+                    assert_eq!(flushed, !writer.failed());
+                    failed = !flushed;
+                }
+                drop(writer);
+                let what = format!("{format} x{channels} on a {capacity}-byte disk");
+                let data = assert_valid_prefix(&disk.bytes.borrow(), &sent, block, &what);
+                if !failed {
+                    assert_eq!(data, sent.len(), "{what}");
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked > 4 * 1000, "{checked}");
+    }
+
+    #[test]
+    fn wav_sink_survives_a_full_disk_logs_once_and_keeps_serving() {
+        let directory = scratch("disk-full");
+        let registry = FileRegistry::default();
+        let disks: Rc<std::cell::RefCell<Vec<SmallDisk>>> = Rc::default();
+        let capacity = Rc::new(std::cell::Cell::new(1000usize));
+        let opener: Opener = {
+            let (disks, capacity) = (Rc::clone(&disks), Rc::clone(&capacity));
+            Rc::new(move |_path: &Path| {
+                if capacity.get() == 0 {
+                    return Err(std::io::Error::from_raw_os_error(libc::ENOSPC));
+                }
+                let disk = SmallDisk::new(capacity.get());
+                disks.borrow_mut().push(disk.clone());
+                Ok(Box::new(disk) as Box<dyn wav::Output>)
+            })
+        };
+        let mut sink = WavSink::new(&registry, &directory, "dom1-spk").with_opener(opener);
+        let stream = params(SampleFormat::S16Le, 2);
+        sink.start(&stream).unwrap();
+        let sent = noise(3, 4000);
+        for chunk in sent.chunks(100) {
+            sink.write(chunk)
+                .expect("the stream is served whatever the disk does");
+        }
+        sink.finish().unwrap();
+        let first = disks.borrow()[0].bytes.borrow().clone();
+        let kept = assert_valid_prefix(&first, &sent, 4, "first file");
+        assert!(kept > 0 && kept < sent.len());
+        // The next OPEN with no room at all fails cleanly (EIO) ...
+        capacity.set(0);
+        assert_eq!(sink.start(&stream), Err(IoError));
+        assert_eq!(sink.start(&stream), Err(IoError));
+        // ... and once there is room again, a new file starts.
+        capacity.set(1 << 20);
+        sink.start(&stream).unwrap();
+        sink.write(&sent).unwrap();
+        drop(sink);
+        let disks = disks.borrow();
+        assert_eq!(disks.len(), 2);
+        let second = disks[1].bytes.borrow().clone();
+        assert_eq!(
+            assert_valid_prefix(&second, &sent, 4, "second file"),
+            sent.len()
+        );
+        std::fs::remove_dir_all(&directory).unwrap();
+    }
+
+    #[test]
+    fn wav_riff_limit_holds_for_every_header_and_frame_size() {
+        // Every header a layout writes, every frame size sndif allows.
+        let mut headers = std::collections::BTreeSet::new();
+        for format in SampleFormat::ALL {
+            for channels in [1u8, 2, 3, 8, 255] {
+                if let Some(layout) = wav::layout_for(format, channels, 8000) {
+                    let disk = SmallDisk::new(usize::MAX);
+                    drop(wav::WavWriter::to_output(Box::new(disk.clone()), layout, None).unwrap());
+                    headers.insert(disk.bytes.borrow().len() as u64);
+                }
+            }
+        }
+        assert!(headers.len() >= 4, "{headers:?}");
+        for &header in &headers {
+            for block in 1..=255u32 * 8 {
+                let most = wav::max_data_bytes(header, block);
+                let block = u64::from(block);
+                assert_eq!(most % block, 0);
+                let riff = |data: u64| header - 8 + data + data % 2;
+                assert!(riff(most) <= u64::from(u32::MAX), "{header} {block}");
+                assert!(most <= u64::from(u32::MAX));
+                // One more frame would not fit.
+                let next = most + block;
+                assert!(riff(next) > u64::from(u32::MAX) || next > u64::from(u32::MAX));
+            }
+        }
     }
 }

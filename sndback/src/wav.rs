@@ -304,26 +304,59 @@ pub fn max_data_bytes(header_len: u64, block_align: u32) -> u64 {
     room.min(u64::from(u32::MAX)) / block * block
 }
 
+/// Where a [`WavWriter`] writes: a file, or a test's stand-in.
+pub trait Output: Write + Seek {
+    /// Cut the output to `length` bytes.
+    fn truncate(&mut self, length: u64) -> io::Result<()>;
+}
+
+impl Output for File {
+    fn truncate(&mut self, length: u64) -> io::Result<()> {
+        self.set_len(length)
+    }
+}
+
 /// A WAV file being written. Sizes in the header are brought up to date by
 /// [`WavWriter::flush`] and when it is dropped; it refuses data past its
 /// limit, so the file is never corrupt.
+///
+/// # Write errors (a full disk)
+/// After a failed write the writer is *failed*: it drops the bytes it
+/// had not written yet, writes the header for the data it had counted (the
+/// bytes that reached the file before the error, whole frames), cuts the
+/// file after them, and refuses further data with an error. The file stays
+/// a valid WAV file of the audio before the error (cutting and overwriting
+/// the header need no new space). When even the pad byte after odd data
+/// cannot be written, the last frame is left out instead.
 pub struct WavWriter {
-    file: BufWriter<File>,
+    file: Option<BufWriter<Box<dyn Output>>>,
     layout: WavLayout,
     header_len: u64,
     fact_offset: Option<u64>,
     data_bytes: u64,
+    /// Data bytes in the file at the last successful flush.
+    flushed_bytes: u64,
     limit: u64,
 }
 
 impl WavWriter {
     /// Create `path` for `layout`; at most `limit` data bytes (whole
     /// frames; `None`: what RIFF allows, [`max_data_bytes`]).
+    #[cfg(test)]
     pub fn create(path: &Path, layout: WavLayout, limit: Option<u64>) -> io::Result<Self> {
+        Self::to_output(Box::new(File::create(path)?), layout, limit)
+    }
+
+    /// The same over any [`Output`].
+    pub fn to_output(
+        output: Box<dyn Output>,
+        layout: WavLayout,
+        limit: Option<u64>,
+    ) -> io::Result<Self> {
         let chunks = layout.header_chunks();
         let header_len = 12 + chunks.len() as u64 + 8;
         let fact_offset = layout.has_fact().then(|| header_len - 8 - 4);
-        let mut file = BufWriter::new(File::create(path)?);
+        let mut file = BufWriter::new(output);
         file.write_all(b"RIFF")?;
         file.write_all(&0u32.to_le_bytes())?;
         file.write_all(b"WAVE")?;
@@ -334,11 +367,12 @@ impl WavWriter {
         let most = max_data_bytes(header_len, layout.block_align());
         let limit = limit.map_or(most, |limit| limit / block * block).min(most);
         let mut writer = Self {
-            file,
+            file: Some(file),
             layout,
             header_len,
             fact_offset,
             data_bytes: 0,
+            flushed_bytes: 0,
             limit,
         };
         writer.flush()?;
@@ -360,8 +394,15 @@ impl WavWriter {
         self.limit - self.data_bytes
     }
 
+    /// Whether a write failed (see "Write errors"): nothing more is written.
+    #[cfg(test)]
+    pub fn failed(&self) -> bool {
+        self.file.is_none()
+    }
+
     /// Append whole frames of WAV data; returns how many bytes fit (whole
-    /// frames, maybe 0 when the file is full).
+    /// frames, maybe 0 when the file is full). On an error the writer is
+    /// failed and the file finalised with the data before it.
     pub fn write_frames(&mut self, data: &[u8]) -> io::Result<usize> {
         let block = self.layout.block_align().max(1) as usize;
         let fits = (data
@@ -369,36 +410,132 @@ impl WavWriter {
             .min(usize::try_from(self.room()).unwrap_or(usize::MAX))
             / block)
             * block;
-        self.file.write_all(&data[..fits])?;
-        self.data_bytes += fits as u64;
-        Ok(fits)
+        let Some(file) = self.file.as_mut() else {
+            return Err(io::Error::other("an earlier write failed"));
+        };
+        match file.write_all(&data[..fits]) {
+            Ok(()) => {
+                self.data_bytes += fits as u64;
+                Ok(fits)
+            }
+            Err(error) => {
+                self.recover(self.data_bytes + fits as u64);
+                Err(error)
+            }
+        }
+    }
+
+    /// After a write error: drop what is not written, find how many whole
+    /// frames (of at most `attempted` data bytes) reached the file, and
+    /// finalise it with them.
+    fn recover(&mut self, attempted: u64) {
+        let Some(file) = self.file.take() else {
+            return;
+        };
+        // `into_parts` hands the output back without flushing the buffer;
+        // the output's position is the end of what it took (we seek only
+        // in `flush`, which returns to the end).
+        let (mut output, _unwritten) = file.into_parts();
+        let block = u64::from(self.layout.block_align().max(1));
+        let reached = output
+            .stream_position()
+            .map_or(self.flushed_bytes, |end| {
+                end.saturating_sub(self.header_len)
+            })
+            .min(attempted)
+            .max(self.flushed_bytes.min(attempted));
+        self.data_bytes = reached / block * block;
+        if let Err(error) = self.finalise(&mut *output) {
+            log::error!("finalising WAV after a write error: {error}");
+        }
+    }
+
+    /// Write the header's sizes for `data_bytes` directly to `output` and
+    /// cut it after the data.
+    fn finalise(&mut self, output: &mut dyn Output) -> io::Result<()> {
+        let block = u64::from(self.layout.block_align().max(1));
+        if self.data_bytes % 2 == 1 {
+            let end = self.header_len + self.data_bytes;
+            let padded = output
+                .seek(SeekFrom::Start(end))
+                .and_then(|_| output.write_all(&[0]))
+                .and_then(|()| output.flush());
+            if padded.is_err() {
+                // No room for the pad byte: leave the last (odd) frame out.
+                self.data_bytes -= block;
+            }
+        }
+        write_sizes(
+            output,
+            self.header_len,
+            self.fact_offset,
+            self.data_bytes,
+            block,
+        )?;
+        let pad = self.data_bytes % 2;
+        output.truncate(self.header_len + self.data_bytes + pad)?;
+        output.flush()
     }
 
     /// Bring the header's sizes up to date and flush to the file.
     pub fn flush(&mut self) -> io::Result<()> {
-        let pad = self.data_bytes % 2;
-        let riff = self.header_len - 8 + self.data_bytes + pad;
-        // The limit keeps both within u32.
-        let riff = u32::try_from(riff).unwrap_or(u32::MAX);
-        let data = u32::try_from(self.data_bytes).unwrap_or(u32::MAX);
-        let end = self.header_len + self.data_bytes;
-        if pad == 1 {
-            self.file.write_all(&[0])?;
+        let Some(file) = self.file.as_mut() else {
+            return Ok(());
+        };
+        let result = (|| {
+            let pad = self.data_bytes % 2;
+            let end = self.header_len + self.data_bytes;
+            if pad == 1 {
+                file.write_all(&[0])?;
+            }
+            // Every data byte is in the file once the buffer is flushed.
+            file.flush()?;
+            write_sizes(
+                file,
+                self.header_len,
+                self.fact_offset,
+                self.data_bytes,
+                u64::from(self.layout.block_align().max(1)),
+            )?;
+            // Further data overwrites the pad byte.
+            file.seek(SeekFrom::Start(end))?;
+            file.flush()
+        })();
+        match result {
+            Ok(()) => {
+                self.flushed_bytes = self.data_bytes;
+                Ok(())
+            }
+            Err(error) => {
+                self.recover(self.data_bytes);
+                Err(error)
+            }
         }
-        self.file.seek(SeekFrom::Start(4))?;
-        self.file.write_all(&riff.to_le_bytes())?;
-        if let Some(offset) = self.fact_offset {
-            let frames = self.data_bytes / u64::from(self.layout.block_align().max(1));
-            self.file.seek(SeekFrom::Start(offset))?;
-            self.file
-                .write_all(&u32::try_from(frames).unwrap_or(u32::MAX).to_le_bytes())?;
-        }
-        self.file.seek(SeekFrom::Start(self.header_len - 4))?;
-        self.file.write_all(&data.to_le_bytes())?;
-        // Further data overwrites the pad byte.
-        self.file.seek(SeekFrom::Start(end))?;
-        self.file.flush()
     }
+}
+
+/// The RIFF size, the `fact` frame count and the data size for
+/// `data_bytes` of data (the pad byte after odd data counted in RIFF's).
+fn write_sizes<W: Write + Seek + ?Sized>(
+    output: &mut W,
+    header_len: u64,
+    fact_offset: Option<u64>,
+    data_bytes: u64,
+    block: u64,
+) -> io::Result<()> {
+    let pad = data_bytes % 2;
+    // The limit keeps both within u32.
+    let riff = u32::try_from(header_len - 8 + data_bytes + pad).unwrap_or(u32::MAX);
+    let data = u32::try_from(data_bytes).unwrap_or(u32::MAX);
+    output.seek(SeekFrom::Start(4))?;
+    output.write_all(&riff.to_le_bytes())?;
+    if let Some(offset) = fact_offset {
+        let frames = data_bytes / block;
+        output.seek(SeekFrom::Start(offset))?;
+        output.write_all(&u32::try_from(frames).unwrap_or(u32::MAX).to_le_bytes())?;
+    }
+    output.seek(SeekFrom::Start(header_len - 4))?;
+    output.write_all(&data.to_le_bytes())
 }
 
 impl Drop for WavWriter {

@@ -397,7 +397,9 @@ fn signal_for(
 }
 
 /// Several playback streams at once: feed each with non-blocking writes in
-/// turn, sleeping only when none could take anything.
+/// turn, sleeping only when none could take anything. A stream that takes
+/// nothing for the stall timeout (`DEFAULT_STALL_TIMEOUT_NS`, as blocking
+/// `write` allows) ends the run with a timeout, as `write` would.
 fn play_interleaved<X: Platform>(
     options: &Options,
     streams: &mut [(String, u32, SndPcm<X>)],
@@ -411,7 +413,15 @@ fn play_interleaved<X: Platform>(
         codec: demo::Codec,
         frame_bytes: usize,
         chunk: Vec<u8>,
+        /// When this stream last took frames (or started).
+        progress_ns: u64,
     }
+    let stall_timeout_ns = crate::sndif::stream::DEFAULT_STALL_TIMEOUT_NS;
+    let now_ns = |streams: &[(String, u32, SndPcm<X>)]| {
+        streams.first().map_or(0, |(_, _, pcm)| {
+            pcm.frontend().with_platform(|xen| xen.now_ns())
+        })
+    };
     let mut progress = Vec::new();
     for (unique_id, frequency, pcm) in streams.iter() {
         let c = pcm.config();
@@ -429,10 +439,15 @@ fn play_interleaved<X: Platform>(
             codec,
             frame_bytes,
             chunk: alloc::vec![0u8; c.period_frames as usize * frame_bytes],
+            progress_ns: 0,
         });
     }
     for (_, _, pcm) in streams.iter_mut() {
         pcm.start().map_err(|e| format!("start: {e}"))?;
+    }
+    let started_ns = now_ns(streams);
+    for p in progress.iter_mut() {
+        p.progress_ns = started_ns;
     }
     loop {
         let mut any = false;
@@ -446,14 +461,23 @@ fn play_interleaved<X: Platform>(
             let n = ((p.chunk.len() / frame_bytes) as u64).min(p.frames - p.done) as usize;
             let bytes = &mut p.chunk[..n * frame_bytes];
             p.codec.render(p.signal.as_ref(), p.done, bytes);
-            match pcm.try_write(bytes) {
-                Ok(written) => {
-                    p.crc.update(&bytes[..written * frame_bytes]);
-                    p.done += written as u64;
-                    any = true;
-                }
-                Err(e) if e.kind() == crate::pcm::ErrorKind::WouldBlock => {}
+            let written = match pcm.try_write(bytes) {
+                Ok(written) => written,
+                Err(e) if e.kind() == crate::pcm::ErrorKind::WouldBlock => 0,
                 Err(e) => return Err(format!("play {unique_id}: {e}")),
+            };
+            let now = pcm.frontend().with_platform(|xen| xen.now_ns());
+            if written > 0 {
+                p.crc.update(&bytes[..written * frame_bytes]);
+                p.done += written as u64;
+                p.progress_ns = now;
+                any = true;
+            } else if now.saturating_sub(p.progress_ns) >= stall_timeout_ns {
+                return Err(format!(
+                    "play {unique_id}: {} (no room for {} ms)",
+                    crate::pcm::ErrorKind::Timeout,
+                    stall_timeout_ns / 1_000_000
+                ));
             }
         }
         if all_done {

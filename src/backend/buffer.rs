@@ -116,7 +116,7 @@ impl<P: SharedPage> SharedBuffer<P> {
                 mapper
                     .map(next_directory, directory_writable)
                     .map_err(|error| {
-                        log::warn!(
+                        log::debug!(
                             "directory page {directory_index} gref {next_directory}: map failed: {error:?}"
                         );
                         RequestError::Fault
@@ -139,7 +139,7 @@ impl<P: SharedPage> SharedBuffer<P> {
             next_directory = chained;
         }
         let pages = mapper.map_many(&grefs, true).map_err(|error| {
-            log::warn!(
+            log::debug!(
                 "{} buffer pages (grefs {}..): map failed: {error:?}",
                 grefs.len(),
                 grefs.first().copied().unwrap_or(0)

@@ -169,6 +169,7 @@ impl<P: SharedPage> StreamChannel<P> {
         if let Err(error) = self.stream.close() {
             log::warn!("{}: close at teardown: {error}", self.stream.label());
         }
+        self.stream.report_suppressed();
         (self.ring.into_page(), self.events.into_page(), self.stream)
     }
 }

@@ -22,6 +22,9 @@
 //! - [`io`]: the [`io::Sink`] and [`io::Source`] traits and small implementations.
 //! - [`pacing`]: the real-time position clock that paces CUR_POS events.
 //! - [`counters`]: what a benchmark needs to know.
+//! - [`quota`]: what one frontend, and all of them, may make the backend hold.
+//! - [`ratelimit`]: per-stream log rate limiting.
+//! - [`logtext`]: guest-controlled text made safe for a log line.
 //! - [`stream`]: the per-stream state machine and request dispatch.
 //! - [`channel`]: one stream's ring + event page + engine, as served by a host.
 //! - [`xenbus`]: the XenBus state machine of vsnd devices, over a host trait.
@@ -35,7 +38,10 @@ pub mod channel;
 pub mod counters;
 pub mod hw;
 pub mod io;
+pub mod logtext;
 pub mod pacing;
+pub mod quota;
+pub mod ratelimit;
 pub mod sample;
 pub mod stream;
 pub mod xenbus;
@@ -52,6 +58,8 @@ pub use channel::{ServiceResult, StreamChannel};
 pub use counters::Counters;
 pub use hw::{DeviceRates, Limits, Mismatch, Offer, PcmParams};
 pub use io::{Sink, Source};
+pub use logtext::guest;
+pub use quota::{Caps, Ledger};
 pub use stream::{Direction, Stream, StreamConfig, StreamState};
 
 /// Negative Xen errno values the backend puts in `xensnd_resp.status`
@@ -86,6 +94,9 @@ pub enum RequestError {
     NoMemory,
     /// An operation code this backend does not know.
     NotSupported,
+    /// Granting the request would pass one of the backend's caps
+    /// ([`quota::Caps`]).
+    OverCap(quota::Exceeded),
 }
 
 impl RequestError {
@@ -95,7 +106,7 @@ impl RequestError {
             Self::Invalid(_) => status::EINVAL,
             Self::Fault => status::EFAULT,
             Self::Io => status::EIO,
-            Self::NoMemory => status::ENOMEM,
+            Self::NoMemory | Self::OverCap(_) => status::ENOMEM,
             Self::NotSupported => status::EOPNOTSUPP,
         }
     }
@@ -109,6 +120,7 @@ impl core::fmt::Display for RequestError {
             Self::Io => formatter.write_str("sink or source failed"),
             Self::NoMemory => formatter.write_str("out of memory"),
             Self::NotSupported => formatter.write_str("unknown operation"),
+            Self::OverCap(exceeded) => write!(formatter, "refused: {exceeded}"),
         }
     }
 }

@@ -31,11 +31,13 @@ use alloc::vec::Vec;
 use zerocopy::{FromBytes, FromZeros, IntoBytes};
 
 use super::behaviour::{Behaviour, EventIds};
-use super::buffer::{GrantMapper, SharedBuffer, DEFAULT_MAX_BUFFER_BYTES};
+use super::buffer::{pages_for, GrantMapper, SharedBuffer, DEFAULT_MAX_BUFFER_BYTES};
 use super::counters::Counters;
 use super::hw::{format_name, Limits, Mismatch, Offer, PcmParams};
 use super::io::{Sink, Source};
 use super::pacing::PositionClock;
+use super::quota::{Charge, Ledger};
+use super::ratelimit::{RateLimit, Verdict};
 use super::sample::Mixer;
 use super::RequestError;
 use crate::abi::sndif::{
@@ -81,7 +83,9 @@ pub struct StreamConfig {
     pub limits: Limits,
     /// Largest `buffer_sz` mapped, bytes.
     pub max_buffer_bytes: u32,
-    /// Require WRITE/READ lengths and offsets to be whole frames.
+    /// Require WRITE/READ lengths and offsets to be whole frames (audio
+    /// only: a volume or mute table is 4 bytes per channel, which is not a
+    /// frame of most formats, e.g. 8 bytes per channel for float64).
     pub require_whole_frames: bool,
     /// Where sndif leaves room: mapping, events, period, volume.
     pub behaviour: Behaviour,
@@ -125,6 +129,8 @@ struct OpenStream<P: SharedPage> {
     params: PcmParams,
     buffer: SharedBuffer<P>,
     clock: PositionClock,
+    /// The buffer's pages in the host's [`Ledger`], refunded at CLOSE.
+    _charge: Option<Charge>,
 }
 
 /// One stream: its state, buffer, sink or source, mixer, clock and counters.
@@ -139,6 +145,13 @@ pub struct Stream<P: SharedPage> {
     counters: Counters,
     /// A name for log lines (e.g. `dom1/0/0/0`).
     label: alloc::string::String,
+    /// Where the buffer pages are charged: the host's ledger and the
+    /// frontend's domain.
+    quota: Option<(Ledger, u32)>,
+    /// Log lines about this stream's requests, rate-limited.
+    log_limit: RateLimit,
+    /// The latest time the host gave (for the rate limit).
+    now_ns: u64,
 }
 
 impl<P: SharedPage> core::fmt::Debug for Stream<P> {
@@ -188,6 +201,47 @@ impl<P: SharedPage> Stream<P> {
             next_event_id: 0,
             counters: Counters::default(),
             label: label.into(),
+            quota: None,
+            log_limit: RateLimit::default(),
+            now_ns: 0,
+        }
+    }
+
+    /// Charge the buffer pages of every OPEN to `domid` in `ledger`: an
+    /// OPEN that would pass a cap fails with `-ENOMEM`, nothing mapped.
+    pub fn set_quota(&mut self, ledger: Ledger, domid: u32) {
+        self.quota = Some((ledger, domid));
+    }
+
+    /// Limit this stream's per-request log lines to `limit`.
+    pub fn set_log_limit(&mut self, limit: RateLimit) {
+        self.log_limit = limit;
+    }
+
+    /// Whether a per-request log line may be written now (rate limit); when
+    /// lines were suppressed before it, says how many first.
+    fn may_log(&mut self) -> bool {
+        match self.log_limit.check(self.now_ns) {
+            Verdict::Log { suppressed: 0 } => true,
+            Verdict::Log { suppressed } => {
+                log::warn!(
+                    "{}: {suppressed} log lines about this stream suppressed (rate limit)",
+                    self.label
+                );
+                true
+            }
+            Verdict::Suppress => false,
+        }
+    }
+
+    /// The stream goes away: report log lines suppressed and not yet said.
+    pub fn report_suppressed(&mut self) {
+        let suppressed = self.log_limit.take_suppressed();
+        if suppressed > 0 {
+            log::warn!(
+                "{}: {suppressed} log lines about this stream suppressed (rate limit)",
+                self.label
+            );
         }
     }
 
@@ -244,6 +298,7 @@ impl<P: SharedPage> Stream<P> {
             Err(_) => Request::new_zeroed(),
         };
         self.counters.count_request(request.operation);
+        self.now_ns = now_ns;
         let mut response = ok_response(&request);
         let result = match request.operation {
             XENSND_OP_OPEN => self.open(&request, mapper, now_ns),
@@ -266,15 +321,17 @@ impl<P: SharedPage> Stream<P> {
         if let Err(error) = result {
             response.status = error.status();
             self.counters.errors += 1;
-            log::warn!(
-                "{}: request id {} op {} in state {:?}: {} (status {})",
-                self.label,
-                request.id,
-                request.operation,
-                self.state,
-                error,
-                response.status
-            );
+            if self.may_log() {
+                log::warn!(
+                    "{}: request id {} op {} in state {:?}: {} (status {})",
+                    self.label,
+                    request.id,
+                    request.operation,
+                    self.state,
+                    error,
+                    response.status
+                );
+            }
         }
         let mut entry = [0u8; 64];
         entry.copy_from_slice(response.as_bytes());
@@ -297,10 +354,25 @@ impl<P: SharedPage> Stream<P> {
     ) -> Result<(), RequestError> {
         let open: OpenRequest = payload(request);
         if self.state != StreamState::Closed {
-            log::info!("{}: OPEN on an open stream: closing it first", self.label);
+            if self.may_log() {
+                log::info!("{}: OPEN on an open stream: closing it first", self.label);
+            }
             self.close()?;
         }
         let params = self.validate_open(&open)?;
+        // `validate_open` capped buffer_sz; the directory pages are mapped
+        // one at a time while walking and not kept.
+        let charge = match &self.quota {
+            Some((ledger, domid)) => {
+                let pages = u32::try_from(pages_for(open.buffer_sz)).unwrap_or(u32::MAX);
+                Some(
+                    ledger
+                        .charge(*domid, 0, pages)
+                        .map_err(RequestError::OverCap)?,
+                )
+            }
+            None => None,
+        };
         let buffer = SharedBuffer::map(
             mapper,
             open.gref_directory,
@@ -319,7 +391,9 @@ impl<P: SharedPage> Stream<P> {
             self.config.direction == Direction::Playback,
             self.config.behaviour.events,
         );
-        log::info!(
+        let may_log = self.may_log();
+        log::log!(
+            if may_log { log::Level::Info } else { log::Level::Trace },
             "{}: OPEN {} {} ch {} Hz, buffer {} bytes ({} frames, {} pages), period {} bytes ({} frames, asked {} bytes) at {} ns",
             self.label,
             format_name(params.format).unwrap_or("?"),
@@ -341,6 +415,7 @@ impl<P: SharedPage> Stream<P> {
             params,
             buffer,
             clock,
+            _charge: charge,
         });
         self.state = StreamState::Open;
         Ok(())
@@ -358,18 +433,27 @@ impl<P: SharedPage> Stream<P> {
             Direction::Playback => self.sink.finish(),
             Direction::Capture => self.source.finish(),
         };
-        log::info!("{}: closed", self.label);
+        if self.may_log() {
+            log::info!("{}: closed", self.label);
+        }
         finished.map_err(|_| RequestError::Io)
     }
 
-    fn data_range(&self, request: &Request) -> Result<(PcmParams, RwRequest), RequestError> {
+    /// The range of a READ/WRITE (`audio`: held to whole frames when the
+    /// configuration asks) or of a volume/mute table (never: its length is
+    /// 4 bytes per channel), checked against the buffer.
+    fn data_range(
+        &self,
+        request: &Request,
+        audio: bool,
+    ) -> Result<(PcmParams, RwRequest), RequestError> {
         let open = self
             .open
             .as_ref()
             .ok_or(RequestError::Invalid("stream not open"))?;
         let rw: RwRequest = payload(request);
         open.buffer.check_range(rw.offset, rw.length)?;
-        if self.config.require_whole_frames {
+        if audio && self.config.require_whole_frames {
             let frame = open.params.frame_bytes();
             if rw.offset % frame != 0 || rw.length % frame != 0 {
                 return Err(RequestError::Invalid("offset or length not whole frames"));
@@ -396,7 +480,7 @@ impl<P: SharedPage> Stream<P> {
         if self.config.direction != Direction::Playback {
             return Err(RequestError::Invalid("WRITE on a capture stream"));
         }
-        let (params, rw) = self.data_range(request)?;
+        let (params, rw) = self.data_range(request, true)?;
         let mut bytes = self.copy_in(&rw)?;
         self.mixer.apply(&params, rw.offset, &mut bytes);
         self.sink.write(&bytes).map_err(|_| RequestError::Io)?;
@@ -415,7 +499,7 @@ impl<P: SharedPage> Stream<P> {
         if self.config.direction != Direction::Capture {
             return Err(RequestError::Invalid("READ on a playback stream"));
         }
-        let (params, rw) = self.data_range(request)?;
+        let (params, rw) = self.data_range(request, true)?;
         let mut bytes = Vec::new();
         bytes
             .try_reserve_exact(rw.length as usize)
@@ -483,7 +567,7 @@ impl<P: SharedPage> Stream<P> {
             .offer()
             .and_then(|offer| offer.answer(&query))
             .map_err(|mismatch| {
-                log::info!("{}: HW_PARAM_QUERY {:?}: {mismatch}", self.label, query);
+                log::debug!("{}: HW_PARAM_QUERY {:?}: {mismatch}", self.label, query);
                 RequestError::Invalid("no parameters in common")
             })?;
         response.resp[..core::mem::size_of::<HwParam>()].copy_from_slice(answer.as_bytes());
@@ -493,7 +577,7 @@ impl<P: SharedPage> Stream<P> {
     /// The (offset, channel count) of a per-channel table request: the
     /// length must be exactly 4 bytes per channel.
     fn channel_table(&self, request: &Request) -> Result<(RwRequest, usize), RequestError> {
-        let (params, rw) = self.data_range(request)?;
+        let (params, rw) = self.data_range(request, false)?;
         let channels = usize::from(params.channels);
         if rw.length as usize != channels * 4 {
             return Err(RequestError::Invalid("length is not 4 bytes per channel"));
@@ -514,7 +598,9 @@ impl<P: SharedPage> Stream<P> {
     fn set_volume(&mut self, request: &Request) -> Result<(), RequestError> {
         let (rw, channels) = self.channel_table(request)?;
         let volumes = self.read_table(&rw, channels)?;
-        log::info!("{}: SET_VOLUME {:?} (0.001 dB)", self.label, volumes);
+        if self.may_log() {
+            log::info!("{}: SET_VOLUME {:?} (0.001 dB)", self.label, volumes);
+        }
         self.mixer.volumes = volumes;
         Ok(())
     }
@@ -539,7 +625,9 @@ impl<P: SharedPage> Stream<P> {
                 *flag = mute;
             }
         }
-        log::info!("{}: mute flags {:?}", self.label, self.mixer.muted);
+        if self.may_log() {
+            log::info!("{}: mute flags {:?}", self.label, self.mixer.muted);
+        }
         Ok(())
     }
 

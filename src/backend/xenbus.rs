@@ -52,6 +52,8 @@ use alloc::vec::Vec;
 
 use super::behaviour::Behaviour;
 use super::counters::Counters;
+use super::logtext::guest;
+use super::quota::{Charge, Ledger};
 use super::{Direction, GrantMapper, Limits, Sink, Source, Stream, StreamChannel, StreamConfig};
 use crate::abi::sndif::{
     XENSND_FIELD_DEVICE_NAME, XENSND_FIELD_STREAM_UNIQUE_ID, XENSND_FIELD_VCARD_LONG_NAME,
@@ -103,12 +105,15 @@ pub struct DeviceSettings {
     pub whole_frames: bool,
     /// How every stream behaves where sndif leaves room.
     pub behaviour: Behaviour,
+    /// What the backend holds per frontend and in total, against its caps
+    /// ([`super::quota`]); clones of the settings share it.
+    pub quota: Ledger,
 }
 
 impl DeviceSettings {
     /// A backend in dom0 (`/local/domain/0/backend/vsnd`) with default
     /// limits, buffers up to `max_buffer_bytes`, whole frames required,
-    /// [`Behaviour::SNDBACK`].
+    /// [`Behaviour::SNDBACK`], the default [`super::quota::Caps`].
     pub fn dom0(max_buffer_bytes: u32) -> Self {
         Self {
             backend_root: "/local/domain/0/backend/vsnd".into(),
@@ -116,6 +121,7 @@ impl DeviceSettings {
             max_buffer_bytes,
             whole_frames: true,
             behaviour: Behaviour::SNDBACK,
+            quota: Ledger::default(),
         }
     }
 }
@@ -219,7 +225,7 @@ fn streams_to_serve(
             log::error!(
                 "{}: stream {}: {mismatch} with this backend: left out",
                 stream.path,
-                stream.unique_id
+                guest(&stream.unique_id)
             );
             continue;
         }
@@ -281,7 +287,7 @@ pub fn error_consequence(
                 .map(|id| String::from(id.trim()))
                 .filter(|id| !id.is_empty() && id.len() <= 64)
                 .unwrap_or_else(|| format!("{pcm}/{stream}"));
-            format!("stream {id} left out")
+            format!("stream {} left out", guest(&id))
         }
         _ => String::from("the card cannot come up"),
     }
@@ -295,7 +301,7 @@ pub fn parse_u32(text: &str) -> Result<u32, String> {
 
 fn read_number(store: &mut impl XenBusHost, path: &str) -> Result<u32, String> {
     let text = store.read(path).ok_or_else(|| format!("{path}: missing"))?;
-    parse_u32(&text).map_err(|error| format!("{path}: {text:?}: {error}"))
+    parse_u32(&text).map_err(|error| format!("{path}: \"{}\": {error}", guest(&text)))
 }
 
 /// Where `xenbus_dev_error` would write the error of the device at
@@ -324,6 +330,8 @@ pub struct LiveStream<P: SharedPage> {
     pub channel: StreamChannel<P>,
     /// When to service it next.
     pub deadline_ns: Option<u64>,
+    /// The stream and its two ring pages in the settings' [`Ledger`].
+    _charge: Charge,
 }
 
 /// Why a device settled in the error state (see the module docs).
@@ -341,6 +349,9 @@ const ERRNO_INVALID: u32 = 22;
 /// `EIO`: a ring, page or event channel could not be set up, or the
 /// frontend failed.
 const ERRNO_IO: u32 = 5;
+/// `ENOSPC`: the device's streams would pass a cap of the backend
+/// ([`super::quota::Caps`]).
+pub const ERRNO_NOSPC: u32 = 28;
 
 /// One vsnd device of one frontend.
 pub struct Device<P: SharedPage> {
@@ -449,10 +460,16 @@ impl<P: SharedPage> Device<P> {
         }
     }
 
+    /// The stream's name in log lines; its `unique-id` is the guest's,
+    /// escaped and cut ([`guest`]).
     fn label(&self, info: &StreamInfo) -> String {
         format!(
             "dom{}/vsnd{}/{}/{}({})",
-            self.domid, self.device, info.pcm, info.index, info.unique_id
+            self.domid,
+            self.device,
+            info.pcm,
+            info.index,
+            guest(&info.unique_id)
         )
     }
 
@@ -520,6 +537,9 @@ impl<P: SharedPage> Device<P> {
                 records.into_iter().chain(more).collect()
             }
             Some(STATE_INITIALISED) if self.state == STATE_INIT_WAIT => {
+                // Streams left from a connect whose Connected could not be
+                // published go first: never two sets for one device.
+                let records = self.teardown(store);
                 match self.connect(store, settings) {
                     Ok(()) => {
                         self.frontend_error_at_connect =
@@ -537,7 +557,7 @@ impl<P: SharedPage> Device<P> {
                         self.settle(store, error.errno, error.reason, *error.config);
                     }
                 }
-                Vec::new()
+                records
             }
             Some(state @ (STATE_CLOSING | STATE_CLOSED)) => {
                 let was_connected = self.state == STATE_CONNECTED;
@@ -589,7 +609,10 @@ impl<P: SharedPage> Device<P> {
         self.settle(
             store,
             ERRNO_IO,
-            format!("the frontend failed after connecting: {}", error.trim()),
+            format!(
+                "the frontend failed after connecting: {}",
+                guest(error.trim())
+            ),
             config,
         );
     }
@@ -708,9 +731,9 @@ impl<P: SharedPage> Device<P> {
             }
         };
         for info in infos {
-            if let Err(reason) = self.connect_stream(store, settings, info) {
+            if let Err((errno, reason)) = self.connect_stream(store, settings, info) {
                 return Err(ConnectError {
-                    errno: ERRNO_IO,
+                    errno,
                     reason,
                     config: Box::new(config),
                 });
@@ -733,7 +756,8 @@ impl<P: SharedPage> Device<P> {
         store: &mut H,
         settings: &DeviceSettings,
         info: StreamInfo,
-    ) -> Result<(), String> {
+    ) -> Result<(), (u32, String)> {
+        let io = |reason: String| (ERRNO_IO, reason);
         let ring_node = format!("{}/ring-ref", info.path);
         let Some(ring_text) = store.read(&ring_node) else {
             if ["event-channel", "evt-ring-ref", "evt-event-channel"]
@@ -745,36 +769,58 @@ impl<P: SharedPage> Device<P> {
                 log::warn!(
                     "{}: no ring nodes: stream {} not set up by the frontend, left out",
                     info.path,
-                    info.unique_id
+                    guest(&info.unique_id)
                 );
                 return Ok(());
             }
-            return Err(format!("{ring_node}: missing"));
+            return Err(io(format!("{ring_node}: missing")));
         };
         let ring_ref = parse_u32(&ring_text)
-            .map_err(|error| format!("{ring_node}: {ring_text:?}: {error}"))?;
-        let ring_channel = read_number(store, &format!("{}/event-channel", info.path))?;
-        let event_ref = read_number(store, &format!("{}/evt-ring-ref", info.path))?;
-        let event_channel = read_number(store, &format!("{}/evt-event-channel", info.path))?;
+            .map_err(|error| io(format!("{ring_node}: \"{}\": {error}", guest(&ring_text))))?;
+        let ring_channel =
+            read_number(store, &format!("{}/event-channel", info.path)).map_err(io)?;
+        let event_ref = read_number(store, &format!("{}/evt-ring-ref", info.path)).map_err(io)?;
+        let event_channel =
+            read_number(store, &format!("{}/evt-event-channel", info.path)).map_err(io)?;
+        // The stream and its two ring pages, before anything is mapped.
+        let charge = settings
+            .quota
+            .charge(self.domid, 1, 2)
+            .map_err(|exceeded| {
+                (
+                    ERRNO_NOSPC,
+                    format!(
+                        "{}: stream {}: {exceeded} (sndback's caps)",
+                        info.path,
+                        guest(&info.unique_id)
+                    ),
+                )
+            })?;
         let ring_page = store
             .map(ring_ref, true)
-            .map_err(|error| format!("{}: map ring-ref {ring_ref}: {error:?}", info.path))?;
-        let event_page = store
-            .map(event_ref, true)
-            .map_err(|error| format!("{}: map evt-ring-ref {event_ref}: {error:?}", info.path))?;
+            .map_err(|error| io(format!("{}: map ring-ref {ring_ref}: {error:?}", info.path)))?;
+        let event_page = store.map(event_ref, true).map_err(|error| {
+            io(format!(
+                "{}: map evt-ring-ref {event_ref}: {error:?}",
+                info.path
+            ))
+        })?;
         let ring_port = store
             .bind_interdomain(self.domid, ring_channel)
             .map_err(|error| {
-                format!("{}: bind event-channel {ring_channel}: {error}", info.path)
+                io(format!(
+                    "{}: bind event-channel {ring_channel}: {error}",
+                    info.path
+                ))
             })?;
         let event_port = match store.bind_interdomain(self.domid, event_channel) {
             Ok(port) => port,
             Err(error) => {
                 store.unbind(ring_port);
-                return Err(format!(
+                return Err(io(format!(
                     "{}: bind evt-event-channel {event_channel}: {error}",
                     info.path
-                ));
+                )));
             }
         };
         let label = self.label(&info);
@@ -787,7 +833,8 @@ impl<P: SharedPage> Device<P> {
             require_whole_frames: settings.whole_frames,
             behaviour: settings.behaviour,
         };
-        let stream = Stream::new(config, sink, source, &label);
+        let mut stream = Stream::new(config, sink, source, &label);
+        stream.set_quota(settings.quota.clone(), self.domid);
         log::info!(
             "{label}: ring-ref {ring_ref} event-channel {ring_channel} (local {ring_port}), evt-ring-ref {event_ref} evt-event-channel {event_channel} (local {event_port})"
         );
@@ -798,6 +845,7 @@ impl<P: SharedPage> Device<P> {
             event_port,
             channel: StreamChannel::new(ring_page, event_page, stream),
             deadline_ns: Some(0),
+            _charge: charge,
         });
         Ok(())
     }

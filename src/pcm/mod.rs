@@ -229,11 +229,14 @@ pub enum StreamOperation {
 /// | pause     | Running                       | Paused     | `TRIGGER` `PAUSE`      |
 /// | resume    | Paused                        | Running    | `TRIGGER` `RESUME`     |
 /// | stop      | Prepared, Running, Paused     | Stopped    | `TRIGGER` `STOP`       |
-/// | drain     | Running                       | Drained    | wait, `TRIGGER` `STOP` |
+/// | drain     | Prepared, Running             | Drained    | (`START`), wait, `TRIGGER` `STOP` |
 /// | close     | every state but Closed        | Closed     | `XENSND_OP_CLOSE`      |
 ///
 /// Everything else is an [`InvalidTransition`]. Queued data survives
-/// `pause`; `stop` drops it; `prepare` starts over at position 0.
+/// `pause`; `stop` drops it; `prepare` starts over at position 0. `drain`
+/// of a prepared stream does what ALSA's `snd_pcm_drain` does for a
+/// PREPARED one: with nothing queued it returns at once (Drained); with
+/// data queued it starts the stream and then drains it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum StreamState {
     /// Configured but not set up with the backend.
@@ -295,7 +298,7 @@ impl StreamState {
             (State::Running, Op::Pause) => State::Paused,
             (State::Paused, Op::Resume) => State::Running,
             (State::Prepared | State::Running | State::Paused, Op::Stop) => State::Stopped,
-            (State::Running, Op::Drain) => State::Drained,
+            (State::Prepared | State::Running, Op::Drain) => State::Drained,
             (State::Closed, Op::Close) => {
                 return Err(InvalidTransition {
                     from: self,
@@ -350,7 +353,8 @@ pub trait Stream: ErrorType {
     /// [`StreamOperation::Stop`]: stop now, dropping queued data.
     fn stop(&mut self) -> Result<(), Self::Error>;
     /// [`StreamOperation::Drain`]: block until queued playback data was
-    /// played, then stop.
+    /// played, then stop. On a prepared stream: returns at once when nothing
+    /// is queued, otherwise starts it first (ALSA's `snd_pcm_drain`).
     fn drain(&mut self) -> Result<(), Self::Error>;
     /// [`StreamOperation::Close`].
     fn close(&mut self) -> Result<(), Self::Error>;

@@ -15,6 +15,7 @@
 //! jumps to the guest's deadline or the earliest peer deadline.
 #![forbid(unsafe_code)]
 
+pub mod back_chaos;
 pub mod chaos;
 pub mod hostile;
 pub mod linux_front;

@@ -530,7 +530,9 @@ impl<X: Platform> Channel<X> {
                 .position(|&late| late == (response.id, response.operation))
             {
                 Some(late) => {
-                    self.late.swap_remove(late);
+                    // `remove`, not `swap_remove`: the table stays oldest
+                    // first, so `expire` releases the oldest ids.
+                    self.late.remove(late);
                     self.stats.late_responses += 1;
                 }
                 None => self.stats.unexpected_responses += 1,
@@ -609,7 +611,9 @@ impl<X: Platform> Channel<X> {
                 let Ticket { id, operation, .. } = pending.ticket;
                 // The answer may still come: keep its id out of use.
                 if self.late.len() >= RING_SLOTS as usize {
-                    self.late.swap_remove(0);
+                    // Release the oldest (its answer is the least likely
+                    // to come); the order must survive (no swap_remove).
+                    self.late.remove(0);
                 }
                 self.late.push((id, operation));
                 if !pending.abandoned {
