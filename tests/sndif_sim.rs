@@ -480,9 +480,9 @@ per_backend! {
     }
 }
 
-/// ALSA's `snd_pcm_drain` on a PREPARED stream: nothing queued, it returns
-/// at once; data queued (less than the buffer, so nothing started it), it
-/// starts the stream and plays it out. Ours does the same.
+// ALSA's `snd_pcm_drain` on a PREPARED stream: nothing queued, it returns
+// at once; data queued (less than the buffer, so nothing started it), it
+// starts the stream and plays it out. Ours does the same.
 per_backend! {
     fn drain_of_a_prepared_stream_returns_at_once_or_plays_what_is_queued(profile) {
         let (sim, frontend, handle) = setup(profile);
