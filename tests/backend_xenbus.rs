@@ -13,6 +13,7 @@ use xensnd::backend::io::{NullSink, SilenceSource};
 use xensnd::backend::xenbus::{list_devices, Device, DeviceSettings, StreamInfo, XenBusHost};
 use xensnd::backend::{Behaviour, Direction, GrantMapper, Limits, Sink, Source};
 use xensnd::ring::FrontRing;
+use xensnd::xen::xenbus::XenbusState;
 use xensnd::xen::{SharedPage, XenError, PAGE_SIZE};
 use zerocopy::IntoBytes;
 
@@ -391,7 +392,11 @@ fn close_tears_down_and_publishes_closed_once() {
     let records = device.close(&mut host(&store, &ports, &grants));
     assert_eq!(records.len(), 2, "both streams' final records");
     assert_eq!(backend_state(&store).as_deref(), Some("6"));
-    assert_eq!(device.state(), 6, "our idea of the state follows XenStore");
+    assert_eq!(
+        device.state(),
+        XenbusState::Closed,
+        "our idea of the state follows XenStore"
+    );
     assert!(device.streams.is_empty());
     assert!(ports.bound.borrow().is_empty(), "ports leaked");
 

@@ -7,7 +7,7 @@
 /// `enum xenbus_state`.
 #[doc(alias = "xenbus_state")]
 #[repr(u32)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum XenbusState {
     /// `XenbusStateUnknown`.
     #[doc(alias = "XenbusStateUnknown")]

@@ -59,10 +59,10 @@ use crate::abi::sndif::{
     XENSND_FIELD_DEVICE_NAME, XENSND_FIELD_STREAM_UNIQUE_ID, XENSND_FIELD_VCARD_LONG_NAME,
     XENSND_FIELD_VCARD_SHORT_NAME,
 };
-use crate::abi::xenbus::XenbusState;
 use crate::sndif::config::{
     read_config, ConfigError, ConfigErrorReason, ConfigSource, StreamCaps, VsndConfig,
 };
+use crate::xen::xenbus::XenbusState;
 use crate::xen::SharedPage;
 
 /// What the XenBus state machine needs from its host: XenStore, event
@@ -164,18 +164,13 @@ pub struct StreamSummary {
     pub counters: Counters,
 }
 
-/// `XenbusStateInitialising`.
-pub const STATE_INITIALISING: u32 = XenbusState::Initialising as u32;
-/// `XenbusStateInitWait`.
-pub const STATE_INIT_WAIT: u32 = XenbusState::InitWait as u32;
-/// `XenbusStateInitialised`.
-pub const STATE_INITIALISED: u32 = XenbusState::Initialised as u32;
-/// `XenbusStateConnected`.
-pub const STATE_CONNECTED: u32 = XenbusState::Connected as u32;
-/// `XenbusStateClosing`.
-pub const STATE_CLOSING: u32 = XenbusState::Closing as u32;
-/// `XenbusStateClosed`.
-pub const STATE_CLOSED: u32 = XenbusState::Closed as u32;
+/// A `state` node's value as the backend reads it: absent or not a number
+/// is `None`; a number `io/xenbus.h` does not define reads as
+/// [`XenbusState::Unknown`] (neither asks anything of us).
+fn read_xenbus_state(store: &mut impl XenBusHost, path: &str) -> Option<XenbusState> {
+    let value = parse_u32(&store.read(path)?).ok()?;
+    Some(XenbusState::from_u32(value).unwrap_or(XenbusState::Unknown))
+}
 
 /// The frontend's nodes as the one vsnd configuration parser reads them.
 struct HostSource<'a, H>(&'a mut H);
@@ -361,7 +356,7 @@ pub struct Device<P: SharedPage> {
     pub device: u32,
     backend_path: String,
     frontend_path: String,
-    state: u32,
+    state: XenbusState,
     watching: bool,
     /// The frontend's `error` node when we connected.
     frontend_error_at_connect: Option<String>,
@@ -421,7 +416,7 @@ impl<P: SharedPage> Device<P> {
             device,
             backend_path,
             frontend_path,
-            state: 0,
+            state: XenbusState::Unknown,
             watching: false,
             frontend_error_at_connect: None,
             failure: None,
@@ -429,7 +424,7 @@ impl<P: SharedPage> Device<P> {
         };
         // A device created again starts afresh: an error of its previous life goes.
         store.remove(&error_node(&created.backend_path));
-        created.set_state(store, STATE_INIT_WAIT);
+        created.set_state(store, XenbusState::InitWait);
         store
             .watch(&created.frontend_path, &frontend_token(domid, device))
             .map_err(|error| format!("watch {}: {error}", created.frontend_path))?;
@@ -441,18 +436,21 @@ impl<P: SharedPage> Device<P> {
         Ok(created)
     }
 
-    fn set_state(&mut self, store: &mut impl XenBusHost, state: u32) {
+    fn set_state(&mut self, store: &mut impl XenBusHost, state: XenbusState) {
         if self.state == state {
             return;
         }
-        match store.write(&format!("{}/state", self.backend_path), &state.to_string()) {
+        match store.write(
+            &format!("{}/state", self.backend_path),
+            &state.as_u32().to_string(),
+        ) {
             Ok(()) => {
                 log::debug!(
                     "dom{} vsnd {}: state {} -> {}",
                     self.domid,
                     self.device,
-                    self.state,
-                    state
+                    self.state.as_u32(),
+                    state.as_u32()
                 );
                 self.state = state;
             }
@@ -491,7 +489,7 @@ impl<P: SharedPage> Device<P> {
     }
 
     /// Our last written XenBus state.
-    pub fn state(&self) -> u32 {
+    pub fn state(&self) -> XenbusState {
         self.state
     }
 
@@ -507,22 +505,20 @@ impl<P: SharedPage> Device<P> {
         store: &mut H,
         settings: &DeviceSettings,
     ) -> Vec<StreamSummary> {
-        let frontend_state = store
-            .read(&format!("{}/state", self.frontend_path))
-            .and_then(|text| parse_u32(&text).ok());
+        let frontend_state = read_xenbus_state(store, &format!("{}/state", self.frontend_path));
         log::debug!(
             "dom{} vsnd {}: frontend state {:?}, ours {}",
             self.domid,
             self.device,
-            frontend_state,
-            self.state
+            frontend_state.map(XenbusState::as_u32),
+            self.state.as_u32()
         );
         if self.failure.is_some() && !self.leave_failure(store, frontend_state) {
             return Vec::new();
         }
         match frontend_state {
-            Some(STATE_INITIALISED)
-                if self.state == STATE_CONNECTED && self.frontend_nodes_changed(store) =>
+            Some(XenbusState::Initialised)
+                if self.state == XenbusState::Connected && self.frontend_nodes_changed(store) =>
             {
                 // The frontend restarted and set up new rings before we saw
                 // it go back to Initialising.
@@ -532,11 +528,11 @@ impl<P: SharedPage> Device<P> {
                     self.device
                 );
                 let records = self.teardown(store);
-                self.state = STATE_INIT_WAIT;
+                self.state = XenbusState::InitWait;
                 let more = self.on_frontend_change(store, settings);
                 records.into_iter().chain(more).collect()
             }
-            Some(STATE_INITIALISED) if self.state == STATE_INIT_WAIT => {
+            Some(XenbusState::Initialised) if self.state == XenbusState::InitWait => {
                 // Streams left from a connect whose Connected could not be
                 // published go first: never two sets for one device.
                 let records = self.teardown(store);
@@ -544,7 +540,7 @@ impl<P: SharedPage> Device<P> {
                     Ok(()) => {
                         self.frontend_error_at_connect =
                             store.read(&error_node(&self.frontend_path));
-                        self.set_state(store, STATE_CONNECTED);
+                        self.set_state(store, XenbusState::Connected);
                         log::info!(
                             "dom{} vsnd {}: Connected ({} streams)",
                             self.domid,
@@ -559,14 +555,14 @@ impl<P: SharedPage> Device<P> {
                 }
                 records
             }
-            Some(state @ (STATE_CLOSING | STATE_CLOSED)) => {
-                let was_connected = self.state == STATE_CONNECTED;
-                if self.state != STATE_CLOSED {
+            Some(state @ (XenbusState::Closing | XenbusState::Closed)) => {
+                let was_connected = self.state == XenbusState::Connected;
+                if self.state != XenbusState::Closed {
                     log::info!(
                         "dom{} vsnd {}: frontend {}: tearing down",
                         self.domid,
                         self.device,
-                        if state == STATE_CLOSING {
+                        if state == XenbusState::Closing {
                             "closing"
                         } else {
                             "closed"
@@ -574,15 +570,15 @@ impl<P: SharedPage> Device<P> {
                     );
                 }
                 let records = self.close(store);
-                if was_connected && state == STATE_CLOSING {
+                if was_connected && state == XenbusState::Closing {
                     self.check_frontend_failed(store);
                 }
                 records
             }
-            Some(STATE_INITIALISING) if self.state != STATE_INIT_WAIT => {
+            Some(XenbusState::Initialising) if self.state != XenbusState::InitWait => {
                 log::info!("dom{} vsnd {}: frontend restarted", self.domid, self.device);
                 let records = self.teardown(store);
-                self.set_state(store, STATE_INIT_WAIT);
+                self.set_state(store, XenbusState::InitWait);
                 records
             }
             None if !self.streams.is_empty() => {
@@ -636,19 +632,23 @@ impl<P: SharedPage> Device<P> {
         ) {
             log::error!("{}: {error}", error_node(&self.backend_path));
         }
-        self.set_state(store, STATE_CLOSED);
+        self.set_state(store, XenbusState::Closed);
         self.failure = Some(Failure { reason, config });
     }
 
     /// In the error state, the frontend changed: whether to leave it (the
     /// frontend closed, or its configuration changed). Leaving removes the
     /// error node; the state machine then goes on from Closed.
-    fn leave_failure(&mut self, store: &mut impl XenBusHost, frontend_state: Option<u32>) -> bool {
+    fn leave_failure(
+        &mut self,
+        store: &mut impl XenBusHost,
+        frontend_state: Option<XenbusState>,
+    ) -> bool {
         let why = if frontend_state.is_none() {
             // The frontend's directory is going away (the domain is being
             // destroyed): nothing to retry.
             return false;
-        } else if frontend_state == Some(STATE_CLOSED) {
+        } else if frontend_state == Some(XenbusState::Closed) {
             "the frontend closed"
         } else {
             let config = read_frontend_config(store, &self.frontend_path);
@@ -668,9 +668,9 @@ impl<P: SharedPage> Device<P> {
         );
         self.failure = None;
         store.remove(&error_node(&self.backend_path));
-        if frontend_state != Some(STATE_CLOSED) {
+        if frontend_state != Some(XenbusState::Closed) {
             // Offer InitWait again; a frontend already Initialised connects now.
-            self.set_state(store, STATE_INIT_WAIT);
+            self.set_state(store, XenbusState::InitWait);
         }
         true
     }
@@ -700,14 +700,12 @@ impl<P: SharedPage> Device<P> {
         &mut self,
         store: &mut H,
     ) -> Vec<StreamSummary> {
-        let ours = store
-            .read(&format!("{}/state", self.backend_path))
-            .and_then(|text| parse_u32(&text).ok());
-        if ours == Some(STATE_CLOSING) {
+        let ours = read_xenbus_state(store, &format!("{}/state", self.backend_path));
+        if ours == Some(XenbusState::Closing) {
             log::info!("dom{} vsnd {}: asked to close", self.domid, self.device);
             let records = self.teardown(store);
-            self.state = STATE_CLOSING;
-            self.set_state(store, STATE_CLOSED);
+            self.state = XenbusState::Closing;
+            self.set_state(store, XenbusState::Closed);
             records
         } else {
             Vec::new()
@@ -868,7 +866,7 @@ impl<P: SharedPage> Device<P> {
     /// records.
     pub fn close(&mut self, store: &mut impl XenBusHost) -> Vec<StreamSummary> {
         let records = self.teardown(store);
-        self.set_state(store, STATE_CLOSED);
+        self.set_state(store, XenbusState::Closed);
         records
     }
 

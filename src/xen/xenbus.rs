@@ -12,30 +12,10 @@ use alloc::string::String;
 use super::xenstore::{XenStore, XsEnv, XsError};
 use super::SharedPage;
 
-/// `enum xenbus_state`.
-#[doc(alias = "xenbus_state")]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[repr(u32)]
-pub enum XenbusState {
-    /// `XenbusStateUnknown` (0).
-    Unknown = 0,
-    /// `XenbusStateInitialising` (1).
-    Initialising = 1,
-    /// `XenbusStateInitWait` (2): the backend waits for the frontend.
-    InitWait = 2,
-    /// `XenbusStateInitialised` (3): the frontend published its rings.
-    Initialised = 3,
-    /// `XenbusStateConnected` (4).
-    Connected = 4,
-    /// `XenbusStateClosing` (5).
-    Closing = 5,
-    /// `XenbusStateClosed` (6).
-    Closed = 6,
-    /// `XenbusStateReconfiguring` (7).
-    Reconfiguring = 7,
-    /// `XenbusStateReconfigured` (8).
-    Reconfigured = 8,
-}
+/// `enum xenbus_state`: the one definition lives with the header mirror in
+/// [`crate::abi::xenbus`]; this module adds parsing, the wire number and the
+/// lifecycle ([`XenbusState::transition`]) used by both ends.
+pub use crate::abi::xenbus::XenbusState;
 
 /// A state change the lifecycle does not allow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,22 +27,6 @@ pub struct InvalidTransition {
 }
 
 impl XenbusState {
-    /// The state with wire number `value`.
-    pub fn from_u32(value: u32) -> Option<Self> {
-        Some(match value {
-            0 => Self::Unknown,
-            1 => Self::Initialising,
-            2 => Self::InitWait,
-            3 => Self::Initialised,
-            4 => Self::Connected,
-            5 => Self::Closing,
-            6 => Self::Closed,
-            7 => Self::Reconfiguring,
-            8 => Self::Reconfigured,
-            _ => return None,
-        })
-    }
-
     /// Parse the decimal contents of a `state` node (surrounding
     /// whitespace and a trailing NUL tolerated).
     pub fn parse(text: &[u8]) -> Option<Self> {
