@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use xensnd::sndif::config::{read_config, ConfigSource, StreamCaps, StreamKind, VsndConfig};
+use xensnd::sndif::config::{read_config, ConfigSource, StreamCaps, Direction, VsndConfig};
 use xensnd::sndif::format::{FormatSet, SampleFormat};
 
 const DEVICE: &str = "/local/domain/5/device/vsnd/0";
@@ -79,14 +79,14 @@ fn xl_example_comes_up_whole() {
     let speaker = &pcm.streams[0];
     assert_eq!(speaker.pcm_index, 0);
     assert_eq!(speaker.stream_index, 0);
-    assert_eq!(speaker.kind, StreamKind::Playback);
+    assert_eq!(speaker.direction, Direction::Playback);
     assert_eq!(speaker.unique_id, "spk");
     assert_eq!(speaker.path, format!("{DEVICE}/0/0"));
     assert_eq!(speaker.caps, expected_caps);
 
     let microphone = &pcm.streams[1];
     assert_eq!(microphone.stream_index, 1);
-    assert_eq!(microphone.kind, StreamKind::Capture);
+    assert_eq!(microphone.direction, Direction::Capture);
     assert_eq!(microphone.unique_id, "mic");
     assert_eq!(microphone.path, format!("{DEVICE}/0/1"));
     assert_eq!(microphone.caps, expected_caps);
@@ -180,7 +180,7 @@ fn two_pcms_with_their_own_streams() {
     assert_eq!(voice.streams.len(), 2);
     let voice_in = &voice.streams[0];
     assert_eq!(voice_in.pcm_index, 1);
-    assert_eq!(voice_in.kind, StreamKind::Capture);
+    assert_eq!(voice_in.direction, Direction::Capture);
     assert_eq!(voice_in.caps.rates, vec![8000, 16000]);
     assert_eq!(
         (voice_in.caps.channels_min, voice_in.caps.channels_max),

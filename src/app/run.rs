@@ -35,7 +35,7 @@ use alloc::vec::Vec;
 use super::demo::{self, Chime, PlayReport, Signal};
 use super::signal::Tone;
 use crate::pcm::{Error, Stream};
-use crate::sndif::config::StreamKind;
+use crate::sndif::config::Direction;
 use crate::sndif::format::SampleFormat;
 use crate::sndif::frontend::Frontend;
 use crate::sndif::negotiate::StreamRequest;
@@ -153,7 +153,7 @@ impl Options {
 fn open<X: Platform>(
     frontend: &Frontend<X>,
     unique_id: Option<&str>,
-    kind: StreamKind,
+    kind: Direction,
     request: &StreamRequest,
 ) -> Result<(SndPcm<X>, String), String> {
     let info = frontend
@@ -161,16 +161,16 @@ fn open<X: Platform>(
         .into_iter()
         .find(|s| match unique_id {
             Some(id) => s.config.unique_id == id,
-            None => s.config.kind == kind,
+            None => s.config.direction == kind,
         })
         .ok_or_else(|| match unique_id {
             Some(id) => format!("no stream with unique-id {id}"),
             None => format!("no {kind:?} stream"),
         })?;
-    if info.config.kind != kind {
+    if info.config.direction != kind {
         return Err(format!(
             "stream {} is {:?}, not {kind:?}",
-            info.config.unique_id, info.config.kind
+            info.config.unique_id, info.config.direction
         ));
     }
     let mut pcm = frontend
@@ -224,7 +224,7 @@ pub fn run<X: Platform>(frontend: &Frontend<X>, options: &Options) -> Result<(),
                     s.card,
                     s.pcm_name,
                     s.config.unique_id,
-                    s.config.kind,
+                    s.config.direction,
                     s.config.caps.rates,
                     s.config.caps.formats,
                     s.config.caps.channels_min,
@@ -238,7 +238,7 @@ pub fn run<X: Platform>(frontend: &Frontend<X>, options: &Options) -> Result<(),
             let (mut pcm, _) = open(
                 frontend,
                 options.streams.first().map(String::as_str),
-                StreamKind::Capture,
+                Direction::Capture,
                 &options.request,
             )?;
             let rate = pcm.config().rate as u64;
@@ -259,11 +259,11 @@ pub fn run<X: Platform>(frontend: &Frontend<X>, options: &Options) -> Result<(),
             let capture_id = options.streams.first().map(String::as_str);
             let playback_id = options.streams.get(1).map(String::as_str);
             let (mut capture, _) =
-                open(frontend, capture_id, StreamKind::Capture, &options.request)?;
+                open(frontend, capture_id, Direction::Capture, &options.request)?;
             let (mut playback, _) = open(
                 frontend,
                 playback_id,
-                StreamKind::Playback,
+                Direction::Playback,
                 &options.request,
             )?;
             let rate = capture.config().rate as u64;
@@ -295,7 +295,7 @@ fn play_all<X: Platform>(frontend: &Frontend<X>, options: &Options) -> Result<()
     };
     let mut streams = Vec::new();
     for (i, id) in ids.iter().enumerate() {
-        let (pcm, unique_id) = open(frontend, *id, StreamKind::Playback, &options.request)?;
+        let (pcm, unique_id) = open(frontend, *id, Direction::Playback, &options.request)?;
         let frequency = *options
             .frequencies
             .get(i)
@@ -528,7 +528,7 @@ fn cycles<X: Platform>(frontend: &Frontend<X>, options: &Options) -> Result<(), 
     let mut peak = before;
     let started_ns = frontend.with_platform(|xen| xen.now_ns());
     for cycle in 1..=options.cycles {
-        let (mut pcm, unique_id) = open(frontend, id, StreamKind::Playback, &options.request)?;
+        let (mut pcm, unique_id) = open(frontend, id, Direction::Playback, &options.request)?;
         let c = *pcm.config();
         let tone = Tone {
             frequency_hz: 440,

@@ -48,13 +48,10 @@ use crate::abi::sndif::{
     XENSND_OP_TRIGGER_STOP, XENSND_OP_UNMUTE, XENSND_OP_WRITE,
 };
 use crate::ring::Entry;
-use crate::sndif::config::{StreamCaps, StreamKind};
+pub use crate::sndif::config::Direction;
+use crate::sndif::config::StreamCaps;
 use crate::sndif::format::FormatSet;
 use crate::xen::SharedPage;
-
-/// Playback (`type = p`) or capture (`type = c`): the vsnd configuration's
-/// own type ([`StreamKind`]), one vocabulary for both ends.
-pub type Direction = StreamKind;
 
 /// The state of a stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -228,7 +228,7 @@ fn streams_to_serve(
             pcm: stream.pcm_index,
             index: stream.stream_index,
             unique_id: stream.unique_id.clone(),
-            direction: stream.kind,
+            direction: stream.direction,
             caps: stream.caps.clone(),
             path: stream.path.clone(),
         });

@@ -68,7 +68,7 @@ use core::fmt;
 pub mod convert;
 pub mod mock;
 
-pub use crate::sndif::config::{StreamCaps, StreamKind};
+pub use crate::sndif::config::{Direction, StreamCaps};
 pub use crate::sndif::format::SampleFormat;
 
 /// What went wrong, in terms an application can act on.

@@ -132,21 +132,23 @@ impl ConfigSource for BTreeMap<String, String> {
     }
 }
 
-/// Direction of a stream (`type` node).
+/// Direction of a stream: the `type` node of its configuration, and what
+/// both ends go by (the frontend's [`super::stream::Stream`], the backend
+/// engine's `backend::Stream`): one type, so they cannot disagree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum StreamKind {
-    /// `"p"`: the guest produces samples.
+pub enum Direction {
+    /// `"p"`: frames flow from the guest to the backend.
     Playback,
-    /// `"c"`: the guest consumes samples.
+    /// `"c"`: frames flow from the backend to the guest.
     Capture,
 }
 
-impl StreamKind {
+impl Direction {
     /// The XenStore `type` value.
     pub const fn name(self) -> &'static str {
         match self {
-            StreamKind::Playback => XENSND_STREAM_TYPE_PLAYBACK,
-            StreamKind::Capture => XENSND_STREAM_TYPE_CAPTURE,
+            Direction::Playback => XENSND_STREAM_TYPE_PLAYBACK,
+            Direction::Capture => XENSND_STREAM_TYPE_CAPTURE,
         }
     }
 }
@@ -226,7 +228,7 @@ pub struct StreamConfig {
     /// Index under the PCM instance.
     pub stream_index: u32,
     /// Playback or capture.
-    pub kind: StreamKind,
+    pub direction: Direction,
     /// `unique-id`: unique within the device.
     pub unique_id: String,
     /// Full XenStore path of the stream directory (where `ring-ref` etc. go).
@@ -565,7 +567,7 @@ fn read_stream<S: ConfigSource + ?Sized>(
     let errors_before = errors.len();
 
     let type_path = format!("{stream_path}/{XENSND_FIELD_TYPE}");
-    let kind = match source.read(&type_path)? {
+    let direction = match source.read(&type_path)? {
         None => {
             errors.push(ConfigError::new(&type_path, "", ConfigErrorReason::Missing));
             None
@@ -573,9 +575,9 @@ fn read_stream<S: ConfigSource + ?Sized>(
         Some(text) => {
             let trimmed = text.trim();
             if trimmed.eq_ignore_ascii_case(XENSND_STREAM_TYPE_PLAYBACK) {
-                Some(StreamKind::Playback)
+                Some(Direction::Playback)
             } else if trimmed.eq_ignore_ascii_case(XENSND_STREAM_TYPE_CAPTURE) {
-                Some(StreamKind::Capture)
+                Some(Direction::Capture)
             } else {
                 errors.push(ConfigError::new(
                     &type_path,
@@ -624,13 +626,13 @@ fn read_stream<S: ConfigSource + ?Sized>(
 
     let caps = read_level(source, &stream_path, Some(pcm_caps), errors)?;
 
-    match (kind, unique_id, caps) {
-        (Some(kind), Some(unique_id), Some(caps)) if errors.len() == errors_before => {
+    match (direction, unique_id, caps) {
+        (Some(direction), Some(unique_id), Some(caps)) if errors.len() == errors_before => {
             unique_ids.insert(unique_id.clone(), stream_path.clone());
             Ok(Some(StreamConfig {
                 pcm_index,
                 stream_index,
-                kind,
+                direction,
                 unique_id,
                 path: stream_path,
                 caps,

@@ -22,8 +22,8 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::cell::RefCell;
 
-use super::config::{read_config, ConfigSource, StreamConfig, StreamKind, VsndConfig};
-use super::stream::{Direction, Stream};
+use super::config::{read_config, ConfigSource, StreamConfig, VsndConfig};
+use super::stream::Stream;
 use super::watch::{Bus, DeviceWatch};
 use super::SndError;
 use crate::xen::shutdown::{ShutdownRequest, ShutdownWatch};
@@ -600,10 +600,7 @@ impl<X: Platform> Shared<X> {
         let options = self.options;
         let mut created = Vec::new();
         for slot in 0..self.devices[index].slots.len() {
-            let direction = match self.devices[index].slots[slot].config.kind {
-                StreamKind::Playback => Direction::Playback,
-                StreamKind::Capture => Direction::Capture,
-            };
+            let direction = self.devices[index].slots[slot].config.direction;
             match Stream::new(&mut self.xen, backend, direction) {
                 Ok(mut stream) => {
                     stream.set_timeout_ns(options.request_timeout_ns);

@@ -43,7 +43,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::channel::ChannelStats;
-use super::config::{StreamCaps, StreamKind};
+use super::config::{StreamCaps, Direction};
 use super::frontend::{Frontend, Shared};
 use super::negotiate::{
     build_query, negotiate, query_not_implemented, AnswerIssue, BackendOffer, NoCommonConfig,
@@ -165,7 +165,7 @@ pub struct SndPcm<X: Platform> {
     frontend: Frontend<X>,
     device: usize,
     slot: usize,
-    kind: StreamKind,
+    direction: Direction,
     /// Device generation the stream was opened on.
     generation: Option<u32>,
     config: StreamConfig,
@@ -231,7 +231,7 @@ impl<X: Platform> Frontend<X> {
             .get_mut(stream)
             .ok_or_else(|| PcmError::new(ErrorKind::InvalidInput, "no such stream"))?;
         let caps: StreamCaps = slot.config.caps.clone();
-        let kind = slot.config.kind;
+        let direction = slot.config.direction;
         let snd = slot
             .stream
             .as_mut()
@@ -291,7 +291,7 @@ impl<X: Platform> Frontend<X> {
             frontend: self.clone(),
             device,
             slot: stream,
-            kind,
+            direction,
             generation: None,
             config: negotiated.config,
             params,
@@ -331,8 +331,8 @@ impl<X: Platform> SndPcm<X> {
     }
 
     /// Playback or capture.
-    pub fn kind(&self) -> StreamKind {
-        self.kind
+    pub fn direction(&self) -> Direction {
+        self.direction
     }
 
     /// The stream's counters (bytes, xruns, pipelining depth, waits).
@@ -503,7 +503,7 @@ impl<X: Platform> SndPcm<X> {
         max_frames: usize,
         mut fill: impl FnMut(&mut [u8], usize),
     ) -> Result<usize, PcmError> {
-        if self.kind != StreamKind::Playback {
+        if self.direction != Direction::Playback {
             return Err(PcmError::new(
                 ErrorKind::InvalidState,
                 "not a playback stream",
@@ -649,7 +649,7 @@ impl<X: Platform> pcm::Stream for SndPcm<X> {
 
 impl<X: Platform> Playback for SndPcm<X> {
     fn write(&mut self, frames: &[u8]) -> Result<usize, PcmError> {
-        if self.kind != StreamKind::Playback {
+        if self.direction != Direction::Playback {
             return Err(PcmError::new(
                 ErrorKind::InvalidState,
                 "not a playback stream",
@@ -662,7 +662,7 @@ impl<X: Platform> Playback for SndPcm<X> {
     }
 
     fn try_write(&mut self, frames: &[u8]) -> Result<usize, PcmError> {
-        if self.kind != StreamKind::Playback {
+        if self.direction != Direction::Playback {
             return Err(PcmError::new(
                 ErrorKind::InvalidState,
                 "not a playback stream",
@@ -686,7 +686,7 @@ impl<X: Platform> Playback for SndPcm<X> {
 
 impl<X: Platform> Capture for SndPcm<X> {
     fn read(&mut self, frames: &mut [u8]) -> Result<usize, PcmError> {
-        if self.kind != StreamKind::Capture {
+        if self.direction != Direction::Capture {
             return Err(PcmError::new(
                 ErrorKind::InvalidState,
                 "not a capture stream",
@@ -699,7 +699,7 @@ impl<X: Platform> Capture for SndPcm<X> {
     }
 
     fn try_read(&mut self, frames: &mut [u8]) -> Result<usize, PcmError> {
-        if self.kind != StreamKind::Capture {
+        if self.direction != Direction::Capture {
             return Err(PcmError::new(
                 ErrorKind::InvalidState,
                 "not a capture stream",

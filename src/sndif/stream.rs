@@ -81,19 +81,11 @@ use zerocopy::{FromBytes, IntoBytes};
 
 use super::buffer::{Granted, SharedBuffer};
 use super::channel::{Channel, ChannelStats, Ticket};
+pub use super::config::Direction;
 use super::watch::DeviceWatch;
 use super::SndError;
 use crate::abi::sndif::*;
 use crate::xen::{DomId, Platform};
-
-/// Playback or capture.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
-    /// Frames flow from the guest to the backend.
-    Playback,
-    /// Frames flow from the backend to the guest.
-    Capture,
-}
 
 /// The parameters of an opened stream (what OPEN sends).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
