@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use xensnd::sndif::config::{read_config, ConfigSource, StreamCaps, Direction, VsndConfig};
+use xensnd::sndif::config::{read_config, ConfigSource, Direction, StreamCaps, VsndConfig};
 use xensnd::sndif::format::{FormatSet, SampleFormat};
 
 const DEVICE: &str = "/local/domain/5/device/vsnd/0";

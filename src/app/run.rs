@@ -260,12 +260,8 @@ pub fn run<X: Platform>(frontend: &Frontend<X>, options: &Options) -> Result<(),
             let playback_id = options.streams.get(1).map(String::as_str);
             let (mut capture, _) =
                 open(frontend, capture_id, Direction::Capture, &options.request)?;
-            let (mut playback, _) = open(
-                frontend,
-                playback_id,
-                Direction::Playback,
-                &options.request,
-            )?;
+            let (mut playback, _) =
+                open(frontend, playback_id, Direction::Playback, &options.request)?;
             let rate = capture.config().rate as u64;
             let (record, play) = demo::loopback(
                 &mut capture,

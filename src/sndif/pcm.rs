@@ -43,13 +43,13 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::channel::ChannelStats;
-use super::config::{StreamCaps, Direction};
+use super::config::{Direction, StreamCaps};
 use super::frontend::{Frontend, Shared};
 use super::negotiate::{
     build_query, negotiate, query_not_implemented, AnswerIssue, BackendOffer, NoCommonConfig,
     Refusal, ShowHwParam, StreamRequest,
 };
-use super::stream::{OpenParams, Stream as SndStream, StreamCounters};
+use super::stream::{ByteSizes, Stream as SndStream, StreamCounters};
 use super::SndError;
 use crate::abi::errno::{XEN_EINVAL, XEN_ENOSYS, XEN_EOPNOTSUPP};
 use crate::abi::sndif::{
@@ -169,7 +169,8 @@ pub struct SndPcm<X: Platform> {
     /// Device generation the stream was opened on.
     generation: Option<u32>,
     config: StreamConfig,
-    params: OpenParams,
+    /// Bytes per frame of `config` (checked fixed when opened).
+    frame_bytes: usize,
     state: StreamState,
     negotiation: Negotiation,
     /// Position etc. cached after every operation (the trait's getters take `&self`).
@@ -194,19 +195,14 @@ impl<X: Platform> core::fmt::Debug for SndPcm<X> {
     }
 }
 
-fn to_params(config: &StreamConfig) -> Result<OpenParams, PcmError> {
-    let sample_bytes = config
+/// Bytes per frame of `config`; `Unsupported` for a format without a
+/// fixed sample size.
+fn frame_bytes(config: &StreamConfig) -> Result<usize, PcmError> {
+    config
         .format
         .bytes_per_sample()
         .ok_or_else(|| PcmError::new(ErrorKind::Unsupported, "format has no fixed sample size"))?;
-    Ok(OpenParams {
-        format: config.format.code(),
-        sample_bytes: sample_bytes as u8,
-        rate: config.rate,
-        channels: config.channels,
-        buffer_frames: config.buffer_frames,
-        period_frames: config.period_frames,
-    })
+    Ok(config.frame_len())
 }
 
 impl<X: Platform> Frontend<X> {
@@ -286,7 +282,7 @@ impl<X: Platform> Frontend<X> {
         for issue in &negotiated.issues {
             log::warn!("vsnd: ignored part of the backend's HW_PARAM answer: {issue:?}");
         }
-        let params = to_params(&negotiated.config)?;
+        let frame_bytes = frame_bytes(&negotiated.config)?;
         Ok(SndPcm {
             frontend: self.clone(),
             device,
@@ -294,7 +290,7 @@ impl<X: Platform> Frontend<X> {
             direction,
             generation: None,
             config: negotiated.config,
-            params,
+            frame_bytes,
             state: StreamState::Open,
             negotiation: Negotiation {
                 backend_answered: answer.is_some(),
@@ -397,7 +393,7 @@ impl<X: Platform> SndPcm<X> {
         if self.generation.is_none() {
             return Cached::default();
         }
-        let frame = self.params.frame_bytes().max(1) as u64;
+        let frame = self.frame_bytes.max(1) as u64;
         Cached {
             position: stream.position_bytes() / frame,
             delay: (stream.delay_bytes() / frame) as usize,
@@ -447,7 +443,7 @@ impl<X: Platform> SndPcm<X> {
     }
 
     fn refresh(&mut self) {
-        let frame = self.params.frame_bytes().max(1);
+        let frame = self.frame_bytes.max(1);
         if let Ok((position, delay, available)) = self.with_stream(|s, _| {
             Ok((
                 s.position_frames(),
@@ -468,7 +464,7 @@ impl<X: Platform> SndPcm<X> {
     }
 
     fn check_frames(&self, len: usize) -> Result<(), PcmError> {
-        if len % self.params.frame_bytes() != 0 {
+        if len % self.frame_bytes != 0 {
             return Err(PcmError::new(
                 ErrorKind::InvalidInput,
                 "not a whole number of frames",
@@ -510,7 +506,7 @@ impl<X: Platform> SndPcm<X> {
             ));
         }
         self.check_frames(0)?;
-        let frame = self.params.frame_bytes();
+        let frame = self.frame_bytes;
         if crate::xen::PAGE_SIZE % frame != 0 {
             // Frames would straddle pages: stage them instead.
             let mut staging = alloc::vec![0u8; max_frames * frame];
@@ -557,7 +553,7 @@ impl<X: Platform> pcm::Stream for SndPcm<X> {
     fn prepare(&mut self) -> Result<(), PcmError> {
         let next = self.transition(StreamOperation::Prepare)?;
         self.frontend.poll();
-        let params = self.params;
+        let params = self.config;
         // Prepare works on whatever connection is current.
         self.generation = None;
         self.with_stream(|s, xen| s.open(xen, params))?;
@@ -658,7 +654,7 @@ impl<X: Platform> Playback for SndPcm<X> {
         self.check_frames(frames.len())?;
         let written = self.operate(|s, xen| s.write(xen, frames))?;
         self.sync_running();
-        Ok(written / self.params.frame_bytes())
+        Ok(written / self.frame_bytes)
     }
 
     fn try_write(&mut self, frames: &[u8]) -> Result<usize, PcmError> {
@@ -673,7 +669,7 @@ impl<X: Platform> Playback for SndPcm<X> {
         if written == 0 && !frames.is_empty() {
             return Err(PcmError::new(ErrorKind::WouldBlock, "no room"));
         }
-        Ok(written / self.params.frame_bytes())
+        Ok(written / self.frame_bytes)
     }
 
     fn write_ready(&mut self) -> Result<bool, PcmError> {
@@ -695,7 +691,7 @@ impl<X: Platform> Capture for SndPcm<X> {
         self.check_frames(frames.len())?;
         let read = self.operate(|s, xen| s.read(xen, frames))?;
         self.sync_running();
-        Ok(read / self.params.frame_bytes())
+        Ok(read / self.frame_bytes)
     }
 
     fn try_read(&mut self, frames: &mut [u8]) -> Result<usize, PcmError> {
@@ -710,7 +706,7 @@ impl<X: Platform> Capture for SndPcm<X> {
         if read == 0 && !frames.is_empty() {
             return Err(PcmError::new(ErrorKind::WouldBlock, "nothing captured yet"));
         }
-        Ok(read / self.params.frame_bytes())
+        Ok(read / self.frame_bytes)
     }
 
     fn read_ready(&mut self) -> Result<bool, PcmError> {

@@ -85,50 +85,42 @@ pub use super::config::Direction;
 use super::watch::DeviceWatch;
 use super::SndError;
 use crate::abi::sndif::*;
+use crate::pcm::StreamConfig;
 use crate::xen::{DomId, Platform};
 
-/// The parameters of an opened stream (what OPEN sends).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct OpenParams {
-    /// `XENSND_PCM_FORMAT_*`.
-    pub format: u8,
-    /// Bytes per sample of `format`.
-    pub sample_bytes: u8,
-    /// Frames per second.
-    pub rate: u32,
-    /// Channels.
-    pub channels: u8,
-    /// Audio buffer, in frames.
-    pub buffer_frames: u32,
-    /// Period (position-event interval and request chunk), in frames.
-    pub period_frames: u32,
+/// Byte sizes of an opened stream's [`StreamConfig`] (the one type for
+/// the parameters OPEN sends, shared with the PCM API and the backend's
+/// view of them). Only used on a configuration [`validate`] accepted, whose
+/// format has a fixed sample size and whose sizes fit the buffer limit.
+pub(crate) trait ByteSizes {
+    /// Bytes per frame.
+    fn frame_len(&self) -> usize;
+    /// Audio buffer in bytes.
+    fn buffer_len(&self) -> usize;
+    /// Period in bytes.
+    fn period_len(&self) -> usize;
 }
 
-impl OpenParams {
-    /// Bytes per frame.
-    pub fn frame_bytes(&self) -> usize {
-        self.sample_bytes as usize * self.channels as usize
+impl ByteSizes for StreamConfig {
+    fn frame_len(&self) -> usize {
+        self.frame_bytes().unwrap_or(0) as usize
     }
-    /// Audio buffer in bytes.
-    pub fn buffer_bytes(&self) -> usize {
-        self.buffer_frames as usize * self.frame_bytes()
+    fn buffer_len(&self) -> usize {
+        self.buffer_bytes().unwrap_or(0) as usize
     }
-    /// Period in bytes.
-    pub fn period_bytes(&self) -> usize {
-        self.period_frames as usize * self.frame_bytes()
+    fn period_len(&self) -> usize {
+        self.period_bytes().unwrap_or(0) as usize
     }
-    fn validate(&self) -> Result<(), SndError> {
-        let ok = self.sample_bytes > 0
-            && self.rate > 0
-            && self.channels > 0
-            && self.period_frames > 0
-            && self.buffer_frames >= self.period_frames
-            && self.buffer_bytes() <= super::buffer::MAX_BUFFER_BYTES;
-        if ok {
-            Ok(())
-        } else {
-            Err(SndError::Unsupported)
-        }
+}
+
+/// Whether a stream can be opened with `params`: a format with a fixed
+/// sample size, at least one channel, a rate, `1 <= period <= buffer`
+/// frames, and a buffer of at most [`super::buffer::MAX_BUFFER_BYTES`].
+fn validate(params: &StreamConfig) -> Result<(), SndError> {
+    if params.is_valid() && params.buffer_len() <= super::buffer::MAX_BUFFER_BYTES {
+        Ok(())
+    } else {
+        Err(SndError::Unsupported)
     }
 }
 
@@ -191,7 +183,7 @@ pub struct Stream<X: Platform> {
     direction: Direction,
     channel: Channel<X>,
     buffer: Option<SharedBuffer<X::Page>>,
-    params: Option<OpenParams>,
+    params: Option<StreamConfig>,
     /// `params`' audio buffer in bytes (0 while closed), for the data path.
     buffer_bytes: u64,
     state: State,
@@ -286,7 +278,7 @@ impl<X: Platform> Stream<X> {
     /// Nanoseconds `bytes` of audio take at the stream's rate (0 while closed).
     pub fn duration_ns(&self, bytes: u64) -> u64 {
         let Some(params) = self.params else { return 0 };
-        let per_second = (params.frame_bytes() as u64 * u64::from(params.rate)).max(1);
+        let per_second = (params.frame_len() as u64 * u64::from(params.rate)).max(1);
         // Whole seconds, then the rest: no overflow below 2^64 bytes.
         (bytes / per_second)
             .saturating_mul(1_000_000_000)
@@ -318,7 +310,7 @@ impl<X: Platform> Stream<X> {
     }
 
     /// The opened parameters.
-    pub fn params(&self) -> Option<OpenParams> {
+    pub fn params(&self) -> Option<StreamConfig> {
         self.params
     }
 
@@ -352,7 +344,7 @@ impl<X: Platform> Stream<X> {
         self.leftovers.len()
     }
 
-    fn params_or_err(&self) -> Result<OpenParams, SndError> {
+    fn params_or_err(&self) -> Result<StreamConfig, SndError> {
         self.params.ok_or(SndError::InvalidState)
     }
 
@@ -372,30 +364,29 @@ impl<X: Platform> Stream<X> {
     /// `buffer_sz` is exactly the PCM buffer (`buffer_frames` whole frames):
     /// a backend sizes its device buffer (and so its period) from it.
     /// Reopening an open stream closes it first.
-    pub fn open(&mut self, xen: &mut X, params: OpenParams) -> Result<(), SndError> {
-        params.validate()?;
+    pub fn open(&mut self, xen: &mut X, params: StreamConfig) -> Result<(), SndError> {
+        validate(&params)?;
         if self.state != State::Closed {
             self.close(xen)?;
         }
-        let total = params.buffer_bytes();
+        let total = params.buffer_len();
         let buffer = SharedBuffer::new(xen, self.channel.backend(), total)?;
         let open = OpenRequest {
             pcm_rate: params.rate,
-            pcm_format: params.format,
+            pcm_format: params.format.code(),
             pcm_channels: params.channels,
             reserved: 0,
             buffer_sz: total as u32,
             gref_directory: buffer.directory_gref(),
-            period_sz: params.period_bytes() as u32,
+            period_sz: params.period_len() as u32,
         };
         self.reset_accounting();
-        self.channel
-            .set_position_slack(params.buffer_bytes() as u64);
+        self.channel.set_position_slack(params.buffer_len() as u64);
         match self.channel.call(xen, XENSND_OP_OPEN, open.as_bytes()) {
             Ok(_) => {
                 self.buffer = Some(buffer);
                 self.params = Some(params);
-                self.buffer_bytes = params.buffer_bytes() as u64;
+                self.buffer_bytes = params.buffer_len() as u64;
                 self.state = State::Prepared;
                 Ok(())
             }
@@ -527,13 +518,13 @@ impl<X: Platform> Stream<X> {
 
     /// Frames played or captured since OPEN.
     pub fn position_frames(&self) -> u64 {
-        let frame = self.params.map_or(1, |p| p.frame_bytes().max(1)) as u64;
+        let frame = self.params.map_or(1, |p| p.frame_len().max(1)) as u64;
         self.position_bytes() / frame
     }
 
     /// Whole periods elapsed since OPEN.
     pub fn periods_elapsed(&self) -> u64 {
-        let period = self.params.map_or(1, |p| p.period_bytes().max(1)) as u64;
+        let period = self.params.map_or(1, |p| p.period_len().max(1)) as u64;
         self.position_bytes() / period
     }
 
@@ -630,11 +621,11 @@ impl<X: Platform> Stream<X> {
             }
             Direction::Capture => {
                 let Some(params) = self.params else { return };
-                if position.saturating_sub(self.consumed) > params.buffer_bytes() as u64
-                    && self.last_underrun_at != Some(position / params.buffer_bytes() as u64)
+                if position.saturating_sub(self.consumed) > params.buffer_len() as u64
+                    && self.last_underrun_at != Some(position / params.buffer_len() as u64)
                 {
                     self.counters.overruns += 1;
-                    self.last_underrun_at = Some(position / params.buffer_bytes() as u64);
+                    self.last_underrun_at = Some(position / params.buffer_len() as u64);
                 }
             }
         }
@@ -680,12 +671,12 @@ impl<X: Platform> Stream<X> {
         if self.transfers.len() >= self.depth || self.channel.free_slots() == 0 {
             return None;
         }
-        let frame = params.frame_bytes();
-        let buffer = params.buffer_bytes();
+        let frame = params.frame_len();
+        let buffer = params.buffer_len();
         let offset = (self.submitted % buffer as u64) as usize;
         let len = wanted
             .min(self.available_bytes() as usize)
-            .min(params.period_bytes())
+            .min(params.period_len())
             .min(buffer - offset);
         let len = len - len % frame;
         (len > 0).then_some((offset, len))
@@ -724,7 +715,7 @@ impl<X: Platform> Stream<X> {
     /// shared pages right after the caller's own poll.
     fn poll_unless_room(&mut self, xen: &mut X, wanted: usize) -> Result<(), SndError> {
         let pipeline_free = self.depth.saturating_sub(self.transfers.len());
-        let period = self.params.map_or(usize::MAX, |p| p.period_bytes().max(1));
+        let period = self.params.map_or(usize::MAX, |p| p.period_len().max(1));
         let room = self.available_bytes() >= wanted as u64
             && pipeline_free >= wanted.div_ceil(period)
             && self.channel.free_slots() as usize >= wanted.div_ceil(period);
@@ -735,7 +726,7 @@ impl<X: Platform> Stream<X> {
         }
     }
 
-    fn check_playback(&self) -> Result<OpenParams, SndError> {
+    fn check_playback(&self) -> Result<StreamConfig, SndError> {
         if self.direction != Direction::Playback {
             return Err(SndError::InvalidState);
         }
@@ -752,7 +743,7 @@ impl<X: Platform> Stream<X> {
     /// now; returns the number of bytes taken (0 when none fit right now).
     pub fn try_write(&mut self, xen: &mut X, data: &[u8]) -> Result<usize, SndError> {
         let params = self.check_playback()?;
-        if data.len() % params.frame_bytes() != 0 {
+        if data.len() % params.frame_len() != 0 {
             return Err(SndError::Unsupported);
         }
         self.poll_unless_room(xen, data.len())?;
@@ -804,7 +795,7 @@ impl<X: Platform> Stream<X> {
         data: &[u8],
         done: &mut usize,
     ) -> Result<usize, SndError> {
-        let period = self.check_playback()?.period_bytes();
+        let period = self.check_playback()?.period_len();
         let deadline = self.transfer_deadline(xen.now_ns(), data.len());
         while *done < data.len() {
             let limit = deadline;
@@ -863,7 +854,7 @@ impl<X: Platform> Stream<X> {
         F: FnMut(&X::Page, usize, usize, usize),
     {
         let params = self.check_playback()?;
-        let wanted = max_bytes - max_bytes % params.frame_bytes();
+        let wanted = max_bytes - max_bytes % params.frame_len();
         self.poll_unless_room(xen, wanted)?;
         let Some((offset, len)) = self.next_region(wanted) else {
             return Ok(0);
@@ -926,7 +917,7 @@ impl<X: Platform> Stream<X> {
         Ok(())
     }
 
-    fn check_capture(&self) -> Result<OpenParams, SndError> {
+    fn check_capture(&self) -> Result<StreamConfig, SndError> {
         if self.direction != Direction::Capture {
             return Err(SndError::InvalidState);
         }
@@ -939,8 +930,8 @@ impl<X: Platform> Stream<X> {
     /// Capture: send READs for chunks the backend says it has captured.
     fn request_captured(&mut self, xen: &mut X) -> Result<(), SndError> {
         let params = self.check_capture()?;
-        let buffer = params.buffer_bytes();
-        let chunk = params.period_bytes();
+        let buffer = params.buffer_len();
+        let chunk = params.period_len();
         loop {
             if self.transfers.len() >= self.depth || self.channel.free_slots() == 0 {
                 return Ok(());
@@ -974,14 +965,14 @@ impl<X: Platform> Stream<X> {
     }
 
     /// Bytes a device running at the stream's rate has produced so far.
-    fn captured_by_time(&self, now_ns: u64, params: &OpenParams) -> u64 {
+    fn captured_by_time(&self, now_ns: u64, params: &StreamConfig) -> u64 {
         let running = self.run_time.0
             + self
                 .run_time
                 .1
                 .map_or(0, |since| now_ns.saturating_sub(since));
         let frames = running as u128 * params.rate as u128 / 1_000_000_000;
-        frames as u64 * params.frame_bytes() as u64
+        frames as u64 * params.frame_len() as u64
     }
 
     /// Capture without blocking: copy out captured whole frames into `out`;
@@ -991,12 +982,12 @@ impl<X: Platform> Stream<X> {
     /// READ's error.
     pub fn try_read(&mut self, xen: &mut X, out: &mut [u8]) -> Result<usize, SndError> {
         let params = self.check_capture()?;
-        if out.len() % params.frame_bytes() != 0 {
+        if out.len() % params.frame_len() != 0 {
             return Err(SndError::Unsupported);
         }
         self.poll(xen)?;
         self.request_captured(xen)?;
-        let buffer_len = params.buffer_bytes() as u64;
+        let buffer_len = params.buffer_len() as u64;
         let mut done = 0;
         while done < out.len() {
             let Some(chunk) = self.captured.front_mut() else {
@@ -1107,7 +1098,7 @@ impl<X: Platform> Stream<X> {
     /// frame-aligned offsets).
     fn control_region(&self, length: usize) -> Option<usize> {
         let params = self.params?;
-        let buffer = params.buffer_bytes();
+        let buffer = params.buffer_len();
         let oldest_needed = match self.direction {
             Direction::Playback => self.position_bytes().min(self.completed),
             Direction::Capture => self.consumed,
@@ -1115,7 +1106,7 @@ impl<X: Platform> Stream<X> {
         let needed = self.submitted.saturating_sub(oldest_needed) as usize;
         let free = buffer.saturating_sub(needed);
         let start = (self.submitted % buffer as u64) as usize;
-        let frame = params.frame_bytes();
+        let frame = params.frame_len();
         let align = frame * 4 / gcd(frame, 4);
         // The free space is one piece, or two when it wraps past the end;
         // the later piece is tried first. A buffer with nothing needed is
@@ -1143,7 +1134,7 @@ impl<X: Platform> Stream<X> {
         length: usize,
     ) -> Result<usize, SndError> {
         let params = self.params_or_err()?;
-        if params.buffer_bytes() < length {
+        if params.buffer_len() < length {
             return Err(SndError::Unsupported);
         }
         let give_up = xen.now_ns().saturating_add(self.channel.timeout_ns());
