@@ -11,7 +11,7 @@ use xensnd::backend::io::{IoError, MemorySink, NullSink, SilenceSource, ToneSour
 use xensnd::backend::status;
 use xensnd::backend::{
     Behaviour, Direction, EventIds, GrantMapper, Limits, Sink, Source, Stream, StreamChannel,
-    StreamConfig, StreamState,
+    StreamSetup, StreamState,
 };
 use xensnd::ring::{EventConsumer, FrontRing};
 use xensnd::sndif::format::SampleFormat;
@@ -241,7 +241,7 @@ fn reply(entry: [u8; 64]) -> Reply {
 
 fn playback(limits: Limits) -> (Stream<TestPage>, MemorySink) {
     let sink = MemorySink::new();
-    let mut config = StreamConfig::new(Direction::Playback);
+    let mut config = StreamSetup::new(Direction::Playback);
     config.limits = limits;
     let stream = Stream::new(
         config,
@@ -355,7 +355,7 @@ fn read_fills_the_buffer_from_the_source() {
     let mut mapper = TestMapper::new();
     let buffer = FrontBuffer::new(&mut mapper, 16384);
     let mut stream: Stream<TestPage> = Stream::new(
-        StreamConfig::new(Direction::Capture),
+        StreamSetup::new(Direction::Capture),
         Box::new(NullSink),
         Box::new(CountingSource(5)),
         "test/c",
@@ -391,7 +391,7 @@ fn tone_source_produces_a_sine_in_the_stream_format() {
     let mut mapper = TestMapper::new();
     let buffer = FrontBuffer::new(&mut mapper, 4 * 480);
     let mut stream: Stream<TestPage> = Stream::new(
-        StreamConfig::new(Direction::Capture),
+        StreamSetup::new(Direction::Capture),
         Box::new(NullSink),
         Box::new(ToneSource::new(1000.0, 0.5)),
         "test/tone",
@@ -1288,7 +1288,7 @@ fn capture_position_runs_freely_and_full_event_page_keeps_ids_in_step() {
     let mut mapper = TestMapper::new();
     let buffer = FrontBuffer::new(&mut mapper, 8000);
     let stream: Stream<TestPage> = Stream::new(
-        StreamConfig::new(Direction::Capture),
+        StreamSetup::new(Direction::Capture),
         Box::new(NullSink),
         Box::new(SilenceSource::default()),
         "test/c",
@@ -1431,7 +1431,7 @@ fn sink_failure_is_eio() {
     let mut mapper = TestMapper::new();
     let buffer = FrontBuffer::new(&mut mapper, 4096);
     let mut stream: Stream<TestPage> = Stream::new(
-        StreamConfig::new(Direction::Playback),
+        StreamSetup::new(Direction::Playback),
         Box::new(FailingSink),
         Box::new(NullSource),
         "test/fail",
@@ -1468,7 +1468,7 @@ impl Source for NullSource {
 }
 
 fn playback_with(behaviour: Behaviour) -> Stream<TestPage> {
-    let mut config = StreamConfig::new(Direction::Playback);
+    let mut config = StreamSetup::new(Direction::Playback);
     config.behaviour = behaviour;
     Stream::new(
         config,
@@ -1818,7 +1818,7 @@ fn whole_frames_apply_to_audio_not_to_volume_tables() {
         for channels in [1u8, 2, 3, 8] {
             let mut mapper = TestMapper::new();
             let buffer = FrontBuffer::new(&mut mapper, 8192);
-            let mut config = StreamConfig::new(Direction::Playback);
+            let mut config = StreamSetup::new(Direction::Playback);
             config.limits = wide_limits();
             config.require_whole_frames = true;
             let mut stream = Stream::new(

@@ -68,9 +68,12 @@ pub enum StreamState {
     Stopped,
 }
 
-/// How a stream is configured by its host.
+/// How a stream is set up by its host: the vsnd configuration's ranges
+/// ([`crate::sndif::config::ConfiguredStream::caps`]) within the device's
+/// [`Limits`] and the host's policy. The concrete parameters a frontend
+/// opens the stream with are [`PcmParams`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StreamConfig {
+pub struct StreamSetup {
     /// Playback or capture.
     pub direction: Direction,
     /// What the stream's vsnd configuration allows (card → PCM → stream,
@@ -89,13 +92,13 @@ pub struct StreamConfig {
 }
 
 /// Every rate of ALSA's rate table (`SNDRV_PCM_RATE_*`), the rates a stream
-/// allows when no vsnd configuration says otherwise ([`StreamConfig::new`]).
+/// allows when no vsnd configuration says otherwise ([`StreamSetup::new`]).
 pub const STANDARD_RATES: [u32; 17] = [
     5512, 8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200, 96000,
     128_000, 176_400, 192_000, 384_000,
 ];
 
-impl StreamConfig {
+impl StreamSetup {
     /// A stream of `direction` without a vsnd configuration: every format,
     /// the [`STANDARD_RATES`], 1 to 255 channels, 16 MiB buffers, within
     /// the default [`Limits`]; [`Behaviour::SNDBACK`].
@@ -132,7 +135,7 @@ struct OpenStream<P: SharedPage> {
 
 /// One stream: its state, buffer, sink or source, mixer, clock and counters.
 pub struct Stream<P: SharedPage> {
-    config: StreamConfig,
+    config: StreamSetup,
     state: StreamState,
     open: Option<OpenStream<P>>,
     sink: Box<dyn Sink>,
@@ -183,7 +186,7 @@ fn payload<T: FromBytes>(request: &Request) -> T {
 impl<P: SharedPage> Stream<P> {
     /// A closed stream.
     pub fn new(
-        config: StreamConfig,
+        config: StreamSetup,
         sink: Box<dyn Sink>,
         source: Box<dyn Source>,
         label: &str,
@@ -248,7 +251,7 @@ impl<P: SharedPage> Stream<P> {
     }
 
     /// The configuration.
-    pub fn config(&self) -> &StreamConfig {
+    pub fn config(&self) -> &StreamSetup {
         &self.config
     }
 

@@ -54,7 +54,7 @@ use super::behaviour::Behaviour;
 use super::counters::Counters;
 use super::logtext::guest;
 use super::quota::{Charge, Ledger};
-use super::{Direction, GrantMapper, Limits, Sink, Source, Stream, StreamChannel, StreamConfig};
+use super::{Direction, GrantMapper, Limits, Sink, Source, Stream, StreamChannel, StreamSetup};
 use crate::abi::sndif::{
     XENSND_FIELD_DEVICE_NAME, XENSND_FIELD_STREAM_UNIQUE_ID, XENSND_FIELD_VCARD_LONG_NAME,
     XENSND_FIELD_VCARD_SHORT_NAME,
@@ -823,7 +823,7 @@ impl<P: SharedPage> Device<P> {
         };
         let label = self.label(&info);
         let (sink, source) = store.media(self.domid, &info);
-        let config = StreamConfig {
+        let config = StreamSetup {
             direction: info.direction,
             caps: info.caps.clone(),
             limits: settings.limits.clone(),

@@ -220,9 +220,14 @@ impl StreamCaps {
     }
 }
 
-/// One stream (`<dev>/<pcm>/<stream>/`) that came up.
+/// One stream (`<dev>/<pcm>/<stream>/`) that came up: what XenStore
+/// configures (its place, direction, `unique-id` and the ranges it
+/// allows). Not to be confused with the concrete parameters a stream is
+/// opened with ([`crate::pcm::StreamConfig`], one point inside `caps`) or
+/// the backend host's setup of a stream (`backend::StreamSetup`, these
+/// caps within the device's limits and policy).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StreamConfig {
+pub struct ConfiguredStream {
     /// Index of its PCM instance.
     pub pcm_index: u32,
     /// Index under the PCM instance.
@@ -249,7 +254,7 @@ pub struct PcmConfig {
     /// Effective PCM-level limits after inheritance.
     pub caps: StreamCaps,
     /// Its streams that came up, in index order.
-    pub streams: Vec<StreamConfig>,
+    pub streams: Vec<ConfiguredStream>,
 }
 
 /// A vsnd device (one virtual card) as configured in XenStore.
@@ -271,12 +276,12 @@ pub struct VsndConfig {
 
 impl VsndConfig {
     /// Every stream that came up, PCM by PCM.
-    pub fn streams(&self) -> impl Iterator<Item = &StreamConfig> {
+    pub fn streams(&self) -> impl Iterator<Item = &ConfiguredStream> {
         self.pcms.iter().flat_map(|pcm| pcm.streams.iter())
     }
 
     /// The stream with this `unique-id`.
-    pub fn stream_by_unique_id(&self, unique_id: &str) -> Option<&StreamConfig> {
+    pub fn stream_by_unique_id(&self, unique_id: &str) -> Option<&ConfiguredStream> {
         self.streams().find(|stream| stream.unique_id == unique_id)
     }
 }
@@ -563,7 +568,7 @@ fn read_stream<S: ConfigSource + ?Sized>(
     pcm_caps: &StreamCaps,
     unique_ids: &mut BTreeMap<String, String>,
     errors: &mut Vec<ConfigError>,
-) -> Result<Option<StreamConfig>, S::Error> {
+) -> Result<Option<ConfiguredStream>, S::Error> {
     let errors_before = errors.len();
 
     let type_path = format!("{stream_path}/{XENSND_FIELD_TYPE}");
@@ -629,7 +634,7 @@ fn read_stream<S: ConfigSource + ?Sized>(
     match (direction, unique_id, caps) {
         (Some(direction), Some(unique_id), Some(caps)) if errors.len() == errors_before => {
             unique_ids.insert(unique_id.clone(), stream_path.clone());
-            Ok(Some(StreamConfig {
+            Ok(Some(ConfiguredStream {
                 pcm_index,
                 stream_index,
                 direction,

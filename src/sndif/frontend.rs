@@ -22,7 +22,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::cell::RefCell;
 
-use super::config::{read_config, ConfigSource, StreamConfig, VsndConfig};
+use super::config::{read_config, ConfigSource, ConfiguredStream, VsndConfig};
 use super::stream::Stream;
 use super::watch::{Bus, DeviceWatch};
 use super::SndError;
@@ -120,7 +120,7 @@ pub struct StreamInfo {
     /// The PCM instance's name.
     pub pcm_name: String,
     /// The stream's configuration (kind, unique-id, limits).
-    pub config: StreamConfig,
+    pub config: ConfiguredStream,
 }
 
 /// Handshake marks kept (the first connections; reconnections add none
@@ -172,7 +172,7 @@ impl<X: Platform> DeviceConfigSource<'_, X> {
 }
 
 pub(crate) struct Slot<X: Platform> {
-    pub(crate) config: StreamConfig,
+    pub(crate) config: ConfiguredStream,
     pub(crate) stream: Option<Stream<X>>,
 }
 
