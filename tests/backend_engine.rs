@@ -10,8 +10,8 @@ use xensnd::abi::sndif::*;
 use xensnd::backend::io::{IoError, MemorySink, NullSink, SilenceSource, ToneSource};
 use xensnd::backend::status;
 use xensnd::backend::{
-    Behaviour, Direction, EventIds, GrantMapper, Limits, Sink, Source, Stream, StreamChannel,
-    StreamSetup, StreamState,
+    Behaviour, Direction, EventIds, GrantMapper, Limits, ProtocolState, Sink, Source, Stream,
+    StreamChannel, StreamSetup,
 };
 use xensnd::ring::{EventConsumer, FrontRing};
 use xensnd::sndif::format::SampleFormat;
@@ -301,7 +301,7 @@ fn open_with_two_directory_pages_then_write_arrives_exactly() {
         (response.id, response.operation, response.status),
         (7, XENSND_OP_OPEN, 0)
     );
-    assert_eq!(stream.state(), StreamState::Open);
+    assert_eq!(stream.state(), ProtocolState::Open);
     assert_eq!(
         mapper.live.get(),
         1030,
@@ -335,7 +335,7 @@ fn open_with_two_directory_pages_then_write_arrives_exactly() {
 
     let response = reply(stream.handle(&request(10, XENSND_OP_CLOSE, &[]), &mut mapper, 7));
     assert_eq!(response.status, 0);
-    assert_eq!(stream.state(), StreamState::Closed);
+    assert_eq!(stream.state(), ProtocolState::Closed);
     assert_eq!(mapper.live.get(), 0, "CLOSE unmaps every page");
 }
 
@@ -459,29 +459,41 @@ fn trigger_state_machine() {
         0
     );
     let steps = [
-        (XENSND_OP_TRIGGER_PAUSE, status::EINVAL, StreamState::Open),
-        (XENSND_OP_TRIGGER_RESUME, status::EINVAL, StreamState::Open),
-        (XENSND_OP_TRIGGER_STOP, status::EINVAL, StreamState::Open),
-        (XENSND_OP_TRIGGER_START, 0, StreamState::Running),
+        (XENSND_OP_TRIGGER_PAUSE, status::EINVAL, ProtocolState::Open),
+        (
+            XENSND_OP_TRIGGER_RESUME,
+            status::EINVAL,
+            ProtocolState::Open,
+        ),
+        (XENSND_OP_TRIGGER_STOP, status::EINVAL, ProtocolState::Open),
+        (XENSND_OP_TRIGGER_START, 0, ProtocolState::Running),
         (
             XENSND_OP_TRIGGER_START,
             status::EINVAL,
-            StreamState::Running,
+            ProtocolState::Running,
         ),
         (
             XENSND_OP_TRIGGER_RESUME,
             status::EINVAL,
-            StreamState::Running,
+            ProtocolState::Running,
         ),
-        (XENSND_OP_TRIGGER_PAUSE, 0, StreamState::Paused),
-        (XENSND_OP_TRIGGER_PAUSE, status::EINVAL, StreamState::Paused),
-        (XENSND_OP_TRIGGER_RESUME, 0, StreamState::Running),
-        (XENSND_OP_TRIGGER_STOP, 0, StreamState::Stopped),
-        (XENSND_OP_TRIGGER_STOP, status::EINVAL, StreamState::Stopped),
-        (XENSND_OP_TRIGGER_START, 0, StreamState::Running),
-        (XENSND_OP_TRIGGER_PAUSE, 0, StreamState::Paused),
-        (XENSND_OP_TRIGGER_STOP, 0, StreamState::Stopped),
-        (9, status::EINVAL, StreamState::Stopped),
+        (XENSND_OP_TRIGGER_PAUSE, 0, ProtocolState::Paused),
+        (
+            XENSND_OP_TRIGGER_PAUSE,
+            status::EINVAL,
+            ProtocolState::Paused,
+        ),
+        (XENSND_OP_TRIGGER_RESUME, 0, ProtocolState::Running),
+        (XENSND_OP_TRIGGER_STOP, 0, ProtocolState::Stopped),
+        (
+            XENSND_OP_TRIGGER_STOP,
+            status::EINVAL,
+            ProtocolState::Stopped,
+        ),
+        (XENSND_OP_TRIGGER_START, 0, ProtocolState::Running),
+        (XENSND_OP_TRIGGER_PAUSE, 0, ProtocolState::Paused),
+        (XENSND_OP_TRIGGER_STOP, 0, ProtocolState::Stopped),
+        (9, status::EINVAL, ProtocolState::Stopped),
     ];
     for (index, (trigger, expected, state)) in steps.into_iter().enumerate() {
         let response = reply(stream.handle(
@@ -506,7 +518,7 @@ fn trigger_state_machine() {
         reply(stream.handle(&request(51, XENSND_OP_CLOSE, &[]), &mut mapper, 0)).status,
         0
     );
-    assert_eq!(stream.state(), StreamState::Closed);
+    assert_eq!(stream.state(), ProtocolState::Closed);
 }
 
 #[test]
@@ -729,7 +741,7 @@ fn bad_requests_get_error_statuses() {
         status::EINVAL,
         "page directory chain ends early",
     );
-    assert_eq!(stream.state(), StreamState::Closed);
+    assert_eq!(stream.state(), ProtocolState::Closed);
     assert_eq!(mapper.live.get(), 0, "failed OPENs leave nothing mapped");
 
     check(
@@ -835,7 +847,7 @@ fn directory_loop_and_short_chain_are_refused() {
         status::EINVAL
     );
     assert_eq!(mapper.live.get(), 0);
-    assert_eq!(stream.state(), StreamState::Closed);
+    assert_eq!(stream.state(), ProtocolState::Closed);
 }
 
 #[test]

@@ -60,7 +60,7 @@ pub use hw::{DeviceRates, Limits, Mismatch, Offer, PcmParams};
 pub use io::{Sink, Source};
 pub use logtext::guest;
 pub use quota::{Caps, Ledger};
-pub use stream::{Direction, Stream, StreamSetup, StreamState};
+pub use stream::{Direction, ProtocolState, Stream, StreamSetup};
 
 /// Negative Xen errno values the backend puts in `xensnd_resp.status`
 /// (`xen/errno.h`, mirrored in [`crate::abi::errno`]).

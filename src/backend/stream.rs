@@ -2,16 +2,9 @@
 //!
 //! `io/sndif.h`, "Stream operations": every request gets exactly one
 //! response with the request's id and operation and a status (0 or a
-//! negative Xen errno). The states:
-//!
-//! ```text
-//! Closed --OPEN--> Open --START--> Running --PAUSE--> Paused
-//!                   ^                 |  ^---RESUME----'  |
-//!                   |                 STOP              STOP
-//!                   |                 v                   |
-//!                   '--- (WRITE/READ) Stopped <-----------'
-//! any --CLOSE--> Closed;  OPEN on an open stream closes it first.
-//! ```
+//! negative Xen errno). The states are the ones the frontend goes by too:
+//! [`ProtocolState`] ([`crate::sndif::lifecycle`]), the one machine for
+//! both ends.
 //!
 //! Invalid transitions (WRITE before OPEN, PAUSE when not running, ...) are
 //! answered with `-EINVAL` and logged; nothing a frontend sends panics.
@@ -44,29 +37,15 @@ use crate::abi::sndif::{
     CurPosEvent, Event, HwParam, OpenRequest, Request, Response, RwRequest, TriggerRequest,
     XENSND_EVT_CUR_POS, XENSND_OP_CLOSE, XENSND_OP_GET_VOLUME, XENSND_OP_HW_PARAM_QUERY,
     XENSND_OP_MUTE, XENSND_OP_OPEN, XENSND_OP_READ, XENSND_OP_SET_VOLUME, XENSND_OP_TRIGGER,
-    XENSND_OP_TRIGGER_PAUSE, XENSND_OP_TRIGGER_RESUME, XENSND_OP_TRIGGER_START,
-    XENSND_OP_TRIGGER_STOP, XENSND_OP_UNMUTE, XENSND_OP_WRITE,
+    XENSND_OP_UNMUTE, XENSND_OP_WRITE,
 };
 use crate::ring::Entry;
 pub use crate::sndif::config::Direction;
 use crate::sndif::config::StreamCaps;
 use crate::sndif::format::FormatSet;
+pub use crate::sndif::lifecycle::ProtocolState;
+use crate::sndif::lifecycle::Trigger;
 use crate::xen::SharedPage;
-
-/// The state of a stream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StreamState {
-    /// No buffer mapped.
-    Closed,
-    /// OPEN succeeded; not started.
-    Open,
-    /// Started: the position advances.
-    Running,
-    /// Paused: the position is frozen.
-    Paused,
-    /// Stopped: the position is frozen; START runs again.
-    Stopped,
-}
 
 /// How a stream is set up by its host: the vsnd configuration's ranges
 /// ([`crate::sndif::config::ConfiguredStream::caps`]) within the device's
@@ -136,7 +115,7 @@ struct OpenStream<P: SharedPage> {
 /// One stream: its state, buffer, sink or source, mixer, clock and counters.
 pub struct Stream<P: SharedPage> {
     config: StreamSetup,
-    state: StreamState,
+    state: ProtocolState,
     open: Option<OpenStream<P>>,
     sink: Box<dyn Sink>,
     source: Box<dyn Source>,
@@ -193,7 +172,7 @@ impl<P: SharedPage> Stream<P> {
     ) -> Self {
         Self {
             config,
-            state: StreamState::Closed,
+            state: ProtocolState::Closed,
             open: None,
             sink,
             source,
@@ -246,7 +225,7 @@ impl<P: SharedPage> Stream<P> {
     }
 
     /// The current state.
-    pub fn state(&self) -> StreamState {
+    pub fn state(&self) -> ProtocolState {
         self.state
     }
 
@@ -353,7 +332,7 @@ impl<P: SharedPage> Stream<P> {
         now_ns: u64,
     ) -> Result<(), RequestError> {
         let open: OpenRequest = payload(request);
-        if self.state != StreamState::Closed {
+        if self.state != ProtocolState::Closed {
             if self.may_log() {
                 log::info!("{}: OPEN on an open stream: closing it first", self.label);
             }
@@ -417,7 +396,7 @@ impl<P: SharedPage> Stream<P> {
             clock,
             _charge: charge,
         });
-        self.state = StreamState::Open;
+        self.state = ProtocolState::Open;
         Ok(())
     }
 
@@ -425,10 +404,10 @@ impl<P: SharedPage> Stream<P> {
     /// source. Closing a closed stream succeeds.
     pub fn close(&mut self) -> Result<(), RequestError> {
         if self.open.take().is_none() {
-            self.state = StreamState::Closed;
+            self.state = ProtocolState::Closed;
             return Ok(());
         }
-        self.state = StreamState::Closed;
+        self.state = ProtocolState::Closed;
         let finished = match self.config.direction {
             Direction::Playback => self.sink.finish(),
             Direction::Capture => self.source.finish(),
@@ -521,33 +500,21 @@ impl<P: SharedPage> Stream<P> {
             .open
             .as_mut()
             .ok_or(RequestError::Invalid("TRIGGER on a closed stream"))?;
-        let next = match (trigger.trigger_type, self.state) {
-            (XENSND_OP_TRIGGER_START, StreamState::Open | StreamState::Stopped) => {
+        let kind = Trigger::from_code(trigger.trigger_type)
+            .ok_or(RequestError::Invalid("unknown trigger type"))?;
+        let next = self
+            .state
+            .trigger(kind)
+            .map_err(|_| RequestError::Invalid("trigger not valid in this state"))?;
+        match kind {
+            Trigger::Start => {
                 open.clock.run(now_ns);
                 self.counters.last_start_ns = Some(now_ns);
-                StreamState::Running
             }
-            (XENSND_OP_TRIGGER_PAUSE, StreamState::Running) => {
-                open.clock.pause(now_ns);
-                StreamState::Paused
-            }
-            (XENSND_OP_TRIGGER_RESUME, StreamState::Paused) => {
-                open.clock.run(now_ns);
-                StreamState::Running
-            }
-            (XENSND_OP_TRIGGER_STOP, StreamState::Running | StreamState::Paused) => {
-                open.clock.stop(now_ns);
-                StreamState::Stopped
-            }
-            (
-                XENSND_OP_TRIGGER_START
-                | XENSND_OP_TRIGGER_PAUSE
-                | XENSND_OP_TRIGGER_RESUME
-                | XENSND_OP_TRIGGER_STOP,
-                _,
-            ) => return Err(RequestError::Invalid("trigger not valid in this state")),
-            _ => return Err(RequestError::Invalid("unknown trigger type")),
-        };
+            Trigger::Pause => open.clock.pause(now_ns),
+            Trigger::Resume => open.clock.run(now_ns),
+            Trigger::Stop => open.clock.stop(now_ns),
+        }
         log::debug!(
             "{}: TRIGGER {} {:?} -> {:?} at {} ns",
             self.label,

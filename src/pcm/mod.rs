@@ -237,6 +237,12 @@ pub enum StreamOperation {
 /// of a prepared stream does what ALSA's `snd_pcm_drain` does for a
 /// PREPARED one: with nothing queued it returns at once (Drained); with
 /// data queued it starts the stream and then drains it.
+///
+/// This is the application's state machine, not the wire's: the sndif
+/// stream under it follows [`crate::sndif::lifecycle::ProtocolState`]
+/// (the one both ends share), which has no `Drained`, no configured-but-
+/// not-opened `Open` and no final `Closed`; `prepare` maps to OPEN, `drain`
+/// to waiting and then STOP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum StreamState {
     /// Configured but not set up with the backend.

@@ -59,6 +59,7 @@ pub mod channel;
 pub mod config;
 pub mod format;
 pub mod frontend;
+pub mod lifecycle;
 pub mod negotiate;
 pub mod pcm;
 pub mod stream;

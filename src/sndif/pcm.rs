@@ -378,7 +378,7 @@ impl<X: Platform> SndPcm<X> {
                 let result = f(stream, xen);
                 cached = Some((
                     self.cache(stream),
-                    stream.state() == super::stream::State::Stopped,
+                    stream.state() == super::lifecycle::ProtocolState::Stopped,
                 ));
                 Ok(result?)
             })
@@ -481,7 +481,7 @@ impl<X: Platform> SndPcm<X> {
 
     fn sync_running(&mut self) {
         let running = self
-            .with_stream(|s, _| Ok(s.state() == super::stream::State::Running))
+            .with_stream(|s, _| Ok(s.state() == super::lifecycle::ProtocolState::Running))
             .unwrap_or(false);
         if running && self.state == StreamState::Prepared {
             self.state = StreamState::Running;
@@ -589,7 +589,9 @@ impl<X: Platform> pcm::Stream for SndPcm<X> {
     fn stop(&mut self) -> Result<(), PcmError> {
         let next = self.transition(StreamOperation::Stop)?;
         self.operate(|s, xen| match s.state() {
-            super::stream::State::Running | super::stream::State::Paused => s.stop(xen),
+            super::lifecycle::ProtocolState::Running | super::lifecycle::ProtocolState::Paused => {
+                s.stop(xen)
+            }
             _ => Ok(()),
         })?;
         self.state = next;

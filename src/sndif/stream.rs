@@ -82,6 +82,7 @@ use zerocopy::{FromBytes, IntoBytes};
 use super::buffer::{Granted, SharedBuffer};
 use super::channel::{Channel, ChannelStats, Ticket};
 pub use super::config::Direction;
+use super::lifecycle::{ProtocolState, Trigger};
 use super::watch::DeviceWatch;
 use super::SndError;
 use crate::abi::sndif::*;
@@ -122,22 +123,6 @@ fn validate(params: &StreamConfig) -> Result<(), SndError> {
     } else {
         Err(SndError::Unsupported)
     }
-}
-
-/// Where a stream is in its life (`io/sndif.h`: OPEN, TRIGGER START /
-/// PAUSE / RESUME / STOP, CLOSE).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum State {
-    /// Not opened (or closed).
-    Closed,
-    /// Opened, not started.
-    Prepared,
-    /// Started.
-    Running,
-    /// Paused.
-    Paused,
-    /// Stopped after running; OPEN again (prepare) or START to restart.
-    Stopped,
 }
 
 /// Counters a stream keeps about itself.
@@ -186,7 +171,7 @@ pub struct Stream<X: Platform> {
     params: Option<StreamConfig>,
     /// `params`' audio buffer in bytes (0 while closed), for the data path.
     buffer_bytes: u64,
-    state: State,
+    state: ProtocolState,
     /// Bytes handed to the backend (WRITE sent) / asked for (READ sent).
     submitted: u64,
     /// Bytes whose WRITE/READ completed.
@@ -247,7 +232,7 @@ impl<X: Platform> Stream<X> {
             buffer: None,
             params: None,
             buffer_bytes: 0,
-            state: State::Closed,
+            state: ProtocolState::Closed,
             submitted: 0,
             completed: 0,
             transfers: VecDeque::new(),
@@ -305,7 +290,7 @@ impl<X: Platform> Stream<X> {
     }
 
     /// Current state.
-    pub fn state(&self) -> State {
+    pub fn state(&self) -> ProtocolState {
         self.state
     }
 
@@ -366,7 +351,7 @@ impl<X: Platform> Stream<X> {
     /// Reopening an open stream closes it first.
     pub fn open(&mut self, xen: &mut X, params: StreamConfig) -> Result<(), SndError> {
         validate(&params)?;
-        if self.state != State::Closed {
+        if self.state != ProtocolState::Closed {
             self.close(xen)?;
         }
         let total = params.buffer_len();
@@ -387,7 +372,7 @@ impl<X: Platform> Stream<X> {
                 self.buffer = Some(buffer);
                 self.params = Some(params);
                 self.buffer_bytes = params.buffer_len() as u64;
-                self.state = State::Prepared;
+                self.state = ProtocolState::Open;
                 Ok(())
             }
             Err(e) => {
@@ -418,13 +403,13 @@ impl<X: Platform> Stream<X> {
     /// `XENSND_OP_CLOSE`, then revoke the buffer. The buffer is released even
     /// when the backend fails to answer (it is told again at reconnect).
     pub fn close(&mut self, xen: &mut X) -> Result<(), SndError> {
-        if self.state == State::Closed {
+        if self.state == ProtocolState::Closed {
             return Ok(());
         }
         // Answers to transfers still in flight are of no use any more.
         self.forget_transfers();
         let result = self.channel.call(xen, XENSND_OP_CLOSE, &[]).map(|_| ());
-        self.state = State::Closed;
+        self.state = ProtocolState::Closed;
         self.params = None;
         self.buffer_bytes = 0;
         self.captured.clear();
@@ -447,14 +432,23 @@ impl<X: Platform> Stream<X> {
         self.leftovers.retain(|g| xen.revoke(g.gref).is_err());
     }
 
-    fn trigger(&mut self, xen: &mut X, kind: u8) -> Result<(), SndError> {
-        let request = TriggerRequest { trigger_type: kind };
+    /// Send `trigger` if the lifecycle ([`ProtocolState::trigger`]) allows
+    /// it in this state, and move on once the backend accepted it.
+    fn trigger(&mut self, xen: &mut X, trigger: Trigger) -> Result<(), SndError> {
+        let next = self
+            .state
+            .trigger(trigger)
+            .map_err(|_| SndError::InvalidState)?;
+        let request = TriggerRequest {
+            trigger_type: trigger.code(),
+        };
         self.channel
-            .call(xen, XENSND_OP_TRIGGER, request.as_bytes())
-            .map(|_| ())
+            .call(xen, XENSND_OP_TRIGGER, request.as_bytes())?;
+        self.state = next;
+        Ok(())
     }
 
-    /// TRIGGER START (from Prepared or Stopped; not after a failed WRITE:
+    /// TRIGGER START (from Open or Stopped; not after a failed WRITE:
     /// `open` again).
     ///
     /// From Stopped the backend's positions are its own: sndback continues
@@ -464,50 +458,33 @@ impl<X: Platform> Stream<X> {
     /// takes for bad positions. The PCM layer therefore always opens again
     /// (`prepare`) after a stop.
     pub fn start(&mut self, xen: &mut X) -> Result<(), SndError> {
-        match self.state {
-            State::Prepared | State::Stopped if self.failed.is_none() => {
-                self.trigger(xen, XENSND_OP_TRIGGER_START)?;
-                self.state = State::Running;
-                self.run_time.1 = Some(xen.now_ns());
-                Ok(())
-            }
-            _ => Err(SndError::InvalidState),
+        if self.failed.is_some() {
+            return Err(SndError::InvalidState);
         }
+        self.trigger(xen, Trigger::Start)?;
+        self.run_time.1 = Some(xen.now_ns());
+        Ok(())
     }
 
     /// TRIGGER PAUSE (from Running).
     pub fn pause(&mut self, xen: &mut X) -> Result<(), SndError> {
-        if self.state != State::Running {
-            return Err(SndError::InvalidState);
-        }
-        self.trigger(xen, XENSND_OP_TRIGGER_PAUSE)?;
-        self.state = State::Paused;
+        self.trigger(xen, Trigger::Pause)?;
         self.stop_run_time(xen.now_ns());
         Ok(())
     }
 
     /// TRIGGER RESUME (from Paused).
     pub fn resume(&mut self, xen: &mut X) -> Result<(), SndError> {
-        if self.state != State::Paused {
-            return Err(SndError::InvalidState);
-        }
-        self.trigger(xen, XENSND_OP_TRIGGER_RESUME)?;
-        self.state = State::Running;
+        self.trigger(xen, Trigger::Resume)?;
         self.run_time.1 = Some(xen.now_ns());
         Ok(())
     }
 
     /// TRIGGER STOP (from Running or Paused).
     pub fn stop(&mut self, xen: &mut X) -> Result<(), SndError> {
-        match self.state {
-            State::Running | State::Paused => {
-                self.trigger(xen, XENSND_OP_TRIGGER_STOP)?;
-                self.state = State::Stopped;
-                self.stop_run_time(xen.now_ns());
-                Ok(())
-            }
-            _ => Err(SndError::InvalidState),
-        }
+        self.trigger(xen, Trigger::Stop)?;
+        self.stop_run_time(xen.now_ns());
+        Ok(())
     }
 
     /// Bytes the backend reports as played or captured since OPEN
@@ -579,7 +556,7 @@ impl<X: Platform> Stream<X> {
                     // application must prepare (open) again.
                     self.forget_transfers();
                     self.failed = Some(e);
-                    self.state = State::Stopped;
+                    self.state = ProtocolState::Stopped;
                     return Err(e);
                 }
                 // Capture: these bytes are lost; the READs after it stand.
@@ -600,7 +577,7 @@ impl<X: Platform> Stream<X> {
     }
 
     fn account_xruns(&mut self) {
-        if self.state != State::Running {
+        if self.state != ProtocolState::Running {
             return;
         }
         let position = self.position_bytes();
@@ -656,7 +633,7 @@ impl<X: Platform> Stream<X> {
     /// the pipeline or the ring is full, or when the backend reported a
     /// position beyond the last completed WRITE (room waits for answers).
     fn room_needs_response(&self) -> bool {
-        self.state != State::Running
+        self.state != ProtocolState::Running
             || self.transfers.len() >= self.depth
             || self.channel.free_slots() == 0
             || self.position_bytes() > self.completed
@@ -734,7 +711,9 @@ impl<X: Platform> Stream<X> {
             return Err(error);
         }
         match self.state {
-            State::Prepared | State::Running | State::Paused => self.params_or_err(),
+            ProtocolState::Open | ProtocolState::Running | ProtocolState::Paused => {
+                self.params_or_err()
+            }
             _ => Err(SndError::InvalidState),
         }
     }
@@ -799,7 +778,7 @@ impl<X: Platform> Stream<X> {
         let deadline = self.transfer_deadline(xen.now_ns(), data.len());
         while *done < data.len() {
             let limit = deadline;
-            if self.state == State::Running {
+            if self.state == ProtocolState::Running {
                 self.poll(xen)?;
                 let wanted = (data.len() - *done).min(period) as u64;
                 if self.available_bytes() < wanted {
@@ -823,10 +802,10 @@ impl<X: Platform> Stream<X> {
     /// with `InvalidState` (nothing would make room).
     pub fn wait_for_room(&mut self, xen: &mut X, deadline_ns: u64) -> Result<(), SndError> {
         self.check_playback()?;
-        if self.state == State::Prepared && self.transfers.is_empty() {
+        if self.state == ProtocolState::Open && self.transfers.is_empty() {
             return self.start(xen);
         }
-        if self.state == State::Paused && self.available_bytes() == 0 {
+        if self.state == ProtocolState::Paused && self.available_bytes() == 0 {
             return Err(SndError::InvalidState);
         }
         if xen.now_ns() >= deadline_ns {
@@ -876,7 +855,7 @@ impl<X: Platform> Stream<X> {
     /// position moves.
     pub fn drain(&mut self, xen: &mut X) -> Result<(), SndError> {
         self.check_playback()?;
-        if self.state == State::Prepared && self.submitted > 0 {
+        if self.state == ProtocolState::Open && self.submitted > 0 {
             self.start(xen)?;
         }
         self.draining = true;
@@ -891,7 +870,7 @@ impl<X: Platform> Stream<X> {
         let timeout = SndError::Timeout {
             operation: XENSND_OP_WRITE,
         };
-        while self.state == State::Running && self.position_bytes() < self.submitted {
+        while self.state == ProtocolState::Running && self.position_bytes() < self.submitted {
             self.poll(xen)?;
             let now = xen.now_ns();
             let limit = deadline;
@@ -911,7 +890,7 @@ impl<X: Platform> Stream<X> {
             }
             self.wait(xen, true, deadline)?;
         }
-        if self.state == State::Running || self.state == State::Paused {
+        if self.state == ProtocolState::Running || self.state == ProtocolState::Paused {
             self.stop(xen)?;
         }
         Ok(())
@@ -922,7 +901,9 @@ impl<X: Platform> Stream<X> {
             return Err(SndError::InvalidState);
         }
         match self.state {
-            State::Prepared | State::Running | State::Paused => self.params_or_err(),
+            ProtocolState::Open | ProtocolState::Running | ProtocolState::Paused => {
+                self.params_or_err()
+            }
             _ => Err(SndError::InvalidState),
         }
     }
@@ -1040,7 +1021,7 @@ impl<X: Platform> Stream<X> {
         out: &mut [u8],
         done: &mut usize,
     ) -> Result<usize, SndError> {
-        if self.state == State::Prepared {
+        if self.state == ProtocolState::Open {
             self.start(xen)?;
         }
         let period_ns = self.params.map_or(1_000_000, |p| {
@@ -1053,7 +1034,7 @@ impl<X: Platform> Stream<X> {
             if *done < out.len() && n == 0 {
                 let now = xen.now_ns();
                 let limit = deadline;
-                let stuck = self.state == State::Paused
+                let stuck = self.state == ProtocolState::Paused
                     && self.transfers.is_empty()
                     && self.available_bytes() == 0;
                 if now >= limit || stuck {
@@ -1144,7 +1125,7 @@ impl<X: Platform> Stream<X> {
                 return Ok(offset);
             }
             let progress = self.direction == Direction::Playback
-                && (self.state == State::Running || !self.transfers.is_empty());
+                && (self.state == ProtocolState::Running || !self.transfers.is_empty());
             if !progress {
                 return Err(SndError::NoControlRoom);
             }
