@@ -11,7 +11,7 @@ use hostile_common::*;
 use xensnd::sim::hostile::{HostileBackend, Phase};
 use xensnd::sim::vsnd::{add_vsnd_device, SimVsndSpec};
 use xensnd::sim::{SimCore, SimGuest, SimPage, SimPeer, SimXen};
-use xensnd::sndif::buffer::{BufferError, SharedBuffer};
+use xensnd::sndif::buffer::{BufferError, GrantedBuffer};
 use xensnd::sndif::frontend::{Frontend, FrontendOptions};
 use xensnd::xen::xenstore::XsError;
 use xensnd::xen::{
@@ -58,7 +58,7 @@ fn a_directory_grant_failing_halfway_revokes_the_earlier_directory_grants() {
         grants: 0,
         fail_at: data_pages + 1,
     };
-    let error = SharedBuffer::new(&mut failing, 0, data_pages * PAGE_SIZE).unwrap_err();
+    let error = GrantedBuffer::new(&mut failing, 0, data_pages * PAGE_SIZE).unwrap_err();
     assert_eq!(error, BufferError::Xen(XenError::Exhausted));
     assert_eq!(
         failing.grants,

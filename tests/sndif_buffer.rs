@@ -8,7 +8,8 @@ use xensnd::app::signal::{Crc32, Tone};
 use xensnd::pcm::mock::LoopbackStream;
 use xensnd::pcm::{Playback, Stream, StreamConfig};
 use xensnd::sim::{GuestConfig, SimXen};
-use xensnd::sndif::buffer::{directory_pages, SharedBuffer};
+use xensnd::sndif::buffer::GrantedBuffer;
+use xensnd::sndif::directory::DirectoryLayout;
 use xensnd::sndif::format::SampleFormat;
 use xensnd::xen::{PageAllocator, SharedPage, PAGE_SIZE};
 
@@ -48,10 +49,10 @@ fn a_buffer_over_1023_pages_uses_a_chain_of_directory_pages() {
     );
     // 2100 pages: three directory pages (1023 + 1023 + 54).
     let len = 2100 * PAGE_SIZE - 100;
-    let buffer = SharedBuffer::new(&mut guest, 0, len).unwrap();
+    let buffer = GrantedBuffer::new(&mut guest, 0, len).unwrap();
     assert_eq!(buffer.data_pages(), 2100);
     assert_eq!(buffer.directory_page_count(), 3);
-    assert_eq!(directory_pages(2100), 3);
+    assert_eq!(DirectoryLayout::for_bytes(len).directory_pages(), 3);
     let (grefs, directories) = walk(&sim, buffer.directory_gref(), 2100);
     assert_eq!(directories, 3);
     assert_eq!(grefs.len(), 2100);
@@ -90,7 +91,7 @@ fn directory_is_mappable_read_write() {
         },
     );
     // A chain of three directory pages.
-    let buffer = SharedBuffer::new(&mut guest, 0, 2100 * PAGE_SIZE).unwrap();
+    let buffer = GrantedBuffer::new(&mut guest, 0, 2100 * PAGE_SIZE).unwrap();
     let mut next = buffer.directory_gref();
     let mut directories = 0;
     while next != 0 {
@@ -110,7 +111,7 @@ fn directory_is_mappable_read_write() {
 fn a_buffer_of_exactly_1023_pages_needs_one_directory_page() {
     let sim = SimXen::new();
     let mut guest = sim.add_guest(GUEST);
-    let buffer = SharedBuffer::new(&mut guest, 0, 1023 * PAGE_SIZE).unwrap();
+    let buffer = GrantedBuffer::new(&mut guest, 0, 1023 * PAGE_SIZE).unwrap();
     assert_eq!(buffer.directory_page_count(), 1);
     let (grefs, directories) = walk(&sim, buffer.directory_gref(), 1023);
     assert_eq!((grefs.len(), directories), (1023, 1));
@@ -128,7 +129,7 @@ fn a_page_still_mapped_is_not_released() {
     let mut guest = sim.add_guest(GUEST);
     let page = guest.alloc_page().unwrap();
     drop(page);
-    let buffer = SharedBuffer::new(&mut guest, 0, 3 * PAGE_SIZE).unwrap();
+    let buffer = GrantedBuffer::new(&mut guest, 0, 3 * PAGE_SIZE).unwrap();
     let (grefs, _) = walk(&sim, buffer.directory_gref(), 3);
     let held = sim.map_grant(0, GUEST, grefs[1], true).unwrap();
     let stuck = buffer.release(&mut guest);

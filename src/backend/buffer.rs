@@ -1,19 +1,26 @@
-//! The shared PCM buffer: the page-directory walk at OPEN and bounds-checked access.
+//! The backend's side of the shared PCM buffer: the page-directory walk at
+//! OPEN, the mapped pages, and bounds-checked access.
 //!
 //! `io/sndif.h`, "Shared page for XENSND_OP_OPEN": the buffer is
 //! `ceil(buffer_sz / 4096)` pages, listed in a chain of directory pages
 //! `{ gref_dir_next_page, gref[1023] }` whose first gref is
-//! `XENSND_OP_OPEN.gref_directory`. The chain is untrusted: we walk at most
-//! as many directory pages as the page count needs (so a loop in the chain
-//! cannot keep us going), copy each gref out before using it, and ignore
-//! anything after the last gref we need.
+//! `XENSND_OP_OPEN.gref_directory`; the layout is the one the frontend
+//! builds ([`crate::sndif::directory`]). The chain is untrusted: we walk at
+//! most as many directory pages as the page count needs (so a loop in the
+//! chain cannot keep us going), copy each gref out before using it, and
+//! ignore anything after the last gref we need.
+//!
+//! A [`MappedBuffer`] is deliberately not the frontend's
+//! [`crate::sndif::buffer::GrantedBuffer`]: that one owns granted pages
+//! and trusts its own offsets; this one owns mappings of a peer's pages and
+//! checks every offset the peer sends (see the frontend module's docs).
 #![forbid(unsafe_code)]
 
 use alloc::vec::Vec;
 
 use super::RequestError;
-use crate::abi::sndif::{XENSND_PAGE_DIRECTORY_GREFS_PER_PAGE, XENSND_PAGE_DIRECTORY_GREF_OFFSET};
-use crate::xen::{GrantRef, SharedPage, XenError, PAGE_SIZE};
+use crate::sndif::directory::{load_directory_page, page_spans, DirectoryLayout};
+use crate::xen::{GrantRef, SharedPage, XenError};
 
 /// Maps pages a frontend granted to us. The returned page is unmapped when
 /// it is dropped.
@@ -61,19 +68,14 @@ impl<M: GrantMapper + ?Sized> GrantMapper for &mut M {
 /// The largest buffer the backend maps unless configured otherwise (16 MiB).
 pub const DEFAULT_MAX_BUFFER_BYTES: u32 = 16 << 20;
 
-/// A mapped shared buffer of `size` bytes over its pages.
+/// A shared buffer of `size` bytes, mapped from the frontend's grants.
 #[derive(Debug)]
-pub struct SharedBuffer<P: SharedPage> {
+pub struct MappedBuffer<P: SharedPage> {
     pages: Vec<P>,
     size: u32,
 }
 
-/// Pages needed for `size` bytes.
-pub fn pages_for(size: u32) -> usize {
-    (size as usize).div_ceil(PAGE_SIZE)
-}
-
-impl<P: SharedPage> SharedBuffer<P> {
+impl<P: SharedPage> MappedBuffer<P> {
     /// Walk the page directory starting at `directory` and map every buffer
     /// page (writable: capture and GET_VOLUME write into it). The directory
     /// pages are only read; they are mapped read-write when
@@ -86,7 +88,8 @@ impl<P: SharedPage> SharedBuffer<P> {
         size: u32,
         directory_writable: bool,
     ) -> Result<Self, RequestError> {
-        let page_count = pages_for(size);
+        let layout = DirectoryLayout::for_bytes(size as usize);
+        let page_count = layout.data_pages();
         if page_count == 0 {
             return Err(RequestError::Invalid("empty buffer"));
         }
@@ -99,7 +102,7 @@ impl<P: SharedPage> SharedBuffer<P> {
         let mut next_directory = directory;
         // At most this many directory pages can be needed; the loop is
         // bounded by it whatever the chain says.
-        let directory_pages = page_count.div_ceil(XENSND_PAGE_DIRECTORY_GREFS_PER_PAGE);
+        let directory_pages = layout.directory_pages();
         let mut visited: Vec<GrantRef> = Vec::new();
         visited
             .try_reserve_exact(directory_pages)
@@ -121,21 +124,12 @@ impl<P: SharedPage> SharedBuffer<P> {
                         );
                         RequestError::Fault
                     })?;
-            let remaining = page_count - grefs.len();
-            let in_this_page = remaining.min(XENSND_PAGE_DIRECTORY_GREFS_PER_PAGE);
-            // Copy the grefs out of the shared page once, then use the copy.
-            let mut raw = [0u8; PAGE_SIZE - XENSND_PAGE_DIRECTORY_GREF_OFFSET];
-            directory_page.read(
-                XENSND_PAGE_DIRECTORY_GREF_OFFSET,
-                &mut raw[..in_this_page * 4],
-            );
-            let chained = directory_page.load_u32(0);
+            // Copy the grefs out of the shared page once, then use the copy
+            // (within the capacity reserved above).
+            let start = grefs.len();
+            grefs.resize(start + layout.listed_by(directory_index).len(), 0);
+            let chained = load_directory_page(&directory_page, &mut grefs[start..]);
             drop(directory_page);
-            grefs.extend(
-                raw[..in_this_page * 4]
-                    .chunks_exact(4)
-                    .map(|bytes| u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])),
-            );
             next_directory = chained;
         }
         let pages = mapper.map_many(&grefs, true).map_err(|error| {
@@ -151,7 +145,7 @@ impl<P: SharedPage> SharedBuffer<P> {
 
     /// Build a buffer from pages already mapped (tests, the simulator).
     pub fn from_pages(pages: Vec<P>, size: u32) -> Result<Self, RequestError> {
-        if size == 0 || pages.len() != pages_for(size) {
+        if size == 0 || pages.len() != DirectoryLayout::for_bytes(size as usize).data_pages() {
             return Err(RequestError::Invalid("page count does not match size"));
         }
         Ok(Self { pages, size })
@@ -179,14 +173,11 @@ impl<P: SharedPage> SharedBuffer<P> {
     /// Copy `out.len()` bytes at `offset` out of the buffer.
     pub fn read(&self, offset: u32, out: &mut [u8]) -> Result<(), RequestError> {
         let length = u32::try_from(out.len()).map_err(|_| RequestError::Invalid("too long"))?;
-        let mut position = self.check_range(offset, length)?;
+        let start = self.check_range(offset, length)?;
         let mut done = 0;
-        while done < out.len() {
-            let in_page = position % PAGE_SIZE;
-            let chunk = (PAGE_SIZE - in_page).min(out.len() - done);
-            self.pages[position / PAGE_SIZE].read(in_page, &mut out[done..done + chunk]);
-            done += chunk;
-            position += chunk;
+        for (index, in_page, n) in page_spans(start, out.len()) {
+            self.pages[index].read(in_page, &mut out[done..done + n]);
+            done += n;
         }
         Ok(())
     }
@@ -194,14 +185,11 @@ impl<P: SharedPage> SharedBuffer<P> {
     /// Copy `data` into the buffer at `offset`.
     pub fn write(&self, offset: u32, data: &[u8]) -> Result<(), RequestError> {
         let length = u32::try_from(data.len()).map_err(|_| RequestError::Invalid("too long"))?;
-        let mut position = self.check_range(offset, length)?;
+        let start = self.check_range(offset, length)?;
         let mut done = 0;
-        while done < data.len() {
-            let in_page = position % PAGE_SIZE;
-            let chunk = (PAGE_SIZE - in_page).min(data.len() - done);
-            self.pages[position / PAGE_SIZE].write(in_page, &data[done..done + chunk]);
-            done += chunk;
-            position += chunk;
+        for (index, in_page, n) in page_spans(start, data.len()) {
+            self.pages[index].write(in_page, &data[done..done + n]);
+            done += n;
         }
         Ok(())
     }

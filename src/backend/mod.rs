@@ -53,7 +53,7 @@ pub mod sim_host;
 mod tests;
 
 pub use behaviour::{Behaviour, EventIds, EventTiming, PeriodRounding};
-pub use buffer::{GrantMapper, SharedBuffer};
+pub use buffer::{GrantMapper, MappedBuffer};
 pub use channel::{ServiceResult, StreamChannel};
 pub use counters::Counters;
 pub use hw::{DeviceRates, Limits, Mismatch, Offer, PcmParams};

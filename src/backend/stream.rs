@@ -24,7 +24,7 @@ use alloc::vec::Vec;
 use zerocopy::{FromBytes, FromZeros, IntoBytes};
 
 use super::behaviour::{Behaviour, EventIds};
-use super::buffer::{pages_for, GrantMapper, SharedBuffer, DEFAULT_MAX_BUFFER_BYTES};
+use super::buffer::{GrantMapper, MappedBuffer, DEFAULT_MAX_BUFFER_BYTES};
 use super::counters::Counters;
 use super::hw::{format_name, Limits, Mismatch, Offer, PcmParams};
 use super::io::{Sink, Source};
@@ -42,6 +42,7 @@ use crate::abi::sndif::{
 use crate::ring::Entry;
 pub use crate::sndif::config::Direction;
 use crate::sndif::config::StreamCaps;
+use crate::sndif::directory::DirectoryLayout;
 use crate::sndif::format::FormatSet;
 pub use crate::sndif::lifecycle::ProtocolState;
 use crate::sndif::lifecycle::Trigger;
@@ -106,7 +107,7 @@ impl StreamSetup {
 
 struct OpenStream<P: SharedPage> {
     params: PcmParams,
-    buffer: SharedBuffer<P>,
+    buffer: MappedBuffer<P>,
     clock: PositionClock,
     /// The buffer's pages in the host's [`Ledger`], refunded at CLOSE.
     _charge: Option<Charge>,
@@ -343,7 +344,8 @@ impl<P: SharedPage> Stream<P> {
         // one at a time while walking and not kept.
         let charge = match &self.quota {
             Some((ledger, domid)) => {
-                let pages = u32::try_from(pages_for(open.buffer_sz)).unwrap_or(u32::MAX);
+                let pages = DirectoryLayout::for_bytes(open.buffer_sz as usize).data_pages();
+                let pages = u32::try_from(pages).unwrap_or(u32::MAX);
                 Some(
                     ledger
                         .charge(*domid, 0, pages)
@@ -352,7 +354,7 @@ impl<P: SharedPage> Stream<P> {
             }
             None => None,
         };
-        let buffer = SharedBuffer::map(
+        let buffer = MappedBuffer::map(
             mapper,
             open.gref_directory,
             open.buffer_sz,

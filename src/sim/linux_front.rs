@@ -9,7 +9,7 @@
 //!   an event page (granted read-write) and two unbound event channels,
 //!   the four nodes, Initialised; Connected once the backend is.
 //! - Every buffer (data pages and page directory) is granted read-write
-//!   (`xen-front-pgdir-shbuf.c`), via [`SharedBuffer`].
+//!   (`xen-front-pgdir-shbuf.c`), via [`GrantedBuffer`].
 //! - One request in flight per stream (`req_io_lock`), each waited for at
 //!   most 3 s (`VSND_WAIT_BACK_MS`); request ids count from 0 again at
 //!   every ALSA open and `hw_params` (`xen_snd_front_evtchnl_pair_clear`
@@ -50,7 +50,7 @@ use crate::abi::sndif::{
     XENSND_OP_WRITE,
 };
 use crate::ring::{EventConsumer, FrontRing};
-use crate::sndif::buffer::SharedBuffer;
+use crate::sndif::buffer::GrantedBuffer;
 use crate::sndif::format::SampleFormat;
 use crate::xen::{Clock, DomId, EventChannels, GrantTable, PageAllocator, Port, SharedPage};
 
@@ -146,7 +146,7 @@ pub struct LinuxStream {
     evt_id: u16,
     /// `evt_next_id` of the request channel: zeroed at every open.
     req_next_id: u16,
-    buffer: Option<SharedBuffer<SimPage>>,
+    buffer: Option<GrantedBuffer<SimPage>>,
     /// The ALSA state of the open substream.
     pub alsa: AlsaState,
     /// Counters.
@@ -394,7 +394,7 @@ impl LinuxFront {
             .frame_bytes(u32::from(channels))
             .ok_or_else(|| LinuxError::Connect("format without a sample size".into()))?;
         let buffer_bytes = buffer_frames as usize * frame_bytes as usize;
-        let buffer = SharedBuffer::new(&mut self.guest, self.backend, buffer_bytes)
+        let buffer = GrantedBuffer::new(&mut self.guest, self.backend, buffer_bytes)
             .map_err(|e| LinuxError::Connect(format!("buffer: {e:?}")))?;
         let stream = &mut self.streams[index];
         stream.req_next_id = 0;

@@ -1,12 +1,26 @@
-//! The stream's shared PCM buffer and its page directory (`io/sndif.h`,
-//! `struct xensnd_page_directory`).
+//! The frontend's side of the stream's shared PCM buffer: pages it
+//! allocates and grants, and the page directory it builds over them
+//! (`io/sndif.h`, `struct xensnd_page_directory`).
 //!
 //! The buffer is `ceil(buffer_sz / 4096)` pages. Their grant references are
 //! listed in a chain of directory pages: each holds the next directory
 //! page's reference (0 at the end) and up to 1023 buffer references. The
 //! first directory page's reference goes into `XENSND_OP_OPEN`
 //! (`io/sndif.h`: "gref_directory - grant_ref_t, a reference to the first
-//! shared page describing shared buffer references").
+//! shared page describing shared buffer references"). The layout and the
+//! page arithmetic are [`super::directory`]'s, shared with the backend.
+//!
+//! # Why a [`GrantedBuffer`] is not the backend's `MappedBuffer`
+//! Both are "the shared buffer", but they own different things and trust
+//! different things. This one owns the pages: it allocates, grants and must
+//! revoke them, and hands back pages the backend still maps
+//! ([`StuckGrant`]) so they are never reused; the offsets it is given are
+//! our own, so a bad one is a bug (it panics). The backend's
+//! (`crate::backend::buffer::MappedBuffer`) owns mappings of another
+//! domain's pages: it walks an untrusted directory with a bound, unmaps on
+//! drop, and answers every bad offset from the peer with an error. What
+//! they must agree on, the directory layout, is one type
+//! ([`super::directory::DirectoryLayout`]).
 //!
 //! # Grant permissions: everything read-write, as the ecosystem does
 //! `io/sndif.h` does not say how the pages are granted; the peers decide:
@@ -30,8 +44,8 @@
 
 use alloc::vec::Vec;
 
-use crate::abi::sndif::{XENSND_PAGE_DIRECTORY_GREFS_PER_PAGE, XENSND_PAGE_DIRECTORY_GREF_OFFSET};
-use crate::xen::{DomId, GrantRef, GrantTable, PageAllocator, SharedPage, XenError, PAGE_SIZE};
+use super::directory::{page_spans, store_directory_page, DirectoryLayout};
+use crate::xen::{DomId, GrantRef, GrantTable, PageAllocator, SharedPage, XenError};
 
 /// Largest buffer we share: 16 MiB (4096 pages, 5 directory pages).
 pub const MAX_BUFFER_BYTES: usize = 16 << 20;
@@ -46,13 +60,13 @@ pub struct Granted<Page> {
 }
 
 /// A granted page the backend still had mapped when we tried to revoke it.
-/// It must never be reused; [`SharedBuffer::release`] hands these back so
+/// It must never be reused; [`GrantedBuffer::release`] hands these back so
 /// the owner can retry later.
 pub type StuckGrant<Page> = Granted<Page>;
 
-/// A buffer shared with the backend through a page directory.
+/// A buffer we allocated and granted to the backend, with its page directory.
 #[derive(Debug)]
-pub struct SharedBuffer<Page: SharedPage> {
+pub struct GrantedBuffer<Page: SharedPage> {
     len: usize,
     pages: Vec<Granted<Page>>,
     directory: Vec<Granted<Page>>,
@@ -73,14 +87,7 @@ impl From<XenError> for BufferError {
     }
 }
 
-/// Directory pages needed for `data_pages` buffer pages.
-pub fn directory_pages(data_pages: usize) -> usize {
-    data_pages
-        .div_ceil(XENSND_PAGE_DIRECTORY_GREFS_PER_PAGE)
-        .max(1)
-}
-
-impl<Page: SharedPage> SharedBuffer<Page> {
+impl<Page: SharedPage> GrantedBuffer<Page> {
     /// Allocate `len` bytes of zeroed pages, grant them to `backend`
     /// (read-write) and build the directory (granted read-write too, see
     /// the module docs). On failure everything granted so far is revoked
@@ -92,7 +99,7 @@ impl<Page: SharedPage> SharedBuffer<Page> {
         if len == 0 || len > MAX_BUFFER_BYTES {
             return Err(BufferError::BadSize(len));
         }
-        let mut buffer = SharedBuffer {
+        let mut buffer = GrantedBuffer {
             len,
             pages: Vec::new(),
             directory: Vec::new(),
@@ -110,27 +117,23 @@ impl<Page: SharedPage> SharedBuffer<Page> {
     where
         X: GrantTable + PageAllocator<Page = Page>,
     {
-        let data_pages = self.len.div_ceil(PAGE_SIZE);
-        for _ in 0..data_pages {
+        let layout = DirectoryLayout::for_bytes(self.len);
+        for _ in 0..layout.data_pages() {
             let page = xen.alloc_page()?;
             let gref = xen.grant(backend, page.gfn(), false)?;
             self.pages.push(Granted { page, gref });
         }
         // Build the directory back to front, so each page can name the next.
-        let chunks: Vec<&[Granted<Page>]> = self
-            .pages
-            .chunks(XENSND_PAGE_DIRECTORY_GREFS_PER_PAGE)
-            .collect();
         let mut next: GrantRef = 0;
+        let mut grefs = Vec::new();
         // Built in place, so a grant failing halfway leaves every earlier
         // directory page where `release` revokes it.
         let directory = &mut self.directory;
-        for chunk in chunks.iter().rev() {
+        for index in (0..layout.directory_pages()).rev() {
             let page = xen.alloc_page()?;
-            page.store_u32(0, next);
-            for (i, granted) in chunk.iter().enumerate() {
-                page.store_u32(XENSND_PAGE_DIRECTORY_GREF_OFFSET + 4 * i, granted.gref);
-            }
+            grefs.clear();
+            grefs.extend(self.pages[layout.listed_by(index)].iter().map(|g| g.gref));
+            store_directory_page(&page, next, &grefs);
             // Read-write, like Linux: a libxenbe backend maps it writable.
             let gref = xen.grant(backend, page.gfn(), false)?;
             next = gref;
@@ -175,30 +178,18 @@ impl<Page: SharedPage> SharedBuffer<Page> {
 
     /// Copy `data` into the buffer at `offset` (our own offsets: out of range panics).
     pub fn write(&self, offset: usize, data: &[u8]) {
-        self.check(offset, data.len());
         let mut done = 0;
-        while done < data.len() {
-            let at = offset + done;
-            let in_page = at % PAGE_SIZE;
-            let n = (PAGE_SIZE - in_page).min(data.len() - done);
-            self.pages[at / PAGE_SIZE]
-                .page
-                .write(in_page, &data[done..done + n]);
+        for (page, in_page, n) in self.segments(offset, data.len()) {
+            page.write(in_page, &data[done..done + n]);
             done += n;
         }
     }
 
     /// Copy bytes out of the buffer at `offset`.
     pub fn read(&self, offset: usize, out: &mut [u8]) {
-        self.check(offset, out.len());
         let mut done = 0;
-        while done < out.len() {
-            let at = offset + done;
-            let in_page = at % PAGE_SIZE;
-            let n = (PAGE_SIZE - in_page).min(out.len() - done);
-            self.pages[at / PAGE_SIZE]
-                .page
-                .read(in_page, &mut out[done..done + n]);
+        for (page, in_page, n) in self.segments(offset, out.len()) {
+            page.read(in_page, &mut out[done..done + n]);
             done += n;
         }
     }
@@ -211,18 +202,7 @@ impl<Page: SharedPage> SharedBuffer<Page> {
         len: usize,
     ) -> impl Iterator<Item = (&Page, usize, usize)> {
         self.check(offset, len);
-        let end = offset + len;
-        let mut at = offset;
-        core::iter::from_fn(move || {
-            if at >= end {
-                return None;
-            }
-            let in_page = at % PAGE_SIZE;
-            let n = (PAGE_SIZE - in_page).min(end - at);
-            let page = &self.pages[at / PAGE_SIZE].page;
-            at += n;
-            Some((page, in_page, n))
-        })
+        page_spans(offset, len).map(|(index, in_page, n)| (&self.pages[index].page, in_page, n))
     }
 
     /// Revoke every grant. Pages the backend still maps are returned (they

@@ -57,6 +57,7 @@
 pub mod buffer;
 pub mod channel;
 pub mod config;
+pub mod directory;
 pub mod format;
 pub mod frontend;
 pub mod lifecycle;

@@ -79,7 +79,7 @@ use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use zerocopy::{FromBytes, IntoBytes};
 
-use super::buffer::{Granted, SharedBuffer};
+use super::buffer::{Granted, GrantedBuffer};
 use super::channel::{Channel, ChannelStats, Ticket};
 pub use super::config::Direction;
 use super::lifecycle::{ProtocolState, Trigger};
@@ -167,7 +167,7 @@ struct Captured {
 pub struct Stream<X: Platform> {
     direction: Direction,
     channel: Channel<X>,
-    buffer: Option<SharedBuffer<X::Page>>,
+    buffer: Option<GrantedBuffer<X::Page>>,
     params: Option<StreamConfig>,
     /// `params`' audio buffer in bytes (0 while closed), for the data path.
     buffer_bytes: u64,
@@ -355,7 +355,7 @@ impl<X: Platform> Stream<X> {
             self.close(xen)?;
         }
         let total = params.buffer_len();
-        let buffer = SharedBuffer::new(xen, self.channel.backend(), total)?;
+        let buffer = GrantedBuffer::new(xen, self.channel.backend(), total)?;
         let open = OpenRequest {
             pcm_rate: params.rate,
             pcm_format: params.format.code(),
