@@ -55,6 +55,7 @@ use super::counters::Counters;
 use super::logtext::guest;
 use super::quota::{Charge, Ledger};
 use super::{Direction, GrantMapper, Limits, Sink, Source, Stream, StreamChannel, StreamSetup};
+use crate::abi::errno::{XEN_EINVAL, XEN_EIO, XEN_ENOSPC};
 use crate::abi::sndif::{
     XENSND_FIELD_DEVICE_NAME, XENSND_FIELD_STREAM_UNIQUE_ID, XENSND_FIELD_VCARD_LONG_NAME,
     XENSND_FIELD_VCARD_SHORT_NAME,
@@ -340,13 +341,13 @@ pub struct Failure {
 }
 
 /// `EINVAL`: the configuration leaves nothing to serve.
-const ERRNO_INVALID: u32 = 22;
+const ERRNO_INVALID: u32 = XEN_EINVAL as u32;
 /// `EIO`: a ring, page or event channel could not be set up, or the
 /// frontend failed.
-const ERRNO_IO: u32 = 5;
+const ERRNO_IO: u32 = XEN_EIO as u32;
 /// `ENOSPC`: the device's streams would pass a cap of the backend
 /// ([`super::quota::Caps`]).
-pub const ERRNO_NOSPC: u32 = 28;
+pub const ERRNO_NOSPC: u32 = XEN_ENOSPC as u32;
 
 /// One vsnd device of one frontend.
 pub struct Device<P: SharedPage> {
