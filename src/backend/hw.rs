@@ -38,6 +38,7 @@ use super::RequestError;
 use crate::abi::sndif::{HwParam, Interval, OpenRequest};
 use crate::sndif::config::StreamCaps;
 use crate::sndif::format::{FormatSet, SampleFormat};
+use crate::sndif::negotiate::HwParamField;
 
 /// Bytes per sample of a `XENSND_PCM_FORMAT_*` code, or `None` for formats
 /// without a fixed sample size (IMA ADPCM, MPEG, GSM) and unknown codes.
@@ -160,29 +161,20 @@ pub fn intersect_interval(left: Interval, right: Interval) -> Option<Interval> {
 }
 
 /// A part of the configuration that has nothing in common with the device,
-/// or of a HW_PARAM_QUERY that has nothing in common with the offer.
+/// or of a HW_PARAM_QUERY that has nothing in common with the offer: which
+/// field of `struct xensnd_query_hw_param` came out empty (the frontend's
+/// [`HwParamField`], one name for the five fields on both ends).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Mismatch {
-    /// No format in common.
-    Formats,
-    /// No rate in common.
-    Rates,
-    /// No channel count in common.
-    Channels,
-    /// No buffer size in common.
-    Buffer,
-    /// No period size in common.
-    Period,
-}
+pub struct Mismatch(pub HwParamField);
 
 impl core::fmt::Display for Mismatch {
     fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        formatter.write_str(match self {
-            Mismatch::Formats => "no sample format in common",
-            Mismatch::Rates => "no sample rate in common",
-            Mismatch::Channels => "no channel count in common",
-            Mismatch::Buffer => "no buffer size in common",
-            Mismatch::Period => "no period size in common",
+        formatter.write_str(match self.0 {
+            HwParamField::Formats => "no sample format in common",
+            HwParamField::Rates => "no sample rate in common",
+            HwParamField::Channels => "no channel count in common",
+            HwParamField::Buffer => "no buffer size in common",
+            HwParamField::Period => "no period size in common",
         })
     }
 }
@@ -201,7 +193,7 @@ impl Limits {
             .intersection(self.formats)
             .intersection(FormatSet::SIZED);
         if formats.is_empty() {
-            return Err(Mismatch::Formats);
+            return Err(Mismatch(HwParamField::Formats));
         }
         let rates: Vec<u32> = caps
             .rates
@@ -210,7 +202,7 @@ impl Limits {
             .filter(|rate| self.rates.allows(*rate))
             .collect();
         if rates.is_empty() {
-            return Err(Mismatch::Rates);
+            return Err(Mismatch(HwParamField::Rates));
         }
         let channels = intersect_interval(
             Interval {
@@ -222,7 +214,7 @@ impl Limits {
                 max: self.channels.max.min(u32::from(u8::MAX)),
             },
         )
-        .ok_or(Mismatch::Channels)?;
+        .ok_or(Mismatch(HwParamField::Channels))?;
         Ok(Offer {
             caps: StreamCaps {
                 rates,
@@ -261,7 +253,7 @@ impl Offer {
         let formats =
             FormatSet::from_bits_truncate(request.formats).intersection(self.caps.formats);
         if formats.is_empty() {
-            return Err(Mismatch::Formats);
+            return Err(Mismatch(HwParamField::Formats));
         }
         let mut inside = self
             .caps
@@ -269,7 +261,7 @@ impl Offer {
             .iter()
             .copied()
             .filter(|rate| request.rates.min <= *rate && *rate <= request.rates.max);
-        let lowest = inside.next().ok_or(Mismatch::Rates)?;
+        let lowest = inside.next().ok_or(Mismatch(HwParamField::Rates))?;
         let highest = inside.next_back().unwrap_or(lowest);
         let rates = Interval {
             min: lowest,
@@ -282,7 +274,7 @@ impl Offer {
                 max: u32::from(self.caps.channels_max),
             },
         )
-        .ok_or(Mismatch::Channels)?;
+        .ok_or(Mismatch(HwParamField::Channels))?;
         // The most frames: the byte limit over the smallest frame allowed.
         let smallest_frame = formats
             .iter()
@@ -295,7 +287,8 @@ impl Offer {
             min: self.buffer_frames.min.max(1),
             max: self.buffer_frames.max.min(byte_limit / smallest_frame),
         };
-        let buffer = intersect_interval(request.buffer, device_buffer).ok_or(Mismatch::Buffer)?;
+        let buffer = intersect_interval(request.buffer, device_buffer)
+            .ok_or(Mismatch(HwParamField::Buffer))?;
         let mut period = intersect_interval(
             request.period,
             Interval {
@@ -303,11 +296,11 @@ impl Offer {
                 max: self.period_frames.max,
             },
         )
-        .ok_or(Mismatch::Period)?;
+        .ok_or(Mismatch(HwParamField::Period))?;
         // A period longer than the largest buffer can never be used.
         period.max = period.max.min(buffer.max);
         if period.min > period.max {
-            return Err(Mismatch::Period);
+            return Err(Mismatch(HwParamField::Period));
         }
         Ok(HwParam {
             formats: formats.bits(),

@@ -13,6 +13,7 @@ use super::RequestError;
 use crate::abi::sndif::{HwParam, Interval, OpenRequest};
 use crate::sndif::config::StreamCaps;
 use crate::sndif::format::{FormatSet, SampleFormat};
+use crate::sndif::negotiate::HwParamField;
 
 fn interval(min: u32, max: u32) -> Interval {
     Interval { min, max }
@@ -110,21 +111,21 @@ fn the_offer_is_the_configuration_within_the_device() {
                 formats: FormatSet::single(SampleFormat::U8),
                 ..Limits::default()
             },
-            Mismatch::Formats,
+            Mismatch(HwParamField::Formats),
         ),
         (
             Limits {
                 rates: DeviceRates::List(vec![96_000]),
                 ..Limits::default()
             },
-            Mismatch::Rates,
+            Mismatch(HwParamField::Rates),
         ),
         (
             Limits {
                 channels: interval(3, 8),
                 ..Limits::default()
             },
-            Mismatch::Channels,
+            Mismatch(HwParamField::Channels),
         ),
     ];
     for (limits, expected) in cases {
@@ -137,7 +138,7 @@ fn the_offer_is_the_configuration_within_the_device() {
     };
     assert_eq!(
         Limits::default().offer(&gsm, 1 << 20),
-        Err(Mismatch::Formats)
+        Err(Mismatch(HwParamField::Formats))
     );
 }
 
@@ -169,9 +170,17 @@ fn a_rate_set_with_gaps_answers_the_interval_of_the_rates_inside() {
     assert_eq!(answer(9000, 50_000), Ok(interval(44_100, 48_000)));
     assert_eq!(answer(44_100, 44_100), Ok(interval(44_100, 44_100)));
     assert_eq!(answer(1, 8000), Ok(interval(8000, 8000)));
-    assert_eq!(answer(8001, 44_099), Err(Mismatch::Rates), "only the gap");
-    assert_eq!(answer(22_050, 22_050), Err(Mismatch::Rates));
-    assert_eq!(answer(50_000, 1), Err(Mismatch::Rates), "inverted");
+    assert_eq!(
+        answer(8001, 44_099),
+        Err(Mismatch(HwParamField::Rates)),
+        "only the gap"
+    );
+    assert_eq!(answer(22_050, 22_050), Err(Mismatch(HwParamField::Rates)));
+    assert_eq!(
+        answer(50_000, 1),
+        Err(Mismatch(HwParamField::Rates)),
+        "inverted"
+    );
     // OPEN takes only the rates of the set, never one in a gap.
     let format = SampleFormat::S16Le;
     assert!(offer
@@ -213,7 +222,7 @@ fn query_buffer_follows_buffer_size_and_the_device_cap() {
         capped.answer(&stereo).unwrap().buffer,
         interval(64, 262_144)
     );
-    assert_eq!(capped.answer(&exact), Err(Mismatch::Buffer));
+    assert_eq!(capped.answer(&exact), Err(Mismatch(HwParamField::Buffer)));
 }
 
 #[test]
@@ -225,35 +234,35 @@ fn empty_intersections_are_errors() {
                 formats: SampleFormat::U8.bit(),
                 ..query()
             },
-            Mismatch::Formats,
+            Mismatch(HwParamField::Formats),
         ),
         (
             HwParam {
                 rates: interval(1, 7999),
                 ..query()
             },
-            Mismatch::Rates,
+            Mismatch(HwParamField::Rates),
         ),
         (
             HwParam {
                 channels: interval(3, 20),
                 ..query()
             },
-            Mismatch::Channels,
+            Mismatch(HwParamField::Channels),
         ),
         (
             HwParam {
                 buffer: interval(1, 63),
                 ..query()
             },
-            Mismatch::Buffer,
+            Mismatch(HwParamField::Buffer),
         ),
         (
             HwParam {
                 period: interval(1, 15),
                 ..query()
             },
-            Mismatch::Period,
+            Mismatch(HwParamField::Period),
         ),
         // Periods longer than any buffer.
         (
@@ -262,7 +271,7 @@ fn empty_intersections_are_errors() {
                 period: interval(101, 200),
                 ..query()
             },
-            Mismatch::Period,
+            Mismatch(HwParamField::Period),
         ),
     ];
     for (request, expected) in cases {
