@@ -10,9 +10,10 @@ use std::rc::Rc;
 
 use xensnd::abi::sndif::{OpenRequest, XENSND_OP_OPEN, XENSND_PCM_FORMAT_S16_LE};
 use xensnd::backend::io::{NullSink, SilenceSource};
-use xensnd::backend::xenbus::{list_devices, Device, DeviceSettings, StreamInfo, XenBusHost};
+use xensnd::backend::xenbus::{list_devices, Device, DeviceSettings, XenBusHost};
 use xensnd::backend::{Behaviour, Direction, GrantMapper, Limits, Sink, Source};
 use xensnd::ring::FrontRing;
+use xensnd::sndif::config::ConfiguredStream;
 use xensnd::xen::xenbus::XenbusState;
 use xensnd::xen::{SharedPage, XenError, PAGE_SIZE};
 use zerocopy::IntoBytes;
@@ -133,7 +134,11 @@ impl XenBusHost for Host<'_> {
             "unbind of an unbound port {port}"
         );
     }
-    fn media(&mut self, _domid: u32, _stream: &StreamInfo) -> (Box<dyn Sink>, Box<dyn Source>) {
+    fn media(
+        &mut self,
+        _domid: u32,
+        _stream: &ConfiguredStream,
+    ) -> (Box<dyn Sink>, Box<dyn Source>) {
         (Box::new(NullSink), Box::new(SilenceSource::default()))
     }
     fn set_frontend(&mut self, _domid: u32) {

@@ -10,8 +10,9 @@ use std::path::PathBuf;
 use std::rc::Rc;
 
 use xensnd::backend::io::{NullSink, SilenceSource, ToneSource};
-use xensnd::backend::xenbus::{DeviceSettings, StreamInfo, XenBusHost};
+use xensnd::backend::xenbus::{DeviceSettings, XenBusHost};
 use xensnd::backend::{Direction, GrantMapper, Sink, Source};
+use xensnd::sndif::config::ConfiguredStream;
 use xensnd::xen::{GrantRef, XenError};
 
 use crate::media::{sanitize, FileRegistry, WavSink, WavSource};
@@ -54,7 +55,7 @@ pub struct Settings {
 pub fn media_for(
     media: &MediaSettings,
     domid: u32,
-    info: &StreamInfo,
+    info: &ConfiguredStream,
 ) -> (Box<dyn Sink>, Box<dyn Source>) {
     match info.direction {
         Direction::Playback => {
@@ -161,7 +162,7 @@ impl XenBusHost for DomHost<'_> {
     fn unbind(&mut self, port: u32) {
         self.events.unbind(port);
     }
-    fn media(&mut self, domid: u32, stream: &StreamInfo) -> (Box<dyn Sink>, Box<dyn Source>) {
+    fn media(&mut self, domid: u32, stream: &ConfiguredStream) -> (Box<dyn Sink>, Box<dyn Source>) {
         media_for(self.media, domid, stream)
     }
     fn set_frontend(&mut self, domid: u32) {

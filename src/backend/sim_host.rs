@@ -25,9 +25,10 @@ use core::cell::RefCell;
 
 use super::buffer::GrantMapper;
 use super::io::{MemorySink, NullSink, SilenceSource, Sink, Source};
-use super::xenbus::{Device, DeviceSet, DeviceSettings, StreamInfo, StreamSummary, XenBusHost};
+use super::xenbus::{Device, DeviceSet, DeviceSettings, StreamSummary, XenBusHost};
 use super::{Behaviour, Direction};
 use crate::sim::{ConnId, SimCore, SimPage, SimPeer, SimXen};
+use crate::sndif::config::ConfiguredStream;
 use crate::xen::{DomId, Gfn, GrantRef, SharedPage, XenError};
 
 /// The backends the simulator can run: ours, or one that behaves like
@@ -197,7 +198,7 @@ impl GrantMapper for SimCoreMapper<'_> {
 }
 
 /// Makes a capture source for a stream of frontend `domid`.
-pub type SourceFactory = Box<dyn FnMut(u32, &StreamInfo) -> Box<dyn Source>>;
+pub type SourceFactory = Box<dyn FnMut(u32, &ConfiguredStream) -> Box<dyn Source>>;
 
 /// What a test can look at while the backend runs inside the simulation.
 #[derive(Debug, Default)]
@@ -285,7 +286,7 @@ impl XenBusHost for SimHost<'_> {
     fn unbind(&mut self, port: u32) {
         let _ = self.core.evtchn_close(0, port);
     }
-    fn media(&mut self, domid: u32, stream: &StreamInfo) -> (Box<dyn Sink>, Box<dyn Source>) {
+    fn media(&mut self, domid: u32, stream: &ConfiguredStream) -> (Box<dyn Sink>, Box<dyn Source>) {
         match stream.direction {
             Direction::Playback => {
                 let sink = MemorySink::new();

@@ -61,7 +61,7 @@ use crate::abi::sndif::{
     XENSND_FIELD_VCARD_SHORT_NAME,
 };
 use crate::sndif::config::{
-    read_config, ConfigError, ConfigErrorReason, ConfigSource, StreamCaps, VsndConfig,
+    read_config, ConfigError, ConfigErrorReason, ConfigSource, ConfiguredStream, VsndConfig,
 };
 use crate::xen::xenbus::XenbusState;
 use crate::xen::SharedPage;
@@ -87,7 +87,7 @@ pub trait XenBusHost: GrantMapper {
     /// Unbind a local port.
     fn unbind(&mut self, port: u32);
     /// The sink and source of a stream of frontend `domid`.
-    fn media(&mut self, domid: u32, stream: &StreamInfo) -> (Box<dyn Sink>, Box<dyn Source>);
+    fn media(&mut self, domid: u32, stream: &ConfiguredStream) -> (Box<dyn Sink>, Box<dyn Source>);
     /// Map grants of `domid` from now on (the device being handled is that
     /// frontend's).
     fn set_frontend(&mut self, domid: u32);
@@ -125,23 +125,6 @@ impl DeviceSettings {
             quota: Ledger::default(),
         }
     }
-}
-
-/// A stream's configuration as read from XenStore.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StreamInfo {
-    /// PCM index.
-    pub pcm: u32,
-    /// Stream index within the PCM.
-    pub index: u32,
-    /// `unique-id`.
-    pub unique_id: String,
-    /// `type`.
-    pub direction: Direction,
-    /// What the configuration allows after card, PCM and stream levels.
-    pub caps: StreamCaps,
-    /// The stream's frontend directory.
-    pub path: String,
 }
 
 /// A stream's identity and counters (for statistics).
@@ -201,7 +184,7 @@ fn streams_to_serve(
     store: &mut impl XenBusHost,
     config: &VsndConfig,
     settings: &DeviceSettings,
-) -> Result<Vec<StreamInfo>, String> {
+) -> Result<Vec<ConfiguredStream>, String> {
     for error in &config.errors {
         let consequence = error_consequence(config, error, &mut |path| store.read(path));
         log::error!("{error}: {consequence}");
@@ -225,14 +208,7 @@ fn streams_to_serve(
             );
             continue;
         }
-        streams.push(StreamInfo {
-            pcm: stream.pcm_index,
-            index: stream.stream_index,
-            unique_id: stream.unique_id.clone(),
-            direction: stream.direction,
-            caps: stream.caps.clone(),
-            path: stream.path.clone(),
-        });
+        streams.push(stream.clone());
     }
     if streams.is_empty() {
         return Err(format!("{}: no stream to serve", config.path));
@@ -315,7 +291,7 @@ pub fn error_node(device_path: &str) -> String {
 
 /// A connected stream.
 pub struct LiveStream<P: SharedPage> {
-    info: StreamInfo,
+    info: ConfiguredStream,
     /// `ring-ref`, `event-channel`, `evt-ring-ref`, `evt-event-channel` as connected.
     nodes: [u32; 4],
     /// Local port of the request ring's channel.
@@ -461,13 +437,13 @@ impl<P: SharedPage> Device<P> {
 
     /// The stream's name in log lines; its `unique-id` is the guest's,
     /// escaped and cut ([`guest`]).
-    fn label(&self, info: &StreamInfo) -> String {
+    fn label(&self, info: &ConfiguredStream) -> String {
         format!(
             "dom{}/vsnd{}/{}/{}({})",
             self.domid,
             self.device,
-            info.pcm,
-            info.index,
+            info.pcm_index,
+            info.stream_index,
             guest(&info.unique_id)
         )
     }
@@ -479,8 +455,8 @@ impl<P: SharedPage> Device<P> {
             .map(|live| StreamSummary {
                 domid: self.domid,
                 device: self.device,
-                pcm: live.info.pcm,
-                stream: live.info.index,
+                pcm: live.info.pcm_index,
+                stream: live.info.stream_index,
                 unique_id: live.info.unique_id.clone(),
                 direction: live.info.direction,
                 active,
@@ -754,7 +730,7 @@ impl<P: SharedPage> Device<P> {
         &mut self,
         store: &mut H,
         settings: &DeviceSettings,
-        info: StreamInfo,
+        info: ConfiguredStream,
     ) -> Result<(), (u32, String)> {
         let io = |reason: String| (ERRNO_IO, reason);
         let ring_node = format!("{}/ring-ref", info.path);
