@@ -272,7 +272,7 @@ const _: () = assert!(core::mem::size_of::<TriggerRequest>() == 1);
 /// A `{ uint32_t min; uint32_t max; }` interval of `struct xensnd_query_hw_param`.
 #[repr(C)]
 #[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, FromBytes, IntoBytes, Immutable, KnownLayout,
 )]
 pub struct Interval {
     /// `min`.

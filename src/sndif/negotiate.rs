@@ -314,13 +314,13 @@ pub struct BackendLimits {
     /// Formats the backend allows.
     pub formats: Option<FormatSet>,
     /// Rate interval, Hz.
-    pub rates: Option<(u32, u32)>,
+    pub rates: Option<Interval>,
     /// Channel interval.
-    pub channels: Option<(u32, u32)>,
+    pub channels: Option<Interval>,
     /// Buffer interval, frames.
-    pub buffer: Option<(u32, u32)>,
+    pub buffer: Option<Interval>,
     /// Period interval, frames.
-    pub period: Option<(u32, u32)>,
+    pub period: Option<Interval>,
 }
 
 /// Why no configuration could be chosen.
@@ -395,7 +395,7 @@ fn check_interval(
     field: HwParamField,
     interval: Interval,
     issues: &mut Vec<AnswerIssue>,
-) -> Option<(u32, u32)> {
+) -> Option<Interval> {
     let problem = if interval.max == 0 {
         AnswerProblem::Zero
     } else if interval.min > interval.max {
@@ -404,7 +404,7 @@ fn check_interval(
             max: interval.max,
         }
     } else {
-        return Some((interval.min, interval.max));
+        return Some(interval);
     };
     issues.push(AnswerIssue { field, problem });
     None
@@ -443,8 +443,8 @@ pub fn check_answer(answer: &HwParam) -> (BackendLimits, Vec<AnswerIssue>) {
     (limits, issues)
 }
 
-fn in_interval(value: u32, interval: Option<(u32, u32)>) -> bool {
-    interval.is_none_or(|(min, max)| (min..=max).contains(&value))
+fn in_interval(value: u32, interval: Option<Interval>) -> bool {
+    interval.is_none_or(|Interval { min, max }| (min..=max).contains(&value))
 }
 
 /// The formats the caps allow that have a frame size.
@@ -568,7 +568,7 @@ pub fn negotiate(
     // Channels.
     let mut channels_min = u32::from(caps.channels_min).max(1);
     let mut channels_max = u32::from(caps.channels_max);
-    if let Some((min, max)) = limits.channels {
+    if let Some(Interval { min, max }) = limits.channels {
         channels_min = channels_min.max(min);
         channels_max = channels_max.min(max);
     }
@@ -590,7 +590,7 @@ pub fn negotiate(
     // Buffer.
     let mut buffer_min = 1u32;
     let mut buffer_max = caps.buffer_size_bytes / frame_bytes;
-    if let Some((min, max)) = limits.buffer {
+    if let Some(Interval { min, max }) = limits.buffer {
         buffer_min = buffer_min.max(min);
         buffer_max = buffer_max.min(max);
     }
@@ -604,7 +604,7 @@ pub fn negotiate(
     // Period.
     let mut period_min = 1u32;
     let mut period_max = buffer_frames;
-    if let Some((min, max)) = limits.period {
+    if let Some(Interval { min, max }) = limits.period {
         period_min = period_min.max(min);
         period_max = period_max.min(max);
     }
