@@ -81,7 +81,7 @@ use zerocopy::{FromBytes, IntoBytes};
 
 use super::buffer::{Granted, GrantedBuffer};
 use super::channel::{Channel, ChannelStats, Ticket};
-pub use super::config::Direction;
+use super::config::Direction;
 use super::lifecycle::{ProtocolState, Trigger};
 use super::watch::DeviceWatch;
 use super::SndError;
