@@ -19,6 +19,7 @@
 use alloc::vec::Vec;
 
 use super::RequestError;
+use crate::abi::errno::XEN_ENOMEM;
 use crate::sndif::directory::{load_directory_page, page_spans, DirectoryLayout};
 use crate::xen::{GrantRef, SharedPage, XenError};
 
@@ -43,7 +44,7 @@ pub trait GrantMapper {
         let mut pages = Vec::new();
         pages
             .try_reserve_exact(grefs.len())
-            .map_err(|_| XenError::Hypercall(-12))?;
+            .map_err(|_| XenError::Hypercall(-XEN_ENOMEM))?;
         for &gref in grefs {
             pages.push(self.map(gref, writable)?);
         }

@@ -54,6 +54,14 @@ pub fn format_name(format: u8) -> Option<&'static str> {
 }
 
 /// The parameters of an open stream, as validated from OPEN.
+///
+/// The same quantities as the frontend's [`crate::pcm::StreamConfig`] (the
+/// one type for what OPEN carries, in frames), plus what only the receiving
+/// end sees: `buffer_bytes` is `buffer_sz` as sent, which may end in a part
+/// frame, and a `period_frames` of 0 (OPEN's `period_sz` 0: no position
+/// events) that `StreamConfig::is_valid` refuses. Kept as its own record
+/// for now; folding it into `{ stream: StreamConfig, buffer_bytes }` is a
+/// mechanical change across the sinks and sources.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PcmParams {
     /// `XENSND_PCM_FORMAT_*`.

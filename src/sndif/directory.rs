@@ -94,17 +94,31 @@ pub fn load_directory_page<P: SharedPage + ?Sized>(page: &P, grefs: &mut [GrantR
 /// The per-page pieces of the byte range `offset..offset + len` of a
 /// buffer: `(page index, offset in that page, length)`, in order. The
 /// caller checks the range against the buffer first.
-pub fn page_spans(offset: usize, len: usize) -> impl Iterator<Item = (usize, usize, usize)> {
-    let end = offset.saturating_add(len);
-    let mut at = offset;
-    core::iter::from_fn(move || {
-        if at >= end {
+pub fn page_spans(offset: usize, len: usize) -> PageSpans {
+    PageSpans {
+        at: offset,
+        end: offset.saturating_add(len),
+    }
+}
+
+/// The iterator [`page_spans`] returns.
+#[derive(Debug, Clone)]
+pub struct PageSpans {
+    at: usize,
+    end: usize,
+}
+
+impl Iterator for PageSpans {
+    type Item = (usize, usize, usize);
+
+    fn next(&mut self) -> Option<(usize, usize, usize)> {
+        if self.at >= self.end {
             return None;
         }
-        let in_page = at % PAGE_SIZE;
-        let n = (PAGE_SIZE - in_page).min(end - at);
-        let span = (at / PAGE_SIZE, in_page, n);
-        at += n;
+        let in_page = self.at % PAGE_SIZE;
+        let n = (PAGE_SIZE - in_page).min(self.end - self.at);
+        let span = (self.at / PAGE_SIZE, in_page, n);
+        self.at += n;
         Some(span)
-    })
+    }
 }

@@ -1,6 +1,30 @@
 //! The sndif frontend (`io/sndif.h`): per-stream rings and event pages,
 //! page-directory buffers, requests in flight, position tracking.
 //!
+//! # One vocabulary for both ends
+//! The backend engine ([`crate::backend`]: `sndback` and the simulator's
+//! backend) uses the protocol types defined here, so where the two ends mean
+//! the same thing they use one type:
+//! - the vsnd configuration: [`config::read_config`], [`config::VsndConfig`],
+//!   [`config::ConfiguredStream`] (a stream as XenStore configures it) and
+//!   [`config::StreamCaps`]; a stream's [`config::Direction`];
+//! - the stream lifecycle: [`lifecycle::ProtocolState`] and
+//!   [`lifecycle::Trigger`], driven by the frontend's [`stream::Stream`] and
+//!   the backend's `backend::Stream`;
+//! - the shared buffer's page directory and page arithmetic:
+//!   [`directory::DirectoryLayout`], [`directory::page_spans`];
+//! - formats ([`format::SampleFormat`], [`format::FormatSet`]) and the
+//!   HW_PARAM fields ([`negotiate::HwParamField`]); the XenBus state is
+//!   [`crate::abi::xenbus::XenbusState`], the wire structs and errnos are
+//!   [`crate::abi`]'s.
+//!
+//! Kept apart on purpose, each named for what it is: the application's
+//! state machine ([`crate::pcm::StreamState`]) over the protocol lifecycle;
+//! the frontend's [`buffer::GrantedBuffer`] (pages it owns and grants) and
+//! the backend's `MappedBuffer` (a peer's pages it maps); the concrete
+//! parameters a stream opens with ([`crate::pcm::StreamConfig`]) and the
+//! backend host's setup of a stream (`backend::StreamSetup`).
+//!
 //! # The shared buffer: audio, and volume and mute values
 //! `XENSND_OP_OPEN.buffer_sz` is exactly the PCM buffer the stream was
 //! negotiated with, `buffer_frames` whole frames. Backends take it at its
