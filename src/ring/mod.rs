@@ -110,11 +110,13 @@ impl<P: SharedPage> FrontRing<P> {
     }
 
     /// Requests written and not yet answered (published or not).
+    #[inline]
     pub fn in_flight(&self) -> u32 {
         self.request_producer.wrapping_sub(self.response_consumer)
     }
 
     /// `RING_FREE_REQUESTS`.
+    #[inline]
     pub fn free_requests(&self) -> u32 {
         RING_SLOTS - self.in_flight()
     }
@@ -152,6 +154,7 @@ impl<P: SharedPage> FrontRing<P> {
 
     /// Responses available, after validating the backend's `rsp_prod`
     /// (read once) against the requests we actually published.
+    #[inline]
     fn unconsumed_responses(&self) -> Result<u32, RingError> {
         let producer = self.page.load_u32(SRING_RSP_PROD);
         let available = producer.wrapping_sub(self.response_consumer);
@@ -163,6 +166,14 @@ impl<P: SharedPage> FrontRing<P> {
             });
         }
         Ok(available)
+    }
+
+    /// Whether the backend's `rsp_prod` (one read) differs from our
+    /// consumer: responses to take, or a bad producer that
+    /// [`FrontRing::take_response`] reports.
+    #[inline]
+    pub fn has_unconsumed_responses(&self) -> bool {
+        self.page.load_u32(SRING_RSP_PROD) != self.response_consumer
     }
 
     /// Copy the next response out of the ring (`RING_GET_RESPONSE` +
@@ -348,6 +359,7 @@ impl<P: SharedPage> EventConsumer<P> {
 
     /// Whether the backend published an event we have not taken (one read
     /// of `in_prod`; [`EventConsumer::take_event`] validates it).
+    #[inline]
     pub fn has_events(&self) -> bool {
         self.page.load_u32(XENSND_EVENT_PAGE_IN_PROD) != self.consumer
     }

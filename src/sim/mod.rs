@@ -193,7 +193,9 @@ pub struct SimGrantEntry {
 
 /// One simulated domain.
 struct SimDomain {
-    events: SimEventBitmaps,
+    /// Shared with the domain's [`SimGuest`], which reads it without
+    /// borrowing the world (a guest reads its own `shared_info`).
+    events: Rc<SimEventBitmaps>,
     ports: BTreeMap<Port, PortState>,
     grants: Vec<SimGrantEntry>,
     next_gfn: Gfn,
@@ -202,7 +204,7 @@ struct SimDomain {
 impl SimDomain {
     fn new(grant_frames: u32) -> Self {
         Self {
-            events: SimEventBitmaps::default(),
+            events: Rc::new(SimEventBitmaps::default()),
             ports: BTreeMap::new(),
             grants: std::vec![SimGrantEntry::default(); (grant_frames * ENTRIES_PER_FRAME) as usize],
             next_gfn: FIRST_GFN,
@@ -435,7 +437,7 @@ impl SimCore {
 
     /// The event bitmaps of `domid`.
     pub fn event_bitmaps(&self, domid: DomId) -> Option<&SimEventBitmaps> {
-        self.domains.get(&domid).map(|domain| &domain.events)
+        self.domains.get(&domid).map(|domain| &*domain.events)
     }
 
     // ---- grants ----
@@ -678,9 +680,20 @@ impl SimXen {
             world: Rc::clone(&self.world),
             domid,
         };
+        let events = Rc::clone(
+            &self
+                .world
+                .borrow()
+                .core
+                .domains
+                .get(&domid)
+                .expect("domain just created")
+                .events,
+        );
         SimGuest {
             world: Rc::clone(&self.world),
             domid,
+            events,
             dispatcher: EventDispatcher::new(),
             grants: GrantManager::new(entries),
             store_page,
@@ -899,6 +912,8 @@ impl GrantEntries for SimGrantEntries {
 pub struct SimGuest {
     world: Rc<RefCell<SimWorld>>,
     domid: DomId,
+    /// Our domain's event bitmaps (`shared_info`/`vcpu_info`).
+    events: Rc<SimEventBitmaps>,
     dispatcher: EventDispatcher,
     grants: GrantManager<SimGrantEntries>,
     store_page: SimPage,
@@ -971,14 +986,10 @@ impl SimGuest {
     /// Run the upcall if Xen raised one: scan the bitmaps into the
     /// dispatcher. Returns the number of ports fired.
     pub fn upcall(&mut self) -> u32 {
-        let world = self.world.borrow();
-        let Some(bitmaps) = world.core.event_bitmaps(self.domid) else {
-            return 0;
-        };
-        if !bitmaps.upcall_pending() {
+        if !self.events.upcall_pending() {
             return 0;
         }
-        self.dispatcher.upcall(bitmaps)
+        self.dispatcher.upcall(&*self.events)
     }
 }
 

@@ -59,16 +59,31 @@ impl SharedPage for SimPage {
         self.gfn
     }
 
+    // One load or store, as on a real page (no slice copy): the data
+    // path's cost in the simulator stays close to the guest's.
+    #[inline]
     fn load_u32(&self, offset: usize) -> u32 {
-        assert!(offset % 4 == 0, "misaligned u32 load at {offset}");
-        let mut word = [0u8; 4];
-        self.read(offset, &mut word);
-        u32::from_le_bytes(word)
+        assert!(
+            offset % 4 == 0 && offset < PAGE_SIZE,
+            "bad u32 load at {offset}"
+        );
+        let bytes = self.bytes.borrow();
+        u32::from_le_bytes([
+            bytes[offset],
+            bytes[offset + 1],
+            bytes[offset + 2],
+            bytes[offset + 3],
+        ])
     }
 
+    #[inline]
     fn store_u32(&self, offset: usize, value: u32) {
-        assert!(offset % 4 == 0, "misaligned u32 store at {offset}");
-        self.write(offset, &value.to_le_bytes());
+        assert!(
+            offset % 4 == 0 && offset < PAGE_SIZE,
+            "bad u32 store at {offset}"
+        );
+        let mut bytes = self.bytes.borrow_mut();
+        bytes[offset..offset + 4].copy_from_slice(&value.to_le_bytes());
     }
 
     fn read(&self, offset: usize, out: &mut [u8]) {

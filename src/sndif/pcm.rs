@@ -389,6 +389,7 @@ impl<X: Platform> SndPcm<X> {
 
     /// What `operate` caches after a call on `stream` (nothing of ours to
     /// report when not prepared on the live connection).
+    #[inline]
     fn cache(&self, stream: &SndStream<X>) -> Cached {
         if self.generation.is_none() {
             return Cached::default();
@@ -422,6 +423,7 @@ impl<X: Platform> SndPcm<X> {
 
     /// The stream of `slot` on `device` if it is live on generation
     /// `generation` (see `with_stream`).
+    #[inline]
     fn live_stream(
         generation: Option<u32>,
         devices: &mut [super::frontend::Device<X>],

@@ -329,6 +329,7 @@ impl<X: Platform> Stream<X> {
         self.leftovers.len()
     }
 
+    #[inline]
     fn params_or_err(&self) -> Result<StreamConfig, SndError> {
         self.params.ok_or(SndError::InvalidState)
     }
@@ -489,6 +490,7 @@ impl<X: Platform> Stream<X> {
 
     /// Bytes the backend reports as played or captured since OPEN
     /// (playback: at most the bytes written, see the module docs).
+    #[inline]
     pub fn position_bytes(&self) -> u64 {
         self.channel.position().bytes
     }
@@ -515,6 +517,7 @@ impl<X: Platform> Stream<X> {
 
     /// Playback: bytes that can be written now without blocking.
     /// Capture: bytes that can be read now without blocking.
+    #[inline]
     pub fn available_bytes(&self) -> u64 {
         match self.direction {
             Direction::Playback => {
@@ -703,6 +706,7 @@ impl<X: Platform> Stream<X> {
         }
     }
 
+    #[inline]
     fn check_playback(&self) -> Result<StreamConfig, SndError> {
         if self.direction != Direction::Playback {
             return Err(SndError::InvalidState);

@@ -1,6 +1,8 @@
 //! Guest pages shared with other domains: zeroed 4 KiB heap pages (buffers,
 //! rings) and Xen's special pages (the XenStore ring), with the accessors of
-//! [`SharedPage`] as volatile loads and stores.
+//! [`SharedPage`]: atomic loads and stores of the ring indices, bulk copies
+//! (each byte read or written once, fenced off from the compiler) of
+//! everything else.
 //!
 //! The heap is identity-mapped (`boot/entry.S`), so a page's guest frame
 //! number is its address >> 12. A heap page goes back to the allocator when
@@ -13,7 +15,7 @@ use alloc::alloc::{alloc_zeroed, dealloc};
 use alloc::collections::BTreeMap;
 use core::alloc::Layout;
 use core::ptr::{self, NonNull};
-use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use core::sync::atomic::{compiler_fence, AtomicU32, AtomicUsize, Ordering};
 
 use crate::xen::{Gfn, PAGE_SIZE};
 use crate::xen::{SharedPage, XenError};
@@ -77,8 +79,8 @@ enum Backing {
     Special,
 }
 
-/// One 4 KiB guest page, accessed with volatile loads and stores (the other
-/// domain may write it at any time).
+/// One 4 KiB guest page, accessed with atomic index loads/stores and fenced
+/// bulk copies (the other domain may write it at any time).
 #[derive(Debug)]
 pub struct XenPage {
     address: NonNull<u8>,
@@ -161,19 +163,32 @@ impl SharedPage for XenPage {
 
     fn read(&self, offset: usize, out: &mut [u8]) {
         Self::check(offset, out.len());
-        for (index, byte) in out.iter_mut().enumerate() {
-            // SAFETY: offset + index < PAGE_SIZE (checked); volatile because
-            // the other domain may write the page concurrently.
-            *byte = unsafe { ptr::read_volatile(self.at(offset + index)) };
-        }
+        // SAFETY: `offset..offset + out.len()` is inside the page (checked),
+        // which is mapped and ours for our lifetime; `out` is our own memory
+        // and cannot overlap a shared page (no Rust reference to a shared
+        // page's bytes outlives `with_bytes_mut`). The other domain may
+        // write the range meanwhile: one bulk copy reads each byte once
+        // into `out`, and the bytes carry no invariant for the copy itself
+        // (audio, or ring entries that the caller validates in `out`); a
+        // torn or changing value only gives `out` some mix of old and new
+        // bytes. The compiler fence below keeps the compiler from turning
+        // later reads of `out` into second reads of the page (it may not
+        // assume the page unchanged across the fence), so what the caller
+        // validates is what it uses: no double fetch.
+        unsafe { ptr::copy_nonoverlapping(self.at(offset), out.as_mut_ptr(), out.len()) };
+        compiler_fence(Ordering::SeqCst);
     }
 
     fn write(&self, offset: usize, data: &[u8]) {
         Self::check(offset, data.len());
-        for (index, byte) in data.iter().enumerate() {
-            // SAFETY: as in `read`.
-            unsafe { ptr::write_volatile(self.at(offset + index), *byte) };
-        }
+        // SAFETY: in bounds (checked) and mapped, as in `read`; `data` is
+        // our own memory, not a shared page, so the ranges do not overlap.
+        // One bulk copy writes each byte once; the peer may read the range
+        // meanwhile, but it acts on it only after we publish an index
+        // behind a write barrier (`barrier::wmb`). The fence keeps the
+        // compiler from dropping or deferring the stores as unobserved.
+        unsafe { ptr::copy_nonoverlapping(data.as_ptr(), self.at(offset), data.len()) };
+        compiler_fence(Ordering::SeqCst);
     }
 
     /// Direct access to the page (the zero-copy path): the caller promises
@@ -182,10 +197,10 @@ impl SharedPage for XenPage {
         Self::check(offset, len);
         // SAFETY: in bounds (checked) and mapped; the range is not in use by
         // the other domain (the trait's contract), and no other Rust
-        // reference to it exists: every other accessor is a raw volatile
-        // access that cannot run while `f` holds the slice (`&self` methods
-        // are not re-entered from `f` by our callers, and interrupt handlers
-        // never touch buffer pages).
+        // reference to it exists: every other accessor is a raw access
+        // (atomic or bulk copy) that cannot run while `f` holds the slice
+        // (`&self` methods are not re-entered from `f` by our callers, and
+        // interrupt handlers never touch buffer pages).
         let bytes = unsafe { core::slice::from_raw_parts_mut(self.at(offset), len) };
         f(bytes)
     }

@@ -454,7 +454,13 @@ pub fn cpu(format: &Format, path: Path, seconds: f64) -> Result<CpuRun, String> 
                 // The buffer is full: start, as a blocking write would.
                 pcm.start().map_err(|e| format!("start: {e}"))?;
             } else {
-                rig.sleep(period_ns);
+                // Halt until the backend signals (its position event), as
+                // the blocking `write` does (it waits for an event, with no
+                // timer of its own per period); a buffer's duration bounds
+                // the wait. (A period timer would wake the writer just
+                // before the backend's period tick and count one more poll
+                // per period that a real writer does not make.)
+                rig.sleep(period_ns * u64::from(format.periods));
             }
         }
     }
