@@ -12,14 +12,18 @@
 # notifications per period, the smallest `memory =`) belongs to the harness:
 # it writes $(BENCH_OUT)/xen.json and should run before the report, e.g. in
 # its own mk file:  BENCH_STEPS += bench-xen  and  bench-report: bench-xen
+# - bench-plot:   draws $(OUT)/bench/underruns.png (underruns against buffer
+#                 size, one line per system) from $(OUT)/bench/underruns.json
+#                 with `wavtool underruns` when a bench wrote that file
+#                 (schema: tools/wavtool/src/chart.rs, `UnderrunRow`).
 # Benchmarks never fail for being slow; they only fail when they cannot run.
 APT_PACKAGES += valgrind binutils
-BENCH_STEPS += bench-host bench-report
+BENCH_STEPS += bench-host bench-report bench-plot
 
 BENCH_OUT := $(OUT)/bench
 BENCH_BIN := $(ROOT)/target/release/xensnd-bench
 
-.PHONY: bench-host bench-report bench-quick
+.PHONY: bench-host bench-report bench-quick bench-plot
 
 bench-host: deps toolchain guest
 	$(CARGO) build --release -p xensnd-bench
@@ -33,3 +37,13 @@ bench-quick: deps toolchain guest
 	$(CARGO) build --release -p xensnd-bench
 	$(BENCH_BIN) run --quick --out $(BENCH_OUT) --guest-elf $(GUEST_ELF)
 	$(BENCH_BIN) report --out $(BENCH_OUT)
+
+# The underrun picture, when the rows exist (the QEMU+Xen underrun bench
+# writes them); text never needs it.
+bench-plot: bench-report
+	$(CARGO) build --release -p wavtool
+	@if [ -f $(BENCH_OUT)/underruns.json ]; then \
+	  $(ROOT)/target/release/wavtool underruns $(BENCH_OUT)/underruns.json $(BENCH_OUT)/underruns.png; \
+	else \
+	  echo "bench: no $(BENCH_OUT)/underruns.json yet (written by the Xen underrun bench): no underrun picture"; \
+	fi

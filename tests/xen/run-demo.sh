@@ -25,5 +25,5 @@ cp "$chime" "$OUT/chime.wav"; cp "$tone" "$OUT/tone.wav"
 echo
 echo "== make run: the guest's audio is in $OUT:"
 echo "   chime.wav, tone.wav            what sndback recorded (equal to the references, sample for sample)"
-echo "   chime.png, tone.png            waveform (first 20 ms, envelope) and spectrum"
+echo "   chime.png, tone.png            waveform (first 20 ms per channel, envelope) and spectrum, with axes and units"
 echo "   serial.log, console/           Xen/dom0 serial log, guest consoles"

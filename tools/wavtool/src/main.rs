@@ -20,13 +20,18 @@
 //! - `raw`: write those sample bytes to a file (to hash them as the wire
 //!   carries them, e.g. against what `arecord` stored after its 44-byte header).
 //! - `stats`: frames, peak, RMS, dominant frequency and CRC-32.
-//! - `plot`: a PNG with the waveform (start and envelope) and spectrum.
+//! - `plot`: a PNG with the waveform (start per channel, envelope) and the
+//!   spectrum, with axes, units, titles and legends.
+//! - `underruns`: a PNG of underruns against buffer size, one line per
+//!   system (xensnd, Linux), from JSON rows (schema: `chart::UnderrunRow`);
+//!   `make bench` draws its underrun rows with it.
 //!
 //! Formats (`--format`, sndif/xl names): `u8`, `s16_le` (default), `s24_le`
 //! (24 bits in 4 bytes, as ALSA's `S24_LE`), `s32_le`, `float_le` / `f32_le`.
 #![forbid(unsafe_code)]
 
 mod audio;
+mod chart;
 mod check;
 mod picture;
 
@@ -180,6 +185,21 @@ enum Command {
         /// Output PNG.
         out: PathBuf,
     },
+    /// Draw underruns against buffer size, one line per system, from JSON
+    /// rows (`[{"system": "xensnd", "buffer_ms": 5, "underruns": 3}, ...]`
+    /// or `{"title": ..., "rows": [...]}`; see `chart::UnderrunRow`).
+    Underruns {
+        /// The JSON rows.
+        rows: PathBuf,
+        /// Output PNG.
+        out: PathBuf,
+        /// Width in pixels.
+        #[arg(long, default_value_t = 1000)]
+        width: u32,
+        /// Height in pixels.
+        #[arg(long, default_value_t = 600)]
+        height: u32,
+    },
 }
 
 fn save(audio: &Audio, out: &Path) -> Result<bool, String> {
@@ -315,6 +335,19 @@ fn main() -> ExitCode {
         }),
         Command::Stats { file } => picture::stats(&file).map(|_| true),
         Command::Plot { file, out } => picture::plot(&file, &out).map(|_| true),
+        Command::Underruns {
+            rows,
+            out,
+            width,
+            height,
+        } => std::fs::read_to_string(&rows)
+            .map_err(|e| format!("{}: {e}", rows.display()))
+            .and_then(|text| chart::read_underrun_rows(&text))
+            .and_then(|(title, parsed)| {
+                chart::underruns(title.as_deref(), &parsed, &out, (width, height))?;
+                println!("wrote {} ({} rows)", out.display(), parsed.len());
+                Ok(true)
+            }),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

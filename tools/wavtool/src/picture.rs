@@ -2,8 +2,6 @@
 //! and a PNG with its waveform and spectrum.
 #![forbid(unsafe_code)]
 
-use std::fs::File;
-use std::io::BufWriter;
 use std::path::Path;
 
 use xensnd::app::signal::Crc32;
@@ -83,93 +81,64 @@ pub fn stats(path: &Path) -> Result<(), String> {
     Ok(())
 }
 
-struct Canvas {
-    width: usize,
-    height: usize,
-    pixels: Vec<u8>,
-}
-
-impl Canvas {
-    fn new(width: usize, height: usize) -> Self {
-        Canvas {
-            width,
-            height,
-            pixels: vec![255; width * height * 3],
-        }
-    }
-    fn set(&mut self, x: usize, y: usize, rgb: [u8; 3]) {
-        if x < self.width && y < self.height {
-            let i = (y * self.width + x) * 3;
-            self.pixels[i..i + 3].copy_from_slice(&rgb);
-        }
-    }
-    fn vline(&mut self, x: usize, y0: usize, y1: usize, rgb: [u8; 3]) {
-        for y in y0.min(y1)..=y0.max(y1) {
-            self.set(x, y, rgb);
-        }
-    }
-    fn frame(&mut self, top: usize, bottom: usize) {
-        for x in 0..self.width {
-            self.set(x, top, [160, 160, 160]);
-            self.set(x, bottom, [160, 160, 160]);
-        }
+/// Names of the channels in the legend.
+fn channel_name(channel: usize, channels: usize) -> String {
+    match (channels, channel) {
+        (1, _) => "mono".to_string(),
+        (2, 0) => "left".to_string(),
+        (2, 1) => "right".to_string(),
+        _ => format!("channel {}", channel + 1),
     }
 }
 
-/// Draw the waveform (first 20 ms and envelope) and the spectrum of a WAV file into a PNG.
+/// Draw the waveform (first 20 ms per channel, envelope of the whole file)
+/// and the spectrum of a WAV file into a PNG with axes, units, titles and
+/// legends (see [`crate::chart`]).
 pub fn plot(path: &Path, out: &Path) -> Result<(), String> {
     let audio = Audio::load(path)?;
     let m = mono(&audio);
-    let (width, panel) = (1000usize, 200usize);
-    let mut c = Canvas::new(width, panel * 3 + 40);
-    let blue = [30, 80, 200];
-    // Panel 1: the first 20 ms, sample by sample.
-    let first = (audio.rate as usize / 50).min(m.len()).max(1);
-    c.frame(0, panel);
-    let y_of = |v: f32, top: usize| {
-        top + ((1.0 - v.clamp(-1.0, 1.0)) * (panel as f32 / 2.0 - 2.0)) as usize + 1
-    };
-    let mut previous = None;
-    for x in 0..width {
-        let v = m.get(x * first / width).copied().unwrap_or(0.0);
-        let y = y_of(v, 0);
-        c.vline(x, previous.unwrap_or(y), y, blue);
-        previous = Some(y);
-    }
-    // Panel 2: the envelope of the whole file.
-    let top = panel + 20;
-    c.frame(top, top + panel);
-    let per_column = m.len().div_ceil(width).max(1);
-    for (x, column) in m.chunks(per_column).enumerate() {
-        let lo = column.iter().copied().fold(f32::MAX, f32::min);
-        let hi = column.iter().copied().fold(f32::MIN, f32::max);
-        c.vline(x, y_of(hi, top), y_of(lo, top), blue);
-    }
-    // Panel 3: spectrum, 0 .. rate/2 linear, -120 .. 0 dB.
-    let top = 2 * (panel + 20);
-    c.frame(top, top + panel);
+    let channels = usize::from(audio.channels).max(1);
+    // The first 20 ms, sample by sample, per channel.
+    let first = (audio.rate as usize / 50).min(audio.frames()).max(1);
+    let start = (0..channels)
+        .map(|c| {
+            let samples = (0..first.min(audio.frames()))
+                .map(|frame| audio.normalized(frame * channels + c) as f32)
+                .collect();
+            (channel_name(c, channels), samples)
+        })
+        .collect();
     let n = 4096.min(m.len().next_power_of_two()).max(16);
     let spec = spectrum(&m, n);
-    for x in 0..width {
-        let db = spec[x * spec.len() / width];
-        let v = ((db + 120.0) / 120.0).clamp(0.0, 1.0);
-        let y = top + panel - (v * (panel - 2) as f32) as usize;
-        c.vline(x, y, top + panel - 1, [200, 60, 40]);
-    }
-    let file = File::create(out).map_err(|e| format!("{}: {e}", out.display()))?;
-    let mut encoder = png::Encoder::new(BufWriter::new(file), width as u32, c.height as u32);
-    encoder.set_color(png::ColorType::Rgb);
-    encoder.set_depth(png::BitDepth::Eight);
-    let mut writer = encoder.write_header().map_err(|e| e.to_string())?;
-    writer
-        .write_image_data(&c.pixels)
-        .map_err(|e| e.to_string())?;
+    let dominant = dominant_frequency(&audio);
+    let name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let title = format!(
+        "{name}: {} Hz, {} ch, {}, {:.2} s",
+        audio.rate,
+        audio.channels,
+        audio.format.sample_format(),
+        m.len() as f64 / f64::from(audio.rate.max(1))
+    );
+    crate::chart::waveform_and_spectrum(
+        &crate::chart::Waveform {
+            title: &title,
+            rate: audio.rate,
+            start,
+            mono: &m,
+            spectrum: &spec,
+            dominant_hz: dominant,
+        },
+        out,
+    )?;
     println!(
         "wrote {}: first 20 ms, envelope of {:.2} s, spectrum 0..{} Hz (dominant {:.1} Hz)",
         out.display(),
         m.len() as f64 / f64::from(audio.rate.max(1)),
         audio.rate / 2,
-        dominant_frequency(&audio)
+        dominant
     );
     Ok(())
 }
