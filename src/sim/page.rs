@@ -44,6 +44,12 @@ impl SimPage {
         Rc::ptr_eq(&self.bytes, &other.bytes)
     }
 
+    #[cold]
+    #[inline(never)]
+    fn out_of_range(offset: usize, length: usize) -> ! {
+        panic!("SimPage access out of range: offset {offset} length {length}")
+    }
+
     fn check(offset: usize, length: usize) {
         assert!(
             offset
@@ -86,14 +92,29 @@ impl SharedPage for SimPage {
         bytes[offset..offset + 4].copy_from_slice(&value.to_le_bytes());
     }
 
+    // A range check and one copy, as the guest's pages do.
+    #[inline]
     fn read(&self, offset: usize, out: &mut [u8]) {
-        Self::check(offset, out.len());
-        out.copy_from_slice(&self.bytes.borrow()[offset..offset + out.len()]);
+        let bytes = self.bytes.borrow();
+        match offset
+            .checked_add(out.len())
+            .and_then(|end| bytes.get(offset..end))
+        {
+            Some(range) => out.copy_from_slice(range),
+            None => Self::out_of_range(offset, out.len()),
+        }
     }
 
+    #[inline]
     fn write(&self, offset: usize, data: &[u8]) {
-        Self::check(offset, data.len());
-        self.bytes.borrow_mut()[offset..offset + data.len()].copy_from_slice(data);
+        let mut bytes = self.bytes.borrow_mut();
+        match offset
+            .checked_add(data.len())
+            .and_then(|end| bytes.get_mut(offset..end))
+        {
+            Some(range) => range.copy_from_slice(data),
+            None => Self::out_of_range(offset, data.len()),
+        }
     }
 
     /// Direct access (no staging copy): the zero-copy path writes the
