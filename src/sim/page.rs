@@ -49,15 +49,6 @@ impl SimPage {
     fn out_of_range(offset: usize, length: usize) -> ! {
         panic!("SimPage access out of range: offset {offset} length {length}")
     }
-
-    fn check(offset: usize, length: usize) {
-        assert!(
-            offset
-                .checked_add(length)
-                .is_some_and(|end| end <= PAGE_SIZE),
-            "SimPage access out of range: offset {offset} length {length}"
-        );
-    }
 }
 
 impl SharedPage for SimPage {
@@ -119,8 +110,15 @@ impl SharedPage for SimPage {
 
     /// Direct access (no staging copy): the zero-copy path writes the
     /// shared bytes themselves.
+    #[inline]
     fn with_bytes_mut<R>(&self, offset: usize, len: usize, f: impl FnOnce(&mut [u8]) -> R) -> R {
-        Self::check(offset, len);
-        f(&mut self.bytes.borrow_mut()[offset..offset + len])
+        let mut bytes = self.bytes.borrow_mut();
+        match offset
+            .checked_add(len)
+            .and_then(|end| bytes.get_mut(offset..end))
+        {
+            Some(range) => f(range),
+            None => Self::out_of_range(offset, len),
+        }
     }
 }

@@ -516,10 +516,14 @@ impl<X: Platform> SndPcm<X> {
             return Playback::write(self, &staging);
         }
         let bytes = max_frames * frame;
-        let deadline = self.operate(|s, xen| Ok(s.transfer_deadline(xen.now_ns(), bytes)))?;
+        // The deadline counts from the call's start; it is only worked out
+        // when the call has to wait (the data path mostly does not).
+        let mut started_ns = None;
+        let mut deadline = None;
         loop {
             let written = self.operate(|s, xen| {
-                s.write_in_place(xen, max_frames * frame, |page, offset, len, first_byte| {
+                started_ns.get_or_insert_with(|| xen.now_ns());
+                s.write_in_place(xen, bytes, |page, offset, len, first_byte| {
                     page.with_bytes_mut(offset, len, |bytes| {
                         fill(bytes, first_byte / frame);
                     });
@@ -528,6 +532,13 @@ impl<X: Platform> SndPcm<X> {
             if written > 0 || max_frames == 0 {
                 return Ok(written / frame);
             }
+            let deadline = match deadline {
+                Some(deadline) => deadline,
+                None => {
+                    let start = started_ns.unwrap_or_default();
+                    *deadline.insert(self.operate(|s, _| Ok(s.transfer_deadline(start, bytes)))?)
+                }
+            };
             self.wait_for_room(deadline)?;
         }
     }

@@ -648,6 +648,8 @@ fn rows(host: &Value, xen: Option<&Value>) -> Vec<Row> {
         }
         let label = section["format"].as_str().unwrap_or(key);
         let floor = &section["floor"]["instructions_per_audio_second"];
+        // Issue #15's targets: small periods pay the fixed cost per call.
+        let target = if key == "cd" { "<= 3x" } else { "<= 1.3x" };
         for (path, name) in [("copy", "write (copy)"), ("zero-copy", "write_in_place")] {
             let run = &section[path];
             rows.push(row(
@@ -660,7 +662,7 @@ fn rows(host: &Value, xen: Option<&Value>) -> Vec<Row> {
                 ),
                 format!("copy floor: {}", big(floor)),
                 format!("{}x", number(&run["ratio_to_floor"], 2)),
-                "<= 1.5x",
+                target,
             ));
         }
     }
