@@ -263,8 +263,8 @@ fn spectrum_panel(area: &DrawingArea<BitMapBackend, Shift>, p: &Waveform) -> Res
 ///               "underruns": 12, "seconds": 30, "load": "dom0 hog" },
 ///             { "system": "linux", "buffer_ms": 5, "underruns": 40 } ] }
 /// ```
-/// `system` (string), `buffer_ms` (number > 0) and `underruns` (number
-/// >= 0) are required; `period_ms`, `seconds` (numbers) and `load`
+/// `system` (string), `buffer_ms` (a number above 0) and `underruns` (a
+/// number, 0 or more) are required; `period_ms`, `seconds` (numbers) and `load`
 /// (string) are optional. One line is drawn per distinct `system` and
 /// `load` (the legend says which), points sorted by buffer size; a run
 /// that did not complete can be left out or given `"underruns": null`
