@@ -62,6 +62,11 @@ fn frequency_label(hz: &f64) -> String {
     }
 }
 
+/// Amplitude tick label (no "-0.0" for a tick a rounding error below 0).
+fn amplitude_label(v: &f64) -> String {
+    format!("{:.1}", if v.abs() < 1e-6 { 0.0 } else { *v })
+}
+
 /// What [`waveform_and_spectrum`] draws.
 pub struct Waveform<'a> {
     /// Title of the whole picture (e.g. the file name).
@@ -120,6 +125,7 @@ fn start_panel(area: &DrawingArea<BitMapBackend, Shift>, p: &Waveform) -> Result
         .configure_mesh()
         .x_desc(format!("time ({unit})"))
         .y_desc("amplitude (full scale)")
+        .y_label_formatter(&amplitude_label)
         .label_style((FONT, 13))
         .draw()
         .map_err(failed("start axes"))?;
@@ -171,6 +177,7 @@ fn envelope_panel(area: &DrawingArea<BitMapBackend, Shift>, p: &Waveform) -> Res
         .configure_mesh()
         .x_desc(format!("time ({unit})"))
         .y_desc("amplitude (full scale)")
+        .y_label_formatter(&amplitude_label)
         .label_style((FONT, 13))
         .draw()
         .map_err(failed("envelope axes"))?;
