@@ -163,7 +163,8 @@ fn callgrind(out: &FsPath, format_name: &str, path: Path, seconds: f64) -> Resul
 /// Exclusive instruction counts of the run by group, from
 /// `callgrind_annotate`: `simulator` (`xensnd::sim::*`: simulated pages,
 /// event channels, upcalls: what a real guest does with plain loads,
-/// stores and hypercalls), `memory` (libc memcpy/memmove/memset: the audio
+/// stores and hypercalls; the page accesses the compiler inlined, as the
+/// guest's are, count as `frontend`), `memory` (libc memcpy/memmove/memset: the audio
 /// copy, and the simulator's small copies of ring indices), `allocator`
 /// (malloc/free/calloc and Rust's wrappers), `frontend` (everything else:
 /// the frontend, the ring code, XenStore polling). Null when
@@ -823,7 +824,8 @@ fn report(args: &[String]) -> Result<(), String> {
         "Notes: per period = over the 10 ms periods of the protocol run (frontend -> sim -> \
          backend engine); waits count the simulator's time jumps too. Instructions: callgrind, \
          only inside the measured frontend function (waiting excluded), simulator = \
-         xensnd::sim code in it (simulated pages/event channels); write_in_place fills the \
+         xensnd::sim functions in it (simulated pages/event channels; page accesses \
+         inlined as in the guest count as frontend); write_in_place fills the \
          shared pages directly (no staging copy). Real-time factor: median of 3, wall clock, \
          release build."
     );
