@@ -187,7 +187,12 @@ fn envelope_panel(area: &DrawingArea<BitMapBackend, Shift>, p: &Waveform) -> Res
             let lo = column.iter().copied().fold(f32::MAX, f32::min);
             let hi = column.iter().copied().fold(f32::MIN, f32::max);
             let x = i as f64 * column_time;
-            PathElement::new(vec![(x, f64::from(lo)), (x, f64::from(hi))], peak)
+            // A filled bar as wide as the column: one-pixel lines left
+            // empty pixel columns between them, which read as aliasing.
+            Rectangle::new(
+                [(x, f64::from(hi)), (x + column_time, f64::from(lo))],
+                peak.filled(),
+            )
         }))
         .map_err(failed("envelope"))?
         .label("min..max per column")
