@@ -62,14 +62,7 @@ fn lines(level: log::Level) -> Vec<String> {
 // ---- requests ----
 
 fn request(id: u16, operation: u8, payload: &[u8]) -> Request {
-    let mut request = Request {
-        id,
-        operation,
-        reserved: [0; 5],
-        op: [0; 56],
-    };
-    request.op[..payload.len()].copy_from_slice(payload);
-    request
+    Request::new(id, operation, payload)
 }
 
 fn open(frontend: &HostileFrontend, id: u16, buffer_sz: u32) -> Request {

@@ -185,6 +185,22 @@ pub struct Request {
 }
 const _: () = assert!(core::mem::size_of::<Request>() == 64);
 
+impl Request {
+    /// A request `id`/`operation` whose `op` union starts with `payload`
+    /// (at most 56 bytes are kept), the rest and `reserved` zero.
+    pub fn new(id: u16, operation: u8, payload: &[u8]) -> Self {
+        let mut request = Self {
+            id,
+            operation,
+            reserved: [0; 5],
+            op: [0; 56],
+        };
+        let n = payload.len().min(request.op.len());
+        request.op[..n].copy_from_slice(&payload[..n]);
+        request
+    }
+}
+
 /// `struct xensnd_resp`: id, operation, status, then the 56-byte `resp` union.
 #[doc(alias = "xensnd_resp")]
 #[repr(C)]

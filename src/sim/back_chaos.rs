@@ -372,12 +372,7 @@ impl HostileFrontend {
             13 | 14 => XENSND_OP_OPEN,
             op => op,
         };
-        let mut request = Request {
-            id: if coin(u) { 7 } else { number(u) as u16 },
-            operation,
-            reserved: [0; 5],
-            op: [0; 56],
-        };
+        let mut request = Request::new(if coin(u) { 7 } else { number(u) as u16 }, operation, &[]);
         match operation {
             XENSND_OP_OPEN if coin(u) => {
                 // What the configuration allows (s16_le, 48 kHz, 1-2 channels).

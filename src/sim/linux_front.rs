@@ -338,13 +338,7 @@ impl LinuxFront {
         let stream = &mut self.streams[index];
         let id = stream.req_next_id;
         stream.req_next_id = stream.req_next_id.wrapping_add(1);
-        let mut request = Request {
-            id,
-            operation,
-            reserved: [0; 5],
-            op: [0; 56],
-        };
-        request.op[..payload.len()].copy_from_slice(payload);
+        let request = Request::new(id, operation, payload);
         let mut entry = [0u8; 64];
         entry.copy_from_slice(request.as_bytes());
         stream

@@ -372,14 +372,7 @@ impl<X: Platform> Channel<X> {
             return Err(SndError::Busy);
         }
         let id = self.free_id();
-        let mut request = Request {
-            id,
-            operation,
-            reserved: [0; 5],
-            op: [0; 56],
-        };
-        let n = payload.len().min(request.op.len());
-        request.op[..n].copy_from_slice(&payload[..n]);
+        let request = Request::new(id, operation, payload);
         let entry: &Entry = zerocopy::transmute_ref!(&request);
         match self.ring.push_request(entry) {
             Ok(()) => {}
