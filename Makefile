@@ -9,6 +9,9 @@ OUT       ?= $(ROOT)/out
 CARGO     ?= cargo
 TARGET    := x86_64-unknown-none
 GUEST_ELF := $(ROOT)/target/$(TARGET)/release/xensnd
+# The crates that build for the guest (the rest are host-only: sndback, the
+# simulator, the tools).
+GUEST_CRATES := -p xensnd -p xen-abi -p xen-guest -p xensnd-pcm -p xensnd-sndif -p xensnd-backend -p xensnd-demo
 
 # Debian packages the host build and tests need (more are added by mk/*.mk).
 APT_PACKAGES := gcc libc6-dev libxen-dev pkg-config
@@ -48,16 +51,16 @@ clippy-host: deps toolchain
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 clippy-target: toolchain
-	$(CARGO) clippy -p xensnd --target $(TARGET) --lib --bins -- -D warnings
+	$(CARGO) clippy $(GUEST_CRATES) --target $(TARGET) --lib --bins -- -D warnings
 
 test-host: deps toolchain
 	$(CARGO) test --workspace
 
 guest: toolchain
-	$(CARGO) build -p xensnd --bin xensnd --release --target $(TARGET)
+	$(CARGO) build -p xensnd-demo --bin xensnd --release --target $(TARGET)
 
 doc: toolchain
-	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps -p xensnd
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps $(GUEST_CRATES) -p xensnd-backend -p xensnd-sim
 
 test: $(TEST_STEPS)
 	@echo "== make test: all steps passed ($(TEST_STEPS))"

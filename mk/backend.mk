@@ -17,6 +17,6 @@ sndback: deps toolchain
 
 # Just the backend's tests: the engine (unit + tests/backend_*.rs) and sndback.
 backend-test: deps toolchain
-	$(CARGO) test -p xensnd --lib backend::
+	$(CARGO) test -p xensnd-backend --lib
 	$(CARGO) test -p xensnd $(patsubst tests/%.rs,--test %,$(wildcard tests/backend_*.rs))
 	$(CARGO) test -p sndback

@@ -20,7 +20,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use xensnd::abi::{
+use xen_abi::{
     console, errno, event_channel, grant_table, hvm, memory, ring, sched, shared_info, sndif,
     start_info, vcpu, xen, xenbus, xs_wire,
 };

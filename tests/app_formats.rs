@@ -14,20 +14,20 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use convert_model::*;
-use xensnd::app::demo;
-use xensnd::app::run::{run, Options};
-use xensnd::app::signal::{Crc32, Tone};
-use xensnd::backend::io::IoError;
-use xensnd::backend::sim_host::BackendProfile;
-use xensnd::backend::sim_host::{SimBackendView, SimSndBackend};
-use xensnd::backend::Source;
-use xensnd::pcm::convert::ConvertingStream;
-use xensnd::pcm::{Stream, StreamState};
-use xensnd::sim::vsnd::{add_vsnd_device, SimVsndSpec};
-use xensnd::sim::{SimGuest, SimXen};
-use xensnd::sndif::format::{FormatSet, SampleFormat};
-use xensnd::sndif::frontend::{Frontend, FrontendOptions};
-use xensnd::sndif::negotiate::StreamRequest;
+use xensnd_backend::io::IoError;
+use xensnd_backend::Source;
+use xensnd_demo::demo;
+use xensnd_demo::run::{run, Options};
+use xensnd_demo::signal::{Crc32, Tone};
+use xensnd_pcm::convert::ConvertingStream;
+use xensnd_pcm::format::{FormatSet, SampleFormat};
+use xensnd_pcm::{Stream, StreamState};
+use xensnd_sim::backend_host::BackendProfile;
+use xensnd_sim::backend_host::{SimBackendView, SimSndBackend};
+use xensnd_sim::vsnd::{add_vsnd_device, SimVsndSpec};
+use xensnd_sim::{SimGuest, SimXen};
+use xensnd_sndif::frontend::{Frontend, FrontendOptions};
+use xensnd_sndif::negotiate::StreamRequest;
 
 const GUEST: u16 = 11;
 
@@ -189,9 +189,9 @@ per_backend! {
     fn the_chime_and_cycles_convert_too(profile) {
         let (_sim, frontend, view) = setup(profile, "s24_be");
         run(&frontend, &options(&[("demo", "chime")])).unwrap();
-        let frames = xensnd::app::chime::frames_at(48_000);
+        let frames = xensnd_demo::chime::frames_at(48_000);
         let mut samples = vec![0i16; frames as usize * 2];
-        xensnd::app::chime::fill(48_000, 2, 0, &mut samples);
+        xensnd_demo::chime::fill(48_000, 2, 0, &mut samples);
         let (_, layout, big) = formats().find(|(f, ..)| *f == SampleFormat::S24Be).unwrap();
         let expected: Vec<u8> = samples
             .iter()

@@ -9,19 +9,19 @@ mod profiles;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use xensnd::abi::sndif::XENSND_OP_OPEN;
-use xensnd::app::demo::{play_resuming, PlayControl, Signal};
-use xensnd::app::run::{run, Options};
-use xensnd::app::signal::{Crc32, Tone};
-use xensnd::backend::sim_host::BackendProfile;
-use xensnd::backend::sim_host::{SimBackendView, SimSndBackend};
-use xensnd::pcm::{ErrorKind, Stream};
-use xensnd::sim::vsnd::{add_vsnd_device, SimVsndSpec};
-use xensnd::sim::{SimGuest, SimXen};
-use xensnd::sndif::format::SampleFormat;
-use xensnd::sndif::frontend::{Frontend, FrontendOptions};
-use xensnd::sndif::negotiate::StreamRequest;
-use xensnd::xen::{Clock, Platform, ResourceUsage};
+use xen_abi::sndif::XENSND_OP_OPEN;
+use xen_guest::{Clock, Platform, ResourceUsage};
+use xensnd_demo::demo::{play_resuming, PlayControl, Signal};
+use xensnd_demo::run::{run, Options};
+use xensnd_demo::signal::{Crc32, Tone};
+use xensnd_pcm::format::SampleFormat;
+use xensnd_pcm::{ErrorKind, Stream};
+use xensnd_sim::backend_host::BackendProfile;
+use xensnd_sim::backend_host::{SimBackendView, SimSndBackend};
+use xensnd_sim::vsnd::{add_vsnd_device, SimVsndSpec};
+use xensnd_sim::{SimGuest, SimXen};
+use xensnd_sndif::frontend::{Frontend, FrontendOptions};
+use xensnd_sndif::negotiate::StreamRequest;
 
 const GUEST: u16 = 9;
 
@@ -108,7 +108,7 @@ per_backend! {
                 idle: &mut idle,
                 now_ns: &now_ns,
                 reconnect_timeout_ns: 1_000_000_000,
-                stall_timeout_ns: xensnd::sndif::stream::DEFAULT_STALL_TIMEOUT_NS,
+                stall_timeout_ns: xensnd_sndif::stream::DEFAULT_STALL_TIMEOUT_NS,
             },
         )
         .expect("playback survives the restart");
@@ -185,7 +185,7 @@ per_backend! {
                 idle: &mut idle,
                 now_ns: &now_ns,
                 reconnect_timeout_ns: 200_000_000,
-                stall_timeout_ns: xensnd::sndif::stream::DEFAULT_STALL_TIMEOUT_NS,
+                stall_timeout_ns: xensnd_sndif::stream::DEFAULT_STALL_TIMEOUT_NS,
             },
         );
         assert!(signal.fired.get());

@@ -1,5 +1,5 @@
 //! A hostile frontend against the backend engine and its XenBus state
-//! machine in the simulator (`xensnd::sim::back_chaos`): seeded runs of
+//! machine in the simulator (`xensnd_sim::back_chaos`): seeded runs of
 //! random ring indices, page directories that loop or repeat or name
 //! bogus references, absurd OPENs, requests in every state, event-page
 //! garbage and XenBus state flips. Each run checks: no panic (overflow
@@ -12,7 +12,7 @@
 //! `XENSND_BACK_CHAOS_SEED=N cargo test --test backend_chaos replay -- --nocapture`.
 #![allow(clippy::unwrap_used, reason = "tests fail loudly")]
 
-use xensnd::sim::back_chaos::{run, Report};
+use xensnd_sim::back_chaos::{run, Report};
 
 /// Seeded runs in `cargo test` (a few seconds).
 const SEEDS: u64 = 200;

@@ -6,16 +6,16 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use xensnd::abi::sndif::*;
-use xensnd::backend::io::{IoError, MemorySink, NullSink, SilenceSource, ToneSource};
-use xensnd::backend::status;
-use xensnd::backend::{
+use xen_abi::sndif::*;
+use xen_guest::ring::{EventConsumer, FrontRing};
+use xen_guest::{SharedPage, XenError, PAGE_SIZE};
+use xensnd_backend::io::{IoError, MemorySink, NullSink, SilenceSource, ToneSource};
+use xensnd_backend::status;
+use xensnd_backend::{
     Behaviour, Direction, EventIds, GrantMapper, Limits, ProtocolState, Sink, Source, Stream,
     StreamChannel, StreamSetup,
 };
-use xensnd::ring::{EventConsumer, FrontRing};
-use xensnd::sndif::format::SampleFormat;
-use xensnd::xen::{SharedPage, XenError, PAGE_SIZE};
+use xensnd_pcm::format::SampleFormat;
 use zerocopy::IntoBytes;
 
 /// A page in host memory; clones share the bytes. Counts live mappings.

@@ -4,16 +4,16 @@
 //! per-domain and total caps on streams and mapped pages (a clean error,
 //! visible to the guest, logged once, nothing leaked). Everything runs in
 //! the simulator against the engine and XenBus state machine `sndback`
-//! runs, driven by `xensnd::sim::back_chaos::HostileFrontend`.
+//! runs, driven by `xensnd_sim::back_chaos::HostileFrontend`.
 #![allow(clippy::unwrap_used, reason = "tests fail loudly")]
 
 use std::cell::RefCell;
 use std::sync::Once;
 
-use xensnd::abi::sndif::*;
-use xensnd::backend::quota::{Caps, Usage};
-use xensnd::backend::status;
-use xensnd::sim::back_chaos::{HostileFrontend, GUEST};
+use xen_abi::sndif::*;
+use xensnd_backend::quota::{Caps, Usage};
+use xensnd_backend::status;
+use xensnd_sim::back_chaos::{HostileFrontend, GUEST};
 use zerocopy::IntoBytes;
 
 // ---- a logger that keeps each test thread's lines ----

@@ -6,14 +6,14 @@
 #[macro_use]
 mod profiles;
 
-use xensnd::app::signal::Tone;
-use xensnd::backend::sim_host::SimSndBackend;
-use xensnd::pcm::{Playback, Stream};
-use xensnd::sim::vsnd::{add_vsnd_device, SimVsndSpec};
-use xensnd::sim::SimXen;
-use xensnd::sndif::format::SampleFormat;
-use xensnd::sndif::frontend::{Frontend, FrontendOptions};
-use xensnd::sndif::negotiate::StreamRequest;
+use xensnd_demo::signal::Tone;
+use xensnd_pcm::format::SampleFormat;
+use xensnd_pcm::{Playback, Stream};
+use xensnd_sim::backend_host::SimSndBackend;
+use xensnd_sim::vsnd::{add_vsnd_device, SimVsndSpec};
+use xensnd_sim::SimXen;
+use xensnd_sndif::frontend::{Frontend, FrontendOptions};
+use xensnd_sndif::negotiate::StreamRequest;
 
 fn request() -> StreamRequest {
     StreamRequest::exact(SampleFormat::S16Le, 48_000, 2, 480, 1920)

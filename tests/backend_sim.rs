@@ -9,15 +9,15 @@ mod profiles;
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use xensnd::backend::io::{Source, ToneSource};
-use xensnd::backend::sim_host::BackendProfile;
-use xensnd::backend::sim_host::{SimBackendView, SimSndBackend};
-use xensnd::backend::{Direction, PcmParams};
-use xensnd::pcm::{Capture, Playback, SampleFormat, Stream as _};
-use xensnd::sim::vsnd::{add_vsnd_device, SimPcmSpec, SimStreamSpec, SimVsndSpec};
-use xensnd::sim::{SimGuest, SimXen};
-use xensnd::sndif::frontend::{Frontend, FrontendOptions};
-use xensnd::sndif::negotiate::StreamRequest;
+use xensnd_backend::io::{Source, ToneSource};
+use xensnd_backend::{Direction, PcmParams};
+use xensnd_pcm::{Capture, Playback, SampleFormat, Stream as _};
+use xensnd_sim::backend_host::BackendProfile;
+use xensnd_sim::backend_host::{SimBackendView, SimSndBackend};
+use xensnd_sim::vsnd::{add_vsnd_device, SimPcmSpec, SimStreamSpec, SimVsndSpec};
+use xensnd_sim::{SimGuest, SimXen};
+use xensnd_sndif::frontend::{Frontend, FrontendOptions};
+use xensnd_sndif::negotiate::StreamRequest;
 
 const DOMID: u16 = 1;
 
@@ -234,7 +234,7 @@ per_backend! {
         sim.with_core(|core| add_vsnd_device(core, DOMID, 0, &spec));
         // A device that plays only u8: nothing of this card can be served.
         let mut settings = profile.settings(1 << 20);
-        settings.limits.formats = xensnd::sndif::format::FormatSet::single(SampleFormat::U8);
+        settings.limits.formats = xensnd_pcm::format::FormatSet::single(SampleFormat::U8);
         let _view = SimSndBackend::attach(&sim, settings, SimSndBackend::silence());
         let store = guest.xenstore().unwrap();
         let probe = Frontend::probe(

@@ -8,14 +8,14 @@ use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::rc::Rc;
 
-use xensnd::abi::sndif::{OpenRequest, XENSND_OP_OPEN, XENSND_PCM_FORMAT_S16_LE};
-use xensnd::backend::io::{NullSink, SilenceSource};
-use xensnd::backend::xenbus::{list_devices, Device, DeviceSettings, XenBusHost};
-use xensnd::backend::{Behaviour, Direction, GrantMapper, Limits, Sink, Source};
-use xensnd::ring::FrontRing;
-use xensnd::sndif::config::ConfiguredStream;
-use xensnd::xen::xenbus::XenbusState;
-use xensnd::xen::{SharedPage, XenError, PAGE_SIZE};
+use xen_abi::sndif::{OpenRequest, XENSND_OP_OPEN, XENSND_PCM_FORMAT_S16_LE};
+use xen_guest::ring::FrontRing;
+use xen_guest::xenbus::XenbusState;
+use xen_guest::{SharedPage, XenError, PAGE_SIZE};
+use xensnd_backend::io::{NullSink, SilenceSource};
+use xensnd_backend::xenbus::{list_devices, Device, DeviceSettings, XenBusHost};
+use xensnd_backend::{Behaviour, Direction, GrantMapper, Limits, Sink, Source};
+use xensnd_sndif::config::ConfiguredStream;
 use zerocopy::IntoBytes;
 
 #[derive(Default)]
@@ -196,7 +196,7 @@ fn settings() -> DeviceSettings {
         max_buffer_bytes: 1 << 20,
         whole_frames: false,
         behaviour: Behaviour::default(),
-        quota: xensnd::backend::Ledger::default(),
+        quota: xensnd_backend::Ledger::default(),
     }
 }
 
@@ -591,7 +591,7 @@ fn a_device_that_cannot_connect_settles_closed_with_an_error_node() {
     let caps = &device.streams[0].channel.stream().config().caps;
     assert!(caps
         .formats
-        .contains(xensnd::sndif::format::SampleFormat::F32Le));
+        .contains(xensnd_pcm::format::SampleFormat::F32Le));
 }
 
 /// A device connected to a frontend that had written an error node in an
@@ -669,7 +669,7 @@ fn a_frontend_that_closes_normally_is_offered_initwait_again() {
 
 #[test]
 fn configuration_errors_are_logged_with_what_they_left_out() {
-    use xensnd::backend::xenbus::{error_consequence, read_frontend_config};
+    use xensnd_backend::xenbus::{error_consequence, read_frontend_config};
     let store = MemoryStore::default();
     let ports = FakePorts::default();
     let grants = Grants::default();
@@ -751,6 +751,6 @@ fn a_connect_whose_connected_write_failed_is_torn_down_before_the_next() {
     assert!(ports.bound.borrow().is_empty());
     assert_eq!(
         settings.quota.total(),
-        xensnd::backend::quota::Usage::default()
+        xensnd_backend::quota::Usage::default()
     );
 }

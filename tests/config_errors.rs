@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use xensnd::sndif::config::{
+use xensnd_sndif::config::{
     read_config, ConfigError, ConfigErrorReason, VsndConfig, MAX_ERROR_VALUE_LEN, MAX_PCMS,
     MAX_STREAMS_PER_PCM, MAX_VALUE_LEN,
 };

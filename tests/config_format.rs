@@ -1,7 +1,7 @@
 //! Sample formats and format sets (`sndif::format`).
 
-use xensnd::abi::sndif::XENSND_PCM_FORMATS;
-use xensnd::sndif::format::{Encoding, Endianness, FormatSet, SampleFormat, SAMPLE_FORMAT_COUNT};
+use xen_abi::sndif::XENSND_PCM_FORMATS;
+use xensnd_pcm::format::{Encoding, Endianness, FormatSet, SampleFormat, SAMPLE_FORMAT_COUNT};
 
 #[test]
 fn all_25_formats_round_trip() {

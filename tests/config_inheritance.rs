@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use xensnd::sndif::config::{read_config, ConfigErrorReason, StreamCaps, VsndConfig};
-use xensnd::sndif::format::{FormatSet, SampleFormat};
+use xensnd_pcm::format::{FormatSet, SampleFormat};
+use xensnd_sndif::config::{read_config, ConfigErrorReason, StreamCaps, VsndConfig};
 
 const DEVICE: &str = "/local/domain/7/device/vsnd/1";
 
@@ -213,7 +213,7 @@ fn list_syntax_is_forgiving_about_spaces_case_duplicates_and_empty_entries() {
 
 #[test]
 fn every_format_name_is_accepted() {
-    let all = xensnd::abi::sndif::XENSND_PCM_FORMATS
+    let all = xen_abi::sndif::XENSND_PCM_FORMATS
         .iter()
         .map(|(_, name)| *name)
         .collect::<Vec<_>>()

@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use xensnd::sndif::config::{read_config, ConfigSource, Direction, StreamCaps, VsndConfig};
-use xensnd::sndif::format::{FormatSet, SampleFormat};
+use xensnd_pcm::format::{FormatSet, SampleFormat};
+use xensnd_sndif::config::{read_config, ConfigSource, Direction, StreamCaps, VsndConfig};
 
 const DEVICE: &str = "/local/domain/5/device/vsnd/0";
 

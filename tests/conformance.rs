@@ -40,15 +40,15 @@ use std::cell::RefCell;
 use std::fmt::Write as _;
 use std::rc::Rc;
 
-use xensnd::backend::io::{IoError, MemorySink, Source};
-use xensnd::backend::sim_host::{BackendProfile, SimBackendView, SimSndBackend};
-use xensnd::backend::PcmParams;
-use xensnd::pcm::{Capture, ErrorKind, Playback, Stream, StreamState};
-use xensnd::sim::vsnd::{add_vsnd_device, SimPcmSpec, SimStreamSpec, SimVsndSpec};
-use xensnd::sim::{SimGuest, SimXen};
-use xensnd::sndif::format::SampleFormat;
-use xensnd::sndif::frontend::{Frontend, FrontendOptions};
-use xensnd::sndif::negotiate::StreamRequest;
+use xensnd_backend::io::{IoError, MemorySink, Source};
+use xensnd_backend::PcmParams;
+use xensnd_pcm::format::SampleFormat;
+use xensnd_pcm::{Capture, ErrorKind, Playback, Stream, StreamState};
+use xensnd_sim::backend_host::{BackendProfile, SimBackendView, SimSndBackend};
+use xensnd_sim::vsnd::{add_vsnd_device, SimPcmSpec, SimStreamSpec, SimVsndSpec};
+use xensnd_sim::{SimGuest, SimXen};
+use xensnd_sndif::frontend::{Frontend, FrontendOptions};
+use xensnd_sndif::negotiate::StreamRequest;
 
 const GUEST: u16 = 3;
 

@@ -8,11 +8,11 @@
 mod hostile_common;
 
 use hostile_common::*;
-use xensnd::pcm::{Playback, Stream, StreamState};
+use xensnd_pcm::{Playback, Stream, StreamState};
 
 /// A running speaker after 1920 frames (7680 bytes) were written and
 /// reported; automatic position reports are then switched off.
-fn after_some_audio(world: &World) -> xensnd::sndif::pcm::SndPcm<xensnd::sim::SimGuest> {
+fn after_some_audio(world: &World) -> xensnd_sndif::pcm::SndPcm<xensnd_sim::SimGuest> {
     let mut pcm = running_speaker(world);
     play(&mut pcm, 1920).unwrap();
     settle(world, &mut pcm);
@@ -29,13 +29,13 @@ fn push_positions(world: &World, positions: &[u64]) {
 }
 
 /// Let the backend run, then let the frontend take in what it did.
-fn settle(world: &World, pcm: &mut xensnd::sndif::pcm::SndPcm<xensnd::sim::SimGuest>) {
+fn settle(world: &World, pcm: &mut xensnd_sndif::pcm::SndPcm<xensnd_sim::SimGuest>) {
     world.sim.run_until_idle(1000);
     pcm.write_ready().unwrap();
 }
 
 /// Report honestly again and finish playing: the stream still works.
-fn finish(world: &World, mut pcm: xensnd::sndif::pcm::SndPcm<xensnd::sim::SimGuest>) {
+fn finish(world: &World, mut pcm: xensnd_sndif::pcm::SndPcm<xensnd_sim::SimGuest>) {
     world.hostile.borrow_mut().report_positions = true;
     play(&mut pcm, 1920).unwrap();
     pcm.drain().unwrap();
@@ -195,7 +195,7 @@ fn hostile_million_notifications_and_events_in_a_burst_are_bounded_work() {
 
 #[test]
 fn hostile_capture_position_far_ahead_counts_an_overrun_and_keeps_reading() {
-    use xensnd::pcm::Capture;
+    use xensnd_pcm::Capture;
     let world = setup();
     let mut mic = world.frontend.open_unique_id("mic", &request()).unwrap();
     mic.prepare().unwrap();
@@ -225,7 +225,7 @@ fn hostile_capture_position_far_ahead_counts_an_overrun_and_keeps_reading() {
 /// it fails with a timeout at its deadline `d(queued) + S + T`, not later.
 #[test]
 fn drain_ends_when_the_position_reaches_exactly_what_was_written() {
-    use xensnd::pcm::ErrorKind;
+    use xensnd_pcm::ErrorKind;
     let world = setup();
     let mut pcm = after_some_audio(&world);
     // Position == written (7680 bytes): done at once, no wait.
@@ -265,10 +265,10 @@ fn drain_ends_when_the_position_reaches_exactly_what_was_written() {
 /// timeout, as a blocking `write` does, instead of spinning forever.
 #[test]
 fn interleaved_playback_ends_with_a_timeout_when_the_backend_stalls() {
-    use xensnd::app::run::{run, Options};
-    use xensnd::sim::vsnd::{SimStreamSpec, SimVsndSpec};
-    use xensnd::sndif::frontend::FrontendOptions;
-    use xensnd::sndif::stream::DEFAULT_STALL_TIMEOUT_NS;
+    use xensnd_demo::run::{run, Options};
+    use xensnd_sim::vsnd::{SimStreamSpec, SimVsndSpec};
+    use xensnd_sndif::frontend::FrontendOptions;
+    use xensnd_sndif::stream::DEFAULT_STALL_TIMEOUT_NS;
     let mut spec = SimVsndSpec::simple();
     spec.pcms[0].streams.push(SimStreamSpec {
         unique_id: "spk2".to_string(),

@@ -8,10 +8,10 @@
 mod hostile_common;
 
 use hostile_common::*;
-use xensnd::abi::sndif::*;
-use xensnd::pcm::{ErrorKind, Stream, StreamState};
-use xensnd::sim::hostile::Reply;
-use xensnd::sndif::negotiate::{AnswerProblem, HwParamField};
+use xen_abi::sndif::*;
+use xensnd_pcm::{ErrorKind, Stream, StreamState};
+use xensnd_sim::hostile::Reply;
+use xensnd_sndif::negotiate::{AnswerProblem, HwParamField};
 use zerocopy::{FromBytes, IntoBytes};
 
 /// Rewrite the HW_PARAM answer with `f`.

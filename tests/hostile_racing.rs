@@ -7,13 +7,13 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use xensnd::abi::sndif::{XENSND_EVENT_PAGE_IN_PROD, XENSND_IN_RING_OFFS};
-use xensnd::sim::{SimGuest, SimPage, SimXen};
-use xensnd::sndif::channel::Channel;
-use xensnd::xen::{
+use xen_abi::sndif::{XENSND_EVENT_PAGE_IN_PROD, XENSND_IN_RING_OFFS};
+use xen_guest::{
     Clock, DomId, EventChannels, Gfn, GrantRef, GrantTable, PageAllocator, Platform, Port,
     SharedPage, XenError,
 };
+use xensnd_sim::{SimGuest, SimPage, SimXen};
+use xensnd_sndif::channel::Channel;
 
 /// A page that, when racing, produces one more event at every `in_prod` read.
 #[derive(Debug)]

@@ -7,11 +7,11 @@
 mod hostile_common;
 
 use hostile_common::*;
-use xensnd::abi::errno::XEN_EIO;
-use xensnd::abi::sndif::*;
-use xensnd::pcm::{ErrorKind, Playback, Stream, StreamState};
-use xensnd::sim::hostile::Reply;
-use xensnd::sndif::frontend::FrontendOptions;
+use xen_abi::errno::XEN_EIO;
+use xen_abi::sndif::*;
+use xensnd_pcm::{ErrorKind, Playback, Stream, StreamState};
+use xensnd_sim::hostile::Reply;
+use xensnd_sndif::frontend::FrontendOptions;
 
 /// Answer `operation`'s first request with `f(honest)` instead.
 fn rewrite_first(world: &World, operation: u8, f: impl Fn(&mut Response) + 'static) {
@@ -151,7 +151,7 @@ fn hostile_response_with_the_wrong_operation_is_a_bad_response() {
     assert_clean_teardown(&world);
 }
 
-fn status_case(status: i32) -> (World, xensnd::sndif::pcm::PcmError, u64) {
+fn status_case(status: i32) -> (World, xensnd_sndif::pcm::PcmError, u64) {
     let world = setup();
     let mut pcm = running_speaker(&world);
     rewrite_first(&world, XENSND_OP_SET_VOLUME, move |r| r.status = status);
@@ -391,7 +391,7 @@ fn late_answers_are_counted_once_each_and_the_oldest_ids_are_released_first() {
     use std::cell::RefCell;
     use std::collections::VecDeque;
     use std::rc::Rc;
-    use xensnd::ring::RING_SLOTS;
+    use xen_guest::ring::RING_SLOTS;
     let world = setup();
     let mut pcm = running_speaker(&world);
     // Every SET_VOLUME's honest answer is held back; its ring slot is

@@ -9,10 +9,10 @@
 mod hostile_common;
 
 use hostile_common::*;
-use xensnd::pcm::{ErrorKind, Stream, StreamState};
-use xensnd::sim::hostile::HostileBackend;
-use xensnd::sim::vsnd::SimVsndSpec;
-use xensnd::sndif::frontend::{FrontendError, FrontendOptions};
+use xensnd_pcm::{ErrorKind, Stream, StreamState};
+use xensnd_sim::hostile::HostileBackend;
+use xensnd_sim::vsnd::SimVsndSpec;
+use xensnd_sndif::frontend::{FrontendError, FrontendOptions};
 
 fn quick() -> FrontendOptions {
     FrontendOptions {
@@ -133,23 +133,23 @@ fn hostile_backend_never_reaching_initwait_times_out_naming_the_node() {
 }
 
 fn probe_vanished() -> (
-    xensnd::sim::SimXen,
-    xensnd::sndif::frontend::Probe<xensnd::sim::SimGuest>,
-    xensnd::sim::hostile::Hostile,
+    xensnd_sim::SimXen,
+    xensnd_sndif::frontend::Probe<xensnd_sim::SimGuest>,
+    xensnd_sim::hostile::Hostile,
 ) {
-    use xensnd::sim::vsnd::add_vsnd_device;
-    let sim = xensnd::sim::SimXen::new();
+    use xensnd_sim::vsnd::add_vsnd_device;
+    let sim = xensnd_sim::SimXen::new();
     let guest = sim.add_guest(GUEST);
     sim.with_core(|core| add_vsnd_device(core, GUEST, 0, &SimVsndSpec::simple()));
     let (backend, hostile) = HostileBackend::new(GUEST, 0);
     hostile.borrow_mut().vanished = true;
     sim.add_peer(Box::new(backend));
     let store = guest.xenstore().unwrap();
-    let probe = xensnd::sndif::frontend::Frontend::probe(guest, store, quick()).unwrap();
+    let probe = xensnd_sndif::frontend::Frontend::probe(guest, store, quick()).unwrap();
     (sim, probe, hostile)
 }
 
-fn probe_failure(edit: impl FnOnce(&xensnd::sim::SimXen)) -> (String, FrontendError) {
+fn probe_failure(edit: impl FnOnce(&xensnd_sim::SimXen)) -> (String, FrontendError) {
     let (sim, probe, _hostile) = probe_with(&SimVsndSpec::simple(), quick(), edit);
     assert_eq!(probe.failed.len(), 1, "{:?}", probe.failed);
     assert_eq!(probe.frontend.connected_devices(), 0);
@@ -368,15 +368,15 @@ fn hostile_backend_keeping_the_buffer_mapped_after_close_never_gets_it_reused() 
 
 #[test]
 fn hostile_backend_skipping_initwait_times_out_naming_the_node() {
-    use xensnd::sim::vsnd::add_vsnd_device;
-    let sim = xensnd::sim::SimXen::new();
+    use xensnd_sim::vsnd::add_vsnd_device;
+    let sim = xensnd_sim::SimXen::new();
     let guest = sim.add_guest(GUEST);
     sim.with_core(|core| add_vsnd_device(core, GUEST, 0, &SimVsndSpec::simple()));
     // Connected straight away, without InitWait and without mapping anything.
     sim.store_write(&format!("{}/state", be_path()), b"4")
         .unwrap();
     let store = guest.xenstore().unwrap();
-    let probe = xensnd::sndif::frontend::Frontend::probe(guest, store, quick()).unwrap();
+    let probe = xensnd_sndif::frontend::Frontend::probe(guest, store, quick()).unwrap();
     assert_eq!(probe.failed.len(), 1);
     let (_, error) = &probe.failed[0];
     assert!(

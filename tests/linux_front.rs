@@ -9,14 +9,14 @@
 #[macro_use]
 mod profiles;
 
-use xensnd::backend::io::{IoError, MemorySink, Source};
-use xensnd::backend::sim_host::{BackendProfile, SimBackendView, SimSndBackend};
-use xensnd::backend::xenbus::DeviceSettings;
-use xensnd::backend::{EventIds, PcmParams};
-use xensnd::sim::linux_front::{LinuxError, LinuxFront, LinuxParams};
-use xensnd::sim::vsnd::{add_vsnd_device, SimPcmSpec, SimStreamSpec, SimVsndSpec};
-use xensnd::sim::SimXen;
-use xensnd::sndif::format::{FormatSet, SampleFormat};
+use xensnd_backend::io::{IoError, MemorySink, Source};
+use xensnd_backend::xenbus::DeviceSettings;
+use xensnd_backend::{EventIds, PcmParams};
+use xensnd_pcm::format::{FormatSet, SampleFormat};
+use xensnd_sim::backend_host::{BackendProfile, SimBackendView, SimSndBackend};
+use xensnd_sim::linux_front::{LinuxError, LinuxFront, LinuxParams};
+use xensnd_sim::vsnd::{add_vsnd_device, SimPcmSpec, SimStreamSpec, SimVsndSpec};
+use xensnd_sim::SimXen;
 
 use std::cell::RefCell;
 use std::rc::Rc;

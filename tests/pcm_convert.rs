@@ -1,4 +1,4 @@
-//! `xensnd::pcm::convert` bit for bit against an independent model.
+//! `xensnd_pcm::convert` bit for bit against an independent model.
 //!
 //! The model (`tests/convert_model`) is written from the rule in the module docs, not from
 //! the implementation: values as `f64` fractions of full scale, `std`'s
@@ -13,12 +13,12 @@
 mod convert_model;
 
 use convert_model::*;
-use xensnd::pcm::convert::{
+use xensnd_pcm::convert::{
     alaw_decode, alaw_encode, mulaw_decode, mulaw_encode, AppSample, Converter, ConvertingStream,
 };
-use xensnd::pcm::mock::LoopbackStream;
-use xensnd::pcm::{Capture, Error, ErrorKind, Playback, Stream, StreamConfig};
-use xensnd::sndif::format::SampleFormat;
+use xensnd_pcm::format::SampleFormat;
+use xensnd_pcm::mock::LoopbackStream;
+use xensnd_pcm::{Capture, Error, ErrorKind, Playback, Stream, StreamConfig};
 
 fn encode_one<T: AppSample>(converter: &Converter, sample: T) -> Vec<u8> {
     let mut out = vec![0xa5; converter.sample_bytes()];
@@ -623,5 +623,5 @@ fn adapter_passes_the_stream_through() {
     stream.drain().unwrap();
     assert_eq!(stream.position(), 200);
     let inner = stream.into_inner();
-    assert_eq!(inner.state(), xensnd::pcm::StreamState::Drained);
+    assert_eq!(inner.state(), xensnd_pcm::StreamState::Drained);
 }

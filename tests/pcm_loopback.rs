@@ -1,11 +1,11 @@
 //! The in-memory loopback stream against the PCM trait contract, used generically.
 
-use xensnd::pcm::mock::LoopbackStream;
-use xensnd::pcm::{
+use xensnd_pcm::format::SampleFormat;
+use xensnd_pcm::mock::LoopbackStream;
+use xensnd_pcm::{
     Capture, CaptureBuffer, Error, ErrorKind, Playback, PlaybackBuffer, Stream, StreamConfig,
     StreamState,
 };
-use xensnd::sndif::format::SampleFormat;
 
 /// s16_le stereo: 4 bytes per frame, 8 frames of buffer.
 fn config() -> StreamConfig {

@@ -1,10 +1,10 @@
 //! Negotiation of a stream configuration: XenStore caps × backend answer × user request.
 
-use xensnd::abi::sndif::{HwParam, Interval};
-use xensnd::pcm::StreamConfig;
-use xensnd::sndif::config::StreamCaps;
-use xensnd::sndif::format::{FormatSet, SampleFormat};
-use xensnd::sndif::negotiate::{
+use xen_abi::sndif::{HwParam, Interval};
+use xensnd_pcm::format::{FormatSet, SampleFormat};
+use xensnd_pcm::StreamConfig;
+use xensnd_sndif::config::StreamCaps;
+use xensnd_sndif::negotiate::{
     build_query, check_answer, negotiate, open_request, AnswerIssue, AnswerProblem, HwParamField,
     NegotiationError, StreamRequest,
 };

@@ -1,6 +1,6 @@
 //! The PCM stream state machine, checked against the full transition table.
 
-use xensnd::pcm::{Error, ErrorKind, InvalidTransition, StreamOperation, StreamState};
+use xensnd_pcm::{Error, ErrorKind, InvalidTransition, StreamOperation, StreamState};
 
 const STATES: [StreamState; 7] = [
     StreamState::Open,

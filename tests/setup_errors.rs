@@ -8,16 +8,16 @@ mod hostile_common;
 use std::cell::Cell;
 
 use hostile_common::*;
-use xensnd::sim::hostile::{HostileBackend, Phase};
-use xensnd::sim::vsnd::{add_vsnd_device, SimVsndSpec};
-use xensnd::sim::{SimCore, SimGuest, SimPage, SimPeer, SimXen};
-use xensnd::sndif::buffer::{BufferError, GrantedBuffer};
-use xensnd::sndif::frontend::{Frontend, FrontendOptions};
-use xensnd::xen::xenstore::XsError;
-use xensnd::xen::{
+use xen_guest::xenstore::XsError;
+use xen_guest::{
     Clock, DomId, EventChannels, Gfn, GrantRef, GrantTable, PageAllocator, Platform, Port,
     XenError, PAGE_SIZE,
 };
+use xensnd_sim::hostile::{HostileBackend, Phase};
+use xensnd_sim::vsnd::{add_vsnd_device, SimVsndSpec};
+use xensnd_sim::{SimCore, SimGuest, SimPage, SimPeer, SimXen};
+use xensnd_sndif::buffer::{BufferError, GrantedBuffer};
+use xensnd_sndif::frontend::{Frontend, FrontendOptions};
 
 /// The simulated guest, but grant number `fail_at` (0-based) fails.
 struct FailingGrants<'a> {

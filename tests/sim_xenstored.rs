@@ -1,9 +1,9 @@
 //! The simulated xenstored on its own (local connections), and the
 //! simulation's platform used generically as frontend code uses it.
 
-use xensnd::sim::{SimCore, SimPage, SimPeer, SimXen, XenStored};
-use xensnd::xen::xenstore::{Errno, WatchEvent};
-use xensnd::xen::{Clock, EventChannels, GrantTable, Platform, Port, SharedPage};
+use xen_guest::xenstore::{Errno, WatchEvent};
+use xen_guest::{Clock, EventChannels, GrantTable, Platform, Port, SharedPage};
+use xensnd_sim::{SimCore, SimPage, SimPeer, SimXen, XenStored};
 
 fn event(path: &str, token: &str) -> Option<WatchEvent> {
     Some(WatchEvent {
@@ -147,7 +147,7 @@ struct EchoBackend {
     gref: u32,
     port: Port,
     local_port: Option<Port>,
-    mapping: Option<xensnd::sim::SimMapping>,
+    mapping: Option<xensnd_sim::SimMapping>,
 }
 
 impl SimPeer for EchoBackend {
@@ -195,5 +195,5 @@ fn frontend_code_runs_against_the_simulated_platform() {
     }
     assert_eq!(page.load_u32(4), 0x1234_5679);
     // The backend still maps the page: the grant cannot be revoked.
-    assert_eq!(guest.revoke(gref), Err(xensnd::xen::XenError::StillMapped));
+    assert_eq!(guest.revoke(gref), Err(xen_guest::XenError::StillMapped));
 }

@@ -2,16 +2,16 @@
 //! chains of several directory pages (buffers over 1023 pages), and the
 //! demo programs over the in-memory PCM implementation.
 
-use xensnd::abi::sndif::XENSND_PAGE_DIRECTORY_GREFS_PER_PAGE;
-use xensnd::app::demo::{self, Chime};
-use xensnd::app::signal::{Crc32, Tone};
-use xensnd::pcm::mock::LoopbackStream;
-use xensnd::pcm::{Playback, Stream, StreamConfig};
-use xensnd::sim::{GuestConfig, SimXen};
-use xensnd::sndif::buffer::GrantedBuffer;
-use xensnd::sndif::directory::DirectoryLayout;
-use xensnd::sndif::format::SampleFormat;
-use xensnd::xen::{PageAllocator, SharedPage, PAGE_SIZE};
+use xen_abi::sndif::XENSND_PAGE_DIRECTORY_GREFS_PER_PAGE;
+use xen_guest::{PageAllocator, SharedPage, PAGE_SIZE};
+use xensnd_demo::demo::{self, Chime};
+use xensnd_demo::signal::{Crc32, Tone};
+use xensnd_pcm::format::SampleFormat;
+use xensnd_pcm::mock::LoopbackStream;
+use xensnd_pcm::{Playback, Stream, StreamConfig};
+use xensnd_sim::{GuestConfig, SimXen};
+use xensnd_sndif::buffer::GrantedBuffer;
+use xensnd_sndif::directory::DirectoryLayout;
 
 const GUEST: u16 = 3;
 
@@ -174,14 +174,14 @@ fn loopback_demo_plays_back_exactly_what_it_captured() {
 fn chime_demo_queues_the_whole_chime() {
     let mut stream = LoopbackStream::new(config()).unwrap();
     stream.prepare().unwrap();
-    let frames = xensnd::app::chime::frames_at(48_000);
+    let frames = xensnd_demo::chime::frames_at(48_000);
     let chime = Chime {
         rate: 48_000,
         channels: 2,
     };
     let report = demo::play(&mut stream, &chime, frames, None).unwrap();
     let mut expected = vec![0u8; frames as usize * 4];
-    xensnd::app::chime::fill_s16le(48_000, 2, 0, &mut expected);
+    xensnd_demo::chime::fill_s16le(48_000, 2, 0, &mut expected);
     assert_eq!(report.frames, frames);
     assert_eq!(report.crc32, Crc32::of(&expected));
 }

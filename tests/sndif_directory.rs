@@ -6,12 +6,12 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use xensnd::abi::sndif::XENSND_PAGE_DIRECTORY_GREFS_PER_PAGE as PER_PAGE;
-use xensnd::backend::buffer::{GrantMapper, MappedBuffer};
-use xensnd::sim::{GuestConfig, SimPage, SimXen};
-use xensnd::sndif::buffer::GrantedBuffer;
-use xensnd::sndif::directory::{page_spans, DirectoryLayout};
-use xensnd::xen::{GrantRef, XenError, PAGE_SIZE};
+use xen_abi::sndif::XENSND_PAGE_DIRECTORY_GREFS_PER_PAGE as PER_PAGE;
+use xen_guest::{GrantRef, XenError, PAGE_SIZE};
+use xensnd_backend::buffer::{GrantMapper, MappedBuffer};
+use xensnd_sim::{GuestConfig, SimPage, SimXen};
+use xensnd_sndif::buffer::GrantedBuffer;
+use xensnd_sndif::directory::{page_spans, DirectoryLayout};
 
 const GUEST: u16 = 3;
 

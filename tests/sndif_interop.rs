@@ -14,17 +14,17 @@ mod hostile_common;
 mod profiles;
 
 use hostile_common::*;
-use xensnd::abi::sndif::*;
-use xensnd::backend::io::{IoError, Source};
-use xensnd::backend::sim_host::BackendProfile;
-use xensnd::backend::sim_host::{SimBackendView, SimSndBackend};
-use xensnd::backend::xenbus::DeviceSettings;
-use xensnd::pcm::{Capture, ErrorKind, Playback, Stream, StreamState};
-use xensnd::sim::vsnd::{add_vsnd_device, SimVsndSpec};
-use xensnd::sim::{SimGuest, SimXen};
-use xensnd::sndif::format::SampleFormat;
-use xensnd::sndif::frontend::{Frontend, FrontendOptions};
-use xensnd::sndif::negotiate::StreamRequest;
+use xen_abi::sndif::*;
+use xensnd_backend::io::{IoError, Source};
+use xensnd_backend::xenbus::DeviceSettings;
+use xensnd_pcm::format::SampleFormat;
+use xensnd_pcm::{Capture, ErrorKind, Playback, Stream, StreamState};
+use xensnd_sim::backend_host::BackendProfile;
+use xensnd_sim::backend_host::{SimBackendView, SimSndBackend};
+use xensnd_sim::vsnd::{add_vsnd_device, SimVsndSpec};
+use xensnd_sim::{SimGuest, SimXen};
+use xensnd_sndif::frontend::{Frontend, FrontendOptions};
+use xensnd_sndif::negotiate::StreamRequest;
 use zerocopy::FromBytes;
 
 use std::cell::RefCell;
@@ -245,7 +245,7 @@ fn backend_buffer(world: &World, index: usize, len: usize) -> Vec<u8> {
     for (page_index, page) in state.streams[index].buffer.iter().enumerate() {
         let from = (page_index * 4096).min(len);
         let to = (from + 4096).min(len);
-        xensnd::xen::SharedPage::read(page, 0, &mut buffer[from..to]);
+        xen_guest::SharedPage::read(page, 0, &mut buffer[from..to]);
     }
     buffer
 }
@@ -405,13 +405,13 @@ fn refuse_controls(world: &World, status: i32) {
         ) {
             honest.status = status;
         }
-        vec![xensnd::sim::hostile::Reply::Now(honest)]
+        vec![xensnd_sim::hostile::Reply::Now(honest)]
     }));
 }
 
 #[test]
 fn backend_without_volume_gives_unsupported() {
-    use xensnd::abi::errno::{XEN_EINVAL, XEN_ENOSYS, XEN_EOPNOTSUPP};
+    use xen_abi::errno::{XEN_EINVAL, XEN_ENOSYS, XEN_EOPNOTSUPP};
     for status in [-XEN_EINVAL, -XEN_EOPNOTSUPP, -XEN_ENOSYS] {
         let world = setup();
         let mut pcm = running_speaker(&world);
@@ -518,7 +518,7 @@ per_backend! {
 fn answer_queries(world: &World, narrowed: Option<i32>, whole_status: Option<i32>) {
     world.hostile.borrow_mut().script = Some(Box::new(move |request, mut honest| {
         if request.operation != XENSND_OP_HW_PARAM_QUERY {
-            return vec![xensnd::sim::hostile::Reply::Now(honest)];
+            return vec![xensnd_sim::hostile::Reply::Now(honest)];
         }
         let query = HwParam::read_from_prefix(&request.op).unwrap().0;
         // The narrowed query asks for exactly one buffer size.
@@ -530,7 +530,7 @@ fn answer_queries(world: &World, narrowed: Option<i32>, whole_status: Option<i32
         match status {
             Some(status) => {
                 honest.status = status;
-                vec![xensnd::sim::hostile::Reply::Now(honest)]
+                vec![xensnd_sim::hostile::Reply::Now(honest)]
             }
             None => vec![],
         }
@@ -539,7 +539,7 @@ fn answer_queries(world: &World, narrowed: Option<i32>, whole_status: Option<i32
 
 #[test]
 fn query_refused_is_invalid_config_naming_what_the_backend_offers() {
-    use xensnd::abi::errno::{XEN_EINVAL, XEN_EIO};
+    use xen_abi::errno::{XEN_EINVAL, XEN_EIO};
     for status in [-XEN_EINVAL, -XEN_EIO] {
         let world = setup();
         answer_queries(&world, Some(status), Some(0));
@@ -566,7 +566,7 @@ fn query_refused_is_invalid_config_naming_what_the_backend_offers() {
 
 #[test]
 fn query_refused_even_for_the_whole_xenstore_limits_says_nothing_is_offered() {
-    use xensnd::abi::errno::XEN_EINVAL;
+    use xen_abi::errno::XEN_EINVAL;
     let world = setup();
     answer_queries(&world, Some(-XEN_EINVAL), Some(-XEN_EINVAL));
     let error = world
@@ -586,7 +586,7 @@ fn query_refused_even_for_the_whole_xenstore_limits_says_nothing_is_offered() {
 
 #[test]
 fn query_not_implemented_falls_back_to_the_xenstore_limits() {
-    use xensnd::abi::errno::{XEN_ENOSYS, XEN_EOPNOTSUPP};
+    use xen_abi::errno::{XEN_ENOSYS, XEN_EOPNOTSUPP};
     // -EOPNOTSUPP, -ENOSYS, and no answer within the request timeout.
     for narrowed in [Some(-XEN_EOPNOTSUPP), Some(-XEN_ENOSYS), None] {
         let world = setup();
@@ -626,7 +626,7 @@ fn push_positions(world: &World, positions: &[u64]) {
 }
 
 /// Let the backend run, then let the frontend take in what it did.
-fn settle(world: &World, pcm: &mut xensnd::sndif::pcm::SndPcm<SimGuest>) {
+fn settle(world: &World, pcm: &mut xensnd_sndif::pcm::SndPcm<SimGuest>) {
     world.sim.run_until_idle(1000);
     pcm.write_ready().unwrap();
 }

@@ -1,11 +1,11 @@
 //! The one sndif stream lifecycle both ends go by: every state × trigger,
 //! and the trigger codes.
 
-use xensnd::abi::sndif::{
+use xen_abi::sndif::{
     XENSND_OP_TRIGGER_PAUSE, XENSND_OP_TRIGGER_RESUME, XENSND_OP_TRIGGER_START,
     XENSND_OP_TRIGGER_STOP,
 };
-use xensnd::sndif::lifecycle::{InvalidTrigger, ProtocolState, Trigger};
+use xensnd_sndif::lifecycle::{InvalidTrigger, ProtocolState, Trigger};
 
 const STATES: [ProtocolState; 5] = [
     ProtocolState::Closed,

@@ -13,20 +13,20 @@ mod profiles;
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use xensnd::backend::sim_host::BackendProfile;
-use xensnd::backend::sim_host::{SimBackendView, SimSndBackend};
-use xensnd::backend::Counters;
-use xensnd::pcm::{Playback, Stream};
-use xensnd::sim::page::SimPage;
-use xensnd::sim::vsnd::{add_vsnd_device, SimVsndSpec};
-use xensnd::sim::{SimGuest, SimXen};
-use xensnd::sndif::format::SampleFormat;
-use xensnd::sndif::frontend::{Frontend, FrontendOptions};
-use xensnd::sndif::negotiate::StreamRequest;
-use xensnd::sndif::pcm::SndPcm;
-use xensnd::xen::{
+use xen_guest::{
     Clock, DomId, EventChannels, Gfn, GrantRef, GrantTable, PageAllocator, Platform, Port, XenError,
 };
+use xensnd_backend::Counters;
+use xensnd_pcm::format::SampleFormat;
+use xensnd_pcm::{Playback, Stream};
+use xensnd_sim::backend_host::BackendProfile;
+use xensnd_sim::backend_host::{SimBackendView, SimSndBackend};
+use xensnd_sim::page::SimPage;
+use xensnd_sim::vsnd::{add_vsnd_device, SimVsndSpec};
+use xensnd_sim::{SimGuest, SimXen};
+use xensnd_sndif::frontend::{Frontend, FrontendOptions};
+use xensnd_sndif::negotiate::StreamRequest;
+use xensnd_sndif::pcm::SndPcm;
 
 const GUEST: u16 = 7;
 /// 48 kHz stereo s16: 10 ms periods of 480 frames, 4 periods of buffer.
@@ -219,8 +219,8 @@ per_backend! {
         assert_eq!(stats.timeouts, 0);
         assert_eq!(pcm.counters().underruns, 0);
         // The guest sends at most one notification per WRITE.
-        let writes = after.requests[usize::from(xensnd::abi::sndif::XENSND_OP_WRITE)]
-            - before.requests[usize::from(xensnd::abi::sndif::XENSND_OP_WRITE)];
+        let writes = after.requests[usize::from(xen_abi::sndif::XENSND_OP_WRITE)]
+            - before.requests[usize::from(xen_abi::sndif::XENSND_OP_WRITE)];
         assert_eq!(writes, periods as u64);
         assert!(after.notifications_in - before.notifications_in <= writes + 4);
         // About one wake-up per period, not one per response.

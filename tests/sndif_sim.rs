@@ -9,16 +9,16 @@ mod profiles;
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use xensnd::app::signal::{Crc32, Tone};
-use xensnd::backend::io::{IoError, Source};
-use xensnd::backend::sim_host::BackendProfile;
-use xensnd::backend::sim_host::{SimBackendView, SimSndBackend};
-use xensnd::pcm::{Capture, Error as _, ErrorKind, Playback, Stream, StreamState};
-use xensnd::sim::vsnd::{add_vsnd_device, SimVsndSpec};
-use xensnd::sim::{SimGuest, SimXen};
-use xensnd::sndif::format::SampleFormat;
-use xensnd::sndif::frontend::{Frontend, FrontendOptions};
-use xensnd::sndif::negotiate::StreamRequest;
+use xensnd_backend::io::{IoError, Source};
+use xensnd_demo::signal::{Crc32, Tone};
+use xensnd_pcm::format::SampleFormat;
+use xensnd_pcm::{Capture, Error as _, ErrorKind, Playback, Stream, StreamState};
+use xensnd_sim::backend_host::BackendProfile;
+use xensnd_sim::backend_host::{SimBackendView, SimSndBackend};
+use xensnd_sim::vsnd::{add_vsnd_device, SimVsndSpec};
+use xensnd_sim::{SimGuest, SimXen};
+use xensnd_sndif::frontend::{Frontend, FrontendOptions};
+use xensnd_sndif::negotiate::StreamRequest;
 
 const GUEST: u16 = 7;
 
@@ -295,10 +295,10 @@ per_backend! {
 per_backend! {
     fn two_streams_play_at_once(profile) {
         let mut spec = SimVsndSpec::simple();
-        let second = xensnd::sim::vsnd::SimPcmSpec {
+        let second = xensnd_sim::vsnd::SimPcmSpec {
             name: "second".into(),
             nodes: vec![],
-            streams: vec![xensnd::sim::vsnd::SimStreamSpec {
+            streams: vec![xensnd_sim::vsnd::SimStreamSpec {
                 unique_id: "spk2".into(),
                 playback: true,
                 nodes: vec![],
@@ -337,7 +337,7 @@ per_backend! {
                         da += n * 4;
                         progress = true;
                     }
-                    Err(e) => assert_eq!(xensnd::pcm::Error::kind(&e), ErrorKind::WouldBlock),
+                    Err(e) => assert_eq!(xensnd_pcm::Error::kind(&e), ErrorKind::WouldBlock),
                 }
             }
             if db < tb.len() {
@@ -346,12 +346,12 @@ per_backend! {
                         db += n * 4;
                         progress = true;
                     }
-                    Err(e) => assert_eq!(xensnd::pcm::Error::kind(&e), ErrorKind::WouldBlock),
+                    Err(e) => assert_eq!(xensnd_pcm::Error::kind(&e), ErrorKind::WouldBlock),
                 }
             }
             if !progress {
                 frontend.with_platform(|xen| {
-                    use xensnd::xen::Clock;
+                    use xen_guest::Clock;
                     let deadline = xen.now_ns() + 1_000_000;
                     xen.wait_until(deadline);
                 });
@@ -385,7 +385,7 @@ per_backend! {
         // follows through its watch.
         sim.run_until_idle(100);
         let error = pcm.write(&audio).unwrap_err();
-        assert_eq!(xensnd::pcm::Error::kind(&error), ErrorKind::Disconnected);
+        assert_eq!(xensnd_pcm::Error::kind(&error), ErrorKind::Disconnected);
         assert_eq!(pcm.state(), StreamState::Open);
         // The position stays the last one the old connection reported (an app
         // resumes from it), not the new connection's zero.
@@ -421,7 +421,7 @@ per_backend! {
         let mut pcm = frontend.open_unique_id("spk", &request(480, 1920)).unwrap();
         assert!(!pcm.negotiation().backend_answered);
         let error = pcm.prepare().unwrap_err();
-        assert_eq!(xensnd::pcm::Error::kind(&error), ErrorKind::Timeout);
+        assert_eq!(xensnd_pcm::Error::kind(&error), ErrorKind::Timeout);
         // A late answer must not complete a newer request.
         handle.set_silent(false);
         pcm.prepare().unwrap();

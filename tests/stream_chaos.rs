@@ -1,11 +1,11 @@
 //! The bounded, seeded run of the stream/PCM chaos property test
-//! (`xensnd::sim::chaos`): a fixed set of cases, each from a seeded RNG's
+//! (`xensnd_sim::chaos`): a fixed set of cases, each from a seeded RNG's
 //! bytes, so `make test` runs the same cases every time. The long run is
 //! the cargo-fuzz target `stream_chaos` (fuzz/README.md).
 
 use std::time::Instant;
 
-use xensnd::sim::chaos::{run, ChaosReport};
+use xensnd_sim::chaos::{run, ChaosReport};
 
 /// Cases per run, and input bytes per case.
 const CASES: u64 = 300;

@@ -6,10 +6,10 @@
 mod hostile_common;
 
 use hostile_common::*;
-use xensnd::abi::errno::XEN_EIO;
-use xensnd::abi::sndif::*;
-use xensnd::pcm::{Capture, ErrorKind, Playback, Stream, StreamState};
-use xensnd::sim::hostile::{PositionClock, Reply};
+use xen_abi::errno::XEN_EIO;
+use xen_abi::sndif::*;
+use xensnd_pcm::{Capture, ErrorKind, Playback, Stream, StreamState};
+use xensnd_sim::hostile::{PositionClock, Reply};
 
 /// Bytes per frame of [`request`] (s16, 2 channels).
 const FRAME: usize = 4;
@@ -248,8 +248,8 @@ struct XlShutdownAt {
     done: bool,
 }
 
-impl xensnd::sim::SimPeer for XlShutdownAt {
-    fn step(&mut self, core: &mut xensnd::sim::SimCore) -> bool {
+impl xensnd_sim::SimPeer for XlShutdownAt {
+    fn step(&mut self, core: &mut xensnd_sim::SimCore) -> bool {
         if self.done || core.now_ns() < self.at_ns {
             return false;
         }
@@ -264,7 +264,7 @@ impl xensnd::sim::SimPeer for XlShutdownAt {
 
 #[test]
 fn write_ends_with_shutdown_when_the_toolstack_asks_while_it_waits() {
-    use xensnd::xen::shutdown::{ShutdownRequest, ShutdownWatch};
+    use xen_guest::shutdown::{ShutdownRequest, ShutdownWatch};
     let world = setup();
     let watch = world.frontend.with_store(ShutdownWatch::register).unwrap();
     world.frontend.follow_shutdown(watch);
@@ -312,8 +312,8 @@ struct WritesAt {
     values: Vec<&'static [u8]>,
 }
 
-impl xensnd::sim::SimPeer for WritesAt {
-    fn step(&mut self, core: &mut xensnd::sim::SimCore) -> bool {
+impl xensnd_sim::SimPeer for WritesAt {
+    fn step(&mut self, core: &mut xensnd_sim::SimCore) -> bool {
         if self.values.is_empty() || core.now_ns() < self.at_ns {
             return false;
         }

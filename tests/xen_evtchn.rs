@@ -2,9 +2,9 @@
 
 use std::cell::{Cell, RefCell};
 
-use xensnd::sim::{PortState, SimXen};
-use xensnd::xen::evtchn::{scan, EventBitmaps, EventDispatcher, MAX_PORTS};
-use xensnd::xen::{EventChannels, XenError};
+use xen_guest::evtchn::{scan, EventBitmaps, EventDispatcher, MAX_PORTS};
+use xen_guest::{EventChannels, XenError};
+use xensnd_sim::{PortState, SimXen};
 
 /// Plain bitmaps for the pure scan.
 struct Bitmaps {
@@ -196,7 +196,7 @@ fn ports_are_allocated_per_domain_and_reused_after_close() {
 #[test]
 fn callback_via_vector_encodes_type_2() {
     assert_eq!(
-        xensnd::xen::evtchn::callback_via_vector(0xf3),
+        xen_guest::evtchn::callback_via_vector(0xf3),
         0x0200_0000_0000_00f3
     );
 }

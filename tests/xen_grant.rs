@@ -1,11 +1,11 @@
 //! Grant manager against the simulated grant table.
 
-use xensnd::sim::SimXen;
-use xensnd::xen::grant::{
+use xen_guest::grant::{
     GrantEntries, GrantManager, FIRST_FREE_REF, GTF_PERMIT_ACCESS, GTF_READING, GTF_READONLY,
     GTF_WRITING,
 };
-use xensnd::xen::{GrantTable, PageAllocator, SharedPage, XenError};
+use xen_guest::{GrantTable, PageAllocator, SharedPage, XenError};
+use xensnd_sim::SimXen;
 
 const GUEST: u16 = 3;
 const BACKEND: u16 = 0;
@@ -93,7 +93,7 @@ fn read_only_mapping_also_blocks_revoke_until_every_mapping_is_gone() {
     assert!(granted.readonly());
     assert_eq!(
         sim.map_grant(BACKEND, GUEST, gref, true).unwrap_err(),
-        XenError::Hypercall(xensnd::sim::GNTST_PERMISSION_DENIED)
+        XenError::Hypercall(xensnd_sim::GNTST_PERMISSION_DENIED)
     );
     let first = sim.map_grant(BACKEND, GUEST, gref, false).unwrap();
     let second = sim.map_grant(BACKEND, GUEST, gref, false).unwrap();
@@ -122,7 +122,7 @@ fn exhaustion_is_reported_and_frames_above_32_bits_rejected() {
     let sim = SimXen::new();
     let mut guest = sim.add_guest_with(
         GUEST,
-        xensnd::sim::GuestConfig {
+        xensnd_sim::GuestConfig {
             grant_frames: 1,
             ..Default::default()
         },
@@ -136,13 +136,13 @@ fn exhaustion_is_reported_and_frames_above_32_bits_rejected() {
     assert_eq!(guest.grant(BACKEND, 1, false), Err(XenError::Exhausted));
     guest.revoke(300).unwrap();
     assert_eq!(guest.grant(BACKEND, 1, false), Ok(300));
-    let page = xensnd::sim::SimPage::new(0x10);
+    let page = xensnd_sim::SimPage::new(0x10);
     assert!(matches!(
         guest.grant_page(page, BACKEND, false),
         Err((_, XenError::Exhausted))
     ));
     guest.revoke(300).unwrap();
-    let page = xensnd::sim::SimPage::new(1 << 40);
+    let page = xensnd_sim::SimPage::new(1 << 40);
     let (page, error) = guest.grant_page(page, BACKEND, false).unwrap_err();
     assert_eq!(error, XenError::Invalid);
     assert_eq!(page.gfn(), 1 << 40);

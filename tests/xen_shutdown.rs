@@ -1,8 +1,8 @@
 //! `control/shutdown` handling against the simulated toolstack.
 
-use xensnd::sim::{SimCore, SimPeer, SimXen};
-use xensnd::xen::shutdown::{ShutdownRequest, ShutdownWatch};
-use xensnd::xen::Clock;
+use xen_guest::shutdown::{ShutdownRequest, ShutdownWatch};
+use xen_guest::Clock;
+use xensnd_sim::{SimCore, SimPeer, SimXen};
 
 #[test]
 fn parse_values() {

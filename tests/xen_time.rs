@@ -3,11 +3,11 @@
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 
-use xensnd::sim::{SimCore, SimPeer, SimXen};
-use xensnd::xen::time::{
+use xen_guest::time::{
     read_clock_ns, scale_delta, MonotonicClock, PvClockSnapshot, PvClockSource, TimerQueue,
 };
-use xensnd::xen::Clock;
+use xen_guest::Clock;
+use xensnd_sim::{SimCore, SimPeer, SimXen};
 
 fn reference(delta: u64, mul: u32, shift: i8) -> u64 {
     let shifted = if shift < 0 {
@@ -225,8 +225,8 @@ fn an_event_wakes_the_waiter_early() {
     let id = store
         .submit(
             &mut guest,
-            xensnd::xen::xenstore::MessageType::Read,
-            xensnd::xen::xenstore::TxId::NONE,
+            xen_guest::xenstore::MessageType::Read,
+            xen_guest::xenstore::TxId::NONE,
             b"/local\0",
         )
         .unwrap();
@@ -244,8 +244,8 @@ fn sleep_waits_out_spurious_wake_ups() {
         at: 3_000,
         rang: false,
     }));
-    xensnd::xen::time::sleep_ns(&mut guest, 10_000);
+    xen_guest::time::sleep_ns(&mut guest, 10_000);
     assert_eq!(guest.now_ns(), 10_000);
-    xensnd::xen::time::sleep_until(&mut guest, 5);
+    xen_guest::time::sleep_until(&mut guest, 5);
     assert_eq!(guest.now_ns(), 10_000);
 }

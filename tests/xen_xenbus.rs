@@ -1,11 +1,9 @@
 //! XenBus states and waits, against the simulated xenstored.
 
-use xensnd::sim::{SimCore, SimPeer, SimXen};
-use xensnd::xen::xenbus::{
-    read_state, wait_for_state, write_state, InvalidTransition, XenbusState,
-};
-use xensnd::xen::xenstore::XsError;
-use xensnd::xen::Clock;
+use xen_guest::xenbus::{read_state, wait_for_state, write_state, InvalidTransition, XenbusState};
+use xen_guest::xenstore::XsError;
+use xen_guest::Clock;
+use xensnd_sim::{SimCore, SimPeer, SimXen};
 
 const BACKEND: &str = "/local/domain/0/backend/vsnd/6/0";
 

@@ -4,16 +4,16 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use xensnd::sim::{GuestConfig, SimCore, SimGuest, SimPeer, SimXen};
-use xensnd::xen::xenstore::{
+use xen_guest::xenstore::{
     Errno, MessageType, TxId, XenStore, XsError, MAX_TRANSACTION_ATTEMPTS, REQ_PROD, RSP_CONS,
     RSP_OFFSET, RSP_PROD,
 };
-use xensnd::xen::{Clock, SharedPage};
+use xen_guest::{Clock, SharedPage};
+use xensnd_sim::{GuestConfig, SimCore, SimGuest, SimPeer, SimXen};
 
 const DOMID: u16 = 5;
 
-fn setup() -> (SimXen, SimGuest, XenStore<xensnd::sim::SimPage>) {
+fn setup() -> (SimXen, SimGuest, XenStore<xensnd_sim::SimPage>) {
     let sim = SimXen::new();
     let guest = sim.add_guest(DOMID);
     let store = guest.xenstore().expect("fresh ring");
@@ -474,7 +474,7 @@ fn a_store_that_does_not_answer_times_out() {
     assert_eq!(store.dropped_events(), 1);
 }
 
-fn write_reply(page: &xensnd::sim::SimPage, kind: u32, req_id: u32, length: u32, payload: &[u8]) {
+fn write_reply(page: &xensnd_sim::SimPage, kind: u32, req_id: u32, length: u32, payload: &[u8]) {
     let prod = page.load_u32(RSP_PROD);
     let mut bytes = Vec::new();
     for word in [kind, req_id, 0, length] {
@@ -618,7 +618,7 @@ fn garbage_in_the_response_ring_never_panics() {
 
 #[test]
 fn every_xsd_error_string_has_a_typed_errno() {
-    for (_, text) in xensnd::abi::xs_wire::XSD_ERRORS {
+    for (_, text) in xen_abi::xs_wire::XSD_ERRORS {
         let errno = Errno::parse(text.as_bytes());
         assert_ne!(errno, Errno::Unknown, "{text}");
         assert_eq!(errno.as_str(), text);

@@ -1,12 +1,12 @@
 //! Pipelined XenStore requests (`XenStore::batch`, `XenStore::read_tree`)
 //! against the simulated xenstored, over the real ring protocol.
 
-use xensnd::sim::{SimGuest, SimXen};
-use xensnd::xen::xenstore::{reply_string, BatchRequest, Errno, TxId, XenStore, XsError};
+use xen_guest::xenstore::{reply_string, BatchRequest, Errno, TxId, XenStore, XsError};
+use xensnd_sim::{SimGuest, SimXen};
 
 const DOMID: u16 = 7;
 
-fn setup() -> (SimXen, SimGuest, XenStore<xensnd::sim::SimPage>) {
+fn setup() -> (SimXen, SimGuest, XenStore<xensnd_sim::SimPage>) {
     let sim = SimXen::new();
     let guest = sim.add_guest(DOMID);
     let store = guest.xenstore().expect("fresh ring");

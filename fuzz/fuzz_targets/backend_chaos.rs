@@ -1,5 +1,5 @@
 //! Fuzz target: a hostile frontend against the backend engine and its
-//! XenBus state machine (`xensnd::sim::back_chaos`). The input chooses
+//! XenBus state machine (`xensnd_sim::back_chaos`). The input chooses
 //! everything: requests (ids, operations, absurd OPENs, ranges anywhere),
 //! `req_prod` moved anywhere, garbage in the ring header and event page,
 //! page directories that loop, repeat or name bogus references, XenBus
@@ -13,5 +13,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = xensnd::sim::back_chaos::run(data);
+    let _ = xensnd_sim::back_chaos::run(data);
 });

@@ -5,9 +5,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use xensnd::sim::SimXen;
-use xensnd::sndif::channel::Channel;
-use xensnd::xen::SharedPage;
+use xensnd_sim::SimXen;
+use xensnd_sndif::channel::Channel;
+use xen_guest::SharedPage;
 
 const GUEST: u16 = 3;
 

@@ -1,4 +1,4 @@
-//! Fuzz target: the stream/PCM chaos property test (`xensnd::sim::chaos`).
+//! Fuzz target: the stream/PCM chaos property test (`xensnd_sim::chaos`).
 //! The input chooses everything: the hostile backend's answers (error
 //! statuses, answers past the timeout or never, duplicates, wrong ids and
 //! operations), its positions (stalled, trickling, repeated, skipped ids),
@@ -12,5 +12,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = xensnd::sim::chaos::run(data);
+    let _ = xensnd_sim::chaos::run(data);
 });

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use libfuzzer_sys::fuzz_target;
-use xensnd::sndif::config::read_config;
+use xensnd_sndif::config::read_config;
 
 const BASE: &str = "/local/domain/3/device/vsnd/0";
 

@@ -5,9 +5,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use xensnd::sim::SimXen;
-use xensnd::xen::xenstore::{RSP_OFFSET, RSP_PROD, RING_SIZE};
-use xensnd::xen::SharedPage;
+use xensnd_sim::SimXen;
+use xen_guest::xenstore::{RSP_OFFSET, RSP_PROD, RING_SIZE};
+use xen_guest::SharedPage;
 
 const GUEST: u16 = 3;
 

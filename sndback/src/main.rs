@@ -1,6 +1,6 @@
 //! sndback: the dom0 backend for Xen para-virtual sound (`io/sndif.h`).
 //!
-//! Runs the xensnd backend engine ([`xensnd::backend`]) for every vsnd
+//! Runs the xensnd backend engine ([`xensnd_backend`]) for every vsnd
 //! device under `/local/domain/0/backend/vsnd`, over Xen's own libraries
 //! (libxenstore, libxenevtchn, libxengnttab). One thread: poll() on the
 //! XenStore and event-channel descriptors, with a timeout for the next
@@ -26,11 +26,11 @@ use std::rc::Rc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use clap::{Parser, ValueEnum};
-use xensnd::abi::sndif::Interval;
-use xensnd::backend::xenbus::{DeviceSet, DeviceSettings, StreamSummary};
-use xensnd::backend::{Behaviour, Caps, DeviceRates, Ledger, Limits};
-use xensnd::sndif::config::{parse_formats, parse_number, parse_rates};
-use xensnd::sndif::format::FormatSet;
+use xen_abi::sndif::Interval;
+use xensnd_backend::xenbus::{DeviceSet, DeviceSettings, StreamSummary};
+use xensnd_backend::{Behaviour, Caps, DeviceRates, Ledger, Limits};
+use xensnd_pcm::format::FormatSet;
+use xensnd_sndif::config::{parse_formats, parse_number, parse_rates};
 
 use crate::sys::{DomainMapper, EventChannels, GrantTable, MappedPage, XenStore};
 use crate::xenbus::{DomHost, MediaSettings, Settings, SourceKind};
@@ -821,16 +821,13 @@ mod tests {
     #[test]
     fn frontend_tokens_round_trip() {
         assert_eq!(
-            xensnd::backend::xenbus::parse_frontend_token("fe/3/1"),
+            xensnd_backend::xenbus::parse_frontend_token("fe/3/1"),
             Some((3, 1))
         );
         assert_eq!(
-            xensnd::backend::xenbus::parse_frontend_token("backend"),
+            xensnd_backend::xenbus::parse_frontend_token("backend"),
             None
         );
-        assert_eq!(
-            xensnd::backend::xenbus::parse_frontend_token("fe/x/1"),
-            None
-        );
+        assert_eq!(xensnd_backend::xenbus::parse_frontend_token("fe/x/1"), None);
     }
 }

@@ -18,10 +18,10 @@
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use xensnd::backend::hw::PcmParams;
-use xensnd::backend::io::IoError;
-use xensnd::backend::{Sink, Source};
-use xensnd::sndif::format::SampleFormat;
+use xensnd_backend::hw::PcmParams;
+use xensnd_backend::io::IoError;
+use xensnd_backend::{Sink, Source};
+use xensnd_pcm::format::SampleFormat;
 
 use crate::wav::{self, WavFile, WavLayout, WavWriter};
 
@@ -389,7 +389,7 @@ mod tests {
         let size = format.bytes_per_sample().unwrap() as usize;
         let mut bytes = noise(seed, size * usize::from(channels) * frames);
         if format.significant_bits() == Some(24) {
-            let big = format.endianness() == Some(xensnd::sndif::format::Endianness::Big);
+            let big = format.endianness() == Some(xensnd_pcm::format::Endianness::Big);
             for sample in bytes.chunks_exact_mut(4) {
                 let mut value = u32::from_le_bytes(sample.try_into().unwrap()) & 0x00ff_ffff;
                 if format.is_signed() && value & 0x0080_0000 != 0 {
@@ -702,7 +702,7 @@ mod tests {
         assert_eq!(capture(&file, SampleFormat::F64Le, 6), floats);
         let mulaw: Vec<u8> = values
             .iter()
-            .map(|&value| xensnd::backend::sample::mulaw_encode(value))
+            .map(|&value| xensnd_backend::sample::mulaw_encode(value))
             .collect();
         assert_eq!(capture(&file, SampleFormat::MuLaw, 6), mulaw);
         // A float file to integers: scaled by 2^(bits-1), rounded, clamped.

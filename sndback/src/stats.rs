@@ -18,9 +18,9 @@ use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use xensnd::backend::counters::{Counters, OPERATION_NAMES};
-use xensnd::backend::xenbus::StreamSummary;
-use xensnd::backend::Direction;
+use xensnd_backend::counters::{Counters, OPERATION_NAMES};
+use xensnd_backend::xenbus::StreamSummary;
+use xensnd_backend::Direction;
 
 /// One stream's identity and counters.
 pub type StreamRecord = StreamSummary;

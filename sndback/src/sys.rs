@@ -16,8 +16,8 @@ use std::ptr::NonNull;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use xensnd::backend::GrantMapper;
-use xensnd::xen::{GrantRef, SharedPage, XenError, PAGE_SIZE};
+use xen_guest::{GrantRef, SharedPage, XenError, PAGE_SIZE};
+use xensnd_backend::GrantMapper;
 
 #[repr(C)]
 struct XsHandle {

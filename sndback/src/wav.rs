@@ -48,8 +48,8 @@ use std::fs::File;
 use std::io::{self, BufWriter, Seek, SeekFrom, Write};
 use std::path::Path;
 
-use xensnd::backend::sample::{alaw_decode, alaw_encode, mulaw_decode, mulaw_encode};
-use xensnd::sndif::format::{Encoding, Endianness, SampleFormat};
+use xensnd_backend::sample::{alaw_decode, alaw_encode, mulaw_decode, mulaw_encode};
+use xensnd_pcm::format::{Encoding, Endianness, SampleFormat};
 
 /// `WAVE_FORMAT_PCM`.
 const TAG_PCM: u16 = 1;

@@ -1,6 +1,6 @@
 //! The dom0 host of the XenBus state machine: Xen's libraries plus file sinks.
 //!
-//! [`xensnd::backend::xenbus`] does the vsnd XenBus dance; this module
+//! [`xensnd_backend::xenbus`] does the vsnd XenBus dance; this module
 //! gives it XenStore (libxenstore), event channels (libxenevtchn), grant
 //! mapping for one frontend domain (libxengnttab), and the sinks and
 //! sources the command line chose.
@@ -9,11 +9,11 @@
 use std::path::PathBuf;
 use std::rc::Rc;
 
-use xensnd::backend::io::{NullSink, SilenceSource, ToneSource};
-use xensnd::backend::xenbus::{DeviceSettings, XenBusHost};
-use xensnd::backend::{Direction, GrantMapper, Sink, Source};
-use xensnd::sndif::config::ConfiguredStream;
-use xensnd::xen::{GrantRef, XenError};
+use xen_guest::{GrantRef, XenError};
+use xensnd_backend::io::{NullSink, SilenceSource, ToneSource};
+use xensnd_backend::xenbus::{DeviceSettings, XenBusHost};
+use xensnd_backend::{Direction, GrantMapper, Sink, Source};
+use xensnd_sndif::config::ConfiguredStream;
 
 use crate::media::{sanitize, FileRegistry, WavSink, WavSource};
 use crate::sys::{DomainMapper, EventChannels, GrantTable, MappedPage, XenStore};

@@ -1,4 +1,4 @@
-//! An independent model of `xensnd::pcm::convert`, shared by the tests
+//! An independent model of `xensnd_pcm::convert`, shared by the tests
 //! (`tests/pcm_convert.rs` bit for bit, `tests/app_formats.rs` end to end).
 //!
 //! Written from the rule in the module docs, not from the
@@ -11,7 +11,7 @@
 
 use std::sync::OnceLock;
 
-use xensnd::sndif::format::SampleFormat;
+use xensnd_pcm::format::SampleFormat;
 
 /// How the model sees a format.
 #[derive(Debug, Clone, Copy, PartialEq)]

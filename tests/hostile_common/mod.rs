@@ -1,16 +1,16 @@
 //! Shared set-up for the hostile-backend tests: the real frontend against
-//! `xensnd::sim::hostile::HostileBackend` in the simulator.
+//! `xensnd_sim::hostile::HostileBackend` in the simulator.
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 
-use xensnd::abi::sndif::{Request, Response};
-use xensnd::pcm::{Error as _, ErrorKind};
-use xensnd::sim::hostile::{Hostile, HostileBackend, Reply};
-use xensnd::sim::vsnd::{add_vsnd_device, backend_path, frontend_path, SimVsndSpec};
-use xensnd::sim::{SimGuest, SimXen};
-use xensnd::sndif::format::SampleFormat;
-use xensnd::sndif::frontend::{Frontend, FrontendOptions, Probe};
-use xensnd::sndif::negotiate::StreamRequest;
-use xensnd::sndif::pcm::{PcmError, SndPcm};
+use xen_abi::sndif::{Request, Response};
+use xensnd_pcm::format::SampleFormat;
+use xensnd_pcm::{Error as _, ErrorKind};
+use xensnd_sim::hostile::{Hostile, HostileBackend, Reply};
+use xensnd_sim::vsnd::{add_vsnd_device, backend_path, frontend_path, SimVsndSpec};
+use xensnd_sim::{SimGuest, SimXen};
+use xensnd_sndif::frontend::{Frontend, FrontendOptions, Probe};
+use xensnd_sndif::negotiate::StreamRequest;
+use xensnd_sndif::pcm::{PcmError, SndPcm};
 
 pub const GUEST: u16 = 7;
 
@@ -79,7 +79,7 @@ pub fn tamper_nth(
     operation: u8,
     nth: usize,
     mut tamper: impl FnMut(&Request, Response) -> Vec<Reply> + 'static,
-) -> xensnd::sim::hostile::Script {
+) -> xensnd_sim::hostile::Script {
     let mut seen = 0usize;
     Box::new(move |request: &Request, honest: Response| {
         if request.operation == operation {
@@ -94,7 +94,7 @@ pub fn tamper_nth(
 
 /// Play `frames` stereo s16 frames of a ramp; returns the bytes played.
 pub fn play(pcm: &mut SndPcm<SimGuest>, frames: usize) -> Result<usize, PcmError> {
-    use xensnd::pcm::Playback;
+    use xensnd_pcm::Playback;
     let data: Vec<u8> = (0..frames * 4).map(|i| i as u8).collect();
     let mut done = 0;
     while done < data.len() {
@@ -106,7 +106,7 @@ pub fn play(pcm: &mut SndPcm<SimGuest>, frames: usize) -> Result<usize, PcmError
 
 /// Open `spk`, prepare and start it.
 pub fn running_speaker(world: &World) -> SndPcm<SimGuest> {
-    use xensnd::pcm::Stream;
+    use xensnd_pcm::Stream;
     let mut pcm = world.frontend.open_unique_id("spk", &request()).unwrap();
     pcm.prepare().unwrap();
     pcm.start().unwrap();

@@ -12,7 +12,7 @@ macro_rules! per_backend {
         mod $name {
             #[allow(unused_imports)]
             use super::*;
-            use xensnd::backend::sim_host::BackendProfile;
+            use xensnd_sim::backend_host::BackendProfile;
 
             #[allow(clippy::needless_pass_by_value)]
             fn body($profile: BackendProfile) $body

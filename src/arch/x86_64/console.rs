@@ -20,9 +20,9 @@ use core::sync::atomic::{AtomicBool, Ordering};
 
 use super::hypercall;
 use super::{cpu, debugcon};
-use crate::abi::console::{XenconsInterface, XENCONS_OUT_RING_SIZE};
-use crate::abi::hvm::{HVM_PARAM_CONSOLE_EVTCHN, HVM_PARAM_CONSOLE_PFN};
-use crate::xen::barrier;
+use xen_abi::console::{XenconsInterface, XENCONS_OUT_RING_SIZE};
+use xen_abi::hvm::{HVM_PARAM_CONSOLE_EVTCHN, HVM_PARAM_CONSOLE_PFN};
+use xen_guest::barrier;
 
 /// How long a write waits for room in a full PV console ring before the
 /// console is considered stalled.

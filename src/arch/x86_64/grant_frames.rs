@@ -11,10 +11,10 @@ use core::mem::{offset_of, size_of};
 use core::sync::atomic::{AtomicU16, AtomicU32, Ordering};
 
 use super::hypercall;
-use crate::abi::grant_table::GrantEntryV1;
-use crate::abi::memory::XENMAPSPACE_grant_table;
-use crate::xen::grant::{GrantEntries, ENTRIES_PER_FRAME};
-use crate::xen::{DomId, Gfn, GrantRef, XenError, PAGE_SIZE};
+use xen_abi::grant_table::GrantEntryV1;
+use xen_abi::memory::XENMAPSPACE_grant_table;
+use xen_guest::grant::{GrantEntries, ENTRIES_PER_FRAME};
+use xen_guest::{DomId, Gfn, GrantRef, XenError, PAGE_SIZE};
 
 /// Frames we map at most (8 x 512 = 4096 entries: enough for a 16 MiB
 /// buffer per stream plus rings).

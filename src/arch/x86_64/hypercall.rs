@@ -15,28 +15,28 @@ use core::arch::asm;
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use super::cpu;
-use crate::abi::errno::XEN_ENOSYS;
-use crate::abi::event_channel::{
+use xen_abi::errno::XEN_ENOSYS;
+use xen_abi::event_channel::{
     EVTCHNOP_alloc_unbound, EVTCHNOP_bind_virq, EVTCHNOP_close, EVTCHNOP_send, EVTCHNOP_unmask,
     EvtchnAllocUnbound, EvtchnBindVirq, EvtchnClose, EvtchnSend, EvtchnUnmask,
 };
-use crate::abi::grant_table::{GNTST_okay, GNTTABOP_query_size, GnttabQuerySize};
-use crate::abi::hvm::{HVMOP_get_param, HVMOP_set_param, XenHvmParam};
-use crate::abi::memory::{XENMEM_add_to_physmap, XenAddToPhysmap};
-use crate::abi::sched::{
+use xen_abi::grant_table::{GNTST_okay, GNTTABOP_query_size, GnttabQuerySize};
+use xen_abi::hvm::{HVMOP_get_param, HVMOP_set_param, XenHvmParam};
+use xen_abi::memory::{XENMEM_add_to_physmap, XenAddToPhysmap};
+use xen_abi::sched::{
     SCHEDOP_shutdown, SCHEDOP_yield, SHUTDOWN_crash, SHUTDOWN_poweroff, SHUTDOWN_reboot,
     SchedShutdown,
 };
-use crate::abi::vcpu::{
+use xen_abi::vcpu::{
     VCPUOP_set_singleshot_timer, VCPUOP_stop_periodic_timer, VCPU_SSHOTTMR_future,
     VcpuSetSingleshotTimer,
 };
-use crate::abi::xen::{
+use xen_abi::xen::{
     __HYPERVISOR_console_io, __HYPERVISOR_event_channel_op, __HYPERVISOR_grant_table_op,
     __HYPERVISOR_hvm_op, __HYPERVISOR_memory_op, __HYPERVISOR_sched_op, __HYPERVISOR_vcpu_op,
     CONSOLEIO_write,
 };
-use crate::xen::{DomId, Gfn, Port, XenError, DOMID_SELF};
+use xen_guest::{DomId, Gfn, Port, XenError, DOMID_SELF};
 
 /// Shutdown reasons (`SHUTDOWN_*` in `sched.h`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -304,7 +304,7 @@ pub fn sched_shutdown(reason: ShutdownReason) -> XenError {
     }
 }
 
-/// `HVMOP_get_param` for this domain (`HVM_PARAM_*` in `crate::abi::hvm`).
+/// `HVMOP_get_param` for this domain (`HVM_PARAM_*` in `xen_abi::hvm`).
 pub fn hvm_get_param(index: u32) -> Result<u64, XenError> {
     require_xen()?;
     let mut argument = XenHvmParam {
@@ -497,7 +497,7 @@ pub fn vcpu_set_singleshot_timer(vcpu: u32, deadline_ns: u64) -> Result<TimerArm
     };
     match check(result) {
         Ok(_) => Ok(TimerArmed::Armed),
-        Err(XenError::Hypercall(error)) if error == -crate::abi::errno::XEN_ETIME => {
+        Err(XenError::Hypercall(error)) if error == -xen_abi::errno::XEN_ETIME => {
             Ok(TimerArmed::AlreadyPassed)
         }
         Err(error) => Err(error),

@@ -11,7 +11,7 @@
 use core::ops::Range;
 use core::sync::atomic::{AtomicBool, Ordering};
 
-use crate::abi::hvm::{HVM_PARAM_CONSOLE_PFN, HVM_PARAM_STORE_PFN};
+use xen_abi::hvm::{HVM_PARAM_CONSOLE_PFN, HVM_PARAM_STORE_PFN};
 
 core::arch::global_asm!(include_str!("../../../boot/entry.S"), options(att_syntax));
 core::arch::global_asm!(include_str!("vectors.S"), options(att_syntax));

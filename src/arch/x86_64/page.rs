@@ -17,8 +17,8 @@ use core::alloc::Layout;
 use core::ptr::{self, NonNull};
 use core::sync::atomic::{compiler_fence, AtomicU32, AtomicUsize, Ordering};
 
-use crate::xen::{Gfn, PAGE_SIZE};
-use crate::xen::{SharedPage, XenError};
+use xen_guest::{Gfn, PAGE_SIZE};
+use xen_guest::{SharedPage, XenError};
 
 /// The layout of one heap page.
 const PAGE_LAYOUT: Layout = match Layout::from_size_align(PAGE_SIZE, PAGE_SIZE) {

@@ -1,7 +1,7 @@
 //! The real guest platform: [`XenPlatform`] implements
-//! [`crate::xen::Platform`] with hypercalls, the shared-info page, the grant
+//! [`xen_guest::Platform`] with hypercalls, the shared-info page, the grant
 //! frames and the event-callback vector, so the frontend runs unchanged
-//! under Xen (the simulator, `crate::sim::SimGuest`, is the host twin).
+//! under Xen (the simulator, `xensnd_sim::SimGuest`, is the host twin).
 //!
 //! - Events (`event_channel.h`, `hvm/params.h`): `HVM_PARAM_CALLBACK_IRQ`
 //!   = vector [`idt::EVENT_CALLBACK_VECTOR`]; its handler scans the two-level
@@ -31,13 +31,13 @@ use super::grant_frames::{self, GrantFrames};
 use super::page::{GrantedFrames, XenPage};
 use super::shared_info::SharedInfoPage;
 use super::{cpu, hypercall, idt, memmap, Boot};
-use crate::abi::hvm::{HVM_PARAM_CALLBACK_IRQ, HVM_PARAM_STORE_EVTCHN, HVM_PARAM_STORE_PFN};
-use crate::abi::xen::VIRQ_TIMER;
-use crate::xen::evtchn::{callback_via_vector, EventBitmaps, EventDispatcher};
-use crate::xen::grant::GrantManager;
-use crate::xen::time::{read_clock_ns, scale_delta, PvClockSource};
-use crate::xen::xenstore::{XenStore, XsError};
-use crate::xen::{
+use xen_abi::hvm::{HVM_PARAM_CALLBACK_IRQ, HVM_PARAM_STORE_EVTCHN, HVM_PARAM_STORE_PFN};
+use xen_abi::xen::VIRQ_TIMER;
+use xen_guest::evtchn::{callback_via_vector, EventBitmaps, EventDispatcher};
+use xen_guest::grant::GrantManager;
+use xen_guest::time::{read_clock_ns, scale_delta, PvClockSource};
+use xen_guest::xenstore::{XenStore, XsError};
+use xen_guest::{
     Clock, DomId, EventChannels, Gfn, GrantRef, GrantTable, PageAllocator, Platform, Port,
     ResourceUsage, XenError, PAGE_SIZE,
 };

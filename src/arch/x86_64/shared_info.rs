@@ -11,11 +11,11 @@ use core::mem::offset_of;
 use core::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
 
 use super::{cpu, hypercall};
-use crate::abi::memory::XENMAPSPACE_shared_info;
-use crate::abi::shared_info::{SharedInfo, VcpuInfo, VcpuTimeInfo};
-use crate::xen::evtchn::{EventBitmaps, WORDS};
-use crate::xen::time::{PvClockSnapshot, PvClockSource};
-use crate::xen::{Gfn, XenError, PAGE_SIZE};
+use xen_abi::memory::XENMAPSPACE_shared_info;
+use xen_abi::shared_info::{SharedInfo, VcpuInfo, VcpuTimeInfo};
+use xen_guest::evtchn::{EventBitmaps, WORDS};
+use xen_guest::time::{PvClockSnapshot, PvClockSource};
+use xen_guest::{Gfn, XenError, PAGE_SIZE};
 
 const VCPU0: usize = offset_of!(SharedInfo, vcpu_info);
 const UPCALL_PENDING: usize = VCPU0 + offset_of!(VcpuInfo, evtchn_upcall_pending);

@@ -13,7 +13,7 @@ use core::ptr;
 use zerocopy::FromBytes;
 
 use super::memmap::{self, MemoryRegion};
-use crate::abi::start_info::{
+use xen_abi::start_info::{
     HvmMemmapTableEntry, HvmModlistEntry, HvmStartInfo, XEN_HVM_MEMMAP_TYPE_ACPI,
     XEN_HVM_MEMMAP_TYPE_DISABLED, XEN_HVM_MEMMAP_TYPE_NVS, XEN_HVM_MEMMAP_TYPE_PMEM,
     XEN_HVM_MEMMAP_TYPE_RAM, XEN_HVM_MEMMAP_TYPE_RESERVED, XEN_HVM_MEMMAP_TYPE_UNUSABLE,

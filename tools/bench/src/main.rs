@@ -161,7 +161,7 @@ fn callgrind(out: &FsPath, format_name: &str, path: Path, seconds: f64) -> Resul
 }
 
 /// Exclusive instruction counts of the run by group, from
-/// `callgrind_annotate`: `simulator` (`xensnd::sim::*`: simulated pages,
+/// `callgrind_annotate`: `simulator` (`xensnd_sim::*`: simulated pages,
 /// event channels, upcalls: what a real guest does with plain loads,
 /// stores and hypercalls; the page accesses the compiler inlined, as the
 /// guest's are, count as `frontend`), `memory` (libc memcpy/memmove/memset: the audio
@@ -191,7 +191,7 @@ fn breakdown(file: &FsPath) -> Value {
             continue;
         }
         let function = rest.split_once(':').map_or(rest, |(_, f)| f);
-        let group = if function.contains("xensnd::sim::") {
+        let group = if function.contains("xensnd_sim::") {
             0
         } else if ["memcpy", "memmove", "memset"]
             .iter()
@@ -824,7 +824,7 @@ fn report(args: &[String]) -> Result<(), String> {
         "Notes: per period = over the 10 ms periods of the protocol run (frontend -> sim -> \
          backend engine); waits count the simulator's time jumps too. Instructions: callgrind, \
          only inside the measured frontend function (waiting excluded), simulator = \
-         xensnd::sim functions in it (simulated pages/event channels; page accesses \
+         xensnd_sim functions in it (simulated pages/event channels; page accesses \
          inlined as in the guest count as frontend); write_in_place fills the \
          shared pages directly (no staging copy). Real-time factor: median of 3, wall clock, \
          release build."

@@ -1,6 +1,6 @@
-//! The host-simulation benchmarks: the real frontend (`xensnd::sndif`)
+//! The host-simulation benchmarks: the real frontend (`xensnd_sndif`)
 //! against the real backend engine hosted in the simulator
-//! (`xensnd::backend::sim_host::SimSndBackend`), as in `tests/sndif_sim.rs`.
+//! (`xensnd_sim::backend_host::SimSndBackend`), as in `tests/sndif_sim.rs`.
 //!
 //! - [`protocol`]: notifications, requests and blocking waits per period
 //!   for an application writing one period at a time with the blocking
@@ -16,18 +16,18 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Instant;
 
-use xensnd::app::signal::Crc32;
-use xensnd::backend::sim_host::{SimBackendView, SimSndBackend};
-use xensnd::backend::xenbus::DeviceSettings;
-use xensnd::backend::Counters;
-use xensnd::pcm::{Playback, Stream, StreamState};
-use xensnd::sim::vsnd::{add_vsnd_device, SimVsndSpec};
-use xensnd::sim::{SimGuest, SimXen};
-use xensnd::sndif::format::SampleFormat;
-use xensnd::sndif::frontend::{Frontend, FrontendOptions};
-use xensnd::sndif::negotiate::StreamRequest;
-use xensnd::sndif::pcm::SndPcm;
-use xensnd::xen::{Clock, PAGE_SIZE};
+use xen_guest::{Clock, PAGE_SIZE};
+use xensnd_backend::xenbus::DeviceSettings;
+use xensnd_backend::Counters;
+use xensnd_demo::signal::Crc32;
+use xensnd_pcm::format::SampleFormat;
+use xensnd_pcm::{Playback, Stream, StreamState};
+use xensnd_sim::backend_host::{SimBackendView, SimSndBackend};
+use xensnd_sim::vsnd::{add_vsnd_device, SimVsndSpec};
+use xensnd_sim::{SimGuest, SimXen};
+use xensnd_sndif::frontend::{Frontend, FrontendOptions};
+use xensnd_sndif::negotiate::StreamRequest;
+use xensnd_sndif::pcm::SndPcm;
 
 const GUEST: u16 = 7;
 const STREAM: &str = "spk";
@@ -305,7 +305,7 @@ pub fn protocol(format: &Format, seconds: f64) -> Result<ProtocolResult, String>
     result.backend_event_notifications =
         backend.event_notifications_out - setup.event_notifications_out;
     result.requests = backend.total_requests() - setup.total_requests();
-    let write = usize::from(xensnd::abi::sndif::XENSND_OP_WRITE);
+    let write = usize::from(xen_abi::sndif::XENSND_OP_WRITE);
     result.writes = backend.requests[write] - setup.requests[write];
     result.other_requests = result.requests - result.writes;
     result.audio_exact = rig.played() == audio;

@@ -8,7 +8,7 @@
 //! integers as hound reads them (8-bit ones as `stored byte - 128`), floats
 //! as their IEEE bits, so that equality is bit-exact for every format.
 //!
-//! Signals: the guest's tone (`xensnd::app::signal::Tone`, rendered as the
+//! Signals: the guest's tone (`xensnd_demo::signal::Tone`, rendered as the
 //! guest renders it, i16, then widened as the guest's PCM layer converts it)
 //! and xorshift32 noise that uses every bit of the format.
 #![forbid(unsafe_code)]
@@ -18,7 +18,7 @@ use std::io::BufWriter;
 use std::path::Path;
 
 use hound::{SampleFormat as HoundFormat, WavSpec, WavSpecEx, WavWriter};
-use xensnd::sndif::format::SampleFormat;
+use xensnd_pcm::format::SampleFormat;
 
 /// The sample encoding of a WAV file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use xensnd::app::signal::Crc32;
+use xensnd_demo::signal::Crc32;
 
 use crate::audio::{Audio, WavFormat};
 
