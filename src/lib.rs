@@ -12,7 +12,8 @@
 //! - [`sndif`] (`xensnd-sndif`): the sound frontend.
 //! - `backend` (`xensnd-backend`, feature `backend`): the backend engine.
 //! - `sim` (`xensnd-sim`, feature `sim`, host only): a simulated Xen and sndif peers.
-//! - `arch` and `rt` (guest only): the platform and the application's entry.
+//! - `rt` (guest only): the runtime an application's `main` runs on
+//!   ([`main!`] names it); `arch` (guest only): the platform under it.
 #![no_std]
 #![cfg_attr(not(target_os = "none"), allow(dead_code))]
 
@@ -33,3 +34,33 @@ pub use xensnd_sim as sim;
 
 #[cfg(target_os = "none")]
 pub mod arch;
+#[cfg(target_os = "none")]
+pub mod rt;
+
+/// Name an application's `main`; the PVH entry (`boot/entry.S`) calls the
+/// runtime, which calls it. Use once, in the binary crate:
+/// `xensnd::main!(app);` with `fn app(rt: &mut xensnd::rt::Runtime) ->
+/// xensnd::rt::AppResult`. Off the guest target (a host `cargo build` of
+/// the workspace) it makes a `main` that says what to build instead.
+#[macro_export]
+macro_rules! main {
+    ($app:path) => {
+        /// The PVH entry's call into Rust (`boot/entry.S`), on the boot
+        /// stack in long mode with the physical address of
+        /// `hvm_start_info`: the runtime's start with this application.
+        #[cfg(target_os = "none")]
+        #[no_mangle]
+        pub extern "C" fn kernel_main(start_info_paddr: u64) -> ! {
+            $crate::rt::start(start_info_paddr, $app)
+        }
+
+        #[cfg(not(target_os = "none"))]
+        fn main() {
+            ::std::eprintln!(
+                "{} is a Xen guest image: build it with --target x86_64-unknown-none",
+                ::core::env!("CARGO_PKG_NAME")
+            );
+            ::std::process::exit(2);
+        }
+    };
+}

@@ -123,7 +123,7 @@ per_backend! {
     fn the_demo_plays_on_a_card_offering_only_one_format_any_of_them(profile) {
         for (format, layout, big) in formats() {
             let (_sim, frontend, view) = setup(profile, format.name());
-            run(&frontend, &options(&[("demo", "tone"), ("ms", "100")]))
+            run(&frontend, &frontend, &options(&[("demo", "tone"), ("ms", "100")]))
                 .unwrap_or_else(|error| panic!("{format}: {error}"));
             let (bytes, code) = played(&view);
             assert_eq!(code, Some(format.code()), "{format}: the stream's format");
@@ -151,7 +151,7 @@ per_backend! {
             if let Some(name) = wish {
                 pairs.push(("format", name));
             }
-            run(&frontend, &options(&pairs)).unwrap();
+            run(&frontend, &frontend, &options(&pairs)).unwrap();
             let (bytes, code) = played(&view);
             assert_eq!(code, Some(expected.code()), "format={wish:?}");
             let (_, layout, big) = formats().find(|(f, ..)| *f == expected).unwrap();
@@ -160,6 +160,7 @@ per_backend! {
         // A format the card does not offer: a clear error naming it, nothing played.
         let (_sim, frontend, view) = setup(profile, "s32_le");
         let error = run(
+            &frontend,
             &frontend,
             &options(&[("demo", "tone"), ("ms", "20"), ("format", "s16_le")]),
         )
@@ -175,7 +176,7 @@ per_backend! {
         assert!(error.contains("format=s16"), "{error}");
         // A card with no convertible format: Unsupported, nothing played.
         let (_sim, frontend, view) = setup(profile, "iec958_subframe_le");
-        let error = run(&frontend, &options(&[("demo", "tone"), ("ms", "20")])).unwrap_err();
+        let error = run(&frontend, &frontend, &options(&[("demo", "tone"), ("ms", "20")])).unwrap_err();
         assert!(error.contains("not supported"), "{error}");
         assert!(view
             .borrow()
@@ -188,7 +189,7 @@ per_backend! {
 per_backend! {
     fn the_chime_and_cycles_convert_too(profile) {
         let (_sim, frontend, view) = setup(profile, "s24_be");
-        run(&frontend, &options(&[("demo", "chime")])).unwrap();
+        run(&frontend, &frontend, &options(&[("demo", "chime")])).unwrap();
         let frames = xensnd_demo::chime::frames_at(48_000);
         let mut samples = vec![0i16; frames as usize * 2];
         xensnd_demo::chime::fill(48_000, 2, 0, &mut samples);
@@ -200,6 +201,7 @@ per_backend! {
         assert!(played(&view).0 == expected, "chime on s24_be");
         let (_sim, frontend, _view) = setup(profile, "mu_law");
         run(
+            &frontend,
             &frontend,
             &options(&[("demo", "cycles"), ("cycles", "3"), ("stream", "spk")]),
         )

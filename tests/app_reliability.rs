@@ -219,7 +219,7 @@ per_backend! {
         let options =
             Options::parse([("demo", "cycles"), ("cycles", "100"), ("stream", "spk")]).unwrap();
         assert_eq!(options.cycles, 100);
-        run(&frontend, &options).expect("100 cycles");
+        run(&frontend, &frontend, &options).expect("100 cycles");
         assert_eq!(usage(&frontend), before);
         assert_eq!(
             sim.granted_refs(GUEST),

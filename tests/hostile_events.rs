@@ -292,7 +292,7 @@ fn interleaved_playback_ends_with_a_timeout_when_the_backend_stalls() {
     ])
     .unwrap();
     let before = sim.now_ns();
-    let error = run(&probe.frontend, &run_options).unwrap_err();
+    let error = run(&probe.frontend, &probe.frontend, &run_options).unwrap_err();
     let waited = sim.now_ns() - before;
     assert!(error.contains("timed out"), "{error}");
     assert!(

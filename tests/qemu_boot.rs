@@ -202,7 +202,7 @@ fn default_log_level_hides_debug() {
 fn panic_reports_location_and_message_and_fails() {
     let run = boot("test=panic");
     assert_eq!(run.status, QEMU_STATUS_FAILURE);
-    assert_contains(&run, "PANIC at src/main.rs:");
+    assert_contains(&run, "PANIC at src/rt.rs:");
     assert_contains(&run, ": test=panic requested on the command line");
     assert!(!run.output.contains("boot complete"));
 }

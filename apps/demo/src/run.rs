@@ -36,7 +36,7 @@ use super::demo::{self, Chime, PlayReport, Signal};
 use super::signal::Tone;
 use xen_guest::Platform;
 use xensnd_pcm::format::SampleFormat;
-use xensnd_pcm::{Error, Stream};
+use xensnd_pcm::{Clock, Error, Stream};
 use xensnd_sndif::config::Direction;
 use xensnd_sndif::frontend::Frontend;
 use xensnd_sndif::negotiate::StreamRequest;
@@ -211,9 +211,14 @@ fn print_play(unique_id: &str, report: &PlayReport, app_waits: u64, pcm: &SndPcm
     );
 }
 
-/// Run the demo chosen by `options` on `frontend`. Returns `Err` with a
-/// message when it failed.
-pub fn run<X: Platform>(frontend: &Frontend<X>, options: &Options) -> Result<(), String> {
+/// Run the demo chosen by `options` on the streams of `frontend`, timed by
+/// `clock` (the runtime under Xen; in a host test, the frontend itself over
+/// the simulated platform). Returns `Err` with a message when it failed.
+pub fn run<X: Platform, C: Clock>(
+    frontend: &Frontend<X>,
+    clock: &C,
+    options: &Options,
+) -> Result<(), String> {
     // Configuration errors were logged by the frontend's probe, each naming
     // its XenStore node (`Frontend::config_errors` has them as a list).
     match options.demo.as_str() {
@@ -233,7 +238,7 @@ pub fn run<X: Platform>(frontend: &Frontend<X>, options: &Options) -> Result<(),
             }
             Ok(())
         }
-        "tone" | "chime" => play_all(frontend, options),
+        "tone" | "chime" => play_all(frontend, clock, options),
         "record" => {
             let (mut pcm, _) = open(
                 frontend,
@@ -277,13 +282,17 @@ pub fn run<X: Platform>(frontend: &Frontend<X>, options: &Options) -> Result<(),
             );
             Ok(())
         }
-        "cycles" => cycles(frontend, options),
+        "cycles" => cycles(frontend, clock, options),
         "idle" => Ok(()),
         other => Err(format!("unknown demo {other:?}")),
     }
 }
 
-fn play_all<X: Platform>(frontend: &Frontend<X>, options: &Options) -> Result<(), String> {
+fn play_all<X: Platform, C: Clock>(
+    frontend: &Frontend<X>,
+    clock: &C,
+    options: &Options,
+) -> Result<(), String> {
     let ids: Vec<Option<&str>> = if options.streams.is_empty() {
         alloc::vec![None]
     } else {
@@ -325,28 +334,13 @@ fn play_all<X: Platform>(frontend: &Frontend<X>, options: &Options) -> Result<()
         let pause_at = options.pause_at_ms.map(|ms| rate * ms / 1000);
         let pause_ns = options.pause_ms * 1_000_000;
         // PV clock just before the first write() (entry: main's `entry_clock_ns`).
-        let play_start_ns = frontend.with_platform(|xen| xen.now_ns());
-        let frontend = frontend.clone();
-        let mut sleep = move || {
-            frontend.with_platform(|xen| {
-                let until = xen.now_ns() + pause_ns;
-                while xen.now_ns() < until {
-                    xen.wait_until(until);
-                }
-            })
-        };
+        let play_start_ns = clock.now_ns();
+        let mut sleep = || clock.sleep_ns(pause_ns);
         let pause = pause_at.map(|at| (at, &mut sleep as &mut dyn FnMut()));
-        let clock = pcm.frontend().clone();
-        let now_ns = move || clock.with_platform(|xen| xen.now_ns());
-        let waiter = pcm.frontend().clone();
+        let now_ns = || clock.now_ns();
         // Until the next event (a response, a position event, a XenStore
         // watch), with a safety deadline.
-        let mut idle = move || {
-            waiter.with_platform(|xen| {
-                let deadline = xen.now_ns() + 50_000_000;
-                xen.wait_until(deadline);
-            })
-        };
+        let mut idle = || clock.wait_until(clock.now_ns() + 50_000_000);
         let control = demo::PlayControl {
             pause,
             idle: &mut idle,
@@ -372,7 +366,7 @@ fn play_all<X: Platform>(frontend: &Frontend<X>, options: &Options) -> Result<()
         }
         return pcm.close().map_err(|e| format!("close: {}", e.kind()));
     }
-    play_interleaved(options, &mut streams)
+    play_interleaved(clock, options, &mut streams)
 }
 
 fn signal_for(
@@ -396,7 +390,8 @@ fn signal_for(
 /// turn, sleeping only when none could take anything. A stream that takes
 /// nothing for the stall timeout (`DEFAULT_STALL_TIMEOUT_NS`, as blocking
 /// `write` allows) ends the run with a timeout, as `write` would.
-fn play_interleaved<X: Platform>(
+fn play_interleaved<X: Platform, C: Clock>(
+    clock: &C,
     options: &Options,
     streams: &mut [(String, u32, SndPcm<X>)],
 ) -> Result<(), String> {
@@ -413,11 +408,6 @@ fn play_interleaved<X: Platform>(
         progress_ns: u64,
     }
     let stall_timeout_ns = xensnd_sndif::stream::DEFAULT_STALL_TIMEOUT_NS;
-    let now_ns = |streams: &[(String, u32, SndPcm<X>)]| {
-        streams.first().map_or(0, |(_, _, pcm)| {
-            pcm.frontend().with_platform(|xen| xen.now_ns())
-        })
-    };
     let mut progress = Vec::new();
     for (unique_id, frequency, pcm) in streams.iter() {
         let c = pcm.config();
@@ -441,7 +431,7 @@ fn play_interleaved<X: Platform>(
     for (_, _, pcm) in streams.iter_mut() {
         pcm.start().map_err(|e| format!("start: {e}"))?;
     }
-    let started_ns = now_ns(streams);
+    let started_ns = clock.now_ns();
     for p in progress.iter_mut() {
         p.progress_ns = started_ns;
     }
@@ -462,7 +452,7 @@ fn play_interleaved<X: Platform>(
                 Err(e) if e.kind() == xensnd_pcm::ErrorKind::WouldBlock => 0,
                 Err(e) => return Err(format!("play {unique_id}: {e}")),
             };
-            let now = pcm.frontend().with_platform(|xen| xen.now_ns());
+            let now = clock.now_ns();
             if written > 0 {
                 p.crc.update(&bytes[..written * frame_bytes]);
                 p.done += written as u64;
@@ -480,11 +470,7 @@ fn play_interleaved<X: Platform>(
             break;
         }
         if !any {
-            let pcm = &streams[0].2;
-            pcm.frontend().with_platform(|xen| {
-                let deadline = xen.now_ns() + 2_000_000;
-                xen.wait_until(deadline);
-            });
+            clock.wait_until(clock.now_ns() + 2_000_000);
         }
     }
     for ((unique_id, _, pcm), p) in streams.iter_mut().zip(progress.iter()) {
@@ -506,12 +492,16 @@ fn play_interleaved<X: Platform>(
 /// `demo=cycles`: open, prepare, queue one period and close a playback
 /// stream `options.cycles` times; the grants and event channels in use
 /// (the platform's own counts) must be the same before and after.
-fn cycles<X: Platform>(frontend: &Frontend<X>, options: &Options) -> Result<(), String> {
+fn cycles<X: Platform, C: Clock>(
+    frontend: &Frontend<X>,
+    clock: &C,
+    options: &Options,
+) -> Result<(), String> {
     use xensnd_pcm::Playback;
     let usage = || {
         frontend.poll();
         frontend
-            .with_platform(|xen| xen.resource_usage())
+            .resource_usage()
             .ok_or_else(|| "the platform does not count grants and event channels".to_string())
     };
     let id = options.streams.first().map(String::as_str);
@@ -522,7 +512,7 @@ fn cycles<X: Platform>(frontend: &Frontend<X>, options: &Options) -> Result<(), 
         before.event_channels
     );
     let mut peak = before;
-    let started_ns = frontend.with_platform(|xen| xen.now_ns());
+    let started_ns = clock.now_ns();
     for cycle in 1..=options.cycles {
         let (mut pcm, unique_id) = open(frontend, id, Direction::Playback, &options.request)?;
         let c = *pcm.config();
@@ -553,7 +543,7 @@ fn cycles<X: Platform>(frontend: &Frontend<X>, options: &Options) -> Result<(), 
         }
     }
     let after = usage()?;
-    let elapsed_ns = frontend.with_platform(|xen| xen.now_ns()) - started_ns;
+    let elapsed_ns = clock.now_ns() - started_ns;
     log::info!(
         "XENSND-RESULT cycles={} grants_before={} grants_after={} evtchns_before={} evtchns_after={} grants_peak={} leftover_grants={} us_per_cycle={}",
         options.cycles,

@@ -72,11 +72,13 @@ extern crate std;
 use core::fmt;
 
 pub mod caps;
+pub mod clock;
 pub mod convert;
 pub mod format;
 pub mod mock;
 
 pub use caps::{Direction, StreamCaps};
+pub use clock::Clock;
 pub use format::SampleFormat;
 
 /// What went wrong, in terms an application can act on.

@@ -27,6 +27,7 @@ pub mod chaos;
 pub mod hostile;
 pub mod linux_front;
 pub mod page;
+pub mod sound;
 pub mod vsnd;
 pub mod xenstored;
 

@@ -29,7 +29,8 @@ use super::SndError;
 use xen_guest::shutdown::{ShutdownRequest, ShutdownWatch};
 use xen_guest::xenbus::{read_state, write_state, XenbusState};
 use xen_guest::xenstore::{reply_string, BatchRequest, Errno, TxId, XenStore, XsError};
-use xen_guest::{DomId, Platform};
+use xen_guest::{DomId, Platform, ResourceUsage};
+use xensnd_pcm::Clock;
 
 /// How long to wait for the backend at each handshake step.
 pub const DEFAULT_CONNECT_TIMEOUT_NS: u64 = 10_000_000_000;
@@ -367,7 +368,15 @@ impl<X: Platform> Frontend<X> {
         self.shared.borrow_mut().poll();
     }
 
-    /// Run `f` with the platform (e.g. to read the clock or sleep).
+    /// Grants and event channels in use now, if the platform counts them
+    /// (the simulator and the runtime do).
+    pub fn resource_usage(&self) -> Option<ResourceUsage> {
+        self.with_platform(|xen| xen.resource_usage())
+    }
+
+    /// Run `f` with the platform. An application reads the time and waits
+    /// through [`Clock`] (implemented by the frontend and by the runtime);
+    /// this is for what only the platform knows (its statistics).
     pub fn with_platform<T>(&self, f: impl FnOnce(&mut X) -> T) -> T {
         f(&mut self.shared.borrow_mut().xen)
     }
@@ -796,5 +805,19 @@ impl<X: Platform> Shared<X> {
                 }
             }
         }
+    }
+}
+
+/// The frontend's platform as the application's clock: its time, and its
+/// wait (halt until an event or the deadline), following the backends
+/// first so a wait never sleeps through a state change.
+impl<X: Platform> Clock for Frontend<X> {
+    fn now_ns(&self) -> u64 {
+        self.with_platform(|xen| xen.now_ns())
+    }
+
+    fn wait_until(&self, deadline_ns: u64) {
+        self.poll();
+        self.with_platform(|xen| xen.wait_until(deadline_ns));
     }
 }
