@@ -15,7 +15,7 @@
 #                   Optional DIR/host-prepare.sh: run on the host before the boot (bash;
 #                   OUT=--out dir, DOM0_DIR=what dom0 gets as /scenario, DOMU_DIR=what is
 #                   copied over the domU root, PROJECT=the repo), e.g. to generate WAVs.
-#                   Optional DIR/host-check.sh: run on the host (bash, OUT=--out dir)
+#                   Optional DIR/host-check.sh: run on the host (bash, OUT=--out dir, PROJECT=the repo)
 #                   after a PASS; a non-zero exit turns the verdict into FAIL.
 #   --out DIR       results: serial.log (host-timestamped), everything the scenario
 #                   wrote to $OUT, console/*.log, xl-dmesg.txt, dom0-dmesg.txt, RESULT.
@@ -249,7 +249,7 @@ if [ "$verdict" != PASS ]; then
 fi
 if [ "$verdict" = PASS ] && [ -f "$scenario/host-check.sh" ]; then
   echo "---- host-check.sh"
-  if ! OUT=$out bash "$scenario/host-check.sh"; then verdict=FAIL why="host-check.sh failed"; fi
+  if ! OUT=$out PROJECT=$PROJECT bash "$scenario/host-check.sh"; then verdict=FAIL why="host-check.sh failed"; fi
 fi
 echo "$verdict $name: $why  (${total}s, results in $out)"
 [ "$verdict" = PASS ]

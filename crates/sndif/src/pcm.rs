@@ -76,6 +76,8 @@ impl pcm::Error for PcmError {
     }
 }
 
+impl core::error::Error for PcmError {}
+
 impl core::fmt::Display for PcmError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(f, "{}: {}", self.kind, self.detail)
