@@ -9,16 +9,18 @@ set -euo pipefail
 XENSND=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=${OUT:-$XENSND/out}
 work=$(mktemp -d "${TMPDIR:-/tmp}/xensnd-starter.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+# The scenario's results stay in $OUT/xen/starter when the copy is removed.
+keep() { rm -rf "$OUT/xen/starter"; mkdir -p "$OUT/xen"; [ -d "$work/my-app/out" ] && cp -r "$work/my-app/out" "$OUT/xen/starter"; rm -rf "$work"; }
+trap keep EXIT
 stage() { echo "== test-starter: $1 ($(( $(date +%s) - t0 )) s)"; }
 t0=$(date +%s)
 
 stage "copy apps/hello to $work/my-app"
 # ---- README: Write your own app ----
-cp -r "$XENSND/apps/hello" "$work/my-app"
-cd "$work/my-app"
+cd "$work"
+cp -r $XENSND/apps/hello my-app && cd my-app
 sed -i "s|path = \"../..\"|path = \"$XENSND\"|" Cargo.toml
-cp "$XENSND/rust-toolchain.toml" .
+cp $XENSND/rust-toolchain.toml .
 mkdir -p .cargo
 printf '[target.x86_64-unknown-none]\nrustflags = ["-C", "relocation-model=static"]\n' > .cargo/config.toml
 stage "cargo build --release --target x86_64-unknown-none"
@@ -27,6 +29,6 @@ stage "cargo test (host, against the simulator)"
 cargo test
 stage "make xen-scenario (QEMU+Xen, sndback)"
 XENSND_ELF=$PWD/target/x86_64-unknown-none/release/hello \
-  make -C "$XENSND" xen-scenario SCENARIO="$PWD/scenario" OUT="$OUT/xen/starter"
+  make -C $XENSND xen-scenario SCENARIO=$PWD/scenario OUT=$PWD/out
 # ---- end of the README's commands ----
 stage "passed"

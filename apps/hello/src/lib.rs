@@ -14,17 +14,11 @@ pub const SOUND: &[u8] = include_bytes!("ding-48k-mono-s16.raw");
 
 /// Play [`SOUND`] on `speaker`, record a second from `mic`; the peak of
 /// the recording (0..=32768).
-pub fn hello<X: xensnd::xen::Platform>(
-    sound: &Frontend<X>,
-    speaker: &str,
-    mic: &str,
-) -> Result<u32, PcmError> {
-    let mono = StreamRequest {
-        format: Some(SampleFormat::S16Le),
-        rate: Some(48_000),
-        channels: Some(1),
-        ..StreamRequest::default()
-    };
+pub fn hello<X>(sound: &Frontend<X>, speaker: &str, mic: &str) -> Result<u32, PcmError>
+where
+    X: xensnd::xen::Platform,
+{
+    let mono = StreamRequest::layout(SampleFormat::S16Le, 48_000, 1);
     let mut out = sound.open_unique_id(speaker, &mono)?;
     out.prepare()?;
     let mut rest = SOUND;
@@ -45,5 +39,8 @@ pub fn hello<X: xensnd::xen::Platform>(
     let samples = second
         .chunks_exact(2)
         .map(|s| i16::from_le_bytes([s[0], s[1]]));
-    Ok(samples.map(|s| s.unsigned_abs() as u32).max().unwrap_or(0))
+    Ok(samples
+        .map(|s| u32::from(s.unsigned_abs()))
+        .max()
+        .unwrap_or(0))
 }

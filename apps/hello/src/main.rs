@@ -9,9 +9,6 @@ xensnd::main!(app);
 fn app(rt: &mut xensnd::rt::Runtime) -> xensnd::rt::AppResult {
     let speaker = rt.option("speaker").unwrap_or("spk");
     let peak = hello::hello(rt.sound(), speaker, rt.option("mic").unwrap_or("mic"))?;
-    log::info!(
-        "HELLO played {} bytes on {speaker}, recorded 1 s, peak {peak}",
-        hello::SOUND.len()
-    );
+    log::info!("HELLO played {speaker}, recorded 1 s, peak {peak}");
     Ok(())
 }

@@ -87,6 +87,17 @@ pub struct StreamRequest {
 }
 
 impl StreamRequest {
+    /// Ask for this sample layout (format, rate, channels) and leave the
+    /// period and buffer sizes to the negotiation.
+    pub fn layout(format: SampleFormat, rate: u32, channels: u8) -> Self {
+        Self {
+            format: Some(format),
+            rate: Some(rate),
+            channels: Some(channels),
+            ..Self::default()
+        }
+    }
+
     /// Ask for exactly this configuration (every field set).
     pub fn exact(
         format: SampleFormat,
