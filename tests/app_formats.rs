@@ -28,6 +28,7 @@ use xensnd_sim::vsnd::{add_vsnd_device, SimVsndSpec};
 use xensnd_sim::{SimGuest, SimXen};
 use xensnd_sndif::frontend::{Frontend, FrontendOptions};
 use xensnd_sndif::negotiate::StreamRequest;
+use xensnd_sndif::pcm::{SndCapture, SndPlayback};
 
 const GUEST: u16 = 11;
 
@@ -214,8 +215,7 @@ per_backend! {
         let source = pattern();
         for (format, layout, big) in formats() {
             let (_sim, frontend, _view) = setup(profile, format.name());
-            let mut pcm = frontend
-                .open_unique_id("mic", &StreamRequest::default())
+            let mut pcm = SndCapture::open_unique_id(&frontend, "mic", &StreamRequest::default())
                 .unwrap();
             assert_eq!(pcm.config().format, format);
             pcm.prepare().unwrap();
@@ -247,8 +247,7 @@ per_backend! {
         for (format, layout, big) in formats() {
             let (_sim, frontend, view) = setup(profile, format.name());
             // Playback of f32 samples.
-            let pcm = frontend
-                .open_unique_id("spk", &StreamRequest::default())
+            let pcm = SndPlayback::open_unique_id(&frontend, "spk", &StreamRequest::default())
                 .unwrap();
             let mut stream = ConvertingStream::<_, f32>::new(pcm).unwrap();
             stream.prepare().unwrap();
@@ -274,8 +273,7 @@ per_backend! {
                 .collect();
             assert!(played(&view).0 == expected, "{format}: f32 playback");
             // Capture into f32 samples.
-            let pcm = frontend
-                .open_unique_id("mic", &StreamRequest::default())
+            let pcm = SndCapture::open_unique_id(&frontend, "mic", &StreamRequest::default())
                 .unwrap();
             let mut stream = ConvertingStream::<_, f32>::new(pcm).unwrap();
             stream.prepare().unwrap();

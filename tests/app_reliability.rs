@@ -22,6 +22,7 @@ use xensnd_sim::vsnd::{add_vsnd_device, SimVsndSpec};
 use xensnd_sim::{SimGuest, SimXen};
 use xensnd_sndif::frontend::{Frontend, FrontendOptions};
 use xensnd_sndif::negotiate::StreamRequest;
+use xensnd_sndif::pcm::SndPlayback;
 
 const GUEST: u16 = 9;
 
@@ -84,7 +85,7 @@ fn usage(frontend: &Frontend<SimGuest>) -> ResourceUsage {
 per_backend! {
     fn playback_resumes_from_the_played_position_after_a_backend_restart(profile) {
         let (_sim, frontend, view) = setup(profile);
-        let mut pcm = frontend.open_unique_id("spk", &request()).unwrap();
+        let mut pcm = SndPlayback::open_unique_id(&frontend, "spk", &request()).unwrap();
         pcm.prepare().unwrap();
         let frames = 24_000u64;
         // The simulated backend crashes and restarts (unmaps, unbinds, InitWait).
@@ -152,7 +153,7 @@ per_backend! {
 per_backend! {
     fn playback_gives_up_when_the_backend_does_not_come_back(profile) {
         let (sim, frontend, _view) = setup(profile);
-        let mut pcm = frontend.open_unique_id("spk", &request()).unwrap();
+        let mut pcm = SndPlayback::open_unique_id(&frontend, "spk", &request()).unwrap();
         pcm.prepare().unwrap();
         // The backend's state goes to Closed mid-stream and stays there: the
         // stream is disconnected for good and the player stops after its
@@ -210,7 +211,7 @@ per_backend! {
             "two streams x two channels: {before:?}"
         );
         // The counts are live: a prepared stream holds its buffer's grants.
-        let mut pcm = frontend.open_unique_id("spk", &request()).unwrap();
+        let mut pcm = SndPlayback::open_unique_id(&frontend, "spk", &request()).unwrap();
         pcm.prepare().unwrap();
         assert!(usage(&frontend).grants > before.grants);
         pcm.close().unwrap();

@@ -14,6 +14,7 @@ use xensnd_sim::vsnd::{add_vsnd_device, SimVsndSpec};
 use xensnd_sim::SimXen;
 use xensnd_sndif::frontend::{Frontend, FrontendOptions};
 use xensnd_sndif::negotiate::StreamRequest;
+use xensnd_sndif::pcm::SndPlayback;
 
 fn request() -> StreamRequest {
     StreamRequest::exact(SampleFormat::S16Le, 48_000, 2, 480, 1920)
@@ -52,7 +53,7 @@ per_backend! {
             })
             .collect();
         for (frontend, tone) in frontends.iter().zip(&tones) {
-            let mut pcm = frontend.open_unique_id("spk", &request()).unwrap();
+            let mut pcm = SndPlayback::open_unique_id(frontend, "spk", &request()).unwrap();
             pcm.prepare().unwrap();
             pcm.write(tone).unwrap();
             pcm.drain().unwrap();
@@ -83,7 +84,7 @@ per_backend! {
         assert!(view.borrow().active.iter().all(|s| s.domid == 12));
 
         // Domain 12 still plays.
-        let mut pcm = frontends[1].open_unique_id("spk", &request()).unwrap();
+        let mut pcm = SndPlayback::open_unique_id(&frontends[1], "spk", &request()).unwrap();
         pcm.prepare().unwrap();
         pcm.write(&tones[1]).unwrap();
         pcm.drain().unwrap();

@@ -18,6 +18,7 @@ use xensnd_sim::vsnd::{add_vsnd_device, SimPcmSpec, SimStreamSpec, SimVsndSpec};
 use xensnd_sim::{SimGuest, SimXen};
 use xensnd_sndif::frontend::{Frontend, FrontendOptions};
 use xensnd_sndif::negotiate::StreamRequest;
+use xensnd_sndif::pcm::{SndCapture, SndPlayback};
 
 const DOMID: u16 = 1;
 
@@ -79,7 +80,7 @@ per_backend! {
         assert_eq!(view.borrow().active.len(), 2);
 
         // Playback: every byte the application writes reaches the sink, in order.
-        let mut speaker = frontend.open_unique_id("spk", &request(480, 1920)).unwrap();
+        let mut speaker = SndPlayback::open_unique_id(&frontend, "spk", &request(480, 1920)).unwrap();
         assert!(
             speaker.negotiation().backend_answered,
             "HW_PARAM_QUERY answered"
@@ -107,7 +108,7 @@ per_backend! {
         speaker.close().unwrap();
 
         // Capture: what the application reads is the backend's tone.
-        let mut microphone = frontend.open_unique_id("mic", &request(480, 1920)).unwrap();
+        let mut microphone = SndCapture::open_unique_id(&frontend, "mic", &request(480, 1920)).unwrap();
         microphone.prepare().unwrap();
         microphone.start().unwrap();
         let mut captured = vec![0u8; 4 * 960];
@@ -200,8 +201,7 @@ per_backend! {
         assert!(probe.failed.is_empty(), "{:?}", probe.failed);
         let frontend = probe.frontend;
         // Every field left to negotiation: the most frames buffer-size allows.
-        let mut speaker = frontend
-            .open_unique_id("spk", &StreamRequest::default())
+        let mut speaker = SndPlayback::open_unique_id(&frontend, "spk", &StreamRequest::default())
             .unwrap();
         assert!(speaker.negotiation().backend_answered);
         assert!(speaker.negotiation().issues.is_empty());

@@ -49,6 +49,7 @@ use xensnd_sim::vsnd::{add_vsnd_device, SimPcmSpec, SimStreamSpec, SimVsndSpec};
 use xensnd_sim::{SimGuest, SimXen};
 use xensnd_sndif::frontend::{Frontend, FrontendOptions};
 use xensnd_sndif::negotiate::StreamRequest;
+use xensnd_sndif::pcm::SndStream;
 
 const GUEST: u16 = 3;
 
@@ -197,7 +198,7 @@ fn speaker(world: &World) -> MemorySink {
 /// preparing fails. Anything else panics with `what`.
 fn run_case(world: &World, playback: bool, request: &StreamRequest, what: &str) -> Outcome {
     let id = if playback { "spk" } else { "mic" };
-    let mut pcm = match world.frontend.open_unique_id(id, request) {
+    let mut pcm = match SndStream::open_unique_id(&world.frontend, id, request) {
         Ok(pcm) => pcm,
         Err(error) => return Outcome::Refused(error.kind),
     };
@@ -211,7 +212,7 @@ fn run_case(world: &World, playback: bool, request: &StreamRequest, what: &str) 
         .expect("sized") as usize;
     let frames = config.buffer_frames as usize + config.period_frames as usize + 3;
     let bytes = frames * frame;
-    if playback {
+    if let SndStream::Playback(pcm) = &mut pcm {
         let sink = speaker(world);
         let before = sink.len();
         let audio = pattern_bytes(0x5a5a, bytes);
@@ -236,7 +237,7 @@ fn run_case(world: &World, playback: bool, request: &StreamRequest, what: &str) 
             let at = got.iter().zip(&audio).position(|(a, b)| a != b);
             panic!("{what}: played bytes differ from byte {at:?}");
         }
-    } else {
+    } else if let SndStream::Capture(pcm) = &mut pcm {
         pcm.start()
             .unwrap_or_else(|e| panic!("{what}: start: {e:?}"));
         let mut got = vec![0u8; bytes];
@@ -527,10 +528,12 @@ fn odd_card_buffers(profile: BackendProfile) -> Tally {
                 "{profile}: {format} {channels} ch, card buffer-size {buffer_size} ({})",
                 direction_name(playback)
             );
-            let pcm = world
-                .frontend
-                .open_unique_id(if playback { "spk" } else { "mic" }, &request)
-                .unwrap_or_else(|e| panic!("{what}: {e:?}"));
+            let pcm = SndStream::open_unique_id(
+                &world.frontend,
+                if playback { "spk" } else { "mic" },
+                &request,
+            )
+            .unwrap_or_else(|e| panic!("{what}: {e:?}"));
             assert_eq!(pcm.config().buffer_frames, most, "{what}");
             drop(pcm);
             tally.record(

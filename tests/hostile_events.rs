@@ -9,10 +9,11 @@ mod hostile_common;
 
 use hostile_common::*;
 use xensnd_pcm::{Playback, Stream, StreamState};
+use xensnd_sndif::pcm::{SndCapture, SndPlayback};
 
 /// A running speaker after 1920 frames (7680 bytes) were written and
 /// reported; automatic position reports are then switched off.
-fn after_some_audio(world: &World) -> xensnd_sndif::pcm::SndPcm<xensnd_sim::SimGuest> {
+fn after_some_audio(world: &World) -> SndPlayback<xensnd_sim::SimGuest> {
     let mut pcm = running_speaker(world);
     play(&mut pcm, 1920).unwrap();
     settle(world, &mut pcm);
@@ -29,13 +30,13 @@ fn push_positions(world: &World, positions: &[u64]) {
 }
 
 /// Let the backend run, then let the frontend take in what it did.
-fn settle(world: &World, pcm: &mut xensnd_sndif::pcm::SndPcm<xensnd_sim::SimGuest>) {
+fn settle(world: &World, pcm: &mut SndPlayback<xensnd_sim::SimGuest>) {
     world.sim.run_until_idle(1000);
     pcm.write_ready().unwrap();
 }
 
 /// Report honestly again and finish playing: the stream still works.
-fn finish(world: &World, mut pcm: xensnd_sndif::pcm::SndPcm<xensnd_sim::SimGuest>) {
+fn finish(world: &World, mut pcm: SndPlayback<xensnd_sim::SimGuest>) {
     world.hostile.borrow_mut().report_positions = true;
     play(&mut pcm, 1920).unwrap();
     pcm.drain().unwrap();
@@ -197,7 +198,7 @@ fn hostile_million_notifications_and_events_in_a_burst_are_bounded_work() {
 fn hostile_capture_position_far_ahead_counts_an_overrun_and_keeps_reading() {
     use xensnd_pcm::Capture;
     let world = setup();
-    let mut mic = world.frontend.open_unique_id("mic", &request()).unwrap();
+    let mut mic = SndCapture::open_unique_id(&world.frontend, "mic", &request()).unwrap();
     mic.prepare().unwrap();
     mic.start().unwrap();
     {

@@ -12,6 +12,7 @@ use xen_abi::sndif::*;
 use xensnd_pcm::{ErrorKind, Stream, StreamState};
 use xensnd_sim::hostile::Reply;
 use xensnd_sndif::negotiate::{AnswerProblem, HwParamField};
+use xensnd_sndif::pcm::SndPlayback;
 use zerocopy::{FromBytes, IntoBytes};
 
 /// Rewrite the HW_PARAM answer with `f`.
@@ -30,7 +31,7 @@ fn answer_with(world: &World, f: impl Fn(&mut HwParam) + 'static) {
 
 /// Open, check the issues with `check`, then play a little and tear down.
 fn opens_with_issue(world: World, field: HwParamField, check: impl Fn(&AnswerProblem) -> bool) {
-    let mut pcm = world.frontend.open_unique_id("spk", &request()).unwrap();
+    let mut pcm = SndPlayback::open_unique_id(&world.frontend, "spk", &request()).unwrap();
     let negotiation = pcm.negotiation().clone();
     assert!(negotiation.backend_answered);
     assert!(
@@ -124,14 +125,11 @@ fn hostile_hw_param_answer_excluding_the_request_is_invalid_config() {
             max: 8_000,
         }
     });
-    let error = world
-        .frontend
-        .open_unique_id("spk", &request())
-        .unwrap_err();
+    let error = SndPlayback::open_unique_id(&world.frontend, "spk", &request()).unwrap_err();
     assert_eq!(kind(&error), ErrorKind::InvalidConfig, "{error}");
     assert!(error.detail.contains("unsupported rate 48000"), "{error}");
     // Nothing is broken: a second open gets an honest answer.
-    let mut pcm = world.frontend.open_unique_id("spk", &request()).unwrap();
+    let mut pcm = SndPlayback::open_unique_id(&world.frontend, "spk", &request()).unwrap();
     pcm.prepare().unwrap();
     assert_clean_teardown(&world);
 }
@@ -148,7 +146,7 @@ fn hostile_hw_param_answer_with_wrong_operation_falls_back_to_xenstore() {
             vec![Reply::Now(response)]
         },
     ));
-    let mut pcm = world.frontend.open_unique_id("spk", &request()).unwrap();
+    let mut pcm = SndPlayback::open_unique_id(&world.frontend, "spk", &request()).unwrap();
     assert!(!pcm.negotiation().backend_answered);
     assert_eq!(pcm.config().rate, 48_000);
     pcm.prepare().unwrap();

@@ -12,6 +12,7 @@ use xen_abi::sndif::*;
 use xensnd_pcm::{ErrorKind, Playback, Stream, StreamState};
 use xensnd_sim::hostile::Reply;
 use xensnd_sndif::frontend::FrontendOptions;
+use xensnd_sndif::pcm::{SndCapture, SndPlayback};
 
 /// Answer `operation`'s first request with `f(honest)` instead.
 fn rewrite_first(world: &World, operation: u8, f: impl Fn(&mut Response) + 'static) {
@@ -40,7 +41,7 @@ fn hostile_rsp_prod_past_the_ring_size_breaks_only_that_stream() {
         ErrorKind::Disconnected
     );
     // The other stream of the device is unaffected.
-    let mut mic = world.frontend.open_unique_id("mic", &request()).unwrap();
+    let mut mic = SndCapture::open_unique_id(&world.frontend, "mic", &request()).unwrap();
     assert!(mic.negotiation().backend_answered);
     mic.prepare().unwrap();
     assert_clean_teardown(&world);
@@ -199,7 +200,7 @@ fn hostile_real_errno_status_reaches_the_app_as_a_backend_error() {
 #[test]
 fn hostile_never_answering_times_out_after_the_default_3_seconds() {
     let world = setup_with(FrontendOptions::default());
-    let mut pcm = world.frontend.open_unique_id("spk", &request()).unwrap();
+    let mut pcm = SndPlayback::open_unique_id(&world.frontend, "spk", &request()).unwrap();
     world.hostile.borrow_mut().silent = true;
     let before = world.sim.now_ns();
     let error = pcm.prepare().unwrap_err();

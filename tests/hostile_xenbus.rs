@@ -13,6 +13,7 @@ use xensnd_pcm::{ErrorKind, Stream, StreamState};
 use xensnd_sim::hostile::HostileBackend;
 use xensnd_sim::vsnd::SimVsndSpec;
 use xensnd_sndif::frontend::{FrontendError, FrontendOptions};
+use xensnd_sndif::pcm::SndPlayback;
 
 fn quick() -> FrontendOptions {
     FrontendOptions {
@@ -264,10 +265,7 @@ fn hostile_xenstore_negative_and_huge_card_numbers_name_their_nodes() {
     // A card level that does not parse offers no streams: the app gets a
     // clear error, nothing is granted for them.
     assert!(world.frontend.streams().is_empty());
-    let error = world
-        .frontend
-        .open_unique_id("spk", &request())
-        .unwrap_err();
+    let error = SndPlayback::open_unique_id(&world.frontend, "spk", &request()).unwrap_err();
     assert_eq!(kind(&error), ErrorKind::InvalidInput, "{error}");
     assert_clean_teardown(&world);
 }

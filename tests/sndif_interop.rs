@@ -25,6 +25,7 @@ use xensnd_sim::vsnd::{add_vsnd_device, SimVsndSpec};
 use xensnd_sim::{SimGuest, SimXen};
 use xensnd_sndif::frontend::{Frontend, FrontendOptions};
 use xensnd_sndif::negotiate::StreamRequest;
+use xensnd_sndif::pcm::{SndCapture, SndPlayback};
 use zerocopy::FromBytes;
 
 use std::cell::RefCell;
@@ -177,7 +178,8 @@ fn open_sends_buffer_sz_equal_to_pcm_buffer() {
         for channels in [1u8, 2, 3, 6, 8] {
             for (period, buffer) in [(1, 1), (480, 1920), (333, 1001), (1024, 5461)] {
                 let request = StreamRequest::exact(format, 48_000, channels, period, buffer);
-                let mut pcm = world.frontend.open_unique_id("spk", &request).unwrap();
+                let mut pcm =
+                    SndPlayback::open_unique_id(&world.frontend, "spk", &request).unwrap();
                 pcm.prepare().unwrap();
                 let frame = format.bytes_per_sample().unwrap() * u32::from(channels);
                 let opens_seen = requests_of(&world, 0, XENSND_OP_OPEN);
@@ -200,7 +202,7 @@ fn open_against_a_backend_mapping_the_directory_read_write_succeeds() {
     // every OPEN against snd_be fail with -EINVAL.
     let world = setup();
     world.hostile.borrow_mut().directory_writable = true;
-    let mut pcm = world.frontend.open_unique_id("spk", &request()).unwrap();
+    let mut pcm = SndPlayback::open_unique_id(&world.frontend, "spk", &request()).unwrap();
     pcm.prepare().unwrap();
     pcm.start().unwrap();
     play(&mut pcm, 4800).unwrap();
@@ -224,7 +226,7 @@ per_backend! {
             format: Some(SampleFormat::S16Le),
             ..StreamRequest::default()
         };
-        let mut pcm = engine.frontend.open_unique_id("spk", &request).unwrap();
+        let mut pcm = SndPlayback::open_unique_id(&engine.frontend, "spk", &request).unwrap();
         assert_eq!(pcm.config().channels, 6);
         assert_eq!(pcm.config().buffer_frames, 5461);
         pcm.prepare().unwrap();
@@ -290,7 +292,7 @@ per_backend! {
     fn volume_on_a_full_running_buffer_waits_for_played_space_and_keeps_audio_exact(profile) {
         let engine = Engine::new(profile, &SimVsndSpec::simple(), vec![0]);
         let request = StreamRequest::exact(SampleFormat::S16Le, 48_000, 2, 480, 1920);
-        let mut pcm = engine.frontend.open_unique_id("spk", &request).unwrap();
+        let mut pcm = SndPlayback::open_unique_id(&engine.frontend, "spk", &request).unwrap();
         pcm.prepare().unwrap();
         let audio = ramp(9600, 4);
         // Start, then fill the buffer to the last byte: all of it is queued.
@@ -336,7 +338,7 @@ per_backend! {
         let pattern: Vec<u8> = (1..=250u8).collect();
         let engine = Engine::new(profile, &SimVsndSpec::simple(), pattern.clone());
         let request = StreamRequest::exact(SampleFormat::S16Le, 48_000, 2, 480, 1920);
-        let mut mic = engine.frontend.open_unique_id("mic", &request).unwrap();
+        let mut mic = SndCapture::open_unique_id(&engine.frontend, "mic", &request).unwrap();
         mic.prepare().unwrap();
         mic.start().unwrap();
         let mut got = vec![0u8; 4 * 4800];
@@ -366,7 +368,7 @@ per_backend! {
 #[test]
 fn volume_with_no_room_and_no_progress_is_would_block_and_sends_nothing() {
     let world = setup();
-    let mut pcm = world.frontend.open_unique_id("spk", &request()).unwrap();
+    let mut pcm = SndPlayback::open_unique_id(&world.frontend, "spk", &request()).unwrap();
     pcm.prepare().unwrap();
     // Fill the whole buffer without starting.
     let data: Vec<u8> = (0..1920 * 4).map(|i| i as u8).collect();
@@ -388,7 +390,7 @@ fn volume_on_a_buffer_smaller_than_the_values_is_unsupported() {
     let spec = card(&[("sample-formats", "u8"), ("channels-max", "8")]);
     let world = hostile_world(&spec);
     let request = StreamRequest::exact(SampleFormat::U8, 48_000, 8, 2, 2);
-    let mut pcm = world.frontend.open_unique_id("spk", &request).unwrap();
+    let mut pcm = SndPlayback::open_unique_id(&world.frontend, "spk", &request).unwrap();
     pcm.prepare().unwrap();
     let error = pcm.set_volume(&[0; 8]).unwrap_err();
     assert_eq!(kind(&error), ErrorKind::Unsupported, "{error}");
@@ -468,7 +470,7 @@ per_backend! {
             buffer_frames: Some(1_310_720),
             ..StreamRequest::default()
         };
-        let error = engine.frontend.open_unique_id("spk", &request).unwrap_err();
+        let error = SndPlayback::open_unique_id(&engine.frontend, "spk", &request).unwrap_err();
         assert_eq!(kind(&error), ErrorKind::InvalidConfig, "{error}");
         // Both sides are named: what was asked, and what the backend offers.
         for part in [
@@ -498,7 +500,7 @@ per_backend! {
             period_frames: Some(4800),
             ..StreamRequest::default()
         };
-        let mut pcm = engine.frontend.open_unique_id("spk", &request).unwrap();
+        let mut pcm = SndPlayback::open_unique_id(&engine.frontend, "spk", &request).unwrap();
         assert!(pcm.negotiation().backend_answered);
         assert_eq!(pcm.config().buffer_frames, 1 << 20);
         pcm.prepare().unwrap();
@@ -543,10 +545,7 @@ fn query_refused_is_invalid_config_naming_what_the_backend_offers() {
     for status in [-XEN_EINVAL, -XEN_EIO] {
         let world = setup();
         answer_queries(&world, Some(status), Some(0));
-        let error = world
-            .frontend
-            .open_unique_id("spk", &request())
-            .unwrap_err();
+        let error = SndPlayback::open_unique_id(&world.frontend, "spk", &request()).unwrap_err();
         assert_eq!(kind(&error), ErrorKind::InvalidConfig, "{error}");
         let refused = format!("refused HW_PARAM_QUERY (status {status})");
         assert!(error.detail.contains(&refused), "{error}");
@@ -569,10 +568,7 @@ fn query_refused_even_for_the_whole_xenstore_limits_says_nothing_is_offered() {
     use xen_abi::errno::XEN_EINVAL;
     let world = setup();
     answer_queries(&world, Some(-XEN_EINVAL), Some(-XEN_EINVAL));
-    let error = world
-        .frontend
-        .open_unique_id("spk", &request())
-        .unwrap_err();
+    let error = SndPlayback::open_unique_id(&world.frontend, "spk", &request()).unwrap_err();
     assert_eq!(kind(&error), ErrorKind::InvalidConfig, "{error}");
     assert!(
         error
@@ -591,7 +587,7 @@ fn query_not_implemented_falls_back_to_the_xenstore_limits() {
     for narrowed in [Some(-XEN_EOPNOTSUPP), Some(-XEN_ENOSYS), None] {
         let world = setup();
         answer_queries(&world, narrowed, Some(0));
-        let mut pcm = world.frontend.open_unique_id("spk", &request()).unwrap();
+        let mut pcm = SndPlayback::open_unique_id(&world.frontend, "spk", &request()).unwrap();
         assert!(!pcm.negotiation().backend_answered, "{narrowed:?}");
         assert_eq!(pcm.config().buffer_frames, 1920);
         // One query only: nothing was refused.
@@ -608,7 +604,7 @@ fn query_not_implemented_falls_back_to_the_xenstore_limits() {
 fn request_outside_the_xenstore_configuration_is_invalid_config_without_a_query() {
     let world = setup();
     let request = StreamRequest::exact(SampleFormat::S16Le, 44_100, 2, 480, 1920);
-    let error = world.frontend.open_unique_id("spk", &request).unwrap_err();
+    let error = SndPlayback::open_unique_id(&world.frontend, "spk", &request).unwrap_err();
     assert_eq!(kind(&error), ErrorKind::InvalidConfig, "{error}");
     assert!(error.detail.contains("rate 44100 Hz"), "{error}");
     assert!(error.detail.contains("rates 48000-48000 Hz"), "{error}");
@@ -626,7 +622,7 @@ fn push_positions(world: &World, positions: &[u64]) {
 }
 
 /// Let the backend run, then let the frontend take in what it did.
-fn settle(world: &World, pcm: &mut xensnd_sndif::pcm::SndPcm<SimGuest>) {
+fn settle(world: &World, pcm: &mut SndPlayback<SimGuest>) {
     world.sim.run_until_idle(1000);
     pcm.write_ready().unwrap();
 }

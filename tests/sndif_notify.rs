@@ -26,7 +26,7 @@ use xensnd_sim::vsnd::{add_vsnd_device, SimVsndSpec};
 use xensnd_sim::{SimGuest, SimXen};
 use xensnd_sndif::frontend::{Frontend, FrontendOptions};
 use xensnd_sndif::negotiate::StreamRequest;
-use xensnd_sndif::pcm::SndPcm;
+use xensnd_sndif::pcm::SndPlayback;
 
 const GUEST: u16 = 7;
 /// 48 kHz stereo s16: 10 ms periods of 480 frames, 4 periods of buffer.
@@ -142,7 +142,7 @@ fn rig(profile: BackendProfile, depth: usize) -> Rig {
 }
 
 impl Rig {
-    fn open(&self) -> SndPcm<HaltingGuest> {
+    fn open(&self) -> SndPlayback<HaltingGuest> {
         let request = StreamRequest::exact(
             SampleFormat::S16Le,
             48_000,
@@ -150,7 +150,7 @@ impl Rig {
             PERIOD_FRAMES as u32,
             4 * PERIOD_FRAMES as u32,
         );
-        let pcm = self.frontend.open_unique_id("spk", &request).unwrap();
+        let pcm = SndPlayback::open_unique_id(&self.frontend, "spk", &request).unwrap();
         assert_eq!(pcm.config().period_frames, PERIOD_FRAMES as u32);
         pcm
     }
@@ -180,7 +180,11 @@ fn audio(periods: usize) -> Vec<u8> {
 /// Play `periods` periods a period per blocking `write`; returns the
 /// backend's counters over the writes and the drain, and the simulated
 /// nanoseconds they took.
-fn play(rig: &Rig, pcm: &mut SndPcm<HaltingGuest>, source: &[u8]) -> (Counters, Counters, u64) {
+fn play(
+    rig: &Rig,
+    pcm: &mut SndPlayback<HaltingGuest>,
+    source: &[u8],
+) -> (Counters, Counters, u64) {
     let before = rig.counters();
     let start = rig.sim.now_ns();
     for chunk in source.chunks(PERIOD_FRAMES * FRAME_BYTES) {

@@ -19,6 +19,7 @@ use xensnd_sim::vsnd::{add_vsnd_device, SimVsndSpec};
 use xensnd_sim::{SimGuest, SimXen};
 use xensnd_sndif::frontend::{Frontend, FrontendOptions};
 use xensnd_sndif::negotiate::StreamRequest;
+use xensnd_sndif::pcm::{SndCapture, SndPlayback};
 
 const GUEST: u16 = 7;
 
@@ -133,7 +134,7 @@ per_backend! {
 per_backend! {
     fn playback_arrives_sample_for_sample(profile) {
         let (_sim, frontend, handle) = setup(profile);
-        let mut pcm = frontend.open_unique_id("spk", &request(480, 1920)).unwrap();
+        let mut pcm = SndPlayback::open_unique_id(&frontend, "spk", &request(480, 1920)).unwrap();
         assert!(pcm.negotiation().backend_answered);
         pcm.prepare().unwrap();
         let tone = Tone {
@@ -167,7 +168,7 @@ per_backend! {
 per_backend! {
     fn zero_copy_playback_matches_copying_playback(profile) {
         let (_sim, frontend, handle) = setup(profile);
-        let mut pcm = frontend.open_unique_id("spk", &request(256, 1024)).unwrap();
+        let mut pcm = SndPlayback::open_unique_id(&frontend, "spk", &request(256, 1024)).unwrap();
         pcm.prepare().unwrap();
         let tone = Tone {
             frequency_hz: 1000,
@@ -199,7 +200,7 @@ per_backend! {
             pattern.clone(),
             FrontendOptions::default(),
         );
-        let mut pcm = frontend.open_unique_id("mic", &request(240, 960)).unwrap();
+        let mut pcm = SndCapture::open_unique_id(&frontend, "mic", &request(240, 960)).unwrap();
         pcm.prepare().unwrap();
         let started = sim.now_ns();
         pcm.start().unwrap();
@@ -225,7 +226,7 @@ per_backend! {
 per_backend! {
     fn pause_and_resume_keep_the_position_monotonic(profile) {
         let (sim, frontend, handle) = setup(profile);
-        let mut pcm = frontend.open_unique_id("spk", &request(480, 1920)).unwrap();
+        let mut pcm = SndPlayback::open_unique_id(&frontend, "spk", &request(480, 1920)).unwrap();
         pcm.prepare().unwrap();
         let tone = Tone {
             frequency_hz: 440,
@@ -256,7 +257,7 @@ per_backend! {
 per_backend! {
     fn volume_and_mute_reach_the_backend(profile) {
         let (_sim, frontend, handle) = setup(profile);
-        let mut pcm = frontend.open_unique_id("spk", &request(480, 1920)).unwrap();
+        let mut pcm = SndPlayback::open_unique_id(&frontend, "spk", &request(480, 1920)).unwrap();
         pcm.prepare().unwrap();
         if !profile.has_volume() {
             // snd_be has no volume or mute handler: -EINVAL, which the
@@ -306,9 +307,8 @@ per_backend! {
         };
         spec.pcms.push(second);
         let (_sim, frontend, handle) = setup_with(profile, &spec, vec![], FrontendOptions::default());
-        let mut a = frontend.open_unique_id("spk", &request(480, 1920)).unwrap();
-        let mut b = frontend
-            .open_unique_id("spk2", &request(480, 1920))
+        let mut a = SndPlayback::open_unique_id(&frontend, "spk", &request(480, 1920)).unwrap();
+        let mut b = SndPlayback::open_unique_id(&frontend, "spk2", &request(480, 1920))
             .unwrap();
         a.prepare().unwrap();
         b.prepare().unwrap();
@@ -367,7 +367,7 @@ per_backend! {
 per_backend! {
     fn backend_restart_disconnects_then_reconnects(profile) {
         let (sim, frontend, handle) = setup(profile);
-        let mut pcm = frontend.open_unique_id("spk", &request(480, 1920)).unwrap();
+        let mut pcm = SndPlayback::open_unique_id(&frontend, "spk", &request(480, 1920)).unwrap();
         pcm.prepare().unwrap();
         let audio = Tone {
             frequency_hz: 440,
@@ -418,7 +418,7 @@ per_backend! {
         let (_sim, frontend, handle) = setup_with(profile, &SimVsndSpec::simple(), vec![], options);
         handle.set_silent(true);
         // The HW_PARAM_QUERY times out and negotiation falls back to XenStore.
-        let mut pcm = frontend.open_unique_id("spk", &request(480, 1920)).unwrap();
+        let mut pcm = SndPlayback::open_unique_id(&frontend, "spk", &request(480, 1920)).unwrap();
         assert!(!pcm.negotiation().backend_answered);
         let error = pcm.prepare().unwrap_err();
         assert_eq!(xensnd_pcm::Error::kind(&error), ErrorKind::Timeout);
@@ -432,7 +432,7 @@ per_backend! {
 per_backend! {
     fn teardown_revokes_every_grant(profile) {
         let (sim, frontend, _handle) = setup(profile);
-        let mut pcm = frontend.open_unique_id("spk", &request(480, 1920)).unwrap();
+        let mut pcm = SndPlayback::open_unique_id(&frontend, "spk", &request(480, 1920)).unwrap();
         pcm.prepare().unwrap();
         pcm.close().unwrap();
         drop(pcm);
@@ -446,7 +446,7 @@ per_backend! {
 per_backend! {
     fn playback_that_runs_dry_mid_stream_recovers_sample_exact_and_drains(profile) {
         let (sim, frontend, handle) = setup(profile);
-        let mut pcm = frontend.open_unique_id("spk", &request(480, 1920)).unwrap();
+        let mut pcm = SndPlayback::open_unique_id(&frontend, "spk", &request(480, 1920)).unwrap();
         pcm.prepare().unwrap();
         let audio: Vec<u8> = (0..4 * 9600u32).map(|i| (i * 7 + i / 251) as u8).collect();
         let mut done = 0;
@@ -486,7 +486,7 @@ per_backend! {
 per_backend! {
     fn drain_of_a_prepared_stream_returns_at_once_or_plays_what_is_queued(profile) {
         let (sim, frontend, handle) = setup(profile);
-        let mut pcm = frontend.open_unique_id("spk", &request(480, 1920)).unwrap();
+        let mut pcm = SndPlayback::open_unique_id(&frontend, "spk", &request(480, 1920)).unwrap();
         // Nothing queued: Drained at once, nothing sent but the OPEN.
         pcm.prepare().unwrap();
         let before = sim.now_ns();
@@ -515,7 +515,7 @@ per_backend! {
             );
         }
         // A capture stream still refuses to drain.
-        let mut mic = frontend.open_unique_id("mic", &request(480, 1920)).unwrap();
+        let mut mic = SndCapture::open_unique_id(&frontend, "mic", &request(480, 1920)).unwrap();
         mic.prepare().unwrap();
         assert_eq!(mic.drain().unwrap_err().kind, ErrorKind::InvalidState);
         assert_eq!(mic.state(), StreamState::Prepared);

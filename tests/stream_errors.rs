@@ -10,6 +10,7 @@ use xen_abi::errno::XEN_EIO;
 use xen_abi::sndif::*;
 use xensnd_pcm::{Capture, ErrorKind, Playback, Stream, StreamState};
 use xensnd_sim::hostile::{PositionClock, Reply};
+use xensnd_sndif::pcm::{SndCapture, SndPlayback};
 
 /// Bytes per frame of [`request`] (s16, 2 channels).
 const FRAME: usize = 4;
@@ -63,7 +64,7 @@ fn capture_goes_on_after_a_failed_read_and_counts_its_frames_as_lost() {
         r.status = -XEN_EIO;
         vec![Reply::Now(r)]
     }));
-    let mut mic = world.frontend.open_unique_id("mic", &request()).unwrap();
+    let mut mic = SndCapture::open_unique_id(&world.frontend, "mic", &request()).unwrap();
     mic.prepare().unwrap();
     let mut buffer = vec![0u8; PERIOD * FRAME];
     let mut next = 0;
@@ -102,7 +103,7 @@ fn a_stale_write_answer_never_completes_a_later_request_after_the_ids_wrap() {
         }
         vec![Reply::Now(honest)]
     }));
-    let mut pcm = world.frontend.open_unique_id("spk", &request()).unwrap();
+    let mut pcm = SndPlayback::open_unique_id(&world.frontend, "spk", &request()).unwrap();
     pcm.prepare().unwrap();
     // What was queued before the failure is counted; the failure comes
     // with the next call.
@@ -132,7 +133,7 @@ fn a_stale_write_answer_never_completes_a_later_request_after_the_ids_wrap() {
 fn write_ends_with_a_timeout_when_the_backend_stops_reporting_positions() {
     let world = setup();
     world.hostile.borrow_mut().report_positions = false;
-    let mut pcm = world.frontend.open_unique_id("spk", &request()).unwrap();
+    let mut pcm = SndPlayback::open_unique_id(&world.frontend, "spk", &request()).unwrap();
     pcm.prepare().unwrap();
     let data = ramp(2 * BUFFER);
     let mut error = None;
@@ -164,7 +165,7 @@ fn write_ends_with_a_timeout_when_the_backend_stops_reporting_positions() {
 fn write_ends_with_disconnected_when_the_backend_goes_closing_while_it_waits() {
     let world = setup();
     world.hostile.borrow_mut().report_positions = false;
-    let mut pcm = world.frontend.open_unique_id("spk", &request()).unwrap();
+    let mut pcm = SndPlayback::open_unique_id(&world.frontend, "spk", &request()).unwrap();
     pcm.prepare().unwrap();
     let start = world.sim.now_ns();
     world.hostile.borrow_mut().state_at = Some((start + 50_000_000, "5"));
@@ -199,7 +200,7 @@ fn drain_ends_within_the_queued_time_when_positions_trickle() {
             next_ns: now + REQUEST_NS * 9 / 10,
         });
     }
-    let mut pcm = world.frontend.open_unique_id("spk", &request()).unwrap();
+    let mut pcm = SndPlayback::open_unique_id(&world.frontend, "spk", &request()).unwrap();
     pcm.prepare().unwrap();
     pcm.write(&ramp(PERIOD)).unwrap();
     pcm.start().unwrap();
@@ -216,7 +217,7 @@ fn drain_ends_within_the_queued_time_when_positions_trickle() {
 fn write_into_a_paused_stream_whose_buffer_is_full_is_invalid_state() {
     let world = setup();
     world.hostile.borrow_mut().report_positions = false;
-    let mut pcm = world.frontend.open_unique_id("spk", &request()).unwrap();
+    let mut pcm = SndPlayback::open_unique_id(&world.frontend, "spk", &request()).unwrap();
     pcm.prepare().unwrap();
     pcm.start().unwrap();
     assert_eq!(pcm.write(&ramp(BUFFER)).unwrap(), BUFFER);
@@ -231,7 +232,7 @@ fn write_into_a_paused_stream_whose_buffer_is_full_is_invalid_state() {
 #[test]
 fn read_from_a_paused_stream_with_nothing_captured_is_invalid_state() {
     let world = setup();
-    let mut mic = world.frontend.open_unique_id("mic", &request()).unwrap();
+    let mut mic = SndCapture::open_unique_id(&world.frontend, "mic", &request()).unwrap();
     mic.prepare().unwrap();
     mic.start().unwrap();
     mic.pause().unwrap();
@@ -269,7 +270,7 @@ fn write_ends_with_shutdown_when_the_toolstack_asks_while_it_waits() {
     let watch = world.frontend.with_store(ShutdownWatch::register).unwrap();
     world.frontend.follow_shutdown(watch);
     world.hostile.borrow_mut().report_positions = false;
-    let mut pcm = world.frontend.open_unique_id("spk", &request()).unwrap();
+    let mut pcm = SndPlayback::open_unique_id(&world.frontend, "spk", &request()).unwrap();
     pcm.prepare().unwrap();
     let start = world.sim.now_ns();
     let node = format!("/local/domain/{GUEST}/control/shutdown");
@@ -332,7 +333,7 @@ impl xensnd_sim::SimPeer for WritesAt {
 fn a_backend_state_event_that_leaves_it_connected_does_not_end_a_blocking_call() {
     let world = setup();
     world.hostile.borrow_mut().report_positions = false;
-    let mut pcm = world.frontend.open_unique_id("spk", &request()).unwrap();
+    let mut pcm = SndPlayback::open_unique_id(&world.frontend, "spk", &request()).unwrap();
     pcm.prepare().unwrap();
     let start = world.sim.now_ns();
     // The watch fires twice; by the time the frontend looks, the backend

@@ -10,7 +10,7 @@ use xensnd_sim::vsnd::{add_vsnd_device, backend_path, frontend_path, SimVsndSpec
 use xensnd_sim::{SimGuest, SimXen};
 use xensnd_sndif::frontend::{Frontend, FrontendOptions, Probe};
 use xensnd_sndif::negotiate::StreamRequest;
-use xensnd_sndif::pcm::{PcmError, SndPcm};
+use xensnd_sndif::pcm::{PcmError, SndPlayback};
 
 pub const GUEST: u16 = 7;
 
@@ -93,7 +93,7 @@ pub fn tamper_nth(
 }
 
 /// Play `frames` stereo s16 frames of a ramp; returns the bytes played.
-pub fn play(pcm: &mut SndPcm<SimGuest>, frames: usize) -> Result<usize, PcmError> {
+pub fn play(pcm: &mut SndPlayback<SimGuest>, frames: usize) -> Result<usize, PcmError> {
     use xensnd_pcm::Playback;
     let data: Vec<u8> = (0..frames * 4).map(|i| i as u8).collect();
     let mut done = 0;
@@ -105,9 +105,9 @@ pub fn play(pcm: &mut SndPcm<SimGuest>, frames: usize) -> Result<usize, PcmError
 }
 
 /// Open `spk`, prepare and start it.
-pub fn running_speaker(world: &World) -> SndPcm<SimGuest> {
+pub fn running_speaker(world: &World) -> SndPlayback<SimGuest> {
     use xensnd_pcm::Stream;
-    let mut pcm = world.frontend.open_unique_id("spk", &request()).unwrap();
+    let mut pcm = SndPlayback::open_unique_id(&world.frontend, "spk", &request()).unwrap();
     pcm.prepare().unwrap();
     pcm.start().unwrap();
     pcm

@@ -37,10 +37,9 @@ use super::signal::Tone;
 use xen_guest::Platform;
 use xensnd_pcm::format::SampleFormat;
 use xensnd_pcm::{Clock, Error, Stream};
-use xensnd_sndif::config::Direction;
 use xensnd_sndif::frontend::Frontend;
 use xensnd_sndif::negotiate::StreamRequest;
-use xensnd_sndif::pcm::SndPcm;
+use xensnd_sndif::pcm::{OpenStream, SndCapture, SndPlayback};
 
 /// Parsed demo options.
 #[derive(Debug, Clone, PartialEq)]
@@ -148,14 +147,14 @@ impl Options {
     }
 }
 
-/// Open and prepare a stream (by unique-id, or the first of `kind`);
-/// returns it with its unique-id.
-fn open<X: Platform>(
+/// Open and prepare a stream of type `S` (by unique-id, or the first of
+/// its direction); returns it with its unique-id.
+fn open<S: OpenStream<X>, X: Platform>(
     frontend: &Frontend<X>,
     unique_id: Option<&str>,
-    kind: Direction,
     request: &StreamRequest,
-) -> Result<(SndPcm<X>, String), String> {
+) -> Result<(S, String), String> {
+    let kind = S::DIRECTION;
     let info = frontend
         .streams()
         .into_iter()
@@ -173,8 +172,7 @@ fn open<X: Platform>(
             info.config.unique_id, info.config.direction
         ));
     }
-    let mut pcm = frontend
-        .open(info.device, info.stream, request)
+    let mut pcm = S::open(frontend, info.device, info.stream, request)
         .map_err(|e| format!("open {}: {e}", info.config.unique_id))?;
     pcm.prepare()
         .map_err(|e| format!("prepare {}: {e}", info.config.unique_id))?;
@@ -195,7 +193,12 @@ fn open<X: Platform>(
 /// The result line of a playback stream; `app_waits` are the times the
 /// application itself waited for room (non-blocking writers), counted with
 /// the stream's own blocking waits.
-fn print_play(unique_id: &str, report: &PlayReport, app_waits: u64, pcm: &SndPcm<impl Platform>) {
+fn print_play(
+    unique_id: &str,
+    report: &PlayReport,
+    app_waits: u64,
+    pcm: &SndPlayback<impl Platform>,
+) {
     let counters = pcm.counters();
     let stats = pcm.channel_stats();
     log::info!(
@@ -240,10 +243,9 @@ pub fn run<X: Platform, C: Clock>(
         }
         "tone" | "chime" => play_all(frontend, clock, options),
         "record" => {
-            let (mut pcm, _) = open(
+            let (mut pcm, _) = open::<SndCapture<X>, X>(
                 frontend,
                 options.streams.first().map(String::as_str),
-                Direction::Capture,
                 &options.request,
             )?;
             let rate = pcm.config().rate as u64;
@@ -264,9 +266,9 @@ pub fn run<X: Platform, C: Clock>(
             let capture_id = options.streams.first().map(String::as_str);
             let playback_id = options.streams.get(1).map(String::as_str);
             let (mut capture, _) =
-                open(frontend, capture_id, Direction::Capture, &options.request)?;
+                open::<SndCapture<X>, X>(frontend, capture_id, &options.request)?;
             let (mut playback, _) =
-                open(frontend, playback_id, Direction::Playback, &options.request)?;
+                open::<SndPlayback<X>, X>(frontend, playback_id, &options.request)?;
             let rate = capture.config().rate as u64;
             let (record, play) = demo::loopback(
                 &mut capture,
@@ -300,7 +302,7 @@ fn play_all<X: Platform, C: Clock>(
     };
     let mut streams = Vec::new();
     for (i, id) in ids.iter().enumerate() {
-        let (pcm, unique_id) = open(frontend, *id, Direction::Playback, &options.request)?;
+        let (pcm, unique_id) = open::<SndPlayback<X>, X>(frontend, *id, &options.request)?;
         let frequency = *options
             .frequencies
             .get(i)
@@ -393,7 +395,7 @@ fn signal_for(
 fn play_interleaved<X: Platform, C: Clock>(
     clock: &C,
     options: &Options,
-    streams: &mut [(String, u32, SndPcm<X>)],
+    streams: &mut [(String, u32, SndPlayback<X>)],
 ) -> Result<(), String> {
     use xensnd_pcm::{Playback, StreamState};
     struct Progress {
@@ -514,7 +516,7 @@ fn cycles<X: Platform, C: Clock>(
     let mut peak = before;
     let started_ns = clock.now_ns();
     for cycle in 1..=options.cycles {
-        let (mut pcm, unique_id) = open(frontend, id, Direction::Playback, &options.request)?;
+        let (mut pcm, unique_id) = open::<SndPlayback<X>, X>(frontend, id, &options.request)?;
         let c = *pcm.config();
         let tone = Tone {
             frequency_hz: 440,

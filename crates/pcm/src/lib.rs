@@ -499,6 +499,32 @@ pub trait PlaybackBuffer: Playback {
     fn begin_write(&mut self) -> Result<WriteSlice<'_>, Self::Error>;
     /// Queue the first `frames` frames of the last [`begin_write`](PlaybackBuffer::begin_write) slice.
     fn commit_write(&mut self, frames: usize) -> Result<(), Self::Error>;
+    /// Fill up to `max_frames` frames in place and queue them, without
+    /// blocking: `fill(bytes, first_frame)` gets each contiguous piece
+    /// (whole frames) and the index, from 0, of its first frame. Returns
+    /// the frames queued (what `fill` was given), or fails with
+    /// [`ErrorKind::WouldBlock`] when no frame fits now.
+    ///
+    /// The default is [`begin_write`](PlaybackBuffer::begin_write), `fill`
+    /// on (the first `max_frames` frames of) that slice, then
+    /// [`commit_write`](PlaybackBuffer::commit_write). A stream whose
+    /// buffer cannot be lent out as one slice overrides it to fill the
+    /// buffer itself (the sndif stream fills its shared pages).
+    fn try_write_in_place(
+        &mut self,
+        max_frames: usize,
+        fill: &mut dyn FnMut(&mut [u8], usize),
+    ) -> Result<usize, Self::Error> {
+        let frames = {
+            let mut slice = self.begin_write()?;
+            let frames = slice.frames().min(max_frames);
+            let bytes = frames * slice.frame_bytes();
+            fill(&mut slice.bytes_mut()[..bytes], 0);
+            frames
+        };
+        self.commit_write(frames)?;
+        Ok(frames)
+    }
 }
 
 /// Zero-copy capture: read captured frames in place.
@@ -592,6 +618,13 @@ impl<T: PlaybackBuffer + ?Sized> PlaybackBuffer for &mut T {
     }
     fn commit_write(&mut self, frames: usize) -> Result<(), Self::Error> {
         T::commit_write(self, frames)
+    }
+    fn try_write_in_place(
+        &mut self,
+        max_frames: usize,
+        fill: &mut dyn FnMut(&mut [u8], usize),
+    ) -> Result<usize, Self::Error> {
+        T::try_write_in_place(self, max_frames, fill)
     }
 }
 

@@ -42,7 +42,7 @@ use xensnd_pcm::format::SampleFormat;
 use xensnd_pcm::{Capture, Playback, Stream, StreamState};
 use xensnd_sndif::frontend::{Frontend, FrontendOptions};
 use xensnd_sndif::negotiate::StreamRequest;
-use xensnd_sndif::pcm::SndPcm;
+use xensnd_sndif::pcm::SndStream;
 
 const GUEST: u16 = 9;
 /// Bytes per frame (s16, 2 channels).
@@ -187,7 +187,7 @@ impl SimPeer for XlShutdown {
 
 /// What the run tracks about one stream.
 struct Tracked {
-    pcm: Option<SndPcm<SimGuest>>,
+    pcm: Option<SndStream<SimGuest>>,
     unique_id: &'static str,
     /// Playback: frames written since the last prepare.
     written: u64,
@@ -479,7 +479,7 @@ fn app_step(
         let frontend = run.frontend.clone();
         let unique_id = tracked.unique_id;
         let opened = run.timed("open", bound, || {
-            frontend.open_unique_id(unique_id, &request())
+            SndStream::open_unique_id(&frontend, unique_id, &request())
         });
         count(&mut run.report, &opened);
         tracked.pcm = opened.ok();
@@ -558,7 +558,7 @@ fn app_step(
         }
         9 | 10 | 13 => {
             let bound = run.bounds.of(Call::Write, frames);
-            if playback {
+            if let SndStream::Playback(pcm) = &mut pcm {
                 let data: Vec<u8> = (0..frames * FRAME).map(|i| i as u8).collect();
                 let result = run.timed("write", bound, || pcm.write(&data));
                 count(&mut run.report, &result);
@@ -567,7 +567,7 @@ fn app_step(
                     tracked.written += n as u64;
                     run.report.frames += n as u64;
                 }
-            } else {
+            } else if let SndStream::Capture(pcm) = &mut pcm {
                 let mut data = vec![0u8; frames * FRAME];
                 let result = run.timed("read", bound, || pcm.read(&mut data));
                 count(&mut run.report, &result);
@@ -604,14 +604,14 @@ fn app_step(
         }
         _ => {
             let bound = run.bounds.of(Call::NonBlocking, 0);
-            if playback {
+            if let SndStream::Playback(pcm) = &mut pcm {
                 let data: Vec<u8> = (0..frames * FRAME).map(|i| i as u8).collect();
                 let result = run.timed("try_write", bound, || pcm.try_write(&data));
                 count(&mut run.report, &result);
                 if let Ok(n) = result {
                     tracked.written += n as u64;
                 }
-            } else {
+            } else if let SndStream::Capture(pcm) = &mut pcm {
                 let mut data = vec![0u8; frames * FRAME];
                 let result = run.timed("try_read", bound, || pcm.try_read(&mut data));
                 count(&mut run.report, &result);

@@ -6,9 +6,11 @@
 //! use xensnd_pcm::{Playback, Stream};
 //! use xensnd_sim::sound::SimSound;
 //! use xensnd_sndif::negotiate::StreamRequest;
+//! use xensnd_sndif::pcm::SndPlayback;
 //!
 //! let sim = SimSound::new(Vec::new());
-//! let mut speaker = sim.frontend().open_unique_id("spk", &StreamRequest::default()).unwrap();
+//! let request = StreamRequest::default();
+//! let mut speaker = SndPlayback::open_unique_id(sim.frontend(), "spk", &request).unwrap();
 //! speaker.prepare().unwrap();
 //! let frames = vec![1u8; 4 * 480]; // 10 ms of 48 kHz s16_le stereo
 //! speaker.write(&frames).unwrap();

@@ -1,6 +1,49 @@
 //! The sndif frontend (`io/sndif.h`): per-stream rings and event pages,
 //! page-directory buffers, requests in flight, position tracking.
 //!
+//! # Opening a stream
+//! [`frontend::Frontend::probe`] connects the domain's vsnd devices;
+//! [`frontend::Frontend::streams`] lists their streams. A stream opens as
+//! the type of its direction: [`pcm::SndPlayback`] (the
+//! [`xensnd_pcm::Playback`] and [`xensnd_pcm::PlaybackBuffer`] traits) or
+//! [`pcm::SndCapture`] ([`xensnd_pcm::Capture`]), by `unique-id`
+//! (`open_unique_id`) or by device and stream index (`open`). Opening a
+//! stream as the other direction fails with `InvalidConfig`, and a
+//! capture stream has no `write` at all. Code that opens streams without
+//! knowing their direction (by `unique-id` from a list) gets a
+//! [`pcm::SndStream`] and matches it. Both types implement
+//! [`xensnd_pcm::Stream`]; an application written against the traits runs
+//! unchanged on the in-memory [`xensnd_pcm::mock::LoopbackStream`], on the
+//! simulator and on Xen.
+//!
+//! ```
+//! use xen_guest::Platform;
+//! use xensnd_pcm::format::SampleFormat;
+//! use xensnd_pcm::{Capture, Playback, Stream};
+//! use xensnd_sndif::frontend::Frontend;
+//! use xensnd_sndif::negotiate::StreamRequest;
+//! use xensnd_sndif::pcm::{PcmError, SndCapture, SndPlayback};
+//!
+//! /// Play what the microphone hears for `periods` periods.
+//! fn monitor<X: Platform>(frontend: &Frontend<X>, periods: usize) -> Result<(), PcmError> {
+//!     let request = StreamRequest::exact(SampleFormat::S16Le, 48_000, 2, 480, 1920);
+//!     let mut spk = SndPlayback::open_unique_id(frontend, "spk", &request)?;
+//!     let mut mic = SndCapture::open_unique_id(frontend, "mic", &request)?;
+//!     spk.prepare()?;
+//!     mic.prepare()?;
+//!     mic.start()?;
+//!     let mut period = vec![0u8; 480 * 4];
+//!     for _ in 0..periods {
+//!         let frames = mic.read(&mut period)?;
+//!         // A prepared playback stream starts by itself once its buffer is full.
+//!         spk.write(&period[..frames * 4])?;
+//!     }
+//!     mic.close()?;
+//!     spk.drain()?;
+//!     spk.close()
+//! }
+//! ```
+//!
 //! # One vocabulary for both ends
 //! The backend engine ([`xensnd_backend`]: `sndback` and the simulator's
 //! backend) uses the protocol types defined here, so where the two ends mean

@@ -26,8 +26,8 @@
 //! that one has states the wire does not see (a stream configured but not
 //! yet OPENed, a playback stream drained, one closed for good) and its
 //! operations (prepare, drain) map onto several of these. It is kept
-//! separate on purpose; [`crate::pcm::SndPcm`] drives this one from
-//! it.
+//! separate on purpose; [`crate::pcm::SndPlayback`] and
+//! [`crate::pcm::SndCapture`] drive this one from it.
 #![forbid(unsafe_code)]
 
 use xen_abi::sndif::{

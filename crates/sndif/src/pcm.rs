@@ -1,5 +1,7 @@
 //! The `pcm` traits implemented over a sndif stream: what the application
-//! uses. Opening negotiates a configuration (backend `HW_PARAM_QUERY`
+//! uses. A stream is a [`SndPlayback`] or a [`SndCapture`] (or, opened
+//! without knowing its direction, a [`SndStream`] holding one); both share
+//! one private core. Opening negotiates a configuration (backend `HW_PARAM_QUERY`
 //! answer if it gives one, XenStore limits if it does not implement the
 //! query; a refusal is `InvalidConfig` naming both sides, see
 //! [`super::negotiate`]); every operation
@@ -23,7 +25,7 @@
 //! | `set_volume`, `volume`, `set_mute` (room for the values, then the request) | `2T` |
 //! | `write`, `write_in_place`, `read` of `n` frames | `d(n) + S + 2T` (one TRIGGER START inside) |
 //! | `drain` | `d(queued) + S + 3T` (START, last answers, STOP) |
-//! | `try_write`, `try_read`, `write_ready`, `read_ready` | no wait |
+//! | `try_write`, `try_read`, `write_ready`, `read_ready`, `begin_write`, `commit_write`, `try_write_in_place` | no wait |
 //!
 //! Any call may first follow a XenBus change it finds (a reconnection
 //! waits up to `C` per handshake step, twice) and read XenStore after a
@@ -49,7 +51,7 @@ use super::negotiate::{
     build_query, negotiate, query_not_implemented, AnswerIssue, BackendOffer, NoCommonConfig,
     Refusal, ShowHwParam, StreamRequest,
 };
-use super::stream::{ByteSizes, Stream as SndStream, StreamCounters};
+use super::stream::{ByteSizes, Stream as ProtocolStream, StreamCounters};
 use super::SndError;
 use xen_abi::errno::{XEN_EINVAL, XEN_ENOSYS, XEN_EOPNOTSUPP};
 use xen_abi::sndif::{
@@ -57,8 +59,8 @@ use xen_abi::sndif::{
 };
 use xen_guest::{Platform, SharedPage};
 use xensnd_pcm::{
-    self as pcm, Capture, ErrorKind, ErrorType, Playback, StreamConfig, StreamOperation,
-    StreamState,
+    self as pcm, Capture, CaptureBuffer, ErrorKind, ErrorType, Playback, PlaybackBuffer, ReadSlice,
+    StreamConfig, StreamOperation, StreamState, WriteSlice,
 };
 
 /// An error from a sndif PCM stream.
@@ -163,8 +165,10 @@ pub struct Negotiation {
     pub issues: Vec<AnswerIssue>,
 }
 
-/// A PCM stream of the vsnd frontend.
-pub struct SndPcm<X: Platform> {
+/// The sndif stream under [`SndPlayback`] and [`SndCapture`]: everything
+/// both directions share (the stream's place in the frontend, its
+/// configuration, state and cached position).
+struct Core<X: Platform> {
     frontend: Frontend<X>,
     device: usize,
     slot: usize,
@@ -178,6 +182,12 @@ pub struct SndPcm<X: Platform> {
     negotiation: Negotiation,
     /// Position etc. cached after every operation (the trait's getters take `&self`).
     cached: Cached,
+    /// Frames offered by the last `begin_write`/`begin_read` (0: none
+    /// outstanding); every other transfer and state operation drops the
+    /// offer, as the mock does.
+    offered: usize,
+    /// What `begin_write`/`begin_read` lend out (see there).
+    staging: Vec<u8>,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -185,17 +195,6 @@ struct Cached {
     position: u64,
     delay: usize,
     available: usize,
-}
-
-impl<X: Platform> core::fmt::Debug for SndPcm<X> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("SndPcm")
-            .field("device", &self.device)
-            .field("slot", &self.slot)
-            .field("config", &self.config)
-            .field("state", &self.state)
-            .finish()
-    }
 }
 
 /// Bytes per frame of `config`; `Unsupported` for a format without a
@@ -208,17 +207,45 @@ fn frame_bytes(config: &StreamConfig) -> Result<usize, PcmError> {
     Ok(config.frame_len())
 }
 
-impl<X: Platform> Frontend<X> {
-    /// Open the stream `stream` of device `device` (see [`Frontend::streams`])
-    /// with what `request` asks for. The result is in state `Open`; call
-    /// `prepare` before transferring.
-    pub fn open(
-        &self,
+/// What a direction is called in errors.
+fn direction_name(direction: Direction) -> &'static str {
+    match direction {
+        Direction::Playback => "playback",
+        Direction::Capture => "capture",
+    }
+}
+
+/// The `device`/`stream` of the stream whose `unique-id` is `unique_id`
+/// (first device that has it).
+fn find_unique_id<X: Platform>(
+    frontend: &Frontend<X>,
+    unique_id: &str,
+) -> Result<(usize, usize), PcmError> {
+    frontend
+        .streams()
+        .into_iter()
+        .find(|s| s.config.unique_id == unique_id)
+        .map(|info| (info.device, info.stream))
+        .ok_or_else(|| {
+            PcmError::new(
+                ErrorKind::InvalidInput,
+                alloc::format!("no stream with unique-id {unique_id}"),
+            )
+        })
+}
+
+impl<X: Platform> Core<X> {
+    /// Open the stream `stream` of device `device` with what `request` asks
+    /// for; `InvalidConfig` when it is not a `want` stream (any direction
+    /// for `None`).
+    fn open(
+        frontend: &Frontend<X>,
         device: usize,
         stream: usize,
         request: &StreamRequest,
-    ) -> Result<SndPcm<X>, PcmError> {
-        let mut shared = self.shared.borrow_mut();
+        want: Option<Direction>,
+    ) -> Result<Core<X>, PcmError> {
+        let mut shared = frontend.shared.borrow_mut();
         let shared = &mut *shared;
         shared.poll();
         let dev = shared
@@ -229,8 +256,20 @@ impl<X: Platform> Frontend<X> {
             .slots
             .get_mut(stream)
             .ok_or_else(|| PcmError::new(ErrorKind::InvalidInput, "no such stream"))?;
-        let caps: StreamCaps = slot.config.caps.clone();
         let direction = slot.config.direction;
+        if let Some(want) = want.filter(|want| *want != direction) {
+            return Err(PcmError::new(
+                ErrorKind::InvalidConfig,
+                alloc::format!(
+                    "stream {} (unique-id {:?}) is a {} stream, not {}",
+                    stream,
+                    slot.config.unique_id,
+                    direction_name(direction),
+                    direction_name(want)
+                ),
+            ));
+        }
+        let caps: StreamCaps = slot.config.caps.clone();
         let snd = slot
             .stream
             .as_mut()
@@ -250,7 +289,7 @@ impl<X: Platform> Frontend<X> {
         // The policy is in the `negotiate` module docs.
         let query = build_query(&caps, request);
         let xen = &mut shared.xen;
-        let no_common = |snd: &mut SndStream<X>, xen: &mut X, refusal| {
+        let no_common = |snd: &mut ProtocolStream<X>, xen: &mut X, refusal| {
             let offer = match snd.query_hw_params(xen, &limits) {
                 Ok(answer) => BackendOffer::Answer(answer),
                 Err(SndError::Backend { status, .. }) => BackendOffer::Refused(status),
@@ -286,8 +325,8 @@ impl<X: Platform> Frontend<X> {
             log::warn!("vsnd: ignored part of the backend's HW_PARAM answer: {issue:?}");
         }
         let frame_bytes = frame_bytes(&negotiated.config)?;
-        Ok(SndPcm {
-            frontend: self.clone(),
+        Ok(Core {
+            frontend: frontend.clone(),
             device,
             slot: stream,
             direction,
@@ -300,55 +339,28 @@ impl<X: Platform> Frontend<X> {
                 issues: negotiated.issues,
             },
             cached: Cached::default(),
+            offered: 0,
+            staging: Vec::new(),
         })
     }
 
-    /// Open the stream whose `unique-id` is `unique_id` (first device that has it).
-    pub fn open_unique_id(
-        &self,
-        unique_id: &str,
-        request: &StreamRequest,
-    ) -> Result<SndPcm<X>, PcmError> {
-        let info = self
-            .streams()
-            .into_iter()
-            .find(|s| s.config.unique_id == unique_id)
-            .ok_or_else(|| {
-                PcmError::new(
-                    ErrorKind::InvalidInput,
-                    alloc::format!("no stream with unique-id {unique_id}"),
-                )
-            })?;
-        self.open(info.device, info.stream, request)
-    }
-}
-
-impl<X: Platform> SndPcm<X> {
-    /// How the configuration was negotiated.
-    pub fn negotiation(&self) -> &Negotiation {
-        &self.negotiation
+    fn debug(&self, name: &str, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct(name)
+            .field("device", &self.device)
+            .field("slot", &self.slot)
+            .field("config", &self.config)
+            .field("state", &self.state)
+            .finish()
     }
 
-    /// Playback or capture.
-    pub fn direction(&self) -> Direction {
-        self.direction
-    }
-
-    /// The stream's counters (bytes, xruns, pipelining depth, waits).
-    pub fn counters(&self) -> StreamCounters {
+    fn counters(&self) -> StreamCounters {
         self.with_stream(|s, _| Ok(s.counters()))
             .unwrap_or_default()
     }
 
-    /// Protocol anomalies seen on the channel.
-    pub fn channel_stats(&self) -> ChannelStats {
+    fn channel_stats(&self) -> ChannelStats {
         self.with_stream(|s, _| Ok(s.channel_stats()))
             .unwrap_or_default()
-    }
-
-    /// The shared frontend.
-    pub fn frontend(&self) -> &Frontend<X> {
-        &self.frontend
     }
 
     /// Run `f` on the live stream; `Disconnected` when the device is not
@@ -356,7 +368,7 @@ impl<X: Platform> SndPcm<X> {
     /// state drops back to `Open`: `prepare` again).
     fn with_stream<T>(
         &self,
-        f: impl FnOnce(&mut SndStream<X>, &mut X) -> Result<T, SndError>,
+        f: impl FnOnce(&mut ProtocolStream<X>, &mut X) -> Result<T, SndError>,
     ) -> Result<T, PcmError> {
         let mut shared = self.frontend.shared.borrow_mut();
         let Shared { xen, devices, .. } = &mut *shared;
@@ -370,7 +382,7 @@ impl<X: Platform> SndPcm<X> {
     /// the cached position, delay and room, all under one borrow.
     fn operate<T>(
         &mut self,
-        f: impl FnOnce(&mut SndStream<X>, &mut X) -> Result<T, SndError>,
+        f: impl FnOnce(&mut ProtocolStream<X>, &mut X) -> Result<T, SndError>,
     ) -> Result<T, PcmError> {
         let mut cached = None;
         let result = {
@@ -393,7 +405,7 @@ impl<X: Platform> SndPcm<X> {
     /// What `operate` caches after a call on `stream` (nothing of ours to
     /// report when not prepared on the live connection).
     #[inline]
-    fn cache(&self, stream: &SndStream<X>) -> Cached {
+    fn cache(&self, stream: &ProtocolStream<X>) -> Cached {
         if self.generation.is_none() {
             return Cached::default();
         }
@@ -432,7 +444,7 @@ impl<X: Platform> SndPcm<X> {
         devices: &mut [super::frontend::Device<X>],
         device: usize,
         slot: usize,
-    ) -> Result<&mut SndStream<X>, PcmError> {
+    ) -> Result<&mut ProtocolStream<X>, PcmError> {
         let device = &mut devices[device];
         let current = device.connected.then_some(device.generation);
         if generation.is_some() && generation != current {
@@ -465,10 +477,14 @@ impl<X: Platform> SndPcm<X> {
     }
 
     fn transition(&mut self, operation: StreamOperation) -> Result<StreamState, PcmError> {
+        self.offered = 0;
         Ok(self.state.transition(operation)?)
     }
 
-    fn check_frames(&self, len: usize) -> Result<(), PcmError> {
+    /// Before a transfer of `len` bytes: whole frames, a state that
+    /// transfers; drops a `begin_*` offer.
+    fn check_frames(&mut self, len: usize) -> Result<(), PcmError> {
+        self.offered = 0;
         if len % self.frame_bytes != 0 {
             return Err(PcmError::new(
                 ErrorKind::InvalidInput,
@@ -493,78 +509,13 @@ impl<X: Platform> SndPcm<X> {
         }
     }
 
-    /// Zero-copy playback: `fill` writes up to `max_frames` frames straight
-    /// into the shared buffer. It is called once per contiguous piece with
-    /// the piece and the index (from 0) of its first frame; a piece is a
-    /// whole number of frames. Returns the frames committed (never 0 for
-    /// `max_frames > 0`: it blocks for room like `write`, within the same
-    /// bound).
-    pub fn write_in_place(
-        &mut self,
-        max_frames: usize,
-        mut fill: impl FnMut(&mut [u8], usize),
-    ) -> Result<usize, PcmError> {
-        if self.direction != Direction::Playback {
-            return Err(PcmError::new(
-                ErrorKind::InvalidState,
-                "not a playback stream",
-            ));
-        }
-        self.check_frames(0)?;
-        let frame = self.frame_bytes;
-        if xen_guest::PAGE_SIZE % frame != 0 {
-            // Frames would straddle pages: stage them instead.
-            let mut staging = alloc::vec![0u8; max_frames * frame];
-            fill(&mut staging, 0);
-            return Playback::write(self, &staging);
-        }
-        let bytes = max_frames * frame;
-        // The deadline counts from the call's start; it is only worked out
-        // when the call has to wait (the data path mostly does not).
-        let mut started_ns = None;
-        let mut deadline = None;
-        loop {
-            let written = self.operate(|s, xen| {
-                started_ns.get_or_insert_with(|| xen.now_ns());
-                s.write_in_place(xen, bytes, |page, offset, len, first_byte| {
-                    page.with_bytes_mut(offset, len, |bytes| {
-                        fill(bytes, first_byte / frame);
-                    });
-                })
-            })?;
-            if written > 0 || max_frames == 0 {
-                return Ok(written / frame);
-            }
-            let deadline = match deadline {
-                Some(deadline) => deadline,
-                None => {
-                    let start = started_ns.unwrap_or_default();
-                    *deadline.insert(self.operate(|s, _| Ok(s.transfer_deadline(start, bytes)))?)
-                }
-            };
-            self.wait_for_room(deadline)?;
-        }
-    }
-
     fn wait_for_room(&mut self, deadline_ns: u64) -> Result<(), PcmError> {
         self.operate(|s, xen| s.wait_for_room(xen, deadline_ns))?;
         self.sync_running();
         Ok(())
     }
-}
 
-impl<X: Platform> ErrorType for SndPcm<X> {
-    type Error = PcmError;
-}
-
-impl<X: Platform> pcm::Stream for SndPcm<X> {
-    fn config(&self) -> &StreamConfig {
-        &self.config
-    }
-
-    fn state(&self) -> StreamState {
-        self.state
-    }
+    // The `Stream` operations, shared by both directions.
 
     fn prepare(&mut self) -> Result<(), PcmError> {
         let next = self.transition(StreamOperation::Prepare)?;
@@ -627,18 +578,6 @@ impl<X: Platform> pcm::Stream for SndPcm<X> {
         self.operate(|s, xen| s.close(xen))
     }
 
-    fn position(&self) -> u64 {
-        self.cached.position
-    }
-
-    fn delay(&self) -> usize {
-        self.cached.delay
-    }
-
-    fn available(&self) -> usize {
-        self.cached.available
-    }
-
     fn set_volume(&mut self, millidb: &[i32]) -> Result<(), PcmError> {
         if millidb.len() != self.config.channels as usize {
             return Err(PcmError::new(
@@ -659,78 +598,562 @@ impl<X: Platform> pcm::Stream for SndPcm<X> {
     fn set_mute(&mut self, mute: bool) -> Result<(), PcmError> {
         self.operate(|s, xen| s.set_mute(xen, mute))
     }
+
+    /// `write_ready` / `read_ready`: something to transfer without blocking.
+    fn ready(&mut self) -> Result<bool, PcmError> {
+        self.operate(|s, xen| {
+            s.poll(xen)?;
+            Ok(s.available_bytes() > 0)
+        })
+    }
 }
 
-impl<X: Platform> Playback for SndPcm<X> {
-    fn write(&mut self, frames: &[u8]) -> Result<usize, PcmError> {
-        if self.direction != Direction::Playback {
-            return Err(PcmError::new(
-                ErrorKind::InvalidState,
-                "not a playback stream",
-            ));
+/// What the three stream types share, delegated to their [`Core`]
+/// (`core()` / `core_mut()`): the sndif accessors, `Debug`, and the
+/// [`pcm::Stream`] implementation.
+macro_rules! shared_by_all {
+    ($name:ident) => {
+        impl<X: Platform> $name<X> {
+            /// How the configuration was negotiated.
+            pub fn negotiation(&self) -> &Negotiation {
+                &self.core().negotiation
+            }
+
+            /// The stream's counters (bytes, xruns, pipelining depth, waits).
+            pub fn counters(&self) -> StreamCounters {
+                self.core().counters()
+            }
+
+            /// Protocol anomalies seen on the channel.
+            pub fn channel_stats(&self) -> ChannelStats {
+                self.core().channel_stats()
+            }
+
+            /// The shared frontend.
+            pub fn frontend(&self) -> &Frontend<X> {
+                &self.core().frontend
+            }
         }
-        self.check_frames(frames.len())?;
-        let written = self.operate(|s, xen| s.write(xen, frames))?;
-        self.sync_running();
-        Ok(written / self.frame_bytes)
+
+        impl<X: Platform> core::fmt::Debug for $name<X> {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                self.core().debug(stringify!($name), f)
+            }
+        }
+
+        impl<X: Platform> ErrorType for $name<X> {
+            type Error = PcmError;
+        }
+
+        impl<X: Platform> pcm::Stream for $name<X> {
+            fn config(&self) -> &StreamConfig {
+                &self.core().config
+            }
+            fn state(&self) -> StreamState {
+                self.core().state
+            }
+            fn prepare(&mut self) -> Result<(), PcmError> {
+                self.core_mut().prepare()
+            }
+            fn start(&mut self) -> Result<(), PcmError> {
+                self.core_mut().start()
+            }
+            fn pause(&mut self) -> Result<(), PcmError> {
+                self.core_mut().pause()
+            }
+            fn resume(&mut self) -> Result<(), PcmError> {
+                self.core_mut().resume()
+            }
+            fn stop(&mut self) -> Result<(), PcmError> {
+                self.core_mut().stop()
+            }
+            fn drain(&mut self) -> Result<(), PcmError> {
+                self.core_mut().drain()
+            }
+            fn close(&mut self) -> Result<(), PcmError> {
+                self.core_mut().close()
+            }
+            fn position(&self) -> u64 {
+                self.core().cached.position
+            }
+            fn delay(&self) -> usize {
+                self.core().cached.delay
+            }
+            fn available(&self) -> usize {
+                self.core().cached.available
+            }
+            fn set_volume(&mut self, millidb: &[i32]) -> Result<(), PcmError> {
+                self.core_mut().set_volume(millidb)
+            }
+            fn volume(&mut self, millidb: &mut [i32]) -> Result<usize, PcmError> {
+                self.core_mut().volume(millidb)
+            }
+            fn set_mute(&mut self, mute: bool) -> Result<(), PcmError> {
+                self.core_mut().set_mute(mute)
+            }
+        }
+    };
+}
+
+/// A playback stream of the vsnd frontend: [`Playback`] and
+/// [`PlaybackBuffer`]; it has no `read`.
+///
+/// ```compile_fail
+/// # fn check<X: xen_guest::Platform>(spk: &mut xensnd_sndif::pcm::SndPlayback<X>) {
+/// use xensnd_pcm::Capture;
+/// let mut frames = [0u8; 4];
+/// spk.read(&mut frames); // a playback stream cannot be read
+/// # }
+/// ```
+pub struct SndPlayback<X: Platform> {
+    core: Core<X>,
+}
+
+/// A capture stream of the vsnd frontend: [`Capture`] and
+/// [`CaptureBuffer`]; it has no `write`.
+///
+/// ```compile_fail
+/// # fn check<X: xen_guest::Platform>(mic: &mut xensnd_sndif::pcm::SndCapture<X>) {
+/// use xensnd_pcm::Playback;
+/// mic.write(&[0u8; 4]); // a capture stream cannot be written
+/// # }
+/// ```
+pub struct SndCapture<X: Platform> {
+    core: Core<X>,
+}
+
+shared_by_all!(SndPlayback);
+shared_by_all!(SndCapture);
+shared_by_all!(SndStream);
+
+/// How both typed streams open, for code generic over the direction
+/// (e.g. an application's "open the first stream of this kind").
+pub trait OpenStream<X: Platform>: pcm::Stream<Error = PcmError> + Sized {
+    /// The direction of this type's streams.
+    const DIRECTION: Direction;
+
+    /// Open the stream `stream` of device `device` (see
+    /// [`Frontend::streams`]) with what `request` asks for; a stream of
+    /// the other direction is [`ErrorKind::InvalidConfig`]. The result is
+    /// in state `Open`; call `prepare` before transferring.
+    fn open(
+        frontend: &Frontend<X>,
+        device: usize,
+        stream: usize,
+        request: &StreamRequest,
+    ) -> Result<Self, PcmError>;
+
+    /// Open the stream whose `unique-id` is `unique_id` (first device that
+    /// has it), as [`open`](OpenStream::open) does.
+    fn open_unique_id(
+        frontend: &Frontend<X>,
+        unique_id: &str,
+        request: &StreamRequest,
+    ) -> Result<Self, PcmError> {
+        let (device, stream) = find_unique_id(frontend, unique_id)?;
+        Self::open(frontend, device, stream, request)
+    }
+
+    /// How the configuration was negotiated.
+    fn negotiation(&self) -> &Negotiation;
+}
+
+impl<X: Platform> OpenStream<X> for SndPlayback<X> {
+    const DIRECTION: Direction = Direction::Playback;
+
+    fn open(
+        frontend: &Frontend<X>,
+        device: usize,
+        stream: usize,
+        request: &StreamRequest,
+    ) -> Result<Self, PcmError> {
+        SndPlayback::open(frontend, device, stream, request)
+    }
+
+    fn negotiation(&self) -> &Negotiation {
+        &self.core.negotiation
+    }
+}
+
+impl<X: Platform> OpenStream<X> for SndCapture<X> {
+    const DIRECTION: Direction = Direction::Capture;
+
+    fn open(
+        frontend: &Frontend<X>,
+        device: usize,
+        stream: usize,
+        request: &StreamRequest,
+    ) -> Result<Self, PcmError> {
+        SndCapture::open(frontend, device, stream, request)
+    }
+
+    fn negotiation(&self) -> &Negotiation {
+        &self.core.negotiation
+    }
+}
+
+impl<X: Platform> SndPlayback<X> {
+    /// Open the playback stream `stream` of device `device` (see
+    /// [`Frontend::streams`]) with what `request` asks for; a capture
+    /// stream is [`ErrorKind::InvalidConfig`]. The result is in state
+    /// `Open`; call `prepare` before writing.
+    pub fn open(
+        frontend: &Frontend<X>,
+        device: usize,
+        stream: usize,
+        request: &StreamRequest,
+    ) -> Result<Self, PcmError> {
+        let core = Core::open(frontend, device, stream, request, Some(Direction::Playback))?;
+        Ok(SndPlayback { core })
+    }
+
+    /// Open the playback stream whose `unique-id` is `unique_id` (first
+    /// device that has it); a capture stream is [`ErrorKind::InvalidConfig`].
+    pub fn open_unique_id(
+        frontend: &Frontend<X>,
+        unique_id: &str,
+        request: &StreamRequest,
+    ) -> Result<Self, PcmError> {
+        <Self as OpenStream<X>>::open_unique_id(frontend, unique_id, request)
+    }
+
+    fn core(&self) -> &Core<X> {
+        &self.core
+    }
+
+    fn core_mut(&mut self) -> &mut Core<X> {
+        &mut self.core
+    }
+
+    /// Zero-copy playback: `fill` writes up to `max_frames` frames straight
+    /// into the shared buffer. It is called once per contiguous piece with
+    /// the piece and the index (from 0) of its first frame; a piece is a
+    /// whole number of frames. Returns the frames committed (never 0 for
+    /// `max_frames > 0`: it blocks for room like `write`, within the same
+    /// bound). The non-blocking form is
+    /// [`PlaybackBuffer::try_write_in_place`].
+    pub fn write_in_place(
+        &mut self,
+        max_frames: usize,
+        mut fill: impl FnMut(&mut [u8], usize),
+    ) -> Result<usize, PcmError> {
+        self.core.check_frames(0)?;
+        let frame = self.core.frame_bytes;
+        if xen_guest::PAGE_SIZE % frame != 0 {
+            // Frames would straddle pages: stage them instead.
+            let mut staging = alloc::vec![0u8; max_frames * frame];
+            fill(&mut staging, 0);
+            return Playback::write(self, &staging);
+        }
+        let bytes = max_frames * frame;
+        // The deadline counts from the call's start; it is only worked out
+        // when the call has to wait (the data path mostly does not).
+        let mut started_ns = None;
+        let mut deadline = None;
+        loop {
+            let written = self.core.operate(|s, xen| {
+                started_ns.get_or_insert_with(|| xen.now_ns());
+                Self::fill_pages(s, xen, bytes, frame, &mut fill)
+            })?;
+            if written > 0 || max_frames == 0 {
+                return Ok(written / frame);
+            }
+            let deadline = match deadline {
+                Some(deadline) => deadline,
+                None => {
+                    let start = started_ns.unwrap_or_default();
+                    *deadline.insert(
+                        self.core
+                            .operate(|s, _| Ok(s.transfer_deadline(start, bytes)))?,
+                    )
+                }
+            };
+            self.core.wait_for_room(deadline)?;
+        }
+    }
+
+    /// One in-place WRITE of up to `bytes` (whole frames of `frame`
+    /// bytes, `PAGE_SIZE` a multiple of `frame`): `fill` writes each page
+    /// piece with the index of its first frame. Returns the bytes queued
+    /// (0 when there is no room now).
+    fn fill_pages(
+        s: &mut ProtocolStream<X>,
+        xen: &mut X,
+        bytes: usize,
+        frame: usize,
+        fill: &mut dyn FnMut(&mut [u8], usize),
+    ) -> Result<usize, SndError> {
+        s.write_in_place(xen, bytes, |page, offset, len, first_byte| {
+            page.with_bytes_mut(offset, len, |bytes| {
+                fill(bytes, first_byte / frame);
+            });
+        })
+    }
+}
+
+impl<X: Platform> SndCapture<X> {
+    /// Open the capture stream `stream` of device `device` (see
+    /// [`Frontend::streams`]) with what `request` asks for; a playback
+    /// stream is [`ErrorKind::InvalidConfig`]. The result is in state
+    /// `Open`; call `prepare` and `start` before reading.
+    pub fn open(
+        frontend: &Frontend<X>,
+        device: usize,
+        stream: usize,
+        request: &StreamRequest,
+    ) -> Result<Self, PcmError> {
+        let core = Core::open(frontend, device, stream, request, Some(Direction::Capture))?;
+        Ok(SndCapture { core })
+    }
+
+    fn core(&self) -> &Core<X> {
+        &self.core
+    }
+
+    fn core_mut(&mut self) -> &mut Core<X> {
+        &mut self.core
+    }
+
+    /// Open the capture stream whose `unique-id` is `unique_id` (first
+    /// device that has it); a playback stream is [`ErrorKind::InvalidConfig`].
+    pub fn open_unique_id(
+        frontend: &Frontend<X>,
+        unique_id: &str,
+        request: &StreamRequest,
+    ) -> Result<Self, PcmError> {
+        <Self as OpenStream<X>>::open_unique_id(frontend, unique_id, request)
+    }
+}
+
+impl<X: Platform> Playback for SndPlayback<X> {
+    fn write(&mut self, frames: &[u8]) -> Result<usize, PcmError> {
+        self.core.check_frames(frames.len())?;
+        let written = self.core.operate(|s, xen| s.write(xen, frames))?;
+        self.core.sync_running();
+        Ok(written / self.core.frame_bytes)
     }
 
     fn try_write(&mut self, frames: &[u8]) -> Result<usize, PcmError> {
-        if self.direction != Direction::Playback {
-            return Err(PcmError::new(
-                ErrorKind::InvalidState,
-                "not a playback stream",
-            ));
-        }
-        self.check_frames(frames.len())?;
-        let written = self.operate(|s, xen| s.try_write(xen, frames))?;
+        self.core.check_frames(frames.len())?;
+        let written = self.core.operate(|s, xen| s.try_write(xen, frames))?;
         if written == 0 && !frames.is_empty() {
             return Err(PcmError::new(ErrorKind::WouldBlock, "no room"));
         }
-        Ok(written / self.frame_bytes)
+        Ok(written / self.core.frame_bytes)
     }
 
     fn write_ready(&mut self) -> Result<bool, PcmError> {
-        self.operate(|s, xen| {
-            s.poll(xen)?;
-            Ok(s.available_bytes() > 0)
-        })
+        self.core.ready()
     }
 }
 
-impl<X: Platform> Capture for SndPcm<X> {
-    fn read(&mut self, frames: &mut [u8]) -> Result<usize, PcmError> {
-        if self.direction != Direction::Capture {
+/// Zero-copy writing: [`try_write_in_place`](PlaybackBuffer::try_write_in_place)
+/// fills the shared pages directly (one in-place WRITE, at most a period).
+///
+/// `begin_write`/`commit_write` cannot lend out the shared pages: they are
+/// reachable only inside `SharedPage::with_bytes_mut` (the guest's pages
+/// are raw memory the root crate lends out per call, the frontend keeps
+/// them behind its shared state), so a slice of them cannot outlive the
+/// call as a `WriteSlice` does. `begin_write` lends a buffer of the
+/// stream's own instead, as large as the next in-place WRITE (at most a
+/// period, not past the buffer's end), and `commit_write` copies the
+/// frames into the pages: one copy, as `write` makes. Neither blocks.
+impl<X: Platform> PlaybackBuffer for SndPlayback<X> {
+    fn begin_write(&mut self) -> Result<WriteSlice<'_>, PcmError> {
+        let core = &mut self.core;
+        core.check_frames(0)?;
+        let room = core.operate(|s, xen| s.writable_now(xen))?;
+        if room == 0 {
+            return Err(PcmError::new(ErrorKind::WouldBlock, "no room"));
+        }
+        core.offered = room / core.frame_bytes;
+        core.staging.clear();
+        core.staging.resize(room, 0);
+        Ok(WriteSlice::new(&mut core.staging, core.frame_bytes))
+    }
+
+    fn commit_write(&mut self, frames: usize) -> Result<(), PcmError> {
+        let core = &mut self.core;
+        if frames > core.offered {
             return Err(PcmError::new(
-                ErrorKind::InvalidState,
-                "not a capture stream",
+                ErrorKind::InvalidInput,
+                "more frames than begin_write offered",
             ));
         }
-        self.check_frames(frames.len())?;
-        let read = self.operate(|s, xen| s.read(xen, frames))?;
-        self.sync_running();
-        Ok(read / self.frame_bytes)
+        core.check_frames(0)?;
+        let bytes = frames * core.frame_bytes;
+        // Lend the staged bytes to the call (`operate` borrows the core).
+        let staging = core::mem::take(&mut core.staging);
+        let written = core.operate(|s, xen| s.try_write(xen, &staging[..bytes]));
+        core.staging = staging;
+        let written = written?;
+        if written < bytes {
+            // Room only grows while the application holds the slice; this
+            // is a stream that changed under it (e.g. a failed WRITE).
+            return Err(PcmError::new(
+                ErrorKind::Other,
+                alloc::format!(
+                    "queued {} of the {frames} committed frames",
+                    written / core.frame_bytes
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn try_write_in_place(
+        &mut self,
+        max_frames: usize,
+        fill: &mut dyn FnMut(&mut [u8], usize),
+    ) -> Result<usize, PcmError> {
+        self.core.check_frames(0)?;
+        let frame = self.core.frame_bytes;
+        if xen_guest::PAGE_SIZE % frame != 0 {
+            // Frames would straddle pages: through a slice of our own.
+            let frames = {
+                let mut slice = self.begin_write()?;
+                let frames = slice.frames().min(max_frames);
+                fill(&mut slice.bytes_mut()[..frames * frame], 0);
+                frames
+            };
+            self.commit_write(frames)?;
+            return Ok(frames);
+        }
+        let written = self
+            .core
+            .operate(|s, xen| Self::fill_pages(s, xen, max_frames * frame, frame, fill))?;
+        if written == 0 && max_frames > 0 {
+            return Err(PcmError::new(ErrorKind::WouldBlock, "no room"));
+        }
+        Ok(written / frame)
+    }
+}
+
+/// `begin_read` copies the rest of the oldest READ's frames (at most a
+/// period) out of the shared pages into a buffer of the stream's own and
+/// lends that; `commit_read` takes the frames from the stream. One copy,
+/// as `read` makes: the pages cannot be lent out (see [`SndPlayback`]'s
+/// `PlaybackBuffer`). Neither blocks.
+impl<X: Platform> CaptureBuffer for SndCapture<X> {
+    fn begin_read(&mut self) -> Result<ReadSlice<'_>, PcmError> {
+        let core = &mut self.core;
+        core.check_frames(0)?;
+        let mut staging = core::mem::take(&mut core.staging);
+        let peeked = core.operate(|s, xen| s.peek_captured(xen, &mut staging));
+        core.staging = staging;
+        peeked?;
+        if core.staging.is_empty() {
+            return Err(PcmError::new(ErrorKind::WouldBlock, "nothing captured yet"));
+        }
+        core.offered = core.staging.len() / core.frame_bytes;
+        Ok(ReadSlice::new(&core.staging, core.frame_bytes))
+    }
+
+    fn commit_read(&mut self, frames: usize) -> Result<(), PcmError> {
+        let core = &mut self.core;
+        if frames > core.offered {
+            return Err(PcmError::new(
+                ErrorKind::InvalidInput,
+                "more frames than begin_read offered",
+            ));
+        }
+        core.check_frames(0)?;
+        let bytes = frames * core.frame_bytes;
+        core.operate(|s, _| s.release_captured(bytes))
+    }
+}
+
+impl<X: Platform> Capture for SndCapture<X> {
+    fn read(&mut self, frames: &mut [u8]) -> Result<usize, PcmError> {
+        self.core.check_frames(frames.len())?;
+        let read = self.core.operate(|s, xen| s.read(xen, frames))?;
+        self.core.sync_running();
+        Ok(read / self.core.frame_bytes)
     }
 
     fn try_read(&mut self, frames: &mut [u8]) -> Result<usize, PcmError> {
-        if self.direction != Direction::Capture {
-            return Err(PcmError::new(
-                ErrorKind::InvalidState,
-                "not a capture stream",
-            ));
-        }
-        self.check_frames(frames.len())?;
-        let read = self.operate(|s, xen| s.try_read(xen, frames))?;
+        self.core.check_frames(frames.len())?;
+        let read = self.core.operate(|s, xen| s.try_read(xen, frames))?;
         if read == 0 && !frames.is_empty() {
             return Err(PcmError::new(ErrorKind::WouldBlock, "nothing captured yet"));
         }
-        Ok(read / self.frame_bytes)
+        Ok(read / self.core.frame_bytes)
     }
 
     fn read_ready(&mut self) -> Result<bool, PcmError> {
-        self.operate(|s, xen| {
-            s.poll(xen)?;
-            Ok(s.available_bytes() > 0)
+        self.core.ready()
+    }
+}
+
+/// A sndif stream of either direction, for code that opens streams it
+/// does not know the direction of (by `unique-id` from a list); match it
+/// to write or read.
+pub enum SndStream<X: Platform> {
+    /// A playback stream.
+    Playback(SndPlayback<X>),
+    /// A capture stream.
+    Capture(SndCapture<X>),
+}
+
+impl<X: Platform> SndStream<X> {
+    /// Open the stream `stream` of device `device` (see
+    /// [`Frontend::streams`]) as the type of its direction.
+    pub fn open(
+        frontend: &Frontend<X>,
+        device: usize,
+        stream: usize,
+        request: &StreamRequest,
+    ) -> Result<Self, PcmError> {
+        let core = Core::open(frontend, device, stream, request, None)?;
+        Ok(match core.direction {
+            Direction::Playback => SndStream::Playback(SndPlayback { core }),
+            Direction::Capture => SndStream::Capture(SndCapture { core }),
         })
+    }
+
+    /// Open the stream whose `unique-id` is `unique_id` (first device that
+    /// has it) as the type of its direction.
+    pub fn open_unique_id(
+        frontend: &Frontend<X>,
+        unique_id: &str,
+        request: &StreamRequest,
+    ) -> Result<Self, PcmError> {
+        let (device, stream) = find_unique_id(frontend, unique_id)?;
+        SndStream::open(frontend, device, stream, request)
+    }
+
+    /// Playback or capture.
+    pub fn direction(&self) -> Direction {
+        self.core().direction
+    }
+
+    /// The playback stream, if it is one.
+    pub fn as_playback_mut(&mut self) -> Option<&mut SndPlayback<X>> {
+        match self {
+            SndStream::Playback(playback) => Some(playback),
+            SndStream::Capture(_) => None,
+        }
+    }
+
+    /// The capture stream, if it is one.
+    pub fn as_capture_mut(&mut self) -> Option<&mut SndCapture<X>> {
+        match self {
+            SndStream::Playback(_) => None,
+            SndStream::Capture(capture) => Some(capture),
+        }
+    }
+
+    fn core(&self) -> &Core<X> {
+        match self {
+            SndStream::Playback(playback) => &playback.core,
+            SndStream::Capture(capture) => &capture.core,
+        }
+    }
+
+    fn core_mut(&mut self) -> &mut Core<X> {
+        match self {
+            SndStream::Playback(playback) => &mut playback.core,
+            SndStream::Capture(capture) => &mut capture.core,
+        }
     }
 }

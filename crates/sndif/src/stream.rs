@@ -853,6 +853,15 @@ impl<X: Platform> Stream<X> {
         Ok(len)
     }
 
+    /// Playback without blocking: the bytes one
+    /// [`write_in_place`](Self::write_in_place) could take now (whole
+    /// frames, at most a period, not past the buffer's end; 0 when none).
+    pub fn writable_now(&mut self, xen: &mut X) -> Result<usize, SndError> {
+        let params = self.check_playback()?;
+        self.poll_unless_room(xen, params.period_len())?;
+        Ok(self.next_region(usize::MAX).map_or(0, |(_, len)| len))
+    }
+
     /// Playback: wait until everything queued has been played, then stop.
     /// Fails with `Timeout` when that takes longer than the queued audio
     /// should (`d(queued) + S + T`, then TRIGGER STOP), however the
@@ -972,36 +981,87 @@ impl<X: Platform> Stream<X> {
         }
         self.poll(xen)?;
         self.request_captured(xen)?;
-        let buffer_len = params.buffer_len() as u64;
         let mut done = 0;
         while done < out.len() {
-            let Some(chunk) = self.captured.front_mut() else {
+            if done > 0 && self.captured.front().is_some_and(|c| c.lost.is_some()) {
+                break;
+            }
+            let Some((at, n)) = self.front_captured(out.len() - done)? else {
                 break;
             };
-            let left = chunk.len - chunk.taken;
-            if let Some(error) = chunk.lost {
-                if done > 0 {
-                    break;
-                }
-                self.consumed += left as u64;
-                self.counters.lost_bytes += left as u64;
-                self.captured.pop_front();
-                return Err(error);
-            }
-            let n = left.min(out.len() - done);
-            let at = ((chunk.offset + chunk.taken as u64) % buffer_len) as usize;
-            chunk.taken += n;
-            let finished = chunk.taken == chunk.len;
             if let Some(buffer) = &self.buffer {
                 buffer.read(at, &mut out[done..done + n]);
             }
+            self.take_front(n);
             done += n;
-            self.consumed += n as u64;
-            if finished {
-                self.captured.pop_front();
-            }
         }
         Ok(done)
+    }
+
+    /// Capture without blocking, without taking: copy the next captured
+    /// bytes of one READ (whole frames, contiguous in the buffer) into
+    /// `out`, resized to them (empty when nothing is ready);
+    /// [`release_captured`](Self::release_captured) takes them. A failed
+    /// READ in front is skipped and reported as `try_read` does.
+    pub fn peek_captured(&mut self, xen: &mut X, out: &mut Vec<u8>) -> Result<(), SndError> {
+        self.check_capture()?;
+        self.poll(xen)?;
+        self.request_captured(xen)?;
+        out.clear();
+        if let Some((at, n)) = self.front_captured(usize::MAX)? {
+            out.resize(n, 0);
+            if let Some(buffer) = &self.buffer {
+                buffer.read(at, out);
+            }
+        }
+        Ok(())
+    }
+
+    /// Take the first `bytes` of what [`peek_captured`](Self::peek_captured)
+    /// copied: `InvalidState` if that is more than the front READ holds.
+    pub fn release_captured(&mut self, bytes: usize) -> Result<(), SndError> {
+        self.check_capture()?;
+        let left = match self.captured.front() {
+            Some(chunk) if chunk.lost.is_none() => chunk.len - chunk.taken,
+            _ => 0,
+        };
+        if bytes > left {
+            return Err(SndError::InvalidState);
+        }
+        self.take_front(bytes);
+        Ok(())
+    }
+
+    /// Where the next captured bytes are: the buffer offset and length (at
+    /// most `max`) of the rest of the front READ; `None` when nothing is
+    /// captured. A failed READ in front is skipped (counted in
+    /// `lost_bytes`) and its error returned.
+    fn front_captured(&mut self, max: usize) -> Result<Option<(usize, usize)>, SndError> {
+        let buffer_len = self.params_or_err()?.buffer_len() as u64;
+        let Some(chunk) = self.captured.front() else {
+            return Ok(None);
+        };
+        let left = chunk.len - chunk.taken;
+        if let Some(error) = chunk.lost {
+            self.consumed += left as u64;
+            self.counters.lost_bytes += left as u64;
+            self.captured.pop_front();
+            return Err(error);
+        }
+        let at = ((chunk.offset + chunk.taken as u64) % buffer_len) as usize;
+        Ok(Some((at, left.min(max))))
+    }
+
+    /// Take `n` bytes (at most what `front_captured` offered) of the front READ.
+    fn take_front(&mut self, n: usize) {
+        let Some(chunk) = self.captured.front_mut() else {
+            return;
+        };
+        chunk.taken += n;
+        self.consumed += n as u64;
+        if chunk.taken == chunk.len {
+            self.captured.pop_front();
+        }
     }
 
     /// Capture, blocking: fill all of `out`. A prepared stream is started.

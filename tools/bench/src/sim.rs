@@ -27,7 +27,7 @@ use xensnd_sim::vsnd::{add_vsnd_device, SimVsndSpec};
 use xensnd_sim::{SimGuest, SimXen};
 use xensnd_sndif::frontend::{Frontend, FrontendOptions};
 use xensnd_sndif::negotiate::StreamRequest;
-use xensnd_sndif::pcm::SndPcm;
+use xensnd_sndif::pcm::SndPlayback;
 
 const GUEST: u16 = 7;
 const STREAM: &str = "spk";
@@ -161,10 +161,8 @@ impl Rig {
     }
 
     /// Open and prepare the playback stream.
-    pub fn open(&self, format: &Format) -> Result<SndPcm<SimGuest>, String> {
-        let mut pcm = self
-            .frontend
-            .open_unique_id(STREAM, &format.request())
+    pub fn open(&self, format: &Format) -> Result<SndPlayback<SimGuest>, String> {
+        let mut pcm = SndPlayback::open_unique_id(&self.frontend, STREAM, &format.request())
             .map_err(|e| format!("open: {e}"))?;
         let config = *pcm.config();
         if config.rate != format.rate
@@ -318,7 +316,7 @@ pub fn protocol(format: &Format, seconds: f64) -> Result<ProtocolResult, String>
 pub enum Path {
     /// `Playback::try_write`: the frontend copies into the shared buffer.
     Copy,
-    /// `SndPcm::write_in_place`: the application writes into the pages.
+    /// `SndPlayback::write_in_place`: the application writes into the pages.
     ZeroCopy,
     /// No frontend: the same bytes copied into a page chain of the same size.
     Floor,
@@ -367,7 +365,11 @@ pub struct CpuRun {
 /// taken (0: no room yet). Its name is what callgrind's `--toggle-collect`
 /// matches.
 #[inline(never)]
-pub fn bench_frontend_data_path(pcm: &mut SndPcm<SimGuest>, path: Path, source: &[u8]) -> usize {
+pub fn bench_frontend_data_path(
+    pcm: &mut SndPlayback<SimGuest>,
+    path: Path,
+    source: &[u8],
+) -> usize {
     let frame = pcm.config().frame_bytes().unwrap_or(1) as usize;
     let frames = source.len() / frame;
     // Poll; like ALSA's avail_min, wait for a whole chunk of room (this
