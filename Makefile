@@ -60,7 +60,8 @@ guest: toolchain
 	$(CARGO) build -p xensnd-demo --bin xensnd --release --target $(TARGET)
 
 doc: toolchain
-	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps $(GUEST_CRATES) -p xensnd-backend -p xensnd-sim
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps --lib $(GUEST_CRATES) --target $(TARGET)
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps -p xensnd-sim -p xensnd-pcm -p xensnd-sndif
 
 test: $(TEST_STEPS)
 	@echo "== make test: all steps passed ($(TEST_STEPS))"

@@ -7,7 +7,7 @@
 //! on `xensnd` and names its `main` with [`main!`]. The runtime brings the
 //! platform up, connects the domain's sound cards (the `vsnd` entries of
 //! its xl config, served by a backend such as `sndback`) and calls it with a
-//! `Runtime` ([`rt`], guest target only): the cards and streams, the clock,
+//! `Runtime` (`rt`, guest target only): the cards and streams, the clock,
 //! the command line (`extra=`), the toolstack's shutdown request. When
 //! `main` returns, the runtime prints `XENSND-DONE ok` (or the error) and
 //! powers the domain off.
@@ -20,7 +20,7 @@
 //! fn app(rt: &mut xensnd::rt::Runtime) -> xensnd::rt::AppResult {
 //!     use xensnd::pcm::{Playback, Stream};
 //!     let request = xensnd::sndif::negotiate::StreamRequest::default();
-//!     let mut speaker = rt.sound().open_unique_id("spk", &request)?;
+//!     let mut speaker = xensnd::sndif::pcm::SndPlayback::open_unique_id(rt.sound(), "spk", &request)?;
 //!     speaker.prepare()?;
 //!     speaker.write(&[0u8; 4 * 480])?; // 10 ms of 48 kHz s16_le stereo silence
 //!     speaker.drain()?;

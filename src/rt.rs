@@ -87,9 +87,10 @@ pub struct Runtime {
 
 impl Runtime {
     /// The sound cards (vsnd devices) of this domain and their streams:
-    /// [`Frontend::streams`] lists them, `SndPcm::open` and friends open
-    /// one. Every card that connected is here; the ones that did not are
-    /// in [`Runtime::failed_cards`].
+    /// [`Frontend::streams`] lists them, `SndPlayback::open_unique_id` and
+    /// `SndCapture::open_unique_id` (`xensnd::sndif::pcm`) open one. Every
+    /// card that connected is here; the ones that did not are in
+    /// [`Runtime::failed_cards`].
     pub fn sound(&self) -> &Frontend<XenPlatform> {
         &self.sound
     }

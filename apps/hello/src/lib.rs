@@ -7,7 +7,8 @@
 extern crate alloc;
 
 use xensnd::pcm::{format::SampleFormat, Capture, Playback, Stream};
-use xensnd::sndif::{frontend::Frontend, negotiate::StreamRequest, pcm::PcmError};
+use xensnd::sndif::pcm::{PcmError, SndCapture, SndPlayback};
+use xensnd::sndif::{frontend::Frontend, negotiate::StreamRequest};
 
 /// 300 ms of 880 Hz at -6 dBFS: 48 kHz, mono, `s16_le`.
 pub const SOUND: &[u8] = include_bytes!("ding-48k-mono-s16.raw");
@@ -19,7 +20,7 @@ where
     X: xensnd::xen::Platform,
 {
     let mono = StreamRequest::layout(SampleFormat::S16Le, 48_000, 1);
-    let mut out = sound.open_unique_id(speaker, &mono)?;
+    let mut out = SndPlayback::open_unique_id(sound, speaker, &mono)?;
     out.prepare()?;
     let mut rest = SOUND;
     while !rest.is_empty() {
@@ -27,7 +28,7 @@ where
     }
     out.drain()?;
     out.close()?;
-    let mut input = sound.open_unique_id(mic, &mono)?;
+    let mut input = SndCapture::open_unique_id(sound, mic, &mono)?;
     input.prepare()?;
     input.start()?;
     let mut second = alloc::vec![0u8; 2 * 48_000];

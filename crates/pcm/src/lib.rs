@@ -249,7 +249,7 @@ pub enum StreamOperation {
 /// data queued it starts the stream and then drains it.
 ///
 /// This is the application's state machine, not the wire's: the sndif
-/// stream under it follows [`xensnd_sndif::lifecycle::ProtocolState`]
+/// stream under it follows `xensnd_sndif::lifecycle::ProtocolState`
 /// (the one both ends share), which has no `Drained`, no configured-but-
 /// not-opened `Open` and no final `Closed`; `prepare` maps to OPEN, `drain`
 /// to waiting and then STOP.

@@ -1,6 +1,6 @@
 //! An in-memory reference implementation of the PCM traits: a loopback stream.
 //!
-//! Implements the contract documented on [`xensnd_pcm`] (state machine,
+//! Implements the contract documented on [`xensnd_pcm`](crate) (state machine,
 //! frame accounting, blocking and non-blocking transfer, zero-copy access)
 //! with no backend: what is written comes back out of `read`. It exists so
 //! the application and generic code can be tested on the host before (and

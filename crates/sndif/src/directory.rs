@@ -10,7 +10,7 @@
 //!
 //! The frontend builds the chain ([`crate::buffer::GrantedBuffer`],
 //! with [`store_directory_page`]) and the backend walks it
-//! ([`xensnd_backend::buffer::MappedBuffer`], with [`load_directory_page`]):
+//! (`xensnd_backend::buffer::MappedBuffer`, with [`load_directory_page`]):
 //! one [`DirectoryLayout`] says how many pages of each there are and which
 //! data pages each directory page lists, so both ends agree by
 //! construction. [`page_spans`] splits a byte range of the buffer into its

@@ -45,7 +45,7 @@
 //! ```
 //!
 //! # One vocabulary for both ends
-//! The backend engine ([`xensnd_backend`]: `sndback` and the simulator's
+//! The backend engine (`xensnd_backend`: `sndback` and the simulator's
 //! backend) uses the protocol types defined here, so where the two ends mean
 //! the same thing they use one type:
 //! - the vsnd configuration: [`config::read_config`], [`config::VsndConfig`],

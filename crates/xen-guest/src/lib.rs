@@ -3,7 +3,7 @@
 //! Everything above this module (rings, XenStore, sndif, PCM, the app) is safe
 //! Rust written against these traits. The guest implements them with
 //! hypercalls (`arch`); host tests implement them with the simulator
-//! ([`xensnd_sim`]). Nothing here touches hardware.
+//! (`xensnd_sim`). Nothing here touches hardware.
 #![no_std]
 #![forbid(unsafe_code)]
 #![cfg_attr(not(target_os = "none"), allow(dead_code))]

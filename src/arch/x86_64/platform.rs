@@ -14,7 +14,7 @@
 //! - Grants (`grant_table.h` v1): `GNTTABOP_query_size`, up to
 //!   [`grant_frames::MAX_FRAMES`] frames mapped above RAM, the shared
 //!   [`GrantManager`] over them. Granted frames are registered so a page
-//!   dropped while granted is leaked, never reused ([`page`]).
+//!   dropped while granted is leaked, never reused ([`super::page`]).
 //! - Time (`xen.h` `vcpu_time_info`, `vcpu.h`): the PV clock of vCPU 0;
 //!   [`Clock::wait_until`] arms `VCPUOP_set_singleshot_timer` (bound to
 //!   `VIRQ_TIMER`) and halts until any event arrives.
