@@ -1,4 +1,4 @@
-# backend: the sndif backend engine (src/backend) and the dom0 program that
+# backend: the sndif backend engine (crates/backend) and the dom0 program that
 # runs it over Xen's libraries (sndback/). Host tests: tests/backend_*.rs,
 # the engine's unit tests and sndback's own (all part of `cargo test --workspace`).
 APT_PACKAGES += libxen-dev

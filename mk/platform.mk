@@ -1,5 +1,5 @@
 # platform: the real Xen guest platform (src/arch/x86_64/platform.rs) and the
-# guest binary wired to the frontend and the demos (src/main.rs).
+# guest binary wired to the frontend and the demos (apps/demo on the runtime, src/rt.rs).
 #   make platform-xen     the scenario tests/xen/scenarios/platform under Xen:
 #                         demo=list, demo=tone (WAV compared with wavtool on
 #                         the host), demo=idle + xl shutdown / xl reboot.

@@ -1,8 +1,9 @@
 //! The x86_64 PVH guest platform: entry, CPU tables, Xen access, consoles,
 //! heap and power-off (Xen's PVH boot ABI, `docs/misc/pvh.pandoc`).
 //!
-//! `boot/entry.S` enters long mode and calls `kernel_main` (src/main.rs),
-//! which calls [`init`] first. [`init`] installs the GDT/TSS and IDT,
+//! `boot/entry.S` enters long mode and calls `kernel_main` (which
+//! `xensnd::main!` defines), and the runtime (`rt::start`) calls [`init`]
+//! first. [`init`] installs the GDT/TSS and IDT,
 //! detects Xen and installs the hypercall page (without Xen: masks the
 //! legacy PICs), attaches the PV console, reads the start info, unmaps
 //! page 0 and sets up the heap. Under Xen, [`platform::XenPlatform`] then
