@@ -58,6 +58,7 @@ use crate::arch::platform::{PlatformStatistics, XenPlatform};
 use crate::arch::{console, cpu, fault_injection, heap, idt, memmap, power, Boot};
 use crate::pcm::Clock;
 use crate::sndif::frontend::{Frontend, FrontendError, FrontendOptions, StreamInfo};
+use crate::sndif::roundtrips::RoundTrips;
 use crate::xen::shutdown::{ShutdownRequest, ShutdownWatch};
 use crate::xen::xenstore::{reply_string, BatchRequest};
 use crate::xen::{Clock as _, DomId};
@@ -163,7 +164,10 @@ impl Runtime {
     /// Print the boot's timing figures and the platform's counters
     /// (`XENSND-TIMING` lines, which `make bench` reads): entry to the
     /// platform, to the probe's end and to now, the stages and the vsnd
-    /// handshake steps since entry, and the PV clock at those points.
+    /// handshake steps since entry, and the PV clock at those points; and
+    /// the round trips before the first WRITE and in all
+    /// (`XENSND-ROUNDTRIPS before_first_write ...` and `... total ...`:
+    /// see `Frontend::boot_round_trips`).
     pub fn report_timing(&self) {
         let timing = &self.timing;
         let (now_us, stages, unix_ns) = self.sound.with_platform(|xen| {
@@ -193,6 +197,10 @@ impl Runtime {
             "XENSND-TIMING entry_clock_ns={} probe_done_clock_ns={} app_done_clock_ns={now_clock_ns}",
             timing.entry_clock_ns, timing.probe_clock_ns
         );
+        // The boot's critical path in round trips (counts, not time): as
+        // they were at the first WRITE, and now.
+        report_round_trips("before_first_write", self.sound.boot_round_trips());
+        report_round_trips("total", Some(self.sound.round_trips()));
         let statistics = self.platform_statistics();
         info!(
             "platform: {} upcalls ({} deferred), {} halts, {} timers armed ({} already due), {} grants live, {} pages leaked, {} leftover grants",
@@ -205,6 +213,25 @@ impl Runtime {
             statistics.pages_leaked,
             self.sound.leftover_grants()
         );
+    }
+}
+
+/// One `XENSND-ROUNDTRIPS <label> ...` line (`make bench` reads the
+/// `before_first_write` one): XenStore round trips and requests, ring round
+/// trips and requests (every stream), handshake waits for the backend;
+/// `none` when there is nothing to report (no WRITE was sent).
+#[inline(never)]
+fn report_round_trips(label: &str, counts: Option<RoundTrips>) {
+    match counts {
+        Some(counts) => info!(
+            "XENSND-ROUNDTRIPS {label} xenstore_batches={} xenstore_requests={} ring_round_trips={} ring_requests={} backend_waits={}",
+            counts.xenstore_batches,
+            counts.xenstore_requests,
+            counts.ring_round_trips,
+            counts.ring_requests,
+            counts.backend_waits
+        ),
+        None => info!("XENSND-ROUNDTRIPS {label} none (no WRITE sent)"),
     }
 }
 

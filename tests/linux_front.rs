@@ -228,3 +228,23 @@ fn the_linux_model_plays_only_once_when_event_ids_restart_at_open() {
     assert_eq!(second, Err(LinuxError::TransferTimeout));
     assert!(linux.streams[spk].counters.skipped > 0);
 }
+
+per_backend! {
+    /// What sndback's `--stats` shows of a Linux domU before its first
+    /// WRITE (the bench prints it beside xensnd's): the simulated
+    /// snd-xen-front sends one request at a time and waits for each, and
+    /// (unlike the real one) no HW_PARAM_QUERY: OPEN alone, one batch.
+    fn the_backend_counts_what_linux_sent_before_its_first_write(profile) {
+        let (mut linux, view) = start(profile.settings(1 << 20));
+        let sink = speaker(&view);
+        play_once(&mut linux, &sink, SampleFormat::S16Le, 2, 48_000, 4800, 1).unwrap();
+        let view = view.borrow();
+        let spk = view.active.iter().find(|s| s.unique_id == "spk").unwrap();
+        let counters = &spk.counters;
+        assert_eq!(counters.requests_before_first_write[0], 1, "OPEN");
+        assert_eq!(counters.total_requests_before_first_write(), 1);
+        assert_eq!(counters.request_batches_before_first_write, 1);
+        // Every request after it came alone too: one batch each.
+        assert_eq!(counters.request_batches, counters.total_requests());
+    }
+}

@@ -172,3 +172,52 @@ fn read_tree_of_a_missing_root_is_empty_and_a_huge_tree_is_refused() {
     );
     assert_eq!(store.in_flight(), 0);
 }
+
+/// The round-trip rule of `XenStore::stats`: a batch of 3 sent together and
+/// then waited for is one round trip (waiting for its 2nd and 3rd replies
+/// adds none); single requests are one each; submitting without waiting
+/// adds requests but no round trip until the wait; watch events are not
+/// replies.
+#[test]
+fn round_trips_count_waits_for_what_was_sent_since_the_last_wait() {
+    let (sim, mut guest, mut store) = setup();
+    sim.store_write("/local/domain/7/a", b"one").unwrap();
+    assert_eq!(store.stats(), Default::default());
+    let batch = [
+        BatchRequest::Read("a"),
+        BatchRequest::Read("missing"),
+        BatchRequest::Watch("a", "token-a"),
+    ];
+    store.batch(&mut guest, &batch).unwrap();
+    assert_eq!(store.stats().requests, 3);
+    assert_eq!(store.round_trips(), 1, "a batch of 3 is one round trip");
+    store.read(&mut guest, "a").unwrap();
+    store.write(&mut guest, "b", b"x").unwrap();
+    assert_eq!(store.stats().requests, 5);
+    assert_eq!(store.round_trips(), 3, "one per lone request");
+    // Two submitted, then both waited for: one round trip.
+    use xen_guest::xenstore::MessageType;
+    let first = store
+        .submit(&mut guest, MessageType::Read, TxId::NONE, b"a\0")
+        .unwrap();
+    let second = store
+        .submit(&mut guest, MessageType::Read, TxId::NONE, b"b\0")
+        .unwrap();
+    assert_eq!(store.round_trips(), 3, "nothing waited for yet");
+    store.wait_reply(&mut guest, first).unwrap();
+    store.wait_reply(&mut guest, second).unwrap();
+    assert_eq!(store.round_trips(), 4);
+    // A watch event is no reply: waiting for one is no round trip.
+    sim.store_write("/local/domain/7/a", b"two").unwrap();
+    let deadline = guest_now(&guest) + 1_000_000_000;
+    store
+        .wait_watch_event(&mut guest, "token-a", deadline)
+        .unwrap();
+    assert_eq!(store.stats().requests, 7);
+    assert_eq!(store.round_trips(), 4);
+}
+
+fn guest_now(guest: &SimGuest) -> u64 {
+    use xen_guest::Clock;
+    guest.now_ns()
+}

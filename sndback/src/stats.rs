@@ -191,6 +191,31 @@ fn counters_json(counters: &Counters, start_unix_ns: u64, indent: &str) -> Strin
         )))
         .collect();
     let _ = writeln!(out, "{indent}\"requests\": {{{}}},", requests.join(", "));
+    let before: Vec<String> = OPERATION_NAMES
+        .iter()
+        .zip(counters.requests_before_first_write.iter())
+        .map(|(name, count)| format!("\"{name}\": {count}"))
+        .collect();
+    let _ = writeln!(
+        out,
+        "{indent}\"requests_before_first_write\": {{{}}},",
+        before.join(", ")
+    );
+    let _ = writeln!(
+        out,
+        "{indent}\"requests_before_first_write_total\": {},",
+        counters.total_requests_before_first_write()
+    );
+    let _ = writeln!(
+        out,
+        "{indent}\"request_batches\": {},",
+        counters.request_batches
+    );
+    let _ = writeln!(
+        out,
+        "{indent}\"request_batches_before_first_write\": {},",
+        counters.request_batches_before_first_write
+    );
     let _ = writeln!(
         out,
         "{indent}\"requests_total\": {},",
@@ -308,7 +333,12 @@ mod tests {
     #[test]
     fn document_shape() {
         let mut counters = Counters::default();
+        counters.count_request(9);
+        counters.count_batch();
+        counters.count_request(0);
+        counters.count_batch();
         counters.count_request(3);
+        counters.count_batch();
         counters.first_write_ns = Some(5);
         let record = StreamRecord {
             domid: 1,
@@ -327,7 +357,17 @@ mod tests {
         assert!(json.contains("\"write\": 1"));
         assert!(json.contains("\"first_write_unix_ns\": 1005"));
         assert!(json.contains("\"totals\""));
-        assert!(json.contains("\"requests_total\": 2"));
+        assert!(json.contains("\"requests_total\": 6"));
+        // What the frontend sent before its first WRITE, per stream and
+        // in the totals: a query and an OPEN, one batch each.
+        assert!(json.contains(
+            "\"requests_before_first_write\": {\"open\": 1, \"close\": 0, \"read\": 0, \
+             \"write\": 0, \"set_volume\": 0, \"get_volume\": 0, \"mute\": 0, \"unmute\": 0, \
+             \"trigger\": 0, \"hw_param_query\": 1},"
+        ));
+        assert!(json.contains("\"requests_before_first_write_total\": 4"));
+        assert!(json.contains("\"request_batches_before_first_write\": 4"));
+        assert!(json.contains("\"request_batches\": 6"));
         let empty = to_json(&History::new(0), &[], 0, 0);
         assert!(empty.contains("\"streams\": [],"));
         // Balanced braces and brackets.

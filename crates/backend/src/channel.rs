@@ -127,14 +127,28 @@ impl<P: SharedPage> StreamChannel<P> {
         mapper: &mut M,
         now_ns: u64,
     ) -> Result<(bool, bool), RingError> {
-        let mut notify = false;
         let mut served = 0;
+        let result = self.serve_pass(mapper, now_ns, &mut served);
+        if served > 0 {
+            self.stream.counters_mut().count_batch();
+        }
+        result
+    }
+
+    /// One service pass; `served` counts the requests it took.
+    fn serve_pass<M: GrantMapper<Page = P>>(
+        &mut self,
+        mapper: &mut M,
+        now_ns: u64,
+        served: &mut usize,
+    ) -> Result<(bool, bool), RingError> {
+        let mut notify = false;
         loop {
             while let Some(request) = self.ring.take_request()? {
                 let response = self.stream.handle(&request, mapper, now_ns);
                 self.ring.push_response(&response)?;
-                served += 1;
-                if served >= REQUESTS_PER_SERVICE {
+                *served += 1;
+                if *served >= REQUESTS_PER_SERVICE {
                     notify |= self.ring.push_responses_and_check_notify();
                     return Ok((notify, true));
                 }

@@ -47,15 +47,48 @@ pub struct Counters {
     pub first_read_ns: Option<u64>,
     /// Host time of the last TRIGGER START.
     pub last_start_ns: Option<u64>,
+    /// Requests received before the first WRITE request, by `XENSND_OP_*`
+    /// (unknown operations left out): what the frontend asked before it
+    /// sent audio.
+    pub requests_before_first_write: [u64; 10],
+    /// Request batches: service passes that took at least one request off
+    /// the ring (what one notification, or one look, found).
+    pub request_batches: u64,
+    /// Request batches that ended before the first WRITE request arrived
+    /// (the batch that brings it is not counted): the frontend's ring
+    /// round trips before its first WRITE, as the backend sees them.
+    pub request_batches_before_first_write: u64,
 }
+
+/// `XENSND_OP_WRITE`'s index in [`Counters::requests`].
+const WRITE: usize = 3;
 
 impl Counters {
     /// Count a request of operation `operation`.
     pub fn count_request(&mut self, operation: u8) {
-        match self.requests.get_mut(usize::from(operation)) {
+        let index = usize::from(operation);
+        if self.requests[WRITE] == 0 && index != WRITE {
+            if let Some(count) = self.requests_before_first_write.get_mut(index) {
+                *count += 1;
+            }
+        }
+        match self.requests.get_mut(index) {
             Some(count) => *count += 1,
             None => self.unknown_requests += 1,
         }
+    }
+
+    /// A service pass took requests off the ring (after counting them).
+    pub fn count_batch(&mut self) {
+        self.request_batches += 1;
+        if self.requests[WRITE] == 0 {
+            self.request_batches_before_first_write += 1;
+        }
+    }
+
+    /// Requests received before the first WRITE (known operations).
+    pub fn total_requests_before_first_write(&self) -> u64 {
+        self.requests_before_first_write.iter().sum()
     }
 
     /// Total requests (known and unknown).
@@ -71,6 +104,15 @@ impl Counters {
         for (mine, theirs) in self.requests.iter_mut().zip(other.requests.iter()) {
             *mine += theirs;
         }
+        for (mine, theirs) in self
+            .requests_before_first_write
+            .iter_mut()
+            .zip(other.requests_before_first_write.iter())
+        {
+            *mine += theirs;
+        }
+        self.request_batches += other.request_batches;
+        self.request_batches_before_first_write += other.request_batches_before_first_write;
         self.unknown_requests += other.unknown_requests;
         self.errors += other.errors;
         self.events_sent += other.events_sent;

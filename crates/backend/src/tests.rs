@@ -660,6 +660,46 @@ fn counters_accumulate() {
     assert_eq!(total.first_write_ns, Some(20));
 }
 
+/// What the backend saw before the first WRITE: a frontend that sends
+/// HW_PARAM_QUERY, waits, OPEN, waits, then TRIGGER + WRITE together is
+/// two batches and two requests before its first WRITE (the batch that
+/// brings the WRITE is not counted, its TRIGGER is); nothing after the
+/// first WRITE changes them.
+#[test]
+fn requests_and_batches_before_the_first_write() {
+    const OPEN: u8 = 0;
+    const WRITE: u8 = 3;
+    const TRIGGER: u8 = 8;
+    const QUERY: u8 = 9;
+    let mut counters = Counters::default();
+    counters.count_request(QUERY);
+    counters.count_batch();
+    counters.count_request(OPEN);
+    counters.count_batch();
+    counters.count_request(TRIGGER);
+    counters.count_request(WRITE);
+    counters.count_batch();
+    counters.count_request(WRITE);
+    counters.count_request(QUERY);
+    counters.count_batch();
+    assert_eq!(counters.requests_before_first_write[usize::from(QUERY)], 1);
+    assert_eq!(counters.requests_before_first_write[usize::from(OPEN)], 1);
+    assert_eq!(
+        counters.requests_before_first_write[usize::from(TRIGGER)],
+        1
+    );
+    assert_eq!(counters.requests_before_first_write[usize::from(WRITE)], 0);
+    assert_eq!(counters.total_requests_before_first_write(), 3);
+    assert_eq!(counters.request_batches_before_first_write, 2);
+    assert_eq!(counters.request_batches, 4);
+    assert_eq!(counters.total_requests(), 6);
+    let mut total = Counters::default();
+    total.accumulate(&counters);
+    total.accumulate(&counters);
+    assert_eq!(total.request_batches_before_first_write, 4);
+    assert_eq!(total.total_requests_before_first_write(), 6);
+}
+
 #[test]
 fn a_law_encoding_is_symmetric_as_alsa_lib_and_the_frontend_encode_it() {
     use super::sample::alaw_encode;

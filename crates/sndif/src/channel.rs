@@ -28,7 +28,7 @@ use zerocopy::FromBytes;
 use super::buffer::Granted;
 use super::watch::DeviceWatch;
 use super::SndError;
-use xen_abi::sndif::{CurPosEvent, Event, Request, Response, XENSND_EVT_CUR_POS};
+use xen_abi::sndif::{CurPosEvent, Event, Request, Response, XENSND_EVT_CUR_POS, XENSND_OP_WRITE};
 use xen_guest::ring::{Entry, EventConsumer, FrontRing, RingError, EVENT_SLOTS, RING_SLOTS};
 use xen_guest::{DomId, GrantRef, Platform, Port, SharedPage};
 
@@ -99,6 +99,11 @@ pub struct ChannelStats {
     /// Blocking waits that asked the backend to notify the next response
     /// (set `rsp_event`); the data path does not.
     pub armed_waits: u64,
+    /// Round trips: waits for responses to requests sent since the
+    /// previous wait (however many were sent, and whether or not the
+    /// responses were already there). Submitting without waiting adds
+    /// none.
+    pub round_trips: u64,
 }
 
 /// Stream position as reported by `XENSND_EVT_CUR_POS`.
@@ -141,6 +146,10 @@ pub struct Channel<X: Platform> {
     /// Responses, events and timeouts taken in so far (changes whenever a
     /// poll found something).
     arrivals: u64,
+    /// Requests were submitted since the last wait for responses.
+    sent_since_wait: bool,
+    /// A WRITE was submitted on this channel.
+    wrote: bool,
 }
 
 impl<X: Platform> core::fmt::Debug for Channel<X> {
@@ -212,6 +221,8 @@ impl<X: Platform> Channel<X> {
             timeout_ns: DEFAULT_TIMEOUT_NS,
             stats: ChannelStats::default(),
             arrivals: 0,
+            sent_since_wait: false,
+            wrote: false,
         })
     }
 
@@ -379,6 +390,14 @@ impl<X: Platform> Channel<X> {
             Err(RingError::Full) => return Err(SndError::Busy),
             Err(e) => return Err(self.fail(e)),
         }
+        // The first WRITE snapshots the boot's round trips (before it
+        // counts itself).
+        let first_write = operation == XENSND_OP_WRITE && !self.wrote;
+        self.wrote |= first_write;
+        self.sent_since_wait = true;
+        if let Some(watch) = &self.watch {
+            watch.note(first_write, 1, 0);
+        }
         self.next_id = id.wrapping_add(1);
         let ticket = Ticket {
             id,
@@ -505,6 +524,7 @@ impl<X: Platform> Channel<X> {
         if let Some(e) = self.broken {
             return Err(e);
         }
+        self.note_wait();
         // Forget old flags: the halt that follows wakes on new events only.
         xen.take_pending(self.ring_port);
         xen.take_pending(self.events_port);
@@ -681,7 +701,20 @@ impl<X: Platform> Channel<X> {
         result
     }
 
+    /// A wait for responses begins: a round trip if requests were sent
+    /// since the last one.
+    fn note_wait(&mut self) {
+        if self.sent_since_wait {
+            self.sent_since_wait = false;
+            self.stats.round_trips += 1;
+            if let Some(watch) = &self.watch {
+                watch.note(false, 0, 1);
+            }
+        }
+    }
+
     fn wait_for_inner(&mut self, xen: &mut X, ticket: Ticket) -> Result<[u8; 56], SndError> {
+        self.note_wait();
         loop {
             let poll = self.poll(xen);
             if let Some(done) = self.take_completion(ticket) {

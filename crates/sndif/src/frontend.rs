@@ -23,6 +23,7 @@ use alloc::vec::Vec;
 use core::cell::RefCell;
 
 use super::config::{read_config, ConfigSource, ConfiguredStream, VsndConfig};
+use super::roundtrips::RoundTrips;
 use super::stream::Stream;
 use super::watch::{Bus, DeviceWatch};
 use super::SndError;
@@ -316,6 +317,23 @@ impl<X: Platform> Frontend<X> {
         self.shared.borrow().marks.clone()
     }
 
+    /// The boot's round trips (see [`super::roundtrips`]) as they were when
+    /// the first `XENSND_OP_WRITE` was submitted on any stream; `None`
+    /// before that. Everything the XenStore client did counts, including
+    /// what its owner did before the probe.
+    pub fn boot_round_trips(&self) -> Option<RoundTrips> {
+        let shared = self.shared.borrow();
+        let ledger = shared.bus.borrow().ledger;
+        ledger.first_write
+    }
+
+    /// The same totals now.
+    pub fn round_trips(&self) -> RoundTrips {
+        let shared = self.shared.borrow();
+        let bus = shared.bus.borrow();
+        bus.ledger.totals(bus.store.stats())
+    }
+
     /// Every stream that came up, on every device.
     pub fn streams(&self) -> Vec<StreamInfo> {
         let shared = self.shared.borrow();
@@ -580,10 +598,11 @@ impl<X: Platform> Shared<X> {
                     actual: state,
                 });
             }
-            match bus_mut(&self.bus)
-                .store
-                .wait_watch_event(&mut self.xen, &token, deadline)
-            {
+            let mut bus = bus_mut(&self.bus);
+            bus.ledger.backend_waits += 1;
+            let waited = bus.store.wait_watch_event(&mut self.xen, &token, deadline);
+            drop(bus);
+            match waited {
                 Ok(_) | Err(XsError::Timeout) => {}
                 Err(e) => return Err(store_err(&backend_path)(e)),
             }

@@ -24,6 +24,7 @@ use alloc::rc::Rc;
 use alloc::string::String;
 use core::cell::RefCell;
 
+use super::roundtrips::Ledger;
 use super::SndError;
 use xen_guest::shutdown::{ShutdownRequest, ShutdownWatch};
 use xen_guest::xenbus::{read_state, XenbusState};
@@ -39,6 +40,9 @@ pub struct Bus<P: SharedPage> {
     /// nobody looked at: set by whatever used the store outside the
     /// frontend's poll (including the waits here), cleared by that poll.
     pub dirty: bool,
+    /// Round trips counted by the streams and the handshake (see
+    /// [`super::roundtrips`]).
+    pub ledger: Ledger,
     /// `control/shutdown`, if the application handed it over.
     shutdown: Option<ShutdownWatch>,
     /// What the toolstack asked for (kept: it is final).
@@ -51,6 +55,7 @@ impl<P: SharedPage> Bus<P> {
         Self {
             store,
             dirty: true,
+            ledger: Ledger::default(),
             shutdown: None,
             shutdown_request: None,
         }
@@ -132,6 +137,22 @@ impl<P: SharedPage> DeviceWatch<P> {
             bus,
             token,
             backend_path,
+        }
+    }
+
+    /// Count in the bus's [`Ledger`]: `write` says a WRITE is being
+    /// submitted (the first one takes the snapshot), `requests` requests
+    /// were sent, `round_trips` waits for them began. Skipped, never
+    /// failing, while the bus is in use (it is not, when a stream submits
+    /// or waits).
+    pub fn note(&self, write: bool, requests: u64, round_trips: u64) {
+        if let Ok(mut bus) = self.bus.try_borrow_mut() {
+            let bus = &mut *bus;
+            if write {
+                bus.ledger.note_write(bus.store.stats());
+            }
+            bus.ledger.ring_requests += requests;
+            bus.ledger.ring_round_trips += round_trips;
         }
     }
 

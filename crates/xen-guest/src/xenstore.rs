@@ -315,6 +315,19 @@ pub fn reply_string(bytes: Vec<u8>) -> Result<String, XsError> {
     bytes_to_string(bytes)
 }
 
+/// What a [`XenStore`] client sent and how often it waited for it
+/// ([`XenStore::stats`]): plain counts, machine-independent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct XsStats {
+    /// Requests sent (every message type, watches and transactions too).
+    pub requests: u64,
+    /// Round trips: waits for replies to requests sent since the previous
+    /// wait. A batch of N requests sent together and then waited for is
+    /// one; waiting again for the rest of the same batch, with nothing
+    /// new sent, adds none (nor do waits for watch events).
+    pub round_trips: u64,
+}
+
 /// A watch event: the path that changed and the token of the watch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WatchEvent {
@@ -377,6 +390,9 @@ pub struct XenStore<P: SharedPage> {
     dropped_events: u64,
     broken: Option<&'static str>,
     timeout_ns: u64,
+    stats: XsStats,
+    /// Requests were sent since the last wait for a reply.
+    sent_since_wait: bool,
 }
 
 impl<P: SharedPage> XenStore<P> {
@@ -406,6 +422,8 @@ impl<P: SharedPage> XenStore<P> {
             dropped_events: 0,
             broken: None,
             timeout_ns: DEFAULT_TIMEOUT_NS,
+            stats: XsStats::default(),
+            sent_since_wait: false,
         })
     }
 
@@ -432,6 +450,16 @@ impl<P: SharedPage> XenStore<P> {
     /// Watch events and unsolicited replies dropped so far.
     pub fn dropped_events(&self) -> u64 {
         self.dropped_events
+    }
+
+    /// Requests sent and round trips waited so far (see [`XsStats`]).
+    pub fn stats(&self) -> XsStats {
+        self.stats
+    }
+
+    /// Round trips to xenstored so far ([`XsStats::round_trips`]).
+    pub fn round_trips(&self) -> u64 {
+        self.stats.round_trips
     }
 
     /// Number of requests sent whose reply has not been taken.
@@ -617,6 +645,8 @@ impl<P: SharedPage> XenStore<P> {
             }
             return Err(error);
         }
+        self.stats.requests += 1;
+        self.sent_since_wait = true;
         Ok(RequestId(id))
     }
 
@@ -649,6 +679,13 @@ impl<P: SharedPage> XenStore<P> {
         env: &mut E,
         id: RequestId,
     ) -> Result<Vec<u8>, XsError> {
+        // A wait for what was sent since the last one: one round trip
+        // (counted even when the reply is already there, so the count does
+        // not depend on how fast xenstored is).
+        if self.sent_since_wait {
+            self.sent_since_wait = false;
+            self.stats.round_trips += 1;
+        }
         let deadline = env.now_ns().saturating_add(self.timeout_ns);
         loop {
             if let Some(payload) = self.poll_reply(env, id)? {

@@ -20,6 +20,15 @@
 //!   "xl_create_ms": { "xensnd": [500.0, 480.0, 510.0], "linux": [3000.0, 3100.0, 2900.0] },
 //!   "guest_entry_to_first_write_ms": { "xensnd": [310.2, 305.0, 330.1] },
 //!   "guest_entry_to_first_write_pv_clock_ms": { "xensnd": [311.0, 305.2, 330.0] },
+//!   "round_trips_before_first_write": {
+//!     "minimum": { "xenstore_batches": 2, "ring_round_trips": 1, "backend_waits": 1 },
+//!     "target": { "xenstore_batches": 2, "ring_round_trips": 1 },
+//!     "xensnd": { "xenstore_batches": [11, 11, 11], "xenstore_requests": [41, 41, 41],
+//!                 "ring_round_trips": [2, 2, 2], "ring_requests": [2, 2, 2],
+//!                 "backend_waits": [1, 1, 1] },
+//!     "xensnd_seen_by_backend": { "batches": [2, 2, 2], "requests": [2, 2, 2],
+//!                                 "op_open": [1, 1, 1], "op_hw_param_query": [1, 1, 1] },
+//!     "linux_seen_by_backend": { the same keys } },
 //!   "notifications_per_period": {
 //!     "xensnd": { "to_backend": 1.0, "to_frontend": 2.0, "to_frontend_ring": 1.0,
 //!                 "to_frontend_events": 1.0, "requests": 1.0, "writes": 1.0,
@@ -39,6 +48,10 @@
 //! `write()` on its own clocks (TSC to the end of the probe, PV clock
 //! after); `..._pv_clock_ms`: the same on the PV clock alone. Per-period figures come from the backend's
 //! counters (`blocking_waits`, `guest_notifications_sent`: the guest's own).
+//! `round_trips_before_first_write`: counts, not times, one value per boot
+//! run that played: xensnd's own (`XENSND-ROUNDTRIPS before_first_write`)
+//! and what sndback saw on each guest's playback ring before its first
+//! WRITE (requests, request batches), beside the protocol's minimum.
 //!
 //! Benchmarks print figures; nothing here fails for being slow.
 #![forbid(unsafe_code)]
@@ -515,6 +528,8 @@ fn rows(host: &Value, xen: Option<&Value>) -> Vec<Row> {
         "",
     ));
 
+    rows.extend(round_trip_rows(xen));
+
     // Protocol cost per period.
     let per = &host["protocol"]["per_period"];
     // Xen figures: `who` is xensnd or linux; `None` when not measured.
@@ -765,6 +780,107 @@ fn rows(host: &Value, xen: Option<&Value>) -> Vec<Row> {
     rows
 }
 
+/// The runs' values of one count (`[11, 11, 11]`): the value when every
+/// run agrees, else the median with the runs; `None` when not measured.
+fn counted(values: Option<&Value>) -> Option<String> {
+    let list: Vec<f64> = values?
+        .as_array()?
+        .iter()
+        .filter_map(Value::as_f64)
+        .collect();
+    let first = *list.first()?;
+    if list.iter().all(|v| *v == first) {
+        return Some(format!("{first:.0}"));
+    }
+    let runs: Vec<String> = list.iter().map(|v| format!("{v:.0}")).collect();
+    Some(format!(
+        "{} (runs: {})",
+        number(&json!(median(&json!(list))), 1),
+        runs.join(", ")
+    ))
+}
+
+/// What sndback saw of a guest's playback ring before its first WRITE:
+/// "N batches, M requests (open 1, hw_param_query 3)".
+fn seen_by_backend(section: Option<&Value>) -> Option<String> {
+    let section = section?.as_object()?;
+    let batches = counted(section.get("batches"))?;
+    let requests = counted(section.get("requests")).unwrap_or_else(|| "n/a".into());
+    let operations: Vec<String> = section
+        .iter()
+        .filter_map(|(key, values)| {
+            let name = key.strip_prefix("op_")?;
+            Some(format!("{name} {}", counted(Some(values))?))
+        })
+        .collect();
+    Some(format!(
+        "{batches} batches, {requests} requests ({})",
+        operations.join(", ")
+    ))
+}
+
+/// Boot's critical path in round trips (Xen, counted): xensnd's own counts
+/// before its first WRITE beside the protocol's minimum, and what sndback
+/// saw of each guest's ring (the Linux domU's only visible there).
+fn round_trip_rows(xen: Option<&Value>) -> Vec<Row> {
+    let section = xen.and_then(|x| x.get("round_trips_before_first_write"));
+    let get = |key: &str| section.and_then(|s| s.pointer(key));
+    let ours = |key: &str| counted(get(&format!("/xensnd/{key}")));
+    let minimum = |key: &str| {
+        get(&format!("/minimum/{key}"))
+            .and_then(Value::as_f64)
+            .map_or("n/a".into(), |v| format!("{v:.0}"))
+    };
+    let not_run = || XEN_NOT_RUN.to_string();
+    let backend = |who: &str| {
+        seen_by_backend(get(&format!("/{who}_seen_by_backend"))).unwrap_or_else(not_run)
+    };
+    vec![
+        row(
+            "XenStore round trips before the first WRITE (Xen, counted)",
+            ours("xenstore_batches").map_or_else(not_run, |batches| {
+                format!(
+                    "{batches} ({} requests)",
+                    ours("xenstore_requests").unwrap_or_else(|| "n/a".into())
+                )
+            }),
+            format!(
+                "protocol minimum {} (the config read, the handshake write)",
+                minimum("xenstore_batches")
+            ),
+            String::new(),
+            "<= 2",
+        ),
+        row(
+            "ring round trips before the first WRITE (Xen, counted)",
+            ours("ring_round_trips").map_or_else(not_run, |trips| {
+                format!(
+                    "{trips} ({} requests); sndback saw {}",
+                    ours("ring_requests").unwrap_or_else(|| "n/a".into()),
+                    backend("xensnd")
+                )
+            }),
+            format!(
+                "protocol minimum {} (OPEN); Linux domU as sndback saw it: {}",
+                minimum("ring_round_trips"),
+                backend("linux")
+            ),
+            String::new(),
+            "<= 1",
+        ),
+        row(
+            "handshake waits for the backend before the first WRITE",
+            ours("backend_waits").unwrap_or_else(not_run),
+            format!(
+                "protocol minimum {} (its Connected)",
+                minimum("backend_waits")
+            ),
+            String::new(),
+            "",
+        ),
+    ]
+}
+
 fn report(args: &[String]) -> Result<(), String> {
     let out = PathBuf::from(option(args, "--out").ok_or("--out DIR")?);
     let host = read_json(&out.join("host.json"))?.ok_or_else(|| {
@@ -858,4 +974,37 @@ fn report(args: &[String]) -> Result<(), String> {
     write_json(&out.join("bench.json"), &bench)?;
     println!("(written to {})", out.join("bench.json").display());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_rows_show_the_counts_the_minimum_and_the_linux_domu() {
+        let xen = json!({ "round_trips_before_first_write": {
+            "minimum": { "xenstore_batches": 2, "ring_round_trips": 1, "backend_waits": 1 },
+            "xensnd": { "xenstore_batches": [11.0, 11.0], "xenstore_requests": [41.0, 41.0],
+                        "ring_round_trips": [2.0, 2.0], "ring_requests": [2.0, 2.0],
+                        "backend_waits": [1.0, 2.0] },
+            "xensnd_seen_by_backend": { "batches": [2.0, 2.0], "requests": [2.0, 2.0],
+                                        "op_hw_param_query": [1.0, 1.0], "op_open": [1.0, 1.0] },
+            "linux_seen_by_backend": { "batches": [5.0], "requests": [5.0],
+                                       "op_hw_param_query": [4.0], "op_open": [1.0] },
+        }});
+        let rows = round_trip_rows(Some(&xen));
+        assert_eq!(rows[0].ours, "11 (41 requests)");
+        assert!(rows[0].reference.starts_with("protocol minimum 2"));
+        assert_eq!(
+            rows[1].ours,
+            "2 (2 requests); sndback saw 2 batches, 2 requests (hw_param_query 1, open 1)"
+        );
+        assert!(rows[1].reference.contains(
+            "Linux domU as sndback saw it: 5 batches, 5 requests (hw_param_query 4, open 1)"
+        ));
+        assert_eq!(rows[2].ours, "1.5 (runs: 1, 2)");
+        let empty = round_trip_rows(None);
+        assert_eq!(empty[0].ours, XEN_NOT_RUN);
+        assert!(empty[1].reference.ends_with(XEN_NOT_RUN));
+    }
 }

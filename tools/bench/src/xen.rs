@@ -239,6 +239,94 @@ fn cross_clock_entry_to_first_write_ms(run: &Run) -> Option<f64> {
     Some((first as f64 - entry as f64) / 1e6)
 }
 
+/// The keys of the guest's `XENSND-ROUNDTRIPS before_first_write` line.
+const ROUND_TRIP_KEYS: [&str; 5] = [
+    "xenstore_batches",
+    "xenstore_requests",
+    "ring_round_trips",
+    "ring_requests",
+    "backend_waits",
+];
+
+/// The console line with the counts before the first WRITE.
+const ROUND_TRIPS_MARKER: &str = "XENSND-ROUNDTRIPS before_first_write";
+
+/// The guest's own counts before its first WRITE (`XENSND-ROUNDTRIPS
+/// before_first_write ...`), or `None` (no such line, or `none`).
+fn guest_round_trips(run: &Run) -> Option<Map<String, Value>> {
+    let mut counts = Map::new();
+    for key in ROUND_TRIP_KEYS {
+        if let Some(value) = run.number(ROUND_TRIPS_MARKER, key) {
+            counts.insert(key.to_string(), json!(value));
+        }
+    }
+    (!counts.is_empty()).then_some(counts)
+}
+
+/// What sndback saw before the first WRITE on the playback stream(s) that
+/// got one (`--stats`: `requests_before_first_write`,
+/// `request_batches_before_first_write`): `requests` (total), `batches`,
+/// and the requests by operation (`op_<name>`, non-zero ones).
+fn backend_before_first_write(run: &Run) -> Option<Map<String, Value>> {
+    let streams = run.stats.as_ref()?.get("streams")?.as_array()?;
+    let mut sum = Map::new();
+    let mut add = |key: &str, value: f64| {
+        let old = sum.get(key).and_then(Value::as_f64).unwrap_or(0.0);
+        sum.insert(key.to_string(), json!(old + value));
+    };
+    let mut any = false;
+    for stream in streams {
+        let wrote = stream
+            .get("first_write_ns")
+            .is_some_and(|value| !value.is_null());
+        if stream.get("direction").and_then(Value::as_str) != Some("playback") || !wrote {
+            continue;
+        }
+        let Some(batches) = stream
+            .get("request_batches_before_first_write")
+            .and_then(Value::as_f64)
+        else {
+            continue;
+        };
+        any = true;
+        add("batches", batches);
+        let total = stream
+            .get("requests_before_first_write_total")
+            .and_then(Value::as_f64)
+            .unwrap_or(0.0);
+        add("requests", total);
+        if let Some(requests) = stream
+            .get("requests_before_first_write")
+            .and_then(Value::as_object)
+        {
+            for (name, count) in requests {
+                let count = count.as_f64().unwrap_or(0.0);
+                if count > 0.0 {
+                    add(&format!("op_{name}"), count);
+                }
+            }
+        }
+    }
+    any.then_some(sum)
+}
+
+/// Per key, the values of every run (runs without the figure left out):
+/// `{ "xenstore_batches": [11, 11], ... }`.
+fn per_key(values: &[Map<String, Value>]) -> Map<String, Value> {
+    let mut out = Map::new();
+    for counts in values {
+        for (key, value) in counts {
+            if let Value::Array(list) = out
+                .entry(key.clone())
+                .or_insert_with(|| Value::Array(Vec::new()))
+            {
+                list.push(value.clone());
+            }
+        }
+    }
+    out
+}
+
 /// Boot runs `<prefix>N`: boot to first WRITE of the runs that played,
 /// `xl create`'s own duration for the same runs, and per-run details.
 fn boot_section(runs: &[Run], prefix: &str, xensnd: bool) -> (Vec<f64>, Vec<f64>, Vec<Value>) {
@@ -273,9 +361,11 @@ fn boot_section(runs: &[Run], prefix: &str, xensnd: bool) -> (Vec<f64>, Vec<f64>
                 .map(|us| us / 1000.0));
             detail["cross_clock_entry_to_first_write_ms"] =
                 json!(cross_clock_entry_to_first_write_ms(run));
+            detail["round_trips_before_first_write"] = json!(guest_round_trips(run));
         } else {
             detail["aplay_underruns"] = json!(run.field("DOMU-APLAY", "underruns"));
         }
+        detail["backend_before_first_write"] = json!(backend_before_first_write(run));
         details.push(detail);
     }
     (values, xl_create, details)
@@ -439,6 +529,27 @@ pub fn summary_command(args: &[String]) -> Result<(), String> {
     let guest_entry_pv: Vec<f64> = good_xensnd()
         .filter_map(|i| guest_entry_to_play_pv_ms(&runs[i]))
         .collect();
+    // Round trips before the first WRITE, per run that played: the
+    // guest's own counts, and what sndback saw of each guest's ring.
+    let good_linux = || {
+        runs_named(&runs, "boot-linux-")
+            .into_iter()
+            .filter(|&i| runs[i].failure(false).is_none())
+    };
+    let collect = |indices: Vec<usize>, figure: &dyn Fn(&Run) -> Option<Map<String, Value>>| {
+        let values: Vec<Map<String, Value>> = indices
+            .into_iter()
+            .filter_map(|i| figure(&runs[i]))
+            .collect();
+        per_key(&values)
+    };
+    let round_trips = json!({
+        "minimum": { "xenstore_batches": 2, "ring_round_trips": 1, "backend_waits": 1 },
+        "target": { "xenstore_batches": 2, "ring_round_trips": 1 },
+        "xensnd": collect(good_xensnd().collect(), &guest_round_trips),
+        "xensnd_seen_by_backend": collect(good_xensnd().collect(), &backend_before_first_write),
+        "linux_seen_by_backend": collect(good_linux().collect(), &backend_before_first_write),
+    });
     let find = |name: &str| runs.iter().find(|r| r.name == name);
     let xensnd_period =
         find("period-xensnd").map_or(Value::Null, |r| per_period(r, true, period_frames));
@@ -459,6 +570,7 @@ pub fn summary_command(args: &[String]) -> Result<(), String> {
         "boot_runs": { "xensnd": xensnd_details, "linux": linux_details },
         "guest_entry_to_first_write_ms": { "xensnd": guest_entry },
         "guest_entry_to_first_write_pv_clock_ms": { "xensnd": guest_entry_pv },
+        "round_trips_before_first_write": round_trips,
         "notifications_per_period": { "xensnd": xensnd_period, "linux": linux_period },
         "memory_trials": trials,
         "linux_memory_trials": linux_trials,
@@ -469,7 +581,13 @@ pub fn summary_command(args: &[String]) -> Result<(), String> {
                   the guest's TSC to the end of its probe, then its PV clock to the demo's first \
                   write() (XENSND-TIMING). Per \
                   period: sndback's counters on the playback stream / periods received. Blocking \
-                  waits are the guest's own count; a Linux domU's are not visible to the backend.",
+                  waits are the guest's own count; a Linux domU's are not visible to the backend. \
+                  Round trips before the first WRITE: the guest's own counts \
+                  (XENSND-ROUNDTRIPS before_first_write: XenStore round trips = waits for \
+                  replies to requests sent since the previous wait, ring round trips the same \
+                  on the rings, backend waits = handshake waits for the backend's state) and \
+                  sndback's (requests and request batches on the playback ring before its \
+                  first WRITE), one value per boot run that played.",
     });
     super::write_json(&out, &xen)?;
     eprintln!("== bench: wrote {}", out.display());
@@ -511,5 +629,75 @@ mod tests {
         assert_eq!(run.after("DOMU-APLAY-period_size"), Some(480.0));
         assert_eq!(run.failure(true), None);
         assert!(run.failure(false).is_some(), "no aplay rc=0 line");
+    }
+
+    fn run_with(console: &str, stats: Value) -> Run {
+        Run {
+            name: "boot-xensnd-1".into(),
+            dir: PathBuf::new(),
+            t0_ns: None,
+            t1_ns: None,
+            xl_rc: Some(0),
+            gone: Some(0),
+            console: console.into(),
+            stats: Some(stats),
+        }
+    }
+
+    /// One stream of sndback's `--stats` as it prints it (the keys read).
+    fn stream(direction: &str, first_write: Option<u64>, before: Value, batches: u64) -> Value {
+        let total: u64 = before
+            .as_object()
+            .unwrap()
+            .values()
+            .filter_map(Value::as_u64)
+            .sum();
+        json!({
+            "direction": direction,
+            "first_write_ns": first_write,
+            "requests_before_first_write": before,
+            "requests_before_first_write_total": total,
+            "request_batches_before_first_write": batches,
+        })
+    }
+
+    #[test]
+    fn round_trips_before_the_first_write() {
+        let console = "[INFO ] XENSND-TIMING play_start_clock_ns=1505000000\n\
+                       [INFO ] XENSND-ROUNDTRIPS before_first_write xenstore_batches=11 \
+                       xenstore_requests=41 ring_round_trips=2 ring_requests=2 backend_waits=1\n\
+                       [INFO ] XENSND-ROUNDTRIPS total xenstore_batches=14 xenstore_requests=44 \
+                       ring_round_trips=40 ring_requests=120 backend_waits=2\n";
+        let stats = json!({ "streams": [
+            stream("playback", Some(7), json!({ "open": 1, "write": 0, "hw_param_query": 1 }), 2),
+            // No WRITE on the capture stream: left out.
+            stream("capture", None, json!({ "open": 1 }), 1),
+        ]});
+        let run = run_with(console, stats);
+        let guest = guest_round_trips(&run).unwrap();
+        assert_eq!(guest["xenstore_batches"], json!(11.0));
+        assert_eq!(guest["xenstore_requests"], json!(41.0));
+        assert_eq!(guest["ring_round_trips"], json!(2.0));
+        assert_eq!(guest["ring_requests"], json!(2.0));
+        assert_eq!(guest["backend_waits"], json!(1.0));
+        let backend = backend_before_first_write(&run).unwrap();
+        assert_eq!(backend["requests"], json!(2.0));
+        assert_eq!(backend["batches"], json!(2.0));
+        assert_eq!(backend["op_open"], json!(1.0));
+        assert_eq!(backend["op_hw_param_query"], json!(1.0));
+        assert!(!backend.contains_key("op_write"), "zeros left out");
+        // Two runs: one list per key.
+        let keyed = per_key(&[guest.clone(), guest]);
+        assert_eq!(keyed["ring_round_trips"], json!([2.0, 2.0]));
+
+        // A guest that sent no WRITE prints `none`; the total line does not
+        // stand in for it. An old sndback without the keys: no figure.
+        let run = run_with(
+            "XENSND-ROUNDTRIPS before_first_write none (no WRITE sent)\n\
+             XENSND-ROUNDTRIPS total xenstore_batches=10 ring_round_trips=0\n",
+            json!({ "streams": [{ "direction": "playback", "first_write_ns": 5 }] }),
+        );
+        assert_eq!(guest_round_trips(&run), None);
+        assert_eq!(backend_before_first_write(&run), None);
     }
 }
