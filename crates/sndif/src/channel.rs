@@ -310,8 +310,22 @@ impl<X: Platform> Channel<X> {
     /// then block until an event arrives or `deadline_ns` passes (see
     /// [`xen_guest::Clock::wait_until`]). A XenStore event ends the wait,
     /// and the caller's next wait looks again: a change is seen as it comes.
+    ///
+    /// The look at XenStore may scan the event bitmaps (any XenStore I/O
+    /// does), and a scan moves a notification that came after the caller's
+    /// final check ([`Channel::arm_response_notification`]) into the
+    /// dispatcher's flags and clears Xen's `evtchn_upcall_pending`: Xen does
+    /// not deliver it again, and the halt would sleep through it to the
+    /// deadline (seen under Xen as a request answered at once but taken in
+    /// only at its 10 s timeout). So a notification of this channel that
+    /// the look took in ends the wait at once (the caller polls again).
     pub fn block(&mut self, xen: &mut X, deadline_ns: u64) -> Result<(), SndError> {
         self.check_watch(xen)?;
+        let ring = xen.take_pending(self.ring_port);
+        let events = xen.take_pending(self.events_port);
+        if ring || events {
+            return Ok(());
+        }
         xen.wait_until(deadline_ns);
         Ok(())
     }
