@@ -10,12 +10,12 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use xen_abi::sndif::XENSND_OP_OPEN;
-use xen_guest::{Clock, Platform, ResourceUsage};
+use xen_guest::{Clock, ResourceUsage};
 use xensnd_demo::demo::{play_resuming, PlayControl, Signal};
 use xensnd_demo::run::{run, Options};
 use xensnd_demo::signal::{Crc32, Tone};
 use xensnd_pcm::format::SampleFormat;
-use xensnd_pcm::{ErrorKind, Stream};
+use xensnd_pcm::{Clock as _, ErrorKind, Stream};
 use xensnd_sim::backend_host::BackendProfile;
 use xensnd_sim::backend_host::{SimBackendView, SimSndBackend};
 use xensnd_sim::vsnd::{add_vsnd_device, SimVsndSpec};
@@ -77,9 +77,7 @@ impl Signal for ActAt {
 }
 
 fn usage(frontend: &Frontend<SimGuest>) -> ResourceUsage {
-    frontend
-        .with_platform(|xen| xen.resource_usage())
-        .expect("the simulator counts")
+    frontend.resource_usage().expect("the simulator counts")
 }
 
 per_backend! {
@@ -92,7 +90,7 @@ per_backend! {
         let restart = Rc::clone(&view);
         let signal = ActAt::new(9_600, move || restart.borrow_mut().restart_requested = true);
         let clock = frontend.clone();
-        let now_ns = move || clock.with_platform(|xen| xen.now_ns());
+        let now_ns = move || clock.now_ns();
         let waiter = frontend.clone();
         let mut idle = move || {
             waiter.with_platform(|xen| {
@@ -168,7 +166,7 @@ per_backend! {
                 .unwrap()
         });
         let clock = frontend.clone();
-        let now_ns = move || clock.with_platform(|xen| xen.now_ns());
+        let now_ns = move || clock.now_ns();
         let started_ns = now_ns();
         let waiter = frontend.clone();
         let mut idle = move || {
@@ -191,7 +189,7 @@ per_backend! {
         );
         assert!(signal.fired.get());
         assert_eq!(result.unwrap_err(), ErrorKind::Disconnected);
-        let waited = frontend.with_platform(|xen| xen.now_ns()) - started_ns;
+        let waited = frontend.now_ns() - started_ns;
         assert!(
             waited >= 200_000_000,
             "gave up after its timeout, not before: {waited} ns"

@@ -129,7 +129,7 @@ fn a_failed_connected_write_tears_its_streams_down_before_the_next_connect() {
     sim.run_until_idle(1000);
     frontend.poll();
     assert_eq!(sim.granted_refs(GUEST), Vec::<u32>::new(), "grants leaked");
-    let usage = frontend.with_platform(|xen| xen.resource_usage().unwrap());
+    let usage = frontend.resource_usage().unwrap();
     assert_eq!(
         usage.event_channels, baseline.event_channels,
         "event channels leaked"

@@ -332,7 +332,7 @@ fn run_with(u: &mut Unstructured<'_>) -> arbitrary::Result<ChaosReport> {
         "grants left after teardown"
     );
     assert_eq!(frontend.leftover_grants(), 0);
-    let usage = frontend.with_platform(|xen| xen.resource_usage().expect("counted"));
+    let usage = frontend.resource_usage().expect("counted");
     assert_eq!(
         usage.event_channels, baseline.event_channels,
         "event channels left after teardown"

@@ -828,15 +828,17 @@ impl<X: Platform> Shared<X> {
 }
 
 /// The frontend's platform as the application's clock: its time, and its
-/// wait (halt until an event or the deadline), following the backends
-/// first so a wait never sleeps through a state change.
+/// wait (halt until an event or the deadline), first following the
+/// backends when XenStore signalled something (as every PCM call does), so
+/// a wait never sleeps through a state change it already took in.
 impl<X: Platform> Clock for Frontend<X> {
     fn now_ns(&self) -> u64 {
         self.with_platform(|xen| xen.now_ns())
     }
 
     fn wait_until(&self, deadline_ns: u64) {
-        self.poll();
-        self.with_platform(|xen| xen.wait_until(deadline_ns));
+        let mut shared = self.shared.borrow_mut();
+        shared.poll_if_pending();
+        shared.xen.wait_until(deadline_ns);
     }
 }
