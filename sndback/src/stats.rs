@@ -222,6 +222,7 @@ fn counters_json(counters: &Counters, start_unix_ns: u64, indent: &str) -> Strin
         counters.total_requests()
     );
     let _ = writeln!(out, "{indent}\"errors\": {},", counters.errors);
+    let _ = writeln!(out, "{indent}\"underruns\": {},", counters.underruns);
     let _ = writeln!(
         out,
         "{indent}\"bytes_written\": {},",

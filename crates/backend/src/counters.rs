@@ -36,6 +36,11 @@ pub struct Counters {
     pub events_sent: u64,
     /// CUR_POS events not published because the event page was full.
     pub events_dropped: u64,
+    /// Playback underruns: WRITEs whose data came after the running device
+    /// had played everything it held since START (a gap the listener
+    /// heard), see `PositionClock::supply`. A stream that drains at its
+    /// end is not counted.
+    pub underruns: u64,
     /// Bytes taken by WRITE.
     pub bytes_written: u64,
     /// Bytes filled by READ.
@@ -117,6 +122,7 @@ impl Counters {
         self.errors += other.errors;
         self.events_sent += other.events_sent;
         self.events_dropped += other.events_dropped;
+        self.underruns += other.underruns;
         self.bytes_written += other.bytes_written;
         self.bytes_read += other.bytes_read;
         let earliest = |left: Option<u64>, right: Option<u64>| match (left, right) {

@@ -111,6 +111,9 @@ pub struct PositionClock {
     xrun: bool,
     /// Timer, playback: started with no data; the pointer waits for data.
     waiting: bool,
+    /// Period-boundary playback: the device ran past the data written and
+    /// the data since has not caught up (one underrun, counted once).
+    in_gap: bool,
 }
 
 impl PositionClock {
@@ -142,6 +145,7 @@ impl PositionClock {
             device_bytes: 0,
             xrun: false,
             waiting: false,
+            in_gap: false,
         }
     }
 
@@ -252,10 +256,27 @@ impl PositionClock {
         self.position = position;
     }
 
-    /// Playback: the frontend wrote `bytes` more.
-    pub fn supply(&mut self, now_ns: u64, bytes: u32) {
+    /// Playback: the frontend wrote `bytes` more. Returns whether this
+    /// data ends an underrun: the running device had played what it held
+    /// since START and ran dry (it holds, or is in XRUN), so the listener
+    /// heard a gap before these bytes. Data before the first START, the
+    /// first data of a device started empty, and the end of a stream that
+    /// drains (no data after it) are not underruns.
+    pub fn supply(&mut self, now_ns: u64, bytes: u32) -> bool {
         self.advance(now_ns);
+        let mut underran = false;
+        if self.running && self.timing == EventTiming::PeriodBoundary {
+            // The device went on past the data it had (silence, up to its
+            // stop): the listener heard a gap. One gap counts once, however
+            // many WRITEs it takes to catch up with the position.
+            let dry = self
+                .written_frames_bytes()
+                .is_some_and(|written| self.position > written && written > self.position_at_run);
+            underran = dry && !self.in_gap;
+            self.in_gap = dry;
+        }
         if self.timing == EventTiming::Timer && self.written.is_some() {
+            underran = self.xrun;
             if self.xrun {
                 // snd_pcm_recover (prepare: the pointer restarts at 0),
                 // mFrameUnderrun = mFrameWritten, write, start again.
@@ -277,6 +298,15 @@ impl PositionClock {
         if let Some(written) = self.written.as_mut() {
             *written = written.saturating_add(u64::from(bytes));
         }
+        if self.in_gap
+            && self
+                .written_frames_bytes()
+                .is_some_and(|written| written > self.position)
+        {
+            // The device has data again: the gap is over.
+            self.in_gap = false;
+        }
+        underran
     }
 
     /// TRIGGER START or RESUME: run from `now_ns`.
@@ -320,6 +350,7 @@ impl PositionClock {
         if let Some(written) = self.written.as_mut() {
             *written = self.position;
         }
+        self.in_gap = false;
         self.dry_reported = self.position;
     }
 

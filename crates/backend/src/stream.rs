@@ -466,7 +466,9 @@ impl<P: SharedPage> Stream<P> {
         self.mixer.apply(&params, rw.offset, &mut bytes);
         self.sink.write(&bytes).map_err(|_| RequestError::Io)?;
         if let Some(open) = self.open.as_mut() {
-            open.clock.supply(now_ns, rw.length);
+            if open.clock.supply(now_ns, rw.length) {
+                self.counters.underruns += 1;
+            }
         }
         self.counters.bytes_written += u64::from(rw.length);
         if self.counters.first_write_ns.is_none() {

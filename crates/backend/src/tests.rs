@@ -758,3 +758,43 @@ fn g711_codes_round_trip_and_order() {
     encode(21, 1.0, &mut out);
     assert_eq!(out[0], 0xaa);
 }
+
+#[test]
+fn underruns_are_data_that_came_after_the_running_device_ran_dry_in_both_timings() {
+    // 1000 Hz, 2-byte frames, period 20 bytes (10 ms), for both devices:
+    // data before START and the first data of an empty START are not
+    // underruns; data in time is not; data after the device played past
+    // what it held is, once per gap; the drain at the end is not (no data
+    // comes after it).
+    for timing in [EventTiming::PeriodBoundary, EventTiming::Timer] {
+        let mut clock = PositionClock::new(1000, 2, 20, true, timing);
+        assert!(!clock.supply(0, 40), "{timing:?}: prefill before START");
+        clock.run(0);
+        let _ = events_until(&mut clock, 15 * MS);
+        assert!(
+            !clock.supply(15 * MS, 40),
+            "{timing:?}: in time (30 of 80 bytes played)"
+        );
+        let _ = events_until(&mut clock, 200 * MS);
+        clock.advance(200 * MS);
+        assert!(
+            clock.supply(200 * MS, 2),
+            "{timing:?}: 160 ms after the data ended"
+        );
+        // Catching up in small WRITEs at once: the same gap, counted once.
+        assert!(!clock.supply(200 * MS, 2), "{timing:?}: the same gap");
+        assert!(!clock.supply(200 * MS, 36), "{timing:?}: the same gap");
+        let _ = events_until(&mut clock, 205 * MS);
+        assert!(!clock.supply(205 * MS, 40), "{timing:?}: in time again");
+        let _ = events_until(&mut clock, 1000 * MS);
+        clock.advance(1000 * MS);
+        clock.stop(1000 * MS);
+        // START empty, then the first data: the device waited, no gap.
+        clock.run(1100 * MS);
+        clock.advance(1200 * MS);
+        assert!(
+            !clock.supply(1200 * MS, 40),
+            "{timing:?}: first data of an empty START"
+        );
+    }
+}

@@ -13,6 +13,14 @@
 #   memory-M                      the xensnd tone (1 s) with memory = M MiB
 #   linux-memory-M                the Linux domU playing the 1 s tone with memory = M
 #                                 MiB (a 1 s buffer: no underrun can spoil the WAV)
+#   underrun-LOAD-SYSTEM-MS       UNDERRUN_SECONDS of the tone with an MS ms buffer
+#                                 (period = buffer / UNDERRUN_PERIODS) under LOAD:
+#                                 dom0-hog (a busy loop on every dom0 vCPU, beside
+#                                 sndback) or busy-guest (a Linux domU spinning on
+#                                 the audio guests' pCPU); SYSTEM xensnd or linux.
+#                                 sndback counts the underruns (its stats), the same
+#                                 instrument for both; the guests' own counts too.
+# BENCH_XEN_UNDERRUNS_ONLY=1 runs only the underrun sweep.
 # A failing run is recorded, never a failed bench.
 . /scenario/bench.conf
 mkdir -p "$OUT/runs"
@@ -27,6 +35,7 @@ bench_run() {
   /project/sndback --out-dir "$_dir/wav" --stats "$_dir/stats.json" > "$_dir/sndback.log" 2>&1 &
   _backend=$!
   waitfor 30 grep -q 'watching' "$_dir/sndback.log" || log "sndback not ready for $_run"
+  rm -f "$(console_log "$_name")"
   adjtimex > "$_dir/t0.txt"
   timeout 180 xl create "$_cfg" "name=\"$_name\"" "cpus=\"$GUEST_CPUS\"" "$@" > "$_dir/xl-create.log" 2>&1
   _rc=$?
@@ -52,6 +61,7 @@ echo "runs=$RUNS memory_sizes=$(echo $MEMORY_SIZES | tr " " ",") linux_memory_si
 tone="demo=tone timeout-ms=10000 period=$PERIOD buffer=$BUFFER"
 linux="console=hvc0 loglevel=4 harness.run=/bench-play.sh bench.period=$PERIOD bench.buffer=$BUFFER"
 
+if [ "$UNDERRUNS_ONLY" != 1 ]; then
 i=1
 while [ "$i" -le "$RUNS" ]; do
   bench_run "boot-xensnd-$i" /scenario/xensnd.cfg "xb-$i" 120 "extra=\"$tone ms=1000\""
@@ -70,5 +80,46 @@ for m in $LINUX_MEMORY_SIZES; do
   bench_run "linux-memory-$m" /scenario/linux.cfg "lm-$m" 150 "memory=$m" \
     "extra=\"$linux bench.seconds=1 bench.buffer=48000\""
 done
+
+fi
+
+# underrun_sweep LOAD: every buffer size, xensnd then the Linux domU.
+underrun_sweep() {
+  for ms in $UNDERRUN_BUFFERS_MS; do
+    _buffer=$((ms * 48)) _period=$((ms * 48 / UNDERRUN_PERIODS))
+    bench_run "underrun-$1-xensnd-$ms" /scenario/xensnd.cfg "xu-$1-$ms" $((UNDERRUN_SECONDS + 120)) \
+      "extra=\"demo=tone timeout-ms=10000 period=$_period buffer=$_buffer ms=$((UNDERRUN_SECONDS * 1000))\""
+    bench_run "underrun-$1-linux-$ms" /scenario/linux.cfg "lu-$1-$ms" $((UNDERRUN_SECONDS + 240)) \
+      "extra=\"console=hvc0 loglevel=4 harness.run=/bench-play.sh bench.seconds=$UNDERRUN_SECONDS bench.period=$_period bench.buffer=$_buffer\""
+  done
+}
+
+for load in $UNDERRUN_LOADS; do
+  stage "bench-load-$load"
+  case $load in
+    dom0-hog)
+      _hogs=
+      for _cpu in $(seq "$(grep -c ^processor /proc/cpuinfo)"); do
+        sh -c 'while :; do :; done' &
+        _hogs="$_hogs $!"
+      done
+      log "dom0 hog: busy loops (pids$_hogs)"
+      underrun_sweep "$load"
+      kill $_hogs 2>/dev/null
+      ;;
+    busy-guest)
+      timeout 180 xl create /scenario/spin.cfg "cpus=\"$GUEST_CPUS\"" > "$OUT/runs/spin-create.log" 2>&1
+      if waitfor 120 grep -q 'DOMU-SPIN started' "$(console_log spin)"; then
+        log "busy guest: spinning on pCPU $GUEST_CPUS"
+        underrun_sweep "$load"
+      else
+        log "busy guest did not start: no $load rows"
+      fi
+      timeout 30 xl destroy spin
+      ;;
+    *) log "unknown underrun load $load" ;;
+  esac
+done
+echo "underrun_seconds=$UNDERRUN_SECONDS underrun_buffers_ms=$(echo $UNDERRUN_BUFFERS_MS | tr " " ",") underrun_periods=$UNDERRUN_PERIODS underrun_loads=$(echo $UNDERRUN_LOADS | tr " " ",")" >> "$OUT/runs/settings.txt"
 
 result PASS "bench ran ($RUNS boot runs each, protocol runs, memory sizes $MEMORY_SIZES); figures judged on the host"

@@ -529,6 +529,7 @@ fn rows(host: &Value, xen: Option<&Value>) -> Vec<Row> {
     ));
 
     rows.extend(round_trip_rows(xen));
+    rows.extend(underrun_rows(xen));
 
     // Protocol cost per period.
     let per = &host["protocol"]["per_period"];
@@ -819,6 +820,75 @@ fn seen_by_backend(section: Option<&Value>) -> Option<String> {
     ))
 }
 
+/// "5 ms: 12, 10 ms: 0, ..." for `system` under `load` (sndback's count;
+/// "failed" for a run that did not play to its end).
+fn underrun_counts(rows: &[Value], system: &str, load: &str) -> String {
+    let mut runs: Vec<&Value> = rows
+        .iter()
+        .filter(|r| r["system"] == system && r["load"] == load)
+        .collect();
+    runs.sort_by(|a, b| {
+        let ms = |r: &Value| r["requested_buffer_ms"].as_f64().unwrap_or(0.0);
+        ms(a).total_cmp(&ms(b))
+    });
+    if runs.is_empty() {
+        return "no runs".into();
+    }
+    runs.iter()
+        .map(|r| {
+            let ms = number(&r["requested_buffer_ms"], 0);
+            match r["underruns"].as_f64() {
+                Some(n) => format!("{ms} ms: {n:.0}"),
+                None => format!("{ms} ms: failed"),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Glitch-free latency under load (Xen): underruns at each buffer size and
+/// the smallest glitch-free buffer, xensnd beside the Linux domU, per load.
+fn underrun_rows(xen: Option<&Value>) -> Vec<Row> {
+    let Some(section) = xen.and_then(|x| x.get("underruns_under_load")) else {
+        return vec![row(
+            "underruns under load (Xen)",
+            XEN_NOT_RUN.into(),
+            String::new(),
+            String::new(),
+            "",
+        )];
+    };
+    let rows = section["rows"].as_array().cloned().unwrap_or_default();
+    let seconds = number(&section["seconds"], 0);
+    let Some(smallest) = section["smallest_glitch_free_buffer_ms"].as_object() else {
+        return Vec::new();
+    };
+    let ms = |v: &Value| {
+        v.as_f64()
+            .map_or("none".to_string(), |v| format!("{v:.0} ms"))
+    };
+    let mut out = Vec::new();
+    for (load, figures) in smallest {
+        out.push(row(
+            &format!("underruns per buffer size, {load} (Xen, sndback's count in {seconds} s)"),
+            underrun_counts(&rows, "xensnd", load),
+            format!("Linux domU: {}", underrun_counts(&rows, "linux", load)),
+            String::new(),
+            "",
+        ));
+        out.push(row(
+            &format!("smallest glitch-free buffer, {load} (Xen)"),
+            ms(&figures["xensnd"]),
+            format!("Linux domU: {}", ms(&figures["linux"])),
+            figures["ratio_xensnd_to_linux"]
+                .as_f64()
+                .map_or(String::new(), |r| format!("{r:.2}x ours/Linux")),
+            "<= 0.5x Linux",
+        ));
+    }
+    out
+}
+
 /// Boot's critical path in round trips (Xen, counted): xensnd's own counts
 /// before its first WRITE beside the protocol's minimum, and what sndback
 /// saw of each guest's ring (the Linux domU's only visible there).
@@ -1006,5 +1076,30 @@ mod tests {
         let empty = round_trip_rows(None);
         assert_eq!(empty[0].ours, XEN_NOT_RUN);
         assert!(empty[1].reference.ends_with(XEN_NOT_RUN));
+    }
+
+    #[test]
+    fn underrun_rows_show_each_size_and_the_smallest_glitch_free_buffer() {
+        let xen = json!({ "underruns_under_load": {
+            "seconds": 30,
+            "rows": [
+                { "system": "xensnd", "load": "dom0-hog", "requested_buffer_ms": 10.0, "underruns": 0.0 },
+                { "system": "xensnd", "load": "dom0-hog", "requested_buffer_ms": 5.0, "underruns": 2.0 },
+                { "system": "linux", "load": "dom0-hog", "requested_buffer_ms": 5.0, "underruns": null },
+                { "system": "linux", "load": "dom0-hog", "requested_buffer_ms": 20.0, "underruns": 0.0 },
+            ],
+            "smallest_glitch_free_buffer_ms": {
+                "dom0-hog": { "xensnd": 10.0, "linux": 20.0, "ratio_xensnd_to_linux": 0.5 } },
+        }});
+        let rows = underrun_rows(Some(&xen));
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].ours, "5 ms: 2, 10 ms: 0");
+        assert_eq!(rows[0].reference, "Linux domU: 5 ms: failed, 20 ms: 0");
+        assert!(rows[0].measure.contains("30 s"));
+        assert_eq!(rows[1].ours, "10 ms");
+        assert_eq!(rows[1].reference, "Linux domU: 20 ms");
+        assert_eq!(rows[1].ratio, "0.50x ours/Linux");
+        let none = underrun_rows(None);
+        assert_eq!(none[0].ours, XEN_NOT_RUN);
     }
 }

@@ -377,27 +377,8 @@ fn per_period(run: &Run, xensnd: bool, default_period_frames: f64) -> Value {
     };
     let get = |key: &str| counters.get(key).and_then(Value::as_f64).unwrap_or(0.0);
     // The period the stream really got: the guest prints it, aplay -v too.
-    let period_frames = if xensnd {
-        run.console
-            .lines()
-            .find(|l| l.contains("stream spk:"))
-            .and_then(|l| l.split_once(", period "))
-            .and_then(|(_, rest)| rest.split_whitespace().next())
-            .and_then(|v| v.parse::<f64>().ok())
-    } else {
-        run.after("DOMU-APLAY-period_size")
-    }
-    .unwrap_or(default_period_frames);
-    let buffer_frames = if xensnd {
-        run.console
-            .lines()
-            .find(|l| l.contains("stream spk:"))
-            .and_then(|l| l.split_once(", buffer "))
-            .and_then(|(_, rest)| rest.split_whitespace().next())
-            .and_then(|v| v.parse::<f64>().ok())
-    } else {
-        run.after("DOMU-APLAY-buffer_size")
-    };
+    let (period, buffer_frames) = stream_sizes(run, xensnd);
+    let period_frames = period.unwrap_or(default_period_frames);
     let periods = (get("bytes_written") / (period_frames * 4.0)).max(1.0);
     let mut value = json!({
         "periods": periods,
@@ -425,6 +406,133 @@ fn per_period(run: &Run, xensnd: bool, default_period_frames: f64) -> Value {
         value["underruns"] = json!(run.number("DOMU-APLAY", "underruns"));
     }
     value
+}
+
+/// The period and buffer (frames) the playback stream really got: the
+/// xensnd guest prints them (`stream spk: ..., period P, buffer B`), the
+/// Linux domU's `aplay -v` too (`DOMU-APLAY-period_size P`).
+fn stream_sizes(run: &Run, xensnd: bool) -> (Option<f64>, Option<f64>) {
+    if xensnd {
+        let line = run.console.lines().find(|l| l.contains("stream spk:"));
+        let after = |marker: &str| {
+            line.and_then(|l| l.split_once(marker))
+                .and_then(|(_, rest)| rest.split_whitespace().next())
+                .and_then(|v| v.trim_end_matches(',').parse::<f64>().ok())
+        };
+        (after(", period "), after(", buffer "))
+    } else {
+        (
+            run.after("DOMU-APLAY-period_size"),
+            run.after("DOMU-APLAY-buffer_size"),
+        )
+    }
+}
+
+/// One run of the underrun sweep (`underrun-LOAD-SYSTEM-MS`): what sndback
+/// counted (the same instrument for both guests), the guest's own count
+/// (XENSND-RESULT's, aplay's), the sizes the stream really got.
+fn underrun_run(run: &Run) -> Option<Value> {
+    let rest = run.name.strip_prefix("underrun-")?;
+    let (rest, ms) = rest.rsplit_once('-')?;
+    let (load, system) = rest.rsplit_once('-')?;
+    let requested_ms: f64 = ms.parse().ok()?;
+    let xensnd = system == "xensnd";
+    let (period, buffer) = stream_sizes(run, xensnd);
+    let counters = run.playback();
+    let backend = run.stats.as_ref().and_then(|stats| {
+        let streams = stats.get("streams")?.as_array()?;
+        let mut sum = None;
+        for stream in streams {
+            if stream.get("direction").and_then(Value::as_str) == Some("playback") {
+                let count = stream.get("underruns")?.as_f64()?;
+                sum = Some(sum.unwrap_or(0.0) + count);
+            }
+        }
+        sum
+    });
+    let guest = if xensnd {
+        run.number("XENSND-RESULT", "underruns")
+    } else {
+        run.number("DOMU-APLAY", "underruns")
+    };
+    let seconds = counters
+        .as_ref()
+        .and_then(|c| c.get("bytes_written"))
+        .and_then(Value::as_f64)
+        .map(|bytes| bytes / (48_000.0 * 4.0));
+    let failure = run.failure(xensnd);
+    Some(json!({
+        "run": run.name,
+        "system": system,
+        "load": load,
+        "requested_buffer_ms": requested_ms,
+        "buffer_ms": buffer.map_or(requested_ms, |frames| frames / 48.0),
+        "period_ms": period.map(|frames| frames / 48.0),
+        // The chart's count: only a run that played to its end has one.
+        "underruns": if failure.is_none() { backend.map_or(Value::Null, |n| json!(n)) } else { Value::Null },
+        "backend_underruns": backend,
+        "guest_underruns": guest,
+        "seconds": seconds,
+        "failure": failure,
+    }))
+}
+
+/// The smallest buffer (ms) from which on every run of `system` under
+/// `load` played to its end without an underrun (sndback's count): a
+/// lucky small size below a failing one does not count.
+fn smallest_glitch_free(rows: &[Value], system: &str, load: &str) -> Option<f64> {
+    let mut runs: Vec<(f64, bool)> = rows
+        .iter()
+        .filter(|r| r["system"] == system && r["load"] == load)
+        .filter_map(|r| {
+            let ms = r["requested_buffer_ms"].as_f64()?;
+            Some((ms, r["underruns"].as_f64() == Some(0.0)))
+        })
+        .collect();
+    runs.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut smallest = None;
+    for (ms, clean) in runs.into_iter().rev() {
+        if !clean {
+            break;
+        }
+        smallest = Some(ms);
+    }
+    smallest
+}
+
+/// The underrun sweep: rows per run (also `underruns.json`, the chart's
+/// input) and, per load, the smallest glitch-free buffer of each system.
+fn underrun_section(runs: &[Run], settings: &Map<String, Value>) -> (Value, Vec<Value>) {
+    let rows: Vec<Value> = runs.iter().filter_map(underrun_run).collect();
+    let mut loads: Vec<String> = Vec::new();
+    for row in &rows {
+        if let Some(load) = row["load"].as_str() {
+            if !loads.iter().any(|l| l == load) {
+                loads.push(load.to_string());
+            }
+        }
+    }
+    let mut smallest = Map::new();
+    for load in &loads {
+        let ours = smallest_glitch_free(&rows, "xensnd", load);
+        let linux = smallest_glitch_free(&rows, "linux", load);
+        smallest.insert(
+            load.clone(),
+            json!({
+                "xensnd": ours,
+                "linux": linux,
+                "ratio_xensnd_to_linux": ours.zip(linux).map(|(o, l)| o / l),
+            }),
+        );
+    }
+    let section = json!({
+        "seconds": settings.get("underrun_seconds"),
+        "periods_per_buffer": settings.get("underrun_periods"),
+        "rows": rows,
+        "smallest_glitch_free_buffer_ms": smallest,
+        "target": "xensnd's smallest glitch-free buffer at most half of Linux's",
+    });
+    (section, rows)
 }
 
 /// Run `wavtool compare REFERENCE WAV`: `Ok(())` when equal.
@@ -561,6 +669,8 @@ pub fn summary_command(args: &[String]) -> Result<(), String> {
     let linux_memory =
         read_text(&runs_dir.join("linux-memory.txt")).and_then(|t| t.trim().parse::<u64>().ok());
 
+    let (underruns, underrun_rows) = underrun_section(&runs, &settings);
+
     let xen = json!({
         "date_utc": super::utc_now(),
         "settings": settings,
@@ -576,6 +686,7 @@ pub fn summary_command(args: &[String]) -> Result<(), String> {
         "linux_memory_trials": linux_trials,
         "min_memory_mib": { "xensnd": smallest, "linux": linux_smallest },
         "linux_memory_mib": linux_memory,
+        "underruns_under_load": underruns,
         "notes": "Boot to first audio: dom0's CLOCK_REALTIME just before `xl create` (busybox \
                   adjtimex) to sndback's first WRITE (same clock). Guest entry -> first write(): \
                   the guest's TSC to the end of its probe, then its PV clock to the demo's first \
@@ -591,6 +702,20 @@ pub fn summary_command(args: &[String]) -> Result<(), String> {
     });
     super::write_json(&out, &xen)?;
     eprintln!("== bench: wrote {}", out.display());
+    // The chart's input (`wavtool underruns`, make bench-plot), beside xen.json.
+    let chart = out.with_file_name("underruns.json");
+    let _ = std::fs::remove_file(&chart);
+    if !underrun_rows.is_empty() {
+        let title = format!(
+            "Underruns under load (QEMU+Xen, sndback's count, {} s of 48 kHz stereo per size)",
+            settings
+                .get("underrun_seconds")
+                .and_then(Value::as_f64)
+                .map_or("?".into(), |s| format!("{s:.0}"))
+        );
+        super::write_json(&chart, &json!({ "title": title, "rows": underrun_rows }))?;
+        eprintln!("== bench: wrote {}", chart.display());
+    }
     Ok(())
 }
 
@@ -699,5 +824,76 @@ mod tests {
         );
         assert_eq!(guest_round_trips(&run), None);
         assert_eq!(backend_before_first_write(&run), None);
+    }
+
+    fn underrun_run_named(name: &str, console: &str, underruns: Option<u64>) -> Run {
+        let mut stream = json!({ "direction": "playback", "bytes_written": 1_920_000 });
+        if let Some(n) = underruns {
+            stream["underruns"] = json!(n);
+        }
+        Run {
+            name: name.into(),
+            dir: PathBuf::new(),
+            t0_ns: None,
+            t1_ns: None,
+            xl_rc: Some(0),
+            gone: Some(0),
+            console: console.into(),
+            stats: Some(json!({ "streams": [stream, { "direction": "capture", "underruns": 0 }] })),
+        }
+    }
+
+    #[test]
+    fn underrun_sweep_rows_and_the_smallest_glitch_free_buffer() {
+        let xensnd_ok = "stream spk: 48000 Hz, 2 ch, s16_le, period 240 frames, buffer 480 frames \
+                         (backend answered HW_PARAM_QUERY: x)\n\
+                         XENSND-RESULT stream=spk frames=480000 underruns=2\nXENSND-DONE ok\n";
+        let linux_ok = "DOMU-APLAY rc=0 underruns=5\nDOMU-APLAY-period_size 256\n\
+                        DOMU-APLAY-buffer_size 512\n";
+        let runs = vec![
+            underrun_run_named("underrun-dom0-hog-xensnd-5", xensnd_ok, Some(3)),
+            underrun_run_named("underrun-dom0-hog-xensnd-10", xensnd_ok, Some(0)),
+            // A lucky small size below a failing one does not count.
+            underrun_run_named("underrun-dom0-hog-linux-5", linux_ok, Some(0)),
+            underrun_run_named("underrun-dom0-hog-linux-10", linux_ok, Some(4)),
+            underrun_run_named("underrun-dom0-hog-linux-20", linux_ok, Some(0)),
+            // A guest that failed has no count for the chart.
+            underrun_run_named(
+                "underrun-busy-guest-xensnd-5",
+                "XENSND-DONE failed: x\n",
+                Some(0),
+            ),
+            underrun_run_named("boot-xensnd-1", xensnd_ok, Some(0)),
+        ];
+        let settings = Map::from_iter([("underrun_seconds".to_string(), json!(10))]);
+        let (section, rows) = underrun_section(&runs, &settings);
+        assert_eq!(rows.len(), 6, "only the sweep's runs");
+        let first = &rows[0];
+        assert_eq!(first["system"], "xensnd");
+        assert_eq!(first["load"], "dom0-hog");
+        assert_eq!(first["requested_buffer_ms"], json!(5.0));
+        assert_eq!(first["buffer_ms"], json!(10.0), "the 480 frames it got");
+        assert_eq!(first["period_ms"], json!(5.0));
+        assert_eq!(first["underruns"], json!(3.0), "sndback's count");
+        assert_eq!(first["guest_underruns"], json!(2.0));
+        assert_eq!(first["seconds"], json!(10.0));
+        assert_eq!(rows[2]["guest_underruns"], json!(5.0), "aplay's count");
+        assert_eq!(rows[2]["buffer_ms"].as_f64().unwrap(), 512.0 / 48.0);
+        assert_eq!(rows[5]["underruns"], Value::Null);
+        assert!(rows[5]["failure"]
+            .as_str()
+            .unwrap()
+            .contains("guest failed"));
+        let smallest = &section["smallest_glitch_free_buffer_ms"];
+        assert_eq!(smallest["dom0-hog"]["xensnd"], json!(10.0));
+        assert_eq!(smallest["dom0-hog"]["linux"], json!(20.0));
+        assert_eq!(smallest["dom0-hog"]["ratio_xensnd_to_linux"], json!(0.5));
+        assert_eq!(smallest["busy-guest"]["xensnd"], Value::Null);
+        // The chart reads the same rows.
+        let text = json!({ "rows": rows }).to_string();
+        assert!(text.contains("\"buffer_ms\""));
+        // An old sndback without the key: no count.
+        let old = underrun_run_named("underrun-dom0-hog-xensnd-5", xensnd_ok, None);
+        assert_eq!(underrun_run(&old).unwrap()["underruns"], Value::Null);
     }
 }
