@@ -38,22 +38,28 @@
 //! guess does not cover costs one round trip more per level it adds (see
 //! `a_bigger_card_than_the_guess_costs_one_round_trip_more`).
 //!
-//! Ring, 2 round trips (2 requests); the minimum is 1: `HW_PARAM_QUERY`
-//! (at `open`: negotiation) then `OPEN` (at `prepare`). The query is the
-//! extra one.
+//! Ring, 1 round trip (2 requests), the minimum: the request asks for
+//! every value (format, rate, channels, period, buffer), so XenStore and
+//! the request leave one configuration (`negotiate::determined`) and
+//! `open` sends `HW_PARAM_QUERY` and `OPEN` together; the query can only
+//! confirm it (a refusal closes the stream again and is the same
+//! `InvalidConfig` as before), and `prepare` has nothing to send. A request
+//! that leaves something to the backend's answer still costs 2 (query at
+//! `open`, then `OPEN` at `prepare`).
 //!
 //! Backend waits: 1, its Connected (the minimum): the simulated backend
 //! connects as soon as it runs, after xenstored answered the handshake
 //! batch, so the state read in it is InitWait and the next one (3) finds
 //! Connected.
 //!
-//! The backend sees the same ring traffic: 2 requests (query, OPEN) in 2
-//! batches before the first WRITE.
+//! The backend sees the same ring traffic: 2 requests (query, OPEN) before
+//! the first WRITE, in 1 batch.
 //!
 //! Before (2026-12-07): 11 XenStore round trips (41 requests): the
 //! runtime's batch, the listing, one batch per tree level (4), watch +
 //! state read, the handshake write, state re-reads while waiting for
-//! Connected and at `open`, our Connected waited for; 0 backend waits.
+//! Connected and at `open`, our Connected waited for; 0 backend waits; 2
+//! ring round trips (query at `open`, OPEN at `prepare`).
 #[macro_use]
 mod profiles;
 
@@ -130,7 +136,7 @@ per_backend! {
         let boot = RoundTrips {
             xenstore_batches: 3,
             xenstore_requests: 52,
-            ring_round_trips: 2,
+            ring_round_trips: 1,
             ring_requests: 2,
             backend_waits: 1,
         };
@@ -157,7 +163,7 @@ per_backend! {
         assert_eq!(counters.requests_before_first_write[HW_PARAM_QUERY], 1);
         assert_eq!(counters.requests_before_first_write[OPEN], 1);
         assert_eq!(counters.total_requests_before_first_write(), 2);
-        assert_eq!(counters.request_batches_before_first_write, 2);
+        assert_eq!(counters.request_batches_before_first_write, 1);
     }
 }
 

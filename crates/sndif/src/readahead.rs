@@ -21,7 +21,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::config::{MAX_PCMS, MAX_STREAMS_PER_PCM};
+use crate::config::{parse_number, MAX_PCMS, MAX_STREAMS_PER_PCM};
 use xen_abi::sndif::{
     XENSND_FIELD_BUFFER_SIZE, XENSND_FIELD_CHANNELS_MAX, XENSND_FIELD_CHANNELS_MIN,
     XENSND_FIELD_DEVICE_NAME, XENSND_FIELD_SAMPLE_FORMATS, XENSND_FIELD_SAMPLE_RATES,
@@ -160,7 +160,6 @@ fn plan(
 /// and every configuration node of every device (see the module docs),
 /// at most `max_requests` requests in all. Fails only when the store
 /// itself does (a transport error of a batch).
-#[inline(never)]
 pub fn read_ahead<P: SharedPage, E: XsEnv + ?Sized>(
     store: &mut XenStore<P>,
     env: &mut E,
@@ -211,8 +210,7 @@ pub fn read_ahead<P: SharedPage, E: XsEnv + ?Sized>(
                 let Ok(name) = core::str::from_utf8(name) else {
                     continue;
                 };
-                let numbered = !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit());
-                if numbered && name.parse::<u32>().is_ok_and(|index| index <= max) {
+                if parse_number(name, 0, max).is_ok() {
                     plan(&mut next, &mut asked, format!("{path}/{name}"), child);
                     if level == Level::Root {
                         devices.push(String::from(name));
