@@ -34,7 +34,10 @@
 //! to what: Connected or Closing), so it cannot go earlier. The one way
 //! round it would be trusting the event without reading the state and
 //! learning about a failed backend from a ring request that is never
-//! answered: a timeout instead of a clear `Disconnected`. A layout the
+//! answered: a timeout instead of a clear `Disconnected`. (The old count's
+//! re-read while waiting for Connected was this read; the runtime's batch,
+//! the per-level reads, the separate watch and the re-read at `open` are
+//! gone.) A layout the
 //! guess does not cover costs one round trip more per level it adds (see
 //! `a_bigger_card_than_the_guess_costs_one_round_trip_more`).
 //!
