@@ -294,3 +294,59 @@ impl SimPeer for Late {
         }
     }
 }
+
+/// On Xen the platform does not know the domain's id: the probe reads
+/// `domid` in its first batch (the configuration is read by relative
+/// paths meanwhile), at no round trip more, and a bad one is a clear
+/// error naming the node.
+#[test]
+fn the_domain_id_is_read_in_the_first_batch_when_the_platform_does_not_know_it() {
+    use xensnd_sim::backend_host::BackendProfile;
+    use xensnd_sim::GuestConfig;
+    use xensnd_sndif::frontend::FrontendError;
+    let boot = |domid_node: Option<&str>| {
+        let sim = SimXen::new();
+        let config = GuestConfig {
+            id_unknown: true,
+            ..GuestConfig::default()
+        };
+        let guest = sim.add_guest_with(GUEST, config);
+        sim.with_core(|core| add_vsnd_device(core, GUEST, 0, &SimVsndSpec::simple()));
+        if let Some(value) = domid_node {
+            sim.store_write(&format!("/local/domain/{GUEST}/domid"), value.as_bytes())
+                .unwrap();
+        }
+        let (backend, _view) = SimSndBackend::new(
+            BackendProfile::Sndback.settings(1 << 20),
+            Box::new(|_, _| Box::new(Silence) as Box<dyn Source>),
+        );
+        sim.add_peer(Box::new(backend));
+        let store = guest.xenstore().expect("store ring");
+        let requests = [BatchRequest::Read("name"), ShutdownWatch::watch_request()];
+        Frontend::probe_with(guest, store, FrontendOptions::default(), &requests)
+    };
+    let probe = boot(None).expect("probe");
+    assert!(probe.failed.is_empty(), "{:?}", probe.failed);
+    assert_eq!(probe.domid, GUEST);
+    assert_eq!(probe.replies.len(), 2, "domid's reply is the probe's");
+    let frontend = probe.frontend;
+    assert_eq!(frontend.connected_devices(), 1);
+    assert_eq!(
+        frontend.streams()[0].config.path,
+        "/local/domain/7/device/vsnd/0/0/0"
+    );
+    let counts = frontend.round_trips();
+    assert_eq!(counts.xenstore_batches, 3);
+    assert_eq!(
+        counts.xenstore_requests, 53,
+        "one more than with the id known"
+    );
+
+    match boot(Some("seven")) {
+        Err(FrontendError::BadNode { path, value }) => {
+            assert_eq!((path.as_str(), value.as_str()), ("domid", "seven"))
+        }
+        Err(other) => panic!("expected BadNode, got {other:?}"),
+        Ok(_) => panic!("expected BadNode, got a probe"),
+    }
+}
