@@ -689,19 +689,18 @@ impl<X: Platform> Shared<X> {
             bus.store.take_watch_event(&token);
         }
         drop(bus);
-        let initial = match written {
-            Ok(initial) => initial,
-            Err(e) => {
-                for (_, stream) in created {
-                    let stuck = stream.teardown(&mut self.xen);
-                    self.stuck.extend(stuck);
-                }
-                return Err(store_err(&path)(e));
-            }
-        };
         for (slot, stream) in created {
             self.devices[index].slots[slot].stream = Some(stream);
         }
+        let initial = match written {
+            Ok(initial) => initial,
+            Err(e) => {
+                // Some of it may have been applied (Initialised too): the
+                // streams go and our state says so.
+                self.disconnect(index, XenbusState::Initialising);
+                return Err(store_err(&path)(e));
+            }
+        };
         self.mark("written");
         // A backend Connected before it saw our nodes (left from an
         // earlier frontend, or lying) has to offer InitWait first.
