@@ -22,8 +22,9 @@
 //! routes `log` to the console (`log=` on the command line sets the level),
 //! reports the boot, runs a `test=` self-test if asked, and, under Xen,
 //! brings up the Xen services (events, grants, timer, XenStore), reads the
-//! domain's id and name and watches `control/shutdown` (one XenStore round
-//! trip), and connects every vsnd card of the domain ([`Frontend::probe`]:
+//! domain's id and name and watches `control/shutdown` in the same XenStore
+//! round trip as the vsnd configuration, and connects every vsnd card of
+//! the domain ([`Frontend::probe_with`]:
 //! `timeout-ms=` and `depth=` set its request timeout and requests in
 //! flight). Then it calls the application with a [`Runtime`]: the sound
 //! cards and their streams, the clock (Xen's PV clock; waits halt the CPU
@@ -357,8 +358,7 @@ fn bring_up(
     mut timing: Timing,
 ) -> Result<Runtime, String> {
     let entry_tsc = timing.entry_tsc;
-    let (mut xen, mut store) =
-        XenPlatform::new(boot).map_err(|error| format!("platform: {error}"))?;
+    let (xen, store) = XenPlatform::new(boot).map_err(|error| format!("platform: {error}"))?;
     let layout = xen.layout();
     info!(
         "platform: shared info at gfn {:#x}, {} of {} grant frames at gfn {:#x}, timer port {}, XenStore gfn {:#x} port {}",
@@ -371,40 +371,29 @@ fn bring_up(
         layout.store_port
     );
     timing.mark("xen");
-    // domid, name and the control/shutdown watch in one round trip.
-    let requests = [
-        BatchRequest::Read("domid"),
-        BatchRequest::Read("name"),
-        ShutdownWatch::watch_request(),
-    ];
-    let [domid_reply, name_reply, watch_reply]: [_; 3] = store
-        .batch(&mut xen, &requests)
-        .map_err(|error| format!("XenStore: {error}"))?
+    timing.platform_us = xen.ns_since_tsc(entry_tsc) / 1000;
+    // Entry on the PV clock (Xen system time), for the benchmark.
+    timing.entry_clock_ns = xen.now_ns().saturating_sub(xen.ns_since_tsc(entry_tsc));
+    let options = frontend_options(&CommandLine::new(command_line))?;
+    // Our name and the control/shutdown watch go in the probe's first
+    // XenStore batch, with domid and the vsnd configuration: one round
+    // trip for all of it.
+    let requests = [BatchRequest::Read("name"), ShutdownWatch::watch_request()];
+    let probe = Frontend::probe_with(xen, store, options, &requests)
+        .map_err(|error| format!("vsnd frontend: {error}"))?;
+    let domid = probe.domid;
+    let [name_reply, watch_reply]: [_; 2] = probe
+        .replies
         .try_into()
         .map_err(|_| String::from("XenStore: batch reply count"))?;
-    let domid_text = domid_reply
-        .and_then(reply_string)
-        .map_err(|error| format!("XenStore read of domid: {error}"))?;
-    let domid: DomId = domid_text
-        .trim()
-        .parse()
-        .map_err(|_| format!("XenStore read of domid: {domid_text:?} is not a number"))?;
-    xen.set_domid(domid);
     let name = name_reply.and_then(reply_string).unwrap_or_default();
     // What XS_GET_DOMAIN_PATH answers for every domain (xenstored:
     // "/local/domain/<domid>"), without the round trip.
     info!("XenStore: domain {domid} (name {name:?}, path /local/domain/{domid})");
     let watch = ShutdownWatch::from_watch_reply(watch_reply)
         .map_err(|error| format!("watch control/shutdown: {error}"))?;
-    timing.mark("store");
-    timing.platform_us = xen.ns_since_tsc(entry_tsc) / 1000;
-    // Entry on the PV clock (Xen system time), for the benchmark.
-    timing.entry_clock_ns = xen.now_ns().saturating_sub(xen.ns_since_tsc(entry_tsc));
-
-    let options = frontend_options(&CommandLine::new(command_line))?;
-    let probe =
-        Frontend::probe(xen, store, options).map_err(|error| format!("vsnd frontend: {error}"))?;
     let sound = probe.frontend;
+    sound.with_platform(|xen| xen.set_domid(domid));
     // Blocking stream calls follow control/shutdown from now on: one that
     // waits when `xl shutdown` comes ends with ErrorKind::Shutdown.
     sound.follow_shutdown(watch);

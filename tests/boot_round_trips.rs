@@ -3,44 +3,66 @@
 //! `XENSND_OP_WRITE`, against the simulator (the real frontend, the real
 //! backend engine), so a change that adds a round trip fails here.
 //!
-//! The test boots as the runtime does (`src/rt.rs`: its own XenStore batch,
-//! then `Frontend::probe`), opens and prepares the playback stream as the
-//! demo does and writes one period. The counts it asserts, and what each
-//! round trip is (SimVsndSpec::simple: one card, one PCM, streams `spk`
-//! and `mic`):
+//! The test boots as the runtime does (`src/rt.rs`: its own requests in
+//! the probe's first batch, `Frontend::probe_with`), opens and prepares
+//! the playback stream as the demo does and writes one period. The counts
+//! it asserts, and what each round trip is (SimVsndSpec::simple: one
+//! card, one PCM, streams `spk` and `mic`):
 //!
-//! XenStore, 11 round trips (41 requests); the protocol's minimum is 2:
-//!  1. the runtime: `domid`, `name`, watch `control/shutdown` (3)
-//!  2. directory `device/vsnd` (1)
-//!  3. `read_tree` level 0: read + directory of `device/vsnd/0` (2)
-//!  4. level 1: the card's nodes: 9 leaves read, PCM `0` read + directory,
-//!     `state` (12)
-//!  5. level 2: the PCM's nodes: `name`, streams `0` and `1` read +
-//!     directory (5)
-//!  6. level 3: each stream's `type` and `unique-id` (4)
-//!  7. watch + read of the backend's `state` (2)
-//!  8. the handshake write: 4 nodes per stream and `state` = Initialised (9)
-//!  9. the backend's `state` read again, waiting for its Connected (1)
-//! 10. our `state` = Connected (1)
-//! 11. at `open`: the frontend's poll finds the backend's state watch
-//!     event (its Connected, never taken because no wait was needed) and
-//!     reads the backend's `state` once more (1)
+//! XenStore, 3 round trips (52 requests, one of them not waited for):
+//!  1. the read-ahead (`sndif::readahead`): the runtime's `name` and its
+//!     watch on `control/shutdown` (2; on Xen `domid` too, which the
+//!     simulated platform knows), `device/vsnd` read + listed (2), and the
+//!     usual layout guessed: device `0` read + listed with its 9 leaves
+//!     (11), its PCM `0` read + listed with its 6 leaves (8), that PCM's
+//!     streams `0` and `1` read with their 7 leaves each (16). The
+//!     listings show nothing not read yet, so this is the whole
+//!     configuration (39)
+//!  2. the handshake: watch + read of the backend's `state`, 4 nodes per
+//!     stream, our `state` = Initialised (11), without waiting for the
+//!     backend's InitWait first
+//!  3. the backend's `state` read after its watch fired (its Connected)
+//!     (1)
 //!
-//! Minimum: the configuration read (1-6 as one batch, knowing the layout)
-//! and the handshake write (8, with 10 folded in or after the first
-//! WRITE); 1 (runtime), 7 and 9-11 are extra.
+//! and our `state` = Connected sent without waiting for the reply (1, no
+//! round trip: a later poll takes the reply).
 //!
-//! Ring, 2 round trips (2 requests); the minimum is 1: `HW_PARAM_QUERY`
-//! (at `open`: negotiation) then `OPEN` (at `prepare`). The query is the
-//! extra one.
+//! Minimum: 2 round trips are ours (the configuration read, which needs
+//! nothing, and the handshake write, which needs the configuration's
+//! `backend` and stream directories); the third learns the backend's
+//! reaction to the second (a watch event says that its state changed, not
+//! to what: Connected or Closing), so it cannot go earlier. The one way
+//! round it would be trusting the event without reading the state and
+//! learning about a failed backend from a ring request that is never
+//! answered: a timeout instead of a clear `Disconnected`. (The old count's
+//! re-read while waiting for Connected was this read; the runtime's batch,
+//! the per-level reads, the separate watch and the re-read at `open` are
+//! gone.) A layout the
+//! guess does not cover costs one round trip more per level it adds (see
+//! `a_bigger_card_than_the_guess_costs_one_round_trip_more`).
 //!
-//! Backend waits: 0 here; the minimum is 1 (its Connected). The simulated
-//! backend runs while the guest waits for its XenStore replies, so it is
-//! Connected by the time the guest reads its state (9): a real backend in
-//! dom0 usually is not, and then the guest waits once.
+//! Ring, 1 round trip (2 requests), the minimum: the request asks for
+//! every value (format, rate, channels, period, buffer), so XenStore and
+//! the request leave one configuration (`negotiate::determined`) and
+//! `open` sends `HW_PARAM_QUERY` and `OPEN` together; the query can only
+//! confirm it (a refusal closes the stream again and is the same
+//! `InvalidConfig` as before), and `prepare` has nothing to send. A request
+//! that leaves something to the backend's answer still costs 2 (query at
+//! `open`, then `OPEN` at `prepare`).
 //!
-//! The backend sees the same ring traffic: 2 requests (query, OPEN) in 2
-//! batches before the first WRITE.
+//! Backend waits: 1, its Connected (the minimum): the simulated backend
+//! connects as soon as it runs, after xenstored answered the handshake
+//! batch, so the state read in it is InitWait and the next one (3) finds
+//! Connected.
+//!
+//! The backend sees the same ring traffic: 2 requests (query, OPEN) before
+//! the first WRITE, in 1 batch.
+//!
+//! Before (2026-12-07): 11 XenStore round trips (41 requests): the
+//! runtime's batch, the listing, one batch per tree level (4), watch +
+//! state read, the handshake write, state re-reads while waiting for
+//! Connected and at `open`, our Connected waited for; 0 backend waits; 2
+//! ring round trips (query at `open`, OPEN at `prepare`).
 #[macro_use]
 mod profiles;
 
@@ -75,33 +97,35 @@ per_backend! {
     /// See the module docs for which round trip is which.
     fn boot_round_trips_before_the_first_write(profile) {
         let sim = SimXen::new();
-        let mut guest = sim.add_guest(GUEST);
+        let guest = sim.add_guest(GUEST);
         sim.with_core(|core| add_vsnd_device(core, GUEST, 0, &SimVsndSpec::simple()));
         let (backend, view) = SimSndBackend::new(
             profile.settings(1 << 20),
             Box::new(|_, _| Box::new(Silence) as Box<dyn Source>),
         );
         sim.add_peer(Box::new(backend));
-        let mut store = guest.xenstore().expect("store ring");
-        // The runtime's batch before the probe (src/rt.rs `bring_up`).
-        let requests = [
-            BatchRequest::Read("domid"),
-            BatchRequest::Read("name"),
-            ShutdownWatch::watch_request(),
-        ];
-        store.batch(&mut guest, &requests).expect("the runtime's batch");
-        assert_eq!(store.round_trips(), 1);
-        let probe = Frontend::probe(guest, store, FrontendOptions::default()).expect("probe");
+        let store = guest.xenstore().expect("store ring");
+        // The runtime's requests, in the probe's first batch (src/rt.rs
+        // `bring_up`).
+        let requests = [BatchRequest::Read("name"), ShutdownWatch::watch_request()];
+        let probe = Frontend::probe_with(guest, store, FrontendOptions::default(), &requests)
+            .expect("probe");
         assert!(probe.failed.is_empty(), "{:?}", probe.failed);
+        assert_eq!(probe.domid, GUEST);
+        assert_eq!(probe.replies.len(), 2);
+        // The simulated toolstack writes no `name` (ENOENT, for that
+        // request only); the watch is registered.
+        assert!(probe.replies[0].as_ref().is_err_and(|e| e.is_not_found()));
+        assert!(probe.replies[1].is_ok(), "{:?}", probe.replies);
         let frontend = probe.frontend;
         assert_eq!(
             frontend.round_trips(),
             RoundTrips {
-                xenstore_batches: 10,
-                xenstore_requests: 40,
+                xenstore_batches: 3,
+                xenstore_requests: 52,
                 ring_round_trips: 0,
                 ring_requests: 0,
-                backend_waits: 0,
+                backend_waits: 1,
             },
             "after the probe"
         );
@@ -113,11 +137,11 @@ per_backend! {
         let period = vec![0u8; 4 * 480];
         speaker.write(&period).expect("write");
         let boot = RoundTrips {
-            xenstore_batches: 11,
-            xenstore_requests: 41,
-            ring_round_trips: 2,
+            xenstore_batches: 3,
+            xenstore_requests: 52,
+            ring_round_trips: 1,
             ring_requests: 2,
-            backend_waits: 0,
+            backend_waits: 1,
         };
         assert_eq!(frontend.boot_round_trips(), Some(boot));
         // The totals go on; the snapshot stays.
@@ -142,14 +166,14 @@ per_backend! {
         assert_eq!(counters.requests_before_first_write[HW_PARAM_QUERY], 1);
         assert_eq!(counters.requests_before_first_write[OPEN], 1);
         assert_eq!(counters.total_requests_before_first_write(), 2);
-        assert_eq!(counters.request_batches_before_first_write, 2);
+        assert_eq!(counters.request_batches_before_first_write, 1);
     }
 }
 
-/// A backend that is not there yet: the handshake waits for its InitWait
-/// and then for its Connected (a backend wait each time the guest waits
-/// for its state to change), and each wait costs a XenStore round trip
-/// more (the state read after the watch fired).
+/// A backend that is not there yet: the handshake does not wait for its
+/// InitWait (it takes a frontend already Initialised when it comes), so
+/// the wait is for its Connected only: one backend wait, and one state
+/// read after it.
 #[test]
 fn handshake_waits_for_a_late_backend_are_counted() {
     use xensnd_sim::backend_host::BackendProfile;
@@ -161,28 +185,95 @@ fn handshake_waits_for_a_late_backend_are_counted() {
         Box::new(|_, _| Box::new(Silence) as Box<dyn Source>),
     );
     let store = guest.xenstore().expect("store ring");
-    // The backend comes 50 ms into the probe's wait for its InitWait.
+    // The backend comes 50 ms into the probe's wait for its Connected.
     sim.add_peer(Box::new(Late {
         at_ns: 50_000_000,
         peer: Box::new(backend),
     }));
     let probe = Frontend::probe(guest, store, FrontendOptions::default()).expect("probe");
     assert!(probe.failed.is_empty(), "{:?}", probe.failed);
-    // Without the runtime's batch: the directory, the four levels of the
-    // tree, watch + read of the backend's state (absent), [wait 1: its
-    // InitWait], its state read, the handshake write, its state read (not
-    // Connected yet), [wait 2: its Connected], its state read, ours
-    // written: 11 XenStore round trips, 2 backend waits.
+    // Without the runtime's requests: the read-ahead (37), the handshake
+    // with the backend's state absent (11), [wait: it comes, InitWait,
+    // Connected], its state read (1); ours sent (1).
     assert_eq!(
         probe.frontend.round_trips(),
         RoundTrips {
-            xenstore_batches: 11,
-            xenstore_requests: 39,
+            xenstore_batches: 3,
+            xenstore_requests: 50,
             ring_round_trips: 0,
             ring_requests: 0,
-            backend_waits: 2,
+            backend_waits: 1,
         }
     );
+}
+
+/// A card with more than the read-ahead guesses (a second PCM, a third
+/// stream, a second device) is read whole, with one batch more for what
+/// the first batch's listings showed, and comes up as configured.
+#[test]
+fn a_bigger_card_than_the_guess_costs_one_round_trip_more() {
+    use xensnd_sim::backend_host::BackendProfile;
+    use xensnd_sim::vsnd::{SimPcmSpec, SimStreamSpec};
+    let stream = |id: &str, playback: bool| SimStreamSpec {
+        unique_id: id.to_string(),
+        playback,
+        nodes: Vec::new(),
+    };
+    let mut big = SimVsndSpec::simple();
+    big.pcms[0].streams.push(stream("spk2", true));
+    big.pcms[0].streams[2]
+        .nodes
+        .push(("channels-max".to_string(), "1".to_string()));
+    big.pcms.push(SimPcmSpec {
+        name: "second".to_string(),
+        nodes: vec![("sample-formats".to_string(), "s16_le".to_string())],
+        streams: vec![stream("spk3", true), stream("mic3", false)],
+    });
+    let sim = SimXen::new();
+    let guest = sim.add_guest(GUEST);
+    sim.with_core(|core| {
+        add_vsnd_device(core, GUEST, 0, &big);
+        add_vsnd_device(core, GUEST, 1, &SimVsndSpec::simple());
+    });
+    let (backend, _view) = SimSndBackend::new(
+        BackendProfile::Sndback.settings(1 << 20),
+        Box::new(|_, _| Box::new(Silence) as Box<dyn Source>),
+    );
+    sim.add_peer(Box::new(backend));
+    let store = guest.xenstore().expect("store ring");
+    let probe = Frontend::probe(guest, store, FrontendOptions::default()).expect("probe");
+    assert!(probe.failed.is_empty(), "{:?}", probe.failed);
+    let frontend = probe.frontend;
+    assert_eq!(frontend.connected_devices(), 2);
+    assert!(
+        frontend.config_errors().is_empty(),
+        "{:?}",
+        frontend.config_errors()
+    );
+    let streams = frontend.streams();
+    let ids: Vec<(usize, &str, &str)> = streams
+        .iter()
+        .map(|s| (s.device, s.pcm_name.as_str(), s.config.unique_id.as_str()))
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            (0, "main", "spk"),
+            (0, "main", "mic"),
+            (0, "main", "spk2"),
+            (0, "second", "spk3"),
+            (0, "second", "mic3"),
+            (1, "main", "spk"),
+            (1, "main", "mic"),
+        ]
+    );
+    // Read ahead like every other node: the third stream's own limit.
+    assert_eq!(streams[2].config.caps.channels_max, 1);
+    assert_eq!(streams[0].config.caps.channels_max, 2);
+    assert_eq!(streams[2].config.path, "/local/domain/7/device/vsnd/0/0/2");
+    // The read-ahead in 2 batches (the second for PCM 1, stream 2 and
+    // device 1), then each device's handshake and state read (2 each).
+    assert_eq!(frontend.round_trips().xenstore_batches, 2 + 2 * 2);
 }
 
 /// A peer that starts at `at_ns`.
@@ -201,5 +292,61 @@ impl SimPeer for Late {
             Some(deadline) => Some(deadline.max(self.at_ns)),
             None => Some(self.at_ns),
         }
+    }
+}
+
+/// On Xen the platform does not know the domain's id: the probe reads
+/// `domid` in its first batch (the configuration is read by relative
+/// paths meanwhile), at no round trip more, and a bad one is a clear
+/// error naming the node.
+#[test]
+fn the_domain_id_is_read_in_the_first_batch_when_the_platform_does_not_know_it() {
+    use xensnd_sim::backend_host::BackendProfile;
+    use xensnd_sim::GuestConfig;
+    use xensnd_sndif::frontend::FrontendError;
+    let boot = |domid_node: Option<&str>| {
+        let sim = SimXen::new();
+        let config = GuestConfig {
+            id_unknown: true,
+            ..GuestConfig::default()
+        };
+        let guest = sim.add_guest_with(GUEST, config);
+        sim.with_core(|core| add_vsnd_device(core, GUEST, 0, &SimVsndSpec::simple()));
+        if let Some(value) = domid_node {
+            sim.store_write(&format!("/local/domain/{GUEST}/domid"), value.as_bytes())
+                .unwrap();
+        }
+        let (backend, _view) = SimSndBackend::new(
+            BackendProfile::Sndback.settings(1 << 20),
+            Box::new(|_, _| Box::new(Silence) as Box<dyn Source>),
+        );
+        sim.add_peer(Box::new(backend));
+        let store = guest.xenstore().expect("store ring");
+        let requests = [BatchRequest::Read("name"), ShutdownWatch::watch_request()];
+        Frontend::probe_with(guest, store, FrontendOptions::default(), &requests)
+    };
+    let probe = boot(None).expect("probe");
+    assert!(probe.failed.is_empty(), "{:?}", probe.failed);
+    assert_eq!(probe.domid, GUEST);
+    assert_eq!(probe.replies.len(), 2, "domid's reply is the probe's");
+    let frontend = probe.frontend;
+    assert_eq!(frontend.connected_devices(), 1);
+    assert_eq!(
+        frontend.streams()[0].config.path,
+        "/local/domain/7/device/vsnd/0/0/0"
+    );
+    let counts = frontend.round_trips();
+    assert_eq!(counts.xenstore_batches, 3);
+    assert_eq!(
+        counts.xenstore_requests, 53,
+        "one more than with the id known"
+    );
+
+    match boot(Some("seven")) {
+        Err(FrontendError::BadNode { path, value }) => {
+            assert_eq!((path.as_str(), value.as_str()), ("domid", "seven"))
+        }
+        Err(other) => panic!("expected BadNode, got {other:?}"),
+        Ok(_) => panic!("expected BadNode, got a probe"),
     }
 }

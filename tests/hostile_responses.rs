@@ -200,7 +200,14 @@ fn hostile_real_errno_status_reaches_the_app_as_a_backend_error() {
 #[test]
 fn hostile_never_answering_times_out_after_the_default_3_seconds() {
     let world = setup_with(FrontendOptions::default());
-    let mut pcm = SndPlayback::open_unique_id(&world.frontend, "spk", &request()).unwrap();
+    // Buffer and period left to the backend's answer: OPEN goes at
+    // `prepare` (an exact request sends it with the query at `open`).
+    let layout = xensnd_sndif::negotiate::StreamRequest::layout(
+        xensnd_pcm::format::SampleFormat::S16Le,
+        48_000,
+        2,
+    );
+    let mut pcm = SndPlayback::open_unique_id(&world.frontend, "spk", &layout).unwrap();
     world.hostile.borrow_mut().silent = true;
     let before = world.sim.now_ns();
     let error = pcm.prepare().unwrap_err();

@@ -203,15 +203,27 @@ fn hostile_xenstore_missing_backend_node_names_it() {
     }
 }
 
+/// The frontend does not wait for an InitWait before it writes its nodes
+/// and Initialised, so the backend at the usual place (which we do not
+/// watch) maps the rings; it lets them go when the frontend gives up
+/// (Initialising), and the grants are revoked at the next poll.
 #[test]
 fn hostile_xenstore_backend_path_pointing_nowhere_times_out() {
     let node = format!("{}/backend", fe_path());
-    let (_, error) =
-        probe_failure(|sim| sim.store_write(&node, b"/local/domain/0/nowhere").unwrap());
+    let (sim, probe, _hostile) = probe_with(&SimVsndSpec::simple(), quick(), |sim| {
+        sim.store_write(&node, b"/local/domain/0/nowhere").unwrap()
+    });
+    assert_eq!(probe.failed.len(), 1, "{:?}", probe.failed);
+    assert_eq!(probe.frontend.connected_devices(), 0);
+    let (_, error) = &probe.failed[0];
     assert!(
         error.to_string().contains("/local/domain/0/nowhere"),
         "{error}"
     );
+    sim.run_until_idle(1000);
+    probe.frontend.poll();
+    assert_eq!(probe.frontend.leftover_grants(), 0);
+    assert_eq!(sim.granted_refs(GUEST), Vec::<u32>::new());
 }
 
 /// Probe with a spoiled spec; both streams' results and the errors.

@@ -69,7 +69,9 @@ fn a_directory_grant_failing_halfway_revokes_the_earlier_directory_grants() {
 }
 
 /// Stops serving the guest's XenStore ring the first time the backend
-/// says Connected (so the frontend's own `Connected` write fails).
+/// says Connected (so the connect fails at its last step: the read of that
+/// state times out; the frontend's own `Connected`, sent after it without
+/// waiting, is never sent).
 struct PauseStoreAtConnected {
     backend_state: String,
     done: bool,
@@ -103,7 +105,7 @@ fn a_failed_connected_write_tears_its_streams_down_before_the_next_connect() {
     sim.add_peer(Box::new(backend));
     let store = guest.xenstore().unwrap();
     let probe = Frontend::probe(guest, store, FrontendOptions::default()).unwrap();
-    assert_eq!(probe.failed.len(), 1, "the Connected write timed out");
+    assert_eq!(probe.failed.len(), 1, "the last read timed out");
     let frontend = probe.frontend;
     assert_eq!(frontend.connected_devices(), 0);
     // XenStore is back; the backend restarts (InitWait) and connects again.

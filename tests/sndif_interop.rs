@@ -558,7 +558,10 @@ fn query_refused_is_invalid_config_naming_what_the_backend_offers() {
             "{error}"
         );
         assert_eq!(requests_of(&world, 0, XENSND_OP_HW_PARAM_QUERY).len(), 2);
-        assert!(requests_of(&world, 0, XENSND_OP_OPEN).is_empty());
+        // The request fixes the configuration: OPEN went with the first
+        // query (one ring round trip) and was closed again.
+        assert_eq!(requests_of(&world, 0, XENSND_OP_OPEN).len(), 1);
+        assert_eq!(requests_of(&world, 0, XENSND_OP_CLOSE).len(), 1);
         assert_clean_teardown(&world);
     }
 }
@@ -576,7 +579,8 @@ fn query_refused_even_for_the_whole_xenstore_limits_says_nothing_is_offered() {
             .contains("offers nothing within the XenStore limits (status -22)"),
         "{error}"
     );
-    assert!(requests_of(&world, 0, XENSND_OP_OPEN).is_empty());
+    assert_eq!(requests_of(&world, 0, XENSND_OP_OPEN).len(), 1);
+    assert_eq!(requests_of(&world, 0, XENSND_OP_CLOSE).len(), 1);
     assert_clean_teardown(&world);
 }
 
@@ -690,5 +694,60 @@ fn drain_completes_promptly_when_the_position_passes_the_end() {
     assert_eq!(pcm.position(), 1000);
     // Draining to the end is no underrun.
     assert_eq!(pcm.counters().underruns, 0);
+    assert_clean_teardown(&world);
+}
+
+/// A request that fixes the configuration (every value asked for) opens
+/// in one ring round trip: `open` sends HW_PARAM_QUERY and OPEN together,
+/// `prepare` sends nothing. One that leaves the buffer and period to the
+/// backend's answer queries at `open` and opens at `prepare`, as before.
+#[test]
+fn query_and_open_go_together_when_the_request_fixes_the_configuration() {
+    let world = setup();
+    let mut pcm = SndPlayback::open_unique_id(&world.frontend, "spk", &request()).unwrap();
+    assert!(pcm.negotiation().backend_answered);
+    assert_eq!(requests_of(&world, 0, XENSND_OP_HW_PARAM_QUERY).len(), 1);
+    assert_eq!(requests_of(&world, 0, XENSND_OP_OPEN).len(), 1);
+    assert_eq!(pcm.channel_stats().round_trips, 1);
+    pcm.prepare().unwrap();
+    assert_eq!(requests_of(&world, 0, XENSND_OP_OPEN).len(), 1);
+    assert_eq!(pcm.channel_stats().round_trips, 1);
+    pcm.start().unwrap();
+    play(&mut pcm, 2400).unwrap();
+    pcm.drain().unwrap();
+    // A second prepare opens again (the stream starts over).
+    pcm.prepare().unwrap();
+    assert_eq!(requests_of(&world, 0, XENSND_OP_OPEN).len(), 2);
+    pcm.close().unwrap();
+    drop(pcm);
+
+    let layout = StreamRequest::layout(SampleFormat::S16Le, 48_000, 2);
+    let mut mic = SndCapture::open_unique_id(&world.frontend, "mic", &layout).unwrap();
+    assert_eq!(requests_of(&world, 1, XENSND_OP_HW_PARAM_QUERY).len(), 1);
+    assert!(requests_of(&world, 1, XENSND_OP_OPEN).is_empty());
+    mic.prepare().unwrap();
+    assert_eq!(requests_of(&world, 1, XENSND_OP_OPEN).len(), 1);
+    assert_eq!(mic.channel_stats().round_trips, 2);
+    assert_clean_teardown(&world);
+}
+
+/// A backend that accepts the query but refuses the OPEN sent with it:
+/// `open` succeeds as before (the query decided), and `prepare` sends
+/// OPEN again and gives the same error as before.
+#[test]
+fn open_refused_after_the_query_is_the_same_error_at_prepare() {
+    use xen_abi::errno::XEN_EIO;
+    let world = setup();
+    world.hostile.borrow_mut().script = Some(Box::new(|request, mut honest| {
+        if request.operation == XENSND_OP_OPEN {
+            honest.status = -XEN_EIO;
+        }
+        vec![xensnd_sim::hostile::Reply::Now(honest)]
+    }));
+    let mut pcm = SndPlayback::open_unique_id(&world.frontend, "spk", &request()).unwrap();
+    assert!(pcm.negotiation().backend_answered);
+    let error = pcm.prepare().unwrap_err();
+    assert_eq!(kind(&error), ErrorKind::Backend(-XEN_EIO), "{error}");
+    assert_eq!(requests_of(&world, 0, XENSND_OP_OPEN).len(), 2);
     assert_clean_teardown(&world);
 }

@@ -131,6 +131,9 @@ per_backend! {
             let value = sim.store_read(&format!("{fe}/0/0/{node}")).expect(node);
             assert!(std::str::from_utf8(&value).unwrap().parse::<u32>().is_ok());
         }
+        // Our Connected goes without waiting for its reply: xenstored
+        // applies it when it next runs.
+        sim.run_until_idle(100);
         assert_eq!(sim.store_read(&format!("{fe}/state")).unwrap(), b"4");
         assert_eq!(
             sim.store_read("/local/domain/0/backend/vsnd/7/0/state")

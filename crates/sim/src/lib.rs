@@ -616,6 +616,9 @@ pub struct GuestConfig {
     pub store_ring_start: u32,
     /// Grant frames of the guest.
     pub grant_frames: u32,
+    /// The platform does not know the guest's id ([`Platform::domid`] is
+    /// `None`), as on Xen: it is read from XenStore.
+    pub id_unknown: bool,
 }
 
 impl Default for GuestConfig {
@@ -623,6 +626,7 @@ impl Default for GuestConfig {
         Self {
             store_ring_start: 0,
             grant_frames: DEFAULT_GRANT_FRAMES,
+            id_unknown: false,
         }
     }
 }
@@ -701,6 +705,7 @@ impl SimXen {
         SimGuest {
             world: Rc::clone(&self.world),
             domid,
+            id_known: !config.id_unknown,
             events,
             dispatcher: EventDispatcher::new(),
             grants: GrantManager::new(entries),
@@ -920,6 +925,8 @@ impl GrantEntries for SimGrantEntries {
 pub struct SimGuest {
     world: Rc<RefCell<SimWorld>>,
     domid: DomId,
+    /// What [`Platform::domid`] says (see [`GuestConfig::id_unknown`]).
+    id_known: bool,
     /// Our domain's event bitmaps (`shared_info`/`vcpu_info`).
     events: Rc<SimEventBitmaps>,
     dispatcher: EventDispatcher,
@@ -1071,7 +1078,7 @@ impl Clock for SimGuest {
 
 impl Platform for SimGuest {
     fn domid(&self) -> Option<DomId> {
-        Some(self.domid)
+        self.id_known.then_some(self.domid)
     }
 
     /// From the simulated Xen's own tables: entries of our grant table

@@ -4,12 +4,14 @@
 //! node", "Backend XenBus node" and the state diagram; REFERENCE.md
 //! "XenStore layout for vsnd").
 //!
-//! Handshake per device: wait for the backend's InitWait, create every
-//! stream's ring, event page and event channels, write the four nodes of
+//! Handshake per device: create every stream's ring, event page and event
+//! channels; watch and read the backend's state, write the four nodes of
 //! every stream and then our state Initialised (all in flight at once,
-//! applied in order), wait for the backend's Connected, then say Connected
-//! ourselves. The device directory is read ahead in one pipelined batch per
-//! level ([`XenStore::read_tree`]): boot time is mostly XenStore round trips.
+//! applied in order; no wait for the backend's InitWait first); wait for
+//! the backend's Connected, then say Connected ourselves without waiting
+//! for the reply. The configuration is read ahead, with the caller's own
+//! requests, in one pipelined batch when the layout is the usual one
+//! ([`read_ahead`]): boot time is mostly XenStore round trips.
 //! A backend that leaves Connected (restart, crash, Closing) makes every
 //! stream of the device fail with `Disconnected` once; when it is back in
 //! InitWait the handshake runs again and streams can be prepared anew.
@@ -23,13 +25,14 @@ use alloc::vec::Vec;
 use core::cell::RefCell;
 
 use super::config::{read_config, ConfigSource, ConfiguredStream, VsndConfig};
+use super::readahead::{read_ahead, VSND_DIR};
 use super::roundtrips::RoundTrips;
 use super::stream::Stream;
 use super::watch::{Bus, DeviceWatch};
 use super::SndError;
 use xen_guest::shutdown::{ShutdownRequest, ShutdownWatch};
 use xen_guest::xenbus::{read_state, write_state, XenbusState};
-use xen_guest::xenstore::{reply_string, BatchRequest, Errno, TxId, XenStore, XsError};
+use xen_guest::xenstore::{reply_string, BatchRequest, Errno, RequestId, TxId, XenStore, XsError};
 use xen_guest::{DomId, Platform, ResourceUsage};
 use xensnd_pcm::Clock;
 
@@ -129,44 +132,32 @@ pub struct StreamInfo {
 /// past this).
 const MAX_MARKS: usize = 32;
 
-/// Most nodes the probe prefetches from one device directory (a real
-/// card has a few dozen).
-const MAX_PREFETCH_NODES: usize = 1024;
+/// Most requests the probe's read-ahead sends: a few dozen for a usual
+/// card; one with the most PCMs and streams the configuration reads
+/// needs about 2500.
+const MAX_PREFETCH_REQUESTS: usize = 4096;
 
-/// Where [`Shared::add_device`] reads the device directory from.
-enum DeviceSource {
-    /// Read ahead with [`XenStore::read_tree`].
-    Prefetched(BTreeMap<String, Vec<u8>>),
-    /// Node by node (the read-ahead failed).
-    Store,
+/// Config nodes for [`read_config`], from what the probe read ahead
+/// ([`read_ahead`]): the nodes by path relative to the domain's home, and
+/// the length of the home's absolute path with its `/`
+/// (`/local/domain/<domid>/`). Not generic, so the configuration reader
+/// is compiled once into the image.
+struct Ahead<'a> {
+    nodes: &'a BTreeMap<String, Vec<u8>>,
+    home: usize,
 }
 
-/// Config nodes for [`read_config`] from a [`DeviceSource`]: one adapter
-/// type, so the configuration reader is compiled once into the image.
-struct DeviceConfigSource<'a, X: Platform> {
-    source: &'a DeviceSource,
-    source_store: &'a mut XenStore<X::Page>,
-    xen: &'a mut X,
-}
-
-impl<X: Platform> ConfigSource for DeviceConfigSource<'_, X> {
+impl ConfigSource for Ahead<'_> {
     type Error = XsError;
     fn read(&mut self, path: &str) -> Result<Option<String>, XsError> {
-        match self.source {
-            DeviceSource::Prefetched(tree) => match tree.get(path) {
-                Some(value) => reply_string(value.clone()).map(Some),
-                None => Ok(None),
-            },
-            DeviceSource::Store => match self.source_store.read_string(self.xen, path) {
-                Ok(value) => Ok(Some(value)),
-                Err(e) if e.is_not_found() => Ok(None),
-                Err(e) => Err(e),
-            },
+        match path.get(self.home..).and_then(|path| self.nodes.get(path)) {
+            Some(value) => reply_string(value.clone()).map(Some),
+            None => Ok(None),
         }
     }
 }
 
-impl<X: Platform> DeviceConfigSource<'_, X> {
+impl Ahead<'_> {
     /// A node that must exist (`ENOENT` otherwise, as a store read gives).
     fn read_required(&mut self, path: &str) -> Result<String, XsError> {
         self.read(path)?.ok_or(XsError::Store(Errno::NotFound))
@@ -189,6 +180,8 @@ pub(crate) struct Device<X: Platform> {
     pub(crate) generation: u32,
     token: String,
     backend_state: XenbusState,
+    /// Our Connected, sent without waiting; its reply is taken by a poll.
+    announced: Option<RequestId>,
 }
 
 /// What the frontend shares with every open PCM stream.
@@ -243,37 +236,66 @@ pub struct Probe<X: Platform> {
     pub frontend: Frontend<X>,
     /// Devices that failed, with why.
     pub failed: Vec<(String, FrontendError)>,
+    /// This domain's id (the platform's, or read in the first batch).
+    pub domid: DomId,
+    /// The replies to the caller's requests ([`Frontend::probe_with`]),
+    /// in order.
+    pub replies: Vec<Result<Vec<u8>, XsError>>,
 }
 
 impl<X: Platform> Frontend<X> {
     /// Find and connect every vsnd device of this domain.
     pub fn probe(
+        xen: X,
+        store: XenStore<X::Page>,
+        options: FrontendOptions,
+    ) -> Result<Probe<X>, FrontendError> {
+        Self::probe_with(xen, store, options, &[])
+    }
+
+    /// [`Frontend::probe`], with the caller's `first` requests in the
+    /// probe's first XenStore batch (their replies in
+    /// [`Probe::replies`]): the configuration, `domid` (unless the
+    /// platform knows it) and the caller's requests in one round trip
+    /// when the layout is the usual one ([`read_ahead`]).
+    pub fn probe_with(
         mut xen: X,
         mut store: XenStore<X::Page>,
         options: FrontendOptions,
+        first: &[BatchRequest<'_>],
     ) -> Result<Probe<X>, FrontendError> {
-        // The platform may know our id already (no XenStore round trip).
-        let domid: u32 = match xen.domid() {
-            Some(domid) => u32::from(domid),
+        // The platform may know our id already (no request for it).
+        let known = xen.domid();
+        let mut requests = first.to_vec();
+        if known.is_none() {
+            requests.push(BatchRequest::Read("domid"));
+        }
+        let mut ahead = read_ahead(&mut store, &mut xen, &requests, MAX_PREFETCH_REQUESTS)
+            .map_err(store_err(VSND_DIR))?;
+        let domid = match known {
+            Some(domid) => domid,
             None => {
-                let domid_text = store
-                    .read_string(&mut xen, "domid")
+                let text = ahead
+                    .replies
+                    .pop()
+                    .unwrap_or(Err(XsError::Malformed("batch reply count")))
+                    .and_then(reply_string)
                     .map_err(store_err("domid"))?;
-                domid_text
-                    .trim()
-                    .parse()
-                    .map_err(|_| FrontendError::BadNode {
-                        path: "domid".to_string(),
-                        value: domid_text.clone(),
-                    })?
+                text.trim().parse().map_err(|_| FrontendError::BadNode {
+                    path: "domid".to_string(),
+                    value: text.clone(),
+                })?
             }
         };
-        let base = format!("/local/domain/{domid}/device/vsnd");
-        let names = match store.directory(&mut xen, &base) {
-            Ok(names) => names,
-            Err(e) if e.is_not_found() => Vec::new(),
-            Err(e) => return Err(store_err(&base)(e)),
-        };
+        let base = format!("/local/domain/{domid}/{VSND_DIR}");
+        // A node that could not be read (other than absent) fails the
+        // probe, named as a read of it alone would be: it is our own
+        // device directory, which the toolstack wrote before we ran.
+        let nodes = ahead.nodes.map_err(|(path, error)| FrontendError::Store {
+            path: format!("/local/domain/{domid}/{path}"),
+            error,
+        })?;
+        let home = base.len() - VSND_DIR.len();
         let mut shared = Shared {
             xen,
             bus: Rc::new(RefCell::new(Bus::new(store))),
@@ -283,15 +305,21 @@ impl<X: Platform> Frontend<X> {
             shut_down: false,
             marks: Vec::new(),
         };
+        shared.mark("tree");
         let mut failed = Vec::new();
-        let mut indices: Vec<(u32, String)> = names
+        let mut indices: Vec<(u32, String)> = ahead
+            .devices
             .into_iter()
             .filter_map(|n| n.parse::<u32>().ok().map(|i| (i, n)))
             .collect();
         indices.sort();
         for (_, name) in indices {
             let path = format!("{base}/{name}");
-            match shared.add_device(&path) {
+            let nodes = Ahead {
+                nodes: &nodes,
+                home,
+            };
+            match shared.add_device(&path, nodes) {
                 Ok(()) => {}
                 Err(e) => {
                     log::error!("vsnd {path}: {e}");
@@ -304,15 +332,17 @@ impl<X: Platform> Frontend<X> {
                 shared: Rc::new(RefCell::new(shared)),
             },
             failed,
+            domid,
+            replies: ahead.replies,
         })
     }
 
     /// When each step of the probe's handshakes ended, on the platform's
-    /// clock (ns): `tree` (device directory read), `watch` (backend watched,
-    /// its state read), `initwait`, `streams` (rings and channels made),
-    /// `written` (nodes + Initialised committed), `connected` (the
-    /// backend's Connected seen), `announced` (ours written). Timing
-    /// figures only (`XENSND-TIMING`); at most a few per device.
+    /// clock (ns): `tree` (configuration read ahead), `streams` (rings and
+    /// channels made), `written` (the backend watched and its state read,
+    /// nodes + Initialised written), `connected` (the backend's Connected
+    /// seen; ours is sent then, without waiting). Timing figures only
+    /// (`XENSND-TIMING`); at most a few per device.
     pub fn handshake_marks(&self) -> Vec<(&'static str, u64)> {
         self.shared.borrow().marks.clone()
     }
@@ -457,32 +487,8 @@ impl<X: Platform> Shared<X> {
         }
     }
 
-    fn add_device(&mut self, path: &str) -> Result<(), FrontendError> {
-        // The whole device directory in a few pipelined round trips (one
-        // per level) instead of one per node; the toolstack wrote it before
-        // the domain ran. If that fails, read node by node as before.
-        // Only PCM instances and streams (numeric names) have children that
-        // the configuration reads; every other node is a leaf.
-        let numeric = |name: &str| !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit());
-        // One borrow of the store for the whole read (a local handle, so
-        // `self` stays free).
-        let bus = Rc::clone(&self.bus);
-        let mut bus = bus_mut(&bus);
-        let store = &mut bus.store;
-        let prefetched = store.read_tree(&mut self.xen, path, MAX_PREFETCH_NODES, numeric);
-        let source = match prefetched {
-            Ok(tree) => DeviceSource::Prefetched(tree),
-            Err(error) => {
-                log::debug!("vsnd {path}: prefetch failed ({error}), reading node by node");
-                DeviceSource::Store
-            }
-        };
-        self.mark("tree");
-        let mut nodes = DeviceConfigSource::<X> {
-            source: &source,
-            source_store: &mut *store,
-            xen: &mut self.xen,
-        };
+    #[inline(never)]
+    fn add_device(&mut self, path: &str, mut nodes: Ahead<'_>) -> Result<(), FrontendError> {
         let backend_node = format!("{path}/backend");
         let backend_path = nodes
             .read_required(&backend_node)
@@ -504,29 +510,6 @@ impl<X: Platform> Shared<X> {
                 stream: None,
             })
             .collect();
-        let token = format!("vsnd-backend:{path}");
-        let state_node = format!("{backend_path}/state");
-        // The watch and the backend's state in one round trip.
-        let replies = store
-            .batch(
-                &mut self.xen,
-                &[
-                    BatchRequest::Watch(&state_node, &token),
-                    BatchRequest::Read(&state_node),
-                ],
-            )
-            .map_err(store_err(&state_node))?;
-        let mut replies = replies.into_iter();
-        let watched = replies
-            .next()
-            .ok_or(XsError::Malformed("batch reply count"))
-            .and_then(|reply| reply);
-        watched.map_err(store_err(&state_node))?;
-        let initial_state = match replies.next() {
-            Some(Ok(value)) => XenbusState::parse(&value),
-            Some(Err(error)) if error.is_not_found() => Some(XenbusState::Unknown),
-            _ => None,
-        };
         self.devices.push(Device {
             path: path.to_string(),
             backend_path,
@@ -535,21 +518,16 @@ impl<X: Platform> Shared<X> {
             slots,
             connected: false,
             generation: 0,
-            token,
+            token: format!("vsnd-backend:{path}"),
             backend_state: XenbusState::Unknown,
+            announced: None,
         });
-        drop(bus);
-        self.mark("watch");
         let index = self.devices.len() - 1;
-        self.connect_from(index, initial_state)
+        self.connect_with(index, true)
     }
 
-    fn wait_backend(&mut self, index: usize, expected: XenbusState) -> Result<(), FrontendError> {
-        self.wait_backend_from(index, expected, None)
-    }
-
-    /// [`Self::wait_backend`], with the state just read (if any) standing
-    /// in for the first read.
+    /// Wait until the backend is in `expected`, with the state just read
+    /// (if any) standing in for the first read.
     fn wait_backend_from(
         &mut self,
         index: usize,
@@ -612,18 +590,21 @@ impl<X: Platform> Shared<X> {
 
     /// The XenBus handshake for device `index` (streams are created anew).
     fn connect(&mut self, index: usize) -> Result<(), FrontendError> {
-        self.connect_from(index, None)
+        self.connect_with(index, false)
     }
 
-    /// [`Self::connect`], with the backend's state just read (if any).
-    fn connect_from(
-        &mut self,
-        index: usize,
-        initial_state: Option<XenbusState>,
-    ) -> Result<(), FrontendError> {
+    /// [`Self::connect`], registering the watch on the backend's state
+    /// first when `watch` (the device's first connection).
+    ///
+    /// Without waiting for the backend's InitWait: sndif's backend
+    /// publishes nothing the frontend needs, and both backends take a
+    /// frontend already Initialised when they come (sndback and libxenbe
+    /// act on the frontend's state when their watch on it is registered,
+    /// which fires at once). So one batch: the watch, the backend's state,
+    /// every stream's nodes and our Initialised; then the wait for its
+    /// Connected, and our Connected sent without waiting for the reply.
+    fn connect_with(&mut self, index: usize, watch: bool) -> Result<(), FrontendError> {
         let path = self.devices[index].path.clone();
-        self.wait_backend_from(index, XenbusState::InitWait, initial_state)?;
-        self.mark("initwait");
         let backend = self.devices[index].backend_id;
         let options = self.options;
         let mut created = Vec::new();
@@ -663,47 +644,95 @@ impl<X: Platform> Shared<X> {
             })
             .collect();
         let state_node = format!("{path}/state");
-        // Every write in flight at once, our state last: xenstored applies
-        // one connection's requests in order, so the backend, which reads
-        // the nodes when it sees Initialised, finds them all. One round trip
-        // instead of a transaction's start + writes + commit.
-        let mut writes: Vec<BatchRequest<'_>> = nodes
-            .iter()
-            .map(|(node, value)| BatchRequest::Write(TxId::NONE, node, value.as_bytes()))
-            .collect();
-        writes.push(BatchRequest::Write(TxId::NONE, &state_node, b"3"));
-        let written = bus_mut(&self.bus)
-            .store
-            .batch(&mut self.xen, &writes)
-            .and_then(|replies| replies.into_iter().try_for_each(|reply| reply.map(drop)));
-        if let Err(e) = written {
-            for (_, stream) in created {
-                let stuck = stream.teardown(&mut self.xen);
-                self.stuck.extend(stuck);
-            }
-            return Err(store_err(&path)(e));
+        let backend_state = format!("{}/state", self.devices[index].backend_path);
+        let token = self.devices[index].token.clone();
+        // Every request in flight at once, our state last: xenstored
+        // applies one connection's requests in order, so the backend,
+        // which reads the nodes when it sees Initialised, finds them all.
+        // Its state is read before our Initialised, so a Connected there is
+        // not an answer to ours.
+        let mut requests = Vec::new();
+        if watch {
+            requests.push(BatchRequest::Watch(&backend_state, &token));
         }
+        requests.push(BatchRequest::Read(&backend_state));
+        requests.extend(
+            nodes
+                .iter()
+                .map(|(node, value)| BatchRequest::Write(TxId::NONE, node, value.as_bytes())),
+        );
+        requests.push(BatchRequest::Write(TxId::NONE, &state_node, b"3"));
+        let read_at = usize::from(watch);
+        let mut bus = bus_mut(&self.bus);
+        let written = bus
+            .store
+            .batch(&mut self.xen, &requests)
+            .and_then(|replies| {
+                let mut initial = None;
+                for (at, reply) in replies.into_iter().enumerate() {
+                    match reply {
+                        Ok(value) if at == read_at => initial = XenbusState::parse(&value),
+                        Err(error) if at == read_at && error.is_not_found() => {
+                            initial = Some(XenbusState::Unknown)
+                        }
+                        // Read again while waiting.
+                        Err(_) if at == read_at => {}
+                        Ok(_) => {}
+                        Err(error) => return Err(error),
+                    }
+                }
+                Ok(initial)
+            });
+        if watch && written.is_ok() {
+            // The event the watch fires when registered, before the read
+            // above: that read covers it.
+            bus.store.take_watch_event(&token);
+        }
+        drop(bus);
         for (slot, stream) in created {
             self.devices[index].slots[slot].stream = Some(stream);
         }
+        let initial = match written {
+            Ok(initial) => initial,
+            Err(e) => {
+                // Some of it may have been applied (Initialised too): the
+                // streams go and our state says so.
+                self.disconnect(index, XenbusState::Initialising);
+                return Err(store_err(&path)(e));
+            }
+        };
         self.mark("written");
-        if let Err(e) = self.wait_backend(index, XenbusState::Connected) {
+        // A backend Connected before it saw our nodes (left from an
+        // earlier frontend, or lying) has to offer InitWait first.
+        let mut waited = Ok(());
+        let mut initial = initial;
+        if initial == Some(XenbusState::Connected) {
+            waited = self.wait_backend_from(index, XenbusState::InitWait, initial);
+            initial = None;
+        }
+        if waited.is_ok() {
+            waited = self.wait_backend_from(index, XenbusState::Connected, initial);
+        }
+        if let Err(e) = waited {
             self.disconnect(index, XenbusState::Initialising);
             return Err(e);
         }
         self.mark("connected");
-        let announced = write_state(
-            &mut bus_mut(&self.bus).store,
+        // Ours without waiting for the reply (a poll takes it): nothing
+        // the guest does next depends on it.
+        let connected = [b'0' + XenbusState::Connected.as_u32() as u8];
+        let announced = bus_mut(&self.bus).store.send(
             &mut self.xen,
-            &path,
-            XenbusState::Connected,
+            &BatchRequest::Write(TxId::NONE, &state_node, &connected),
         );
-        if let Err(e) = announced {
-            // Not connected: the streams go now, not at the next connect.
-            self.disconnect(index, XenbusState::Initialising);
-            return Err(store_err(&path)(e));
+        match announced {
+            Ok(id) => self.devices[index].announced = Some(id),
+            Err(e) => {
+                // Not connected: the streams go now, not at the next connect.
+                self.disconnect(index, XenbusState::Initialising);
+                return Err(store_err(&path)(e));
+            }
         }
-        self.mark("announced");
         let device = &mut self.devices[index];
         device.connected = true;
         device.generation = device.generation.wrapping_add(1);
@@ -789,6 +818,17 @@ impl<X: Platform> Shared<X> {
             return;
         }
         for index in 0..self.devices.len() {
+            if let Some(id) = self.devices[index].announced {
+                let reply = bus_mut(&self.bus).store.poll_reply(&mut self.xen, id);
+                if !matches!(reply, Ok(None)) {
+                    self.devices[index].announced = None;
+                }
+                if let Err(e) = reply {
+                    let path = self.devices[index].path.clone();
+                    log::error!("vsnd {path}: could not write Connected: {e}");
+                    self.disconnect(index, XenbusState::Initialising);
+                }
+            }
             let mut changed = false;
             while bus_mut(&self.bus)
                 .store

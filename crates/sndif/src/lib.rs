@@ -136,6 +136,7 @@ pub mod frontend;
 pub mod lifecycle;
 pub mod negotiate;
 pub mod pcm;
+pub mod readahead;
 pub mod roundtrips;
 pub mod stream;
 pub mod watch;

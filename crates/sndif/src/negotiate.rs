@@ -48,7 +48,9 @@
 //!    frontend asks once more with the stream's whole XenStore limits to
 //!    learn what the backend offers ([`BackendOffer`]) and the application
 //!    gets `InvalidConfig` naming both sides ([`NoCommonConfig`]). No OPEN
-//!    is sent.
+//!    stays: when the request and the XenStore limits leave one
+//!    configuration ([`determined`]), OPEN went with the first query (one
+//!    ring round trip instead of two) and is closed again.
 //!
 //! # Choices when the user says "any"
 //! - format: the first of `s16_le`, `s32_le`, `s24_le`, `float_le`, `u8`,
@@ -461,6 +463,20 @@ fn in_interval(value: u32, interval: Option<Interval>) -> bool {
 /// The formats the caps allow that have a frame size.
 fn usable_formats(caps: &StreamCaps) -> FormatSet {
     caps.formats.intersection(FormatSet::SIZED)
+}
+
+/// Whether `request` within the XenStore `caps` leaves one configuration
+/// (the one [`negotiate`] picks without an answer): every value asked
+/// for, or the only one the limits allow (format, rate, channels); buffer
+/// and period asked for (left open, they follow the backend's answer).
+/// The answer to `HW_PARAM_QUERY` can then only confirm or refuse it, so
+/// the frontend sends the query and `OPEN` together (one ring round trip).
+pub fn determined(caps: &StreamCaps, request: &StreamRequest) -> bool {
+    (request.format.is_some() || usable_formats(caps).iter().nth(1).is_none())
+        && (request.rate.is_some() || caps.rates.len() == 1)
+        && (request.channels.is_some() || caps.channels_min == caps.channels_max)
+        && request.buffer_frames.is_some()
+        && request.period_frames.is_some()
 }
 
 /// Build the `XENSND_OP_HW_PARAM_QUERY` payload: the XenStore limits,

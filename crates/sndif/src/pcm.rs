@@ -48,8 +48,8 @@ use super::channel::ChannelStats;
 use super::config::{Direction, StreamCaps};
 use super::frontend::{Frontend, Shared};
 use super::negotiate::{
-    build_query, negotiate, query_not_implemented, AnswerIssue, BackendOffer, NoCommonConfig,
-    Refusal, ShowHwParam, StreamRequest,
+    build_query, determined, negotiate, query_not_implemented, AnswerIssue, BackendOffer,
+    NoCommonConfig, Refusal, ShowHwParam, StreamRequest,
 };
 use super::stream::{ByteSizes, Stream as ProtocolStream, StreamCounters};
 use super::SndError;
@@ -179,6 +179,9 @@ struct Core<X: Platform> {
     /// Bytes per frame of `config` (checked fixed when opened).
     frame_bytes: usize,
     state: StreamState,
+    /// `open` sent OPEN with these parameters already (with the query):
+    /// the first `prepare` has nothing to send.
+    pre_opened: bool,
     negotiation: Negotiation,
     /// Position etc. cached after every operation (the trait's getters take `&self`).
     cached: Cached,
@@ -277,15 +280,18 @@ impl<X: Platform> Core<X> {
         // The stream's whole XenStore limits, as a query.
         let limits = build_query(&caps, &StreamRequest::default());
         // What the XenStore configuration excludes needs no backend.
-        if let Err(reason) = negotiate(&caps, None, request) {
-            return Err(PcmError::new(
-                ErrorKind::InvalidConfig,
-                alloc::format!(
-                    "asked for {request}; XenStore allows {}: {reason}",
-                    ShowHwParam(&limits)
-                ),
-            ));
-        }
+        let alone = match negotiate(&caps, None, request) {
+            Ok(negotiated) => negotiated.config,
+            Err(reason) => {
+                return Err(PcmError::new(
+                    ErrorKind::InvalidConfig,
+                    alloc::format!(
+                        "asked for {request}; XenStore allows {}: {reason}",
+                        ShowHwParam(&limits)
+                    ),
+                ))
+            }
+        };
         // The policy is in the `negotiate` module docs.
         let query = build_query(&caps, request);
         let xen = &mut shared.xen;
@@ -302,10 +308,26 @@ impl<X: Platform> Core<X> {
                 offer,
             })
         };
-        let answer = match snd.query_hw_params(xen, &query) {
+        // When that leaves one configuration, OPEN goes with the query (one
+        // ring round trip; `prepare` has nothing to send then); a refusal
+        // closes it again and is the same error.
+        let mut opened = false;
+        let mut asked = None;
+        if determined(&caps, request) {
+            let (answer, open) = snd.query_and_open(xen, Some(&query), alone);
+            opened = open.is_ok();
+            asked = answer;
+        }
+        let refused = |snd: &mut ProtocolStream<X>, xen: &mut X, refusal| {
+            if opened {
+                let _ = snd.close(xen);
+            }
+            no_common(snd, xen, refusal)
+        };
+        let answer = match asked.unwrap_or_else(|| snd.query_hw_params(xen, &query)) {
             Ok(answer) => Some(answer),
             Err(SndError::Backend { status, .. }) if !query_not_implemented(status) => {
-                return Err(no_common(snd, xen, Refusal::Status(status)));
+                return Err(refused(snd, xen, Refusal::Status(status)));
             }
             Err(
                 e @ (SndError::Timeout { .. } | SndError::BadResponse | SndError::Backend { .. }),
@@ -319,7 +341,7 @@ impl<X: Platform> Core<X> {
         };
         let negotiated = match negotiate(&caps, answer.as_ref(), request) {
             Ok(negotiated) => negotiated,
-            Err(reason) => return Err(no_common(snd, xen, Refusal::Excluded(reason))),
+            Err(reason) => return Err(refused(snd, xen, Refusal::Excluded(reason))),
         };
         for issue in &negotiated.issues {
             log::warn!("vsnd: ignored part of the backend's HW_PARAM answer: {issue:?}");
@@ -334,6 +356,7 @@ impl<X: Platform> Core<X> {
             config: negotiated.config,
             frame_bytes,
             state: StreamState::Open,
+            pre_opened: opened && negotiated.config == alone,
             negotiation: Negotiation {
                 backend_answered: answer.is_some(),
                 issues: negotiated.issues,
@@ -523,7 +546,18 @@ impl<X: Platform> Core<X> {
         let params = self.config;
         // Prepare works on whatever connection is current.
         self.generation = None;
-        self.with_stream(|s, xen| s.open(xen, params))?;
+        let pre_opened = core::mem::take(&mut self.pre_opened);
+        self.with_stream(|s, xen| {
+            // Open since `open` (not reconnected meanwhile: a new stream
+            // is Closed): nothing to send.
+            if pre_opened
+                && s.state() == super::lifecycle::ProtocolState::Open
+                && s.params() == Some(params)
+            {
+                return Ok(());
+            }
+            s.open(xen, params)
+        })?;
         let shared = self.frontend.shared.borrow();
         self.generation = Some(shared.devices[self.device].generation);
         drop(shared);

@@ -16,8 +16,11 @@
 //! the first channel to submit a WRITE takes the snapshot
 //! ([`Frontend::boot_round_trips`](super::frontend::Frontend::boot_round_trips)).
 //! The protocol's minimum before the first WRITE is 2 XenStore round
-//! trips (the configuration read and the handshake write), 1 backend wait
-//! (its Connected) and 1 ring round trip (OPEN).
+//! trips of the frontend's own (the configuration read and the handshake
+//! write) plus the read of the backend's state after its watch fired (a
+//! watch event does not say the new state), 1 backend wait (its
+//! Connected) and 1 ring round trip (OPEN, with the query when the
+//! configuration is fixed); `tests/boot_round_trips.rs` names each one.
 #![forbid(unsafe_code)]
 
 use xen_guest::xenstore::XsStats;

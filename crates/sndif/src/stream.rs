@@ -351,12 +351,33 @@ impl<X: Platform> Stream<X> {
     /// a backend sizes its device buffer (and so its period) from it.
     /// Reopening an open stream closes it first.
     pub fn open(&mut self, xen: &mut X, params: StreamConfig) -> Result<(), SndError> {
-        validate(&params)?;
+        self.query_and_open(xen, None, params).1
+    }
+
+    /// [`Self::open`], with `query` ([`Self::query_hw_params`]) sent just
+    /// before the OPEN when given: both in one ring round trip (both
+    /// sent, then both answers waited for). Returns the query's answer
+    /// (`None` when it was not sent: no query, or nothing was sent) and
+    /// the OPEN's outcome.
+    pub fn query_and_open(
+        &mut self,
+        xen: &mut X,
+        query: Option<&HwParam>,
+        params: StreamConfig,
+    ) -> (Option<Result<HwParam, SndError>>, Result<(), SndError>) {
+        if let Err(e) = validate(&params) {
+            return (None, Err(e));
+        }
         if self.state != ProtocolState::Closed {
-            self.close(xen)?;
+            if let Err(e) = self.close(xen) {
+                return (None, Err(e));
+            }
         }
         let total = params.buffer_len();
-        let buffer = GrantedBuffer::new(xen, self.channel.backend(), total)?;
+        let buffer = match GrantedBuffer::new(xen, self.channel.backend(), total) {
+            Ok(buffer) => buffer,
+            Err(e) => return (None, Err(e.into())),
+        };
         let open = OpenRequest {
             pcm_rate: params.rate,
             pcm_format: params.format.code(),
@@ -368,17 +389,28 @@ impl<X: Platform> Stream<X> {
         };
         self.reset_accounting();
         self.channel.set_position_slack(params.buffer_len() as u64);
-        match self.channel.call(xen, XENSND_OP_OPEN, open.as_bytes()) {
+        let asked = query.map(|query| {
+            self.channel
+                .submit(xen, XENSND_OP_HW_PARAM_QUERY, query.as_bytes())
+        });
+        let opened = self.channel.call(xen, XENSND_OP_OPEN, open.as_bytes());
+        let answer = asked.map(|ticket| {
+            let payload = ticket.and_then(|ticket| self.channel.wait_for(xen, ticket))?;
+            HwParam::read_from_prefix(&payload)
+                .map(|(p, _)| p)
+                .map_err(|_| SndError::BadResponse)
+        });
+        match opened {
             Ok(_) => {
                 self.buffer = Some(buffer);
                 self.params = Some(params);
                 self.buffer_bytes = params.buffer_len() as u64;
                 self.state = ProtocolState::Open;
-                Ok(())
+                (answer, Ok(()))
             }
             Err(e) => {
                 self.leftovers.extend(buffer.release(xen));
-                Err(e)
+                (answer, Err(e))
             }
         }
     }

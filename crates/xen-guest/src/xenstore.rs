@@ -650,6 +650,17 @@ impl<P: SharedPage> XenStore<P> {
         Ok(RequestId(id))
     }
 
+    /// Send one request of a batch without waiting for its reply (take it
+    /// with [`XenStore::poll_reply`] or [`XenStore::wait_reply`]).
+    pub fn send<E: XsEnv + ?Sized>(
+        &mut self,
+        env: &mut E,
+        request: &BatchRequest<'_>,
+    ) -> Result<RequestId, XsError> {
+        let (kind, tx, payload) = request.encode()?;
+        self.submit(env, kind, tx, &payload)
+    }
+
     /// Take the reply to `id` if it has arrived (reading the ring first).
     /// `XS_ERROR` replies become [`XsError::Store`].
     pub fn poll_reply<E: XsEnv + ?Sized>(
