@@ -541,8 +541,7 @@ impl<X: Platform> Stream<X> {
                 // never overwrite a region whose WRITE is still in flight.
                 // (The buffer is 0 bytes while closed: nothing is available.)
                 let played = self.position_bytes().min(self.completed);
-                (self.sizes.buffer as u64)
-                    .saturating_sub(self.submitted.saturating_sub(played))
+                (self.sizes.buffer as u64).saturating_sub(self.submitted.saturating_sub(played))
             }
             Direction::Capture => self
                 .captured
@@ -555,7 +554,18 @@ impl<X: Platform> Stream<X> {
 
     /// Take in responses and events; account completions, underruns and
     /// overruns. Called by every operation; call it from an idle loop too.
+    #[inline]
     pub fn poll(&mut self, xen: &mut X) -> Result<(), SndError> {
+        if self.channel.idle(xen) {
+            // Nothing arrived: no completion, no new position.
+            return Ok(());
+        }
+        self.poll_arrivals(xen)
+    }
+
+    /// [`Stream::poll`] when the channel has something to take in.
+    #[inline(never)]
+    fn poll_arrivals(&mut self, xen: &mut X) -> Result<(), SndError> {
         let before = self.channel.arrivals();
         let polled = self.channel.poll(xen);
         if polled.is_ok() && self.channel.arrivals() == before {
@@ -563,11 +573,11 @@ impl<X: Platform> Stream<X> {
             return Ok(());
         }
         while let Some(&transfer) = self.transfers.front() {
-            let Some(done) = self.channel.take_completion(transfer.ticket) else {
+            let Some(outcome) = self.channel.take_outcome(transfer.ticket) else {
                 break;
             };
             self.transfers.pop_front();
-            let lost = match (done.result, self.direction) {
+            let lost = match (outcome, self.direction) {
                 (Ok(_), _) => None,
                 (Err(e), Direction::Playback) => {
                     // The backend may not have these bytes: the position
@@ -681,6 +691,7 @@ impl<X: Platform> Stream<X> {
         (len > 0).then_some((offset, len))
     }
 
+    #[inline]
     fn send_transfer(
         &mut self,
         xen: &mut X,
@@ -712,12 +723,13 @@ impl<X: Platform> Stream<X> {
     /// poll could bring only adds room, and whatever else it brings (an
     /// error status) is taken in by the next one. Saves a look at the
     /// shared pages right after the caller's own poll.
+    #[inline]
     fn poll_unless_room(&mut self, xen: &mut X, wanted: usize) -> Result<(), SndError> {
         let pipeline_free = self.depth.saturating_sub(self.transfers.len());
-        let period = self.sizes.period.max(1);
+        let requests = wanted.div_ceil(self.sizes.period.max(1));
         let room = self.available_bytes() >= wanted as u64
-            && pipeline_free >= wanted.div_ceil(period)
-            && self.channel.free_slots() as usize >= wanted.div_ceil(period);
+            && pipeline_free >= requests
+            && self.channel.free_slots() as usize >= requests;
         if room && self.channel.broken().is_none() {
             Ok(())
         } else {
