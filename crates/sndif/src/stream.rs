@@ -567,7 +567,7 @@ impl<X: Platform> Stream<X> {
     #[inline(never)]
     fn poll_arrivals(&mut self, xen: &mut X) -> Result<(), SndError> {
         let before = self.channel.arrivals();
-        let polled = self.channel.poll(xen);
+        let polled = self.channel.poll_all(xen);
         if polled.is_ok() && self.channel.arrivals() == before {
             // Nothing arrived: no completion, no new position.
             return Ok(());
