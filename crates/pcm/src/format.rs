@@ -233,6 +233,7 @@ impl SampleFormat {
 
     /// Bytes one sample occupies in the buffer; `None` for the compressed
     /// formats (`ima_adpcm`, `mpeg`, `gsm`), which have no fixed size.
+    #[inline]
     pub const fn bytes_per_sample(self) -> Option<u32> {
         use SampleFormat::*;
         match self {

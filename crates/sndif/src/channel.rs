@@ -368,6 +368,7 @@ impl<X: Platform> Channel<X> {
     /// union. It times out one request timeout from now. Fails with
     /// [`SndError::Busy`] when the ring is full (or as many requests as it
     /// holds are still unanswered or unclaimed).
+    #[inline]
     pub fn submit(
         &mut self,
         xen: &mut X,
@@ -482,21 +483,28 @@ impl<X: Platform> Channel<X> {
     /// [`Channel::arm_response_notification`].
     #[inline]
     pub fn poll(&mut self, xen: &mut X) -> Result<(), SndError> {
-        // The data path polls several times per period and mostly finds
-        // nothing: two index loads and the clock decide that without the
-        // full look (which validates whatever the indices claim).
-        if self.broken.is_none()
-            && !self.ring.has_unconsumed_responses()
-            && !self.events.has_events()
-            && self.next_deadline_ns > xen.now_ns()
-        {
+        if self.idle(xen) {
             return Ok(());
         }
         self.poll_all(xen)
     }
 
+    /// Whether a [`Channel::poll`] now would find nothing: no response, no
+    /// event, no deadline passed, not broken. The data path polls several
+    /// times per period and mostly finds nothing: two index loads and the
+    /// clock decide that without the full look (which validates whatever
+    /// the indices claim).
+    #[inline]
+    pub fn idle(&self, xen: &X) -> bool {
+        self.broken.is_none()
+            && !self.ring.has_unconsumed_responses()
+            && !self.events.has_events()
+            && self.next_deadline_ns > xen.now_ns()
+    }
+
+    /// [`Channel::poll`] past its look at the indices: the full look.
     #[inline(never)]
-    fn poll_all(&mut self, xen: &mut X) -> Result<(), SndError> {
+    pub(crate) fn poll_all(&mut self, xen: &mut X) -> Result<(), SndError> {
         if let Some(e) = self.broken {
             return Err(e);
         }
@@ -687,6 +695,24 @@ impl<X: Platform> Channel<X> {
     pub fn take_completion(&mut self, ticket: Ticket) -> Option<Completion> {
         let index = self.completed.iter().position(|c| c.ticket == ticket)?;
         Some(self.completed.swap_remove(index))
+    }
+
+    /// Claim the completion of `ticket` for its outcome only (a WRITE or
+    /// READ: the payload means nothing), without moving the payload out.
+    #[inline]
+    pub fn take_outcome(&mut self, ticket: Ticket) -> Option<Result<(), SndError>> {
+        let index = self.completed.iter().position(|c| c.ticket == ticket)?;
+        let outcome = match &self.completed[index].result {
+            Ok(_) => Ok(()),
+            Err(error) => Err(*error),
+        };
+        // Mostly the only one: dropping the last is cheaper than moving it.
+        if index + 1 == self.completed.len() {
+            self.completed.pop();
+        } else {
+            self.completed.swap_remove(index);
+        }
+        Some(outcome)
     }
 
     /// Claim the oldest completion of any request.

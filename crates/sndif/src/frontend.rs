@@ -800,6 +800,7 @@ impl<X: Platform> Shared<X> {
     /// signalled its port, someone else used the store since, or grants
     /// wait to be revoked. This is what every PCM operation calls: on the
     /// data path it costs one look at a pending flag.
+    #[inline]
     pub(crate) fn poll_if_pending(&mut self) {
         let (port, dirty) = {
             let bus = self.bus.borrow();

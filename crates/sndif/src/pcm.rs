@@ -193,11 +193,13 @@ struct Core<X: Platform> {
     staging: Vec<u8>,
 }
 
+/// The stream's figures in bytes as the last operation left them (the
+/// getters turn them into frames: the data path does not divide).
 #[derive(Debug, Clone, Copy, Default)]
 struct Cached {
     position: u64,
-    delay: usize,
-    available: usize,
+    delay: u64,
+    available: u64,
 }
 
 /// Bytes per frame of `config`; `Unsupported` for a format without a
@@ -407,22 +409,29 @@ impl<X: Platform> Core<X> {
         &mut self,
         f: impl FnOnce(&mut ProtocolStream<X>, &mut X) -> Result<T, SndError>,
     ) -> Result<T, PcmError> {
-        let mut cached = None;
-        let result = {
-            let mut shared = self.frontend.shared.borrow_mut();
-            shared.poll_if_pending();
-            let Shared { xen, devices, .. } = &mut *shared;
-            Self::live_stream(self.generation, devices, self.device, self.slot).and_then(|stream| {
-                let result = f(stream, xen);
-                cached = Some((
-                    self.cache(stream),
-                    stream.state() == super::lifecycle::ProtocolState::Stopped,
-                ));
-                Ok(result?)
-            })
+        let mut shared = self.frontend.shared.borrow_mut();
+        shared.poll_if_pending();
+        let Shared { xen, devices, .. } = &mut *shared;
+        let stream = match Self::live_stream(self.generation, devices, self.device, self.slot) {
+            Ok(stream) => stream,
+            Err(error) => {
+                drop(shared);
+                self.settle(false, &error);
+                return Err(error);
+            }
         };
-        self.settle(cached, result.as_ref().err());
-        result
+        let result = f(stream, xen);
+        self.cached = self.cache(stream);
+        match result {
+            Ok(value) => Ok(value),
+            Err(error) => {
+                let stopped = stream.state() == super::lifecycle::ProtocolState::Stopped;
+                drop(shared);
+                let error = PcmError::from(error);
+                self.settle(stopped, &error);
+                Err(error)
+            }
+        }
     }
 
     /// What `operate` caches after a call on `stream` (nothing of ours to
@@ -432,24 +441,25 @@ impl<X: Platform> Core<X> {
         if self.generation.is_none() {
             return Cached::default();
         }
-        let frame = self.frame_bytes.max(1) as u64;
         Cached {
-            position: stream.position_bytes() / frame,
-            delay: (stream.delay_bytes() / frame) as usize,
-            available: (stream.available_bytes() / frame) as usize,
+            position: stream.position_bytes(),
+            delay: stream.delay_bytes(),
+            available: stream.available_bytes(),
         }
     }
 
-    /// After `operate`: keep the cache; a disconnection drops the state
-    /// back to `Open`, a failed WRITE (the stream stopped) to `Stopped`.
+    /// The cached figure `bytes` in frames.
+    #[inline]
+    fn frames(&self, bytes: u64) -> u64 {
+        bytes / self.frame_bytes.max(1) as u64
+    }
+
+    /// After `operate` failed with `error`: a disconnection drops the
+    /// state back to `Open`, a failed WRITE (`stopped`: the stream
+    /// stopped) to `Stopped`.
+    #[cold]
     #[inline(never)]
-    fn settle(&mut self, cached: Option<(Cached, bool)>, error: Option<&PcmError>) {
-        let mut stopped = false;
-        if let Some((cached, stream_stopped)) = cached {
-            self.cached = cached;
-            stopped = stream_stopped;
-        }
-        let Some(error) = error else { return };
+    fn settle(&mut self, stopped: bool, error: &PcmError) {
         if error.kind == ErrorKind::Disconnected {
             self.state = StreamState::Open;
             self.generation = None;
@@ -483,19 +493,14 @@ impl<X: Platform> Core<X> {
     }
 
     fn refresh(&mut self) {
-        let frame = self.frame_bytes.max(1);
-        if let Ok((position, delay, available)) = self.with_stream(|s, _| {
-            Ok((
-                s.position_frames(),
-                s.delay_bytes() as usize / frame,
-                s.available_bytes() as usize / frame,
-            ))
+        if let Ok(cached) = self.with_stream(|s, _| {
+            Ok(Cached {
+                position: s.position_bytes(),
+                delay: s.delay_bytes(),
+                available: s.available_bytes(),
+            })
         }) {
-            self.cached = Cached {
-                position,
-                delay,
-                available,
-            };
+            self.cached = cached;
         }
     }
 
@@ -708,13 +713,16 @@ macro_rules! shared_by_all {
                 self.core_mut().close()
             }
             fn position(&self) -> u64 {
-                self.core().cached.position
+                let core = self.core();
+                core.frames(core.cached.position)
             }
             fn delay(&self) -> usize {
-                self.core().cached.delay
+                let core = self.core();
+                core.frames(core.cached.delay) as usize
             }
             fn available(&self) -> usize {
-                self.core().cached.available
+                let core = self.core();
+                core.frames(core.cached.available) as usize
             }
             fn set_volume(&mut self, millidb: &[i32]) -> Result<(), PcmError> {
                 self.core_mut().set_volume(millidb)

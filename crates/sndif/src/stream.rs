@@ -125,6 +125,18 @@ fn validate(params: &StreamConfig) -> Result<(), SndError> {
     }
 }
 
+/// The byte sizes of the opened configuration the data path works with,
+/// worked out once at OPEN (all 0 while closed: nothing fits).
+#[derive(Debug, Clone, Copy, Default)]
+struct Sizes {
+    /// Bytes per frame.
+    frame: usize,
+    /// Bytes per period.
+    period: usize,
+    /// Bytes of the audio buffer.
+    buffer: usize,
+}
+
 /// Counters a stream keeps about itself.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StreamCounters {
@@ -169,8 +181,8 @@ pub struct Stream<X: Platform> {
     channel: Channel<X>,
     buffer: Option<GrantedBuffer<X::Page>>,
     params: Option<StreamConfig>,
-    /// `params`' audio buffer in bytes (0 while closed), for the data path.
-    buffer_bytes: u64,
+    /// `params`' sizes in bytes (0 while closed), for the data path.
+    sizes: Sizes,
     state: ProtocolState,
     /// Bytes handed to the backend (WRITE sent) / asked for (READ sent).
     submitted: u64,
@@ -231,7 +243,7 @@ impl<X: Platform> Stream<X> {
             channel: Channel::new(xen, backend)?,
             buffer: None,
             params: None,
-            buffer_bytes: 0,
+            sizes: Sizes::default(),
             state: ProtocolState::Closed,
             submitted: 0,
             completed: 0,
@@ -404,7 +416,11 @@ impl<X: Platform> Stream<X> {
             Ok(_) => {
                 self.buffer = Some(buffer);
                 self.params = Some(params);
-                self.buffer_bytes = params.buffer_len() as u64;
+                self.sizes = Sizes {
+                    frame: params.frame_len(),
+                    period: params.period_len(),
+                    buffer: params.buffer_len(),
+                };
                 self.state = ProtocolState::Open;
                 (answer, Ok(()))
             }
@@ -444,7 +460,7 @@ impl<X: Platform> Stream<X> {
         let result = self.channel.call(xen, XENSND_OP_CLOSE, &[]).map(|_| ());
         self.state = ProtocolState::Closed;
         self.params = None;
-        self.buffer_bytes = 0;
+        self.sizes = Sizes::default();
         self.captured.clear();
         if let Some(buffer) = self.buffer.take() {
             self.leftovers.extend(buffer.release(xen));
@@ -555,10 +571,9 @@ impl<X: Platform> Stream<X> {
             Direction::Playback => {
                 // Never get more than a buffer ahead of what was played, and
                 // never overwrite a region whose WRITE is still in flight.
-                // (`buffer_bytes` is 0 while closed: nothing is available.)
+                // (The buffer is 0 bytes while closed: nothing is available.)
                 let played = self.position_bytes().min(self.completed);
-                self.buffer_bytes
-                    .saturating_sub(self.submitted.saturating_sub(played))
+                (self.sizes.buffer as u64).saturating_sub(self.submitted.saturating_sub(played))
             }
             Direction::Capture => self
                 .captured
@@ -571,19 +586,30 @@ impl<X: Platform> Stream<X> {
 
     /// Take in responses and events; account completions, underruns and
     /// overruns. Called by every operation; call it from an idle loop too.
+    #[inline]
     pub fn poll(&mut self, xen: &mut X) -> Result<(), SndError> {
+        if self.channel.idle(xen) {
+            // Nothing arrived: no completion, no new position.
+            return Ok(());
+        }
+        self.poll_arrivals(xen)
+    }
+
+    /// [`Stream::poll`] when the channel has something to take in.
+    #[inline(never)]
+    fn poll_arrivals(&mut self, xen: &mut X) -> Result<(), SndError> {
         let before = self.channel.arrivals();
-        let polled = self.channel.poll(xen);
+        let polled = self.channel.poll_all(xen);
         if polled.is_ok() && self.channel.arrivals() == before {
             // Nothing arrived: no completion, no new position.
             return Ok(());
         }
         while let Some(&transfer) = self.transfers.front() {
-            let Some(done) = self.channel.take_completion(transfer.ticket) else {
+            let Some(outcome) = self.channel.take_outcome(transfer.ticket) else {
                 break;
             };
             self.transfers.pop_front();
-            let lost = match (done.result, self.direction) {
+            let lost = match (outcome, self.direction) {
                 (Ok(_), _) => None,
                 (Err(e), Direction::Playback) => {
                     // The backend may not have these bytes: the position
@@ -678,22 +704,26 @@ impl<X: Platform> Stream<X> {
     /// length in buffer bytes), at most one period and never across the
     /// buffer's end; `None` when the buffer is full or too many requests are
     /// in flight.
+    #[inline]
     fn next_region(&self, wanted: usize) -> Option<(usize, usize)> {
-        let params = self.params?;
-        if self.transfers.len() >= self.depth || self.channel.free_slots() == 0 {
+        let Sizes {
+            frame,
+            period,
+            buffer,
+        } = self.sizes;
+        if buffer == 0 || self.transfers.len() >= self.depth || self.channel.free_slots() == 0 {
             return None;
         }
-        let frame = params.frame_len();
-        let buffer = params.buffer_len();
         let offset = (self.submitted % buffer as u64) as usize;
         let len = wanted
             .min(self.available_bytes() as usize)
-            .min(params.period_len())
+            .min(period)
             .min(buffer - offset);
         let len = len - len % frame;
         (len > 0).then_some((offset, len))
     }
 
+    #[inline]
     fn send_transfer(
         &mut self,
         xen: &mut X,
@@ -725,12 +755,13 @@ impl<X: Platform> Stream<X> {
     /// poll could bring only adds room, and whatever else it brings (an
     /// error status) is taken in by the next one. Saves a look at the
     /// shared pages right after the caller's own poll.
+    #[inline]
     fn poll_unless_room(&mut self, xen: &mut X, wanted: usize) -> Result<(), SndError> {
         let pipeline_free = self.depth.saturating_sub(self.transfers.len());
-        let period = self.params.map_or(usize::MAX, |p| p.period_len().max(1));
+        let requests = wanted.div_ceil(self.sizes.period.max(1));
         let room = self.available_bytes() >= wanted as u64
-            && pipeline_free >= wanted.div_ceil(period)
-            && self.channel.free_slots() as usize >= wanted.div_ceil(period);
+            && pipeline_free >= requests
+            && self.channel.free_slots() as usize >= requests;
         if room && self.channel.broken().is_none() {
             Ok(())
         } else {
@@ -738,8 +769,9 @@ impl<X: Platform> Stream<X> {
         }
     }
 
+    /// Playback in a state that writes: the sizes to write with.
     #[inline]
-    fn check_playback(&self) -> Result<StreamConfig, SndError> {
+    fn check_playback(&self) -> Result<Sizes, SndError> {
         if self.direction != Direction::Playback {
             return Err(SndError::InvalidState);
         }
@@ -747,8 +779,10 @@ impl<X: Platform> Stream<X> {
             return Err(error);
         }
         match self.state {
-            ProtocolState::Open | ProtocolState::Running | ProtocolState::Paused => {
-                self.params_or_err()
+            ProtocolState::Open | ProtocolState::Running | ProtocolState::Paused
+                if self.sizes.frame > 0 =>
+            {
+                Ok(self.sizes)
             }
             _ => Err(SndError::InvalidState),
         }
@@ -757,8 +791,8 @@ impl<X: Platform> Stream<X> {
     /// Playback without blocking: queue as many whole frames of `data` as fit
     /// now; returns the number of bytes taken (0 when none fit right now).
     pub fn try_write(&mut self, xen: &mut X, data: &[u8]) -> Result<usize, SndError> {
-        let params = self.check_playback()?;
-        if data.len() % params.frame_len() != 0 {
+        let sizes = self.check_playback()?;
+        if data.len() % sizes.frame != 0 {
             return Err(SndError::Unsupported);
         }
         self.poll_unless_room(xen, data.len())?;
@@ -810,7 +844,7 @@ impl<X: Platform> Stream<X> {
         data: &[u8],
         done: &mut usize,
     ) -> Result<usize, SndError> {
-        let period = self.check_playback()?.period_len();
+        let period = self.check_playback()?.period;
         let deadline = self.transfer_deadline(xen.now_ns(), data.len());
         while *done < data.len() {
             let limit = deadline;
@@ -868,8 +902,8 @@ impl<X: Platform> Stream<X> {
     where
         F: FnMut(&X::Page, usize, usize, usize),
     {
-        let params = self.check_playback()?;
-        let wanted = max_bytes - max_bytes % params.frame_len();
+        let sizes = self.check_playback()?;
+        let wanted = max_bytes - max_bytes % sizes.frame;
         self.poll_unless_room(xen, wanted)?;
         let Some((offset, len)) = self.next_region(wanted) else {
             return Ok(0);
@@ -889,8 +923,8 @@ impl<X: Platform> Stream<X> {
     /// [`write_in_place`](Self::write_in_place) could take now (whole
     /// frames, at most a period, not past the buffer's end; 0 when none).
     pub fn writable_now(&mut self, xen: &mut X) -> Result<usize, SndError> {
-        let params = self.check_playback()?;
-        self.poll_unless_room(xen, params.period_len())?;
+        let sizes = self.check_playback()?;
+        self.poll_unless_room(xen, sizes.period)?;
         Ok(self.next_region(usize::MAX).map_or(0, |(_, len)| len))
     }
 

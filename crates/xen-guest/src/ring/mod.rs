@@ -389,6 +389,7 @@ impl<P: SharedPage> EventConsumer<P> {
         Ok(Some(entry))
     }
 
+    #[inline]
     fn publish_consumer(&mut self) {
         // Order: finish reading the slot before handing it back.
         barrier::mb();
