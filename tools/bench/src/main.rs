@@ -21,7 +21,7 @@
 //!   "guest_entry_to_first_write_ms": { "xensnd": [310.2, 305.0, 330.1] },
 //!   "guest_entry_to_first_write_pv_clock_ms": { "xensnd": [311.0, 305.2, 330.0] },
 //!   "round_trips_before_first_write": {
-//!     "minimum": { "xenstore_batches": 2, "ring_round_trips": 1, "backend_waits": 1 },
+//!     "minimum": { "xenstore_batches": 3, "ring_round_trips": 1, "backend_waits": 1 },
 //!     "target": { "xenstore_batches": 2, "ring_round_trips": 1 },
 //!     "xensnd": { "xenstore_batches": [11, 11, 11], "xenstore_requests": [41, 41, 41],
 //!                 "ring_round_trips": [2, 2, 2], "ring_requests": [2, 2, 2],
@@ -915,7 +915,7 @@ fn round_trip_rows(xen: Option<&Value>) -> Vec<Row> {
                 )
             }),
             format!(
-                "protocol minimum {} (the config read, the handshake write)",
+                "protocol minimum {} (the config read, the handshake write, the backend's state read once its watch fires)",
                 minimum("xenstore_batches")
             ),
             String::new(),

@@ -652,7 +652,7 @@ pub fn summary_command(args: &[String]) -> Result<(), String> {
         per_key(&values)
     };
     let round_trips = json!({
-        "minimum": { "xenstore_batches": 2, "ring_round_trips": 1, "backend_waits": 1 },
+        "minimum": { "xenstore_batches": 3, "ring_round_trips": 1, "backend_waits": 1 },
         "target": { "xenstore_batches": 2, "ring_round_trips": 1 },
         "xensnd": collect(good_xensnd().collect(), &guest_round_trips),
         "xensnd_seen_by_backend": collect(good_xensnd().collect(), &backend_before_first_write),
