@@ -611,9 +611,10 @@ impl GrantMapper for DomainMapper {
     }
 }
 
-/// poll(2) for readability on `fds` for up to `timeout_ms` (-1: forever).
-/// Returns which are readable; an interrupted poll returns all false.
-pub fn poll_readable(fds: &[RawFd], timeout_ms: i32) -> io::Result<Vec<bool>> {
+/// ppoll(2) for readability on `fds` for up to `timeout_ns` (nanosecond
+/// precision, unlike poll's milliseconds). Returns which are readable; an
+/// interrupted wait returns all false.
+pub fn poll_readable(fds: &[RawFd], timeout_ns: u64) -> io::Result<Vec<bool>> {
     let mut entries: Vec<libc::pollfd> = fds
         .iter()
         .map(|fd| libc::pollfd {
@@ -622,12 +623,18 @@ pub fn poll_readable(fds: &[RawFd], timeout_ms: i32) -> io::Result<Vec<bool>> {
             revents: 0,
         })
         .collect();
-    // SAFETY: entries is a valid array of entries.len() pollfd structures.
+    let timeout = libc::timespec {
+        tv_sec: (timeout_ns / 1_000_000_000) as libc::time_t,
+        tv_nsec: (timeout_ns % 1_000_000_000) as libc::c_long,
+    };
+    // SAFETY: entries is a valid array of entries.len() pollfd structures,
+    // timeout a valid timespec; a null signal mask keeps the current one.
     let result = unsafe {
-        libc::poll(
+        libc::ppoll(
             entries.as_mut_ptr(),
             entries.len() as libc::nfds_t,
-            timeout_ms,
+            &timeout,
+            std::ptr::null(),
         )
     };
     if result < 0 {
