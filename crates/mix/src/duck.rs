@@ -1,93 +1,98 @@
-//! The duck gain: linear ramps, one step per output frame.
+//! The duck gain: Q30 fixed point ([`xensnd_pcm::gain::gain_q30`]), moved
+//! along linear ramps in integer steps, one per output frame.
 
-/// Amounts at or below this (0.001 dB) are silence (gain 0): -120 dB, the
-/// backend's volume floor too.
-pub const SILENT_MILLIDB: i32 = -120_000;
-
-/// The linear gain of `millidb` (0.001 dB; 0 is 1.0); `0.0` at or below
-/// [`SILENT_MILLIDB`].
-pub fn gain_from_millidb(millidb: i32) -> f32 {
-    if millidb <= SILENT_MILLIDB {
-        return 0.0;
-    }
-    libm::powf(10.0, millidb as f32 / 20_000.0)
-}
-
-/// A gain moving linearly from `from` to `to` over `length` frames.
+/// A Q30 gain moving linearly from `from` to `to` over `length` frames.
 ///
 /// Frame `k` of the ramp (`1..=length`) has the gain
-/// `from + (to - from) * (k / length)`, the last exactly `to`: each is the
-/// rounding of a value between `from` and `to`, and rounding is monotonic,
-/// so the gain never steps back within a ramp (no zipper) and never
-/// overshoots.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// `from + floor((to - from) * k / length)`, computed incrementally (a
+/// quotient step every frame plus one more whenever the remainders add up
+/// to `length`, as a line is drawn: no division per frame). The floor of
+/// a monotonic sequence is monotonic, so the gain never steps back within
+/// a ramp (no zipper), never overshoots, and frame `length` is exactly
+/// `to`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Ramp {
-    from: f32,
-    to: f32,
-    length: u32,
-    done: u32,
+    /// The gain of the last frame produced.
+    gain: u32,
+    to: u32,
+    /// Frames of the ramp left.
+    left: u32,
+    /// `floor((to - from) / length)`, added every frame.
+    step: i64,
+    /// `(to - from) mod length` (in `0..length`), accumulated in `error`.
+    remainder: u64,
+    length: u64,
+    error: u64,
 }
 
 impl Ramp {
     /// Constant `gain`.
-    pub const fn constant(gain: f32) -> Self {
+    pub const fn constant(gain: u32) -> Self {
         Self {
-            from: gain,
+            gain,
             to: gain,
-            length: 0,
-            done: 0,
+            left: 0,
+            step: 0,
+            remainder: 0,
+            length: 1,
+            error: 0,
         }
     }
 
     /// The gain of the last frame produced.
-    pub fn current(&self) -> f32 {
-        if self.done >= self.length {
-            self.to
-        } else {
-            self.at(self.done)
-        }
+    pub fn current(&self) -> u32 {
+        self.gain
     }
 
     /// The target.
-    pub fn target(&self) -> f32 {
+    pub fn target(&self) -> u32 {
         self.to
     }
 
     /// Whether a ramp is under way.
     pub fn ramping(&self) -> bool {
-        self.done < self.length
-    }
-
-    fn at(&self, frame: u32) -> f32 {
-        if frame == 0 {
-            self.from
-        } else {
-            self.from + (self.to - self.from) * (frame as f32 / self.length as f32)
-        }
+        self.left > 0
     }
 
     /// Ramp from the current gain to `to` over `length` frames (at once
     /// when 0).
-    pub fn retarget(&mut self, to: f32, length: u32) {
+    pub fn retarget(&mut self, to: u32, length: u32) {
+        if length == 0 {
+            *self = Self::constant(to);
+            return;
+        }
+        let distance = i64::from(to) - i64::from(self.gain);
+        let frames = i64::from(length);
         *self = Self {
-            from: self.current(),
+            gain: self.gain,
             to,
-            length,
-            done: 0,
+            left: length,
+            step: distance.div_euclid(frames),
+            remainder: distance.rem_euclid(frames) as u64,
+            length: u64::from(length),
+            error: 0,
         };
     }
 
     /// The gain of the next frame, and advance.
     #[inline]
-    pub fn next_gain(&mut self) -> f32 {
-        if self.done >= self.length {
-            return self.to;
+    pub fn next_gain(&mut self) -> u32 {
+        if self.left == 0 {
+            return self.gain;
         }
-        self.done += 1;
-        if self.done == self.length {
-            self.to
-        } else {
-            self.at(self.done)
+        self.left -= 1;
+        if self.left == 0 {
+            self.gain = self.to;
+            return self.gain;
         }
+        self.error += self.remainder;
+        let mut gain = i64::from(self.gain) + self.step;
+        if self.error >= self.length {
+            self.error -= self.length;
+            gain += 1;
+        }
+        // Between `from` and `to`, both u32.
+        self.gain = gain as u32;
+        self.gain
     }
 }

@@ -42,21 +42,31 @@ impl Layout {
     }
 }
 
-/// One frame `input` (its channels) mapped onto `output` (its channels).
+/// One frame `input` (its channels) mapped onto `output` (its channels),
+/// full-scale `i32` samples.
 #[inline]
-pub(crate) fn remap(input: &[f32], output: &mut [f32]) {
+pub(crate) fn remap(input: &[i32], output: &mut [i32]) {
     if input.len() == output.len() {
         output.copy_from_slice(input);
     } else if input.len() == 1 {
         output.fill(input[0]);
     } else if output.len() == 1 {
-        let sum: f32 = input.iter().fold(0.0, |sum, sample| sum + sample);
-        output[0] = sum / input.len() as f32;
+        let sum: i64 = input.iter().map(|sample| i64::from(*sample)).sum();
+        output[0] = average(sum, input.len() as i64);
     } else {
         let common = input.len().min(output.len());
         output[..common].copy_from_slice(&input[..common]);
-        output[common..].fill(0.0);
+        output[common..].fill(0);
     }
+}
+
+/// `sum / count` rounded to the nearest integer, ties to even (the mean of
+/// `count` `i32` values: an `i32`).
+fn average(sum: i64, count: i64) -> i32 {
+    let quotient = sum.div_euclid(count);
+    let twice = 2 * sum.rem_euclid(count);
+    let up = twice > count || (twice == count && quotient & 1 == 1);
+    (quotient + i64::from(up)) as i32
 }
 
 /// Convert whole frames of `input` (in `from`'s format and channels) into
@@ -107,8 +117,8 @@ pub(crate) fn convert_frames(
     out: &mut [u8],
     frames: usize,
 ) {
-    let mut decoded = [0.0f32; MAX_CHANNELS as usize];
-    let mut mapped = [0.0f32; MAX_CHANNELS as usize];
+    let mut decoded = [0i32; MAX_CHANNELS as usize];
+    let mut mapped = [0i32; MAX_CHANNELS as usize];
     let frames_in = input.chunks_exact(from.frame_bytes);
     let frames_out = out.chunks_exact_mut(to.frame_bytes);
     for (frame_in, frame_out) in frames_in.zip(frames_out).take(frames) {

@@ -20,43 +20,51 @@
 //!   [`Mixer::misbehaving`]; the caller mutes ([`Mixer::set_muted`]) or
 //!   drops ([`Mixer::remove_client`]) them.
 //! - Ducking: [`Mixer::duck`] / [`Mixer::unduck`] ramp the gain of the
-//!   ordinary clients linearly, per frame, to an amount in 0.001 dB;
+//!   ordinary clients linearly, an integer step per frame, to an amount in
+//!   0.001 dB;
 //!   clients added with [`ClientOptions::priority`] (the audio domain's own
 //!   alerts) are never ducked.
 //! - [`CaptureFanout`]: one captured block in the capture device's format,
 //!   converted into each capture client's format and bounded queue.
 //!
 //! # The arithmetic
-//! Every sample is converted by [`xensnd_pcm::convert`]'s rule (one
-//! conversion for the whole project) to an `f32` in full-scale units
-//! (`[-1, 1]`), mixed in `f32`, and converted to the output format by the
-//! same rule. `f32` keeps 24 significant bits: the 8-, 16- and 24-bit
-//! formats and G.711 are mixed exactly, `s32`/`u32` and `float64` inputs
-//! are rounded to 24 bits first. For each output sample, in this order:
+//! Integer only: the mixer runs in the guest, built without SSE (soft
+//! float), where every `f32` operation is a library call. No float
+//! operation touches a sample (the duck's dB amount becomes a gain once,
+//! in [`Mixer::duck`]).
+//!
+//! Every sample is decoded by [`xensnd_pcm::convert`]'s rule (one
+//! conversion for the whole project) to an `i32` at full 32-bit scale
+//! (`x = s / 2^31`), mixed in `i64` and encoded to the output format by
+//! the same rule (`round_half_even`, in integer arithmetic). What survives:
+//! the 8-, 16- and 24-bit formats, `s32`/`u32` and G.711 exactly; a
+//! `float` of magnitude at least `2^-8` (-48 dB) exactly, smaller ones and
+//! `float64` rounded to the nearest `2^-31` (ties to even), about
+//! -186 dB of full scale; a `float` output keeps 24 significant bits (the
+//! nearest `f32`). For each output sample, in this order:
 //! 1. each ordinary client's sample (after channel mapping, see below) is
-//!    added, in the order the clients were added, starting from `0.0`;
-//! 2. that sum is multiplied by the frame's duck gain (`1.0` when not
-//!    ducked: exact);
+//!    added in `i64`, in the order the clients were added (exact: no sum of
+//!    `i32` samples overflows);
+//! 2. that sum is multiplied by the frame's duck gain, a Q30 fixed-point
+//!    integer ([`gain_q30`]: `2^30` is 1.0; 0 dB is exact), the product
+//!    divided by `2^30` and rounded to the nearest integer, ties to even
+//!    (computed in `i64` without overflow);
 //! 3. each priority client's sample is added, in the order they were added;
-//! 4. a result outside `[-1, 1]` is clipped to it and counted
-//!    ([`MixStats::clipped_samples`]); the output format's converter then
-//!    rounds it (`+1.0` becomes the format's largest value, as the
-//!    conversion rule says: not counted as clipping).
+//! 4. a result outside `[-2^31, 2^31]` (`[-1, 1]`) is clipped to it and
+//!    counted ([`MixStats::clipped_samples`]); `+2^31` (`+1.0`) then becomes
+//!    `i32::MAX`, `1 - 2^-31`, as the conversion rule clips it (not counted
+//!    as clipping), and the output format's converter rounds it.
 //!
-//! A muted client's samples are `0.0` (it still consumes its queue); a
-//! paused client neither consumes nor underruns.
-//!
-//! Under Xen the guest is built without SSE (soft float): `f32` mixing
-//! costs some tens of nanoseconds a sample there; a fixed-point mix is an
-//! option if the audio domain's measurements call for it.
+//! A muted client's samples are 0 (it still consumes its queue); a paused
+//! client neither consumes nor underruns.
 //!
 //! # Channel mapping
 //! A client with `c` channels into an output of `n` channels (the same rule
 //! for capture, output into client):
 //! - `c == n`: channel for channel;
 //! - `c == 1`: the mono sample duplicated into every output channel;
-//! - `n == 1`: the average of the client's channels (their `f32` sum in
-//!   channel order, divided by `c`);
+//! - `n == 1`: the average of the client's channels (their exact `i64` sum
+//!   divided by `c`, rounded to the nearest integer, ties to even);
 //! - otherwise: the first `min(c, n)` channels copied, the client's extra
 //!   channels dropped, the output's extra channels silent.
 //!
@@ -85,13 +93,14 @@ mod queue;
 mod tests;
 
 pub use capture::{CaptureFanout, CaptureStats};
-pub use duck::{gain_from_millidb, SILENT_MILLIDB};
 pub use layout::{convert, MAX_CHANNELS};
 pub use mixer::{
     ClientOptions, ClientStats, Consumed, Misbehaviour, MixStats, Mixer, Policy, BLOCK_FRAMES,
 };
 #[doc(no_inline)]
 pub use xensnd_pcm::convert::Converter;
+#[doc(no_inline)]
+pub use xensnd_pcm::gain::{gain_q30, SILENT_MILLIDB, UNITY_Q30};
 #[doc(no_inline)]
 pub use xensnd_pcm::StreamConfig;
 

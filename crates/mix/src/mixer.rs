@@ -5,7 +5,9 @@ use alloc::vec::Vec;
 
 use xensnd_pcm::StreamConfig;
 
-use crate::duck::{gain_from_millidb, Ramp};
+use xensnd_pcm::gain::{gain_q30, UNITY_Q30};
+
+use crate::duck::Ramp;
 use crate::layout::{remap, Layout, MAX_CHANNELS};
 use crate::queue::BoundedQueue;
 use crate::{ClientId, MixError};
@@ -143,14 +145,16 @@ pub struct Mixer {
     stats: MixStats,
     /// The last mix's report, one entry per client in client order.
     report: Vec<Consumed>,
-    /// Ordinary clients' sum, then the output samples (a block).
-    sum: Vec<f32>,
+    /// Ordinary clients' sum (a block).
+    sum: Vec<i64>,
     /// Priority clients' sum (a block).
-    priority_sum: Vec<f32>,
+    priority_sum: Vec<i64>,
+    /// The output samples (a block).
+    mixed: Vec<i32>,
     /// A client's bytes (a block of at most [`MAX_CHANNELS`] × 8 bytes a frame).
     bytes: Vec<u8>,
     /// A client's decoded samples (a block).
-    decoded: Vec<f32>,
+    decoded: Vec<i32>,
 }
 
 impl Mixer {
@@ -165,13 +169,14 @@ impl Mixer {
             rate: output.rate,
             clients: Vec::new(),
             policy: Policy::default(),
-            duck: Ramp::constant(1.0),
+            duck: Ramp::constant(UNITY_Q30),
             stats: MixStats::default(),
             report: Vec::new(),
-            sum: vec![0.0; BLOCK_FRAMES * layout.channels],
-            priority_sum: vec![0.0; BLOCK_FRAMES * layout.channels],
+            sum: vec![0; BLOCK_FRAMES * layout.channels],
+            priority_sum: vec![0; BLOCK_FRAMES * layout.channels],
+            mixed: vec![0; BLOCK_FRAMES * layout.channels],
             bytes: vec![0; BLOCK_FRAMES * most * 8],
-            decoded: vec![0.0; BLOCK_FRAMES * most],
+            decoded: vec![0; BLOCK_FRAMES * most],
         })
     }
 
@@ -324,26 +329,28 @@ impl Mixer {
     /// Duck the ordinary clients to `millidb` (0.001 dB, e.g. -20 000 for
     /// -20 dB; positive amounts count as 0 dB) over `ramp_ms` milliseconds
     /// of output (at once when 0), from the gain they have now: a linear
-    /// ramp of the gain, one step per frame. Priority clients are never
-    /// ducked.
+    /// ramp of the gain ([`gain_q30`]: Q30 fixed point), one integer step
+    /// per frame. Priority clients are never ducked.
     pub fn duck(&mut self, millidb: i32, ramp_ms: u32) {
         self.duck
-            .retarget(gain_from_millidb(millidb.min(0)), self.ramp_frames(ramp_ms));
+            .retarget(gain_q30(millidb.min(0)), self.ramp_frames(ramp_ms));
     }
 
     /// Ramp the ordinary clients back to 0 dB over `ramp_ms` milliseconds.
     pub fn unduck(&mut self, ramp_ms: u32) {
-        self.duck.retarget(1.0, self.ramp_frames(ramp_ms));
+        self.duck.retarget(UNITY_Q30, self.ramp_frames(ramp_ms));
     }
 
-    /// The gain of the last frame mixed (1.0 when not ducked).
+    /// The gain of the last frame mixed (1.0 when not ducked): the Q30
+    /// gain divided by `2^30`, to the nearest `f32` (for reports; the mix
+    /// uses the integer).
     pub fn duck_gain(&self) -> f32 {
-        self.duck.current()
+        q30_to_f32(self.duck.current())
     }
 
-    /// The gain the ducking is at or going to.
+    /// The gain the ducking is at or going to (as [`Mixer::duck_gain`]).
     pub fn duck_target(&self) -> f32 {
-        self.duck.target()
+        q30_to_f32(self.duck.target())
     }
 
     /// Whether a duck or unduck ramp is under way.
@@ -382,8 +389,8 @@ impl Mixer {
         let mut done = 0;
         while done < frames {
             let block = (frames - done).min(BLOCK_FRAMES);
-            self.sum[..block * channels].fill(0.0);
-            self.priority_sum[..block * channels].fill(0.0);
+            self.sum[..block * channels].fill(0);
+            self.priority_sum[..block * channels].fill(0);
             for (client, report) in self.clients.iter_mut().zip(self.report.iter_mut()) {
                 if client.paused {
                     continue;
@@ -404,7 +411,7 @@ impl Mixer {
                 } else {
                     &mut self.sum
                 };
-                let mut mapped = [0.0f32; MAX_CHANNELS as usize];
+                let mut mapped = [0i32; MAX_CHANNELS as usize];
                 let mapped = &mut mapped[..channels];
                 for (frame_in, frame_sum) in decoded
                     .chunks_exact(layout.channels)
@@ -412,32 +419,30 @@ impl Mixer {
                 {
                     remap(frame_in, mapped);
                     for (total, sample) in frame_sum.iter_mut().zip(mapped.iter()) {
-                        *total += *sample;
+                        *total += i64::from(*sample);
                     }
                 }
             }
-            let sums = self.sum[..block * channels].chunks_exact_mut(channels);
+            let sums = self.sum[..block * channels].chunks_exact(channels);
             let priority = self.priority_sum.chunks_exact(channels);
-            for (frame, priority) in sums.zip(priority) {
+            let mixed = self.mixed.chunks_exact_mut(channels);
+            for ((frame, priority), mixed) in sums.zip(priority).zip(mixed) {
                 let gain = self.duck.next_gain();
-                for (sample, alert) in frame.iter_mut().zip(priority) {
-                    let value = *sample * gain + *alert;
-                    *sample = if value > 1.0 {
+                for ((sum, alert), mixed) in frame.iter().zip(priority).zip(mixed.iter_mut()) {
+                    let value = apply_gain(*sum, gain) + *alert;
+                    let clipped = value.clamp(-FULL_SCALE, FULL_SCALE);
+                    if clipped != value {
                         self.stats.clipped_samples += 1;
-                        1.0
-                    } else if value < -1.0 {
-                        self.stats.clipped_samples += 1;
-                        -1.0
-                    } else {
-                        value
-                    };
+                    }
+                    // +1.0 (2^31) is i32::MAX, as the conversion rule clips it.
+                    *mixed = clipped.min(i64::from(i32::MAX)) as i32;
                 }
             }
             let start = done * self.output.frame_bytes;
             let end = start + block * self.output.frame_bytes;
             self.output
                 .converter
-                .encode(&self.sum[..block * channels], &mut out[start..end]);
+                .encode(&self.mixed[..block * channels], &mut out[start..end]);
             done += block;
         }
         self.stats.mixed_frames += frames as u64;
@@ -458,4 +463,33 @@ impl Mixer {
         }
         Ok(&self.report)
     }
+}
+
+/// Full scale (1.0) of the mix's samples: `2^31`.
+const FULL_SCALE: i64 = 1 << 31;
+
+/// `sum * gain / 2^30` (`gain` in Q30) rounded to the nearest integer, ties
+/// to even, in `i64` without overflow for any sum of `i32` samples: with
+/// `sum = high * 2^30 + low` (`0 <= low < 2^30`), `high * gain` is exact
+/// (at most `|sum| * 2^2`) and only `low * gain < 2^62` is rounded.
+#[inline]
+pub(crate) fn apply_gain(sum: i64, gain: u32) -> i64 {
+    if gain == UNITY_Q30 {
+        return sum;
+    }
+    let gain = i64::from(gain);
+    let high = sum >> 30;
+    let low = sum & ((1 << 30) - 1);
+    let scaled = low * gain;
+    let floor = high * gain + (scaled >> 30);
+    let rest = scaled & ((1 << 30) - 1);
+    let half = 1 << 29;
+    let up = rest > half || (rest == half && floor & 1 == 1);
+    floor + i64::from(up)
+}
+
+/// A Q30 gain as the nearest `f32`.
+fn q30_to_f32(gain: u32) -> f32 {
+    // `as` rounds to nearest; the power of two divides exactly.
+    gain as f32 / UNITY_Q30 as f32
 }

@@ -2,18 +2,34 @@
 //! byte decoding and encoding from the conversion rule, its own channel
 //! mapping, no queues or blocks), saturation, underruns, bounded queues,
 //! ducking, removal, capture fan-out.
+//!
+//! The reference works on the same integers as the mixer (samples at full
+//! 32-bit scale, `x * 2^31`, in `i64`) by other means: a float is decoded
+//! as `round_ties_even(x * 2^31)` in `f64` (exact) and clamped, an integer
+//! sample is encoded as `round_ties_even(v / 2^(32 - N))` in `f64` (exact:
+//! a power of two divides), a `float` as `(v / 2^31) as f32` (Rust's
+//! nearest, ties to even), the mono average as `round_ties_even(sum / c)` in
+//! `f64` (exact enough: a quotient is never within `2^-20` of a tie it is
+//! not), and the duck gain as the `i128` product `sum * gain` divided by
+//! `2^30` with `div_euclid`, rounded to nearest, ties to even. The ramp's
+//! gain at frame `k` is `from + floor((to - from) * k / length)` computed
+//! directly (the mixer steps it incrementally).
 
 use std::vec;
 use std::vec::Vec;
 
 use xensnd_pcm::convert::mulaw_encode;
 use xensnd_pcm::format::SampleFormat;
+use xensnd_pcm::gain::gain;
 use xensnd_pcm::StreamConfig;
 
 use crate::{
-    convert, gain_from_millidb, CaptureFanout, ClientId, ClientOptions, Misbehaviour, MixError,
-    Mixer, Policy, BLOCK_FRAMES,
+    convert, gain_q30, CaptureFanout, ClientId, ClientOptions, Misbehaviour, MixError, Mixer,
+    Policy, BLOCK_FRAMES, UNITY_Q30,
 };
+
+/// Full scale, `2^31`.
+const FULL: i64 = 1 << 31;
 
 const RATE: u32 = 48_000;
 const FORMATS: [SampleFormat; 6] = [
@@ -64,81 +80,95 @@ fn sample_bytes(format: SampleFormat) -> usize {
     format.bytes_per_sample().unwrap() as usize
 }
 
-/// The reference decoding: the conversion rule written out per format.
-fn ref_decode(format: SampleFormat, bytes: &[u8]) -> f32 {
+/// The reference decoding: the conversion rule written out per format,
+/// to the full-scale value `x * 2^31`.
+fn ref_decode(format: SampleFormat, bytes: &[u8]) -> i64 {
     match format {
-        SampleFormat::S16Le => i16::from_le_bytes([bytes[0], bytes[1]]) as f32 / 32768.0,
+        SampleFormat::S16Le => i64::from(i16::from_le_bytes([bytes[0], bytes[1]])) * 65_536,
         SampleFormat::S24Le => {
             let word = i32::from_le_bytes([bytes[0], bytes[1], bytes[2], 0]);
-            ((word << 8) >> 8) as f32 / 8_388_608.0
+            i64::from((word << 8) >> 8) * 256
         }
-        SampleFormat::S32Le => {
-            i32::from_le_bytes(bytes.try_into().unwrap()) as f32 / 2_147_483_648.0
-        }
+        SampleFormat::S32Le => i64::from(i32::from_le_bytes(bytes.try_into().unwrap())),
         SampleFormat::F32Le => {
             let x = f32::from_le_bytes(bytes.try_into().unwrap());
             if x.is_nan() {
-                0.0
+                0
             } else {
-                x.clamp(-1.0, 1.0)
+                let scaled = f64::from(x.clamp(-1.0, 1.0)) * FULL as f64;
+                scaled.round_ties_even().min((FULL - 1) as f64) as i64
             }
         }
-        SampleFormat::U8 => (i32::from(bytes[0]) - 128) as f32 / 128.0,
+        SampleFormat::U8 => (i64::from(bytes[0]) - 128) * (1 << 24),
         SampleFormat::MuLaw => {
             // G.711: ±(((2m + 33) << e) − 33) * 4 of the inverted code.
             let code = !bytes[0];
             let exponent = u32::from((code >> 4) & 7);
-            let mantissa = i32::from(code & 0xf);
+            let mantissa = i64::from(code & 0xf);
             let magnitude = (((2 * mantissa + 33) << exponent) - 33) * 4;
             let value = if code & 0x80 != 0 {
                 -magnitude
             } else {
                 magnitude
             };
-            value as f32 / 32768.0
+            value * 65_536
         }
         other => panic!("no reference for {other}"),
     }
 }
 
-/// `round_half_even(x * 2^(bits-1))` clipped to the signed range.
-fn ref_integer(x: f32, bits: u32) -> i64 {
+/// `round_half_even(v / 2^(32 - bits))` clipped to the signed range.
+fn ref_integer(v: i64, bits: u32) -> i64 {
     let full = (1i64 << (bits - 1)) as f64;
-    (f64::from(x) * full)
+    (v as f64 / (1i64 << (32 - bits)) as f64)
         .round_ties_even()
         .clamp(-full, full - 1.0) as i64
 }
 
-/// The reference encoding of `x` (in `[-1, 1]`).
-fn ref_encode(format: SampleFormat, x: f32, out: &mut [u8]) {
+/// The reference encoding of `v` (in `[-2^31, 2^31]`).
+fn ref_encode(format: SampleFormat, v: i64, out: &mut [u8]) {
     match format {
-        SampleFormat::S16Le => out.copy_from_slice(&(ref_integer(x, 16) as i16).to_le_bytes()),
-        SampleFormat::S24Le => out.copy_from_slice(&(ref_integer(x, 24) as i32).to_le_bytes()),
-        SampleFormat::S32Le => out.copy_from_slice(&(ref_integer(x, 32) as i32).to_le_bytes()),
-        SampleFormat::F32Le => out.copy_from_slice(&x.to_le_bytes()),
-        SampleFormat::U8 => out[0] = (ref_integer(x, 8) + 128) as u8,
+        SampleFormat::S16Le => out.copy_from_slice(&(ref_integer(v, 16) as i16).to_le_bytes()),
+        SampleFormat::S24Le => out.copy_from_slice(&(ref_integer(v, 24) as i32).to_le_bytes()),
+        SampleFormat::S32Le => out.copy_from_slice(&(ref_integer(v, 32) as i32).to_le_bytes()),
+        SampleFormat::F32Le => {
+            out.copy_from_slice(&((v as f64 / FULL as f64) as f32).to_le_bytes())
+        }
+        SampleFormat::U8 => out[0] = (ref_integer(v, 8) + 128) as u8,
         // The G.711 codec itself is the pcm crate's (tested there).
-        SampleFormat::MuLaw => out[0] = mulaw_encode(ref_integer(x, 16) as i16),
+        SampleFormat::MuLaw => out[0] = mulaw_encode(ref_integer(v, 16) as i16),
         other => panic!("no reference for {other}"),
     }
 }
 
 /// The reference channel mapping.
-fn ref_map(input: &[f32], channels: usize) -> Vec<f32> {
+fn ref_map(input: &[i64], channels: usize) -> Vec<i64> {
     match (input.len(), channels) {
         (c, n) if c == n => input.to_vec(),
         (1, n) => vec![input[0]; n],
         (c, 1) => {
-            let mut sum = 0.0f32;
-            for sample in input {
-                sum += sample;
-            }
-            vec![sum / c as f32]
+            let sum: i64 = input.iter().sum();
+            vec![(sum as f64 / c as f64).round_ties_even() as i64]
         }
         (c, n) => (0..n)
-            .map(|channel| if channel < c { input[channel] } else { 0.0 })
+            .map(|channel| if channel < c { input[channel] } else { 0 })
             .collect(),
     }
+}
+
+/// `sum * gain / 2^30` rounded to nearest, ties to even.
+fn ref_gain(sum: i64, gain: u32) -> i64 {
+    let product = i128::from(sum) * i128::from(gain);
+    let unit = 1i128 << 30;
+    let (quotient, rest) = (product.div_euclid(unit), product.rem_euclid(unit));
+    let up = 2 * rest > unit || (2 * rest == unit && quotient % 2 != 0);
+    (quotient + i128::from(up)) as i64
+}
+
+/// The Q30 gain at frame `k` (`1..=length`) of a ramp.
+fn ref_ramp(from: u32, to: u32, length: usize, k: usize) -> u32 {
+    let distance = i64::from(to) - i64::from(from);
+    (i64::from(from) + (distance * k as i64).div_euclid(length as i64)) as u32
 }
 
 /// One client of the reference: all its bytes, and how it is mixed.
@@ -156,7 +186,7 @@ impl RefClient {
     fn frames(&self) -> usize {
         self.bytes.len() / self.frame_bytes()
     }
-    fn frame(&self, frame: usize) -> Vec<f32> {
+    fn frame(&self, frame: usize) -> Vec<i64> {
         let size = sample_bytes(self.format);
         let start = frame * self.frame_bytes();
         self.bytes[start..start + self.frame_bytes()]
@@ -167,22 +197,22 @@ impl RefClient {
 }
 
 /// The reference mix of the clients' first `frames` frames (a client with
-/// fewer is silent after its last), `gain(frame)` on the ordinary ones;
-/// returns the bytes and the samples clipped.
+/// fewer is silent after its last), the Q30 `gain(frame)` on the ordinary
+/// ones; returns the bytes and the samples clipped.
 fn ref_mix(
     output: SampleFormat,
     channels: u8,
     clients: &[RefClient],
     frames: usize,
-    gain: impl Fn(usize) -> f32,
+    gain: impl Fn(usize) -> u32,
 ) -> (Vec<u8>, u64) {
     let channels = usize::from(channels);
     let size = sample_bytes(output);
     let mut out = vec![0u8; frames * channels * size];
     let mut clipped = 0;
     for frame in 0..frames {
-        let mut ordinary = vec![0.0f32; channels];
-        let mut priority = vec![0.0f32; channels];
+        let mut ordinary = vec![0i64; channels];
+        let mut priority = vec![0i64; channels];
         for client in clients {
             if frame >= client.frames() {
                 continue;
@@ -198,10 +228,10 @@ fn ref_mix(
             }
         }
         for channel in 0..channels {
-            let mut value = ordinary[channel] * gain(frame) + priority[channel];
-            if !(-1.0..=1.0).contains(&value) {
+            let mut value = ref_gain(ordinary[channel], gain(frame)) + priority[channel];
+            if !(-FULL..=FULL).contains(&value) {
                 clipped += 1;
-                value = value.clamp(-1.0, 1.0);
+                value = value.clamp(-FULL, FULL);
             }
             let at = (frame * channels + channel) * size;
             ref_encode(output, value, &mut out[at..at + size]);
@@ -222,7 +252,8 @@ fn signal(
     let size = sample_bytes(format);
     let mut bytes = vec![0u8; frames * usize::from(channels) * size];
     for sample in bytes.chunks_mut(size) {
-        ref_encode(format, rng.value(amplitude), sample);
+        let value = (f64::from(rng.value(amplitude)) * FULL as f64).round() as i64;
+        ref_encode(format, value.clamp(-FULL, FULL), sample);
         if format == SampleFormat::S32Le {
             sample[0] = rng.next() as u8;
         }
@@ -290,7 +321,9 @@ fn the_mix_equals_the_reference_for_every_format_channel_count_and_client_count(
                     mixer.push(ClientId(13), &last.bytes).unwrap();
                 }
                 let (expected, clipped) =
-                    ref_mix(output, output_channels, &clients, total_frames, |_| 1.0);
+                    ref_mix(output, output_channels, &clients, total_frames, |_| {
+                        UNITY_Q30
+                    });
                 let frame_bytes = mixer.output_frame_bytes();
                 let mut out = vec![0xa5u8; total_frames * frame_bytes];
                 let mut done = 0;
@@ -567,9 +600,16 @@ fn constant_client(mixer: &mut Mixer, id: u32, value: f32, frames: usize, priori
     assert_eq!(mixer.push(ClientId(id), &bytes), Ok(bytes.len()));
 }
 
+/// The float output of `0.5 * gain + 0.25` (a client at 0.5 ducked by the
+/// Q30 `gain`, an alert at 0.25): exact in `i64`, then the nearest `f32`.
+fn ducked(gain: u32) -> f32 {
+    ((i64::from(gain) + (1 << 29)) as f64 / FULL as f64) as f32
+}
+
 #[test]
 fn ducking_ramps_the_clients_gain_monotonically_and_leaves_alerts_alone() {
-    let target = gain_from_millidb(-20_000);
+    let target_q30 = gain_q30(-20_000);
+    let target = target_q30 as f32 / UNITY_Q30 as f32;
     assert!((target - 0.1).abs() < 1e-6);
     // 10 ms at 48 kHz: 480 frames of ramp.
     let ramp = 480;
@@ -587,14 +627,20 @@ fn ducking_ramps_the_clients_gain_monotonically_and_leaves_alerts_alone() {
     assert!(gains[0] < 1.0 && gains[0] > 0.99);
     assert!(gains[ramp / 2] > 0.5 && gains[ramp / 2] < 0.6);
     assert!(gains[ramp - 2] > target);
-    assert_eq!(during[ramp - 1], 0.5 * target + 0.25);
+    assert_eq!(during[ramp - 1], ducked(target_q30));
+    for (k, sample) in during.iter().enumerate() {
+        assert_eq!(
+            *sample,
+            ducked(ref_ramp(UNITY_Q30, target_q30, ramp, k + 1))
+        );
+    }
     // Even steps: the gain moves by (1 - 0.1) / 480 a frame.
     let step = (1.0 - target) / ramp as f32;
     for pair in gains.windows(2) {
         assert!((pair[0] - pair[1] - step).abs() < 1e-5);
     }
     let after = mix_frames(&mut mixer, 200);
-    assert!(after.iter().all(|sample| *sample == 0.5 * target + 0.25));
+    assert!(after.iter().all(|sample| *sample == ducked(target_q30)));
     assert_eq!(mixer.duck_gain(), target);
     mixer.unduck(5);
     let back = mix_frames(&mut mixer, 240);
@@ -605,10 +651,10 @@ fn ducking_ramps_the_clients_gain_monotonically_and_leaves_alerts_alone() {
     // Ducking at once, and a retarget mid-ramp starts where the gain is.
     mixer.duck(-6_000, 0);
     let at_once = mix_frames(&mut mixer, 2);
-    assert_eq!(at_once[0], 0.5 * gain_from_millidb(-6_000) + 0.25);
+    assert_eq!(at_once[0], ducked(gain_q30(-6_000)));
     mixer.duck(-40_000, 100);
     let first = mix_frames(&mut mixer, 1)[0];
-    assert!(first < at_once[1] && first > 0.5 * gain_from_millidb(-6_100) + 0.25);
+    assert!(first < at_once[1] && f64::from(first) > 0.5 * gain(-6_100) + 0.25);
     mixer.unduck(0);
     assert_eq!(mix_frames(&mut mixer, 1), [0.75]);
 
@@ -672,7 +718,7 @@ fn a_client_removed_mid_stream_leaves_the_others_exact() {
             priority: false,
         },
     ];
-    let (expected, _) = ref_mix(SampleFormat::S16Le, 2, &reference, 400, |_| 1.0);
+    let (expected, _) = ref_mix(SampleFormat::S16Le, 2, &reference, 400, |_| UNITY_Q30);
     assert!(out == expected);
     // Its id can be used again, by a new stream.
     mixer
@@ -773,7 +819,7 @@ fn capture_fanout_converts_one_block_into_every_clients_format() {
             }];
             for (index, (format, channels)) in clients.iter().enumerate() {
                 let id = ClientId(index as u32);
-                let (expected, _) = ref_mix(*format, *channels, &reference, 100, |_| 1.0);
+                let (expected, _) = ref_mix(*format, *channels, &reference, 100, |_| UNITY_Q30);
                 let mut out = vec![0u8; expected.len() + 7];
                 assert_eq!(fanout.read(id, &mut out), Ok(expected.len()));
                 assert!(
@@ -813,13 +859,12 @@ fn a_ducked_mix_of_every_format_equals_the_reference_and_alerts_are_not_ducked()
     let mut rng = Rng(0x5eed);
     let frames = 600;
     // -12 dB over 5 ms (240 frames), starting at frame 100.
-    let target = gain_from_millidb(-12_000);
+    let target = gain_q30(-12_000);
     let ramp = 240usize;
-    let gain = |frame: usize| -> f32 {
+    let gain = |frame: usize| -> u32 {
         match frame {
-            0..100 => 1.0,
-            _ if frame - 100 + 1 >= ramp => target,
-            _ => 1.0 + (target - 1.0) * ((frame - 100 + 1) as f32 / ramp as f32),
+            0..100 => UNITY_Q30,
+            _ => ref_ramp(UNITY_Q30, target, ramp, (frame - 100 + 1).min(ramp)),
         }
     };
     for output in FORMATS {
@@ -854,5 +899,69 @@ fn a_ducked_mix_of_every_format_equals_the_reference_and_alerts_are_not_ducked()
             .mix(frames - 100, &mut out[100 * frame_bytes..])
             .unwrap();
         assert!(out == expected, "{output}");
+    }
+}
+
+#[test]
+fn the_fixed_point_gain_rounds_half_to_even_and_never_overflows() {
+    use crate::mixer::apply_gain;
+    let half = 1u32 << 29;
+    for (sum, gain, expected) in [
+        (1, half, 0),
+        (3, half, 2),
+        (-1, half, 0),
+        (-3, half, -2),
+        ((1 << 30) + 1, half, 1 << 29),
+        ((1 << 30) + 3, half, (1 << 29) + 2),
+        (12_345, UNITY_Q30, 12_345),
+        (7, 0, 0),
+    ] {
+        assert_eq!(apply_gain(sum, gain), expected, "{sum} * {gain}");
+        assert_eq!(ref_gain(sum, gain), expected, "{sum} * {gain}");
+    }
+    let mut rng = Rng(0xdead_beef);
+    for _ in 0..100_000 {
+        // Up to 2^8 full-scale samples summed; any gain up to u32::MAX.
+        let sum = (rng.next() as i64) >> (24 + rng.next() % 40);
+        let gain = (rng.next() >> (32 + rng.next() % 32)) as u32;
+        assert_eq!(apply_gain(sum, gain), ref_gain(sum, gain), "{sum} * {gain}");
+    }
+}
+
+#[test]
+fn ramps_step_monotonically_and_land_exactly_on_the_target() {
+    use crate::duck::Ramp;
+    let cases = [
+        (UNITY_Q30, gain_q30(-20_000), 480u32),
+        (gain_q30(-20_000), UNITY_Q30, 240),
+        (UNITY_Q30, 0, 7),
+        (0, UNITY_Q30, 1),
+        (5, 9, 1000),
+        (9, 5, 1000),
+        (UNITY_Q30, u32::MAX, 3),
+        (u32::MAX, 0, 100_000),
+        (77, 77, 10),
+    ];
+    for (from, to, length) in cases {
+        let mut ramp = Ramp::constant(from);
+        ramp.retarget(to, length);
+        let mut last = from;
+        for k in 1..=length as usize {
+            let gain = ramp.next_gain();
+            assert_eq!(
+                gain,
+                ref_ramp(from, to, length as usize, k),
+                "{from} -> {to}"
+            );
+            assert!(if to < from {
+                gain <= last
+            } else {
+                gain >= last
+            });
+            last = gain;
+        }
+        assert_eq!(last, to);
+        assert!(!ramp.ramping());
+        assert_eq!((ramp.next_gain(), ramp.current()), (to, to));
     }
 }
