@@ -4,7 +4,8 @@
 //! an `int32_t` per channel in steps of 0.001 dB (0 = 0 dB); mute flags are
 //! one 4-byte slot per channel, non-zero selects the channel. We apply volume
 //! to s16_le, s32_le and float_le samples (saturating) and mute to every
-//! format (the format's silence).
+//! format (the format's silence). The volume's linear gain (silence at or
+//! below -120 dB) is [`xensnd_pcm::gain`]'s, the one definition.
 //!
 //! G.711 for the `mu_law`/`a_law` formats is the frontend's
 //! ([`xensnd_pcm::convert`]: as alsa-lib and Linux convert 16-bit PCM,
@@ -13,17 +14,7 @@
 
 use super::hw::{sample_bytes, PcmParams};
 use xensnd_pcm::format::SampleFormat;
-
-/// Volumes at or below this (in 0.001 dB) are silence: -120 dB.
-pub const SILENT_MILLIBELS: i32 = -120_000;
-
-/// Linear gain of a volume in 0.001 dB.
-pub fn gain(millibels: i32) -> f64 {
-    if millibels <= SILENT_MILLIBELS {
-        return 0.0;
-    }
-    libm::pow(10.0, f64::from(millibels) / 20_000.0)
-}
+use xensnd_pcm::gain::gain;
 
 /// The bytes of one silent sample of `format` (up to 8 bytes; the first
 /// `sample_bytes(format)` are meaningful); zeros for a format without a

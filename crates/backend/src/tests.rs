@@ -8,10 +8,11 @@ use super::behaviour::{EventTiming, PeriodRounding};
 use super::counters::Counters;
 use super::hw::{intersect_interval, sample_bytes, DeviceRates, Limits, Mismatch, Offer};
 use super::pacing::PositionClock;
-use super::sample::{encode, gain, silence};
+use super::sample::{encode, silence};
 use super::RequestError;
 use xen_abi::sndif::{HwParam, Interval, OpenRequest};
 use xensnd_pcm::format::{FormatSet, SampleFormat};
+use xensnd_pcm::gain::{gain, gain_q30, SILENT_MILLIDB, UNITY_Q30};
 use xensnd_sndif::config::StreamCaps;
 use xensnd_sndif::negotiate::HwParamField;
 
@@ -383,8 +384,13 @@ fn gains() {
     assert_eq!(gain(0), 1.0);
     assert!((gain(-6021) - 0.5).abs() < 1e-4);
     assert!((gain(20_000) - 10.0).abs() < 1e-9);
-    assert_eq!(gain(-120_000), 0.0);
+    assert_eq!(gain(SILENT_MILLIDB), 0.0);
+    assert!(gain(SILENT_MILLIDB + 1) > 0.0);
     assert_eq!(gain(i32::MIN), 0.0);
+    assert_eq!(gain_q30(0), UNITY_Q30);
+    assert_eq!(gain_q30(-6021), 536_846_183);
+    assert_eq!(gain_q30(SILENT_MILLIDB), 0);
+    assert_eq!(gain_q30(i32::MAX), u32::MAX);
     assert!(gain(i32::MAX).is_finite() || gain(i32::MAX).is_infinite());
 }
 

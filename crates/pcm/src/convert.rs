@@ -1,4 +1,4 @@
-//! Sample format conversion: the application's samples (`i16`, `f32`) to and
+//! Sample format conversion: the application's samples (`i16`, `i32`, `f32`) to and
 //! from every PCM format of `io/sndif.h` ("PCM FORMATS") that has a sample
 //! value, both directions, exactly specified; and [`ConvertingStream`], the
 //! adapter that puts it between an application and any [`Playback`] /
@@ -12,8 +12,9 @@
 //! - an unsigned `N`-bit integer `u` (offset binary): `x = (u - 2^(N-1)) / 2^(N-1)`;
 //! - a float: the float itself.
 //!
-//! An application `i16` is the signed 16-bit case; an application `f32` is a
-//! float. Converting `x` into a format:
+//! An application `i16` is the signed 16-bit case, an application `i32` the
+//! signed 32-bit case (what the audio domain's mixer works in); an
+//! application `f32` is a float. Converting `x` into a format:
 //! - first, NaN becomes 0 and `x` is clamped to `[-1, 1]` (an integer format
 //!   is always in range; the floats are the only source of either);
 //! - into an `N`-bit integer: `round_half_even(x * 2^(N-1))`, clipped to
@@ -43,6 +44,16 @@
 //! | `float64_*` | 8 | `v / 32768` (exact) | as `float` (computed in `f64`) | `x` (exact) | nearest `f32` |
 //! | `mu_law` | 1 | G.711 μ-law of `v` (below) | G.711 μ-law decoding | via `i16` | `i16 / 32768` |
 //! | `a_law` | 1 | G.711 A-law of `v` (below) | G.711 A-law decoding | via `i16` | `i16 / 32768` |
+//!
+//! An `i32` `s` (`x = s / 2^31`) by the same rule, in integer arithmetic
+//! only (no float operation: the soft-float guest's mixer runs on it):
+//! into an `N`-bit integer `round_half_even(s / 2^(32-N))`, clipped; from
+//! one `s * 2^(32-N)` (exact); into `float` the nearest `f32` (only values
+//! with more than 24 significant bits round), into `float64` exact; from a
+//! float `round_half_even(x * 2^31)`, clipped to `[-2^31, 2^31 - 1]` (a
+//! `float` of magnitude at least `2^-8` is exact, `float64` keeps 31 bits
+//! below full scale); G.711 through `i16` (`round_half_even(s / 2^16)`
+//! clipped, and `i16 * 2^16` back).
 //!
 //! Every `f32` input and every float read from a stream is first cleaned:
 //! NaN → 0, then clamped to `[-1, 1]` (so ±∞ → ±1). Reading a float stream
@@ -301,6 +312,26 @@ impl Converter {
             Kind::MuLaw | Kind::ALaw => f32::from(self.i16_from_word(word)) / 32768.0,
         }
     }
+
+    // Integer arithmetic only (the mixer's path in the soft-float guest).
+    fn word_from_i32(&self, value: i32) -> u64 {
+        let wide = i64::from(value);
+        match self.kind {
+            Kind::Signed | Kind::Unsigned => self
+                .integer_word(shift_round(wide, u32::from(32 - self.bits)).min(self.integer_max())),
+            Kind::Float => int_to_float_bits(wide, 32, self.float_layout()),
+            Kind::MuLaw | Kind::ALaw => self.word_from_i16(shift_round(wide, 16).min(32767) as i16),
+        }
+    }
+
+    // Integer arithmetic only (the mixer's path in the soft-float guest).
+    fn i32_from_word(&self, word: u64) -> i32 {
+        match self.kind {
+            Kind::Signed | Kind::Unsigned => (self.integer_value(word) << (32 - self.bits)) as i32,
+            Kind::Float => float_bits_to_int(word, self.float_layout(), 32) as i32,
+            Kind::MuLaw | Kind::ALaw => i32::from(self.i16_from_word(word)) << 16,
+        }
+    }
 }
 
 /// `value / 2^shift` rounded to the nearest integer, ties to even.
@@ -325,28 +356,53 @@ fn clean_f32(x: f32) -> f32 {
     }
 }
 
-/// The IEEE 754 bits of `value / 32768` in a binary format with
-/// `mantissa` fraction bits and `exponent` exponent bits (exact). Integer
-/// arithmetic only: the guest has no FPU code (soft float), and this keeps
-/// the `i16` paths free of it.
-fn i16_to_float_bits(value: i16, (mantissa, exponent): (u32, u32)) -> u64 {
-    let magnitude = u64::from(value.unsigned_abs());
+/// The IEEE 754 bits of `value / 2^(bits - 1)` (a signed `bits`-bit
+/// value, `bits <= 32`) in a binary format with `mantissa` fraction bits
+/// and `exponent` exponent bits: exact when the value's significant bits
+/// fit the mantissa (every `i16`), else rounded to nearest, ties to even
+/// (an `i32` into `float`). Integer arithmetic only: the guest has no FPU
+/// code (soft float), and this keeps the `i16` and `i32` paths free of it.
+fn int_to_float_bits(value: i64, bits: u32, (mantissa, exponent): (u32, u32)) -> u64 {
+    let magnitude = value.unsigned_abs();
     if magnitude == 0 {
         return 0;
     }
     let sign = u64::from(value < 0) << (mantissa + exponent);
     let top = magnitude.ilog2();
-    // value / 2^15 = 1.f * 2^(top - 15); the bias is 2^(exponent - 1) - 1.
-    let biased = u64::from(top) + (1 << (exponent - 1)) - 1 - 15;
-    let fraction = (magnitude << (mantissa - top)) & ((1 << mantissa) - 1);
-    sign | biased << mantissa | fraction
+    // |value| = significand * 2^(top - mantissa), the significand in
+    // [2^mantissa, 2^(mantissa + 1)); a rounding carry moves the top up.
+    let (significand, top) = if top <= mantissa {
+        (magnitude << (mantissa - top), top)
+    } else {
+        let rounded = shift_round(magnitude as i64, top - mantissa) as u64;
+        if rounded >> (mantissa + 1) != 0 {
+            (rounded >> 1, top + 1)
+        } else {
+            (rounded, top)
+        }
+    };
+    // value / 2^(bits-1) = 1.f * 2^(top - (bits - 1)); the bias is 2^(exponent - 1) - 1.
+    let biased = u64::from(top) + (1 << (exponent - 1)) - 1 - u64::from(bits - 1);
+    sign | biased << mantissa | (significand & ((1 << mantissa) - 1))
+}
+
+/// The IEEE 754 bits of `value / 32768` (exact).
+fn i16_to_float_bits(value: i16, layout: (u32, u32)) -> u64 {
+    int_to_float_bits(i64::from(value), 16, layout)
 }
 
 /// `round_half_even(x * 32768)` clipped to `i16` for the float `x` whose
-/// IEEE 754 bits are `bits` (`mantissa` fraction bits, `exponent` exponent
-/// bits); NaN gives 0, infinities clip. Integer arithmetic only, and exact
-/// (no rounding before the final one).
-fn float_bits_to_i16(bits: u64, (mantissa, exponent): (u32, u32)) -> i16 {
+/// IEEE 754 bits are `bits`; see [`float_bits_to_int`].
+fn float_bits_to_i16(bits: u64, layout: (u32, u32)) -> i16 {
+    float_bits_to_int(bits, layout, 16) as i16
+}
+
+/// `round_half_even(x * 2^(out - 1))` clipped to a signed `out`-bit integer
+/// (`out <= 32`) for the float `x` whose IEEE 754 bits are `bits`
+/// (`mantissa` fraction bits, `exponent` exponent bits); NaN gives 0,
+/// infinities clip. Integer arithmetic only, and exact (no rounding before
+/// the final one).
+fn float_bits_to_int(bits: u64, (mantissa, exponent): (u32, u32), out: u32) -> i64 {
     let max_exponent = (1u64 << exponent) - 1;
     let biased = (bits >> mantissa) & max_exponent;
     let fraction = bits & ((1 << mantissa) - 1);
@@ -354,25 +410,30 @@ fn float_bits_to_i16(bits: u64, (mantissa, exponent): (u32, u32)) -> i16 {
     if biased == max_exponent && fraction != 0 {
         return 0; // NaN
     }
-    // |x| * 2^15 = significand * 2^(biased - bias - mantissa + 15), with
-    // the implicit one for normal numbers (subnormals use biased = 1).
+    // |x| * 2^(out-1) = significand * 2^(biased - bias - mantissa + out - 1),
+    // with the implicit one for normal numbers (subnormals use biased = 1).
     let (significand, biased) = match biased {
         0 => (fraction, 1),
         _ => (fraction | 1 << mantissa, biased),
     };
-    let scale = biased as i64 - ((1 << (exponent - 1)) - 1) - i64::from(mantissa) + 15;
-    let magnitude = if scale >= 0 {
-        // At least 2^mantissa * 2^0 >= 2^23: far past full scale.
-        32768
+    let full = 1i64 << (out - 1);
+    let scale =
+        biased as i64 - ((1 << (exponent - 1)) - 1) - i64::from(mantissa) + i64::from(out) - 1;
+    let magnitude = if scale >= 32 {
+        // At least 2^32: far past full scale.
+        full
+    } else if scale >= 0 {
+        // Capped first: no overflow, and past full scale either way.
+        ((significand as i64).min(full) << scale).min(full)
     } else if scale > -63 {
-        shift_round(significand as i64, (-scale) as u32).min(32768)
+        shift_round(significand as i64, (-scale) as u32).min(full)
     } else {
         0
     };
     if negative {
-        -magnitude as i16
+        -magnitude
     } else {
-        magnitude.min(32767) as i16
+        magnitude.min(full - 1)
     }
 }
 
@@ -453,10 +514,11 @@ pub fn alaw_decode(code: u8) -> i16 {
 mod sealed {
     pub trait Sealed {}
     impl Sealed for i16 {}
+    impl Sealed for i32 {}
     impl Sealed for f32 {}
 }
 
-/// A sample type an application works in: `i16` or `f32`, interleaved.
+/// A sample type an application works in: `i16`, `i32` or `f32`, interleaved.
 pub trait AppSample: Copy + Default + PartialEq + fmt::Debug + sealed::Sealed {
     /// The stream format whose samples are this type's little-endian bytes
     /// (`s16_le`, `float_le`).
@@ -476,6 +538,16 @@ impl AppSample for i16 {
     }
     fn from_word(word: u64, converter: &Converter) -> Self {
         converter.i16_from_word(word)
+    }
+}
+
+impl AppSample for i32 {
+    const FORMAT: SampleFormat = SampleFormat::S32Le;
+    fn to_word(self, converter: &Converter) -> u64 {
+        converter.word_from_i32(self)
+    }
+    fn from_word(word: u64, converter: &Converter) -> Self {
+        converter.i32_from_word(word)
     }
 }
 
@@ -770,5 +842,124 @@ impl<S: Stream, T: AppSample> Stream for ConvertingStream<S, T> {
     }
     fn set_mute(&mut self, mute: bool) -> Result<(), Self::Error> {
         self.stream.set_mute(mute).map_err(ConvertError::Stream)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Converter;
+    use crate::format::SampleFormat;
+    use std::vec::Vec;
+
+    /// Every convertible format.
+    fn formats() -> Vec<SampleFormat> {
+        (0..=24u8)
+            .filter_map(SampleFormat::from_code)
+            .filter(|format| Converter::new(*format).is_ok())
+            .collect()
+    }
+
+    /// `round_half_even(y)` clipped to a signed `bits`-bit integer, in `f64`
+    /// (exact for the values used here).
+    fn clip(y: f64, bits: u32) -> i64 {
+        let full = (1i64 << (bits - 1)) as f64;
+        y.round_ties_even().clamp(-full, full - 1.0) as i64
+    }
+
+    #[test]
+    fn i32_samples_follow_the_rule_with_integer_arithmetic() {
+        let mut rng = fastrand::Rng::with_seed(16);
+        for format in formats() {
+            let converter = Converter::new(format).unwrap();
+            let size = converter.sample_bytes();
+            // An i16 shifted up is the i16 itself, both ways.
+            for value in (i16::MIN..=i16::MAX).step_by(7).chain([i16::MAX]) {
+                let (mut wide, mut narrow) = ([0u8; 8], [0u8; 8]);
+                converter.encode(&[i32::from(value) << 16], &mut wide[..size]);
+                converter.encode(&[value], &mut narrow[..size]);
+                assert_eq!(wide, narrow, "{format} {value}");
+                let mut back = [0i32];
+                converter.decode(&narrow[..size], &mut back);
+                let mut back16 = [0i16];
+                converter.decode(&narrow[..size], &mut back16);
+                if converter.bits <= 16 {
+                    assert_eq!(back[0], i32::from(back16[0]) << 16, "{format} {value}");
+                }
+            }
+            // Random i32: against the rule computed in f64.
+            for _ in 0..20_000 {
+                let value = rng.i32(..) >> rng.u32(0..31);
+                let mut bytes = [0u8; 8];
+                converter.encode(&[value], &mut bytes[..size]);
+                let x = f64::from(value) / 2_147_483_648.0;
+                let mut expected = [0u8; 8];
+                match format {
+                    SampleFormat::F32Le | SampleFormat::F32Be => {
+                        converter.encode(&[x as f32], &mut expected[..size])
+                    }
+                    SampleFormat::F64Le | SampleFormat::F64Be => {
+                        let bits = x.to_bits();
+                        let le = bits.to_le_bytes();
+                        let be = bits.to_be_bytes();
+                        expected.copy_from_slice(if format == SampleFormat::F64Le {
+                            &le
+                        } else {
+                            &be
+                        });
+                        size
+                    }
+                    SampleFormat::MuLaw | SampleFormat::ALaw => {
+                        converter.encode(&[clip(x * 32768.0, 16) as i16], &mut expected[..size])
+                    }
+                    _ => {
+                        let bits = u32::from(converter.bits);
+                        let narrow = clip(x * (1i64 << (bits - 1)) as f64, bits);
+                        // Through i32 at full scale: exact for bits <= 32.
+                        converter.encode(&[(narrow << (32 - bits)) as i32], &mut expected[..size])
+                    }
+                };
+                assert_eq!(bytes, expected, "{format} {value}");
+            }
+        }
+    }
+
+    #[test]
+    fn floats_decode_to_i32_rounded_half_even_and_clipped() {
+        let mut rng = fastrand::Rng::with_seed(61);
+        let f32_converter = Converter::new(SampleFormat::F32Le).unwrap();
+        let f64_converter = Converter::new(SampleFormat::F64Be).unwrap();
+        let specials = [
+            0.0f64,
+            -0.0,
+            1.0,
+            -1.0,
+            1.5,
+            -7.0,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+            0.5 / 2_147_483_648.0,
+            1.5 / 2_147_483_648.0,
+            -2.5 / 2_147_483_648.0,
+            1.0 - 0.5 / 2_147_483_648.0,
+            f64::MIN_POSITIVE,
+            1e-300,
+        ];
+        let randoms = (0..50_000).map(|_| (rng.f64() * 2.2 - 1.1) * 0.5f64.powi(rng.i32(0..40)));
+        for x in specials.into_iter().chain(randoms) {
+            let expected = |x: f64| -> i32 {
+                if x.is_nan() {
+                    0
+                } else {
+                    clip(x.clamp(-1.0, 1.0) * 2_147_483_648.0, 32) as i32
+                }
+            };
+            let mut out = [0i32];
+            f64_converter.decode(&x.to_be_bytes(), &mut out);
+            assert_eq!(out[0], expected(x), "{x:e}");
+            let single = x as f32;
+            f32_converter.decode(&single.to_le_bytes(), &mut out);
+            assert_eq!(out[0], expected(f64::from(single)), "{single:e}");
+        }
     }
 }

@@ -75,6 +75,7 @@ pub mod caps;
 pub mod clock;
 pub mod convert;
 pub mod format;
+pub mod gain;
 pub mod mock;
 
 pub use caps::{Direction, StreamCaps};
