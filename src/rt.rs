@@ -378,11 +378,12 @@ fn bring_up(
     // Our name and the control/shutdown watch go in the probe's first
     // XenStore batch, with domid and the vsnd configuration: one round
     // trip for all of it.
-    let requests = [BatchRequest::Read("name"), ShutdownWatch::watch_request()];
+    let [watch_request, shutdown_read] = ShutdownWatch::batch_requests();
+    let requests = [BatchRequest::Read("name"), watch_request, shutdown_read];
     let probe = Frontend::probe_with(xen, store, options, &requests)
         .map_err(|error| format!("vsnd frontend: {error}"))?;
     let domid = probe.domid;
-    let [name_reply, watch_reply]: [_; 2] = probe
+    let [name_reply, watch_reply, shutdown_reply]: [_; 3] = probe
         .replies
         .try_into()
         .map_err(|_| String::from("XenStore: batch reply count"))?;
@@ -390,7 +391,7 @@ fn bring_up(
     // What XS_GET_DOMAIN_PATH answers for every domain (xenstored:
     // "/local/domain/<domid>"), without the round trip.
     info!("XenStore: domain {domid} (name {name:?}, path /local/domain/{domid})");
-    let watch = ShutdownWatch::from_watch_reply(watch_reply)
+    let watch = ShutdownWatch::from_batch(watch_reply, shutdown_reply)
         .map_err(|error| format!("watch control/shutdown: {error}"))?;
     let sound = probe.frontend;
     sound.with_platform(|xen| xen.set_domid(domid));

@@ -147,3 +147,44 @@ fn sched_shutdown_reasons_match_sched_h() {
     assert_eq!(ShutdownRequest::Reboot.sched_shutdown_reason(), 1);
     assert_eq!(ShutdownRequest::Suspend.sched_shutdown_reason(), 2);
 }
+
+/// The runtime's form (`src/rt.rs`): the watch and a read of the node in
+/// one batch. Nothing pending: the registration's event costs no read at
+/// the first poll, and a later `xl shutdown` is still seen. A request
+/// already there when the guest boots is read and acknowledged at the
+/// first poll.
+#[test]
+fn a_batched_watch_and_read_skip_the_registration_event_and_miss_nothing() {
+    for pending in [None, Some("poweroff")] {
+        let sim = SimXen::new();
+        let mut guest = sim.add_guest(9);
+        if let Some(word) = pending {
+            sim.xl_shutdown(9, word).unwrap();
+        }
+        let mut store = guest.xenstore().unwrap();
+        let requests = ShutdownWatch::batch_requests();
+        let mut replies = store.batch(&mut guest, &requests).unwrap().into_iter();
+        let mut watch =
+            ShutdownWatch::from_batch(replies.next().unwrap(), replies.next().unwrap()).unwrap();
+        guest.wait_until(guest.now_ns() + 1);
+        let before = store.round_trips();
+        let first = watch.poll(&mut store, &mut guest).unwrap();
+        if pending.is_none() {
+            assert_eq!(first, None);
+            assert_eq!(store.round_trips(), before, "no read for the registration");
+            sim.xl_shutdown(9, "reboot").unwrap();
+            guest.wait_until(guest.now_ns() + 1);
+            assert_eq!(
+                watch.poll(&mut store, &mut guest).unwrap(),
+                Some(ShutdownRequest::Reboot)
+            );
+        } else {
+            assert_eq!(first, Some(ShutdownRequest::Poweroff), "pending at boot");
+        }
+        assert_eq!(
+            sim.store_read("/local/domain/9/control/shutdown").unwrap(),
+            b"",
+            "acknowledged"
+        );
+    }
+}

@@ -73,6 +73,10 @@ impl ShutdownRequest {
 #[derive(Debug, Default)]
 pub struct ShutdownWatch {
     registered: bool,
+    /// The event the watch fired at registration is still to come and
+    /// carries nothing new: the batch that registered it also read the
+    /// node and found no request ([`from_batch`](Self::from_batch)).
+    skip_registration_event: bool,
 }
 
 impl ShutdownWatch {
@@ -83,7 +87,10 @@ impl ShutdownWatch {
         env: &mut E,
     ) -> Result<Self, XsError> {
         store.watch(env, SHUTDOWN_PATH, SHUTDOWN_TOKEN)?;
-        Ok(Self { registered: true })
+        Ok(Self {
+            registered: true,
+            skip_registration_event: false,
+        })
     }
 
     /// The `XS_WATCH` that [`register`](Self::register) sends, to send it
@@ -96,7 +103,44 @@ impl ShutdownWatch {
     /// The watch registered by a batched [`watch_request`](Self::watch_request),
     /// given its reply.
     pub fn from_watch_reply(reply: Result<Vec<u8>, XsError>) -> Result<Self, XsError> {
-        reply.map(|_| Self { registered: true })
+        reply.map(|_| Self {
+            registered: true,
+            skip_registration_event: false,
+        })
+    }
+
+    /// The watch and a read of `control/shutdown` after it, to send in one
+    /// [`XenStore::batch`] with other requests (in this order); pass their
+    /// replies to [`from_batch`](Self::from_batch). The read spares the
+    /// round trip the registration's event would cost at the first poll.
+    pub fn batch_requests() -> [BatchRequest<'static>; 2] {
+        [
+            BatchRequest::Watch(SHUTDOWN_PATH, SHUTDOWN_TOKEN),
+            BatchRequest::Read(SHUTDOWN_PATH),
+        ]
+    }
+
+    /// The watch registered by [`batch_requests`](Self::batch_requests),
+    /// given their replies. xenstored fires a watch once when it is
+    /// registered; when the read after it found no request (the node
+    /// absent or empty), that event carries nothing new and the first poll
+    /// skips it instead of reading the node again. A change after the read
+    /// fires an event of its own, so none is missed. When the read found a
+    /// request, or failed, the first poll reads and acknowledges it as
+    /// usual.
+    pub fn from_batch(
+        watch_reply: Result<Vec<u8>, XsError>,
+        read_reply: Result<Vec<u8>, XsError>,
+    ) -> Result<Self, XsError> {
+        watch_reply?;
+        let nothing_pending = match read_reply {
+            Ok(value) => ShutdownRequest::parse(&value) == Ok(None),
+            Err(error) => error.is_not_found(),
+        };
+        Ok(Self {
+            registered: true,
+            skip_registration_event: nothing_pending,
+        })
     }
 
     /// Check queued watch events (reading the ring first, without
@@ -111,11 +155,16 @@ impl ShutdownWatch {
             return Ok(None);
         }
         store.poll(env)?;
-        let mut fired = false;
+        let mut events = 0u32;
         while store.take_watch_event(SHUTDOWN_TOKEN).is_some() {
-            fired = true;
+            events += 1;
         }
-        if !fired {
+        if self.skip_registration_event && events > 0 {
+            // The registration's event: the batch's read covered it.
+            self.skip_registration_event = false;
+            events -= 1;
+        }
+        if events == 0 {
             return Ok(None);
         }
         let value = match store.read(env, SHUTDOWN_PATH) {
