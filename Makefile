@@ -11,7 +11,7 @@ TARGET    := x86_64-unknown-none
 GUEST_ELF := $(ROOT)/target/$(TARGET)/release/xensnd
 # The crates that build for the guest (the rest are host-only: sndback, the
 # simulator, the tools).
-GUEST_CRATES := -p xensnd -p xen-abi -p xen-guest -p xensnd-pcm -p xensnd-sndif -p xensnd-backend -p xensnd-mix -p xensnd-demo -p hello
+GUEST_CRATES := -p xensnd -p xen-abi -p xen-guest -p xensnd-pcm -p xensnd-sndif -p xensnd-backend -p xensnd-mix -p xensnd-audiodomain -p xensnd-demo -p hello
 
 # Debian packages the host build and tests need (more are added by mk/*.mk).
 APT_PACKAGES := gcc libc6-dev libxen-dev pkg-config

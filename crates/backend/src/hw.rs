@@ -99,6 +99,21 @@ impl PcmParams {
     pub fn sample_format(&self) -> Option<SampleFormat> {
         SampleFormat::from_code(self.format)
     }
+
+    /// The same stream as the frontend's [`xensnd_pcm::StreamConfig`] (the
+    /// one type for what OPEN carries, in frames): `None` for a format code
+    /// without a [`SampleFormat`]. The byte size of the buffer (which may
+    /// end in a part frame) is not carried, and a `period_frames` of 0
+    /// stays 0.
+    pub fn stream_config(&self) -> Option<xensnd_pcm::StreamConfig> {
+        Some(xensnd_pcm::StreamConfig {
+            format: self.sample_format()?,
+            rate: self.rate,
+            channels: self.channels,
+            period_frames: self.period_frames,
+            buffer_frames: self.buffer_frames,
+        })
+    }
 }
 
 /// Sample rates a device runs at.

@@ -201,11 +201,17 @@ impl GrantMapper for SimCoreMapper<'_> {
 /// Makes a capture source for a stream of frontend `domid`.
 pub type SourceFactory = Box<dyn FnMut(u32, &ConfiguredStream) -> Box<dyn Source>>;
 
+/// Makes the playback sink of a stream of frontend `domid`, in place of
+/// the [`MemorySink`] the view records (e.g. an audio domain's mixer
+/// input); see [`SimSndBackend::with_sinks`].
+pub type SinkFactory = Box<dyn FnMut(u32, &ConfiguredStream) -> Box<dyn Sink>>;
+
 /// What a test can look at while the backend runs inside the simulation.
 #[derive(Debug, Default)]
 pub struct SimBackendView {
     /// Playback sinks by `(domid, unique-id)`; one per connection (a
-    /// reconnect appends a new one).
+    /// reconnect appends a new one). Empty when the backend was given its
+    /// own sinks ([`SimSndBackend::with_sinks`]).
     pub sinks: Vec<((u32, String), MemorySink)>,
     /// Streams torn down so far.
     pub history: Vec<StreamSummary>,
@@ -239,7 +245,13 @@ struct SimHost<'a> {
     frontend: DomId,
     queue: &'a SimUnmapQueue,
     view: &'a Rc<RefCell<SimBackendView>>,
-    sources: &'a mut SourceFactory,
+    media: &'a mut Media,
+}
+
+/// Where a backend's streams' audio comes from and goes to.
+struct Media {
+    sources: SourceFactory,
+    sinks: Option<SinkFactory>,
 }
 
 impl GrantMapper for SimHost<'_> {
@@ -290,6 +302,12 @@ impl XenBusHost for SimHost<'_> {
     fn media(&mut self, domid: u32, stream: &ConfiguredStream) -> (Box<dyn Sink>, Box<dyn Source>) {
         match stream.direction {
             Direction::Playback => {
+                if let Some(sinks) = self.media.sinks.as_mut() {
+                    return (
+                        sinks(domid, stream),
+                        Box::new(xensnd_backend::io::SilenceSource::default()),
+                    );
+                }
                 let sink = MemorySink::new();
                 self.view
                     .borrow_mut()
@@ -300,7 +318,7 @@ impl XenBusHost for SimHost<'_> {
                     Box::new(xensnd_backend::io::SilenceSource::default()),
                 )
             }
-            Direction::Capture => (Box::new(NullSink), (self.sources)(domid, stream)),
+            Direction::Capture => (Box::new(NullSink), (self.media.sources)(domid, stream)),
         }
     }
     fn set_frontend(&mut self, domid: u32) {
@@ -315,7 +333,7 @@ pub struct SimSndBackend {
     set: DeviceSet<SimMappedPage>,
     queue: SimUnmapQueue,
     view: Rc<RefCell<SimBackendView>>,
-    sources: SourceFactory,
+    media: Media,
 }
 
 impl SimSndBackend {
@@ -350,10 +368,20 @@ impl SimSndBackend {
                 set: DeviceSet::default(),
                 queue: SimUnmapQueue::new(),
                 view: Rc::clone(&view),
-                sources,
+                media: Media {
+                    sources,
+                    sinks: None,
+                },
             },
             view,
         )
+    }
+
+    /// Playback goes to the sinks `sinks` makes (one per stream, when the
+    /// device connects) instead of the view's [`MemorySink`]s.
+    pub fn with_sinks(mut self, sinks: SinkFactory) -> Self {
+        self.media.sinks = Some(sinks);
+        self
     }
 
     fn host<'a>(
@@ -362,7 +390,7 @@ impl SimSndBackend {
         frontend: u32,
         queue: &'a SimUnmapQueue,
         view: &'a Rc<RefCell<SimBackendView>>,
-        sources: &'a mut SourceFactory,
+        media: &'a mut Media,
     ) -> SimHost<'a> {
         SimHost {
             core,
@@ -370,12 +398,12 @@ impl SimSndBackend {
             frontend: DomId::try_from(frontend).unwrap_or(DomId::MAX),
             queue,
             view,
-            sources,
+            media,
         }
     }
 
     fn on_watch(&mut self, core: &mut SimCore, conn: ConnId, path: &str, token: &str) {
-        let mut host = Self::host(core, conn, 0, &self.queue, &self.view, &mut self.sources);
+        let mut host = Self::host(core, conn, 0, &self.queue, &self.view, &mut self.media);
         let torn_down = self
             .set
             .on_watch(&self.settings, &mut host, BACKEND_TOKEN, path, token);
@@ -389,14 +417,8 @@ impl SimSndBackend {
         let keys: Vec<(u32, u32)> = self.set.devices.keys().copied().collect();
         for key in keys {
             if let Some(device) = self.set.devices.remove(&key) {
-                let mut host = Self::host(
-                    core,
-                    conn,
-                    key.0,
-                    &self.queue,
-                    &self.view,
-                    &mut self.sources,
-                );
+                let mut host =
+                    Self::host(core, conn, key.0, &self.queue, &self.view, &mut self.media);
                 let records = device.remove(&mut host);
                 self.view.borrow_mut().history.extend(records);
                 match Device::create(&mut host, &self.settings, key.0, key.1) {
@@ -482,14 +504,8 @@ impl SimPeer for SimSndBackend {
             }
             if broken {
                 log::error!("sim backend: dom{} vsnd {}: ring corrupted", key.0, key.1);
-                let mut host = Self::host(
-                    core,
-                    conn,
-                    key.0,
-                    &self.queue,
-                    &self.view,
-                    &mut self.sources,
-                );
+                let mut host =
+                    Self::host(core, conn, key.0, &self.queue, &self.view, &mut self.media);
                 let records = device.close(&mut host);
                 self.view.borrow_mut().history.extend(records);
             }
