@@ -211,6 +211,11 @@ pub struct Stream<X: Platform> {
     failed: Option<SndError>,
     /// Margin data calls get past the duration of their audio.
     stall_timeout_ns: u64,
+    /// [`Channel::arrivals`] when this stream last took in its completions:
+    /// the channel's own waits (TRIGGER, controls) take in WRITE answers
+    /// and events too, and the stream's next poll must account them even
+    /// though the channel is idle by then.
+    seen_arrivals: u64,
 }
 
 impl<X: Platform> core::fmt::Debug for Stream<X> {
@@ -258,6 +263,7 @@ impl<X: Platform> Stream<X> {
             leftovers: Vec::new(),
             failed: None,
             stall_timeout_ns: DEFAULT_STALL_TIMEOUT_NS,
+            seen_arrivals: 0,
         })
     }
 
@@ -588,7 +594,7 @@ impl<X: Platform> Stream<X> {
     /// overruns. Called by every operation; call it from an idle loop too.
     #[inline]
     pub fn poll(&mut self, xen: &mut X) -> Result<(), SndError> {
-        if self.channel.idle(xen) {
+        if self.channel.idle(xen) && self.channel.arrivals() == self.seen_arrivals {
             // Nothing arrived: no completion, no new position.
             return Ok(());
         }
@@ -598,12 +604,12 @@ impl<X: Platform> Stream<X> {
     /// [`Stream::poll`] when the channel has something to take in.
     #[inline(never)]
     fn poll_arrivals(&mut self, xen: &mut X) -> Result<(), SndError> {
-        let before = self.channel.arrivals();
         let polled = self.channel.poll_all(xen);
-        if polled.is_ok() && self.channel.arrivals() == before {
+        if polled.is_ok() && self.channel.arrivals() == self.seen_arrivals {
             // Nothing arrived: no completion, no new position.
             return Ok(());
         }
+        self.seen_arrivals = self.channel.arrivals();
         while let Some(&transfer) = self.transfers.front() {
             let Some(outcome) = self.channel.take_outcome(transfer.ticket) else {
                 break;
