@@ -5,14 +5,14 @@
 # turns its run directories into $(OUT)/bench/xen.json (xensnd-bench
 # xen-summary), which bench-report puts in the table.
 #
-#   make bench-xen                       ~30-40 min on 2 cores (QEMU TCG)
+#   make bench-xen                       ~45-55 min on 2 cores (QEMU TCG)
 #   BENCH_XEN_RUNS=5 make bench-xen      boots per guest for the boot medians (3)
 #   BENCH_XEN_MEMORY="4 8" BENCH_XEN_SECONDS=10 BENCH_XEN_BUFFER=9600   sizes tried,
 #                                        protocol run length, buffer (frames)
 #   Underruns under load (xensnd and the Linux domU, sndback counting):
 #   BENCH_XEN_UNDERRUN_SECONDS=30        audio per buffer size (30 s: the sweep
-#                                        takes ~25 min of the bench; 10 s: ~13)
-#   BENCH_XEN_UNDERRUN_BUFFERS_MS="5 10 20 40 80"  buffer sizes (ms)
+#                                        takes ~35 min of the bench; 10 s: ~15)
+#   BENCH_XEN_UNDERRUN_BUFFERS_MS="5 10 20 40 80 160"  buffer sizes (ms)
 #   BENCH_XEN_UNDERRUN_PERIODS=2         periods per buffer
 #   BENCH_XEN_UNDERRUN_LOADS="dom0-hog busy-guest"  the loads (one sweep each)
 #   BENCH_XEN_UNDERRUNS_ONLY=1           only the sweep (no boot/protocol/memory runs)
