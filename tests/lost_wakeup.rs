@@ -48,6 +48,15 @@ struct Choreography {
     backend: Rc<std::cell::RefCell<SimBackendView>>,
 }
 
+/// Write the backend's `state` again (Connected): the guest's watch on it
+/// fires, so its next wait reads XenStore first (as dom0 on its own
+/// connection, made once).
+fn fire_backend_state_watch(core: &mut SimCore, conn: &mut Option<ConnId>) {
+    let conn = *conn.get_or_insert_with(|| core.store().connect_local(0));
+    let path = format!("/local/domain/0/backend/vsnd/{GUEST_DOMID}/0/state");
+    core.store().write(conn, 0, &path, b"4").expect("state");
+}
+
 impl SimPeer for Choreography {
     fn step(&mut self, core: &mut SimCore) -> bool {
         if !self.armed.get() {
@@ -56,11 +65,7 @@ impl SimPeer for Choreography {
         self.steps += 1;
         match self.steps {
             1 => {
-                let conn = *self
-                    .conn
-                    .get_or_insert_with(|| core.store().connect_local(0));
-                let path = format!("/local/domain/0/backend/vsnd/{GUEST_DOMID}/0/state");
-                core.store().write(conn, 0, &path, b"4").expect("state");
+                fire_backend_state_watch(core, &mut self.conn);
                 true
             }
             2 => {
@@ -126,11 +131,7 @@ impl SimPeer for Descheduled {
         self.steps += 1;
         match self.steps {
             1 => {
-                let conn = *self
-                    .conn
-                    .get_or_insert_with(|| core.store().connect_local(0));
-                let path = format!("/local/domain/0/backend/vsnd/{GUEST_DOMID}/0/state");
-                core.store().write(conn, 0, &path, b"4").expect("state");
+                fire_backend_state_watch(core, &mut self.conn);
                 true
             }
             2 => {

@@ -80,19 +80,8 @@ impl CaptureFanout {
         config: &StreamConfig,
         queue_frames: u32,
     ) -> Result<(), MixError> {
-        if self.clients.iter().any(|client| client.id == id) {
-            return Err(MixError::DuplicateClient(id));
-        }
-        if config.rate != self.rate {
-            return Err(MixError::RateMismatch {
-                client: config.rate,
-                output: self.rate,
-            });
-        }
-        let layout = Layout::new(config)?;
-        let bound = usize::try_from(queue_frames)
-            .map_err(|_| MixError::TooLarge)
-            .and_then(|frames| layout.bytes(frames))?;
+        let existing = self.clients.iter().map(|client| client.id);
+        let (layout, bound) = Layout::for_client(id, existing, config, self.rate, queue_frames)?;
         self.clients.push(CaptureClient {
             id,
             layout,

@@ -4,7 +4,7 @@
 use xensnd_pcm::convert::{Converter, Unconvertible};
 use xensnd_pcm::StreamConfig;
 
-use crate::MixError;
+use crate::{ClientId, MixError};
 
 /// Most channels a mixed or fanned-out stream may have.
 pub const MAX_CHANNELS: u8 = 8;
@@ -39,6 +39,34 @@ impl Layout {
         frames
             .checked_mul(self.frame_bytes)
             .ok_or(MixError::TooLarge)
+    }
+
+    /// A new client `id`'s layout and the bytes of its queue of
+    /// `queue_frames` frames, for a stream at `rate` (the mixer's output,
+    /// the capture source) whose clients are `existing`; or why it cannot
+    /// join: its id taken, another rate (no resampling), a layout
+    /// [`Layout::new`] refuses, a queue too large.
+    pub fn for_client(
+        id: ClientId,
+        mut existing: impl Iterator<Item = ClientId>,
+        config: &StreamConfig,
+        rate: u32,
+        queue_frames: u32,
+    ) -> Result<(Self, usize), MixError> {
+        if existing.any(|other| other == id) {
+            return Err(MixError::DuplicateClient(id));
+        }
+        if config.rate != rate {
+            return Err(MixError::RateMismatch {
+                client: config.rate,
+                output: rate,
+            });
+        }
+        let layout = Self::new(config)?;
+        let bound = usize::try_from(queue_frames)
+            .map_err(|_| MixError::TooLarge)
+            .and_then(|frames| layout.bytes(frames))?;
+        Ok((layout, bound))
     }
 }
 

@@ -831,15 +831,10 @@ mod tests {
         if let Some(n) = underruns {
             stream["underruns"] = json!(n);
         }
+        let stats = json!({ "streams": [stream, { "direction": "capture", "underruns": 0 }] });
         Run {
             name: name.into(),
-            dir: PathBuf::new(),
-            t0_ns: None,
-            t1_ns: None,
-            xl_rc: Some(0),
-            gone: Some(0),
-            console: console.into(),
-            stats: Some(json!({ "streams": [stream, { "direction": "capture", "underruns": 0 }] })),
+            ..run_with(console, stats)
         }
     }
 
