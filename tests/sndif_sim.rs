@@ -40,6 +40,19 @@ impl Handle {
             .map(|record| record.counters.underruns)
             .sum()
     }
+    /// The backend's waits from a position event to the next WRITE on
+    /// `unique_id` (connected streams), the longest in ms.
+    fn backend_longest_answer_ms(&self, unique_id: &str) -> (u64, u64) {
+        let view = self.0.borrow();
+        let records = view.active.iter().chain(view.history.iter());
+        let answers: Vec<_> = records
+            .filter(|record| record.unique_id == unique_id)
+            .map(|record| record.counters.answer.clone())
+            .collect();
+        let count = answers.iter().map(|a| a.count).sum();
+        let longest = answers.iter().map(|a| a.max_ns).max().unwrap_or(0);
+        (count, longest / 1_000_000)
+    }
     fn set_silent(&self, silent: bool) {
         self.0.borrow_mut().silent = silent;
     }
@@ -174,6 +187,10 @@ per_backend! {
         assert!(pcm.counters().max_in_flight > 1, "{:?}", pcm.counters());
         assert_eq!(pcm.counters().underruns, 0);
         assert_eq!(handle.backend_underruns("spk"), 0, "nor the drain at the end");
+        // The frontend answered every position event at once (simulated
+        // time stands still while it runs).
+        let (waits, longest_ms) = handle.backend_longest_answer_ms("spk");
+        assert!(waits >= 48 && longest_ms <= 1, "{profile}: {waits} waits, longest {longest_ms} ms");
         pcm.close().unwrap();
     }
 }
@@ -492,6 +509,11 @@ per_backend! {
         // The backend (what `make bench` reads from sndback's stats) heard
         // the same three gaps, and not the drain at the end.
         assert_eq!(handle.backend_underruns("spk"), 3, "{profile}: the backend's count");
+        // The application's 150 ms sleeps, less the period that ended
+        // before the backend's next event: the wait the bench prints.
+        let (waits, longest_ms) = handle.backend_longest_answer_ms("spk");
+        assert!(waits > 3, "{profile}: {waits} waits");
+        assert!((130..=150).contains(&longest_ms), "{profile}: longest {longest_ms} ms");
         pcm.close().unwrap();
     }
 }

@@ -223,6 +223,18 @@ fn counters_json(counters: &Counters, start_unix_ns: u64, indent: &str) -> Strin
     );
     let _ = writeln!(out, "{indent}\"errors\": {},", counters.errors);
     let _ = writeln!(out, "{indent}\"underruns\": {},", counters.underruns);
+    let answer = &counters.answer;
+    let quantile = |per_mille| optional(answer.quantile_ms(per_mille));
+    let _ = writeln!(
+        out,
+        "{indent}\"answer_latency\": {{\"count\": {}, \"max_ms\": {:.3}, \"mean_ms\": {:.3}, \"p50_ms\": {}, \"p99_ms\": {}, \"p999_ms\": {}}},",
+        answer.count,
+        answer.max_ns as f64 / 1e6,
+        answer.total_ns as f64 / 1e6 / answer.count.max(1) as f64,
+        quantile(500),
+        quantile(990),
+        quantile(999)
+    );
     let _ = writeln!(
         out,
         "{indent}\"bytes_written\": {},",
@@ -341,6 +353,8 @@ mod tests {
         counters.count_request(3);
         counters.count_batch();
         counters.first_write_ns = Some(5);
+        counters.answer.event_sent(1_000_000);
+        counters.answer.write_arrived(4_500_000);
         let record = StreamRecord {
             domid: 1,
             device: 0,
@@ -369,8 +383,21 @@ mod tests {
         assert!(json.contains("\"requests_before_first_write_total\": 4"));
         assert!(json.contains("\"request_batches_before_first_write\": 4"));
         assert!(json.contains("\"request_batches\": 6"));
+        // The wait from a position event to the next WRITE (3.5 ms), per
+        // stream (twice) and summed in the totals.
+        let answer = |count| {
+            format!(
+                "\"answer_latency\": {{\"count\": {count}, \"max_ms\": 3.500, \"mean_ms\": 3.500, \
+                 \"p50_ms\": 4, \"p99_ms\": 4, \"p999_ms\": 4}},"
+            )
+        };
+        assert_eq!(json.matches(&answer(1)).count(), 2, "{json}");
+        assert_eq!(json.matches(&answer(2)).count(), 1, "{json}");
         let empty = to_json(&History::new(0), &[], 0, 0);
         assert!(empty.contains("\"streams\": [],"));
+        assert!(
+            empty.contains("\"count\": 0, \"max_ms\": 0.000, \"mean_ms\": 0.000, \"p50_ms\": null")
+        );
         // Balanced braces and brackets.
         for document in [json, empty] {
             assert_eq!(document.matches('{').count(), document.matches('}').count());

@@ -168,6 +168,7 @@ impl<P: SharedPage> StreamChannel<P> {
         match self.events.push_event(&event) {
             Ok(()) => {
                 self.stream.event_published();
+                self.stream.counters_mut().answer.event_sent(now_ns);
                 true
             }
             Err(_) => {

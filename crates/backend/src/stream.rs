@@ -278,6 +278,9 @@ impl<P: SharedPage> Stream<P> {
             Err(_) => Request::new_zeroed(),
         };
         self.counters.count_request(request.operation);
+        if request.operation == XENSND_OP_WRITE {
+            self.counters.answer.write_arrived(now_ns);
+        }
         self.now_ns = now_ns;
         let mut response = ok_response(&request);
         let result = match request.operation {

@@ -5,7 +5,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use super::behaviour::{EventTiming, PeriodRounding};
-use super::counters::Counters;
+use super::counters::{AnswerLatency, Counters, ANSWER_BUCKETS};
 use super::hw::{intersect_interval, sample_bytes, DeviceRates, Limits, Mismatch, Offer};
 use super::pacing::PositionClock;
 use super::sample::{encode, silence};
@@ -664,6 +664,66 @@ fn counters_accumulate() {
     assert_eq!(total.unknown_requests, 1);
     assert_eq!(total.total_requests(), 3);
     assert_eq!(total.first_write_ns, Some(20));
+}
+
+/// The answer latency's buckets: every millisecond below 64 ms is its own
+/// bucket, then each doubling; each bucket's floor maps back to it.
+#[test]
+fn answer_latency_buckets_cover_every_wait() {
+    for ms in 0..3000u64 {
+        for extra_ns in [0, 999_999] {
+            let bucket = AnswerLatency::bucket(ms * MS + extra_ns);
+            assert!(bucket < ANSWER_BUCKETS);
+            let floor = AnswerLatency::bucket_floor_ms(bucket);
+            assert!(floor <= ms, "{ms} ms in bucket {bucket} (floor {floor})");
+            if bucket + 1 < ANSWER_BUCKETS {
+                assert!(AnswerLatency::bucket_floor_ms(bucket + 1) > ms, "{ms} ms");
+            }
+            if ms < 64 {
+                assert_eq!(bucket as u64, ms);
+            }
+        }
+    }
+    assert_eq!(AnswerLatency::bucket(u64::MAX), ANSWER_BUCKETS - 1);
+}
+
+/// A wait opens at the first event after a WRITE and closes at the next
+/// WRITE: events in between do not restart it, a WRITE with no event
+/// before it measures nothing; quantiles are bucket edges, never beyond
+/// the longest wait.
+#[test]
+fn answer_latency_measures_from_the_first_unanswered_event() {
+    let mut answer = AnswerLatency::default();
+    answer.write_arrived(5 * MS);
+    assert_eq!((answer.count, answer.quantile_ms(500)), (0, None));
+    answer.event_sent(10 * MS);
+    answer.event_sent(20 * MS);
+    answer.write_arrived(23 * MS + 500_000);
+    assert_eq!((answer.count, answer.max_ns), (1, 13 * MS + 500_000));
+    answer.write_arrived(30 * MS);
+    assert_eq!(answer.count, 1);
+    // 98 quick answers (2 ms) and one slow one (300 ms).
+    for step in 0..98u64 {
+        let at = 100 * MS + step * 10 * MS;
+        answer.event_sent(at);
+        answer.write_arrived(at + 2 * MS);
+    }
+    answer.event_sent(2_000 * MS);
+    answer.write_arrived(2_300 * MS);
+    assert_eq!(answer.count, 100);
+    assert_eq!(answer.quantile_ms(500), Some(3));
+    assert_eq!(answer.quantile_ms(980), Some(3));
+    assert_eq!(answer.quantile_ms(990), Some(14));
+    assert_eq!(answer.quantile_ms(1000), Some(300));
+    assert_eq!(answer.max_ns, 300 * MS);
+    let mut total = Counters::default();
+    let one = Counters {
+        answer: answer.clone(),
+        ..Counters::default()
+    };
+    total.accumulate(&one);
+    total.accumulate(&one);
+    assert_eq!((total.answer.count, total.answer.max_ns), (200, 300 * MS));
 }
 
 /// What the backend saw before the first WRITE: a frontend that sends

@@ -846,6 +846,34 @@ fn underrun_counts(rows: &[Value], system: &str, load: &str) -> String {
         .join(", ")
 }
 
+/// "5 ms: 3/41, 10 ms: 2/18, ..." for `system` under `load`: the p99 and
+/// the longest wait (ms) from a position event to the guest's next WRITE,
+/// as sndback timed them ("n/a" without a figure).
+fn answer_waits(rows: &[Value], system: &str, load: &str) -> String {
+    let mut runs: Vec<&Value> = rows
+        .iter()
+        .filter(|r| r["system"] == system && r["load"] == load)
+        .collect();
+    runs.sort_by(|a, b| {
+        let ms = |r: &Value| r["requested_buffer_ms"].as_f64().unwrap_or(0.0);
+        ms(a).total_cmp(&ms(b))
+    });
+    if runs.is_empty() {
+        return "no runs".into();
+    }
+    runs.iter()
+        .map(|r| {
+            let ms = number(&r["requested_buffer_ms"], 0);
+            let answer = &r["answer_latency"];
+            match (answer["p99_ms"].as_f64(), answer["max_ms"].as_f64()) {
+                (Some(p99), Some(max)) => format!("{ms} ms: {p99:.0}/{max:.0}"),
+                _ => format!("{ms} ms: n/a"),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Glitch-free latency under load (Xen): underruns at each buffer size and
 /// the smallest glitch-free buffer, xensnd beside the Linux domU, per load.
 fn underrun_rows(xen: Option<&Value>) -> Vec<Row> {
@@ -873,6 +901,15 @@ fn underrun_rows(xen: Option<&Value>) -> Vec<Row> {
             &format!("underruns per buffer size, {load} (Xen, sndback's count in {seconds} s)"),
             underrun_counts(&rows, "xensnd", load),
             format!("Linux domU: {}", underrun_counts(&rows, "linux", load)),
+            String::new(),
+            "",
+        ));
+        out.push(row(
+            &format!(
+                "wait from a position event to the next WRITE, p99/max ms per buffer size, {load} (Xen, sndback's clock)"
+            ),
+            answer_waits(&rows, "xensnd", load),
+            format!("Linux domU: {}", answer_waits(&rows, "linux", load)),
             String::new(),
             "",
         ));
@@ -1083,22 +1120,28 @@ mod tests {
         let xen = json!({ "underruns_under_load": {
             "seconds": 30,
             "rows": [
-                { "system": "xensnd", "load": "dom0-hog", "requested_buffer_ms": 10.0, "underruns": 0.0 },
-                { "system": "xensnd", "load": "dom0-hog", "requested_buffer_ms": 5.0, "underruns": 2.0 },
-                { "system": "linux", "load": "dom0-hog", "requested_buffer_ms": 5.0, "underruns": null },
-                { "system": "linux", "load": "dom0-hog", "requested_buffer_ms": 20.0, "underruns": 0.0 },
+                { "system": "xensnd", "load": "dom0-hog", "requested_buffer_ms": 10.0, "underruns": 0.0,
+                  "answer_latency": { "count": 900, "max_ms": 4.2, "p99_ms": 2 } },
+                { "system": "xensnd", "load": "dom0-hog", "requested_buffer_ms": 5.0, "underruns": 2.0,
+                  "answer_latency": { "count": 1800, "max_ms": 7.6, "p99_ms": 3 } },
+                { "system": "linux", "load": "dom0-hog", "requested_buffer_ms": 5.0, "underruns": null,
+                  "answer_latency": null },
+                { "system": "linux", "load": "dom0-hog", "requested_buffer_ms": 20.0, "underruns": 0.0,
+                  "answer_latency": { "count": 450, "max_ms": 12.0, "p99_ms": 9, "p50_ms": 1 } },
             ],
             "smallest_glitch_free_buffer_ms": {
                 "dom0-hog": { "xensnd": 10.0, "linux": 20.0, "ratio_xensnd_to_linux": 0.5 } },
         }});
         let rows = underrun_rows(Some(&xen));
-        assert_eq!(rows.len(), 2);
+        assert_eq!(rows.len(), 3);
         assert_eq!(rows[0].ours, "5 ms: 2, 10 ms: 0");
         assert_eq!(rows[0].reference, "Linux domU: 5 ms: failed, 20 ms: 0");
         assert!(rows[0].measure.contains("30 s"));
-        assert_eq!(rows[1].ours, "10 ms");
-        assert_eq!(rows[1].reference, "Linux domU: 20 ms");
-        assert_eq!(rows[1].ratio, "0.50x ours/Linux");
+        assert_eq!(rows[1].ours, "5 ms: 3/8, 10 ms: 2/4");
+        assert_eq!(rows[1].reference, "Linux domU: 5 ms: n/a, 20 ms: 9/12");
+        assert_eq!(rows[2].ours, "10 ms");
+        assert_eq!(rows[2].reference, "Linux domU: 20 ms");
+        assert_eq!(rows[2].ratio, "0.50x ours/Linux");
         let none = underrun_rows(None);
         assert_eq!(none[0].ours, XEN_NOT_RUN);
     }

@@ -460,11 +460,24 @@ fn underrun_run(run: &Run) -> Option<Value> {
         .and_then(|c| c.get("bytes_written"))
         .and_then(Value::as_f64)
         .map(|bytes| bytes / (48_000.0 * 4.0));
+    // The guest's wait from a position event to its next WRITE, as sndback
+    // timed it (the playback stream that waited most often).
+    let answer = run.stats.as_ref().and_then(|stats| {
+        stats
+            .get("streams")?
+            .as_array()?
+            .iter()
+            .filter(|s| s.get("direction").and_then(Value::as_str) == Some("playback"))
+            .filter_map(|s| s.get("answer_latency"))
+            .max_by_key(|a| a.get("count").and_then(Value::as_u64).unwrap_or(0))
+            .cloned()
+    });
     let failure = run.failure(xensnd);
     Some(json!({
         "run": run.name,
         "system": system,
         "load": load,
+        "answer_latency": answer,
         "requested_buffer_ms": requested_ms,
         "buffer_ms": buffer.map_or(requested_ms, |frames| frames / 48.0),
         "period_ms": period.map(|frames| frames / 48.0),
@@ -830,6 +843,7 @@ mod tests {
         let mut stream = json!({ "direction": "playback", "bytes_written": 1_920_000 });
         if let Some(n) = underruns {
             stream["underruns"] = json!(n);
+            stream["answer_latency"] = json!({ "count": 1000, "max_ms": 9.5, "p99_ms": 4 });
         }
         let stats = json!({ "streams": [stream, { "direction": "capture", "underruns": 0 }] });
         Run {
@@ -872,6 +886,11 @@ mod tests {
         assert_eq!(first["underruns"], json!(3.0), "sndback's count");
         assert_eq!(first["guest_underruns"], json!(2.0));
         assert_eq!(first["seconds"], json!(10.0));
+        assert_eq!(
+            first["answer_latency"]["p99_ms"],
+            json!(4),
+            "sndback's timing"
+        );
         assert_eq!(rows[2]["guest_underruns"], json!(5.0), "aplay's count");
         assert_eq!(rows[2]["buffer_ms"].as_f64().unwrap(), 512.0 / 48.0);
         assert_eq!(rows[5]["underruns"], Value::Null);
@@ -890,5 +909,6 @@ mod tests {
         // An old sndback without the key: no count.
         let old = underrun_run_named("underrun-dom0-hog-xensnd-5", xensnd_ok, None);
         assert_eq!(underrun_run(&old).unwrap()["underruns"], Value::Null);
+        assert_eq!(underrun_run(&old).unwrap()["answer_latency"], Value::Null);
     }
 }

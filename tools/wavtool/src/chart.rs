@@ -368,6 +368,20 @@ pub fn underrun_series(rows: &[UnderrunRow]) -> Vec<(String, Vec<(f64, f64)>)> {
     series
 }
 
+/// The y axis's label: the run length to the second (runs differ by a
+/// fraction of a second: a guest's last period, its drain), or the range
+/// when the runs were of different lengths.
+pub fn underrun_axis_label(rows: &[UnderrunRow]) -> String {
+    let seconds = rows.iter().filter_map(|r| r.seconds).map(f64::round);
+    let shortest = seconds.clone().reduce(f64::min);
+    let longest = seconds.reduce(f64::max);
+    match (shortest, longest) {
+        (Some(s), Some(l)) if s == l => format!("underruns in {s:.0} s"),
+        (Some(s), Some(l)) => format!("underruns in {s:.0}-{l:.0} s"),
+        _ => "underruns".to_string(),
+    }
+}
+
 /// Draw underruns against buffer size (log scale, ms), one line with
 /// markers per system, into a `width` x `height` PNG.
 pub fn underruns(
@@ -381,11 +395,11 @@ pub fn underruns(
     let smallest = rows.iter().map(|r| r.buffer_ms).fold(f64::MAX, f64::min);
     let largest = rows.iter().map(|r| r.buffer_ms).fold(f64::MIN, f64::max);
     let most = rows.iter().map(|r| r.underruns).fold(0.0, f64::max);
-    let seconds: Vec<f64> = rows.iter().filter_map(|r| r.seconds).collect();
-    let y_desc = match seconds.first() {
-        Some(s) if seconds.iter().all(|t| t == s) => format!("underruns in {s:.0} s"),
-        _ => "underruns".to_string(),
-    };
+    let y_desc = underrun_axis_label(rows);
+    // One x tick per buffer size measured: a log axis's own ticks skip some.
+    let mut sizes: Vec<f64> = rows.iter().map(|r| r.buffer_ms).collect();
+    sizes.sort_by(f64::total_cmp);
+    sizes.dedup();
     let root = BitMapBackend::new(out, (width, height)).into_drawing_area();
     root.fill(&WHITE).map_err(failed("background"))?;
     let mut chart = ChartBuilder::on(&root)
@@ -394,7 +408,9 @@ pub fn underruns(
         .x_label_area_size(45)
         .y_label_area_size(65)
         .build_cartesian_2d(
-            ((smallest * 0.8)..(largest * 1.25)).log_scale(),
+            ((smallest * 0.8)..(largest * 1.25))
+                .log_scale()
+                .with_key_points(sizes),
             0f64..(most * 1.15).max(1.0),
         )
         .map_err(failed("underrun chart"))?;
@@ -402,7 +418,7 @@ pub fn underruns(
         .configure_mesh()
         .x_desc("buffer size (ms, log scale)")
         .y_desc(y_desc)
-        .x_label_formatter(&|ms| format!("{ms:.0}"))
+        .x_label_formatter(&|ms| format!("{ms}"))
         .y_label_formatter(&|n| format!("{n:.0}"))
         .label_style((FONT, 14))
         .draw()
@@ -504,6 +520,29 @@ mod tests {
         ] {
             let error = read_underrun_rows(text).unwrap_err();
             assert!(error.contains(needle), "{text}: {error}");
+        }
+    }
+
+    #[test]
+    fn the_axis_label_gives_the_run_length_to_the_second() {
+        let row = |seconds: Option<f64>| UnderrunRow {
+            system: "xensnd".to_string(),
+            load: None,
+            buffer_ms: 10.0,
+            period_ms: None,
+            underruns: 0.0,
+            seconds,
+        };
+        for (lengths, label) in [
+            (
+                vec![Some(30.0), Some(30.02), Some(30.4)],
+                "underruns in 30 s",
+            ),
+            (vec![Some(10.0), None, Some(29.8)], "underruns in 10-30 s"),
+            (vec![None, None], "underruns"),
+        ] {
+            let rows: Vec<UnderrunRow> = lengths.into_iter().map(row).collect();
+            assert_eq!(underrun_axis_label(&rows), label);
         }
     }
 

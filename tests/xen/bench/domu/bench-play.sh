@@ -20,7 +20,12 @@ fi
 waitfor 30 has_card || { echo "DOMU-NO-CARD"; cat /proc/asound/cards; }
 stage domu-aplay
 aplay -v -D hw:0,0 --period-size="$period" --buffer-size="$buffer" "$@" > /tmp/aplay.log 2>&1
-echo "DOMU-APLAY rc=$? underruns=$(grep -c 'underrun' /tmp/aplay.log)"
+rc=$?
+echo "DOMU-APLAY rc=$rc underruns=$(grep -c 'underrun' /tmp/aplay.log)"
 stage domu-aplay-done
+# A failed aplay (EIO was seen twice in 10 runs, sndback answering no error):
+# the kernel's side (snd-xen-front logs a dead channel or a timed-out
+# request) and the time from domu-aplay to here tell which path failed.
+[ "$rc" = 0 ] || dmesg | grep -i -e snd -e xen -e alsa | tail -n 20 | sed 's/^/DOMU-DMESG /'
 sed -n 's/^ *\(period_size\|buffer_size\) *: *\([0-9]*\).*/DOMU-APLAY-\1 \2/p' /tmp/aplay.log
 tail -n 3 /tmp/aplay.log
