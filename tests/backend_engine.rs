@@ -9,7 +9,7 @@ use std::rc::Rc;
 use xen_abi::sndif::*;
 use xen_guest::ring::{EventConsumer, FrontRing};
 use xen_guest::{SharedPage, XenError, PAGE_SIZE};
-use xensnd_backend::io::{IoError, MemorySink, NullSink, SilenceSource, ToneSource};
+use xensnd_backend::io::{IoError, MemorySink, NullSink, SilenceSource, ToneSource, Trigger};
 use xensnd_backend::status;
 use xensnd_backend::{
     Behaviour, Direction, EventIds, GrantMapper, Limits, ProtocolState, Sink, Source, Stream,
@@ -1890,4 +1890,103 @@ fn whole_frames_apply_to_audio_not_to_volume_tables() {
         }
     }
     assert_eq!(checked, 22 * 4);
+}
+
+/// A sink whose output plays when the test says (`frames`), recording the
+/// TRIGGERs it is told of and refusing them when `refuse` is set.
+#[derive(Clone, Default)]
+struct OutputSink {
+    frames: Rc<Cell<u64>>,
+    triggers: Rc<RefCell<Vec<Trigger>>>,
+    refuse: Rc<Cell<bool>>,
+}
+
+impl Sink for OutputSink {
+    fn write(&mut self, _bytes: &[u8]) -> Result<(), IoError> {
+        Ok(())
+    }
+    fn trigger(&mut self, trigger: Trigger) -> Result<(), IoError> {
+        if self.refuse.get() {
+            return Err(IoError);
+        }
+        self.triggers.borrow_mut().push(trigger);
+        Ok(())
+    }
+    fn output_frames(&self) -> Option<u64> {
+        Some(self.frames.get())
+    }
+}
+
+#[test]
+fn an_output_paced_sink_paces_cur_pos_and_hears_every_trigger() {
+    let mut mapper = TestMapper::new();
+    let buffer = FrontBuffer::new(&mut mapper, 19_200);
+    let sink = OutputSink::default();
+    // Frames the output played before OPEN are not the stream's.
+    sink.frames.set(7);
+    let stream = Stream::new(
+        StreamSetup::new(Direction::Playback),
+        Box::new(sink.clone()),
+        Box::new(SilenceSource::default()),
+        "test/out",
+    );
+    let (mut front, mut channel) = connected_channel(&mut mapper, stream);
+    let (front, channel, mapper) = (&mut front, &mut channel, &mut mapper);
+    // 48 kHz s16 stereo (4-byte frames); period 4800 bytes (1200 frames).
+    let open = open_request(
+        1,
+        XENSND_PCM_FORMAT_S16_LE,
+        2,
+        48_000,
+        19_200,
+        buffer.directory,
+        4800,
+    );
+    assert_eq!(call(front, channel, mapper, open, 0).status, 0);
+    let write = rw_request(2, XENSND_OP_WRITE, 0, 19_200);
+    assert_eq!(call(front, channel, mapper, write, 0).status, 0);
+    let start = trigger_request(3, XENSND_OP_TRIGGER_START);
+    assert_eq!(call(front, channel, mapper, start, 0).status, 0);
+    assert_eq!(*sink.triggers.borrow(), [Trigger::Start]);
+    // A second of wall time, the output stalled: nothing moves, the host
+    // is asked to look again.
+    let result = channel.service(mapper, 1000 * MS);
+    assert!(events(front).is_empty());
+    assert_eq!(channel.stream().position(), Some(0));
+    assert!(result.next_deadline_ns.is_some());
+    // The output plays a period and a frame: one event, there.
+    sink.frames.set(7 + 1201);
+    channel.service(mapper, 1001 * MS);
+    assert_eq!(events(front), [(0, 4804)]);
+    // PAUSE reaches the sink; what the output says meanwhile is not the
+    // stream's; RESUME goes on from where it paused.
+    let pause = trigger_request(4, XENSND_OP_TRIGGER_PAUSE);
+    assert_eq!(call(front, channel, mapper, pause, 1002 * MS).status, 0);
+    sink.frames.set(5000);
+    let resume = trigger_request(5, XENSND_OP_TRIGGER_RESUME);
+    assert_eq!(call(front, channel, mapper, resume, 1003 * MS).status, 0);
+    assert_eq!(channel.stream().position(), Some(4804));
+    sink.frames.set(5000 + 1200);
+    channel.service(mapper, 2000 * MS);
+    assert_eq!(events(front), [(1, 9604)]);
+    // A sink that refuses a TRIGGER fails it: -EIO, nothing changed.
+    sink.refuse.set(true);
+    let stop = trigger_request(6, XENSND_OP_TRIGGER_STOP);
+    assert_eq!(
+        call(front, channel, mapper, stop, 2001 * MS).status,
+        status::EIO
+    );
+    assert_eq!(channel.stream().state(), ProtocolState::Running);
+    sink.refuse.set(false);
+    let stop = trigger_request(7, XENSND_OP_TRIGGER_STOP);
+    assert_eq!(call(front, channel, mapper, stop, 2002 * MS).status, 0);
+    assert_eq!(
+        *sink.triggers.borrow(),
+        [
+            Trigger::Start,
+            Trigger::Pause,
+            Trigger::Resume,
+            Trigger::Stop
+        ]
+    );
 }

@@ -14,10 +14,19 @@
 //! - [`MixerSink`]: an [`xensnd_backend::Sink`] (one per guest stream; the
 //!   host's `media` hook makes it with [`SharedMixer::sink`]). OPEN
 //!   ([`Sink::start`]) adds a mixer client in the stream's own format
-//!   ([`PcmParams::stream_config`]: the one [`StreamConfig`] type), a
-//!   WRITE ([`Sink::write`]) queues its bytes into that client, CLOSE
-//!   ([`Sink::finish`]) and a torn-down device (the sink dropped) remove it:
-//!   the next mix goes on without it. A stream the mixer cannot take is
+//!   ([`PcmParams::stream_config`]: the one [`StreamConfig`] type), paused;
+//!   a WRITE ([`Sink::write`]) queues its bytes into that client; the
+//!   guest's TRIGGER ([`Sink::trigger`]) START and RESUME unpause it, PAUSE
+//!   pauses it (queue kept), STOP pauses it and drops its queue (a paused
+//!   client is silent and counts no underrun); CLOSE ([`Sink::finish`])
+//!   and a torn-down device (the sink dropped) remove it: the next mix goes
+//!   on without it. The stream's position follows the mix
+//!   ([`Sink::output_frames`]: the client's frames mixed plus the silence
+//!   mixed for it when its queue ran dry, so
+//!   [`xensnd_backend::pacing::Pace::Output`]): the guest's CUR_POS events
+//!   come as the output consumes its audio, whatever the wall clock says,
+//!   and a stalled output stalls the guest (no position, no underrun). A
+//!   stream the mixer cannot take is
 //!   refused at OPEN (the guest sees `-EIO`), logged with the reason and
 //!   kept in [`SharedMixer::last_refusal`]: a rate other than the output's
 //!   (no resampling yet: the vsnd configuration the domain offers should
@@ -29,21 +38,26 @@
 //!   [`AudioDomain::push_alert`] / [`AudioDomain::stop_alert`] play the
 //!   domain's own alert as a priority client and duck the guests under it.
 //!
-//! A guest's client queue holds [`QUEUE_BUFFERS`] times the guest's buffer;
+//! A guest's client queue holds [`QUEUE_BUFFERS`] times the guest's buffer
+//! (a guest paced by the mix writes at most a buffer ahead of it, plus less
+//! than a period after an underrun, see [`xensnd_backend::pacing`]);
 //! what does not fit is refused and counted by the mixer
 //! ([`xensnd_mix::ClientStats`]), the WRITE still succeeds (as a sound
 //! card drops samples on an overrun), and [`xensnd_mix::Mixer::misbehaving`]
 //! tells the loop whom to mute or drop.
 //!
 //! # Not there yet
-//! - The guests' position events are still paced by the engine's own clock
-//!   ([`xensnd_backend::pacing`]), not by what the output consumed
-//!   ([`xensnd_mix::Consumed`] is reported but not fed back): a guest's
-//!   WRITEs and the mix run at the same nominal rate, and the queue bound
-//!   absorbs the difference.
-//! - A guest's TRIGGER (stop, pause) does not reach the sink (the
-//!   [`Sink`] trait has no hook for it): a stopped guest underruns in the
-//!   mix (silence, counted) instead of being paused.
+//! - The audio domain's loop must service its guests' streams after each
+//!   mix for their events to be prompt: with output-paced positions the
+//!   engine's deadlines ([`xensnd_backend::ServiceResult::next_deadline_ns`])
+//!   are estimates at the nominal rate, so a host that only follows them
+//!   (as the simulator's does) sends an event up to a period of wall time
+//!   late.
+//! - A guest that drained and stays started (no STOP) is mixed as silence
+//!   and counted as underrunning (and, after [`xensnd_mix::Policy`]'s
+//!   `stall_mixes`, as stalled) until it stops or closes.
+//! - A guest started with nothing written is mixed as silence (counted as
+//!   an underrun by the mixer, not by the engine) until its first WRITE.
 //! - The guest runtime has no grant mapping (`GNTTABOP_map_grant_ref`) nor
 //!   `bind_interdomain`, so the engine runs with this glue only in the
 //!   simulator (`tests/sim.rs`); the guest image does not link this crate.
@@ -61,14 +75,15 @@ use alloc::vec::Vec;
 use core::cell::{Cell, RefCell};
 use core::fmt;
 
-use xensnd_backend::io::{IoError, Sink};
+use xensnd_backend::io::{IoError, Sink, Trigger};
 use xensnd_backend::PcmParams;
 use xensnd_mix::{ClientId, ClientOptions, Consumed, MixError, Mixer};
 use xensnd_pcm::StreamConfig;
 
 /// A guest's mixer queue holds this many of its buffers
-/// ([`PcmParams::buffer_frames`]): the engine's clock and the output's may
-/// be a buffer apart.
+/// ([`PcmParams::buffer_frames`]): the guest writes a buffer ahead of its
+/// position, and its position may be ahead of the mix by less than a period
+/// after an underrun (see the [crate docs](crate)).
 pub const QUEUE_BUFFERS: u32 = 2;
 
 /// Why a guest stream was refused at OPEN.
@@ -138,6 +153,7 @@ impl SharedMixer {
             id: self.next_id(),
             label: label.into(),
             added: false,
+            output_frames: Cell::new(0),
         }
     }
 
@@ -161,6 +177,9 @@ pub struct MixerSink {
     id: ClientId,
     label: String,
     added: bool,
+    /// The last [`Sink::output_frames`] read (kept when the client is
+    /// gone or the mixer busy).
+    output_frames: Cell<u64>,
 }
 
 impl MixerSink {
@@ -201,10 +220,11 @@ impl Sink for MixerSink {
                     queue_frames: params.buffer_frames.saturating_mul(QUEUE_BUFFERS).max(1),
                     priority: false,
                 };
-                self.shared
-                    .mixer
-                    .borrow_mut()
+                let mut mixer = self.shared.mixer.borrow_mut();
+                // Silent until the guest's TRIGGER START.
+                mixer
                     .add_client(self.id, &config, options)
+                    .and_then(|()| mixer.set_paused(self.id, true))
                     .map_err(RefusalReason::Mixer)
             }
         };
@@ -243,6 +263,38 @@ impl Sink for MixerSink {
     fn finish(&mut self) -> Result<(), IoError> {
         self.remove();
         Ok(())
+    }
+
+    /// START and RESUME unpause the client, PAUSE pauses it (its queue
+    /// kept), STOP pauses it and drops its queue: a paused client is not
+    /// mixed, consumes nothing and counts no underrun.
+    fn trigger(&mut self, trigger: Trigger) -> Result<(), IoError> {
+        if !self.added {
+            return Err(IoError);
+        }
+        let mut mixer = self.shared.mixer.borrow_mut();
+        let paused = matches!(trigger, Trigger::Pause | Trigger::Stop);
+        mixer.set_paused(self.id, paused).map_err(|_| IoError)?;
+        if trigger == Trigger::Stop {
+            mixer.clear_queue(self.id).map_err(|_| IoError)?;
+        }
+        Ok(())
+    }
+
+    /// The client's frames mixed plus the silence mixed for it when its
+    /// queue ran dry ([`xensnd_mix::ClientStats`]): the output's time for
+    /// this stream, which paces its position
+    /// ([`xensnd_backend::pacing::Pace::Output`]).
+    fn output_frames(&self) -> Option<u64> {
+        if self.added {
+            if let Ok(mixer) = self.shared.mixer.try_borrow() {
+                if let Ok(stats) = mixer.client_stats(self.id) {
+                    self.output_frames
+                        .set(stats.consumed_frames + stats.underrun_frames);
+                }
+            }
+        }
+        Some(self.output_frames.get())
     }
 }
 

@@ -6,12 +6,16 @@
 //! documents.
 #![allow(clippy::unwrap_used, reason = "tests fail loudly")]
 
+use std::cell::RefCell;
+use std::rc::Rc;
 use xensnd_audiodomain::{AudioDomain, Duck, RefusalReason};
 use xensnd_mix::{MixError, StreamConfig, UNITY_Q30};
 use xensnd_pcm::format::SampleFormat;
 use xensnd_pcm::gain::gain_q30;
 use xensnd_pcm::{Playback, Stream};
-use xensnd_sim::backend_host::{BackendProfile, SimSndBackend};
+
+use xensnd_pcm::{Error as _, ErrorKind};
+use xensnd_sim::backend_host::{BackendProfile, SimBackendView, SimSndBackend};
 use xensnd_sim::vsnd::{add_vsnd_device, frontend_path, SimPcmSpec, SimStreamSpec, SimVsndSpec};
 use xensnd_sim::{SimGuest, SimXen};
 use xensnd_sndif::frontend::{Frontend, FrontendOptions};
@@ -174,9 +178,14 @@ fn add_guest(sim: &SimXen, domid: u16) -> Frontend<SimGuest> {
 /// The simulation with the audio domain's backend: every playback stream's
 /// sink is a client of `domain`'s mixer.
 fn start(domain: &AudioDomain) -> SimXen {
+    start_with_view(domain).0
+}
+
+/// [`start`], and the backend's view (its streams' counters).
+fn start_with_view(domain: &AudioDomain) -> (SimXen, Rc<RefCell<SimBackendView>>) {
     let sim = SimXen::new();
     let mixer = domain.mixer().clone();
-    let (backend, _view) = SimSndBackend::new(
+    let (backend, view) = SimSndBackend::new(
         BackendProfile::Sndback.settings(1 << 20),
         SimSndBackend::silence(),
     );
@@ -184,7 +193,7 @@ fn start(domain: &AudioDomain) -> SimXen {
         Box::new(mixer.sink(format!("dom{domid} {}", stream.unique_id)))
     }));
     sim.add_peer(Box::new(backend));
-    sim
+    (sim, view)
 }
 
 /// How a guest leaves mid-stream.
@@ -226,6 +235,9 @@ fn play_and_compare(signals: Vec<(Signal, Option<(usize, Leave)>)>) -> Vec<i16> 
                 StreamRequest::exact(signal.format, RATE, signal.channels, PERIOD as u32, BUFFER);
             let mut playback = SndPlayback::open_unique_id(&frontend, "spk", &request).unwrap();
             playback.prepare().unwrap();
+            // The mixer takes a stream from its TRIGGER START on; started
+            // empty, the device waits for the first data.
+            playback.start().unwrap();
             Guest {
                 domid,
                 signal,
@@ -443,4 +455,280 @@ fn a_guest_at_another_rate_is_refused_clearly_at_open() {
         "dom1 spk: refused: client rate 44100 Hz differs from the output's 48000 Hz (no resampling)"
     );
     assert_eq!(domain.mixer().with(|mixer| mixer.clients().count()), 0);
+}
+
+// ---------------------------------------------------------------------
+// Output-paced positions and TRIGGERs reaching the mixer.
+
+/// What a guest does at the start of a round of [`run_paced`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Action {
+    Pause,
+    Resume,
+    Stop,
+}
+
+/// One guest of [`run_paced`].
+struct Paced {
+    signal: Signal,
+    frame: usize,
+    _frontend: Frontend<SimGuest>,
+    playback: SndPlayback<SimGuest>,
+    /// Frames written so far.
+    written: usize,
+    /// Frames the mix took from it so far.
+    mixed: usize,
+    paused: bool,
+    stopped: bool,
+    /// Its position (frames) as the guest saw it at each round's end.
+    positions: Vec<u64>,
+}
+
+/// What [`run_paced`] saw.
+struct PacedRun {
+    guests: Vec<Paced>,
+    /// The engine's underrun counter per guest at the end.
+    engine_underruns: Vec<u64>,
+    /// The mixer's client counters per guest at the end.
+    stats: Vec<xensnd_mix::ClientStats>,
+    /// Bytes each guest's client has queued at the end.
+    queued: Vec<usize>,
+    /// Simulated time the run took.
+    elapsed_ns: u64,
+}
+
+/// `signals` (one guest each) at `period`/`buffer` frames, the output
+/// taking `mix(round)` frames each round while two periods of simulated
+/// time pass (never faster than real time), `actions` applied at the
+/// start of their round. Every round: each running guest writes what fits
+/// (never blocking), the mix is compared sample for sample with the mix
+/// computed here from what each client gave, no client underruns, and
+/// each running guest's position (CUR_POS, as the guest saw it) is at most
+/// what the mix took from it and at most a period behind (an event comes
+/// once the position is a frame past a period boundary).
+fn run_paced(
+    signals: Vec<Signal>,
+    period: usize,
+    buffer: u32,
+    rounds: usize,
+    mix: &dyn Fn(usize) -> usize,
+    actions: &[(usize, usize, Action)],
+) -> PacedRun {
+    let mut domain = AudioDomain::new(&output_config()).unwrap();
+    let (sim, view) = start_with_view(&domain);
+    let started = sim.now_ns();
+    let mut guests: Vec<Paced> = signals
+        .into_iter()
+        .zip(1u16..)
+        .map(|(signal, domid)| {
+            let frontend = add_guest(&sim, domid);
+            let request =
+                StreamRequest::exact(signal.format, RATE, signal.channels, period as u32, buffer);
+            let mut playback = SndPlayback::open_unique_id(&frontend, "spk", &request).unwrap();
+            playback.prepare().unwrap();
+            Paced {
+                frame: signal.bytes.len() / signal.full.len(),
+                signal,
+                _frontend: frontend,
+                playback,
+                written: 0,
+                mixed: 0,
+                paused: false,
+                stopped: false,
+                positions: Vec::new(),
+            }
+        })
+        .collect();
+    let period_ns = period as u64 * 1_000_000_000 / u64::from(RATE);
+    let mut block = vec![0u8; period * 4];
+    for round in 0..rounds {
+        for &(_, index, action) in actions.iter().filter(|(at, ..)| *at == round) {
+            let guest = &mut guests[index];
+            match action {
+                Action::Pause => guest.playback.pause().unwrap(),
+                Action::Resume => guest.playback.resume().unwrap(),
+                Action::Stop => guest.playback.stop().unwrap(),
+            }
+            guest.paused = action == Action::Pause;
+            guest.stopped = action == Action::Stop;
+        }
+        for guest in guests.iter_mut().filter(|g| !g.paused && !g.stopped) {
+            let rest = &guest.signal.bytes[guest.written * guest.frame..];
+            let frames = match guest.playback.try_write(rest) {
+                Ok(frames) => frames,
+                Err(error) if error.kind() == ErrorKind::WouldBlock => 0,
+                Err(error) => panic!("round {round}: {error}"),
+            };
+            guest.written += frames;
+            if round == 0 {
+                // A full buffer, then START (the mixer plays from here).
+                assert_eq!(guest.written, buffer as usize);
+                guest.playback.start().unwrap();
+            }
+        }
+        sim.run_until(sim.now_ns() + period_ns);
+        let frames = mix(round);
+        let consumed = domain.mix(frames, &mut block).unwrap().to_vec();
+        assert_eq!(consumed.len(), guests.len(), "round {round}");
+        let mut expected = vec![[0i64; 2]; frames];
+        for (guest, entry) in guests.iter_mut().zip(&consumed) {
+            let playing = !guest.paused && !guest.stopped;
+            assert_eq!(
+                (entry.frames as usize, entry.underrun_frames),
+                (if playing { frames } else { 0 }, 0),
+                "round {round}: {consumed:?}"
+            );
+            for (offset, sum) in expected.iter_mut().enumerate().take(entry.frames as usize) {
+                for (channel, total) in sum.iter_mut().enumerate() {
+                    *total += guest.signal.full[guest.mixed + offset][channel];
+                }
+            }
+            guest.mixed += entry.frames as usize;
+        }
+        for (index, sum) in expected.iter().enumerate() {
+            for (channel, value) in sum.iter().enumerate() {
+                let at = (index * 2 + channel) * 2;
+                let got = i16::from_le_bytes([block[at], block[at + 1]]);
+                assert_eq!(
+                    got,
+                    expected_sample(*value, UNITY_Q30, 0),
+                    "round {round} frame {index} channel {channel}"
+                );
+            }
+        }
+        // The backend looks again within a period of the output's nominal
+        // time; the guest sees the events at its next call.
+        sim.run_until(sim.now_ns() + 2 * period_ns);
+        for guest in &mut guests {
+            let _ = guest.playback.write_ready();
+            let position = guest.playback.position();
+            let mixed = guest.mixed as u64;
+            assert!(
+                position <= mixed,
+                "round {round}: position {position} past the mix's {mixed}"
+            );
+            if !guest.stopped {
+                assert!(
+                    mixed - position <= period as u64,
+                    "round {round}: position {position} more than a period behind the mix's {mixed}"
+                );
+            }
+            guest.positions.push(position);
+        }
+    }
+    let engine_underruns = (1..=guests.len() as u32)
+        .map(|domid| {
+            let view = view.borrow();
+            let summary = view.active.iter().find(|s| s.domid == domid).unwrap();
+            summary.counters.underruns
+        })
+        .collect();
+    let (stats, queued) = domain.mixer().with(|mixer| {
+        mixer
+            .clients()
+            .map(|id| {
+                (
+                    mixer.client_stats(id).unwrap(),
+                    mixer.queued_bytes(id).unwrap(),
+                )
+            })
+            .unzip()
+    });
+    PacedRun {
+        guests,
+        engine_underruns,
+        stats,
+        queued,
+        elapsed_ns: sim.now_ns() - started,
+    }
+}
+
+/// The (period, buffer) frames the paced tests sweep.
+const SWEEP: [(usize, u32); 3] = [(240, 960), (480, 1440), (1024, 4096)];
+
+#[test]
+fn positions_follow_a_slow_and_stalling_output_not_the_clock() {
+    for (period, buffer) in SWEEP {
+        let rounds = 48;
+        // The output takes a period, half, a third, nothing; and stalls
+        // for rounds 20..30: no position moves, nobody underruns.
+        let mix = move |round: usize| {
+            if (20..30).contains(&round) {
+                return 0;
+            }
+            match round % 4 {
+                0 => period,
+                1 => period / 2,
+                2 => period / 3,
+                _ => 0,
+            }
+        };
+        let frames = period * rounds * 2;
+        let run = run_paced(
+            vec![s16_stereo(frames), s32_mono(frames)],
+            period,
+            buffer,
+            rounds,
+            &mix,
+            &[],
+        );
+        let took: usize = (0..rounds).map(mix).sum();
+        for (index, guest) in run.guests.iter().enumerate() {
+            assert_eq!(guest.mixed, took, "{period}/{buffer} guest {index}");
+            // Real time would have played far more than the output took.
+            let real_time = run.elapsed_ns * u64::from(RATE) / 1_000_000_000;
+            assert!(real_time > 2 * took as u64, "{real_time} vs {took}");
+            // The stall: no advance, after it the position moves again.
+            let stalled = &guest.positions[19..30];
+            assert!(stalled.iter().all(|p| *p == stalled[0]), "{stalled:?}");
+            assert!(guest.positions[rounds - 1] > stalled[0]);
+            // The last position is what the mix took, to less than a period.
+            let last = guest.positions[rounds - 1];
+            assert!(took as u64 - last <= period as u64, "{last} vs {took}");
+            assert_eq!(run.engine_underruns[index], 0, "{period}/{buffer}");
+            assert_eq!(run.stats[index].underruns, 0);
+            assert_eq!(run.stats[index].refused_bytes, 0);
+        }
+    }
+}
+
+#[test]
+fn a_paused_guest_is_silent_resumes_sample_exact_and_a_stop_drops_its_queue() {
+    for (period, buffer) in SWEEP {
+        let rounds = 40;
+        let frames = period * rounds * 2;
+        // Guest 1 (s32 mono) pauses in rounds 8..16, stops at 30; guest
+        // 0 (s16 stereo) plays throughout. The output takes a period a
+        // round (half real time).
+        let actions = [
+            (8, 1, Action::Pause),
+            (16, 1, Action::Resume),
+            (30, 1, Action::Stop),
+        ];
+        let run = run_paced(
+            vec![s16_stereo(frames), s32_mono(frames)],
+            period,
+            buffer,
+            rounds,
+            &|_| period,
+            &actions,
+        );
+        let (playing, paused) = (&run.guests[0], &run.guests[1]);
+        assert_eq!(playing.mixed, period * rounds);
+        // Paused 8 rounds, stopped for the last 10.
+        assert_eq!(paused.mixed, period * (rounds - 8 - 10));
+        // Paused: the position holds; stopped: it holds too.
+        let held = &paused.positions[8..16];
+        assert!(held.iter().all(|p| *p == held[0]), "{held:?}");
+        let after_stop = &paused.positions[30..];
+        assert!(after_stop.iter().all(|p| *p == after_stop[0]));
+        // What it had queued at STOP (written, not mixed) was dropped.
+        assert_eq!(run.stats[1].accepted_bytes, paused.written as u64 * 4);
+        assert!(paused.written > paused.mixed, "{period}/{buffer}");
+        assert_eq!((run.queued[0] > 0, run.queued[1]), (true, 0));
+        for index in 0..2 {
+            assert_eq!(run.engine_underruns[index], 0, "{period}/{buffer}");
+            assert_eq!(run.stats[index].underruns, 0, "{period}/{buffer}");
+        }
+    }
 }

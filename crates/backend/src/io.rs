@@ -12,6 +12,7 @@ use core::cell::RefCell;
 
 use super::hw::PcmParams;
 use super::sample::encode;
+pub use xensnd_sndif::lifecycle::Trigger;
 
 /// A sink or source failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +30,23 @@ pub trait Sink {
     /// The stream was closed: make everything written so far durable.
     fn finish(&mut self) -> Result<(), IoError> {
         Ok(())
+    }
+    /// The frontend's TRIGGER, before the stream acts on it (valid in the
+    /// stream's state): START and RESUME play, PAUSE holds what was written,
+    /// STOP drops what was written and not played. An error fails the
+    /// TRIGGER (`-EIO`, nothing changed). By default nothing to do.
+    fn trigger(&mut self, trigger: Trigger) -> Result<(), IoError> {
+        let _ = trigger;
+        Ok(())
+    }
+    /// The frames of output time this sink's output played for the stream,
+    /// a running count (only its increments matter): the frames it took
+    /// and the silence it played in their place when it ran dry, while
+    /// started and not paused. `Some` (checked at OPEN) paces the stream's
+    /// position by it ([`super::pacing::Pace::Output`]); `None`, the
+    /// default, by real time (a sink that takes everything at once).
+    fn output_frames(&self) -> Option<u64> {
+        None
     }
 }
 
@@ -56,6 +74,12 @@ impl<T: Sink + ?Sized> Sink for alloc::boxed::Box<T> {
     }
     fn finish(&mut self) -> Result<(), IoError> {
         (**self).finish()
+    }
+    fn trigger(&mut self, trigger: Trigger) -> Result<(), IoError> {
+        (**self).trigger(trigger)
+    }
+    fn output_frames(&self) -> Option<u64> {
+        (**self).output_frames()
     }
 }
 

@@ -3,7 +3,8 @@
 //! Implements the backend side of `io/sndif.h` (protocol version 2): the
 //! request/response ring, the event page, the page-directory buffer, the
 //! operations OPEN, CLOSE, READ, WRITE, SET_VOLUME, GET_VOLUME, MUTE, UNMUTE,
-//! TRIGGER and HW_PARAM_QUERY, and CUR_POS events paced in real time.
+//! TRIGGER and HW_PARAM_QUERY, and CUR_POS events paced in real time or,
+//! when the sink says so, by what its output played ([`pacing::Pace`]).
 //!
 //! Everything here is safe, `no_std` + `alloc`, and driven by the caller:
 //! the caller supplies the time (`now_ns`), a [`buffer::GrantMapper`] that
@@ -20,7 +21,8 @@
 //! - [`buffer`]: the page-directory walk and bounds-checked buffer access.
 //! - [`sample`]: sample encoding, volume and mute.
 //! - [`io`]: the [`io::Sink`] and [`io::Source`] traits and small implementations.
-//! - [`pacing`]: the real-time position clock that paces CUR_POS events.
+//! - [`pacing`]: the position clock that paces CUR_POS events, moved by
+//!   real time or by the sink's output ([`pacing::Pace`]).
 //! - [`counters`]: what a benchmark needs to know.
 //! - [`quota`]: what one frontend, and all of them, may make the backend hold.
 //! - [`ratelimit`]: per-stream log rate limiting.

@@ -1,11 +1,32 @@
-//! The position clock: a stream's play/capture position advancing in real time.
+//! The position clock: a stream's play/capture position advancing with its
+//! device's clock.
 //!
 //! `io/sndif.h`, "Current stream position" (`XENSND_EVT_CUR_POS`): the
 //! backend reports the position in bytes. Here the position is a virtual
-//! device's: once running it advances at the stream's rate, in whole frames,
-//! as a pure function of the times the caller passes in. Paused or stopped,
-//! it does not move. The position counts from OPEN, like the frontend's
-//! `be_cur_frame` (Linux `sound/xen`), which also resets at OPEN.
+//! device's: once running it advances with the device's clock, in whole
+//! frames; paused or stopped, it does not move. The position counts from
+//! OPEN, like the frontend's `be_cur_frame` (Linux `sound/xen`), which also
+//! resets at OPEN.
+//!
+//! # What moves the device: [`Pace`]
+//! - [`Pace::RealTime`] (sndback, the simulator's backends): the stream's
+//!   rate in real time, a pure function of the times the caller passes in.
+//! - [`Pace::Output`] (the audio domain): the frames of output time the
+//!   stream's sink reports ([`crate::io::Sink::output_frames`], fed to
+//!   [`PositionClock::feed`]): a mixer's frames taken from the stream's
+//!   queue *plus* the silence it mixed in when the queue ran dry, counted
+//!   only while the stream is started and not paused. The device's time is
+//!   the output's, whatever the wall clock says: a slow output slows the
+//!   position, a stalled one stops it (no underrun: nothing was played).
+//!   The times passed in only say when the host looked (for
+//!   [`PositionClock::next_due_ns`], an estimate at the nominal rate the
+//!   host polls at). Everything below (period events, running dry,
+//!   underruns, STOP) is the same for both: the silence a dry queue is
+//!   mixed with is the device playing past the data written. After such an
+//!   underrun the position is ahead of the mix by what the device "played"
+//!   past the data (less than a period plus a frame): the mixer plays the
+//!   late data instead of skipping it, and its queue's second buffer
+//!   absorbs the difference.
 //!
 //! # A playback stream that runs dry
 //! A real device does not wait for data: it keeps playing (whatever is in
@@ -75,6 +96,18 @@ use super::behaviour::EventTiming;
 const NANOS_PER_SECOND: u128 = 1_000_000_000;
 const NANOS_PER_MILLISECOND: u64 = 1_000_000;
 
+/// What advances a running stream's position (see the
+/// [module docs](self#what-moves-the-device-pace)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Pace {
+    /// The stream's rate in real time (the times the host passes in).
+    #[default]
+    RealTime,
+    /// The frames of output time its sink reports, fed with
+    /// [`PositionClock::feed`].
+    Output,
+}
+
 /// The clock of one open stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PositionClock {
@@ -82,6 +115,9 @@ pub struct PositionClock {
     frame_bytes: u32,
     period_bytes: u32,
     timing: EventTiming,
+    pace: Pace,
+    /// Output pace: the sink's frame count at the last [`Self::feed`].
+    fed: Option<u64>,
     running: bool,
     /// Time of the last advance.
     last_ns: u64,
@@ -131,6 +167,8 @@ impl PositionClock {
             frame_bytes: frame_bytes.max(1),
             period_bytes,
             timing,
+            pace: Pace::RealTime,
+            fed: None,
             running: false,
             last_ns: 0,
             carry: 0,
@@ -147,6 +185,17 @@ impl PositionClock {
             waiting: false,
             in_gap: false,
         }
+    }
+
+    /// The same clock moved by `pace` (a new clock is [`Pace::RealTime`]).
+    pub fn with_pace(mut self, pace: Pace) -> Self {
+        self.pace = pace;
+        self
+    }
+
+    /// What moves the position.
+    pub fn pace(&self) -> Pace {
+        self.pace
     }
 
     /// Bytes played or captured since OPEN.
@@ -219,23 +268,55 @@ impl PositionClock {
         Some(point)
     }
 
-    /// Advance the position to `now_ns`.
+    /// Advance the position to `now_ns` (with [`Pace::Output`], only note
+    /// the time: the position moves by [`Self::feed`]).
     pub fn advance(&mut self, now_ns: u64) {
         if !self.running {
             return;
         }
-        if self.timing == EventTiming::Timer && (self.xrun || self.waiting) {
-            // The device is not moving (stopped by its xrun, or waiting
-            // for its first data).
+        if self.stalled() {
             self.last_ns = self.last_ns.max(now_ns);
             self.carry = 0;
             return;
         }
         let elapsed = now_ns.saturating_sub(self.last_ns);
         self.last_ns = self.last_ns.max(now_ns);
-        let total = u128::from(elapsed) * u128::from(self.rate) + self.carry;
-        let frames = total / NANOS_PER_SECOND;
-        self.carry = total % NANOS_PER_SECOND;
+        let frames = match self.pace {
+            Pace::RealTime => {
+                let total = u128::from(elapsed) * u128::from(self.rate) + self.carry;
+                self.carry = total % NANOS_PER_SECOND;
+                total / NANOS_PER_SECOND
+            }
+            // Moved by `feed`; where it stands is checked all the same.
+            Pace::Output => 0,
+        };
+        self.play(frames);
+    }
+
+    /// [`Pace::Output`]: the sink's output has played `output_frames` since
+    /// OPEN (see the [module docs](self#what-moves-the-device-pace)); a
+    /// running device advances by the frames since the last feed, the
+    /// frames while it is not running are not its time. Ignored with
+    /// [`Pace::RealTime`].
+    pub fn feed(&mut self, output_frames: u64) {
+        let last = self.fed.replace(output_frames);
+        if self.pace != Pace::Output || !self.running || self.stalled() {
+            return;
+        }
+        if let Some(last) = last {
+            self.play(u128::from(output_frames.saturating_sub(last)));
+        }
+    }
+
+    /// Timer: the device is not moving (stopped by its xrun, or waiting
+    /// for its first data).
+    fn stalled(&self) -> bool {
+        self.timing == EventTiming::Timer && (self.xrun || self.waiting)
+    }
+
+    /// The running device played `frames` more (data, or silence past it
+    /// up to where it stops).
+    fn play(&mut self, frames: u128) {
         let advanced = u128::from(self.position) + frames * u128::from(self.frame_bytes);
         let mut position = u64::try_from(advanced).unwrap_or(u64::MAX);
         if let Some(interrupt) = self.xrun_interrupt() {
@@ -439,7 +520,10 @@ impl PositionClock {
     }
 
     /// When the next event falls due if nothing changes. `None` when paused,
-    /// stopped, without periods, or dry and everything reported.
+    /// stopped, without periods, or dry and everything reported. With
+    /// [`Pace::Output`] the output decides: this is when it would fall due
+    /// were the output playing at the nominal rate (when the host should
+    /// look again, [`Self::feed`] first; a slower output takes more looks).
     pub fn next_due_ns(&self) -> Option<u64> {
         if !self.running || self.period_bytes == 0 {
             return None;

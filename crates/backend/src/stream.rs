@@ -28,7 +28,7 @@ use super::buffer::{GrantMapper, MappedBuffer, DEFAULT_MAX_BUFFER_BYTES};
 use super::counters::Counters;
 use super::hw::{format_name, Limits, Mismatch, Offer, PcmParams};
 use super::io::{Sink, Source};
-use super::pacing::PositionClock;
+use super::pacing::{Pace, PositionClock};
 use super::quota::{Charge, Ledger};
 use super::ratelimit::{RateLimit, Verdict};
 use super::sample::Mixer;
@@ -368,13 +368,22 @@ impl<P: SharedPage> Stream<P> {
             Direction::Capture => self.source.start(&params),
         };
         started.map_err(|_| RequestError::Io)?;
-        let clock = PositionClock::new(
+        let playback = self.config.direction == Direction::Playback;
+        let output_frames = self.sink.output_frames().filter(|_| playback);
+        let mut clock = PositionClock::new(
             params.rate,
             params.frame_bytes(),
             params.period_bytes(),
-            self.config.direction == Direction::Playback,
+            playback,
             self.config.behaviour.events,
-        );
+        )
+        .with_pace(match output_frames {
+            Some(_) => Pace::Output,
+            None => Pace::RealTime,
+        });
+        if let Some(frames) = output_frames {
+            clock.feed(frames);
+        }
         let may_log = self.may_log();
         log::log!(
             if may_log { log::Level::Info } else { log::Level::Trace },
@@ -468,6 +477,7 @@ impl<P: SharedPage> Stream<P> {
         let mut bytes = self.copy_in(&rw)?;
         self.mixer.apply(&params, rw.offset, &mut bytes);
         self.sink.write(&bytes).map_err(|_| RequestError::Io)?;
+        self.feed_clock();
         if let Some(open) = self.open.as_mut() {
             if open.clock.supply(now_ns, rw.length) {
                 self.counters.underruns += 1;
@@ -501,18 +511,37 @@ impl<P: SharedPage> Stream<P> {
         Ok(())
     }
 
+    /// [`Pace::Output`]: tell the clock what the sink's output played.
+    fn feed_clock(&mut self) {
+        if let Some(open) = self.open.as_mut() {
+            if open.clock.pace() == Pace::Output {
+                if let Some(frames) = self.sink.output_frames() {
+                    open.clock.feed(frames);
+                }
+            }
+        }
+    }
+
     fn trigger(&mut self, request: &Request, now_ns: u64) -> Result<(), RequestError> {
         let trigger: TriggerRequest = payload(request);
-        let open = self
-            .open
-            .as_mut()
-            .ok_or(RequestError::Invalid("TRIGGER on a closed stream"))?;
+        if self.open.is_none() {
+            return Err(RequestError::Invalid("TRIGGER on a closed stream"));
+        }
         let kind = Trigger::from_code(trigger.trigger_type)
             .ok_or(RequestError::Invalid("unknown trigger type"))?;
         let next = self
             .state
             .trigger(kind)
             .map_err(|_| RequestError::Invalid("trigger not valid in this state"))?;
+        // What the output played up to now counts before the trigger.
+        self.feed_clock();
+        if self.config.direction == Direction::Playback {
+            self.sink.trigger(kind).map_err(|_| RequestError::Io)?;
+        }
+        let open = self
+            .open
+            .as_mut()
+            .ok_or(RequestError::Invalid("TRIGGER on a closed stream"))?;
         match kind {
             Trigger::Start => {
                 open.clock.run(now_ns);
@@ -610,6 +639,7 @@ impl<P: SharedPage> Stream<P> {
     /// event id; call [`Stream::event_published`] once it is on the page,
     /// or [`Stream::event_dropped`] if it could not be.
     pub fn due_event(&mut self, now_ns: u64) -> Option<Entry> {
+        self.feed_clock();
         let open = self.open.as_mut()?;
         let position = open.clock.take_due(now_ns)?;
         let mut event = Event {

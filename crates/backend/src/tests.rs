@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 use super::behaviour::{EventTiming, PeriodRounding};
 use super::counters::{AnswerLatency, Counters, ANSWER_BUCKETS};
 use super::hw::{intersect_interval, sample_bytes, DeviceRates, Limits, Mismatch, Offer};
-use super::pacing::PositionClock;
+use super::pacing::{Pace, PositionClock};
 use super::sample::{encode, silence};
 use super::RequestError;
 use xen_abi::sndif::{HwParam, Interval, OpenRequest};
@@ -863,4 +863,137 @@ fn underruns_are_data_that_came_after_the_running_device_ran_dry_in_both_timings
             "{timing:?}: first data of an empty START"
         );
     }
+}
+
+/// What [`output_paced_clock_in_lockstep_with_real_time_is_the_real_time_clock`]
+/// does at a millisecond.
+#[derive(Debug, Clone, Copy)]
+enum ClockOp {
+    Supply(u32),
+    Run,
+    Pause,
+    Stop,
+}
+
+#[test]
+fn output_paced_clock_in_lockstep_with_real_time_is_the_real_time_clock() {
+    // One clock, two time bases: an output that plays exactly at the
+    // nominal rate (1000 Hz, a frame a millisecond, so no carry) makes
+    // the same positions, events, deadlines and underruns as real time,
+    // through prefill, an underrun caught up in three WRITEs, a drain,
+    // PAUSE/RESUME, STOP and an empty START; for both event timings and a
+    // few periods and frame sizes.
+    let script: &[(u64, ClockOp)] = &[
+        (0, ClockOp::Supply(40)),
+        (0, ClockOp::Run),
+        (15, ClockOp::Supply(40)),
+        (200, ClockOp::Supply(2)),
+        (200, ClockOp::Supply(2)),
+        (200, ClockOp::Supply(36)),
+        (205, ClockOp::Supply(60)),
+        (230, ClockOp::Pause),
+        (260, ClockOp::Run),
+        (261, ClockOp::Supply(20)),
+        (300, ClockOp::Stop),
+        (320, ClockOp::Run),
+        (340, ClockOp::Supply(40)),
+    ];
+    for timing in [EventTiming::PeriodBoundary, EventTiming::Timer] {
+        for (frame, period) in [(2, 20), (4, 24), (1, 7)] {
+            let case = (timing, frame, period);
+            let mut real = PositionClock::new(1000, frame, period, true, timing);
+            let mut output =
+                PositionClock::new(1000, frame, period, true, timing).with_pace(Pace::Output);
+            assert_eq!((real.pace(), output.pace()), (Pace::RealTime, Pace::Output));
+            let mut events = 0;
+            for ms in 0..=600u64 {
+                let now = ms * MS;
+                output.feed(ms);
+                for (_, op) in script.iter().filter(|(at, _)| *at == ms) {
+                    match *op {
+                        ClockOp::Supply(bytes) => assert_eq!(
+                            real.supply(now, bytes),
+                            output.supply(now, bytes),
+                            "{case:?} at {ms} ms: underrun"
+                        ),
+                        ClockOp::Run => {
+                            real.run(now);
+                            output.run(now);
+                        }
+                        ClockOp::Pause => {
+                            real.pause(now);
+                            output.pause(now);
+                        }
+                        ClockOp::Stop => {
+                            real.stop(now);
+                            output.stop(now);
+                        }
+                    }
+                }
+                let event = real.take_due(now);
+                assert_eq!(event, output.take_due(now), "{case:?} at {ms} ms");
+                events += usize::from(event.is_some());
+                assert_eq!(real.position(), output.position(), "{case:?} at {ms} ms");
+                assert_eq!(real.next_due_ns(), output.next_due_ns(), "{case:?}");
+                assert_eq!(real.is_xrun(), output.is_xrun(), "{case:?}");
+            }
+            assert!(events > 10, "{case:?}: {events} events");
+        }
+    }
+}
+
+#[test]
+fn an_output_paced_position_moves_with_the_output_not_with_time() {
+    for timing in [EventTiming::PeriodBoundary, EventTiming::Timer] {
+        // 1000 Hz, 2-byte frames, period 20 bytes (10 frames).
+        let mut clock = PositionClock::new(1000, 2, 20, true, timing).with_pace(Pace::Output);
+        clock.feed(500);
+        assert!(!clock.supply(0, 100), "{timing:?}");
+        clock.feed(700);
+        clock.run(0);
+        // A second passes, the output stalled: no move, no underrun later.
+        clock.advance(1000 * MS);
+        assert_eq!(clock.position(), 0, "{timing:?}: frames before START");
+        // The output takes 4 frames: the position follows.
+        clock.feed(704);
+        clock.advance(1000 * MS);
+        assert_eq!(clock.position(), 8, "{timing:?}");
+        // Time alone still moves nothing; PAUSE freezes what is fed.
+        clock.advance(5000 * MS);
+        assert_eq!(clock.position(), 8, "{timing:?}");
+        clock.pause(5000 * MS);
+        clock.feed(900);
+        clock.run(6000 * MS);
+        clock.advance(6000 * MS);
+        assert_eq!(clock.position(), 8, "{timing:?}: frames while paused");
+        // More data while the output stalled is not an underrun.
+        assert!(!clock.supply(7000 * MS, 20), "{timing:?}");
+        clock.feed(915);
+        assert_eq!(clock.position(), 38, "{timing:?}");
+        assert!(clock.take_due(7000 * MS).is_some(), "{timing:?}");
+    }
+    // Period-boundary events: at the fed position, once a frame past the
+    // boundary; the deadline is a nominal-rate estimate to look again at.
+    let mut clock = boundary_clock(1000, 1, 10, true).with_pace(Pace::Output);
+    clock.feed(0);
+    clock.supply(0, 50);
+    clock.run(0);
+    assert_eq!(clock.next_due_ns(), Some(11 * MS));
+    clock.feed(10);
+    assert_eq!(clock.take_due(50 * MS), None, "on the boundary");
+    assert_eq!(clock.next_due_ns(), Some(51 * MS));
+    clock.feed(13);
+    assert_eq!(clock.take_due(52 * MS), Some(13));
+    assert_eq!(clock.take_due(52 * MS), None);
+    // The output plays past the data (silence for a dry queue): the end
+    // once, then one frame past the next boundary, then hold.
+    clock.feed(100);
+    assert_eq!(clock.take_due(60 * MS), Some(50));
+    assert_eq!(clock.take_due(60 * MS), Some(51));
+    assert_eq!(clock.next_due_ns(), None);
+    clock.feed(200);
+    assert_eq!(clock.position(), 51);
+    // The late data is an underrun, counted once.
+    assert!(clock.supply(70 * MS, 10));
+    assert!(!clock.supply(70 * MS, 10));
 }
