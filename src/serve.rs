@@ -50,8 +50,10 @@ pub fn foreign_usage() -> (u64, u64, u64) {
     foreign::usage()
 }
 
-/// The watch token of the backend root.
-const BACKEND_TOKEN: &str = "vsnd-backend";
+/// The watch token of the backend root (the frontend's own watches are
+/// `vsnd-backend:<path>`, the shutdown watch `control-shutdown`; the
+/// devices' frontend watches are `fe/<domid>/<dev>`).
+const BACKEND_TOKEN: &str = "serve-vsnd-root";
 
 /// Maps grants of one frontend domain at the foreign-mapping window.
 #[derive(Debug, Clone, Copy)]
