@@ -15,6 +15,10 @@
 //!   [`grant_frames::MAX_FRAMES`] frames mapped above RAM, the shared
 //!   [`GrantManager`] over them. Granted frames are registered so a page
 //!   dropped while granted is leaked, never reused ([`super::page`]).
+//! - Foreign mappings: [`FOREIGN_WINDOW_FRAMES`] frames right after the
+//!   grant frames are kept free for other domains' pages
+//!   ([`super::foreign`], used only by an app that serves: `crate::serve`).
+//!   The window is address space in the hole above RAM, no memory.
 //! - Time (`xen.h` `vcpu_time_info`, `vcpu.h`): the PV clock of vCPU 0;
 //!   [`Clock::wait_until`] arms `VCPUOP_set_singleshot_timer` (bound to
 //!   `VIRQ_TIMER`) and halts until any event arrives.
