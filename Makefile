@@ -9,9 +9,10 @@ OUT       ?= $(ROOT)/out
 CARGO     ?= cargo
 TARGET    := x86_64-unknown-none
 GUEST_ELF := $(ROOT)/target/$(TARGET)/release/xensnd
+AUDIODOMAIN_ELF := $(ROOT)/target/$(TARGET)/release/audiodomain
 # The crates that build for the guest (the rest are host-only: sndback, the
 # simulator, the tools).
-GUEST_CRATES := -p xensnd -p xen-abi -p xen-guest -p xensnd-pcm -p xensnd-sndif -p xensnd-backend -p xensnd-mix -p xensnd-audiodomain -p xensnd-demo -p hello
+GUEST_CRATES := -p xensnd -p xen-abi -p xen-guest -p xensnd-pcm -p xensnd-sndif -p xensnd-backend -p xensnd-mix -p xensnd-audiodomain -p xensnd-demo -p hello -p audiodomain
 
 # Debian packages the host build and tests need (more are added by mk/*.mk).
 APT_PACKAGES := gcc libc6-dev libxen-dev pkg-config
@@ -21,7 +22,7 @@ TEST_STEPS := check-fmt clippy-host clippy-target test-host
 RUN_STEPS  :=
 BENCH_STEPS :=
 
-.PHONY: help deps toolchain test run bench check-fmt clippy-host clippy-target test-host guest doc clean
+.PHONY: help deps toolchain test run bench check-fmt clippy-host clippy-target test-host guest guest-audiodomain doc clean
 
 help:
 	@echo "make run    build everything, boot Xen in QEMU, run the demo, write its audio to $(OUT)"
@@ -58,6 +59,11 @@ test-host: deps toolchain
 
 guest: toolchain
 	$(CARGO) build -p xensnd-demo --bin xensnd --release --target $(TARGET)
+
+# The audio domain's image (apps/audiodomain: serves other guests' vsnd
+# devices, plays their mix): $(AUDIODOMAIN_ELF).
+guest-audiodomain: toolchain
+	$(CARGO) build -p audiodomain --bin audiodomain --release --target $(TARGET)
 
 doc: toolchain
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps --lib $(GUEST_CRATES) --target $(TARGET)

@@ -86,6 +86,8 @@
 //! - [`sndif`] (`xensnd-sndif`): the sound frontend.
 //! - `backend` (`xensnd-backend`, feature `backend`): the backend engine.
 //! - `sim` (`xensnd-sim`, feature `sim`, host only): a simulated Xen and sndif peers.
+//! - `serve` (guest only, feature `backend`): this guest as a vsnd backend
+//!   for other guests (`Runtime::serve_vsnd`).
 //! - `rt` (guest only): the runtime an application's `main` runs on
 //!   ([`main!`] names it); `arch` (guest only): the platform under it.
 #![no_std]
@@ -110,6 +112,8 @@ pub use xensnd_sim as sim;
 pub mod arch;
 #[cfg(target_os = "none")]
 pub mod rt;
+#[cfg(all(target_os = "none", feature = "backend"))]
+pub mod serve;
 
 /// Name an application's `main`; the PVH entry (`boot/entry.S`) calls the
 /// runtime, which calls it. Use once, in the binary crate:

@@ -157,6 +157,42 @@ impl Runtime {
         }
     }
 
+    /// Serve the vsnd devices the toolstack gives this domain
+    /// (`/local/domain/<our domid>/backend/vsnd`, `backend=` this domain in
+    /// the guests' `vsnd` lines) with the backend engine: `settings` as for
+    /// `sndback` (its `backend_root` is replaced by ours, its page caps cut
+    /// to the foreign-mapping window's 1024 pages), `media` makes
+    /// every stream's sink and source. The server does its work in
+    /// [`VsndServer::poll`](crate::serve::VsndServer::poll) and
+    /// [`VsndServer::run_until`](crate::serve::VsndServer::run_until); this
+    /// domain's own cards stay usable meanwhile. Fails without a
+    /// foreign-mapping window or when the root cannot be watched.
+    #[cfg(feature = "backend")]
+    pub fn serve_vsnd(
+        &self,
+        mut settings: crate::backend::xenbus::DeviceSettings,
+        media: crate::serve::MediaFactory,
+    ) -> Result<crate::serve::VsndServer<'_>, String> {
+        use crate::arch::platform::FOREIGN_WINDOW_FRAMES;
+        settings.backend_root = format!("/local/domain/{}/backend/vsnd", self.domid);
+        // No more pages than the window holds: a device past that is
+        // refused by the quota (ENOSPC), not by a failed mapping.
+        let mut caps = settings.quota.caps();
+        let window = u32::try_from(FOREIGN_WINDOW_FRAMES).unwrap_or(u32::MAX);
+        if caps.pages_total > window {
+            caps.pages_total = window;
+            caps.pages_per_domain = caps.pages_per_domain.min(window);
+            settings.quota = crate::backend::Ledger::new(caps);
+        }
+        let layout = self.sound.with_platform(|xen| xen.layout());
+        crate::serve::VsndServer::start(
+            &self.sound,
+            settings,
+            media,
+            (layout.foreign_gfn, FOREIGN_WINDOW_FRAMES),
+        )
+    }
+
     /// The platform's counters (upcalls, halts, timers, grants).
     pub fn platform_statistics(&self) -> PlatformStatistics {
         self.sound.with_platform(|xen| xen.statistics())

@@ -92,3 +92,29 @@ fn no_ram_or_no_pages_gives_none() {
     assert_eq!(select_free_frames(&[], &[], 1, FOUR_GIB), None);
     assert_eq!(select_free_frames(&xen_map(), &[], 0, FOUR_GIB), None);
 }
+
+/// Shared info, 8 grant frames and the 1024-frame foreign-mapping window
+/// (`FOREIGN_WINDOW_FRAMES` in `src/arch/x86_64/platform.rs`): one range.
+const FRAMES_WITH_WINDOW: u64 = 1 + 8 + 1024;
+
+#[test]
+fn the_foreign_window_fits_above_a_small_guests_ram() {
+    let start = select_free_frames(&xen_map(), &[], FRAMES_WITH_WINDOW, FOUR_GIB).expect("room");
+    assert_eq!(start, 0x200_0000);
+    assert!(start + FRAMES_WITH_WINDOW * PAGE_SIZE <= 0xfc00_0000);
+}
+
+#[test]
+fn the_foreign_window_fits_below_the_special_pages_of_a_large_guest() {
+    // Low RAM up to the MMIO hole, the rest above 4 GiB: the window goes
+    // between the hole's first reserved entry and the special pages.
+    let map = vec![
+        region(0, 0xfc00_0000, TYPE_RAM),
+        region(0xfc00_0000, 0x1000, TYPE_RESERVED),
+        region(0xfeff_8000, 0x8000, TYPE_RESERVED),
+        region(FOUR_GIB, 0x4000_0000, TYPE_RAM),
+    ];
+    let start = select_free_frames(&map, &[], FRAMES_WITH_WINDOW, FOUR_GIB).expect("room");
+    assert_eq!(start, 0xfc00_1000);
+    assert!(start + FRAMES_WITH_WINDOW * PAGE_SIZE <= 0xfeff_8000);
+}

@@ -295,6 +295,35 @@ fn events_for_several_tokens_are_dispatched_by_token() {
 }
 
 #[test]
+fn events_of_a_token_family_are_taken_leaving_the_others() {
+    let (sim, mut guest, mut store) = setup();
+    let env = &mut guest;
+    store.watch(env, "one", "fe/1/0").unwrap();
+    store.watch(env, "two", "other").unwrap();
+    store.watch(env, "three", "fe/2/0").unwrap();
+    store.poll(env).unwrap();
+    while store.next_watch_event().is_some() {}
+    sim.store_write("/local/domain/5/two", b"2").unwrap();
+    sim.store_write("/local/domain/5/one", b"1").unwrap();
+    sim.store_write("/local/domain/5/three", b"3").unwrap();
+    for _ in 0..100 {
+        store.poll(env).unwrap();
+        if store.queued_watch_events() == 3 {
+            break;
+        }
+        let soon = env.now_ns() + 10_000;
+        env.wait_until(soon);
+    }
+    assert_eq!(store.queued_watch_events(), 3);
+    let family = |token: &str| token.starts_with("fe/");
+    assert_eq!(store.take_watch_event_where(family).unwrap().path, "one");
+    assert_eq!(store.take_watch_event_where(family).unwrap().path, "three");
+    assert!(store.take_watch_event_where(family).is_none());
+    assert_eq!(store.take_watch_event("other").unwrap().path, "two");
+    assert_eq!(store.queued_watch_events(), 0);
+}
+
+#[test]
 fn transaction_commits_atomically() {
     let (sim, mut guest, mut store) = setup();
     sim.store_watch("/local/domain/5/ring", "toolstack")

@@ -58,9 +58,11 @@
 //!   `stall_mixes`, as stalled) until it stops or closes.
 //! - A guest started with nothing written is mixed as silence (counted as
 //!   an underrun by the mixer, not by the engine) until its first WRITE.
-//! - The guest runtime has no grant mapping (`GNTTABOP_map_grant_ref`) nor
-//!   `bind_interdomain`, so the engine runs with this glue only in the
-//!   simulator (`tests/sim.rs`); the guest image does not link this crate.
+//! - The guest runtime serves other guests (`xensnd::serve`, feature
+//!   `backend`: grant mapping at a foreign-mapping window,
+//!   `bind_interdomain`) and `apps/audiodomain` runs this glue on it, but
+//!   only the simulator (`tests/sim.rs`) has run it so far, not Xen; the
+//!   demo image does not link this crate.
 //! - No xl driver-domain scenario (`backend=` the audio domain in the
 //!   guests' `vsnd` lines, the domain's own vsnd to dom0).
 //! - No capture ([`xensnd_mix::CaptureFanout`] is not wired to sources).

@@ -13,6 +13,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod evtchn;
+pub mod foreign;
 pub mod grant;
 pub mod ring;
 pub mod shutdown;

@@ -1067,6 +1067,16 @@ impl<P: SharedPage> XenStore<P> {
         self.watch_events.remove(index)
     }
 
+    /// Take the oldest queued watch event whose token `wanted` accepts
+    /// (e.g. a family of tokens with one prefix), leaving the others.
+    pub fn take_watch_event_where(&mut self, wanted: impl Fn(&str) -> bool) -> Option<WatchEvent> {
+        let index = self
+            .watch_events
+            .iter()
+            .position(|event| wanted(&event.token))?;
+        self.watch_events.remove(index)
+    }
+
     /// Whether a watch event with `token` is queued (it stays queued).
     pub fn has_watch_event(&self, token: &str) -> bool {
         self.watch_events.iter().any(|event| event.token == token)

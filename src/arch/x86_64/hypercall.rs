@@ -9,7 +9,9 @@
 //! `console_io` (write), and what the platform (`super::platform`) needs:
 //! `event_channel_op` (alloc_unbound, bind_virq, unmask, close),
 //! `memory_op` (add_to_physmap), `grant_table_op` (query_size) and
-//! `vcpu_op` (one-shot timer).
+//! `vcpu_op` (one-shot timer); and what serving another domain needs
+//! (`super::foreign`): `grant_table_op` (map_grant_ref, unmap_grant_ref)
+//! and `event_channel_op` (bind_interdomain).
 
 use core::arch::asm;
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -17,10 +19,14 @@ use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use super::cpu;
 use xen_abi::errno::XEN_ENOSYS;
 use xen_abi::event_channel::{
-    EVTCHNOP_alloc_unbound, EVTCHNOP_bind_virq, EVTCHNOP_close, EVTCHNOP_send, EVTCHNOP_unmask,
-    EvtchnAllocUnbound, EvtchnBindVirq, EvtchnClose, EvtchnSend, EvtchnUnmask,
+    EVTCHNOP_alloc_unbound, EVTCHNOP_bind_interdomain, EVTCHNOP_bind_virq, EVTCHNOP_close,
+    EVTCHNOP_send, EVTCHNOP_unmask, EvtchnAllocUnbound, EvtchnBindInterdomain, EvtchnBindVirq,
+    EvtchnClose, EvtchnSend, EvtchnUnmask,
 };
-use xen_abi::grant_table::{GNTST_okay, GNTTABOP_query_size, GnttabQuerySize};
+use xen_abi::grant_table::{
+    GNTST_okay, GNTTABOP_map_grant_ref, GNTTABOP_query_size, GNTTABOP_unmap_grant_ref,
+    GnttabMapGrantRef, GnttabQuerySize, GnttabUnmapGrantRef,
+};
 use xen_abi::hvm::{HVMOP_get_param, HVMOP_set_param, XenHvmParam};
 use xen_abi::memory::{XENMEM_add_to_physmap, XenAddToPhysmap};
 use xen_abi::sched::{
@@ -516,6 +522,80 @@ pub fn vcpu_stop_periodic_timer(vcpu: u32) -> Result<(), XenError> {
             u64::from(VCPUOP_stop_periodic_timer),
             u64::from(vcpu),
             0,
+        )
+    })
+    .map(drop)
+}
+
+/// `EVTCHNOP_bind_interdomain`: a new local port connected to `remote_port`
+/// of domain `remote` (an unbound port it allocated for us).
+pub fn event_channel_bind_interdomain(remote: DomId, remote_port: Port) -> Result<Port, XenError> {
+    require_xen()?;
+    let mut argument = EvtchnBindInterdomain {
+        remote_dom: remote,
+        pad: 0,
+        remote_port,
+        local_port: 0,
+    };
+    // SAFETY: the page is installed; EVTCHNOP_bind_interdomain takes an
+    // evtchn_bind_interdomain, which Xen reads and writes in place.
+    unsafe {
+        call_with(
+            __HYPERVISOR_event_channel_op,
+            EVTCHNOP_bind_interdomain,
+            &mut argument,
+        )
+    }?;
+    Ok(argument.local_port)
+}
+
+/// `GNTTABOP_map_grant_ref` over `entries` in one call: each maps
+/// (`dom`, `ref`) at guest-physical `host_addr` (`GNTMAP_host_map`, on
+/// an HVM/PVH guest a frame number << 12). The call's result is returned;
+/// every entry's own `status` (and `handle`) is the caller's to check: an
+/// entry can fail while others succeed.
+///
+/// # Safety
+/// Every `host_addr` must be a page-aligned frame that backs no Rust data
+/// and no other mapping (a free slot of the foreign window above RAM, see
+/// `super::foreign`): whatever was there is replaced by the peer's page.
+pub unsafe fn grant_table_map(entries: &mut [GnttabMapGrantRef]) -> Result<(), XenError> {
+    require_xen()?;
+    let count = u32::try_from(entries.len()).map_err(|_| XenError::Invalid)?;
+    // SAFETY: the page is installed; GNTTABOP_map_grant_ref takes an array
+    // of `count` gnttab_map_grant_ref that Xen reads and writes in place
+    // (the slice is borrowed mutably for the call); the caller vouches for
+    // the frames at each host_addr.
+    check(unsafe {
+        hypercall3(
+            __HYPERVISOR_grant_table_op,
+            u64::from(GNTTABOP_map_grant_ref),
+            entries.as_mut_ptr() as u64,
+            u64::from(count),
+        )
+    })
+    .map(drop)
+}
+
+/// `GNTTABOP_unmap_grant_ref` over `entries` in one call (each with the
+/// `host_addr` and `handle` of its map). As with [`grant_table_map`],
+/// each entry's `status` is the caller's to check.
+///
+/// # Safety
+/// Nothing may use the frames at the entries' `host_addr` afterwards until
+/// they are mapped again (no Rust reference or accessor into them lives on).
+pub unsafe fn grant_table_unmap(entries: &mut [GnttabUnmapGrantRef]) -> Result<(), XenError> {
+    require_xen()?;
+    let count = u32::try_from(entries.len()).map_err(|_| XenError::Invalid)?;
+    // SAFETY: the page is installed; GNTTABOP_unmap_grant_ref takes an
+    // array of `count` gnttab_unmap_grant_ref that Xen reads and writes in
+    // place; the caller guarantees nothing uses the frames afterwards.
+    check(unsafe {
+        hypercall3(
+            __HYPERVISOR_grant_table_op,
+            u64::from(GNTTABOP_unmap_grant_ref),
+            entries.as_mut_ptr() as u64,
+            u64::from(count),
         )
     })
     .map(drop)

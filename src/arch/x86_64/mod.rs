@@ -23,6 +23,7 @@ pub mod cpu;
 pub mod debug_exit;
 pub mod debugcon;
 pub mod fault_injection;
+pub mod foreign;
 pub mod gdt;
 pub mod grant_frames;
 pub mod heap;

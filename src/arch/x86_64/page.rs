@@ -118,6 +118,20 @@ impl XenPage {
         })
     }
 
+    /// The frame `gfn` of the foreign-mapping window while another
+    /// domain's page is mapped there (`super::foreign::ForeignPage`, which
+    /// unmaps it after this page is gone). Never freed by this type.
+    ///
+    /// # Safety
+    /// `gfn` must lie inside the identity map, hold a foreign mapping for
+    /// the whole life of the returned page, back no Rust data, and have no
+    /// other [`XenPage`] (one owner per page).
+    pub unsafe fn foreign(gfn: Gfn) -> Result<Self, XenError> {
+        // SAFETY: the caller's guarantees are those of `special` (a frame
+        // kept mapped for the page's life, no Rust data, one owner).
+        unsafe { Self::special(gfn) }
+    }
+
     /// The page's address (identity-mapped: virtual = physical).
     pub fn address(&self) -> u64 {
         self.address.as_ptr() as u64

@@ -15,6 +15,10 @@
 //!   [`grant_frames::MAX_FRAMES`] frames mapped above RAM, the shared
 //!   [`GrantManager`] over them. Granted frames are registered so a page
 //!   dropped while granted is leaked, never reused ([`super::page`]).
+//! - Foreign mappings: [`FOREIGN_WINDOW_FRAMES`] frames right after the
+//!   grant frames are kept free for other domains' pages
+//!   ([`super::foreign`], used only by an app that serves: `crate::serve`).
+//!   The window is address space in the hole above RAM, no memory.
 //! - Time (`xen.h` `vcpu_time_info`, `vcpu.h`): the PV clock of vCPU 0;
 //!   [`Clock::wait_until`] arms `VCPUOP_set_singleshot_timer` (bound to
 //!   `VIRQ_TIMER`) and halts until any event arrives.
@@ -155,7 +159,15 @@ pub struct PlatformLayout {
     pub store_gfn: Gfn,
     /// XenStore event channel.
     pub store_port: Port,
+    /// First frame of the foreign-mapping window (`super::foreign`),
+    /// [`FOREIGN_WINDOW_FRAMES`] long.
+    pub foreign_gfn: Gfn,
 }
+
+/// Frames reserved above RAM for mapping other domains' pages (4 MiB): a
+/// backend's rings and buffers (`super::foreign`). Guest-physical address
+/// space only; apps that do not serve never map there.
+pub const FOREIGN_WINDOW_FRAMES: u64 = 1024;
 
 /// The guest's [`Platform`]: hypercalls, shared info, grant frames.
 pub struct XenPlatform {
@@ -208,8 +220,9 @@ impl XenPlatform {
         let store_port = hypercall::hvm_get_param(HVM_PARAM_STORE_EVTCHN)
             .map_err(step("HVM_PARAM_STORE_EVTCHN"))? as Port;
 
-        // One frame for shared info, then the grant frames, in a hole above
-        // RAM that nothing uses.
+        // One frame for shared info, then the grant frames, then the
+        // foreign-mapping window, in a hole above RAM that nothing uses (a
+        // hole costs no memory: the window is only address space).
         let pages = 1 + u64::from(grant_frames::MAX_FRAMES);
         let mut avoid: heapless::Vec<Range<u64>, 24> = heapless::Vec::new();
         let _ = avoid.extend_from_slice(&boot.start_info.reserved);
@@ -220,7 +233,7 @@ impl XenPlatform {
         let base = memmap::select_free_frames(
             &boot.start_info.memory_map,
             &avoid,
-            pages,
+            pages + FOREIGN_WINDOW_FRAMES,
             super::IDENTITY_MAP_LIMIT,
         )
         .ok_or(PlatformError::NoFreeFrames)?;
@@ -273,6 +286,7 @@ impl XenPlatform {
             timer_port,
             store_gfn,
             store_port,
+            foreign_gfn: grant_gfn + u64::from(grant_frames::MAX_FRAMES),
         };
         let platform = Self {
             shared_info,
@@ -366,6 +380,17 @@ impl XenPlatform {
         let mut dispatcher = DISPATCHER.lock();
         scan_pending(&self.shared_info, &mut dispatcher);
         f(&mut dispatcher)
+    }
+}
+
+impl XenPlatform {
+    /// `EVTCHNOP_bind_interdomain`: a local port connected to `remote_port`
+    /// of `remote`, unmasked; counted as open until [`EventChannels::close`].
+    pub fn bind_interdomain(&mut self, remote: DomId, remote_port: Port) -> Result<Port, XenError> {
+        let port = hypercall::event_channel_bind_interdomain(remote, remote_port)?;
+        self.open_ports.insert(port);
+        self.unmask(port);
+        Ok(port)
     }
 }
 
