@@ -16,6 +16,7 @@
 #   BENCH_XEN_UNDERRUN_PERIODS=2         periods per buffer
 #   BENCH_XEN_UNDERRUN_LOADS="dom0-hog busy-guest"  the loads (one sweep each)
 #   BENCH_XEN_UNDERRUNS_ONLY=1           only the sweep (no boot/protocol/memory runs)
+#   BENCH_XEN_SNDBACK_ARGS="--realtime 50"  more sndback options for every run
 #
 # Benchmarks never fail for being slow: a guest that fails to boot or play
 # is a figure in the table; only a bench that cannot run at all fails.

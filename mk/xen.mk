@@ -24,7 +24,7 @@ xen-build-sndback: deps toolchain
 
 # Every scenario, each in its own QEMU boot; all run, then the failures are listed,
 # with each scenario's wall time (run.sh prints the stages inside each one).
-test-xen: xen-deps guest xen-build-sndback
+test-xen: xen-deps guest guest-audiodomain xen-build-sndback
 	@failed=""; times=""; all=$$(date +%s); for s in $(XEN_SCENARIOS); do \
 	  echo "== xen scenario $$s"; t0=$$(date +%s); \
 	  $(XEN_TESTS)/run.sh --scenario $(XEN_TESTS)/scenarios/$$s --out $(XEN_OUT)/$$s || failed="$$failed $$s"; \
@@ -35,10 +35,10 @@ test-xen: xen-deps guest xen-build-sndback
 	echo "== test-xen: all scenarios passed ($(XEN_SCENARIOS))"
 
 # One scenario of the suite: make xen-test-selftest
-$(addprefix xen-test-,$(XEN_SCENARIOS)): xen-test-%: xen-deps guest xen-build-sndback
+$(addprefix xen-test-,$(XEN_SCENARIOS)): xen-test-%: xen-deps guest guest-audiodomain xen-build-sndback
 	$(XEN_TESTS)/run.sh --scenario $(XEN_TESTS)/scenarios/$* --out $(XEN_OUT)/$*
 
 # A user's own scenario directory: make xen-scenario SCENARIO=path [OUT=path] [TIMEOUT=s]
-xen-scenario: xen-deps guest xen-build-sndback
+xen-scenario: xen-deps guest guest-audiodomain xen-build-sndback
 	@test -n "$(SCENARIO)" || { echo "usage: make xen-scenario SCENARIO=dir [OUT=dir] [TIMEOUT=seconds]"; exit 2; }
 	$(XEN_TESTS)/run.sh --scenario $(SCENARIO) --out $(if $(filter command line,$(origin OUT)),$(OUT),$(XEN_OUT)/$(notdir $(abspath $(SCENARIO)))) $(if $(TIMEOUT),--timeout $(TIMEOUT))

@@ -111,6 +111,11 @@ struct Cli {
     /// XenStore directory of our vsnd backends.
     #[arg(long, default_value = "/local/domain/0/backend/vsnd")]
     backend_root: String,
+    /// Run under the real-time policy SCHED_FIFO at this priority (1-99),
+    /// as audio servers do: a busy dom0 then cannot delay position events
+    /// (needs root or CAP_SYS_NICE; refused: sndback stops).
+    #[arg(long, value_name = "PRIORITY", value_parser = clap::value_parser!(i32).range(1..=99))]
+    realtime: Option<i32>,
 }
 
 fn parse_level(text: &str) -> Result<log::LevelFilter, String> {
@@ -616,6 +621,13 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(priority) = cli.realtime {
+        if let Err(error) = sys::set_realtime(priority) {
+            log::error!("--realtime {priority}: sched_setscheduler(SCHED_FIFO): {error}");
+            return ExitCode::FAILURE;
+        }
+        log::info!("running under SCHED_FIFO at priority {priority}");
+    }
     if let Err(error) = sys::install_termination_handler() {
         log::error!("signal handlers: {error}");
         return ExitCode::FAILURE;

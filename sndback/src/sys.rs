@@ -677,3 +677,16 @@ pub fn install_termination_handler() -> io::Result<()> {
 pub fn termination_requested() -> bool {
     TERMINATE.load(Ordering::SeqCst)
 }
+
+/// Run this process under `SCHED_FIFO` at `priority` (1-99), as audio
+/// servers run their audio threads (PipeWire, PulseAudio through rtkit):
+/// the busy-loop processes of a loaded dom0 then cannot delay a position
+/// event or the service of a WRITE. Needs root (or `CAP_SYS_NICE`).
+pub fn set_realtime(priority: i32) -> io::Result<()> {
+    let param = libc::sched_param {
+        sched_priority: priority,
+    };
+    // SAFETY: `param` is a valid sched_param that outlives the call; pid 0
+    // is this process.
+    check(unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) }).map(drop)
+}

@@ -11,6 +11,9 @@
 //!   sinks that only count bytes.
 //! - `rate=HZ` (48000), `channels=N` (2): the output's layout (s16_le);
 //!   guests' streams must be at that rate (offer only it in their vsnd).
+//! - `period=FRAMES` (rate / 50: 20 ms), `buffer=FRAMES` (4 periods): the
+//!   output's period is the mix's step (every guest's position moves a
+//!   period at a time).
 //! - `max-buffer-kib=K` (1024): the largest guest buffer served (the
 //!   foreign-mapping window holds 4 MiB for every guest together).
 //! - `report-ms=MS` (1000): how often each stream's byte count is logged.
@@ -75,9 +78,23 @@ fn app(rt: &mut xensnd::rt::Runtime) -> xensnd::rt::AppResult {
         );
     }
 
+    /// Where a client's frames went in the output (the host rebuilds the
+    /// mix from these and the clients' inputs).
+    fn log_segment(segment: &xensnd_audiodomain::Segment) {
+        info!(
+            "AUDIODOMAIN segment client={} out={} in={} frames={}",
+            segment.client.0, segment.output_frame, segment.client_frame, segment.frames
+        );
+    }
+
     let out_id = rt.option("out").unwrap_or("out");
     let rate = u32::try_from(number(rt, "rate", 48_000)?)?;
     let channels = u8::try_from(number(rt, "channels", 2)?)?;
+    // The output's period is the mix's step: each step takes a period from
+    // every guest, so a guest's position moves a period at a time. 20 ms
+    // periods in an 80 ms buffer keep guests with small buffers fed.
+    let period_frames = u32::try_from(number(rt, "period", u64::from(rate / 50))?)?;
+    let buffer_frames = u32::try_from(number(rt, "buffer", u64::from(period_frames) * 4)?)?;
     let report_ns = number(rt, "report-ms", 1000)?
         .saturating_mul(1_000_000)
         .max(1_000_000);
@@ -89,7 +106,13 @@ fn app(rt: &mut xensnd::rt::Runtime) -> xensnd::rt::AppResult {
     // The output and the mixer, unless out=none.
     let mut output = None;
     if out_id != "none" {
-        let request = StreamRequest::layout(SampleFormat::S16Le, rate, channels);
+        let request = StreamRequest::exact(
+            SampleFormat::S16Le,
+            rate,
+            channels,
+            period_frames,
+            buffer_frames,
+        );
         let mut speaker = SndPlayback::open_unique_id(rt.sound(), out_id, &request)?;
         speaker.prepare()?;
         let domain = AudioDomain::new(speaker.config())?;
@@ -141,6 +164,12 @@ fn app(rt: &mut xensnd::rt::Runtime) -> xensnd::rt::AppResult {
         }
         None => (alloc::vec::Vec::new(), 0, report_ns),
     };
+    let frame_bytes = match &output {
+        Some((speaker, _)) => speaker.config().frame_bytes().unwrap_or(4) as usize,
+        None => 4,
+    };
+    // Bytes of `block` the output took (all of it: mix the next period).
+    let mut block_sent = block.len();
     let mut written_frames: u64 = 0;
     let mut output_errors: u64 = 0;
     loop {
@@ -180,20 +209,35 @@ fn app(rt: &mut xensnd::rt::Runtime) -> xensnd::rt::AppResult {
         }
         known = seen;
 
-        // Feed the output what it has room for, a period at a time.
+        // Feed the output what it has room for, a period at a time. A mixed
+        // period stays in `block` until the output took all of it, so the
+        // output's frames are the mix's frames, one for one (the segments
+        // logged below place each guest's audio in it).
         if let Some((speaker, domain)) = &mut output {
             let _ = speaker.write_ready();
-            while speaker.available() >= period {
-                if let Err(error) = domain.mix(period, &mut block) {
-                    warn!("AUDIODOMAIN mix: {error}");
-                    break;
+            loop {
+                if block_sent >= block.len() {
+                    if speaker.available() < period {
+                        break;
+                    }
+                    if let Err(error) = domain.mix(period, &mut block) {
+                        warn!("AUDIODOMAIN mix: {error}");
+                        break;
+                    }
+                    block_sent = 0;
                 }
-                match speaker.try_write(&block) {
-                    Ok(frames) => written_frames += frames as u64,
+                match speaker.try_write(&block[block_sent..]) {
+                    Ok(frames) => {
+                        written_frames += frames as u64;
+                        block_sent += frames * frame_bytes;
+                        if frames == 0 {
+                            break;
+                        }
+                    }
                     Err(error) if error.kind == ErrorKind::WouldBlock => break,
                     Err(error) => {
-                        // Stopped (an underrun) or refused: prepare again,
-                        // refill, start again.
+                        // Stopped (an underrun) or refused: prepare again;
+                        // the period not taken is written after it.
                         output_errors += 1;
                         if output_errors.is_power_of_two() {
                             warn!("AUDIODOMAIN output error #{output_errors}: {error}");
@@ -208,6 +252,9 @@ fn app(rt: &mut xensnd::rt::Runtime) -> xensnd::rt::AppResult {
             if speaker.state() == StreamState::Prepared && speaker.available() < period {
                 speaker.start()?;
                 info!("AUDIODOMAIN output started");
+            }
+            for segment in domain.take_segments() {
+                log_segment(&segment);
             }
         }
 
@@ -224,7 +271,15 @@ fn app(rt: &mut xensnd::rt::Runtime) -> xensnd::rt::AppResult {
     drop(server);
     let (mapped, _, lost) = xensnd::serve::foreign_usage();
     info!("AUDIODOMAIN stopped mapped={mapped} lost={lost}");
-    if let Some((mut speaker, _)) = output {
+    if let Some((mut speaker, mut domain)) = output {
+        for segment in domain.close_segments() {
+            log_segment(&segment);
+        }
+        info!(
+            "AUDIODOMAIN mixed frames={} segments_dropped={}",
+            domain.timeline().mixed_frames(),
+            domain.timeline().dropped()
+        );
         let _ = speaker.stop();
         let _ = speaker.close();
     }

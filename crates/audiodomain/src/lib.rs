@@ -71,6 +71,9 @@
 
 extern crate alloc;
 
+pub mod timeline;
+pub use timeline::{Segment, Timeline};
+
 use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -325,6 +328,7 @@ pub struct AudioDomain {
     output: StreamConfig,
     alerts: Vec<ClientId>,
     report: Vec<Consumed>,
+    timeline: Timeline,
 }
 
 impl AudioDomain {
@@ -336,6 +340,7 @@ impl AudioDomain {
             output: *output,
             alerts: Vec::new(),
             report: Vec::new(),
+            timeline: Timeline::new(),
         })
     }
 
@@ -362,7 +367,24 @@ impl AudioDomain {
         let consumed = mixer.mix(frames, out)?;
         self.report.clear();
         self.report.extend_from_slice(consumed);
+        self.timeline.record(frames as u64, &self.report);
         Ok(&self.report)
+    }
+
+    /// The runs of clients' frames in the output that ended since the last
+    /// call ([`Timeline`]): where each guest's audio went.
+    pub fn take_segments(&mut self) -> Vec<Segment> {
+        self.timeline.take_finished()
+    }
+
+    /// End every run (the output stops) and return those not yet taken.
+    pub fn close_segments(&mut self) -> Vec<Segment> {
+        self.timeline.close()
+    }
+
+    /// The timeline of the output (frames mixed, runs dropped).
+    pub fn timeline(&self) -> &Timeline {
+        &self.timeline
     }
 
     /// Start an alert of the domain's own: a priority client (never

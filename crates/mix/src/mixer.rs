@@ -85,6 +85,12 @@ pub struct Consumed {
     pub frames: u32,
     /// Frames it was short of, mixed as silence (0 when paused).
     pub underrun_frames: u32,
+    /// Where the frames taken start in everything the client's pushes
+    /// delivered (frames since it was added): the frames taken are its
+    /// frames `first_frame..first_frame + frames`. Frames dropped from its
+    /// queue ([`Mixer::clear_queue`]) are never mixed, so the next call's
+    /// `first_frame` jumps past them.
+    pub first_frame: u64,
 }
 
 /// The mixer's own counters.
@@ -369,12 +375,16 @@ impl Mixer {
             });
         }
         self.report.clear();
-        self.report
-            .extend(self.clients.iter().map(|client| Consumed {
+        self.report.extend(self.clients.iter().map(|client| {
+            let frame_bytes = client.layout.frame_bytes.max(1) as u64;
+            let queued = client.queue.len() as u64;
+            Consumed {
                 id: client.id,
                 frames: 0,
                 underrun_frames: 0,
-            }));
+                first_frame: client.stats.accepted_bytes.saturating_sub(queued) / frame_bytes,
+            }
+        }));
         let channels = self.output.channels;
         let mut done = 0;
         while done < frames {

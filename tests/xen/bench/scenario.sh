@@ -32,7 +32,8 @@ bench_run() {
   shift 4
   mkdir -p "$_dir/wav"
   stage "bench-$(basename "$_dir")"
-  /project/sndback --out-dir "$_dir/wav" --stats "$_dir/stats.json" > "$_dir/sndback.log" 2>&1 &
+  # shellcheck disable=SC2086  # SNDBACK_ARGS is a list of options
+  /project/sndback --out-dir "$_dir/wav" --stats "$_dir/stats.json" $SNDBACK_ARGS > "$_dir/sndback.log" 2>&1 &
   _backend=$!
   waitfor 30 grep -q 'watching' "$_dir/sndback.log" || log "sndback not ready for $_run"
   rm -f "$(console_log "$_name")"
@@ -120,6 +121,6 @@ for load in $UNDERRUN_LOADS; do
     *) log "unknown underrun load $load" ;;
   esac
 done
-echo "underrun_seconds=$UNDERRUN_SECONDS underrun_buffers_ms=$(echo $UNDERRUN_BUFFERS_MS | tr " " ",") underrun_periods=$UNDERRUN_PERIODS underrun_loads=$(echo $UNDERRUN_LOADS | tr " " ",")" >> "$OUT/runs/settings.txt"
+echo "underrun_seconds=$UNDERRUN_SECONDS underrun_buffers_ms=$(echo $UNDERRUN_BUFFERS_MS | tr " " ",") underrun_periods=$UNDERRUN_PERIODS underrun_loads=$(echo $UNDERRUN_LOADS | tr " " ",") sndback_args=$(echo $SNDBACK_ARGS | tr " " ",")" >> "$OUT/runs/settings.txt"
 
 result PASS "bench ran ($RUNS boot runs each, protocol runs, memory sizes $MEMORY_SIZES); figures judged on the host"

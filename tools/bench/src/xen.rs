@@ -541,6 +541,7 @@ fn underrun_section(runs: &[Run], settings: &Map<String, Value>) -> (Value, Vec<
     let section = json!({
         "seconds": settings.get("underrun_seconds"),
         "periods_per_buffer": settings.get("underrun_periods"),
+        "sndback_args": settings.get("sndback_args"),
         "rows": rows,
         "smallest_glitch_free_buffer_ms": smallest,
         "target": "xensnd's smallest glitch-free buffer at most half of Linux's",

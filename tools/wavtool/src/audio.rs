@@ -81,7 +81,7 @@ impl WavFormat {
     }
 
     /// Bits per sample in the WAV header.
-    fn bits(self) -> u16 {
+    pub(crate) fn bits(self) -> u16 {
         match self {
             Self::U8 => 8,
             Self::S16 => 16,

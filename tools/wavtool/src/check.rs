@@ -242,6 +242,66 @@ pub fn crc32(path: &Path, frames: Option<u64>, repeat: bool) -> Result<u32, Stri
     Ok(crc.value())
 }
 
+/// Where `expected` lies, sample for sample, inside `actual`: the first
+/// frame offset at which all of `expected` follows (`None` if nowhere).
+/// Same layout required.
+pub fn locate(expected: &Audio, actual: &Audio) -> Result<Option<usize>, String> {
+    if !expected.same_layout(actual) {
+        return Err(format!(
+            "locate: expected {}, actual {}",
+            expected.layout(),
+            actual.layout()
+        ));
+    }
+    let channels = usize::from(expected.channels);
+    let (a, b) = (&expected.samples, &actual.samples);
+    if a.is_empty() || a.len() > b.len() {
+        return Ok(None);
+    }
+    Ok((0..=(b.len() - a.len()) / channels).find(|&frame| {
+        let at = frame * channels;
+        b[at..at + a.len()] == a[..]
+    }))
+}
+
+/// The integer mix of `parts` (each at its frame offset) over `frames`
+/// frames: the samples summed and clipped to the format's range, as the
+/// audio domain's mixer does at unity gain when the output format is the
+/// inputs' (silence where nothing plays). Every part must have the first
+/// part's layout; floats are refused.
+pub fn mix(parts: &[(Audio, usize)], frames: usize) -> Result<Audio, String> {
+    let (first, _) = parts.first().ok_or("mix: no input")?;
+    if first.format == WavFormat::F32 {
+        return Err("mix: float inputs are not supported".into());
+    }
+    let channels = usize::from(first.channels);
+    let bits = first.format.bits();
+    let (low, high) = if first.format == WavFormat::U8 {
+        (-128i64, 127i64)
+    } else {
+        (-(1i64 << (bits - 1)), (1i64 << (bits - 1)) - 1)
+    };
+    let mut sum = vec![0i64; frames * channels];
+    for (part, offset) in parts {
+        if !part.same_layout(first) {
+            return Err(format!(
+                "mix: {} differs from {}",
+                part.layout(),
+                first.layout()
+            ));
+        }
+        for (index, &sample) in part.samples.iter().enumerate() {
+            if let Some(total) = sum.get_mut(offset * channels + index) {
+                *total += i64::from(sample);
+            }
+        }
+    }
+    Ok(Audio {
+        samples: sum.iter().map(|&v| v.clamp(low, high) as i32).collect(),
+        ..first.clone()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -378,5 +438,41 @@ mod tests {
         assert_eq!(crc32(&path, Some(400), true).unwrap(), Crc32::of(&twice));
         assert!(crc32(&path, Some(400), false).is_err());
         std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn locate_finds_a_signal_inside_silence_and_mix_rebuilds_it() {
+        for format in [WavFormat::S16, WavFormat::S32, WavFormat::U8] {
+            let signal = noise(format, 7, 300, 2, 48_000);
+            for offset in [0usize, 1, 257, 1000] {
+                let file = mix(&[(signal.clone(), offset)], offset + 300 + 40).unwrap();
+                assert_eq!(locate(&signal, &file).unwrap(), Some(offset), "{format:?}");
+                assert_eq!(file.frames(), offset + 340);
+                let other = noise(format, 8, 300, 2, 48_000);
+                assert_eq!(locate(&other, &file).unwrap(), None);
+            }
+        }
+        let mono = noise(WavFormat::S16, 7, 10, 1, 48_000);
+        assert!(locate(&mono, &noise(WavFormat::S16, 7, 10, 2, 48_000)).is_err());
+    }
+
+    #[test]
+    fn mix_sums_and_clips_like_the_mixer() {
+        let loud = Audio {
+            format: WavFormat::S16,
+            channels: 1,
+            rate: 48_000,
+            samples: vec![30_000, -30_000, 100, 5],
+        };
+        let mixed = mix(&[(loud.clone(), 0), (loud.clone(), 1)], 6).unwrap();
+        assert_eq!(mixed.samples, vec![30_000, 0, -29_900, 105, 5, 0]);
+        let doubled = mix(&[(loud.clone(), 0), (loud.clone(), 0)], 4).unwrap();
+        assert_eq!(doubled.samples, vec![32_767, -32_768, 200, 10]);
+        let float = Audio {
+            format: WavFormat::F32,
+            ..loud.clone()
+        };
+        assert!(mix(&[(float, 0)], 4).is_err());
+        assert!(mix(&[], 4).is_err());
     }
 }

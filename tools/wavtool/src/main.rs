@@ -141,6 +141,31 @@ enum Command {
         #[arg(long)]
         may_end_early: bool,
     },
+    /// Print the frame offset at which EXPECTED lies, sample for sample,
+    /// inside ACTUAL (exit 1 if nowhere).
+    Locate {
+        /// The signal to find.
+        expected: PathBuf,
+        /// The file to search.
+        actual: PathBuf,
+    },
+    /// Mix WAV files of one integer layout, each at a frame offset
+    /// (FILE@FRAME), summed and clipped as the audio domain's mixer does
+    /// at unity gain, into FRAMES frames.
+    Mix {
+        /// Length of the mix in frames.
+        #[arg(long)]
+        frames: usize,
+        /// Output WAV file.
+        #[arg(long)]
+        out: PathBuf,
+        /// The inputs: FILE@FRAME (all of FILE from output frame FRAME on;
+        /// FILE alone: from frame 0), or FILE@FRAME:FROM+LEN (LEN frames of
+        /// FILE from its frame FROM, silence past its end: one segment the
+        /// audio domain logged).
+        #[arg(required = true)]
+        parts: Vec<String>,
+    },
     /// Join WAV files of one layout, each followed by the zero frames that
     /// complete its last period (several aplay runs into one sink).
     Concat {
@@ -320,6 +345,8 @@ fn main() -> ExitCode {
             ..
         } => check::compare_scaled(&expected, &actual, gain_mdb, tolerance),
         Command::Concat { period, out, files } => concat(period, &files, &out),
+        Command::Locate { expected, actual } => locate(&expected, &actual),
+        Command::Mix { frames, out, parts } => mix(frames, &out, &parts),
         Command::Crc32 {
             file,
             frames,
@@ -355,6 +382,85 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("wavtool: {e}");
             ExitCode::from(2)
+        }
+    }
+}
+
+/// `wavtool locate`: print where EXPECTED lies inside ACTUAL.
+fn locate(expected: &Path, actual: &Path) -> Result<bool, String> {
+    let found = check::locate(&Audio::load(expected)?, &Audio::load(actual)?)?;
+    match found {
+        Some(frame) => println!("{frame}"),
+        None => eprintln!("{} not found in {}", expected.display(), actual.display()),
+    }
+    Ok(found.is_some())
+}
+
+/// `wavtool mix`: the inputs (FILE@FRAME) mixed into `frames` frames.
+fn mix(frames: usize, out: &Path, parts: &[String]) -> Result<bool, String> {
+    let mut loaded = Vec::new();
+    let mut files: Vec<(String, Audio)> = Vec::new();
+    for part in parts {
+        let (file, offset, range) = parse_mix_part(part)?;
+        let audio = match files.iter().find(|(name, _)| name == file) {
+            Some((_, audio)) => audio.clone(),
+            None => {
+                let audio = Audio::load(Path::new(file))?;
+                files.push((file.to_string(), audio.clone()));
+                audio
+            }
+        };
+        let audio = match range {
+            None => audio,
+            Some((from, len)) => {
+                let channels = usize::from(audio.channels);
+                let mut samples = vec![0; len * channels];
+                let start = (from * channels).min(audio.samples.len());
+                let end = ((from + len) * channels).min(audio.samples.len());
+                samples[..end - start].copy_from_slice(&audio.samples[start..end]);
+                Audio { samples, ..audio }
+            }
+        };
+        loaded.push((audio, offset));
+    }
+    check::mix(&loaded, frames)?.write(out)?;
+    Ok(true)
+}
+
+/// One input of `wavtool mix`: the file, the output frame it starts at,
+/// and the range of its frames (`(from, len)`; `None`: all of it).
+type MixPart<'a> = (&'a str, usize, Option<(usize, usize)>);
+
+/// `FILE@FRAME[:FROM+LEN]` -> [`MixPart`].
+fn parse_mix_part(part: &str) -> Result<MixPart<'_>, String> {
+    let bad = || format!("{part}: FILE@FRAME or FILE@FRAME:FROM+LEN");
+    let Some((file, place)) = part.rsplit_once('@') else {
+        return Ok((part, 0, None));
+    };
+    let number = |text: &str| text.parse::<usize>().map_err(|_| bad());
+    match place.split_once(':') {
+        None => Ok((file, number(place)?, None)),
+        Some((at, range)) => {
+            let (from, len) = range.split_once('+').ok_or_else(bad)?;
+            Ok((file, number(at)?, Some((number(from)?, number(len)?))))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_mix_part;
+
+    #[test]
+    fn mix_parts_name_a_file_its_place_and_a_range() {
+        assert_eq!(parse_mix_part("a.wav").unwrap(), ("a.wav", 0, None));
+        assert_eq!(parse_mix_part("a.wav@480").unwrap(), ("a.wav", 480, None));
+        assert_eq!(
+            parse_mix_part("dir@x/a.wav@480:96+1024").unwrap(),
+            ("dir@x/a.wav", 480, Some((96, 1024)))
+        );
+        for bad in ["a.wav@", "a.wav@x", "a.wav@1:2", "a.wav@1:2+", "a.wav@1:+3"] {
+            assert!(parse_mix_part(bad).is_err(), "{bad}");
         }
     }
 }
