@@ -24,7 +24,10 @@
 //! `AUDIODOMAIN device dom<N> dev<M> state=<S>` (any other state),
 //! `AUDIODOMAIN stream dom<N>/vsnd<M>/<pcm>/<stream>(<id>) bytes=<B> ...`
 //! (every report period while connected), `AUDIODOMAIN closed ...
-//! bytes=<B>` (torn down), `AUDIODOMAIN stopped mapped=<pages> lost=<slots>`.
+//! bytes=<B>` (torn down), `AUDIODOMAIN segment client=<N> out=<F> in=<C>
+//! frames=<L>` (a run of client N's frames C.. at output frame F; client N
+//! is the stream that logged `dom<D> <id>: joined the mix as client N`),
+//! `AUDIODOMAIN stopped mapped=<pages> lost=<slots>`.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 #![forbid(unsafe_code)]
 
