@@ -132,3 +132,26 @@ save_b64() {
   tr -d '\r' < "$1" | sed -n "/^HARNESS-B64-BEGIN $2\$/,/^HARNESS-B64-END $2\$/p" \
     | sed '1d;$d' | base64 -d > "$3" && [ -s "$3" ]
 }
+
+# no_dying: no domain is left dying ("(null)" in xl list: pages of a destroyed
+# domain still referenced, e.g. grant-mapped by a backend).
+no_dying() { ! timeout 10 xl list | grep -q '(null)'; }
+
+# evtchn_dump DOMID FILE: the last dump of domain DOMID's event channels
+# (`xl debug-keys e`, read back from xl dmesg) into FILE; fails if empty.
+evtchn_dump() {
+  timeout 20 xl debug-keys e
+  sleep 1
+  timeout 20 xl dmesg | awk -v d="$1" '$0 ~ ("Event channel information for domain " d ":") { n = 0; grab = 1; next }
+    /Event channel information for/ { grab = 0 } grab { line[n++] = $0 }
+    END { for (i = 0; i < n; i++) print line[i] }' > "$2"
+  [ -s "$2" ]
+}
+
+# bound_to_domain FILE DOMID "PORTS": how many of the local PORTS the dump in
+# FILE shows leading to domain DOMID ("d=DOMID").
+bound_to_domain() {
+  awk -v d="$2" -v ports="$3" 'BEGIN { n = split(ports, p, " ") }
+    { for (i = 1; i <= n; i++) if ($0 ~ (" " p[i] " \\[") && $0 ~ (" d=" d "( |$)")) { print; c++ } }
+    END { print c + 0 }' "$1" | tail -n1
+}

@@ -5,7 +5,9 @@
 # snd-xen-front (lc.cfg), an xensnd guest playing a 3 s 440 Hz tone (xc.cfg)
 # and an xensnd guest playing a 20 s 880 Hz tone (xd.cfg) that is destroyed
 # (`xl destroy`) a second into it: the others play on, its device is torn
-# down, nothing of it stays mapped. The audio domain mixes them and plays the
+# down, nothing of it stays mapped or bound (Xen's own dump of the audio
+# domain's event channels before and after, no domain left dying). The
+# audio domain mixes them and plays the
 # mix; it logs where each client's frames went in it (segments).
 # host-check.sh rebuilds the mix from the clients' inputs and those segments
 # and compares it with sndback's WAV sample for sample.
@@ -32,11 +34,26 @@ check "xl create xc.cfg (xensnd client, backend=ad)" create xc || { tail -n 20 "
 check "xl create xd.cfg (xensnd client to destroy, backend=ad)" create xd || { tail -n 20 "$OUT/xl-create-xd.log"; save_console ad; return 0; }
 check "xd: playing" wait_console xd 60 'stream spk: '
 sleep 1
+# Xen's own view, as the reliability scenario checks sndback: the local
+# ports the audio domain logged for xd lead to xd now, and must not once it
+# is destroyed; and no domain is left dying (a page of xd still
+# grant-mapped by the audio domain would keep it so).
+ad=$(xl domid ad) xd=$(xl domid xd)
+ports=$(tr -d '\r' < "$(console_log ad)" | grep -F "dom$xd/vsnd0/" | grep -oE '\(local [0-9]+\)' | grep -oE '[0-9]+' | tr '\n' ' ')
+log "the audio domain's ports for dom$xd: $ports"
+check "Xen's dump of the audio domain's event channels read" evtchn_dump "$ad" "$OUT/evtchn-before-destroy.txt"
+before=$(bound_to_domain "$OUT/evtchn-before-destroy.txt" "$xd" "$ports")
+check "before: Xen shows the audio domain's $(echo $ports | wc -w) ports bound to dom$xd ($before)" \
+  test "$before" -gt 0 -a "$before" = "$(echo $ports | wc -w)"
 stage destroy-xd
 check "xl destroy xd mid-stream" timeout 60 xl destroy xd
 save_console xd
 closed() { [ "$(grep -cE 'AUDIODOMAIN closed dom[0-9]+/vsnd0/0/0\(spk\)' "$(console_log ad)")" -ge "$1" ]; }
 check "ad: the destroyed client's stream torn down" waitfor 60 closed 1
+check "no dying domain left (nothing of xd mapped)" waitfor 30 no_dying
+check "Xen's dump of the audio domain's event channels read again" evtchn_dump "$ad" "$OUT/evtchn-after-destroy.txt"
+after=$(bound_to_domain "$OUT/evtchn-after-destroy.txt" "$xd" "$ports")
+check "after: Xen shows none of the audio domain's ports bound to dom$xd ($after)" test "$after" = 0
 check "xc: XENSND-DONE ok" wait_console xc 120 'XENSND-DONE ok'
 check "lc: aplay rc=0" wait_console lc 120 'DOMU-APLAY rc=0'
 check "xc: powered off" wait_gone xc 60

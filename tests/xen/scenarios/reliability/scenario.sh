@@ -38,8 +38,7 @@ finish() {
   save_console "$1"
 }
 in_log() { grep -qE "$2" "$OUT/$1.log"; }
-# no_dying: no domain is left dying ("(null)" in xl list: pages still referenced).
-no_dying() { ! timeout 10 xl list | grep -q '(null)'; }
+# no_dying, evtchn_dump, bound_to_domain: /lib/harness.sh.
 
 stage backend
 start_bg backend /project/sndback --out-dir "$OUT/wav" --stats "$OUT/sndback-stats.json" --log debug
@@ -112,23 +111,8 @@ check "destroy: playing" waitfor 90 in_log backend "dom$d/vsnd0/0/0\(spk\): firs
 # known to work.
 ports=$(grep -F "dom$d/vsnd0/" "$OUT/backend.log" | grep -oE '\(local [0-9]+\)' | grep -oE '[0-9]+' | tr '\n' ' ')
 log "sndback's ports for dom$d: $ports"
-# evtchn_dump FILE: the last dump of dom0's event channels, from xl dmesg.
-evtchn_dump() {
-  timeout 20 xl debug-keys e
-  sleep 1
-  timeout 20 xl dmesg | awk '/Event channel information for domain 0:/ { n = 0; grab = 1; next }
-    /Event channel information for/ { grab = 0 } grab { line[n++] = $0 }
-    END { for (i = 0; i < n; i++) print line[i] }' > "$1"
-  [ -s "$1" ]
-}
-# bound_to_domain FILE: how many of $ports the dump shows leading to dom$d.
-bound_to_domain() {
-  awk -v d="$d" -v ports="$ports" 'BEGIN { n = split(ports, p, " ") }
-    { for (i = 1; i <= n; i++) if ($0 ~ (" " p[i] " \\[") && $0 ~ (" d=" d "( |$)")) { print; c++ } }
-    END { print c + 0 }' "$1" | tail -n1
-}
-check "destroy: Xen's dump of dom0's event channels read" evtchn_dump "$OUT/evtchn-before-destroy.txt"
-before=$(bound_to_domain "$OUT/evtchn-before-destroy.txt")
+check "destroy: Xen's dump of dom0's event channels read" evtchn_dump 0 "$OUT/evtchn-before-destroy.txt"
+before=$(bound_to_domain "$OUT/evtchn-before-destroy.txt" "$d" "$ports")
 check "destroy: before: Xen shows sndback's $(echo $ports | wc -w) ports bound to dom$d ($before)" \
   test "$before" -gt 0 -a "$before" = "$(echo $ports | wc -w)"
 stage xl-destroy
@@ -140,8 +124,8 @@ check "destroy: sndback tore the device down" \
 check "destroy: sndback holds no grant mapping and no event channel of dom$d" \
   waitfor 30 in_log backend "dom$d: torn down, still held: 0 grant mappings, 0 event channels"
 check "destroy: no dying domain left (nothing of it mapped)" waitfor 30 no_dying
-check "destroy: Xen's dump of dom0's event channels read again" evtchn_dump "$OUT/evtchn-after-destroy.txt"
-after=$(bound_to_domain "$OUT/evtchn-after-destroy.txt")
+check "destroy: Xen's dump of dom0's event channels read again" evtchn_dump 0 "$OUT/evtchn-after-destroy.txt"
+after=$(bound_to_domain "$OUT/evtchn-after-destroy.txt" "$d" "$ports")
 check "destroy: after: Xen shows none of sndback's ports bound to dom$d ($after)" test "$after" = 0
 timeout 10 xl list > "$OUT/xl-list-after-destroy.txt" 2>&1
 
