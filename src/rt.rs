@@ -175,6 +175,9 @@ impl Runtime {
     ) -> Result<crate::serve::VsndServer<'_>, String> {
         use crate::arch::platform::FOREIGN_WINDOW_FRAMES;
         settings.backend_root = format!("/local/domain/{}/backend/vsnd", self.domid);
+        // A driver domain removes the backend nodes of a destroyed guest
+        // itself (libxl waits 10 s for it otherwise).
+        settings.remove_gone_devices = true;
         // No more pages than the window holds: a device past that is
         // refused by the quota (ENOSPC), not by a failed mapping.
         let mut caps = settings.quota.caps();

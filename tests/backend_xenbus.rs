@@ -197,6 +197,7 @@ fn settings() -> DeviceSettings {
         whole_frames: false,
         behaviour: Behaviour::default(),
         quota: xensnd_backend::Ledger::default(),
+        remove_gone_devices: false,
     }
 }
 
@@ -380,6 +381,57 @@ fn full_lifecycle() {
     assert!(list_devices(&mut host(&store, &ports, &grants), ROOT).is_empty());
     device.remove(&mut host(&store, &ports, &grants));
     assert!(store.watches.borrow().is_empty(), "frontend watch removed");
+}
+
+/// A frontend domain destroyed (`xl destroy`): its whole directory goes.
+/// A driver domain's backend (`remove_gone_devices`, as `xl devd` does)
+/// tears the device down and removes its backend directory, which libxl
+/// waits for; a dom0 backend leaves that to libxl and only goes Closed.
+/// Both leave no port bound.
+#[test]
+fn a_destroyed_frontend_domain_has_its_backend_nodes_removed_by_a_driver_domain() {
+    for driver_domain in [false, true] {
+        let settings = DeviceSettings {
+            remove_gone_devices: driver_domain,
+            ..settings()
+        };
+        let store = MemoryStore::default();
+        let ports = FakePorts::default();
+        let grants = Grants::default();
+        let mut device = initialised_device(&store, &ports, &grants, &settings);
+        device.on_frontend_change(&mut host(&store, &ports, &grants), &settings);
+        assert_eq!(backend_state(&store).as_deref(), Some("4"));
+        store.remove_tree("/local/domain/3");
+        let records = device.on_frontend_change(&mut host(&store, &ports, &grants), &settings);
+        assert_eq!(
+            records.len(),
+            2,
+            "driver domain {driver_domain}: both streams"
+        );
+        assert!(
+            ports.bound.borrow().is_empty(),
+            "driver domain {driver_domain}"
+        );
+        if driver_domain {
+            assert_eq!(backend_state(&store), None, "backend nodes removed");
+            assert_eq!(store.get(&format!("{BACKEND}/frontend")), None);
+            assert!(list_devices(&mut host(&store, &ports, &grants), ROOT).is_empty());
+        } else {
+            assert_eq!(backend_state(&store).as_deref(), Some("6"), "left to libxl");
+        }
+        // A frontend whose state node alone went (not its domain) is never
+        // a reason to remove anything.
+        let store = MemoryStore::default();
+        let mut device = initialised_device(&store, &ports, &grants, &settings);
+        device.on_frontend_change(&mut host(&store, &ports, &grants), &settings);
+        store.remove_tree(&format!("{FRONTEND}/state"));
+        device.on_frontend_change(&mut host(&store, &ports, &grants), &settings);
+        assert_eq!(
+            backend_state(&store).as_deref(),
+            Some("6"),
+            "driver domain {driver_domain}"
+        );
+    }
 }
 
 #[test]

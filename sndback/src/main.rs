@@ -247,6 +247,7 @@ fn settings_from(cli: &Cli) -> Result<Settings, String> {
                 pages_per_domain: cli.max_pages_per_domain,
                 pages_total: cli.max_pages,
             }),
+            remove_gone_devices: false,
         },
         media: MediaSettings {
             out_dir,

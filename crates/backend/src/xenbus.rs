@@ -109,6 +109,12 @@ pub struct DeviceSettings {
     /// What the backend holds per frontend and in total, against its caps
     /// ([`super::quota`]); clones of the settings share it.
     pub quota: Ledger,
+    /// Remove a device's backend directory once its frontend's directory is
+    /// gone (the frontend domain destroyed), as `xl devd` does in a driver
+    /// domain: libxl in dom0 removes the backend nodes of a dom0 backend
+    /// itself, but waits (10 s, then "timed out while waiting for ... to be
+    /// removed") for a driver domain to remove its own. `false` in dom0.
+    pub remove_gone_devices: bool,
 }
 
 impl DeviceSettings {
@@ -123,6 +129,7 @@ impl DeviceSettings {
             whole_frames: true,
             behaviour: Behaviour::SNDBACK,
             quota: Ledger::default(),
+            remove_gone_devices: false,
         }
     }
 }
@@ -556,6 +563,20 @@ impl<P: SharedPage> Device<P> {
                 log::info!("dom{} vsnd {}: frontend restarted", self.domid, self.device);
                 let records = self.teardown(store);
                 self.set_state(store, XenbusState::InitWait);
+                records
+            }
+            None if settings.remove_gone_devices
+                && store.read(&self.frontend_path).is_none()
+                && store.directory(&self.frontend_path).is_empty() =>
+            {
+                log::info!(
+                    "dom{} vsnd {}: frontend gone: removing {}",
+                    self.domid,
+                    self.device,
+                    self.backend_path
+                );
+                let records = self.close(store);
+                store.remove(&self.backend_path);
                 records
             }
             None if !self.streams.is_empty() => {
